@@ -1,0 +1,67 @@
+"""The task queue (huey): embedded on SQLite by default, Redis for several machines.
+
+``queue_url`` chooses the backend: ``sqlite:///path`` (default, a file in the
+data directory, no server), ``redis://host:port/db`` (distributed: any number
+of ``controltower worker`` processes on any machines), ``memory://`` (one
+process, for tests) or ``immediate://`` (tasks run synchronously when queued,
+for tests and one-shot commands).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from huey import Huey, MemoryHuey, RedisHuey, SqliteHuey, crontab
+from sqlalchemy import Engine
+
+from controltower.errors import ConfigurationError
+from controltower.ingest import processing
+
+QUEUE_NAME = "controltower"
+
+
+def make_huey(url: str) -> Huey:
+    """A huey instance for ``url``; ``ConfigurationError`` for an unknown scheme."""
+    scheme = urlparse(url).scheme
+    if scheme == "sqlite":
+        path = Path(url.removeprefix("sqlite:///").removeprefix("sqlite://"))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return SqliteHuey(QUEUE_NAME, filename=str(path), fsync=False)
+    if scheme in ("redis", "rediss", "unix"):
+        return RedisHuey(QUEUE_NAME, url=url)
+    if scheme == "memory":
+        return MemoryHuey(QUEUE_NAME)
+    if scheme == "immediate":
+        return MemoryHuey(QUEUE_NAME, immediate=True)
+    raise ConfigurationError(
+        f"queue URL {url!r}: use sqlite:///FILE, redis://HOST:PORT/DB, memory:// or immediate://"
+    )
+
+
+@dataclass(frozen=True)
+class Tasks:
+    """The enqueue functions of the registered tasks."""
+
+    normalize: Callable[[list[int]], Any]
+    sweep: Callable[[], Any]
+
+
+def register_tasks(huey: Huey, engine: Engine, *, sweep_minutes: int = 1) -> Tasks:
+    """Register controltower's tasks and schedules on ``huey``, bound to ``engine``."""
+
+    @huey.task(retries=3, retry_delay=2, name="normalize_deliveries")  # type: ignore[untyped-decorator]
+    def normalize_deliveries(ids: list[int]) -> dict[str, int]:
+        report = processing.process(engine, ids, limit=len(ids))
+        return vars(report)
+
+    @huey.periodic_task(  # type: ignore[untyped-decorator]
+        crontab(minute=f"*/{sweep_minutes}"), name="sweep_pending_deliveries"
+    )
+    def sweep_pending_deliveries() -> dict[str, int]:
+        return vars(processing.process_all_pending(engine))
+
+    return Tasks(normalize=normalize_deliveries, sweep=sweep_pending_deliveries)

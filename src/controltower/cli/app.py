@@ -1,0 +1,64 @@
+"""The root command: global options, error handling and exit statuses.
+
+Exit status: 0 success, 1 the command ran and found a problem (rejected
+records, refused deliveries), 2 bad usage or configuration. Command modules
+are imported when their command runs, so ``import`` does not pay for the web
+server's imports and ``serve`` not for the importer's.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from controltower.cli import db, history, replay, serve
+from controltower.cli.context import state
+from controltower.errors import ConfigurationError, ControlTowerError
+
+app = typer.Typer(
+    name="controltower",
+    help="Safe autonomy for CI/CD pipelines: collect, show, predict and act on CI telemetry.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            help="YAML settings file (or CONTROLTOWER_CONFIG).",
+            envvar="CONTROLTOWER_CONFIG",
+        ),
+    ] = None,
+) -> None:
+    """controltower's command line."""
+    state(ctx).config = config
+
+
+app.add_typer(db.app, name="db")
+app.add_typer(history.export_app, name="export")
+app.command("import")(history.import_command)
+app.command("replay")(replay.replay_command)
+app.command("serve")(serve.serve_command)
+app.command("worker")(serve.worker_command)
+app.command("demo")(serve.demo_command)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``controltower`` script and ``python -m controltower``."""
+    try:
+        app(args=argv)
+    except ConfigurationError as exc:
+        typer.secho(f"configuration error: {exc}", err=True, fg="red")
+        sys.exit(2)
+    except ControlTowerError as exc:
+        typer.secho(f"error: {exc}", err=True, fg="red")
+        sys.exit(1)

@@ -1,0 +1,36 @@
+"""``controltower db``: schema migrations."""
+
+from __future__ import annotations
+
+import typer
+
+from controltower.cli.context import state
+from controltower.cli.logs import configure
+from controltower.store import schema
+from controltower.store.engine import make_engine
+
+app = typer.Typer(help="Database schema.", no_args_is_help=True)
+
+
+@app.command("upgrade")
+def upgrade(ctx: typer.Context, revision: str = typer.Argument("head")) -> None:
+    """Apply migrations up to REVISION (default: the newest)."""
+    settings = state(ctx).settings()
+    configure(settings.log_level, settings.log_format)
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        schema.upgrade(engine, revision)
+        typer.echo(f"database at revision {schema.current_revision(engine)}", err=True)
+    finally:
+        engine.dispose()
+
+
+@app.command("current")
+def current(ctx: typer.Context) -> None:
+    """Print the revision the database is at."""
+    settings = state(ctx).settings()
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        typer.echo(schema.current_revision(engine) or "empty")
+    finally:
+        engine.dispose()

@@ -1,0 +1,121 @@
+"""``controltower import`` and ``controltower export``: run history in the interchange format."""
+
+from __future__ import annotations
+
+import sys
+from contextlib import nullcontext
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from controltower.cli.context import print_json, state
+from controltower.cli.logs import configure
+from controltower.ingest.transfer import (
+    ImportReport,
+    export_runs,
+    import_files,
+    write_csv,
+    write_jsonl,
+)
+from controltower.store import schema
+from controltower.store.engine import make_engine
+
+export_app = typer.Typer(help="Export stored data.", no_args_is_help=True)
+
+
+class ExportFormat(StrEnum):
+    """File formats of ``export runs``."""
+
+    jsonl = "jsonl"
+    csv = "csv"
+
+
+def import_command(
+    ctx: typer.Context,
+    files: Annotated[list[Path], typer.Argument(help="JSONL or CSV files, gzipped or not.")],
+    json_output: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Import run history files (shared/spec/run-history-format.md)."""
+    settings = state(ctx).settings()
+    configure(settings.log_level, settings.log_format)
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        schema.upgrade(engine)
+        report = _import_with_progress(engine, files)
+    finally:
+        engine.dispose()
+    if json_output:
+        print_json(report.as_dict())
+    else:
+        _print_summary(report)
+    if report.rejected:
+        raise typer.Exit(1)
+
+
+def _import_with_progress(engine: object, files: list[Path]) -> ImportReport:
+    console = Console(stderr=True)
+    show = console.is_terminal
+    progress = Progress(
+        TextColumn("importing"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("records"),
+        TimeElapsedColumn(),
+        console=console,
+        disable=not show,
+    )
+    with progress if show else nullcontext(progress):
+        task = progress.add_task("import", total=None)
+        return import_files(engine, files, progress=lambda n: progress.advance(task, n))  # type: ignore[arg-type]
+
+
+def _print_summary(report: ImportReport) -> None:
+    err = Console(stderr=True)
+    for rejection in report.rejections:
+        err.print(
+            f"[red]rejected[/] {rejection['file']}:{rejection['line']}: {rejection['reason']}"
+        )
+    if report.rejected > len(report.rejections):
+        err.print(f"... and {report.rejected - len(report.rejections)} more rejected")
+    for warning in report.warning_samples[:10]:
+        err.print(f"[yellow]warning[/] {warning['file']}:{warning['line']}: {warning['warning']}")
+    err.print(
+        f"{report.files} file(s), {report.records} records: {report.stored} stored, "
+        f"{report.unchanged} unchanged, {report.rejected} rejected, {report.warnings} warnings"
+    )
+
+
+@export_app.command("runs")
+def export_runs_command(
+    ctx: typer.Context,
+    fmt: Annotated[
+        ExportFormat, typer.Option("--format", help="File format.")
+    ] = ExportFormat.jsonl,
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="File to write (default: stdout).")
+    ] = None,
+) -> None:
+    """Export every stored run in the interchange format."""
+    settings = state(ctx).settings()
+    configure(settings.log_level, settings.log_format)
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        schema.ensure_current(engine)
+        records = export_runs(engine)
+        if fmt is ExportFormat.jsonl:
+            with output.open("wb") if output else nullcontext(sys.stdout.buffer) as out:
+                count = write_jsonl(records, out)
+        else:
+            with (
+                output.open("w", newline="", encoding="utf-8")
+                if output
+                else nullcontext(sys.stdout) as text_out
+            ):
+                count = write_csv(records, text_out)
+    finally:
+        engine.dispose()
+    typer.echo(f"exported {count} runs", err=True)

@@ -1,0 +1,144 @@
+"""``serve``, ``worker`` and ``demo``: the long-running commands."""
+
+from __future__ import annotations
+
+import secrets
+from importlib.resources import as_file, files
+from typing import Annotated
+
+import typer
+
+from controltower.cli.context import state
+from controltower.cli.logs import configure
+from controltower.config import Settings
+from controltower.store import schema
+
+DEMO_SAMPLE = "demo-runs.jsonl.gz"
+
+HostOpt = Annotated[str | None, typer.Option("--host", help="Interface to listen on.")]
+PortOpt = Annotated[int | None, typer.Option("--port", help="Port to listen on.")]
+
+
+def _serve(
+    settings: Settings, *, worker: bool, migrate: bool, insecure: bool, banner: str | None = None
+) -> None:
+    import uvicorn  # noqa: PLC0415 - the web stack is loaded only by the commands that serve
+
+    from controltower.bootstrap import build  # noqa: PLC0415
+    from controltower.web import create_app  # noqa: PLC0415
+    from controltower.worker import InProcessConsumer  # noqa: PLC0415
+
+    container = build(settings)
+    if migrate:
+        schema.upgrade(container.engine)
+    else:
+        schema.ensure_current(container.engine)
+    background = InProcessConsumer(container) if worker else None
+    app = create_app(container, background=background, allow_unsigned=insecure)
+    if insecure and settings.github.webhook_secret is None:
+        typer.secho(
+            "WARNING: no webhook secret; deliveries are accepted WITHOUT signature checks. "
+            "Local experiments only.",
+            err=True,
+            fg="red",
+            bold=True,
+        )
+    host, port = settings.server.host, settings.server.port
+    typer.echo(banner or f"controltower listening on http://{host}:{port}/", err=True)
+    try:
+        uvicorn.run(
+            app,
+            host=host,
+            port=port,
+            log_level="warning",
+            access_log=False,
+            timeout_graceful_shutdown=10,
+        )
+    finally:
+        container.close()
+
+
+def serve_command(
+    ctx: typer.Context,
+    host: HostOpt = None,
+    port: PortOpt = None,
+    worker: Annotated[
+        bool,
+        typer.Option("--worker/--no-worker", help="Run the background worker in this process."),
+    ] = True,
+    migrate: Annotated[
+        bool, typer.Option("--migrate/--no-migrate", help="Apply pending migrations at start.")
+    ] = True,
+    insecure_no_webhook_secret: Annotated[
+        bool,
+        typer.Option(
+            "--insecure-no-webhook-secret", help="Accept unsigned deliveries (local only)."
+        ),
+    ] = False,
+) -> None:
+    """Web, API, webhook endpoint and (by default) the background worker, in one process."""
+    settings = _with_server(state(ctx).settings(), host, port)
+    configure(settings.log_level, settings.log_format)
+    _serve(settings, worker=worker, migrate=migrate, insecure=insecure_no_webhook_secret)
+
+
+def worker_command(
+    ctx: typer.Context,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="Worker threads.")] = 2,
+) -> None:
+    """The background worker alone, for scale-out (several may run on several machines)."""
+    from controltower.bootstrap import build  # noqa: PLC0415
+    from controltower.worker import run_worker  # noqa: PLC0415
+
+    settings = state(ctx).settings()
+    configure(settings.log_level, settings.log_format)
+    container = build(settings)
+    schema.ensure_current(container.engine)
+    try:
+        run_worker(container, workers=workers)
+    finally:
+        container.close()
+
+
+def demo_command(ctx: typer.Context, host: HostOpt = None, port: PortOpt = None) -> None:
+    """The embedded default with real sample history loaded: the quickest way to look around."""
+    from controltower.bootstrap import build  # noqa: PLC0415
+    from controltower.ingest.transfer import import_files  # noqa: PLC0415
+
+    settings = _with_server(state(ctx).settings(), host, port)
+    configure(settings.log_level, settings.log_format)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    secret_note = ""
+    if settings.github.webhook_secret is None:
+        secret_file = settings.data_dir / "demo-webhook-secret"
+        if not secret_file.exists():
+            secret_file.write_text(secrets.token_hex(20))
+        secret = secret_file.read_text().strip()
+        settings = settings.model_copy(
+            update={"github": settings.github.model_copy(update={"webhook_secret": secret})}
+        )
+        secret_note = f"\n  webhook secret (demo): {secret}  (kept in {secret_file})"
+    container = build(settings)
+    try:
+        schema.upgrade(container.engine)
+        with as_file(files("controltower.data") / DEMO_SAMPLE) as sample:
+            report = import_files(container.engine, [sample])
+    finally:
+        container.close()
+    url = f"http://{settings.server.host}:{settings.server.port}"
+    banner = (
+        f"controltower demo: {report.records} real GitHub Actions runs loaded "
+        f"({report.stored} new).\n"
+        f"  dashboard:       {url}/\n"
+        f"  API:             {url}/docs\n"
+        f"  webhooks:        {url}/webhooks/github{secret_note}\n"
+        "Press Ctrl+C to stop."
+    )
+    _serve(settings, worker=True, migrate=False, insecure=False, banner=banner)
+
+
+def _with_server(settings: Settings, host: str | None, port: int | None) -> Settings:
+    update = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
+    if not update:
+        return settings
+    return settings.model_copy(update={"server": settings.server.model_copy(update=update)})

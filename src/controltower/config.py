@@ -1,0 +1,128 @@
+"""Settings: one object, read from a YAML file and ``CONTROLTOWER_`` variables.
+
+The file comes from ``--config FILE`` or ``CONTROLTOWER_CONFIG``; environment
+variables win over it and nest with ``__`` (``CONTROLTOWER_GITHUB__TOKEN``).
+Settings are built by ``load_settings`` at start-up, never at import time, and
+validated there with messages a person can act on.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+from controltower.errors import ConfigurationError
+
+CONFIG_ENV = "CONTROLTOWER_CONFIG"
+MiB = 1024 * 1024
+
+
+class GitHubSettings(BaseModel):
+    """How GitHub reaches us (webhooks) and how we reach GitHub (REST)."""
+
+    webhook_secret: SecretStr | None = None
+    token: SecretStr | None = None
+    app_id: int | None = None
+    private_key_path: Path | None = None
+    api_url: str = "https://api.github.com"
+
+
+class IngestSettings(BaseModel):
+    """Limits and batching of the webhook endpoint and the normalizer."""
+
+    max_body_bytes: int = Field(default=25 * MiB, gt=0)
+    commit_batch_max: int = Field(default=256, gt=0)
+    normalize_batch_max: int = Field(default=200, gt=0)
+    sweep_interval_s: float = Field(default=60.0, gt=0)
+
+
+class ServerSettings(BaseModel):
+    """Where ``serve`` listens."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+
+
+class Settings(BaseSettings):
+    """The root of controltower's configuration."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CONTROLTOWER_",
+        env_nested_delimiter="__",
+        extra="forbid",
+    )
+
+    data_dir: Path = Path(".controltower")
+    database_url: str | None = None
+    queue_url: str | None = None
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["console", "json"] = "console"
+
+    enabled: bool = True
+    ml_enabled: bool = True
+    autonomous_enabled: bool = True
+
+    github: GitHubSettings = GitHubSettings()
+    ingest: IngestSettings = IngestSettings()
+    server: ServerSettings = ServerSettings()
+
+    @field_validator("database_url", "queue_url")
+    @classmethod
+    def _blank_is_default(cls, value: str | None) -> str | None:
+        return value or None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get(CONFIG_ENV)
+        if config_file:
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=config_file))
+        return tuple(sources)
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to a SQLite file in the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'controltower.db').resolve()}"
+
+    @property
+    def resolved_queue_url(self) -> str:
+        """The task queue URL, defaulting to a SQLite file in the data directory."""
+        if self.queue_url:
+            return self.queue_url
+        return f"sqlite:///{(self.data_dir / 'queue.db').resolve()}"
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Build and validate the settings; raise ``ConfigurationError`` with a readable message."""
+    if config_file is not None:
+        if not config_file.is_file():
+            raise ConfigurationError(f"configuration file {config_file} does not exist")
+        os.environ[CONFIG_ENV] = str(config_file)
+    elif (named := os.environ.get(CONFIG_ENV)) and not Path(named).is_file():
+        raise ConfigurationError(f"{CONFIG_ENV}={named} names no file")
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in err['loc']) or 'settings'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise ConfigurationError(f"invalid settings: {problems}") from exc

@@ -1,0 +1,1 @@
+"""Data shipped with the package: the demo's sample of real GitHub Actions history."""

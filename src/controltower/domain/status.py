@@ -1,0 +1,78 @@
+"""Statuses, conclusions and the order in which snapshots of one thing supersede each other.
+
+GitHub reports a run or job several times as it moves from requested to
+completed, and deliveries arrive in any order, sometimes twice. Every stored
+row keeps the snapshot with the greatest ``snapshot_key``: the key orders by
+lifecycle stage first, then by the time GitHub last updated the object, then
+by a digest of the content, so that the choice is a pure function of the set
+of snapshots seen. Keeping a maximum is idempotent, commutative and
+associative, which is what makes normalization converge under any
+permutation and duplication of deliveries, and why a completed job never goes
+back to in progress.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+import orjson
+
+
+class Conclusion(StrEnum):
+    """GitHub's vocabulary for how a completed run, job or step ended."""
+
+    SUCCESS = "success"
+    FAILURE = "failure"
+    CANCELLED = "cancelled"
+    TIMED_OUT = "timed_out"
+    SKIPPED = "skipped"
+    NEUTRAL = "neutral"
+    ACTION_REQUIRED = "action_required"
+    STARTUP_FAILURE = "startup_failure"
+    STALE = "stale"
+
+
+FAILED_CONCLUSIONS = frozenset(
+    {Conclusion.FAILURE, Conclusion.TIMED_OUT, Conclusion.STARTUP_FAILURE}
+)
+
+RUN_STATUSES = frozenset({"requested", "pending", "waiting", "queued", "in_progress", "completed"})
+
+_RANK = {
+    "requested": 1,
+    "pending": 1,
+    "waiting": 1,
+    "queued": 1,
+    "in_progress": 2,
+    "completed": 3,
+}
+
+
+def status_rank(status: str | None) -> int:
+    """Lifecycle stage of a status: 0 unknown, 1 waiting, 2 running, 3 completed."""
+    return _RANK.get(status or "", 0)
+
+
+def is_failed(conclusion: str | None) -> bool:
+    """Whether a conclusion counts as a failure (failure, timed_out, startup_failure)."""
+    return conclusion in FAILED_CONCLUSIONS
+
+
+def is_passed(conclusion: str | None) -> bool:
+    """Whether a conclusion counts as a pass (success only)."""
+    return conclusion == Conclusion.SUCCESS
+
+
+def snapshot_key(status: str | None, updated_at: datetime | None, digest: str) -> str:
+    """A string whose order is the order in which snapshots supersede each other."""
+    stamp = updated_at.strftime("%Y%m%dT%H%M%S.%f") if updated_at else "0" * 22
+    return f"{status_rank(status)}|{stamp}|{digest}"
+
+
+def digest(value: Any) -> str:
+    """A short, stable digest of a JSON-able value (dataclasses included) to break ties."""
+    blob = orjson.dumps(value, option=orjson.OPT_SORT_KEYS, default=str)
+    return hashlib.blake2b(blob, digest_size=8).hexdigest()

@@ -1,0 +1,66 @@
+"""The exception tree of controltower.
+
+Every error the package raises on purpose derives from ``ControlTowerError``;
+third-party errors are translated at the boundary with ``raise ... from exc``::
+
+    ControlTowerError
+    ├── ConfigurationError          settings that cannot work (exit status 2)
+    ├── StoreError                  the database could not do what was asked
+    │   └── MigrationRequired       the schema is older than the code
+    ├── IngestError                 a delivery or a record was refused
+    │   ├── SignatureError          missing or wrong X-Hub-Signature-256 (HTTP 401)
+    │   ├── PayloadTooLarge         body above the configured limit (HTTP 413)
+    │   ├── UnsupportedMediaType    neither JSON nor form-encoded (HTTP 415)
+    │   └── MalformedPayload        not JSON, or not an object, or no event (HTTP 400)
+    └── RecordRejected              one history record breaks the format (line and reason)
+
+The web layer maps these to status codes; nothing outside ``web`` raises
+``HTTPException``.
+"""
+
+from __future__ import annotations
+
+
+class ControlTowerError(Exception):
+    """Base of every error controltower raises on purpose."""
+
+
+class ConfigurationError(ControlTowerError):
+    """The settings cannot work; the message says what to change."""
+
+
+class StoreError(ControlTowerError):
+    """The database could not do what was asked."""
+
+
+class MigrationRequired(StoreError):
+    """The database schema is older than this code: run ``controltower db upgrade``."""
+
+
+class IngestError(ControlTowerError):
+    """A webhook delivery was refused before anything was stored."""
+
+
+class SignatureError(IngestError):
+    """The delivery's ``X-Hub-Signature-256`` is missing or does not match."""
+
+
+class PayloadTooLarge(IngestError):
+    """The delivery's body is larger than the configured limit."""
+
+
+class UnsupportedMediaType(IngestError):
+    """The delivery is neither ``application/json`` nor form-encoded."""
+
+
+class MalformedPayload(IngestError):
+    """The delivery's body is not a JSON object, or names no event."""
+
+
+class RecordRejected(ControlTowerError):
+    """A run history record breaks the interchange format."""
+
+    def __init__(self, reason: str, *, line: int | None = None) -> None:
+        self.reason = reason
+        self.line = line
+        super().__init__(f"line {line}: {reason}" if line is not None else reason)

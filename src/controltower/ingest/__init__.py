@@ -1,0 +1,1 @@
+"""Ingest: webhook verification and journal, normalization, history import and export."""

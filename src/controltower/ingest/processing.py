@@ -1,0 +1,171 @@
+"""Turning stored deliveries into facts: the background half of webhook ingest.
+
+A batch of pending deliveries is claimed (on PostgreSQL with ``FOR UPDATE
+SKIP LOCKED``, so several workers share the backlog without doing the same
+delivery twice), each is normalized and written inside its own savepoint, and
+the batch commits once. A payload that cannot be normalized is marked
+``failed`` with the reason and never retried; a database error leaves the
+delivery ``pending`` for the sweep, and after ``MAX_ATTEMPTS`` marks it failed.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy.exc import DBAPIError
+
+from controltower.domain import (
+    DeploymentFact,
+    DeploymentStatusFact,
+    JobDeliveryFact,
+    PullRequestFact,
+    PushFact,
+    RunFact,
+)
+from controltower.errors import IngestError
+from controltower.ingest.normalize import Fact, Normalized, normalize
+from controltower.ingest.payload import decode_body
+from controltower.store.tables import Delivery, table_of
+from controltower.store.writer import FactWriter
+
+log = structlog.get_logger(__name__)
+deliveries_t = table_of(Delivery)
+MAX_ATTEMPTS = 5
+
+
+@dataclass
+class ProcessReport:
+    """What one call to ``process`` did, by outcome."""
+
+    processed: int = 0
+    ignored: int = 0
+    failed: int = 0
+    retry: int = 0
+
+    @property
+    def total(self) -> int:
+        """Deliveries handled in any way."""
+        return self.processed + self.ignored + self.failed + self.retry
+
+
+def worker_identity() -> str:
+    """``host:pid`` of this process, recorded on each delivery it processed."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def process(engine: Engine, ids: Sequence[int] | None = None, *, limit: int = 200) -> ProcessReport:
+    """Normalize pending deliveries (the given ids, or the oldest ``limit``) in one transaction."""
+    report = ProcessReport()
+    with engine.begin() as conn:
+        query = select(
+            deliveries_t.c.id,
+            deliveries_t.c.guid,
+            deliveries_t.c.event,
+            deliveries_t.c.content_type,
+            deliveries_t.c.body,
+            deliveries_t.c.attempts,
+        ).where(deliveries_t.c.state == "pending")
+        query = query.where(deliveries_t.c.id.in_(list(ids))) if ids is not None else query
+        query = query.order_by(deliveries_t.c.id).limit(limit)
+        if conn.dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        rows = conn.execute(query).all()
+        writer = FactWriter(conn)
+        who = worker_identity()
+        for row in rows:
+            _process_one(conn, writer, row, who, report)
+    if report.total:
+        log.info("deliveries_processed", **vars(report))
+    return report
+
+
+def process_all_pending(engine: Engine, *, batch: int = 200) -> ProcessReport:
+    """Work through the whole backlog of pending deliveries, batch by batch."""
+    total = ProcessReport()
+    while True:
+        report = process(engine, limit=batch)
+        for name in ("processed", "ignored", "failed", "retry"):
+            setattr(total, name, getattr(total, name) + getattr(report, name))
+        if report.total in (0, report.retry):
+            return total
+
+
+def _process_one(
+    conn: Connection, writer: FactWriter, row: Any, who: str, report: ProcessReport
+) -> None:
+    bound = log.bind(delivery=row.guid, event=row.event)
+    try:
+        normalized = normalize(row.event, decode_body(row.content_type, row.body))
+    except (IngestError, KeyError, TypeError, ValueError) as exc:
+        bound.warning("delivery_unusable", error=str(exc))
+        _mark(conn, row.id, "failed", who, note=f"cannot normalize: {exc!r}"[:2000])
+        report.failed += 1
+        return
+    try:
+        with conn.begin_nested():
+            for fact in normalized.facts:
+                write_fact(writer, fact)
+    except DBAPIError as exc:
+        attempts = row.attempts + 1
+        state = "failed" if attempts >= MAX_ATTEMPTS else "pending"
+        bound.warning("delivery_write_failed", error=str(exc.orig), attempts=attempts)
+        _mark(conn, row.id, state, who, note=f"database: {exc.orig}"[:2000], attempts=attempts)
+        report.failed += state == "failed"
+        report.retry += state == "pending"
+        return
+    _finish(conn, row.id, normalized, who)
+    if normalized.ignored:
+        report.ignored += 1
+    else:
+        report.processed += 1
+
+
+def write_fact(writer: FactWriter, fact: Fact) -> None:
+    """Persist one normalized fact with the writer."""
+    match fact:
+        case RunFact():
+            writer.upsert_runs([fact])
+        case JobDeliveryFact():
+            writer.upsert_job(fact)
+        case DeploymentStatusFact():
+            writer.upsert_deployment_status(fact)
+        case DeploymentFact():
+            writer.upsert_deployment(fact)
+        case PushFact():
+            writer.upsert_push(fact)
+        case PullRequestFact():
+            writer.upsert_pull_request(fact)
+
+
+def _finish(conn: Connection, delivery_id: int, normalized: Normalized, who: str) -> None:
+    state = "ignored" if normalized.ignored else "processed"
+    _mark(conn, delivery_id, state, who, note=normalized.note, parse=normalized.parse)
+
+
+def _mark(
+    conn: Connection,
+    delivery_id: int,
+    state: str,
+    who: str,
+    *,
+    note: str | None = None,
+    parse: str | None = None,
+    attempts: int | None = None,
+) -> None:
+    values: dict[str, Any] = {
+        "state": state,
+        "note": note,
+        "parse": parse,
+        "processed_at": datetime.now(UTC) if state != "pending" else None,
+        "processed_by": who,
+    }
+    if attempts is not None:
+        values["attempts"] = attempts
+    conn.execute(update(deliveries_t).where(deliveries_t.c.id == delivery_id).values(**values))

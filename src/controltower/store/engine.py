@@ -1,0 +1,71 @@
+"""Engines: SQLite in WAL mode by default, PostgreSQL by URL.
+
+SQLite gets WAL (readers never block the writer), writers that take the
+write lock when they begin, ``synchronous=FULL`` (a
+commit is on disk before it returns, so an acknowledged delivery survives a
+power cut, not only a killed process), a busy timeout long enough for the
+web process and a worker process to share the file, and foreign keys on.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from controltower.errors import ConfigurationError
+
+SQLITE_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=FULL",
+    "PRAGMA busy_timeout=30000",
+    "PRAGMA foreign_keys=ON",
+)
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy, not the driver, manage transactions, so BEGIN is explicit.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    for pragma in SQLITE_PRAGMAS:
+        cursor.execute(pragma)
+    cursor.close()
+
+
+def _sqlite_on_begin(conn: Connection) -> None:
+    # Writers take the write lock up front (IMMEDIATE): a deferred transaction that
+    # reads and then writes fails at once with "database is locked" when another
+    # writer got in between, whatever the busy timeout. Readers opt out (``reading``).
+    mode = conn.get_execution_options().get("sqlite_begin", "IMMEDIATE")
+    conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def reading(conn: Connection) -> Connection:
+    """Mark a connection read-only for SQLite's locking: its transactions begin DEFERRED."""
+    return conn.execution_options(sqlite_begin="DEFERRED")
+
+
+def make_engine(url: str, *, echo: bool = False) -> Engine:
+    """Create the engine for ``url``; raise ``ConfigurationError`` for a URL that cannot work."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise ConfigurationError(f"database URL {url!r} is not a SQLAlchemy URL") from exc
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(parsed, echo=echo, connect_args={"check_same_thread": False})
+        event.listen(engine, "connect", _sqlite_on_connect)
+        event.listen(engine, "begin", _sqlite_on_begin)
+        return engine
+    if parsed.get_backend_name() == "postgresql":
+        if parsed.drivername == "postgresql":
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        return create_engine(parsed, echo=echo, pool_pre_ping=True, pool_size=10)
+    raise ConfigurationError(
+        f"database URL {url!r}: only sqlite:/// and postgresql:// are supported"
+    )

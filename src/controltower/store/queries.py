@@ -1,0 +1,75 @@
+"""Read queries over the fact tables shared by the API, the pages and the CLI."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, func, select
+
+from controltower.store.tables import Delivery, Repository, Workflow, WorkflowRun, table_of
+
+runs_t, repos_t, workflows_t = table_of(WorkflowRun), table_of(Repository), table_of(Workflow)
+deliveries_t = table_of(Delivery)
+
+
+@dataclass(frozen=True, slots=True)
+class RunRow:
+    """A run attempt as listed: enough to show it and link to it."""
+
+    id: int
+    repository: str
+    workflow: str
+    run_id: str
+    attempt: int
+    run_number: int | None
+    event: str | None
+    branch: str | None
+    actor: str | None
+    status: str
+    conclusion: str | None
+    created_at: datetime | None
+    duration_s: float | None
+    source: str
+
+
+def recent_runs(
+    conn: Connection, *, limit: int = 50, repository: str | None = None
+) -> list[RunRow]:
+    """The most recently created run attempts, newest first."""
+    query = (
+        select(
+            runs_t.c.id,
+            repos_t.c.full_name,
+            workflows_t.c.name,
+            runs_t.c.run_id,
+            runs_t.c.attempt,
+            runs_t.c.run_number,
+            runs_t.c.event,
+            runs_t.c.branch,
+            runs_t.c.actor,
+            runs_t.c.status,
+            runs_t.c.conclusion,
+            runs_t.c.created_at,
+            runs_t.c.duration_s,
+            runs_t.c.source,
+        )
+        .join(repos_t, repos_t.c.id == runs_t.c.repository_id)
+        .join(workflows_t, workflows_t.c.id == runs_t.c.workflow_id)
+        .order_by(runs_t.c.created_at.desc().nulls_last(), runs_t.c.id.desc())
+        .limit(limit)
+    )
+    if repository is not None:
+        query = query.where(repos_t.c.full_name == repository)
+    return [RunRow(*row) for row in conn.execute(query)]  # type: ignore[call-arg]
+
+
+def count_runs(conn: Connection) -> int:
+    """How many run attempts are stored."""
+    return int(conn.execute(select(func.count()).select_from(runs_t)).scalar_one())
+
+
+def delivery_states(conn: Connection) -> dict[str, int]:
+    """How many deliveries are in each state."""
+    rows = conn.execute(select(deliveries_t.c.state, func.count()).group_by(deliveries_t.c.state))
+    return {state: int(count) for state, count in rows}

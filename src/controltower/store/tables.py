@@ -1,0 +1,285 @@
+"""The fact tables: what CI did, as GitHub and history files reported it.
+
+Every fact table has a natural key from GitHub (or the history file) with a
+unique constraint, so writers upsert on it and repeat deliveries collapse into
+one row. Rows that GitHub reports several times carry ``snapshot``: the
+``domain.snapshot_key`` of the version stored, and an upsert replaces a row
+only with a greater key. Timestamps are UTC (``UTCDateTime``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, ClassVar, cast
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from controltower.store.types import JSONType, UTCDateTime
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Declarative base sharing one ``MetaData`` with stable constraint names."""
+
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSONType,
+    }
+
+
+class Repository(Base):
+    """A repository (or, from history files, any named project)."""
+
+    __tablename__ = "repositories"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    full_name: Mapped[str] = mapped_column(String(255), unique=True)
+    github_id: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime]
+
+
+class Workflow(Base):
+    """A workflow of a repository, by name."""
+
+    __tablename__ = "workflows"
+    __table_args__ = (UniqueConstraint("repository_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    repository_id: Mapped[int] = mapped_column(ForeignKey("repositories.id"))
+    name: Mapped[str] = mapped_column(String(255))
+    path: Mapped[str | None] = mapped_column(String(512))
+    github_id: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class WorkflowRun(Base):
+    """One attempt of a workflow run: re-runs are rows of their own with the same ``run_id``."""
+
+    __tablename__ = "workflow_runs"
+    __table_args__ = (
+        UniqueConstraint("repository_id", "run_id", "attempt"),
+        Index("ix_workflow_runs_repo_created", "repository_id", "created_at"),
+        Index("ix_workflow_runs_workflow_created", "workflow_id", "created_at"),
+        Index("ix_workflow_runs_created", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    repository_id: Mapped[int] = mapped_column(ForeignKey("repositories.id"))
+    workflow_id: Mapped[int] = mapped_column(ForeignKey("workflows.id"))
+    run_id: Mapped[str] = mapped_column(String(64))
+    attempt: Mapped[int] = mapped_column(Integer, default=1)
+    run_number: Mapped[int | None] = mapped_column(BigInteger)
+    event: Mapped[str | None] = mapped_column(String(64))
+    branch: Mapped[str | None] = mapped_column(String(255))
+    head_sha: Mapped[str | None] = mapped_column(String(64))
+    actor: Mapped[str | None] = mapped_column(String(255))
+    pull_request: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(32))
+    conclusion: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime | None]
+    started_at: Mapped[datetime | None]
+    completed_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime | None]
+    duration_s: Mapped[float | None] = mapped_column(Float)
+    runner_os: Mapped[str | None] = mapped_column(String(32))
+    runner_labels: Mapped[list[str] | None] = mapped_column(JSONType)
+    files_changed: Mapped[int | None] = mapped_column(Integer)
+    lines_added: Mapped[int | None] = mapped_column(Integer)
+    lines_deleted: Mapped[int | None] = mapped_column(Integer)
+    commits: Mapped[int | None] = mapped_column(Integer)
+    committers: Mapped[int | None] = mapped_column(Integer)
+    extra: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    source: Mapped[str] = mapped_column(String(16))
+    snapshot: Mapped[str] = mapped_column(String(128))
+
+
+class Job(Base):
+    """One job of one run attempt; ``key`` is GitHub's job id, or name#n from history files."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (UniqueConstraint("run_pk", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_pk: Mapped[int] = mapped_column(ForeignKey("workflow_runs.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(300))
+    job_id: Mapped[str | None] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(255))
+    status: Mapped[str | None] = mapped_column(String(32))
+    conclusion: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime | None]
+    started_at: Mapped[datetime | None]
+    completed_at: Mapped[datetime | None]
+    runner_os: Mapped[str | None] = mapped_column(String(32))
+    runner_labels: Mapped[list[str] | None] = mapped_column(JSONType)
+    runner_name: Mapped[str | None] = mapped_column(String(255))
+    runner_group: Mapped[str | None] = mapped_column(String(255))
+    snapshot: Mapped[str] = mapped_column(String(128))
+
+
+class Step(Base):
+    """One step of a job, replaced with the job's winning snapshot."""
+
+    __tablename__ = "steps"
+    __table_args__ = (UniqueConstraint("job_pk", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_pk: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(512))
+    status: Mapped[str | None] = mapped_column(String(32))
+    conclusion: Mapped[str | None] = mapped_column(String(32))
+    started_at: Mapped[datetime | None]
+    completed_at: Mapped[datetime | None]
+
+
+class Deployment(Base):
+    """A deployment of a commit to an environment."""
+
+    __tablename__ = "deployments"
+    __table_args__ = (
+        UniqueConstraint("repository_id", "deployment_id"),
+        Index("ix_deployments_repo_created", "repository_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    repository_id: Mapped[int] = mapped_column(ForeignKey("repositories.id"))
+    deployment_id: Mapped[str] = mapped_column(String(64))
+    sha: Mapped[str | None] = mapped_column(String(64))
+    ref: Mapped[str | None] = mapped_column(String(255))
+    task: Mapped[str | None] = mapped_column(String(64))
+    environment: Mapped[str | None] = mapped_column(String(255))
+    creator: Mapped[str | None] = mapped_column(String(255))
+    description: Mapped[str | None] = mapped_column(Text)
+    production: Mapped[bool | None] = mapped_column(Boolean)
+    transient: Mapped[bool | None] = mapped_column(Boolean)
+    run_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime | None]
+    snapshot: Mapped[str] = mapped_column(String(128))
+
+
+class DeploymentStatus(Base):
+    """One state a deployment went through."""
+
+    __tablename__ = "deployment_statuses"
+    __table_args__ = (UniqueConstraint("deployment_pk", "status_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    deployment_pk: Mapped[int] = mapped_column(ForeignKey("deployments.id", ondelete="CASCADE"))
+    status_id: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(32))
+    environment: Mapped[str | None] = mapped_column(String(255))
+    description: Mapped[str | None] = mapped_column(Text)
+    creator: Mapped[str | None] = mapped_column(String(255))
+    log_url: Mapped[str | None] = mapped_column(Text)
+    environment_url: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime | None]
+    snapshot: Mapped[str] = mapped_column(String(128))
+
+
+class Push(Base):
+    """A push: which ref moved from where to where, and when its commits were made."""
+
+    __tablename__ = "pushes"
+    __table_args__ = (UniqueConstraint("repository_id", "ref", "after"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    repository_id: Mapped[int] = mapped_column(ForeignKey("repositories.id"))
+    ref: Mapped[str] = mapped_column(String(255))
+    before: Mapped[str] = mapped_column(String(64))
+    after: Mapped[str] = mapped_column(String(64))
+    pusher: Mapped[str | None] = mapped_column(String(255))
+    commits: Mapped[int] = mapped_column(Integer)
+    distinct_commits: Mapped[int] = mapped_column(Integer)
+    created: Mapped[bool] = mapped_column(Boolean)
+    deleted: Mapped[bool] = mapped_column(Boolean)
+    forced: Mapped[bool] = mapped_column(Boolean)
+    first_commit_at: Mapped[datetime | None]
+    head_commit_at: Mapped[datetime | None]
+    snapshot: Mapped[str] = mapped_column(String(128))
+
+
+class PullRequest(Base):
+    """The latest known state of a pull request."""
+
+    __tablename__ = "pull_requests"
+    __table_args__ = (UniqueConstraint("repository_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    repository_id: Mapped[int] = mapped_column(ForeignKey("repositories.id"))
+    number: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(32))
+    title: Mapped[str | None] = mapped_column(Text)
+    author: Mapped[str | None] = mapped_column(String(255))
+    head_ref: Mapped[str | None] = mapped_column(String(255))
+    head_sha: Mapped[str | None] = mapped_column(String(64))
+    base_ref: Mapped[str | None] = mapped_column(String(255))
+    draft: Mapped[bool | None] = mapped_column(Boolean)
+    merged: Mapped[bool | None] = mapped_column(Boolean)
+    additions: Mapped[int | None] = mapped_column(Integer)
+    deletions: Mapped[int | None] = mapped_column(Integer)
+    changed_files: Mapped[int | None] = mapped_column(Integer)
+    commits: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    merged_at: Mapped[datetime | None]
+    snapshot: Mapped[str] = mapped_column(String(128))
+
+
+class Delivery(Base):
+    """A raw webhook delivery, stored before it is acknowledged; the replayable source of truth.
+
+    ``state`` is ``pending`` until normalized, then ``processed``, ``ignored``
+    (an event controltower does not use) or ``failed`` (with ``note``).
+    ``parse`` records whether githubkit's typed models accepted the payload
+    (``strict``) or the lenient path was needed (``lenient``, reason in ``note``).
+    """
+
+    __tablename__ = "deliveries"
+    __table_args__ = (Index("ix_deliveries_state_id", "state", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    guid: Mapped[str] = mapped_column(String(64), unique=True)
+    event: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str | None] = mapped_column(String(64))
+    hook_id: Mapped[str | None] = mapped_column(String(32))
+    content_type: Mapped[str] = mapped_column(String(64))
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    received_at: Mapped[datetime]
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    parse: Mapped[str | None] = mapped_column(String(16))
+    note: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    processed_at: Mapped[datetime | None]
+    processed_by: Mapped[str | None] = mapped_column(String(128))
+
+
+metadata = Base.metadata
+
+
+def table_of(model: type[Base]) -> Table:
+    """The ``Table`` of a mapped class, typed as such (``__table__`` is typed as a FromClause)."""
+    return cast(Table, model.__table__)

@@ -1,0 +1,97 @@
+"""``create_app``: the FastAPI application for one container.
+
+The lifespan starts the delivery journal and, in the embedded default, the
+background worker in the same process (passed in as ``background`` by the
+command that serves, since ``web`` does not import ``worker``); it stops both on shutdown, after the
+server has stopped taking requests, so every acknowledged delivery is
+committed before the process exits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Protocol
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+import controltower
+from controltower.bootstrap import Container
+from controltower.errors import (
+    ConfigurationError,
+    IngestError,
+    MalformedPayload,
+    PayloadTooLarge,
+    SignatureError,
+    StoreError,
+    UnsupportedMediaType,
+)
+from controltower.web import health, pages, webhooks
+from controltower.web.api import runs as runs_api
+
+_STATUS = {
+    SignatureError: 401,
+    PayloadTooLarge: 413,
+    UnsupportedMediaType: 415,
+    MalformedPayload: 400,
+}
+
+
+class Background(Protocol):
+    """Work that runs beside the server for its lifetime (the embedded worker)."""
+
+    def start(self) -> None:
+        """Start; called once the journal is running."""
+
+    def stop(self) -> None:
+        """Stop; called after the server stopped taking requests."""
+
+
+def create_app(
+    container: Container, *, background: Background | None = None, allow_unsigned: bool = False
+) -> FastAPI:
+    """Build the application; nothing starts until the server runs its lifespan.
+
+    Without a webhook secret the app refuses to be built unless ``allow_unsigned``
+    says deliveries may be accepted unverified (local experiments only).
+    """
+    if container.settings.github.webhook_secret is None and not allow_unsigned:
+        raise ConfigurationError(
+            "no webhook secret: set CONTROLTOWER_GITHUB__WEBHOOK_SECRET "
+            "(or start with --insecure-no-webhook-secret for local experiments)"
+        )
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        container.journal.start()
+        if background is not None:
+            background.start()
+        try:
+            yield
+        finally:
+            container.journal.stop()
+            if background is not None:
+                background.stop()
+
+    app = FastAPI(
+        title="controltower",
+        version=controltower.__version__,
+        summary="CI/CD telemetry, prediction and guarded autonomy for GitHub Actions.",
+        lifespan=lifespan,
+    )
+    app.state.container = container
+    app.include_router(webhooks.router)
+    app.include_router(runs_api.router)
+    app.include_router(health.router)
+    app.include_router(pages.router)
+
+    @app.exception_handler(IngestError)
+    async def ingest_error(_request: Request, exc: IngestError) -> JSONResponse:
+        status = next((code for kind, code in _STATUS.items() if isinstance(exc, kind)), 400)
+        return JSONResponse({"error": type(exc).__name__, "detail": str(exc)}, status_code=status)
+
+    @app.exception_handler(StoreError)
+    async def store_error(_request: Request, exc: StoreError) -> JSONResponse:
+        return JSONResponse({"error": type(exc).__name__, "detail": str(exc)}, status_code=503)
+
+    return app

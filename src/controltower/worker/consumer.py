@@ -1,0 +1,68 @@
+"""Running huey's consumer: in threads beside the web server, or as a process of its own.
+
+The in-process consumer is huey's own ``Consumer`` started without its signal
+handlers (the web server owns the process's signals) and stopped gracefully
+on shutdown. Either way, pending deliveries left by a crash are swept once at
+start, before new work.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import structlog
+from huey.consumer import Consumer
+
+from controltower.bootstrap import Container
+from controltower.ingest import processing
+
+log = structlog.get_logger(__name__)
+
+
+class _QuietConsumer(Consumer):  # type: ignore[misc]
+    """huey's consumer, minus the signal handlers it may only install from the main thread."""
+
+    def _set_signal_handlers(self) -> None:
+        return None
+
+
+def _sweep_at_start(container: Container) -> None:
+    report = processing.process_all_pending(container.engine)
+    if report.total:
+        log.info("startup_sweep", **vars(report))
+
+
+class InProcessConsumer:
+    """huey's consumer running in threads of this process."""
+
+    def __init__(self, container: Container, workers: int = 2) -> None:
+        self._container = container
+        self._consumer = _QuietConsumer(
+            container.huey,
+            workers=workers,
+            worker_type="thread",
+            periodic=True,
+            check_worker_health=True,
+        )
+
+    def start(self) -> None:
+        """Sweep leftovers in the background, then start the consumer threads."""
+        threading.Thread(
+            target=_sweep_at_start, args=(self._container,), name="startup-sweep", daemon=True
+        ).start()
+        self._consumer.start()
+
+    def stop(self) -> None:
+        """Let running tasks finish, then stop."""
+        self._consumer.stop(graceful=True)
+
+
+def run_worker(container: Container, workers: int = 2, **options: Any) -> None:
+    """Run the consumer in the foreground until interrupted (``controltower worker``)."""
+    _sweep_at_start(container)
+    consumer = Consumer(
+        container.huey, workers=workers, worker_type="thread", periodic=True, **options
+    )
+    log.info("worker_started", workers=workers, queue=container.settings.resolved_queue_url)
+    consumer.run()

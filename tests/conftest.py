@@ -1,0 +1,55 @@
+"""Fixtures shared by every layer of tests: settings, databases, containers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from controltower.config import Settings
+from controltower.store import schema
+from controltower.store.engine import make_engine
+from tests.support.services import postgres_schema
+
+SECRET = "It's a Secret to Everybody"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A migrated-or-empty database on SQLite and on the real PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'controltower.db'}"
+    else:
+        with postgres_schema() as url:
+            yield url
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    """An engine on a database at the newest schema revision."""
+    engine = make_engine(database_url)
+    schema.upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
+    """An engine on a fresh, migrated SQLite file."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'controltower.db'}")
+    schema.upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    """Settings for one test: its own data dir and database, an in-memory queue."""
+    return Settings(
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+        queue_url="memory://",
+        github={"webhook_secret": SECRET},
+    )
