@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import tempfile
 from pathlib import Path
-from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -21,40 +20,11 @@ from controltower.ingest.normalize import normalize
 from controltower.ingest.processing import write_fact
 from controltower.store import schema
 from controltower.store.engine import make_engine
-from controltower.store.tables import Job, WorkflowRun, metadata
+from controltower.store.tables import Job, WorkflowRun
 from controltower.store.writer import FactWriter
 from tests.support.dump import dump_facts
-from tests.support.paths import EXAMPLES, example_files
-
-DELIVERIES: list[tuple[str, dict[str, Any]]] = [
-    (path.parent.name, json.loads(path.read_text())) for path in example_files()
-]
-
-
-def apply(engine: Engine, order: list[int]) -> None:
-    """Normalize and write the deliveries in ``order``, each in its own transaction."""
-    for index in order:
-        event, payload = DELIVERIES[index]
-        with engine.begin() as conn:
-            writer = FactWriter(conn)
-            for fact in normalize(event, payload).facts:
-                write_fact(writer, fact)
-
-
-def fresh_engine(directory: str) -> Engine:
-    engine = make_engine(f"sqlite:///{Path(directory) / 'facts.db'}")
-    metadata.create_all(engine)
-    return engine
-
-
-def reference_dump() -> dict[str, list[Any]]:
-    with tempfile.TemporaryDirectory() as directory:
-        engine = fresh_engine(directory)
-        apply(engine, list(range(len(DELIVERIES))))
-        dump = dump_facts(engine)
-        engine.dispose()
-    return dump
-
+from tests.support.paths import EXAMPLES
+from tests.support.reference import DELIVERIES, apply, fresh_engine, reference_dump
 
 REFERENCE = reference_dump()
 

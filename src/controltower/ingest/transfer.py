@@ -23,8 +23,8 @@ from sqlalchemy import Engine, select
 from controltower.domain import JobFact, RunFact, StepFact
 from controltower.errors import RecordRejected
 from controltower.ingest.history import RUN_FIELDS, Parsed, format_record, parse_record
-from controltower.store.tables import Job, Repository, Step, Workflow, WorkflowRun, table_of
 from controltower.store.engine import reading
+from controltower.store.tables import Job, Repository, Step, Workflow, WorkflowRun, table_of
 from controltower.store.writer import FactWriter
 
 BATCH = 2000

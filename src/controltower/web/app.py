@@ -61,6 +61,7 @@ def create_app(
             "no webhook secret: set CONTROLTOWER_GITHUB__WEBHOOK_SECRET "
             "(or start with --insecure-no-webhook-secret for local experiments)"
         )
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         container.journal.start()
