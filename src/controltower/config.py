@@ -41,7 +41,7 @@ class IngestSettings(BaseModel):
 
     max_body_bytes: int = Field(default=25 * MiB, gt=0)
     commit_batch_max: int = Field(default=256, gt=0)
-    normalize_batch_max: int = Field(default=200, gt=0)
+    normalize_batch_max: int = Field(default=50, gt=0)
     sweep_interval_s: float = Field(default=60.0, gt=0)
 
 

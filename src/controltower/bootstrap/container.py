@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import structlog
 from huey import Huey
 from sqlalchemy import Engine
 
@@ -13,24 +12,33 @@ from controltower.config import Settings
 from controltower.ingest.journal import DeliveryJournal
 from controltower.store.engine import make_engine
 
-log = structlog.get_logger(__name__)
-
 
 @dataclass
 class Container:
-    """The wired parts of one controltower process."""
+    """The wired parts of one controltower process.
+
+    The journal only runs in a process that serves webhooks; there, background
+    normalization waits for lulls in incoming deliveries (``wait_until_quiet``),
+    and elsewhere (``controltower worker``) that wait returns at once.
+    """
 
     settings: Settings
     engine: Engine
     huey: Huey
-    tasks: Tasks
     journal: DeliveryJournal = field(init=False)
+    tasks: Tasks = field(init=False)
 
     def __post_init__(self) -> None:
         self.journal = DeliveryJournal(
             self.engine,
             batch_max=self.settings.ingest.commit_batch_max,
             on_committed=self.enqueue_normalize,
+        )
+        self.tasks = register_tasks(
+            self.huey,
+            self.engine,
+            sweep_minutes=max(1, round(self.settings.ingest.sweep_interval_s / 60)),
+            before_batch=self.journal.wait_until_quiet,
         )
 
     def enqueue_normalize(self, ids: list[int]) -> None:
@@ -48,7 +56,4 @@ class Container:
 def build(settings: Settings) -> Container:
     """Wire settings into a container; nothing is started yet."""
     engine = make_engine(settings.resolved_database_url)
-    huey = make_huey(settings.resolved_queue_url)
-    sweep_minutes = max(1, round(settings.ingest.sweep_interval_s / 60))
-    tasks = register_tasks(huey, engine, sweep_minutes=sweep_minutes)
-    return Container(settings=settings, engine=engine, huey=huey, tasks=tasks)
+    return Container(settings=settings, engine=engine, huey=make_huey(settings.resolved_queue_url))

@@ -50,11 +50,22 @@ class Tasks:
     sweep: Callable[[], Any]
 
 
-def register_tasks(huey: Huey, engine: Engine, *, sweep_minutes: int = 1) -> Tasks:
-    """Register controltower's tasks and schedules on ``huey``, bound to ``engine``."""
+def register_tasks(
+    huey: Huey,
+    engine: Engine,
+    *,
+    sweep_minutes: int = 1,
+    before_batch: Callable[[], None] = lambda: None,
+) -> Tasks:
+    """Register controltower's tasks and schedules on ``huey``, bound to ``engine``.
+
+    ``before_batch`` runs before each batch of deliveries is normalized: in the
+    web process it waits for a lull in incoming webhooks.
+    """
 
     @huey.task(retries=3, retry_delay=2, name="normalize_deliveries")  # type: ignore[untyped-decorator]
     def normalize_deliveries(ids: list[int]) -> dict[str, int]:
+        before_batch()
         report = processing.process(engine, ids, limit=len(ids))
         return vars(report)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import sys
 from importlib.resources import as_file, files
 from typing import Annotated
 
@@ -43,6 +44,9 @@ def _serve(
             fg="red",
             bold=True,
         )
+    # The journal's writer thread must get the GIL promptly when a commit is due;
+    # the default 5 ms switch interval would add up to that to every acknowledgement.
+    sys.setswitchinterval(0.0005)
     host, port = settings.server.host, settings.server.port
     typer.echo(banner or f"controltower listening on http://{host}:{port}/", err=True)
     try:

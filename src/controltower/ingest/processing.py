@@ -1,11 +1,12 @@
 """Turning stored deliveries into facts: the background half of webhook ingest.
 
-A batch of pending deliveries is claimed (on PostgreSQL with ``FOR UPDATE
-SKIP LOCKED``, so several workers share the backlog without doing the same
-delivery twice), each is normalized and written inside its own savepoint, and
-the batch commits once. A payload that cannot be normalized is marked
-``failed`` with the reason and never retried; a database error leaves the
-delivery ``pending`` for the sweep, and after ``MAX_ATTEMPTS`` marks it failed.
+A batch of pending deliveries is read and normalized outside any transaction,
+then claimed (on PostgreSQL with ``FOR UPDATE SKIP LOCKED``, so several
+workers share the backlog without doing the same delivery twice) and written,
+each inside its own savepoint, and the batch commits once. A payload that
+cannot be normalized is marked ``failed`` with the reason and never retried;
+a database error leaves the delivery ``pending`` for the sweep, and after
+``MAX_ATTEMPTS`` marks it failed.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from controltower.domain import (
 from controltower.errors import IngestError
 from controltower.ingest.normalize import Fact, Normalized, normalize
 from controltower.ingest.payload import decode_body
+from controltower.store.engine import reading
 from controltower.store.tables import Delivery, table_of
 from controltower.store.writer import FactWriter
 
@@ -60,33 +62,47 @@ def worker_identity() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def process(engine: Engine, ids: Sequence[int] | None = None, *, limit: int = 200) -> ProcessReport:
-    """Normalize pending deliveries (the given ids, or the oldest ``limit``) in one transaction."""
+def process(engine: Engine, ids: Sequence[int] | None = None, *, limit: int = 50) -> ProcessReport:
+    """Normalize pending deliveries (the given ids, or the oldest ``limit``).
+
+    Decoding and normalizing, the costly part, happen outside any transaction,
+    so the write lock is held only while facts are written and never delays
+    the journal's commits. The write transaction then claims the rows that are
+    still pending (``FOR UPDATE SKIP LOCKED`` on PostgreSQL) and writes only those.
+    """
+    query = select(
+        deliveries_t.c.id,
+        deliveries_t.c.guid,
+        deliveries_t.c.event,
+        deliveries_t.c.content_type,
+        deliveries_t.c.body,
+        deliveries_t.c.attempts,
+    ).where(deliveries_t.c.state == "pending")
+    query = query.where(deliveries_t.c.id.in_(list(ids))) if ids is not None else query
+    with engine.connect() as conn:
+        rows = reading(conn).execute(query.order_by(deliveries_t.c.id).limit(limit)).all()
+    if not rows:
+        return ProcessReport()
+    prepared = [(row, _normalize(row)) for row in rows]
     report = ProcessReport()
     with engine.begin() as conn:
-        query = select(
-            deliveries_t.c.id,
-            deliveries_t.c.guid,
-            deliveries_t.c.event,
-            deliveries_t.c.content_type,
-            deliveries_t.c.body,
-            deliveries_t.c.attempts,
-        ).where(deliveries_t.c.state == "pending")
-        query = query.where(deliveries_t.c.id.in_(list(ids))) if ids is not None else query
-        query = query.order_by(deliveries_t.c.id).limit(limit)
+        claim = select(deliveries_t.c.id).where(
+            deliveries_t.c.id.in_([row.id for row in rows]), deliveries_t.c.state == "pending"
+        )
         if conn.dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True)
-        rows = conn.execute(query).all()
+            claim = claim.with_for_update(skip_locked=True)
+        claimed = set(conn.execute(claim).scalars())
         writer = FactWriter(conn)
         who = worker_identity()
-        for row in rows:
-            _process_one(conn, writer, row, who, report)
+        for row, normalized in prepared:
+            if row.id in claimed:
+                _write_one(conn, writer, row, normalized, who, report)
     if report.total:
         log.info("deliveries_processed", **vars(report))
     return report
 
 
-def process_all_pending(engine: Engine, *, batch: int = 200) -> ProcessReport:
+def process_all_pending(engine: Engine, *, batch: int = 50) -> ProcessReport:
     """Work through the whole backlog of pending deliveries, batch by batch."""
     total = ProcessReport()
     while True:
@@ -97,15 +113,25 @@ def process_all_pending(engine: Engine, *, batch: int = 200) -> ProcessReport:
             return total
 
 
-def _process_one(
-    conn: Connection, writer: FactWriter, row: Any, who: str, report: ProcessReport
+def _normalize(row: Any) -> Normalized | Exception:
+    try:
+        return normalize(row.event, decode_body(row.content_type, row.body))
+    except (IngestError, KeyError, TypeError, ValueError) as exc:
+        return exc
+
+
+def _write_one(
+    conn: Connection,
+    writer: FactWriter,
+    row: Any,
+    normalized: Normalized | Exception,
+    who: str,
+    report: ProcessReport,
 ) -> None:
     bound = log.bind(delivery=row.guid, event=row.event)
-    try:
-        normalized = normalize(row.event, decode_body(row.content_type, row.body))
-    except (IngestError, KeyError, TypeError, ValueError) as exc:
-        bound.warning("delivery_unusable", error=str(exc))
-        _mark(conn, row.id, "failed", who, note=f"cannot normalize: {exc!r}"[:2000])
+    if isinstance(normalized, Exception):
+        bound.warning("delivery_unusable", error=str(normalized))
+        _mark(conn, row.id, "failed", who, note=f"cannot normalize: {normalized!r}"[:2000])
         report.failed += 1
         return
     try:

@@ -9,6 +9,7 @@ web process and a worker process to share the file, and foreign keys on.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -35,12 +36,38 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _sqlite_on_begin(conn: Connection) -> None:
-    # Writers take the write lock up front (IMMEDIATE): a deferred transaction that
-    # reads and then writes fails at once with "database is locked" when another
-    # writer got in between, whatever the busy timeout. Readers opt out (``reading``).
-    mode = conn.get_execution_options().get("sqlite_begin", "IMMEDIATE")
-    conn.exec_driver_sql(f"BEGIN {mode}")
+class _WriterGate:
+    """Serializes this process's SQLite write transactions on a Python lock.
+
+    SQLite allows one writer at a time. Writers in one process (the webhook
+    journal and the in-process worker) that collide inside SQLite wait in its
+    busy handler, which sleeps in steps of up to 100 ms; waiting on a Python
+    lock instead hands the file over the moment the other commits.
+    Writers take SQLite's write lock up front (``BEGIN IMMEDIATE``): a deferred
+    transaction that reads and then writes fails at once with "database is
+    locked" when another writer got in between, whatever the busy timeout.
+    Readers opt out with ``reading`` and begin deferred, without the gate.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+
+    def begin(self, conn: Connection) -> None:
+        mode = conn.get_execution_options().get("sqlite_begin", "IMMEDIATE")
+        if mode != "IMMEDIATE":
+            conn.exec_driver_sql(f"BEGIN {mode}")
+            return
+        self._lock.acquire()
+        conn.info["ct_gate"] = True
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            self.end(conn)
+            raise
+
+    def end(self, conn: Connection) -> None:
+        if conn.info.pop("ct_gate", False):
+            self._lock.release()
 
 
 def reading(conn: Connection) -> Connection:
@@ -59,8 +86,11 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(parsed, echo=echo, connect_args={"check_same_thread": False})
+        gate = _WriterGate()
         event.listen(engine, "connect", _sqlite_on_connect)
-        event.listen(engine, "begin", _sqlite_on_begin)
+        event.listen(engine, "begin", gate.begin)
+        event.listen(engine, "commit", gate.end)
+        event.listen(engine, "rollback", gate.end)
         return engine
     if parsed.get_backend_name() == "postgresql":
         if parsed.drivername == "postgresql":

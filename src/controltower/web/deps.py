@@ -12,8 +12,8 @@ from controltower.bootstrap import Container
 from controltower.store.engine import reading
 
 
-def get_container(request: Request) -> Container:
-    """The container the app was created with."""
+async def get_container(request: Request) -> Container:
+    """The container the app was created with (async: no thread hop on the webhook path)."""
     container: Container = request.app.state.container
     return container
 

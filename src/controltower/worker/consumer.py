@@ -34,9 +34,14 @@ def _sweep_at_start(container: Container) -> None:
 
 
 class InProcessConsumer:
-    """huey's consumer running in threads of this process."""
+    """huey's consumer running in threads of this process.
 
-    def __init__(self, container: Container, workers: int = 2) -> None:
+    One worker thread by default: normalizing is CPU-bound and shares the GIL
+    with the web server, so more threads would only take time from answering
+    webhooks; run ``controltower worker`` processes for more throughput.
+    """
+
+    def __init__(self, container: Container, workers: int = 1) -> None:
         self._container = container
         self._consumer = _QuietConsumer(
             container.huey,

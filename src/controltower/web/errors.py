@@ -1,0 +1,25 @@
+"""How the exception tree maps to HTTP status codes: the one place that decides it."""
+
+from __future__ import annotations
+
+from controltower.errors import (
+    ControlTowerError,
+    MalformedPayload,
+    PayloadTooLarge,
+    SignatureError,
+    StoreError,
+    UnsupportedMediaType,
+)
+
+_STATUS: tuple[tuple[type[ControlTowerError], int], ...] = (
+    (SignatureError, 401),
+    (PayloadTooLarge, 413),
+    (UnsupportedMediaType, 415),
+    (MalformedPayload, 400),
+    (StoreError, 503),
+)
+
+
+def status_for(exc: ControlTowerError) -> int:
+    """The status code for an error: its class's, or 400 for any other refused input."""
+    return next((code for kind, code in _STATUS if isinstance(exc, kind)), 400)
