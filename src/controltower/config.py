@@ -9,6 +9,7 @@ validated there with messages a person can act on.
 from __future__ import annotations
 
 import os
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
@@ -23,6 +24,8 @@ from pydantic_settings import (
 from controltower.errors import ConfigurationError
 
 CONFIG_ENV = "CONTROLTOWER_CONFIG"
+# The file given to load_settings, seen by the settings sources while it builds Settings.
+_config_file: ContextVar[str | None] = ContextVar("controltower_config_file", default=None)
 MiB = 1024 * 1024
 
 
@@ -90,7 +93,7 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        config_file = os.environ.get(CONFIG_ENV)
+        config_file = _config_file.get() or os.environ.get(CONFIG_ENV)
         if config_file:
             sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=config_file))
         return tuple(sources)
@@ -112,12 +115,11 @@ class Settings(BaseSettings):
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
     """Build and validate the settings; raise ``ConfigurationError`` with a readable message."""
-    if config_file is not None:
-        if not config_file.is_file():
-            raise ConfigurationError(f"configuration file {config_file} does not exist")
-        os.environ[CONFIG_ENV] = str(config_file)
-    elif (named := os.environ.get(CONFIG_ENV)) and not Path(named).is_file():
+    if config_file is not None and not config_file.is_file():
+        raise ConfigurationError(f"configuration file {config_file} does not exist")
+    if config_file is None and (named := os.environ.get(CONFIG_ENV)) and not Path(named).is_file():
         raise ConfigurationError(f"{CONFIG_ENV}={named} names no file")
+    token = _config_file.set(str(config_file) if config_file is not None else None)
     try:
         return Settings(**overrides)
     except ValidationError as exc:
@@ -126,3 +128,5 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
             for err in exc.errors()
         )
         raise ConfigurationError(f"invalid settings: {problems}") from exc
+    finally:
+        _config_file.reset(token)

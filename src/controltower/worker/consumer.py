@@ -20,6 +20,11 @@ from controltower.ingest import processing
 log = structlog.get_logger(__name__)
 
 
+# Poll an idle queue at most once a second (huey's default backs off to 10 s); Redis
+# blocks on the queue instead of polling, so this matters for the SQLite queue.
+POLLING = {"initial_delay": 0.05, "backoff": 1.5, "max_delay": 1.0}
+
+
 class _QuietConsumer(Consumer):  # type: ignore[misc]
     """huey's consumer, minus the signal handlers it may only install from the main thread."""
 
@@ -67,7 +72,11 @@ def run_worker(container: Container, workers: int = 2, **options: Any) -> None:
     """Run the consumer in the foreground until interrupted (``controltower worker``)."""
     _sweep_at_start(container)
     consumer = Consumer(
-        container.huey, workers=workers, worker_type="thread", periodic=True, **options
+        container.huey,
+        workers=workers,
+        worker_type="thread",
+        periodic=True,
+        **{**POLLING, **options},
     )
     log.info("worker_started", workers=workers, queue=container.settings.resolved_queue_url)
     consumer.run()

@@ -1,0 +1,65 @@
+"""The command line as a user meets it: entry points, exit statuses, the demo."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.support.server import cli_env, free_port, run_cli, start
+
+
+def test_python_dash_m_and_the_script_are_the_same_cli(tmp_path: Path) -> None:
+    """`python -m controltower --help` lists the commands of the stable interface."""
+    result = run_cli("--help", env=cli_env(data_dir=str(tmp_path)))
+    assert result.returncode == 0
+    for command in ("serve", "worker", "db", "import", "export", "replay", "demo"):
+        assert command in result.stdout
+    script = Path(sys.executable).with_name("controltower")
+    assert subprocess.run([str(script), "--help"], capture_output=True, check=False).returncode == 0
+
+
+def test_bad_configuration_exits_2_with_the_reason(tmp_path: Path) -> None:
+    """An invalid setting in the environment stops any command with status 2."""
+    env = cli_env(data_dir=str(tmp_path), server__port="not-a-port")
+    result = run_cli("db", "upgrade", env=env)
+    assert result.returncode == 2
+    assert "server.port" in result.stderr
+
+
+def test_serve_refuses_to_start_without_a_webhook_secret(tmp_path: Path) -> None:
+    """No secret, no --insecure-no-webhook-secret: exit 2 and say which variable to set."""
+    env = cli_env(data_dir=str(tmp_path))
+    result = run_cli("serve", "--port", str(free_port()), env=env, timeout=120)
+    assert result.returncode == 2
+    assert "CONTROLTOWER_GITHUB__WEBHOOK_SECRET" in result.stderr
+
+
+def test_demo_loads_real_history_and_serves_it(tmp_path: Path) -> None:
+    """`controltower demo` imports the bundled sample, prints where to look, and shows runs."""
+    port = free_port()
+    env = cli_env(data_dir=str(tmp_path / "demo"))
+    demo = start(["demo", "--port", str(port)], env, tmp_path / "demo.log")
+    try:
+        deadline = time.monotonic() + 90
+        page = None
+        while time.monotonic() < deadline and demo.popen.poll() is None:
+            try:
+                page = httpx.get(f"http://127.0.0.1:{port}/", timeout=2)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.3)
+        assert page is not None, demo.log.read_text()
+        assert page.status_code == 200
+        assert "bmad-sim/bmad-ecosystem" in page.text  # a repository of the bundled sample
+        api = httpx.get(f"http://127.0.0.1:{port}/api/v1/ingest", timeout=5).json()
+        assert api["runs"] == 1500
+        log = demo.log.read_text()
+        assert re.search(rf"http://127\.0\.0\.1:{port}/", log)
+        assert "1500 real GitHub Actions runs" in log
+    finally:
+        demo.stop()
