@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pty
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -34,7 +35,7 @@ def test_import_on_a_terminal_draws_a_progress_bar(tmp_path: Path) -> None:
             break
         output += chunk
     assert process.wait(timeout=120) == 0
-    text = output.decode(errors="replace")
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", output.decode(errors="replace"))
     assert "importing" in text
     assert "2477/" in text or "2477 records" in text
     assert "━" in text  # the bar itself

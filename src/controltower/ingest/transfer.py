@@ -158,9 +158,9 @@ def _write(engine: Engine, batch: list[RunFact], report: ImportReport) -> None:
         if key not in unique or fact.snapshot > unique[key].snapshot:
             unique[key] = fact
     with engine.begin() as conn:
-        changed = FactWriter(conn).upsert_runs(list(unique.values()))
-    report.stored += len(changed)
-    report.unchanged += len(batch) - len(changed)
+        stored = FactWriter(conn).upsert_runs(list(unique.values()))
+    report.stored += stored
+    report.unchanged += len(batch) - stored
 
 
 def export_runs(engine: Engine, *, batch: int = 5000) -> Iterator[dict[str, Any]]:
