@@ -22,7 +22,11 @@ def test_import_on_a_terminal_draws_a_progress_bar(tmp_path: Path) -> None:
     controller, terminal = pty.openpty()
     process = subprocess.Popen(
         [sys.executable, "-m", "controltower", "import", str(SAMPLE)],
-        stdin=terminal, stdout=terminal, stderr=terminal, env=env, close_fds=True,
+        stdin=terminal,
+        stdout=terminal,
+        stderr=terminal,
+        env=env,
+        close_fds=True,
     )
     os.close(terminal)
     output = b""
@@ -47,7 +51,11 @@ def test_import_without_a_terminal_prints_no_bar(tmp_path: Path) -> None:
     env = cli_env(data_dir=str(tmp_path), database_url=f"sqlite:///{tmp_path / 'ct.db'}")
     result = subprocess.run(
         [sys.executable, "-m", "controltower", "import", str(SAMPLE)],
-        env=env, capture_output=True, text=True, check=False, timeout=120,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
     )
     assert result.returncode == 0
     assert "━" not in result.stderr

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TypeVar
 
 import structlog
 from sqlalchemy import Engine
@@ -52,6 +53,7 @@ class Stored:
 
 
 _Item = tuple[IncomingDelivery, "Future[Stored]"]
+_T = TypeVar("_T")
 
 
 class DeliveryJournal:
@@ -123,20 +125,9 @@ class DeliveryJournal:
     def _run(self) -> None:
         stopping = False
         while not stopping:
-            first = self._queue.get()
-            if first is None:
-                break
-            batch = [first]
-            while len(batch) < self._batch_max:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if item is None:
-                    stopping = True
-                    break
-                batch.append(item)
-            self._write(batch)
+            batch, stopping = _take(self._queue, self._batch_max)
+            if batch:
+                self._write(batch)
 
     def _write(self, batch: list[_Item]) -> None:
         try:
@@ -155,20 +146,9 @@ class DeliveryJournal:
     def _notify(self) -> None:
         stopping = False
         while not stopping:
-            first = self._committed.get()
-            if first is None:
-                return
-            ids = list(first)
-            while True:
-                try:
-                    more = self._committed.get_nowait()
-                except queue.Empty:
-                    break
-                if more is None:
-                    stopping = True
-                    break
-                ids.extend(more)
-            if self._on_committed is None:
+            lists, stopping = _take(self._committed, None)
+            ids = [delivery_id for chunk in lists for delivery_id in chunk]
+            if not ids or self._on_committed is None:
                 continue
             try:
                 self._on_committed(ids)
@@ -212,6 +192,26 @@ class DeliveryJournal:
             fresh.discard(d.guid)  # a guid twice in one batch: the second is a duplicate
             results.append(Stored(ids[d.guid], duplicate=not new))
         return results
+
+
+def _take(source: queue.SimpleQueue[_T | None], limit: int | None) -> tuple[list[_T], bool]:
+    """Block for one item, then take what else is waiting (up to ``limit``).
+
+    Returns the items and whether the stop sentinel (``None``) was met.
+    """
+    first = source.get()
+    if first is None:
+        return [], True
+    items = [first]
+    while limit is None or len(items) < limit:
+        try:
+            item = source.get_nowait()
+        except queue.Empty:
+            break
+        if item is None:
+            return items, True
+        items.append(item)
+    return items, False
 
 
 def _same_instant(received: object, stamp: object) -> bool:
