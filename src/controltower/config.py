@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from contextvars import ContextVar
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
@@ -48,6 +49,47 @@ class IngestSettings(BaseModel):
     sweep_interval_s: float = Field(default=60.0, gt=0)
 
 
+class RatePeriodSettings(BaseModel):
+    """Per-minute USD rates by runner type, in force from ``effective`` until the next period."""
+
+    effective: date
+    per_minute: dict[str, float]
+
+
+# GitHub-hosted standard runners; self-hosted minutes are free. Each job is billed
+# in whole minutes. Override with telemetry.rates in the settings file.
+DEFAULT_RATES = [
+    RatePeriodSettings(
+        effective=date(2000, 1, 1),
+        per_minute={
+            "linux": 0.008,
+            "linux_1core": 0.002,
+            "windows": 0.016,
+            "macos": 0.080,
+            "self_hosted": 0.0,
+        },
+    ),
+    RatePeriodSettings(
+        effective=date(2026, 1, 1),
+        per_minute={
+            "linux": 0.006,
+            "linux_1core": 0.002,
+            "windows": 0.010,
+            "macos": 0.062,
+            "self_hosted": 0.0,
+        },
+    ),
+]
+
+
+class TelemetrySettings(BaseModel):
+    """How telemetry is computed: the dated rate table for cost."""
+
+    rates: list[RatePeriodSettings] = Field(
+        default_factory=lambda: list(DEFAULT_RATES), min_length=1
+    )
+
+
 class ServerSettings(BaseModel):
     """Where ``serve`` listens."""
 
@@ -77,6 +119,7 @@ class Settings(BaseSettings):
     github: GitHubSettings = GitHubSettings()
     ingest: IngestSettings = IngestSettings()
     server: ServerSettings = ServerSettings()
+    telemetry: TelemetrySettings = TelemetrySettings()
 
     @field_validator("database_url", "queue_url")
     @classmethod

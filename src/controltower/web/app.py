@@ -22,6 +22,7 @@ from controltower.bootstrap import Container
 from controltower.errors import ConfigurationError, ControlTowerError
 from controltower.web import health, pages, webhooks
 from controltower.web.api import runs as runs_api
+from controltower.web.api import telemetry as telemetry_api
 from controltower.web.errors import status_for
 
 
@@ -78,6 +79,7 @@ def create_app(
     app.state.container = container
     app.include_router(webhooks.router)
     app.include_router(runs_api.router)
+    app.include_router(telemetry_api.router)
     app.include_router(health.router)
     app.include_router(pages.router)
 

@@ -1,0 +1,1 @@
+"""Telemetry: what CI did, summarized — metrics, cost and (later) DORA and exports."""

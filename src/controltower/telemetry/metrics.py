@@ -1,0 +1,184 @@
+"""CI metrics over a time window, and their change against the previous window. Pure.
+
+What each figure counts:
+
+- ``runs``: distinct workflow runs created in the window; ``attempts``: their
+  attempts (a re-run is another attempt of the same run); ``reruns``:
+  attempts beyond the first.
+- ``success_rate`` and ``failure_rate``: shares of runs whose *latest*
+  attempt passed (``success``) or failed (``failure``, ``timed_out``,
+  ``startup_failure``), among completed runs; cancelled and skipped runs
+  count in neither.
+- ``duration_p50/p90/p95``: seconds, over successful *attempts*, each attempt
+  counted once, so a re-run neither hides nor doubles a duration.
+- ``queue_p50/p95``: seconds from a run being requested to its first job
+  starting, where both are known.
+- ``flaky_commits``: commits on which the same workflow (or, for jobs, the
+  same job) both failed and later passed: the flaky-test signal.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+
+from controltower.domain import is_failed, is_passed
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """A half-open time range ``[start, end)``."""
+
+    start: datetime
+    end: datetime
+
+    def previous(self) -> Window:
+        """The window of the same length just before this one."""
+        return Window(self.start - (self.end - self.start), self.start)
+
+    @property
+    def length(self) -> timedelta:
+        """How long the window is."""
+        return self.end - self.start
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One attempt of a run (or one job of an attempt) as metrics need it."""
+
+    group: str
+    run_key: str
+    attempt: int
+    conclusion: str | None
+    created_at: datetime | None
+    started_at: datetime | None
+    duration_s: float | None
+    head_sha: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Stats:
+    """The figures of one group in one window (see the module doc for what each counts)."""
+
+    runs: int
+    attempts: int
+    reruns: int
+    success_rate: float | None
+    failure_rate: float | None
+    duration_p50: float | None
+    duration_p90: float | None
+    duration_p95: float | None
+    queue_p50: float | None
+    queue_p95: float | None
+    flaky_commits: int
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """The ``q``-th percentile (0-100) by linear interpolation, or ``None`` when empty."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = (len(ordered) - 1) * q / 100
+    low = int(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def stats(attempts: Sequence[Attempt]) -> Stats:
+    """Summarize the attempts of one group."""
+    latest: dict[str, Attempt] = {}
+    for item in attempts:
+        current = latest.get(item.run_key)
+        if current is None or item.attempt > current.attempt:
+            latest[item.run_key] = item
+    completed = [a for a in latest.values() if a.conclusion is not None]
+    passed = sum(1 for a in completed if is_passed(a.conclusion))
+    failed = sum(1 for a in completed if is_failed(a.conclusion))
+    durations = [
+        a.duration_s for a in attempts if is_passed(a.conclusion) and a.duration_s is not None
+    ]
+    queues = [
+        (a.started_at - a.created_at).total_seconds()
+        for a in attempts
+        if a.started_at is not None and a.created_at is not None and a.started_at >= a.created_at
+    ]
+    return Stats(
+        runs=len(latest),
+        attempts=len(attempts),
+        reruns=len(attempts) - len(latest),
+        success_rate=passed / len(completed) if completed else None,
+        failure_rate=failed / len(completed) if completed else None,
+        duration_p50=percentile(durations, 50),
+        duration_p90=percentile(durations, 90),
+        duration_p95=percentile(durations, 95),
+        queue_p50=percentile(queues, 50),
+        queue_p95=percentile(queues, 95),
+        flaky_commits=flaky_commits(attempts),
+    )
+
+
+def flaky_commits(attempts: Iterable[Attempt]) -> int:
+    """Commits on which the group both failed and, later, passed."""
+    by_sha: dict[str, list[Attempt]] = defaultdict(list)
+    for a in attempts:
+        if a.head_sha and a.conclusion is not None:
+            by_sha[a.head_sha].append(a)
+    count = 0
+    for items in by_sha.values():
+        ordered = sorted(items, key=_order)
+        first_failure = next((i for i, a in enumerate(ordered) if is_failed(a.conclusion)), None)
+        if first_failure is not None and any(
+            is_passed(a.conclusion) for a in ordered[first_failure + 1 :]
+        ):
+            count += 1
+    return count
+
+
+def _order(a: Attempt) -> tuple[datetime | str, int]:
+    return (a.created_at or "", a.attempt)
+
+
+@dataclass(frozen=True, slots=True)
+class GroupMetrics:
+    """A group's figures now, in the previous window, and the change between them."""
+
+    group: str
+    current: Stats
+    previous: Stats | None
+    change: dict[str, float | None]
+
+
+def compare(current: Stats, previous: Stats | None) -> dict[str, float | None]:
+    """Each figure's change against the previous window (current minus previous)."""
+    now, before = asdict(current), asdict(previous) if previous is not None else {}
+    change: dict[str, float | None] = {}
+    for name, value in now.items():
+        old = before.get(name)
+        change[name] = None if value is None or old is None else value - old
+    return change
+
+
+def by_group(current: Sequence[Attempt], previous: Sequence[Attempt]) -> list[GroupMetrics]:
+    """Metrics of every group present in the current window, busiest first."""
+    now = _split(current, lambda a: a.group)
+    before = _split(previous, lambda a: a.group)
+    result = []
+    for group, items in now.items():
+        current_stats = stats(items)
+        previous_stats = stats(before[group]) if group in before else None
+        result.append(
+            GroupMetrics(
+                group, current_stats, previous_stats, compare(current_stats, previous_stats)
+            )
+        )
+    result.sort(key=lambda g: (-g.current.attempts, g.group))
+    return result
+
+
+def _split(items: Sequence[Attempt], key: Callable[[Attempt], str]) -> dict[str, list[Attempt]]:
+    groups: dict[str, list[Attempt]] = defaultdict(list)
+    for item in items:
+        groups[key(item)].append(item)
+    return groups

@@ -1,0 +1,132 @@
+"""``/api/v1/metrics`` and ``/api/v1/cost``: what CI did over a window, and what it cost."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel
+
+from controltower.telemetry import service
+from controltower.telemetry.metrics import Window
+from controltower.web.deps import ConnectionDep, ContainerDep
+
+router = APIRouter(prefix="/api/v1", tags=["telemetry"])
+
+
+class WindowParams(BaseModel):
+    """The time range and filters every telemetry endpoint takes."""
+
+    start: datetime | None = None
+    end: datetime | None = None
+    days: int = 30
+    repository: str | None = None
+    workflow: str | None = None
+    branch: str | None = None
+    event: str | None = None
+
+
+WindowQuery = Annotated[WindowParams, Query()]
+
+
+class StatsPublic(BaseModel):
+    """Figures of one group in one window; docs/telemetry.md says what each counts."""
+
+    runs: int
+    attempts: int
+    reruns: int
+    success_rate: float | None
+    failure_rate: float | None
+    duration_p50: float | None
+    duration_p90: float | None
+    duration_p95: float | None
+    queue_p50: float | None
+    queue_p95: float | None
+    flaky_commits: int
+
+
+class GroupPublic(BaseModel):
+    """A group's figures, the previous window's, and the change (current minus previous)."""
+
+    group: str
+    current: StatsPublic
+    previous: StatsPublic | None
+    change: dict[str, float | None]
+
+
+class MetricsPublic(BaseModel):
+    """Metrics per group over a window."""
+
+    start: datetime
+    end: datetime
+    previous_start: datetime
+    group_by: str
+    groups: list[GroupPublic]
+
+
+class CostPublic(BaseModel):
+    """Cost over a window; ``runs_estimated`` were priced from run duration (no jobs known)."""
+
+    start: datetime
+    end: datetime
+    total_usd: float
+    billed_minutes: int
+    jobs_billed: int
+    jobs_free: int
+    runs_estimated: int
+    by_repository: dict[str, float]
+    by_workflow: dict[str, float]
+    by_day: dict[date, float]
+    by_runner: dict[str, float]
+
+
+def _window(conn: Any, params: WindowParams) -> Window:
+    if params.start is not None:
+        end = params.end or service.default_window(conn, params.days).end
+        return Window(params.start, end)
+    return service.default_window(conn, params.days, params.end)
+
+
+def _filters(params: WindowParams) -> service.Filters:
+    return service.Filters(params.repository, params.workflow, params.branch, params.event)
+
+
+@router.get("/metrics")
+def get_metrics(
+    conn: ConnectionDep,
+    params: WindowQuery,
+    group_by: Literal["repository", "workflow", "branch", "job"] = "repository",
+) -> MetricsPublic:
+    """Runs, outcome rates, duration and queue percentiles, re-runs and flaky commits per group."""
+    window = _window(conn, params)
+    groups = service.metrics(conn, window, _filters(params), group_by)
+    return MetricsPublic(
+        start=window.start,
+        end=window.end,
+        previous_start=window.previous().start,
+        group_by=group_by,
+        groups=[GroupPublic.model_validate(asdict(g)) for g in groups],
+    )
+
+
+@router.get("/cost")
+def get_cost(conn: ConnectionDep, container: ContainerDep, params: WindowQuery) -> CostPublic:
+    """Cost of the window's runs by repository, workflow, day and runner type."""
+    window = _window(conn, params)
+    rates = service.rate_table(container.settings.telemetry.rates)
+    report = service.cost(conn, window, _filters(params), rates)
+    return CostPublic(
+        start=window.start,
+        end=window.end,
+        **{
+            k: (round(v, 4) if isinstance(v, float) else v)
+            for k, v in vars(report).items()
+            if not k.startswith("by_")
+        },
+        by_repository={k: round(v, 4) for k, v in report.by_repository.items()},
+        by_workflow={k: round(v, 4) for k, v in report.by_workflow.items()},
+        by_day={k: round(v, 4) for k, v in sorted(report.by_day.items())},
+        by_runner={k: round(v, 4) for k, v in report.by_runner.items()},
+    )

@@ -1,0 +1,149 @@
+"""Telemetry over the store, on SQLite and PostgreSQL, through the JSON API."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from controltower.bootstrap import build
+from controltower.config import Settings
+from controltower.ingest.history import parse_record
+from controltower.store import schema
+from controltower.store.writer import FactWriter
+from controltower.web import create_app
+
+T0 = datetime(2026, 4, 1, 12, 0, tzinfo=UTC)
+
+
+def _run(run_id: int, days: float, conclusion: str, seconds: int, **extra: Any) -> dict[str, Any]:
+    created = T0 + timedelta(days=days)
+    return {
+        "repository": extra.pop("repository", "octo/app"),
+        "run_id": run_id,
+        "workflow": "CI",
+        "branch": "main",
+        "event": "push",
+        "conclusion": conclusion,
+        "created_at": created.isoformat(),
+        "started_at": (created + timedelta(seconds=5)).isoformat(),
+        "completed_at": (created + timedelta(seconds=5 + seconds)).isoformat(),
+        **extra,
+    }
+
+
+RECORDS = [
+    # previous week: two passes
+    _run(1, -6, "success", 100),
+    _run(2, -5, "success", 100),
+    # this week: a failure re-run to success, a pass, a cancelled run
+    _run(3, 1, "failure", 50, head_sha="abc"),
+    _run(3, 1, "success", 200, run_attempt=2, head_sha="abc"),
+    _run(4, 2, "success", 300),
+    _run(5, 3, "cancelled", 10),
+    # a job-level run: one billed job, one that waited and never ran
+    _run(
+        6,
+        4,
+        "success",
+        3600,
+        repository="octo/deploy",
+        jobs=[
+            {
+                "name": "build",
+                "conclusion": "success",
+                "runner_labels": ["windows-latest"],
+                "started_at": (T0 + timedelta(days=4)).isoformat(),
+                "completed_at": (T0 + timedelta(days=4, seconds=61)).isoformat(),
+                "steps": [
+                    {
+                        "name": "make",
+                        "number": 1,
+                        "conclusion": "success",
+                        "started_at": (T0 + timedelta(days=4)).isoformat(),
+                        "completed_at": (T0 + timedelta(days=4, seconds=61)).isoformat(),
+                    }
+                ],
+            },
+            {
+                "name": "deploy",
+                "conclusion": "cancelled",
+                "started_at": (T0 + timedelta(days=4)).isoformat(),
+                "completed_at": (T0 + timedelta(days=18)).isoformat(),
+            },
+        ],
+    ),
+]
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    """The API over a database holding ``RECORDS``."""
+    container = build(settings)
+    schema.upgrade(container.engine)
+    with container.engine.begin() as conn:
+        FactWriter(conn).upsert_runs([parse_record(r).fact for r in RECORDS])
+    with TestClient(create_app(container)) as client:
+        yield client
+    container.close()
+
+
+WEEK = {"start": T0.isoformat(), "end": (T0 + timedelta(days=7)).isoformat()}
+
+
+def test_metrics_per_repository_with_change_against_previous_week(client: TestClient) -> None:
+    """Re-runs count once, the latest attempt decides, changes compare with the week before."""
+    body = client.get("/api/v1/metrics", params={**WEEK, "repository": "octo/app"}).json()
+    (group,) = body["groups"]
+    current = group["current"]
+    assert group["group"] == "octo/app"
+    assert (current["runs"], current["attempts"], current["reruns"]) == (3, 4, 1)
+    assert current["success_rate"] == pytest.approx(2 / 3)
+    assert current["failure_rate"] == 0.0
+    assert current["duration_p50"] == 250.0  # successful attempts 200 and 300
+    assert current["flaky_commits"] == 1
+    assert group["previous"]["runs"] == 2
+    assert group["change"]["success_rate"] == pytest.approx(2 / 3 - 1)
+
+
+def test_metrics_per_job_and_filters(client: TestClient) -> None:
+    """group_by=job lists jobs; a branch filter that matches nothing gives no groups."""
+    jobs = client.get("/api/v1/metrics", params={**WEEK, "group_by": "job"}).json()
+    assert {g["group"] for g in jobs["groups"]} == {
+        "octo/deploy · CI · build",
+        "octo/deploy · CI · deploy",
+    }
+    none = client.get("/api/v1/metrics", params={**WEEK, "branch": "nope"}).json()
+    assert none["groups"] == []
+
+
+def test_cost_bills_jobs_by_the_minute_and_estimates_runs_without_jobs(
+    client: TestClient,
+) -> None:
+    """61 s on Windows bills 2 minutes at 2026's $0.010; the waiting deploy job costs nothing."""
+    deploy = client.get("/api/v1/cost", params={**WEEK, "repository": "octo/deploy"}).json()
+    assert deploy["total_usd"] == pytest.approx(0.02)
+    assert (deploy["jobs_billed"], deploy["jobs_free"], deploy["billed_minutes"]) == (1, 1, 2)
+    assert deploy["by_runner"] == {"windows": pytest.approx(0.02), "linux": 0.0}
+    app = client.get("/api/v1/cost", params={**WEEK, "repository": "octo/app"}).json()
+    # no jobs known: each attempt priced from its duration on Linux at $0.006/min
+    assert app["runs_estimated"] == 4
+    assert app["billed_minutes"] == 1 + 4 + 5 + 1
+    assert app["total_usd"] == pytest.approx(11 * 0.006)
+
+
+def test_default_window_ends_at_the_newest_run(client: TestClient) -> None:
+    """Without a range, the last 30 days up to the newest stored run are shown."""
+    body = client.get("/api/v1/metrics").json()
+    end = datetime.fromisoformat(body["end"])
+    assert end - timedelta(days=30) == datetime.fromisoformat(body["start"])
+    assert end > T0 + timedelta(days=4)
+
+
+def test_bad_parameters_get_422(client: TestClient) -> None:
+    """An unknown grouping or a malformed date is refused with a clear validation error."""
+    assert client.get("/api/v1/metrics", params={"group_by": "planet"}).status_code == 422
+    assert client.get("/api/v1/cost", params={"start": "yesterday"}).status_code == 422
