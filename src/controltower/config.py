@@ -82,8 +82,18 @@ DEFAULT_RATES = [
 ]
 
 
+class DoraSettings(BaseModel):
+    """What counts as a deployment for the DORA keys (docs/telemetry.md)."""
+
+    production_environments: list[str] = ["production", "prod", "live"]
+    deployment_workflows: list[str] = ["*deploy*", "*release*", "*publish*"]
+    deployment_branches: list[str] = ["main", "master"]
+
+
 class TelemetrySettings(BaseModel):
-    """How telemetry is computed: the dated rate table for cost."""
+    """How telemetry is computed: the dated rate table for cost, and deployments for DORA."""
+
+    dora: DoraSettings = DoraSettings()
 
     rates: list[RatePeriodSettings] = Field(
         default_factory=lambda: list(DEFAULT_RATES), min_length=1

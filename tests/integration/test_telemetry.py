@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 
 from controltower.bootstrap import build
 from controltower.config import Settings
+from controltower.domain import DeploymentFact, DeploymentStatusFact, PushFact
 from controltower.ingest.history import parse_record
 from controltower.store import schema
 from controltower.store.writer import FactWriter
@@ -147,3 +148,113 @@ def test_bad_parameters_get_422(client: TestClient) -> None:
     """An unknown grouping or a malformed date is refused with a clear validation error."""
     assert client.get("/api/v1/metrics", params={"group_by": "planet"}).status_code == 422
     assert client.get("/api/v1/cost", params={"start": "yesterday"}).status_code == 422
+
+
+def test_dora_from_github_deployment_statuses_and_pushes(settings: Settings) -> None:
+    """Production deployments with success/failure statuses and their pushes give the keys."""
+    container = build(
+        settings.model_copy(
+            update={
+                "telemetry": settings.telemetry.model_copy(
+                    update={
+                        "dora": settings.telemetry.dora.model_copy(
+                            update={"deployment_workflows": []}
+                        )
+                    }
+                )
+            }
+        )
+    )
+    schema.upgrade(container.engine)
+
+    def deployment(n: int, hours: float, state: str, env: str = "production") -> None:
+        at = T0 + timedelta(hours=hours)
+        dep = DeploymentFact(
+            "octo/web",
+            str(n),
+            f"sha{n}",
+            "main",
+            "deploy",
+            env,
+            "ci",
+            None,
+            None,
+            None,
+            None,
+            at,
+            at,
+            snapshot=f"{n}",
+        )
+        status = DeploymentStatusFact(
+            dep,
+            f"s{n}",
+            state,
+            env,
+            None,
+            "ci",
+            None,
+            None,
+            at + timedelta(minutes=5),
+            at + timedelta(minutes=5),
+            snapshot=f"{n}",
+        )
+        push = PushFact(
+            "octo/web",
+            "refs/heads/main",
+            "0",
+            f"sha{n}",
+            "dev",
+            1,
+            1,
+            False,
+            False,
+            False,
+            at - timedelta(hours=3),
+            at - timedelta(hours=3),
+            snapshot=f"{n}",
+        )
+        with container.engine.begin() as conn:
+            writer = FactWriter(conn)
+            writer.upsert_deployment_status(status)
+            writer.upsert_push(push)
+
+    deployment(1, 0, "success")
+    deployment(2, 24, "failure")
+    deployment(3, 26, "success")
+    deployment(4, 30, "success", env="staging")  # not production: not counted
+    with TestClient(create_app(container)) as client:
+        body = client.get("/api/v1/dora", params=WEEK).json()
+    container.close()
+    assert body["deployments"] == 3
+    assert body["deployment_frequency"]["value"] == pytest.approx(2 / 7)
+    assert body["lead_time"]["value"] == pytest.approx(3 * 3600 + 300)
+    assert body["lead_time"]["coverage"] == 1.0
+    assert body["change_failure_rate"]["value"] == pytest.approx(1 / 3)
+    assert body["change_failure_rate"]["band"] == "low"
+    assert body["time_to_restore"]["value"] == pytest.approx(2 * 3600)
+    assert body["time_to_restore"]["band"] == "high"
+
+
+def test_dora_from_workflows_configured_as_deployments(settings: Settings) -> None:
+    """With "ci" configured as a deployment workflow, its completed runs on main count.
+
+    Run 3 failed and passed on re-run (its latest attempt counts: a success),
+    run 4 passed, run 5 was cancelled (neither). Lead time is known only for
+    run 3, whose commit was first built when its first attempt was requested.
+    """
+    dora_settings = settings.telemetry.dora.model_copy(update={"deployment_workflows": ["ci"]})
+    container = build(
+        settings.model_copy(
+            update={"telemetry": settings.telemetry.model_copy(update={"dora": dora_settings})}
+        )
+    )
+    schema.upgrade(container.engine)
+    with container.engine.begin() as conn:
+        FactWriter(conn).upsert_runs([parse_record(r).fact for r in RECORDS])
+    with TestClient(create_app(container)) as client:
+        body = client.get("/api/v1/dora", params={**WEEK, "repository": "octo/app"}).json()
+    container.close()
+    assert body["deployments"] == 2
+    assert body["change_failure_rate"]["value"] == 0.0
+    assert (body["lead_time"]["covered"], body["lead_time"]["eligible"]) == (1, 2)
+    assert body["lead_time"]["value"] == pytest.approx(5 + 200)

@@ -9,46 +9,21 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Select, func, select
+from sqlalchemy import Connection, func, select
 
 from controltower.domain import JobFact, StepFact
-from controltower.store.tables import Job, Repository, Step, Workflow, WorkflowRun, table_of
 from controltower.telemetry.cost import JobCost, RatePeriod, RateTable, job_cost, runner_sku
 from controltower.telemetry.metrics import Attempt, GroupMetrics, Window, by_group
-
-runs_t, jobs_t, steps_t = table_of(WorkflowRun), table_of(Job), table_of(Step)
-repos_t, workflows_t = table_of(Repository), table_of(Workflow)
-
-GROUPS = ("repository", "workflow", "branch", "job")
-
-
-@dataclass(frozen=True, slots=True)
-class Filters:
-    """What to look at: any of repository, workflow, branch and event (``None``: all)."""
-
-    repository: str | None = None
-    workflow: str | None = None
-    branch: str | None = None
-    event: str | None = None
-
-
-def _runs_query(window: Window, filters: Filters, *columns: Any) -> Select[Any]:
-    query = (
-        select(*columns)
-        .select_from(runs_t)
-        .join(repos_t, repos_t.c.id == runs_t.c.repository_id)
-        .join(workflows_t, workflows_t.c.id == runs_t.c.workflow_id)
-        .where(runs_t.c.created_at >= window.start, runs_t.c.created_at < window.end)
-    )
-    if filters.repository:
-        query = query.where(repos_t.c.full_name == filters.repository)
-    if filters.workflow:
-        query = query.where(workflows_t.c.name == filters.workflow)
-    if filters.branch:
-        query = query.where(runs_t.c.branch == filters.branch)
-    if filters.event:
-        query = query.where(runs_t.c.event == filters.event)
-    return query
+from controltower.telemetry.scope import (
+    GROUPS,
+    Filters,
+    jobs_t,
+    repos_t,
+    runs_query,
+    runs_t,
+    steps_t,
+    workflows_t,
+)
 
 
 def _run_attempts(conn: Connection, window: Window, filters: Filters, group: str) -> list[Attempt]:
@@ -58,7 +33,7 @@ def _run_attempts(conn: Connection, window: Window, filters: Filters, group: str
         "branch": repos_t.c.full_name + " · " + runs_t.c.branch,
     }[group]
     rows = conn.execute(
-        _runs_query(
+        runs_query(
             window,
             filters,
             label.label("group"),
@@ -88,7 +63,7 @@ def _run_attempts(conn: Connection, window: Window, filters: Filters, group: str
 
 
 def _job_attempts(conn: Connection, window: Window, filters: Filters) -> list[Attempt]:
-    query = _runs_query(
+    query = runs_query(
         window,
         filters,
         repos_t.c.full_name,
@@ -164,7 +139,7 @@ def cost(conn: Connection, window: Window, filters: Filters, rates: RateTable) -
     """
     report = CostReport()
     runs = conn.execute(
-        _runs_query(
+        runs_query(
             window,
             filters,
             runs_t.c.id,

@@ -1,4 +1,4 @@
-"""``/api/v1/metrics`` and ``/api/v1/cost``: what CI did over a window, and what it cost."""
+"""``/api/v1/metrics``, ``/cost`` and ``/dora``: what CI did over a window, and what it cost."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
-from controltower.telemetry import service
+from controltower.telemetry import deployments, service
 from controltower.telemetry.metrics import Window
+from controltower.telemetry.scope import Filters
 from controltower.web.deps import ConnectionDep, ContainerDep
 
 router = APIRouter(prefix="/api/v1", tags=["telemetry"])
@@ -89,8 +90,8 @@ def _window(conn: Any, params: WindowParams) -> Window:
     return service.default_window(conn, params.days, params.end)
 
 
-def _filters(params: WindowParams) -> service.Filters:
-    return service.Filters(params.repository, params.workflow, params.branch, params.event)
+def _filters(params: WindowParams) -> Filters:
+    return Filters(params.repository, params.workflow, params.branch, params.event)
 
 
 @router.get("/metrics")
@@ -129,4 +130,56 @@ def get_cost(conn: ConnectionDep, container: ContainerDep, params: WindowQuery) 
         by_workflow={k: round(v, 4) for k, v in report.by_workflow.items()},
         by_day={k: round(v, 4) for k, v in sorted(report.by_day.items())},
         by_runner={k: round(v, 4) for k, v in report.by_runner.items()},
+    )
+
+
+class KeyPublic(BaseModel):
+    """One DORA key: value, unit, performance band, and coverage of the deployments."""
+
+    value: float | None
+    unit: str
+    band: Literal["elite", "high", "medium", "low"] | None
+    covered: int
+    eligible: int
+    coverage: float | None
+
+
+class DoraPublic(BaseModel):
+    """The four keys over a window; docs/telemetry.md says how deployments are identified."""
+
+    start: datetime
+    end: datetime
+    deployments: int
+    deployment_frequency: KeyPublic
+    lead_time: KeyPublic
+    change_failure_rate: KeyPublic
+    time_to_restore: KeyPublic
+
+
+def _key(key: Any) -> KeyPublic:
+    return KeyPublic(
+        value=key.value,
+        unit=key.unit,
+        band=key.band,
+        covered=key.covered,
+        eligible=key.eligible,
+        coverage=key.coverage,
+    )
+
+
+@router.get("/dora")
+def get_dora(conn: ConnectionDep, container: ContainerDep, params: WindowQuery) -> DoraPublic:
+    """Deployment frequency, lead time, change failure rate and time to restore, with bands."""
+    window = _window(conn, params)
+    report = deployments.dora_report(
+        conn, window, _filters(params), container.settings.telemetry.dora
+    )
+    return DoraPublic(
+        start=window.start,
+        end=window.end,
+        deployments=report.deployments,
+        deployment_frequency=_key(report.deployment_frequency),
+        lead_time=_key(report.lead_time),
+        change_failure_rate=_key(report.change_failure_rate),
+        time_to_restore=_key(report.time_to_restore),
     )
