@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
 
 from controltower.bootstrap import build
 from controltower.config import Settings
@@ -258,3 +259,26 @@ def test_dora_from_workflows_configured_as_deployments(settings: Settings) -> No
     assert body["change_failure_rate"]["value"] == 0.0
     assert (body["lead_time"]["covered"], body["lead_time"]["eligible"]) == (1, 2)
     assert body["lead_time"]["value"] == pytest.approx(5 + 200)
+
+
+def test_prometheus_exposition_uses_otel_names_and_low_cardinality_labels(
+    client: TestClient,
+) -> None:
+    """/metrics has the run-duration histogram and error counter, labelled by repo and workflow."""
+    response = client.get("/metrics/")
+    assert response.status_code == 200
+    families = {f.name: f for f in text_string_to_metric_families(response.text)}
+    histogram = families["cicd_pipeline_run_duration_seconds"]
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value for s in histogram.samples}
+    app_success = (("repository", "octo/app"), ("result", "success"), ("workflow", "CI"))
+    assert samples[("cicd_pipeline_run_duration_seconds_count", app_success)] == 4
+    # successful attempts of 100, 100, 200 and 300 s
+    assert samples[("cicd_pipeline_run_duration_seconds_sum", app_success)] == 700
+    le_120 = tuple(sorted((*app_success, ("le", "120.0"))))
+    assert samples[("cicd_pipeline_run_duration_seconds_bucket", le_120)] == 2  # the two 100 s
+    errors = families["cicd_pipeline_run_errors"]
+    assert [
+        (s.labels["error_type"], s.value) for s in errors.samples if s.name.endswith("_total")
+    ] == [("failure", 1)]
+    labels = {key for family in families.values() for s in family.samples for key in s.labels}
+    assert labels <= {"repository", "workflow", "result", "error_type", "state", "le"}

@@ -16,10 +16,12 @@ from typing import Protocol
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from prometheus_client import CollectorRegistry, make_asgi_app
 
 import controltower
 from controltower.bootstrap import Container
 from controltower.errors import ConfigurationError, ControlTowerError
+from controltower.telemetry.prometheus import StoreCollector
 from controltower.web import health, pages, webhooks
 from controltower.web.api import runs as runs_api
 from controltower.web.api import telemetry as telemetry_api
@@ -82,6 +84,9 @@ def create_app(
     app.include_router(telemetry_api.router)
     app.include_router(health.router)
     app.include_router(pages.router)
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(StoreCollector(container.engine))
+    app.mount("/metrics", make_asgi_app(registry))
 
     @app.exception_handler(ControlTowerError)
     async def refused(_request: Request, exc: ControlTowerError) -> JSONResponse:
