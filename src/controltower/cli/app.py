@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from controltower.cli import db, history, replay, serve
+from controltower.cli import db, exports, history, replay, serve
 from controltower.cli.context import state
 from controltower.errors import ConfigurationError, ControlTowerError
 
@@ -44,7 +44,7 @@ def root(
 
 
 app.add_typer(db.app, name="db")
-app.add_typer(history.export_app, name="export")
+app.add_typer(exports.app, name="export")
 app.command("import")(history.import_command)
 app.command("replay")(replay.replay_command)
 app.command("serve")(serve.serve_command)

@@ -1,10 +1,8 @@
-"""``controltower import`` and ``controltower export``: run history in the interchange format."""
+"""``controltower import``: run history in the interchange format."""
 
 from __future__ import annotations
 
-import sys
 from contextlib import nullcontext
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -16,22 +14,10 @@ from controltower.cli.context import print_json, state
 from controltower.cli.logs import configure
 from controltower.ingest.transfer import (
     ImportReport,
-    export_runs,
     import_files,
-    write_csv,
-    write_jsonl,
 )
 from controltower.store import schema
 from controltower.store.engine import make_engine
-
-export_app = typer.Typer(help="Export stored data.", no_args_is_help=True)
-
-
-class ExportFormat(StrEnum):
-    """File formats of ``export runs``."""
-
-    jsonl = "jsonl"
-    csv = "csv"
 
 
 def import_command(
@@ -87,35 +73,3 @@ def _print_summary(report: ImportReport) -> None:
         f"{report.files} file(s), {report.records} records: {report.stored} stored, "
         f"{report.unchanged} unchanged, {report.rejected} rejected, {report.warnings} warnings"
     )
-
-
-@export_app.command("runs")
-def export_runs_command(
-    ctx: typer.Context,
-    fmt: Annotated[
-        ExportFormat, typer.Option("--format", help="File format.")
-    ] = ExportFormat.jsonl,
-    output: Annotated[
-        Path | None, typer.Option("-o", "--output", help="File to write (default: stdout).")
-    ] = None,
-) -> None:
-    """Export every stored run in the interchange format."""
-    settings = state(ctx).settings()
-    configure(settings.log_level, settings.log_format)
-    engine = make_engine(settings.resolved_database_url)
-    try:
-        schema.ensure_current(engine)
-        records = export_runs(engine)
-        if fmt is ExportFormat.jsonl:
-            with output.open("wb") if output else nullcontext(sys.stdout.buffer) as out:
-                count = write_jsonl(records, out)
-        else:
-            with (
-                output.open("w", newline="", encoding="utf-8")
-                if output
-                else nullcontext(sys.stdout) as text_out
-            ):
-                count = write_csv(records, text_out)
-    finally:
-        engine.dispose()
-    typer.echo(f"exported {count} runs", err=True)

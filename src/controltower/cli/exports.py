@@ -1,0 +1,134 @@
+"""``controltower export``: runs (interchange format or flat), jobs and metrics, CSV or Parquet."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable
+from contextlib import nullcontext
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from controltower.cli.context import state
+from controltower.cli.logs import configure
+from controltower.config import Settings
+from controltower.errors import ConfigurationError
+from controltower.ingest import transfer
+from controltower.store import schema
+from controltower.store.engine import make_engine, reading
+from controltower.telemetry import exports, service
+from controltower.telemetry.scope import GROUPS, Filters
+
+app = typer.Typer(help="Export stored data (runs, jobs, metrics).", no_args_is_help=True)
+
+
+class RunFormat(StrEnum):
+    """File formats of ``export runs``."""
+
+    jsonl = "jsonl"
+    csv = "csv"
+    parquet = "parquet"
+
+
+class TableFormat(StrEnum):
+    """File formats of the flat exports."""
+
+    csv = "csv"
+    parquet = "parquet"
+
+
+Output = Annotated[Path | None, typer.Option("-o", "--output", help="File (default: stdout).")]
+
+
+def _settings(ctx: typer.Context) -> Settings:
+    settings = state(ctx).settings()
+    configure(settings.log_level, settings.log_format)
+    return settings
+
+
+def _write_table(rows: Iterable[dict[str, Any]], fmt: TableFormat, output: Path | None) -> int:
+    if fmt is TableFormat.parquet:
+        if output is None:
+            raise ConfigurationError("Parquet is binary: name a file with -o")
+        return exports.write_parquet(rows, output)
+    with (
+        output.open("w", newline="", encoding="utf-8") if output else nullcontext(sys.stdout) as out
+    ):
+        return exports.write_csv(rows, out)
+
+
+@app.command("runs")
+def export_runs(
+    ctx: typer.Context,
+    fmt: Annotated[RunFormat, typer.Option("--format", help="File format.")] = RunFormat.jsonl,
+    output: Output = None,
+) -> None:
+    """Every stored run: JSONL/CSV in the interchange format (re-importable), or flat Parquet."""
+    engine = make_engine(_settings(ctx).resolved_database_url)
+    try:
+        schema.ensure_current(engine)
+        records = transfer.export_runs(engine)
+        if fmt is RunFormat.jsonl:
+            with output.open("wb") if output else nullcontext(sys.stdout.buffer) as out:
+                count = transfer.write_jsonl(records, out)
+        elif fmt is RunFormat.csv:
+            with (
+                output.open("w", newline="", encoding="utf-8")
+                if output
+                else nullcontext(sys.stdout) as text_out
+            ):
+                count = transfer.write_csv(records, text_out)
+        else:
+            count = _write_table(exports.flat_runs(records), TableFormat.parquet, output)
+    finally:
+        engine.dispose()
+    typer.echo(f"exported {count} runs", err=True)
+
+
+@app.command("jobs")
+def export_jobs(
+    ctx: typer.Context,
+    fmt: Annotated[TableFormat, typer.Option("--format", help="File format.")] = TableFormat.csv,
+    output: Output = None,
+) -> None:
+    """Every stored job, one row each, with its run's repository, workflow, id and attempt."""
+    engine = make_engine(_settings(ctx).resolved_database_url)
+    try:
+        schema.ensure_current(engine)
+        with engine.connect() as conn:
+            count = _write_table(exports.job_rows(reading(conn)), fmt, output)
+    finally:
+        engine.dispose()
+    typer.echo(f"exported {count} jobs", err=True)
+
+
+@app.command("metrics")
+def export_metrics(
+    ctx: typer.Context,
+    fmt: Annotated[TableFormat, typer.Option("--format", help="File format.")] = TableFormat.csv,
+    output: Output = None,
+    group_by: Annotated[str, typer.Option(help="repository, workflow, branch or job")] = (
+        "repository"
+    ),
+    days: Annotated[int, typer.Option(min=1, help="Window length, ending at the newest run.")] = 30,
+    repository: Annotated[str | None, typer.Option(help="Only this repository.")] = None,
+) -> None:
+    """The metrics of every group over a window, with the previous window and the change."""
+    if group_by not in GROUPS:
+        raise ConfigurationError(f"--group-by must be one of {', '.join(GROUPS)}")
+    engine = make_engine(_settings(ctx).resolved_database_url)
+    try:
+        schema.ensure_current(engine)
+        with engine.connect() as conn:
+            window = service.default_window(reading(conn), days)
+            groups = service.metrics(
+                reading(conn), window, Filters(repository=repository), group_by
+            )
+        count = _write_table(exports.metric_rows(groups), fmt, output)
+    finally:
+        engine.dispose()
+    typer.echo(
+        f"exported {count} groups ({window.start:%Y-%m-%d} to {window.end:%Y-%m-%d})", err=True
+    )
