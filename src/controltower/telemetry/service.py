@@ -13,7 +13,7 @@ from sqlalchemy import Connection, func, select
 
 from controltower.domain import JobFact, StepFact
 from controltower.telemetry.cost import JobCost, RatePeriod, RateTable, job_cost, runner_sku
-from controltower.telemetry.metrics import Attempt, GroupMetrics, Window, by_group
+from controltower.telemetry.metrics import Attempt, GroupMetrics, Stats, Window, by_group, stats
 from controltower.telemetry.scope import (
     GROUPS,
     Filters,
@@ -234,3 +234,27 @@ def default_window(conn: Connection, days: int, end: datetime | None = None) -> 
 def rate_table(periods: Sequence[Any]) -> RateTable:
     """The rate table of the settings' ``telemetry.rates``."""
     return RateTable([RatePeriod(p.effective, dict(p.per_minute)) for p in periods])
+
+
+def trend(conn: Connection, window: Window, filters: Filters) -> list[GroupMetrics]:
+    """Per-day figures over the window (days in UTC, oldest first), for trend charts."""
+    attempts = [
+        Attempt(
+            a.created_at.date().isoformat(),
+            a.run_key,
+            a.attempt,
+            a.conclusion,
+            a.created_at,
+            a.started_at,
+            a.duration_s,
+            a.head_sha,
+        )
+        for a in _run_attempts(conn, window, filters, "repository")
+        if a.created_at is not None
+    ]
+    return sorted(by_group(attempts, []), key=lambda g: g.group)
+
+
+def total(conn: Connection, window: Window, filters: Filters) -> Stats:
+    """The figures of everything in the window taken together."""
+    return stats(_run_attempts(conn, window, filters, "repository"))
