@@ -81,7 +81,7 @@ def export_runs(
             ):
                 count = transfer.write_csv(records, text_out)
         else:
-            count = _write_table(exports.flat_runs(records), TableFormat.parquet, output)
+            count = _write_table(transfer.flat_runs(records), TableFormat.parquet, output)
     finally:
         engine.dispose()
     typer.echo(f"exported {count} runs", err=True)

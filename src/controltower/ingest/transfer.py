@@ -21,6 +21,7 @@ import orjson
 from sqlalchemy import Engine, select
 
 from controltower.domain import JobFact, RunFact, StepFact
+from controltower.domain.timestamps import parse_timestamp
 from controltower.errors import RecordRejected
 from controltower.ingest.history import RUN_FIELDS, Parsed, format_record, parse_record
 from controltower.store.engine import reading
@@ -290,3 +291,22 @@ def write_csv(records: Iterator[dict[str, Any]], out: IO[str]) -> int:
         writer.writerow(row)
         count += 1
     return count
+
+
+FLAT_TIMESTAMPS = ("created_at", "started_at", "completed_at")
+
+
+def flat_runs(records: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """Interchange records as flat rows: the job count instead of jobs, labels joined with
+    commas, unknown fields as one JSON string, timestamps as datetimes."""
+    scalar = [name for name in RUN_FIELDS if name not in ("jobs", "runner_labels")]
+    for record in records:
+        row = {name: record.get(name) for name in scalar}
+        row["run_id"] = str(row["run_id"])
+        for name in FLAT_TIMESTAMPS:
+            row[name] = parse_timestamp(row[name])
+        row["runner_labels"] = ",".join(record.get("runner_labels") or ())
+        row["jobs"] = len(record.get("jobs") or ())
+        extra = {k: v for k, v in record.items() if k not in RUN_FIELDS}
+        row["extra"] = orjson.dumps(extra).decode() if extra else None
+        yield row

@@ -1,9 +1,9 @@
 """Flat tables for other tools: runs, jobs and metrics as CSV or Parquet.
 
 The interchange format (JSON Lines, nested jobs) is for moving history
-between installations; these flat tables are for spreadsheets, notebooks and
-warehouses. Lists are joined with commas, unknown run fields kept as a JSON
-string, timestamps in UTC.
+between installations; these flat tables (and ``ingest.transfer.flat_runs``)
+are for spreadsheets, notebooks and warehouses. Lists are joined with
+commas, unknown run fields kept as a JSON string, timestamps in UTC.
 """
 
 from __future__ import annotations
@@ -14,12 +14,10 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import IO, Any
 
-import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 from sqlalchemy import Connection, select
 
-from controltower.domain.timestamps import parse_timestamp
 from controltower.telemetry.metrics import GroupMetrics
 from controltower.telemetry.scope import jobs_t, repos_t, runs_t, workflows_t
 
@@ -27,47 +25,6 @@ BATCH = 10_000
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 # Columns whose type the first rows may not show (all empty): typed up front.
 HINTS = {"created_at": TIMESTAMP, "started_at": TIMESTAMP, "completed_at": TIMESTAMP}
-
-
-def flat_runs(records: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-    """Interchange records as flat rows: without nested jobs, lists joined, extras as JSON."""
-    known = (
-        "repository",
-        "run_id",
-        "run_attempt",
-        "run_number",
-        "workflow",
-        "workflow_path",
-        "event",
-        "branch",
-        "head_sha",
-        "actor",
-        "pull_request",
-        "status",
-        "conclusion",
-        "created_at",
-        "started_at",
-        "completed_at",
-        "duration_s",
-        "runner_os",
-        "files_changed",
-        "lines_added",
-        "lines_deleted",
-        "commits",
-        "committers",
-    )
-    for record in records:
-        row = {name: record.get(name) for name in known}
-        row["run_id"] = str(row["run_id"])
-        for name in HINTS:
-            row[name] = parse_timestamp(row[name])
-        row["runner_labels"] = ",".join(record.get("runner_labels") or ())
-        row["jobs"] = len(record.get("jobs") or ())
-        extra = {
-            k: v for k, v in record.items() if k not in known and k not in ("runner_labels", "jobs")
-        }
-        row["extra"] = orjson.dumps(extra).decode() if extra else None
-        yield row
 
 
 def job_rows(conn: Connection) -> Iterator[dict[str, Any]]:
