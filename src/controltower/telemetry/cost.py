@@ -7,10 +7,12 @@ date until the next one. Pure: no I/O.
 
 Only time a runner actually ran the job is billed. A job that waited for an
 approval or a runner and never ran a step costs nothing (real histories hold
-deployment jobs that waited for weeks with no step run): when steps are
-known, the billable span is from the first step's start to the last step's
-end; when they are not, a job that was cancelled or skipped is free and any
-other job is billed from its start to its end.
+deployment jobs that waited for weeks, then failed or were cancelled, with no
+step run). Where the source records steps (any job of the run has some), the
+billable span is from the first step's start to the last step's end, and a
+job with no step that ran is free. Where it does not, a cancelled or skipped
+job is free and any other is billed from its start to its end, at most the
+six hours a GitHub-hosted runner lets a job run.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ WINDOWS = "windows"
 MACOS = "macos"
 SKUS = (LINUX, LINUX_1_CORE, WINDOWS, MACOS, SELF_HOSTED)
 FREE_WITHOUT_STEPS = frozenset({"cancelled", "skipped", "action_required"})
+HOSTED_JOB_LIMIT_S = 6 * 3600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,10 +78,13 @@ def runner_sku(labels: Iterable[str], runner_os: str | None = None) -> str:
     return LINUX
 
 
-def billable_seconds(job: JobFact) -> float:
-    """Seconds a runner ran ``job``: first step start to last step end, see the module doc."""
+def billable_seconds(job: JobFact, *, steps_known: bool | None = None) -> float:
+    """Seconds a runner ran ``job``; ``steps_known``: whether its source records steps.
+
+    By default the job's own steps say whether steps are recorded.
+    """
     ran = [s for s in job.steps if s.started_at is not None and s.conclusion != "skipped"]
-    if job.steps:
+    if steps_known if steps_known is not None else bool(job.steps):
         ends = [s.completed_at for s in ran if s.completed_at is not None]
         if not ran or not ends:
             return 0.0
@@ -86,7 +92,7 @@ def billable_seconds(job: JobFact) -> float:
         return max(0.0, (max(ends) - start).total_seconds())
     if job.conclusion in FREE_WITHOUT_STEPS or job.started_at is None or job.completed_at is None:
         return 0.0
-    return max(0.0, (job.completed_at - job.started_at).total_seconds())
+    return min(HOSTED_JOB_LIMIT_S, max(0.0, (job.completed_at - job.started_at).total_seconds()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,9 +105,15 @@ class JobCost:
     usd: float
 
 
-def job_cost(job: JobFact, rates: RateTable, *, fallback_day: date | None = None) -> JobCost:
+def job_cost(
+    job: JobFact,
+    rates: RateTable,
+    *,
+    fallback_day: date | None = None,
+    steps_known: bool | None = None,
+) -> JobCost:
     """Price a job: billable time rounded up to whole minutes times the rate of its runner."""
-    seconds = billable_seconds(job)
+    seconds = billable_seconds(job, steps_known=steps_known)
     minutes = math.ceil(seconds / 60) if seconds > 0 else 0
     sku = runner_sku(job.runner_labels, job.runner_os)
     stamp = job.started_at or job.completed_at

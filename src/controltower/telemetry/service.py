@@ -156,7 +156,10 @@ def cost(conn: Connection, window: Window, filters: Filters, rates: RateTable) -
         day = run.created_at.date() if run.created_at else date.today()
         priced: Sequence[JobCost]
         if run.id in jobs:
-            priced = [job_cost(job, rates, fallback_day=day) for job in jobs[run.id]]
+            known = any(job.steps for job in jobs[run.id])
+            priced = [
+                job_cost(job, rates, fallback_day=day, steps_known=known) for job in jobs[run.id]
+            ]
         else:
             priced = [_estimate(run, rates, day)]
             report.runs_estimated += 1

@@ -126,6 +126,17 @@ def test_job_without_step_data_is_billed_from_start_to_end() -> None:
     assert billable_seconds(_job(300, steps=False)) == 300.0
 
 
+def test_job_with_no_step_run_where_steps_are_recorded_is_free() -> None:
+    """A deployment job that waited a month and then failed, no step run, costs nothing."""
+    waited = _job(30 * 86400, steps=False, conclusion="failure")
+    assert billable_seconds(waited, steps_known=True) == 0.0
+
+
+def test_without_step_data_a_hosted_job_bills_at_most_six_hours() -> None:
+    """GitHub-hosted runners stop a job after six hours; longer spans were waiting."""
+    assert billable_seconds(_job(30 * 86400, steps=False, conclusion="failure")) == 6 * 3600
+
+
 def test_rate_table_needs_a_period() -> None:
     """An empty table is refused rather than pricing everything at nothing."""
     with pytest.raises(ValueError, match="at least one period"):
