@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
@@ -11,25 +9,6 @@ from controltower.store import queries
 from controltower.web.deps import ConnectionDep
 
 router = APIRouter(prefix="/api/v1", tags=["runs"])
-
-
-class RunPublic(BaseModel):
-    """A run attempt as the API shows it."""
-
-    id: int
-    repository: str
-    workflow: str
-    run_id: str
-    attempt: int
-    run_number: int | None
-    event: str | None
-    branch: str | None
-    actor: str | None
-    status: str
-    conclusion: str | None
-    created_at: datetime | None
-    duration_s: float | None
-    source: str
 
 
 class IngestPublic(BaseModel):
@@ -44,10 +23,9 @@ def list_runs(
     conn: ConnectionDep,
     limit: int = Query(default=50, ge=1, le=1000),
     repository: str | None = None,
-) -> list[RunPublic]:
+) -> list[queries.RunRow]:
     """The most recent run attempts, newest first."""
-    rows = queries.recent_runs(conn, limit=limit, repository=repository)
-    return [RunPublic.model_validate(row, from_attributes=True) for row in rows]
+    return queries.recent_runs(conn, limit=limit, repository=repository)
 
 
 @router.get("/ingest")

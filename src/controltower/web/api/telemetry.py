@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
@@ -10,7 +9,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from controltower.telemetry import deployments, service
-from controltower.telemetry.metrics import Window
+from controltower.telemetry.metrics import GroupMetrics, Window
 from controltower.telemetry.scope import Filters
 from controltower.web.deps import ConnectionDep, ContainerDep
 
@@ -32,31 +31,6 @@ class WindowParams(BaseModel):
 WindowQuery = Annotated[WindowParams, Query()]
 
 
-class StatsPublic(BaseModel):
-    """Figures of one group in one window; docs/telemetry.md says what each counts."""
-
-    runs: int
-    attempts: int
-    reruns: int
-    success_rate: float | None
-    failure_rate: float | None
-    duration_p50: float | None
-    duration_p90: float | None
-    duration_p95: float | None
-    queue_p50: float | None
-    queue_p95: float | None
-    flaky_commits: int
-
-
-class GroupPublic(BaseModel):
-    """A group's figures, the previous window's, and the change (current minus previous)."""
-
-    group: str
-    current: StatsPublic
-    previous: StatsPublic | None
-    change: dict[str, float | None]
-
-
 class MetricsPublic(BaseModel):
     """Metrics per group over a window."""
 
@@ -64,7 +38,7 @@ class MetricsPublic(BaseModel):
     end: datetime
     previous_start: datetime
     group_by: str
-    groups: list[GroupPublic]
+    groups: list[GroupMetrics]
 
 
 class CostPublic(BaseModel):
@@ -108,7 +82,7 @@ def get_metrics(
         end=window.end,
         previous_start=window.previous().start,
         group_by=group_by,
-        groups=[GroupPublic.model_validate(asdict(g)) for g in groups],
+        groups=groups,
     )
 
 
