@@ -90,10 +90,20 @@ class DoraSettings(BaseModel):
     deployment_branches: list[str] = ["main", "master"]
 
 
+class ProblemSettings(BaseModel):
+    """When the installation's own state is reported as a problem on the overview."""
+
+    backlog_warning: int = Field(default=1000, gt=0)
+    backlog_critical: int = Field(default=10000, gt=0)
+    quiet_after_hours: float = Field(default=24.0, gt=0)
+
+
 class TelemetrySettings(BaseModel):
     """How telemetry is computed: the dated rate table for cost, and deployments for DORA."""
 
     dora: DoraSettings = DoraSettings()
+    problems: ProblemSettings = ProblemSettings()
+    default_branches: list[str] = ["main", "master"]
 
     rates: list[RatePeriodSettings] = Field(
         default_factory=lambda: list(DEFAULT_RATES), min_length=1

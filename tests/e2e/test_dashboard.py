@@ -86,21 +86,111 @@ def page(browser: Browser) -> Iterator[Page]:
 def test_every_page_loads_without_errors_and_draws_its_charts(
     server: Process, page: Page, name: str, path: str, charts: int
 ) -> None:
-    """Each page answers 200, logs no console error, and plotly draws each chart."""
+    """Each page answers 200, logs no console error, plotly draws each chart, labels are set."""
     response = page.goto(f"{server.url}{path}{QUERY}")
     assert response is not None
     assert response.status == 200
+    check_page(page, name, charts)
+
+
+A11Y_PROBLEMS = """() => {
+  const problems = [];
+  if (!document.documentElement.lang) problems.push("html has no lang");
+  if (document.querySelectorAll("h1").length !== 1) problems.push("not exactly one h1");
+  for (const el of document.querySelectorAll("input, select")) {
+    if (!el.labels || el.labels.length === 0) problems.push("unlabelled field " + el.name);
+  }
+  for (const el of document.querySelectorAll("table")) {
+    if (!el.getAttribute("aria-label") && !el.getAttribute("aria-labelledby"))
+      problems.push("unnamed table");
+  }
+  for (const el of document.querySelectorAll("a")) {
+    if (!(el.getAttribute("aria-label") || el.textContent).trim())
+      problems.push("empty link " + el.href);
+  }
+  for (const el of document.querySelectorAll(".chart")) {
+    if (el.getAttribute("role") !== "img" || !el.getAttribute("aria-label"))
+      problems.push("chart without a text alternative");
+  }
+  for (const el of document.querySelectorAll("nav")) {
+    if (!el.getAttribute("aria-label")) problems.push("unnamed nav");
+  }
+  return problems;
+}"""
+
+
+def check_page(page: Page, name: str, charts: int) -> None:
+    """Charts drawn, labelled for screen readers, no console error; a screenshot saved."""
     if charts:
         page.wait_for_function(
             f"document.querySelectorAll('.chart .main-svg').length >= {charts}", timeout=15000
         )
     assert page.locator(".chart").count() == charts
-    for chart in page.locator(".chart").all():
-        assert chart.get_attribute("role") == "img"
-        assert chart.get_attribute("aria-label")
+    assert page.evaluate(A11Y_PROBLEMS) == []
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
     assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_drill_down_from_repository_to_workflow_run_and_job(server: Process, page: Page) -> None:
+    """Repository → workflow → run → job by clicking, filters kept, each page complete."""
+    page.goto(f"{server.url}/repositories/collinbarrett/FilterLists{QUERY}")
+    page.get_by_role("table", name="Workflows").get_by_role(
+        "link", name="Web - Build & Deploy", exact=True
+    ).click()
+    page.wait_for_url("**/repositories/collinbarrett/FilterLists/workflows/*?days=90")
+    assert page.get_by_role("heading", name="Web - Build & Deploy", level=1).is_visible()
+    assert page.get_by_role("table", name="Slowest jobs").locator("tbody tr").count() >= 2
+    assert page.get_by_role("table", name="Slowest steps").locator("tbody tr").count() >= 5
+    check_page(page, "workflow", 3)
+
+    page.get_by_role("table", name="Recent runs").get_by_role("link", name="run ").first.click()
+    page.wait_for_url("**/repositories/collinbarrett/FilterLists/runs/*?days=90&attempt=*")
+    critical = page.get_by_text("Critical path:")
+    assert "Critical path: Build & Push Docker Image" in critical.inner_text()
+    jobs = page.get_by_role("table", name="Jobs")
+    assert jobs.locator("tbody tr").count() == 2
+    check_page(page, "run", 1)
+
+    jobs.get_by_role("link", name="Build & Push Docker Image").click()
+    page.wait_for_url("**/repositories/collinbarrett/FilterLists/runs/*/jobs/*?days=90")
+    assert page.get_by_role("heading", name="Build & Push Docker Image", level=1).is_visible()
+    assert page.get_by_role("table", name="Steps", exact=True).locator("tbody tr").count() >= 3
+    check_page(page, "job", 3)
+    crumbs = page.get_by_role("navigation", name="Breadcrumb")
+    crumbs.get_by_role("link", name="Web - Build & Deploy").click()
+    page.wait_for_url("**/workflows/*?days=90")
+
+
+def test_the_overview_lists_problems_deployments_and_events(server: Process, page: Page) -> None:
+    """Failing default branches are problems; deploy workflows are deployments; a feed."""
+    page.goto(f"{server.url}/{QUERY}")
+    problems = page.get_by_role("region", name="Active problems")
+    assert problems.get_by_role("listitem").count() >= 1
+    assert "is failing on" in problems.inner_text() or "No active problems" in problems.inner_text()
+    deployments = page.get_by_role("table", name="Recent deployments").locator("tbody tr")
+    assert deployments.count() >= 1
+    assert "workflow: " in deployments.first.inner_text()
+    feed = page.get_by_role("region", name="Recent events").get_by_role("listitem")
+    assert feed.count() == 25
+    check_page(page, "overview-panels", 2)
+
+
+def test_the_dashboard_works_from_the_keyboard(server: Process, page: Page) -> None:
+    """The first Tab reaches the skip link; tabbing on reaches a repository, Enter opens it."""
+    page.goto(f"{server.url}/{QUERY}")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.id") == "content"
+    for _ in range(60):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.textContent") == "hmcts/ccpay-payment-app":
+            break
+    else:
+        pytest.fail("no repository link reached by Tab")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/repositories/hmcts/ccpay-payment-app?days=90")
 
 
 def test_drilling_down_keeps_the_filters(server: Process, page: Page) -> None:

@@ -34,9 +34,15 @@ class RunRow:
 
 
 def recent_runs(
-    conn: Connection, *, limit: int = 50, repository: str | None = None
+    conn: Connection,
+    *,
+    limit: int = 50,
+    repository: str | None = None,
+    workflow_id: int | None = None,
+    branch: str | None = None,
+    event: str | None = None,
 ) -> list[RunRow]:
-    """The most recently created run attempts, newest first."""
+    """The most recently created run attempts, newest first, optionally narrowed."""
     query = (
         select(
             runs_t.c.id,
@@ -61,6 +67,12 @@ def recent_runs(
     )
     if repository is not None:
         query = query.where(repos_t.c.full_name == repository)
+    if workflow_id is not None:
+        query = query.where(runs_t.c.workflow_id == workflow_id)
+    if branch is not None:
+        query = query.where(runs_t.c.branch == branch)
+    if event is not None:
+        query = query.where(runs_t.c.event == event)
     return [RunRow(*row) for row in conn.execute(query)]  # type: ignore[call-arg]
 
 

@@ -153,5 +153,9 @@ def _first_run_on_commits(conn: Connection, rows: list[Any]) -> dict[tuple[int, 
 
 def dora_report(conn: Connection, window: Window, filters: Filters, settings: Any) -> Dora:
     """The DORA four keys for the window."""
-    events = deployment_events(conn, window, filters, settings)
+    return dora_from(deployment_events(conn, window, filters, settings), window)
+
+
+def dora_from(events: list[DeploymentEvent], window: Window) -> Dora:
+    """The DORA four keys of deployment events already found for ``window``."""
     return dora(events, window_days(window.start, window.end))

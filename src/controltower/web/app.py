@@ -26,6 +26,7 @@ from controltower.web import health, pages, webhooks
 from controltower.web.api import runs as runs_api
 from controltower.web.api import telemetry as telemetry_api
 from controltower.web.errors import status_for
+from controltower.web.timing import ServerTiming
 
 
 class Background(Protocol):
@@ -87,6 +88,7 @@ def create_app(
     registry = CollectorRegistry(auto_describe=False)
     registry.register(StoreCollector(container.engine))
     app.mount("/metrics", make_asgi_app(registry))
+    app.add_middleware(ServerTiming)
 
     @app.exception_handler(ControlTowerError)
     async def refused(_request: Request, exc: ControlTowerError) -> JSONResponse:

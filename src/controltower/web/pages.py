@@ -13,20 +13,21 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 import plotly
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import Connection, func, select
 
 from controltower.store import queries
 from controltower.store.tables import Delivery
-from controltower.telemetry import deployments, service
+from controltower.telemetry import activity, deployments, drilldown, service
 from controltower.telemetry.metrics import GroupMetrics, Window
 from controltower.telemetry.scope import Filters
 from controltower.web.deps import ConnectionDep, ContainerDep
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 templates = Jinja2Templates(directory=str(files("controltower.web") / "templates"))
+OUTCOME_COLOURS = {"success": "#1a7f37", "failure": "#cf222e", "cancelled": "#8c959f"}
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 STATIC = Path(str(files("controltower.web") / "static"))
 
@@ -46,9 +47,6 @@ def mins(seconds: float | None) -> str:
     return "–" if seconds is None else f"{seconds / 60:.1f} min"
 
 
-templates.env.globals.update(pct=pct, delta=delta, mins=mins)
-
-
 class PageFilters:
     """The query-string filters of every page."""
 
@@ -57,11 +55,15 @@ class PageFilters:
         self.branch = branch or None
         self.event = event or None
 
-    def query(self) -> str:
-        """The filters as a query string to append to links."""
-        values = {"days": self.days, "branch": self.branch, "event": self.event}
+    def query(self, **extra: object) -> str:
+        """The filters (and ``extra`` parameters) as a query string to append to links."""
+        values = {"days": self.days, "branch": self.branch, "event": self.event, **extra}
         kept = {k: v for k, v in values.items() if v is not None}
         return "?" + urlencode(kept) if kept else ""
+
+    def link(self, path: str, **extra: object) -> str:
+        """``path`` with the filters, so following the link keeps them."""
+        return path + self.query(**extra)
 
 
 def _page_filters(
@@ -131,6 +133,81 @@ def _trend_charts(days: list[GroupMetrics]) -> tuple[dict[str, Any], dict[str, A
     return success, duration
 
 
+def _histogram(seconds: list[float]) -> dict[str, Any]:
+    """The distribution of durations, in minutes."""
+    return {
+        "data": [
+            {"type": "histogram", "name": "runs", "x": [_m(v) for v in seconds], "nbinsx": 40}
+        ],
+        "layout": {"xaxis": {"title": {"text": "minutes"}}, "yaxis": {"title": {"text": "runs"}}},
+    }
+
+
+def _timeline(
+    bars: list[tuple[str, datetime | None, datetime | None, bool, str | None]],
+) -> dict[str, Any]:
+    """A Gantt chart: one bar per job (or step) from its start to its end.
+
+    Bars on the critical path form their own trace, so the legend names it and
+    its colour is not the only way to tell them apart (the table says it too).
+    """
+    ran = [bar for bar in bars if bar[1] is not None and bar[2] is not None]
+    names = _unique([bar[0] for bar in ran])
+    traces = []
+    for critical, label, colour in (
+        (True, "critical path", "#bc4c00"),
+        (False, "other", "#0969da"),
+    ):
+        chosen = [(n, b) for n, b in zip(names, ran, strict=True) if b[3] == critical]
+        if not chosen:
+            continue
+        traces.append(
+            {
+                "type": "bar",
+                "orientation": "h",
+                "name": label,
+                "y": [n for n, _ in chosen],
+                "base": [b[1].isoformat() for _, b in chosen if b[1]],
+                "x": [(b[2] - b[1]).total_seconds() * 1000 for _, b in chosen if b[1] and b[2]],
+                "customdata": [b[4] or "" for _, b in chosen],
+                "hovertemplate": "%{y}: %{customdata}<extra></extra>",
+                "marker": {"color": colour},
+            }
+        )
+    return {
+        "data": traces,
+        "layout": {
+            "barmode": "overlay",
+            "xaxis": {"type": "date"},
+            "yaxis": {
+                "autorange": "reversed",
+                "type": "category",
+                "tickmode": "array",
+                "tickvals": names,
+                "ticktext": names,
+            },
+            "height": max(200, 28 * len(names) + 80),
+            "margin": {"l": 260},
+        },
+    }
+
+
+def _unique(names: list[str]) -> list[str]:
+    seen: dict[str, int] = {}
+    result = []
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+        result.append(name if seen[name] == 1 else f"{name} ({seen[name]})")
+    return result
+
+
+def _by_outcome(points: list[drilldown.JobPoint]) -> dict[str, list[drilldown.JobPoint]]:
+    groups: dict[str, list[drilldown.JobPoint]] = {}
+    for point in points:
+        groups.setdefault(point.conclusion or "unfinished", []).append(point)
+    return groups
+
+
 def _m(seconds: float | None) -> float | None:
     return None if seconds is None else round(seconds / 60, 2)
 
@@ -166,8 +243,11 @@ def overview(
     """Health, trends, cost, deployments and repositories at a glance."""
     window, scope = _scope(conn, filters)
     success, duration = _trend_charts(service.trend(conn, window, scope))
-    rates = service.rate_table(container.settings.telemetry.rates)
+    settings = container.settings.telemetry
+    rates = service.rate_table(settings.rates)
     last = conn.execute(select(func.max(Delivery.received_at))).scalar_one_or_none()
+    events = deployments.deployment_events(conn, window, scope, settings.dora)
+    problems, problem_count = activity.problems(conn, window, scope, settings)
     return _render(
         request,
         "overview.html",
@@ -180,10 +260,14 @@ def overview(
         success_chart=success,
         duration_chart=duration,
         cost=service.cost(conn, window, scope, rates),
-        dora=deployments.dora_report(conn, window, scope, container.settings.telemetry.dora),
+        dora=deployments.dora_from(events, window),
+        recent_deployments=sorted(events, key=lambda e: e.finished_at, reverse=True)[:10],
+        problems=problems,
+        problem_count=problem_count,
+        feed=activity.feed(conn, scope, limit=25),
         deliveries=queries.delivery_states(conn),
         last_delivery=_ago(last),
-        runs=queries.recent_runs(conn, limit=20),
+        runs=queries.recent_runs(conn, limit=20, branch=filters.branch, event=filters.event),
     )
 
 
@@ -195,8 +279,15 @@ def repository_page(
     full_name = f"{owner}/{name}"
     window, scope = _scope(conn, filters, full_name)
     success, duration = _trend_charts(service.trend(conn, window, scope))
+    ids = drilldown.workflow_ids(conn, full_name)
+    if not ids:
+        raise HTTPException(404, f"no repository {full_name}")
     jobs = service.metrics(conn, window, scope, "job")
     jobs.sort(key=lambda g: -(g.current.duration_p50 or 0))
+    workflows = [
+        (ids.get(g.group.split(" · ", 1)[1]), g)
+        for g in service.metrics(conn, window, scope, "workflow")
+    ]
     return _render(
         request,
         "repository.html",
@@ -207,9 +298,159 @@ def repository_page(
         repository=full_name,
         success_chart=success,
         duration_chart=duration,
-        workflows=service.metrics(conn, window, scope, "workflow"),
+        workflows=workflows,
         jobs=jobs[:15],
-        runs=queries.recent_runs(conn, limit=20, repository=full_name),
+        runs=queries.recent_runs(
+            conn, limit=20, repository=full_name, branch=filters.branch, event=filters.event
+        ),
+    )
+
+
+@router.get("/repositories/{owner}/{name}/workflows/{workflow_id}", response_class=HTMLResponse)
+def workflow_page(
+    request: Request,
+    owner: str,
+    name: str,
+    workflow_id: int,
+    conn: ConnectionDep,
+    filters: FiltersDep,
+) -> HTMLResponse:
+    """One workflow: its figures, trends, duration distribution, slowest jobs and steps, runs."""
+    full_name = f"{owner}/{name}"
+    workflow = drilldown.find_workflow(conn, full_name, workflow_id)
+    if workflow is None:
+        raise HTTPException(404, f"no workflow {workflow_id} in {full_name}")
+    window = service.default_window(conn, filters.days)
+    scope = Filters(full_name, workflow.name, filters.branch, filters.event)
+    success, duration = _trend_charts(service.trend(conn, window, scope))
+    groups = service.metrics(conn, window, scope, "workflow")
+    jobs = service.metrics(conn, window, scope, "job")
+    jobs.sort(key=lambda g: -(g.current.duration_p50 or 0))
+    return _render(
+        request,
+        "workflow.html",
+        "workflow",
+        workflow.name,
+        filters,
+        window,
+        repository=full_name,
+        workflow=workflow,
+        summary=groups[0] if groups else None,
+        success_chart=success,
+        duration_chart=duration,
+        distribution_chart=_histogram(drilldown.successful_durations(conn, window, scope)),
+        jobs=jobs[:15],
+        steps=drilldown.slowest_steps(conn, window, scope),
+        step_sample=drilldown.STEP_SAMPLE,
+        runs=queries.recent_runs(
+            conn,
+            limit=20,
+            repository=full_name,
+            workflow_id=workflow.id,
+            branch=filters.branch,
+            event=filters.event,
+        ),
+    )
+
+
+@router.get("/repositories/{owner}/{name}/runs/{run_id}", response_class=HTMLResponse)
+def run_page(
+    request: Request,
+    owner: str,
+    name: str,
+    run_id: str,
+    conn: ConnectionDep,
+    filters: FiltersDep,
+    attempt: int | None = Query(default=None, ge=1),
+) -> HTMLResponse:
+    """One run attempt: what triggered it, its jobs on a timeline, and its critical path."""
+    full_name = f"{owner}/{name}"
+    run = drilldown.run_detail(conn, full_name, run_id, attempt)
+    if run is None:
+        raise HTTPException(404, f"no run {run_id} in {full_name}")
+    window = service.default_window(conn, filters.days)
+    title = f"{run.workflow.name} #{run.run_number or run.run_id}"
+    return _render(
+        request,
+        "run.html",
+        "run",
+        title,
+        filters,
+        window,
+        repository=full_name,
+        run=run,
+        timeline_chart=_timeline(
+            [
+                (job.name, job.started_at, job.completed_at, job.critical, job.conclusion)
+                for job in run.jobs
+            ]
+        ),
+    )
+
+
+@router.get("/repositories/{owner}/{name}/runs/{run_id}/jobs/{job_pk}", response_class=HTMLResponse)
+def job_page(
+    request: Request,
+    owner: str,
+    name: str,
+    run_id: str,
+    job_pk: int,
+    conn: ConnectionDep,
+    filters: FiltersDep,
+) -> HTMLResponse:
+    """One job: its steps on a timeline, and the same job's history in its workflow."""
+    full_name = f"{owner}/{name}"
+    found = drilldown.run_of_job(conn, full_name, job_pk)
+    if found is None or found[0] != run_id:
+        raise HTTPException(404, f"no job {job_pk} in run {run_id} of {full_name}")
+    run = drilldown.run_detail(conn, full_name, run_id, found[1])
+    job = drilldown.job_in_run(run, job_pk) if run is not None else None
+    if run is None or job is None:
+        raise HTTPException(404, f"no job {job_pk} in run {run_id} of {full_name}")
+    window = service.default_window(conn, filters.days)
+    scope = Filters(full_name, run.workflow.name, filters.branch, filters.event)
+    history = drilldown.job_history(conn, window, scope, job.name)
+    trend = {
+        "data": [
+            {
+                "type": "scatter",
+                "mode": "markers",
+                "name": outcome,
+                "marker": {"color": OUTCOME_COLOURS.get(outcome, "#57606a")},
+                "x": [p.created_at.isoformat() for p in points if p.created_at],
+                "y": [_m(p.seconds) for p in points if p.created_at],
+            }
+            for outcome, points in _by_outcome(history.points).items()
+        ],
+        "layout": {"yaxis": {"title": {"text": "minutes"}}},
+    }
+    return _render(
+        request,
+        "job.html",
+        "job",
+        job.name,
+        filters,
+        window,
+        repository=full_name,
+        run=run,
+        job=job,
+        history=history,
+        timeline_chart=_timeline(
+            [
+                (f"{s.number}. {s.name}", s.started_at, s.completed_at, False, s.conclusion)
+                for s in job.steps
+            ]
+        ),
+        history_chart=trend,
+        distribution_chart=_histogram(
+            [
+                p.seconds
+                for p in history.points
+                if p.seconds is not None and p.conclusion == "success"
+            ]
+        ),
+        steps=drilldown.slowest_steps(conn, window, scope, job=job.name),
+        step_sample=drilldown.STEP_SAMPLE,
     )
 
 
@@ -285,3 +526,6 @@ def _ago(moment: datetime | None) -> str | None:
     if moment is None:
         return None
     return _duration((datetime.now(UTC) - moment).total_seconds()) + " ago"
+
+
+templates.env.globals.update(pct=pct, delta=delta, mins=mins, secs=_duration)

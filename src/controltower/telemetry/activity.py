@@ -1,0 +1,329 @@
+"""What needs attention now, and what happened lately: active problems and the event feed.
+
+Problems found here (later stages add their own):
+
+- ``failing-branch``: a workflow whose latest passed-or-failed run on a
+  default branch (settings ``telemetry.default_branches``) failed; since the
+  first failure after its last pass.
+- ``ingest-backlog``: deliveries waiting to be normalized, over the warning or
+  critical threshold (``telemetry.problems``).
+- ``ingest-failed``: deliveries that could not be normalized (stored, and
+  replayable with ``controltower replay``).
+- ``ingest-quiet``: webhooks have been delivered before, but none for longer
+  than ``quiet_after_hours``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, and_, func, select, true
+
+from controltower.domain import is_failed
+from controltower.domain.status import FAILED_CONCLUSIONS, Conclusion
+from controltower.store.tables import Delivery, table_of
+from controltower.telemetry.metrics import Window
+from controltower.telemetry.scope import (
+    Filters,
+    deps_t,
+    pushes_t,
+    repos_t,
+    runs_query,
+    runs_t,
+    statuses_t,
+    workflows_t,
+)
+
+deliveries_t = table_of(Delivery)
+FAILED = tuple(sorted(str(c) for c in FAILED_CONCLUSIONS))
+PASSED = (str(Conclusion.SUCCESS),)
+SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """Something wrong now: what, how bad, since when, and where to look."""
+
+    kind: str
+    severity: str
+    title: str
+    detail: str
+    since: datetime | None = None
+    repository: str | None = None
+    workflow_id: int | None = None
+    run_id: str | None = None
+
+
+def problems(
+    conn: Connection,
+    window: Window,
+    filters: Filters,
+    settings: Any,
+    now: datetime | None = None,
+    limit: int = 20,
+) -> tuple[list[Problem], int]:
+    """Active problems, worst and newest first, at most ``limit``; and how many there are."""
+    now = now or datetime.now(UTC)
+    found = _ingest_problems(conn, settings.problems, now)
+    failing, count = _failing_branches(conn, window, filters, settings.default_branches, limit)
+    found.extend(failing)
+    found.sort(key=lambda p: (SEVERITY_ORDER[p.severity], -_ts(p.since)))
+    return found[:limit], count + len(found) - len(failing)
+
+
+def _ingest_problems(conn: Connection, settings: Any, now: datetime) -> list[Problem]:
+    found = []
+    states: dict[str, int] = {
+        str(state): int(count)
+        for state, count in conn.execute(
+            select(deliveries_t.c.state, func.count()).group_by(deliveries_t.c.state)
+        )
+    }
+    pending = int(states.get("pending", 0))
+    if pending >= settings.backlog_warning:
+        oldest = conn.execute(
+            select(func.min(deliveries_t.c.received_at)).where(deliveries_t.c.state == "pending")
+        ).scalar_one_or_none()
+        severity = "critical" if pending >= settings.backlog_critical else "warning"
+        found.append(
+            Problem(
+                "ingest-backlog",
+                severity,
+                f"{pending} deliveries waiting to be processed",
+                "The worker is behind or not running (controltower worker, or serve with its "
+                "embedded worker).",
+                since=oldest,
+            )
+        )
+    failed = int(states.get("failed", 0))
+    if failed:
+        found.append(
+            Problem(
+                "ingest-failed",
+                "warning",
+                f"{failed} deliveries could not be processed",
+                "They are stored; see their notes and process them again with controltower replay.",
+            )
+        )
+    last = conn.execute(select(func.max(deliveries_t.c.received_at))).scalar_one_or_none()
+    quiet = timedelta(hours=settings.quiet_after_hours)
+    if last is not None and now - last > quiet:
+        found.append(
+            Problem(
+                "ingest-quiet",
+                "warning",
+                "No webhook delivery lately",
+                f"The last one arrived {last:%Y-%m-%d %H:%M} UTC; check the webhook's recent "
+                "deliveries on GitHub.",
+                since=last,
+            )
+        )
+    return found
+
+
+def _failing_branches(
+    conn: Connection, window: Window, filters: Filters, branches: list[str], limit: int
+) -> tuple[list[Problem], int]:
+    decided = (*PASSED, *FAILED)
+    latest = (
+        runs_query(
+            window,
+            filters,
+            runs_t.c.workflow_id.label("workflow_id"),
+            func.max(runs_t.c.created_at).label("created_at"),
+        )
+        .where(runs_t.c.branch.in_(branches), runs_t.c.conclusion.in_(decided))
+        .group_by(runs_t.c.workflow_id)
+        .subquery()
+    )
+    rows = conn.execute(
+        select(
+            repos_t.c.full_name,
+            workflows_t.c.id.label("workflow_id"),
+            workflows_t.c.name.label("workflow"),
+            runs_t.c.run_id,
+            runs_t.c.branch,
+            runs_t.c.conclusion,
+            runs_t.c.created_at,
+        )
+        .select_from(runs_t)
+        .join(
+            latest,
+            and_(
+                latest.c.workflow_id == runs_t.c.workflow_id,
+                latest.c.created_at == runs_t.c.created_at,
+            ),
+        )
+        .join(repos_t, repos_t.c.id == runs_t.c.repository_id)
+        .join(workflows_t, workflows_t.c.id == runs_t.c.workflow_id)
+        .where(runs_t.c.branch.in_(branches), runs_t.c.conclusion.in_(FAILED))
+        .order_by(runs_t.c.created_at.desc())
+    ).all()
+    seen: set[int] = set()
+    failing = []
+    for row in rows:
+        if row.workflow_id in seen:  # re-run attempts share created_at
+            continue
+        seen.add(row.workflow_id)
+        failing.append(row)
+    found = []
+    for row in failing[:limit]:
+        since = _streak_start(conn, row.workflow_id, branches, row.created_at)
+        found.append(
+            Problem(
+                "failing-branch",
+                "warning",
+                f"{row.workflow} is failing on {row.branch}",
+                f"{row.full_name}: the latest run ended in {row.conclusion}.",
+                since=since,
+                repository=row.full_name,
+                workflow_id=row.workflow_id,
+                run_id=row.run_id,
+            )
+        )
+    return found, len(failing)
+
+
+def _streak_start(
+    conn: Connection, workflow_id: int, branches: list[str], latest: datetime
+) -> datetime:
+    last_pass = conn.execute(
+        select(func.max(runs_t.c.created_at)).where(
+            runs_t.c.workflow_id == workflow_id,
+            runs_t.c.branch.in_(branches),
+            runs_t.c.conclusion.in_(PASSED),
+            runs_t.c.created_at <= latest,
+        )
+    ).scalar_one_or_none()
+    first_fail = conn.execute(
+        select(func.min(runs_t.c.created_at)).where(
+            runs_t.c.workflow_id == workflow_id,
+            runs_t.c.branch.in_(branches),
+            runs_t.c.conclusion.in_(FAILED),
+            runs_t.c.created_at > last_pass if last_pass is not None else true(),
+        )
+    ).scalar_one_or_none()
+    return first_fail or latest
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One line of the feed."""
+
+    at: datetime
+    kind: str
+    repository: str
+    text: str
+    outcome: str | None = None
+    run_id: str | None = None
+
+
+def feed(conn: Connection, filters: Filters, limit: int = 25) -> list[Event]:
+    """The latest runs finished, deployments decided and pushes, newest first."""
+    events: list[Event] = []
+    finished = func.coalesce(runs_t.c.completed_at, runs_t.c.created_at)
+    runs = conn.execute(
+        select(
+            repos_t.c.full_name,
+            workflows_t.c.name.label("workflow"),
+            runs_t.c.run_id,
+            runs_t.c.run_number,
+            runs_t.c.attempt,
+            runs_t.c.branch,
+            runs_t.c.status,
+            runs_t.c.conclusion,
+            finished.label("at"),
+        )
+        .join(repos_t, repos_t.c.id == runs_t.c.repository_id)
+        .join(workflows_t, workflows_t.c.id == runs_t.c.workflow_id)
+        .where(*_run_filters(filters))
+        .order_by(runs_t.c.created_at.desc())
+        .limit(limit)
+    )
+    for r in runs:
+        if r.at is None:
+            continue
+        number = r.run_number or r.run_id
+        again = f" (attempt {r.attempt})" if r.attempt > 1 else ""
+        outcome = r.conclusion or r.status
+        events.append(
+            Event(
+                r.at,
+                "run",
+                r.full_name,
+                f"{r.workflow} #{number}{again} on {r.branch or '?'}: {outcome}",
+                outcome,
+                r.run_id,
+            )
+        )
+    statuses = conn.execute(
+        select(
+            repos_t.c.full_name,
+            deps_t.c.environment,
+            deps_t.c.ref,
+            statuses_t.c.state,
+            statuses_t.c.created_at,
+        )
+        .join(deps_t, deps_t.c.id == statuses_t.c.deployment_pk)
+        .join(repos_t, repos_t.c.id == deps_t.c.repository_id)
+        .where(statuses_t.c.created_at.is_not(None))
+        .where(repos_t.c.full_name == filters.repository if filters.repository else true())
+        .order_by(statuses_t.c.created_at.desc())
+        .limit(limit)
+    )
+    for s in statuses:
+        events.append(
+            Event(
+                s.created_at,
+                "deployment",
+                s.full_name,
+                f"deployment of {s.ref or '?'} to {s.environment or '?'}: {s.state}",
+                "failure" if is_failed(s.state) or s.state == "error" else s.state,
+            )
+        )
+    pushes = conn.execute(
+        select(
+            repos_t.c.full_name,
+            pushes_t.c.ref,
+            pushes_t.c.pusher,
+            pushes_t.c.distinct_commits,
+            pushes_t.c.forced,
+            pushes_t.c.head_commit_at,
+        )
+        .join(repos_t, repos_t.c.id == pushes_t.c.repository_id)
+        .where(pushes_t.c.head_commit_at.is_not(None))
+        .where(repos_t.c.full_name == filters.repository if filters.repository else true())
+        .order_by(pushes_t.c.head_commit_at.desc())
+        .limit(limit)
+    )
+    for p in pushes:
+        branch = p.ref.removeprefix("refs/heads/")
+        forced = " (forced)" if p.forced else ""
+        events.append(
+            Event(
+                p.head_commit_at,
+                "push",
+                p.full_name,
+                f"{p.pusher or 'someone'} pushed {p.distinct_commits} commit(s) "
+                f"to {branch}{forced}",
+            )
+        )
+    events.sort(key=lambda e: e.at, reverse=True)
+    return events[:limit]
+
+
+def _run_filters(filters: Filters) -> list[Any]:
+    conditions: list[Any] = []
+    if filters.repository:
+        conditions.append(repos_t.c.full_name == filters.repository)
+    if filters.branch:
+        conditions.append(runs_t.c.branch == filters.branch)
+    if filters.event:
+        conditions.append(runs_t.c.event == filters.event)
+    return conditions
+
+
+def _ts(moment: datetime | None) -> float:
+    return moment.timestamp() if moment is not None else 0.0
