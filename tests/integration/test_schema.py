@@ -46,3 +46,65 @@ def test_sqlite_runs_in_wal_mode(sqlite_engine: Engine) -> None:
         assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert conn.execute(text("PRAGMA synchronous")).scalar() == 2
         assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
+
+
+def test_upgrading_fills_the_derived_figures_of_stored_runs_and_jobs(database_url: str) -> None:
+    """Runs and jobs stored before revision 0002 get their day, queue, runner and minutes."""
+    engine = make_engine(database_url)
+    try:
+        schema.upgrade(engine, "0001")
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO repositories (id, full_name, created_at) "
+                    "VALUES (1, 'octo/app', '2026-01-01 00:00:00')"
+                )
+            )
+            conn.execute(
+                text("INSERT INTO workflows (id, repository_id, name) VALUES (1, 1, 'CI')")
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO workflow_runs (id, repository_id, workflow_id, run_id, attempt,"
+                    " status, conclusion, created_at, started_at, duration_s, runner_labels,"
+                    " source, snapshot) VALUES (1, 1, 1, '7', 1, 'completed', 'success',"
+                    " '2026-03-01 23:59:00', '2026-03-02 00:00:30', 121, :labels, 'import', 's')"
+                ),
+                {"labels": '["windows-latest"]'},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO jobs (id, run_pk, key, name, conclusion, started_at,"
+                    " completed_at, snapshot) VALUES (1, 1, 'build#1', 'build', 'success',"
+                    " '2026-03-02 00:00:30', '2026-03-02 00:02:00', 's')"
+                )
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO steps (job_pk, number, name, conclusion, started_at,"
+                    " completed_at) VALUES (1, 1, 'make', 'success', '2026-03-02 00:00:40',"
+                    " '2026-03-02 00:01:41')"
+                )
+            )
+        schema.upgrade(engine)
+        with engine.connect() as conn:
+            run = conn.execute(
+                text("SELECT created_day, queue_s, sku, est_minutes FROM workflow_runs")
+            ).one()
+            job = conn.execute(
+                text("SELECT sku, bill_day, minutes_steps, minutes_span FROM jobs")
+            ).one()
+    finally:
+        engine.dispose()
+    assert (str(run.created_day), run.queue_s, run.sku, run.est_minutes) == (
+        "2026-03-01",
+        90.0,
+        "windows",
+        3,
+    )
+    assert (job.sku, str(job.bill_day), job.minutes_steps, job.minutes_span) == (
+        "linux",
+        "2026-03-02",
+        2,
+        2,
+    )

@@ -9,12 +9,13 @@ only with a greater key. Timestamps are UTC (``UTCDateTime``).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, ClassVar, cast
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Date,
     Float,
     ForeignKey,
     Index,
@@ -112,6 +113,11 @@ class WorkflowRun(Base):
     extra: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     source: Mapped[str] = mapped_column(String(16))
     snapshot: Mapped[str] = mapped_column(String(128))
+    # Derived from the columns above when the row is written, for aggregate queries:
+    created_day: Mapped[date | None] = mapped_column(Date)
+    queue_s: Mapped[float | None] = mapped_column(Float)
+    sku: Mapped[str | None] = mapped_column(String(16))
+    est_minutes: Mapped[int | None] = mapped_column(Integer)
 
 
 class Job(Base):
@@ -135,6 +141,11 @@ class Job(Base):
     runner_name: Mapped[str | None] = mapped_column(String(255))
     runner_group: Mapped[str | None] = mapped_column(String(255))
     snapshot: Mapped[str] = mapped_column(String(128))
+    # Derived when the row is written (``domain.billing``), so cost is one aggregate query:
+    sku: Mapped[str | None] = mapped_column(String(16))
+    bill_day: Mapped[date | None] = mapped_column(Date)
+    minutes_steps: Mapped[int | None] = mapped_column(Integer)
+    minutes_span: Mapped[int | None] = mapped_column(Integer)
 
 
 class Step(Base):

@@ -31,6 +31,7 @@ from controltower.domain import (
     digest,
     snapshot_key,
 )
+from controltower.domain.billing import job_figures, run_figures
 from controltower.store.tables import (
     Deployment,
     DeploymentStatus,
@@ -74,6 +75,10 @@ _RUN_COLUMNS = (
     "extra",
     "source",
     "snapshot",
+    "created_day",
+    "queue_s",
+    "sku",
+    "est_minutes",
 )
 _JOB_COLUMNS = (
     "job_id",
@@ -88,6 +93,10 @@ _JOB_COLUMNS = (
     "runner_name",
     "runner_group",
     "snapshot",
+    "sku",
+    "bill_day",
+    "minutes_steps",
+    "minutes_span",
 )
 
 
@@ -291,6 +300,13 @@ class FactWriter:
             "extra": fact.extra or None,
             "source": fact.source,
             "snapshot": fact.snapshot,
+            **run_figures(
+                fact.created_at,
+                fact.started_at,
+                fact.duration_s,
+                fact.runner_labels,
+                fact.runner_os,
+            ),
         }
 
     def _run_for_job(self, fact: JobDeliveryFact) -> int:
@@ -378,6 +394,7 @@ def _job_values(job: JobFact) -> dict[str, Any]:
         "runner_name": job.runner_name,
         "runner_group": job.runner_group,
         "snapshot": job.snapshot,
+        **job_figures(job),
     }
 
 

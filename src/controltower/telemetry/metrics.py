@@ -75,48 +75,81 @@ class Stats:
     flaky_commits: int
 
 
-def percentile(values: Sequence[float], q: float) -> float | None:
-    """The ``q``-th percentile (0-100) by linear interpolation, or ``None`` when empty."""
+def percentile(values: Sequence[float], q: float, *, ordered: bool = False) -> float | None:
+    """The ``q``-th percentile (0-100) by linear interpolation, or ``None`` when empty.
+
+    ``ordered`` says ``values`` are sorted already.
+    """
     if not values:
         return None
-    ordered = sorted(values)
-    rank = (len(ordered) - 1) * q / 100
+    if not ordered:
+        values = sorted(values)
+    rank = (len(values) - 1) * q / 100
     low = int(rank)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+    high = min(low + 1, len(values) - 1)
+    return values[low] + (values[high] - values[low]) * (rank - low)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """One attempt reduced to what the figures count (no timestamps: cheap to load in bulk)."""
+
+    latest: bool
+    conclusion: str | None
+    duration_s: float | None
+    queue_s: float | None
+
+
+def summarize(outcomes: Sequence[Outcome], flaky: int = 0) -> Stats:
+    """The figures of one group from its attempts; ``flaky``: its flaky commits, counted apart."""
+    runs = completed = passed = failed = 0
+    durations: list[float] = []
+    queues: list[float] = []
+    for o in outcomes:
+        if o.latest:
+            runs += 1
+            if o.conclusion is not None:
+                completed += 1
+                passed += is_passed(o.conclusion)
+                failed += is_failed(o.conclusion)
+        if o.duration_s is not None and is_passed(o.conclusion):
+            durations.append(o.duration_s)
+        if o.queue_s is not None:
+            queues.append(o.queue_s)
+    durations.sort()
+    queues.sort()
+    return Stats(
+        runs=runs,
+        attempts=len(outcomes),
+        reruns=len(outcomes) - runs,
+        success_rate=passed / completed if completed else None,
+        failure_rate=failed / completed if completed else None,
+        duration_p50=percentile(durations, 50, ordered=True),
+        duration_p90=percentile(durations, 90, ordered=True),
+        duration_p95=percentile(durations, 95, ordered=True),
+        queue_p50=percentile(queues, 50, ordered=True),
+        queue_p95=percentile(queues, 95, ordered=True),
+        flaky_commits=flaky,
+    )
 
 
 def stats(attempts: Sequence[Attempt]) -> Stats:
-    """Summarize the attempts of one group."""
+    """Summarize the attempts of one group (the latest attempt of each run decides)."""
     latest: dict[str, Attempt] = {}
     for item in attempts:
         current = latest.get(item.run_key)
         if current is None or item.attempt > current.attempt:
             latest[item.run_key] = item
-    completed = [a for a in latest.values() if a.conclusion is not None]
-    passed = sum(1 for a in completed if is_passed(a.conclusion))
-    failed = sum(1 for a in completed if is_failed(a.conclusion))
-    durations = [
-        a.duration_s for a in attempts if is_passed(a.conclusion) and a.duration_s is not None
+    outcomes = [
+        Outcome(latest[a.run_key] is a, a.conclusion, a.duration_s, _queue(a)) for a in attempts
     ]
-    queues = [
-        (a.started_at - a.created_at).total_seconds()
-        for a in attempts
-        if a.started_at is not None and a.created_at is not None and a.started_at >= a.created_at
-    ]
-    return Stats(
-        runs=len(latest),
-        attempts=len(attempts),
-        reruns=len(attempts) - len(latest),
-        success_rate=passed / len(completed) if completed else None,
-        failure_rate=failed / len(completed) if completed else None,
-        duration_p50=percentile(durations, 50),
-        duration_p90=percentile(durations, 90),
-        duration_p95=percentile(durations, 95),
-        queue_p50=percentile(queues, 50),
-        queue_p95=percentile(queues, 95),
-        flaky_commits=flaky_commits(attempts),
-    )
+    return summarize(outcomes, flaky_commits(attempts))
+
+
+def _queue(a: Attempt) -> float | None:
+    if a.started_at is None or a.created_at is None or a.started_at < a.created_at:
+        return None
+    return (a.started_at - a.created_at).total_seconds()
 
 
 def flaky_commits(attempts: Iterable[Attempt]) -> int:

@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, case, exists, func, literal, select
 
-from controltower.domain import JobFact, StepFact
-from controltower.telemetry.cost import JobCost, RatePeriod, RateTable, job_cost, runner_sku
-from controltower.telemetry.metrics import Attempt, GroupMetrics, Stats, Window, by_group, stats
+from controltower.domain import FAILED_CONCLUSIONS
+from controltower.telemetry.cost import LINUX, RatePeriod, RateTable
+from controltower.telemetry.metrics import (
+    Attempt,
+    GroupMetrics,
+    Outcome,
+    Stats,
+    Window,
+    by_group,
+    compare,
+    flaky_commits,
+    summarize,
+)
 from controltower.telemetry.scope import (
     GROUPS,
     Filters,
@@ -21,45 +30,127 @@ from controltower.telemetry.scope import (
     repos_t,
     runs_query,
     runs_t,
-    steps_t,
     workflows_t,
 )
 
+RUN_GROUPS: dict[str, Any] = {
+    "repository": repos_t.c.full_name,
+    "workflow": repos_t.c.full_name + " · " + workflows_t.c.name,
+    "branch": repos_t.c.full_name + " · " + func.coalesce(runs_t.c.branch, ""),
+}
+_DAY = "day"
+_ALL = "all"
 
-def _run_attempts(conn: Connection, window: Window, filters: Filters, group: str) -> list[Attempt]:
-    label = {
-        "repository": repos_t.c.full_name,
-        "workflow": repos_t.c.full_name + " · " + workflows_t.c.name,
-        "branch": repos_t.c.full_name + " · " + runs_t.c.branch,
-    }[group]
+
+def _latest() -> Any:
+    """Whether an attempt is its run's latest stored one (a unique-index lookup per row)."""
+    later = runs_t.alias("later")
+    return ~exists().where(
+        later.c.repository_id == runs_t.c.repository_id,
+        later.c.run_id == runs_t.c.run_id,
+        later.c.attempt > runs_t.c.attempt,
+    )
+
+
+def _figures(
+    conn: Connection, window: Window, filters: Filters, keys: Sequence[str]
+) -> dict[str, dict[str, Stats]]:
+    """Stats per value of each of ``keys`` (run groups, ``day``, ``all``) from one pass.
+
+    The window's attempts are loaded once as plain values (no timestamps), and
+    flaky commits are counted only among commits that both failed and passed.
+    """
+    columns = _key_columns(keys)
     rows = conn.execute(
         runs_query(
             window,
             filters,
-            label.label("group"),
+            *columns,
+            _latest().label("latest"),
+            runs_t.c.conclusion,
+            runs_t.c.duration_s,
+            runs_t.c.queue_s,
+        )
+    ).all()
+    width = len(columns)
+    split: dict[str, dict[str, list[Outcome]]] = {key: defaultdict(list) for key in keys}
+    for row in rows:
+        outcome = Outcome(bool(row[width]), row[width + 1], row[width + 2], row[width + 3])
+        for index, key in enumerate(keys):
+            split[key][_label(key, row[index])].append(outcome)
+    flaky = _flaky(conn, window, filters, keys)
+    return {
+        key: {
+            group: summarize(outcomes, flaky[key].get(group, 0))
+            for group, outcomes in split[key].items()
+        }
+        for key in keys
+    }
+
+
+def _key_columns(keys: Sequence[str]) -> list[Any]:
+    columns: list[Any] = []
+    for key in keys:
+        if key == _DAY:
+            columns.append(runs_t.c.created_day)
+        elif key == _ALL:
+            columns.append(literal(_ALL))
+        else:
+            columns.append(RUN_GROUPS[key])
+    return columns
+
+
+def _label(key: str, value: Any) -> str:
+    if key == _DAY:
+        return value.isoformat() if isinstance(value, date) else str(value)
+    return str(value)
+
+
+def _flaky(
+    conn: Connection, window: Window, filters: Filters, keys: Sequence[str]
+) -> dict[str, dict[str, int]]:
+    """Flaky commits per group of each key, from the commits that both failed and passed."""
+    failed = func.sum(case((runs_t.c.conclusion.in_(FAILED), 1), else_=0))
+    passed = func.sum(case((runs_t.c.conclusion == "success", 1), else_=0))
+    candidates = (
+        runs_query(window, filters, runs_t.c.head_sha)
+        .where(runs_t.c.head_sha.is_not(None))
+        .group_by(runs_t.c.head_sha)
+        .having(failed > 0, passed > 0)
+    )
+    columns = _key_columns(keys)
+    rows = conn.execute(
+        runs_query(
+            window,
+            filters,
+            *columns,
             repos_t.c.full_name,
             runs_t.c.run_id,
             runs_t.c.attempt,
             runs_t.c.conclusion,
             runs_t.c.created_at,
-            runs_t.c.started_at,
-            runs_t.c.duration_s,
             runs_t.c.head_sha,
-        )
-    )
-    return [
-        Attempt(
-            str(r.group),
-            f"{r.full_name}#{r.run_id}",
-            r.attempt,
-            r.conclusion,
-            r.created_at,
-            r.started_at,
-            r.duration_s,
-            r.head_sha,
-        )
-        for r in rows
-    ]
+        ).where(runs_t.c.head_sha.in_(candidates))
+    ).all()
+    width = len(columns)
+    result: dict[str, dict[str, int]] = {}
+    for index, key in enumerate(keys):
+        groups: dict[str, list[Attempt]] = defaultdict(list)
+        for row in rows:
+            groups[_label(key, row[index])].append(
+                Attempt(
+                    "",
+                    f"{row[width]}#{row[width + 1]}",
+                    row[width + 2],
+                    row[width + 3],
+                    row[width + 4],
+                    None,
+                    None,
+                    row[width + 5],
+                )
+            )
+        result[key] = {group: flaky_commits(items) for group, items in groups.items()}
+    return result
 
 
 def _job_attempts(conn: Connection, window: Window, filters: Filters) -> list[Attempt]:
@@ -99,6 +190,9 @@ def _job_attempts(conn: Connection, window: Window, filters: Filters) -> list[At
     return attempts
 
 
+FAILED = tuple(sorted(str(c) for c in FAILED_CONCLUSIONS))
+
+
 def metrics(
     conn: Connection, window: Window, filters: Filters, group: str = "repository"
 ) -> list[GroupMetrics]:
@@ -106,12 +200,47 @@ def metrics(
     if group not in GROUPS:
         raise ValueError(f"group must be one of {', '.join(GROUPS)}")
 
-    def load(w: Window) -> list[Attempt]:
-        if group == "job":
-            return _job_attempts(conn, w, filters)
-        return _run_attempts(conn, w, filters, group)
+    if group == "job":
+        return by_group(
+            _job_attempts(conn, window, filters), _job_attempts(conn, window.previous(), filters)
+        )
+    now = _figures(conn, window, filters, [group])[group]
+    before = _figures(conn, window.previous(), filters, [group])[group]
+    return _compared(now, before)
 
-    return by_group(load(window), load(window.previous()))
+
+def _compared(now: dict[str, Stats], before: dict[str, Stats]) -> list[GroupMetrics]:
+    result = [
+        GroupMetrics(group, current, before.get(group), compare(current, before.get(group)))
+        for group, current in now.items()
+    ]
+    result.sort(key=lambda g: (-g.current.attempts, g.group))
+    return result
+
+
+@dataclass(frozen=True, slots=True)
+class Overview:
+    """The figures the overview shows, from one load of the window and one of the one before."""
+
+    total: Stats
+    days: list[GroupMetrics]
+    groups: list[GroupMetrics]
+
+
+def overview(conn: Connection, window: Window, filters: Filters, group: str) -> Overview:
+    """Totals, the per-day trend, and per-``group`` figures with change, of the window."""
+    now = _figures(conn, window, filters, [_ALL, _DAY, group])
+    before = _figures(conn, window.previous(), filters, [group])[group]
+    empty = summarize([])
+    return Overview(
+        total=now[_ALL].get(_ALL, empty),
+        days=_days(now[_DAY]),
+        groups=_compared(now[group], before),
+    )
+
+
+def _days(days: dict[str, Stats]) -> list[GroupMetrics]:
+    return [GroupMetrics(day, days[day], None, compare(days[day], None)) for day in sorted(days)]
 
 
 @dataclass
@@ -133,92 +262,92 @@ def cost(conn: Connection, window: Window, filters: Filters, rates: RateTable) -
     """Price every job of the window's runs; runs without jobs are estimated from their duration.
 
     Jobs are billed as GitHub bills them (whole minutes of runner time, at the
-    dated rate of their runner type); a run known without its jobs (history
-    imports from other CI systems) is counted as one job of its whole
-    duration, and reported in ``runs_estimated``.
+    dated rate of their runner type, ``domain.billing``); a run known without
+    its jobs (history imports from other CI systems) is counted as one job of
+    its whole duration, and reported in ``runs_estimated``. The minutes are
+    summed in the database by repository, workflow, day and runner type, and
+    priced here, so the rate table stays configurable without rewriting rows.
     """
     report = CostReport()
-    runs = conn.execute(
-        runs_query(
-            window,
-            filters,
-            runs_t.c.id,
-            repos_t.c.full_name,
-            workflows_t.c.name.label("workflow"),
-            runs_t.c.created_at,
-            runs_t.c.duration_s,
-            runs_t.c.runner_os,
-            runs_t.c.runner_labels,
-        )
-    ).all()
-    jobs = _jobs_of(conn, [r.id for r in runs])
-    for run in runs:
-        day = run.created_at.date() if run.created_at else date.today()
-        priced: Sequence[JobCost]
-        if run.id in jobs:
-            known = any(job.steps for job in jobs[run.id])
-            priced = [
-                job_cost(job, rates, fallback_day=day, steps_known=known) for job in jobs[run.id]
-            ]
-        else:
-            priced = [_estimate(run, rates, day)]
-            report.runs_estimated += 1
-        for item in priced:
-            report.total_usd += item.usd
-            report.billed_minutes += item.minutes
-            report.jobs_billed += item.minutes > 0
-            report.jobs_free += item.minutes == 0
-            report.by_repository[run.full_name] += item.usd
-            report.by_workflow[f"{run.full_name} · {run.workflow}"] += item.usd
-            report.by_day[day] += item.usd
-            report.by_runner[item.sku] += item.usd
+    for row in conn.execute(_job_minutes(window, filters)):
+        _add(report, rates, row)
+    for row in conn.execute(_estimated_minutes(window, filters)):
+        _add(report, rates, row)
+        report.runs_estimated += row.jobs
     return report
 
 
-def _estimate(run: Any, rates: RateTable, day: date) -> JobCost:
-    minutes = math.ceil(run.duration_s / 60) if run.duration_s else 0
-    sku = runner_sku(run.runner_labels or (), run.runner_os)
-    rate = rates.rate(sku, day)
-    return JobCost(minutes=minutes, sku=sku, rate=rate, usd=round(minutes * rate, 6))
+def _add(report: CostReport, rates: RateTable, row: Any) -> None:
+    day = row.day if isinstance(row.day, date) else date.fromisoformat(str(row.day))
+    usd = int(row.minutes or 0) * rates.rate(row.sku or LINUX, day)
+    report.total_usd += usd
+    report.billed_minutes += int(row.minutes or 0)
+    report.jobs_billed += int(row.billed)
+    report.jobs_free += int(row.jobs) - int(row.billed)
+    report.by_repository[row.full_name] += usd
+    report.by_workflow[f"{row.full_name} · {row.workflow}"] += usd
+    report.by_day[day] += usd
+    report.by_runner[row.sku or LINUX] += usd
 
 
-def _jobs_of(conn: Connection, run_ids: list[int]) -> dict[int, list[JobFact]]:
-    jobs: dict[int, list[JobFact]] = defaultdict(list)
-    for start in range(0, len(run_ids), 5000):
-        chunk = run_ids[start : start + 5000]
-        job_rows = conn.execute(select(jobs_t).where(jobs_t.c.run_pk.in_(chunk))).all()
-        steps: dict[int, list[StepFact]] = defaultdict(list)
-        job_ids = [j.id for j in job_rows]
-        for s_start in range(0, len(job_ids), 5000):
-            for s in conn.execute(
-                select(
-                    steps_t.c.job_pk,
-                    steps_t.c.number,
-                    steps_t.c.name,
-                    steps_t.c.conclusion,
-                    steps_t.c.started_at,
-                    steps_t.c.completed_at,
-                ).where(steps_t.c.job_pk.in_(job_ids[s_start : s_start + 5000]))
-            ):
-                steps[s.job_pk].append(
-                    StepFact(
-                        s.number, s.name, "completed", s.conclusion, s.started_at, s.completed_at
-                    )
-                )
-        for j in job_rows:
-            jobs[j.run_pk].append(
-                JobFact(
-                    key=j.key,
-                    name=j.name,
-                    conclusion=j.conclusion,
-                    started_at=j.started_at,
-                    completed_at=j.completed_at,
-                    runner_os=j.runner_os,
-                    runner_labels=tuple(j.runner_labels or ()),
-                    steps=tuple(steps.get(j.id, ())),
-                )
-            )
-    return jobs
+def _job_minutes(window: Window, filters: Filters) -> Any:
+    """Billed minutes of the window's jobs by repository, workflow, day and runner type.
+
+    Which minutes apply depends on the run: where any of its jobs has step
+    records, minutes from steps (a job that ran none is free); else its span.
+    """
+    steps_known = func.max(case((jobs_t.c.minutes_steps.is_not(None), 1), else_=0)).over(
+        partition_by=jobs_t.c.run_pk
+    )
+    jobs = (
+        runs_query(
+            window,
+            filters,
+            repos_t.c.full_name,
+            workflows_t.c.name.label("workflow"),
+            func.coalesce(jobs_t.c.bill_day, runs_t.c.created_day).label("day"),
+            jobs_t.c.sku,
+            jobs_t.c.minutes_steps,
+            jobs_t.c.minutes_span,
+            steps_known.label("steps_known"),
+        )
+        .join(jobs_t, jobs_t.c.run_pk == runs_t.c.id)
+        .subquery()
+    )
+    minutes = case(
+        (jobs.c.steps_known == 1, func.coalesce(jobs.c.minutes_steps, 0)),
+        else_=func.coalesce(jobs.c.minutes_span, 0),
+    )
+    return select(
+        jobs.c.full_name,
+        jobs.c.workflow,
+        jobs.c.day,
+        jobs.c.sku,
+        func.sum(minutes).label("minutes"),
+        func.count().label("jobs"),
+        func.sum(case((minutes > 0, 1), else_=0)).label("billed"),
+    ).group_by(jobs.c.full_name, jobs.c.workflow, jobs.c.day, jobs.c.sku)
+
+
+def _estimated_minutes(window: Window, filters: Filters) -> Any:
+    """Minutes of the window's runs known without jobs, each priced as one job."""
+    minutes = func.coalesce(runs_t.c.est_minutes, 0)
+    no_jobs = ~exists().where(jobs_t.c.run_pk == runs_t.c.id)
+    return (
+        runs_query(
+            window,
+            filters,
+            repos_t.c.full_name,
+            workflows_t.c.name.label("workflow"),
+            runs_t.c.created_day.label("day"),
+            runs_t.c.sku,
+            func.sum(minutes).label("minutes"),
+            func.count().label("jobs"),
+            func.sum(case((minutes > 0, 1), else_=0)).label("billed"),
+        )
+        .where(no_jobs)
+        .group_by(repos_t.c.full_name, workflows_t.c.name, runs_t.c.created_day, runs_t.c.sku)
+    )
 
 
 def default_window(conn: Connection, days: int, end: datetime | None = None) -> Window:
@@ -241,23 +370,9 @@ def rate_table(periods: Sequence[Any]) -> RateTable:
 
 def trend(conn: Connection, window: Window, filters: Filters) -> list[GroupMetrics]:
     """Per-day figures over the window (days in UTC, oldest first), for trend charts."""
-    attempts = [
-        Attempt(
-            a.created_at.date().isoformat(),
-            a.run_key,
-            a.attempt,
-            a.conclusion,
-            a.created_at,
-            a.started_at,
-            a.duration_s,
-            a.head_sha,
-        )
-        for a in _run_attempts(conn, window, filters, "repository")
-        if a.created_at is not None
-    ]
-    return sorted(by_group(attempts, []), key=lambda g: g.group)
+    return _days(_figures(conn, window, filters, [_DAY])[_DAY])
 
 
 def total(conn: Connection, window: Window, filters: Filters) -> Stats:
     """The figures of everything in the window taken together."""
-    return stats(_run_attempts(conn, window, filters, "repository"))
+    return _figures(conn, window, filters, [_ALL])[_ALL].get(_ALL, summarize([]))

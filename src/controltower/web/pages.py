@@ -242,7 +242,8 @@ def overview(
 ) -> HTMLResponse:
     """Health, trends, cost, deployments and repositories at a glance."""
     window, scope = _scope(conn, filters)
-    success, duration = _trend_charts(service.trend(conn, window, scope))
+    figures = service.overview(conn, window, scope, "repository")
+    success, duration = _trend_charts(figures.days)
     settings = container.settings.telemetry
     rates = service.rate_table(settings.rates)
     last = conn.execute(select(func.max(Delivery.received_at))).scalar_one_or_none()
@@ -255,8 +256,8 @@ def overview(
         "Overview",
         filters,
         window,
-        groups=service.metrics(conn, window, scope, "repository"),
-        total=service.total(conn, window, scope),
+        groups=figures.groups,
+        total=figures.total,
         success_chart=success,
         duration_chart=duration,
         cost=service.cost(conn, window, scope, rates),
@@ -278,16 +279,14 @@ def repository_page(
     """One repository: trends, its workflows, its slowest jobs, its recent runs."""
     full_name = f"{owner}/{name}"
     window, scope = _scope(conn, filters, full_name)
-    success, duration = _trend_charts(service.trend(conn, window, scope))
     ids = drilldown.workflow_ids(conn, full_name)
     if not ids:
         raise HTTPException(404, f"no repository {full_name}")
+    figures = service.overview(conn, window, scope, "workflow")
+    success, duration = _trend_charts(figures.days)
     jobs = service.metrics(conn, window, scope, "job")
     jobs.sort(key=lambda g: -(g.current.duration_p50 or 0))
-    workflows = [
-        (ids.get(g.group.split(" · ", 1)[1]), g)
-        for g in service.metrics(conn, window, scope, "workflow")
-    ]
+    workflows = [(ids.get(g.group.split(" · ", 1)[1]), g) for g in figures.groups]
     return _render(
         request,
         "repository.html",
@@ -322,8 +321,9 @@ def workflow_page(
         raise HTTPException(404, f"no workflow {workflow_id} in {full_name}")
     window = service.default_window(conn, filters.days)
     scope = Filters(full_name, workflow.name, filters.branch, filters.event)
-    success, duration = _trend_charts(service.trend(conn, window, scope))
-    groups = service.metrics(conn, window, scope, "workflow")
+    figures = service.overview(conn, window, scope, "workflow")
+    success, duration = _trend_charts(figures.days)
+    groups = figures.groups
     jobs = service.metrics(conn, window, scope, "job")
     jobs.sort(key=lambda g: -(g.current.duration_p50 or 0))
     return _render(
