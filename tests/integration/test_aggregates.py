@@ -11,6 +11,7 @@ import gzip
 import json
 import math
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import date, timedelta
 
 import pytest
@@ -26,7 +27,7 @@ from controltower.telemetry.metrics import Attempt, Window, by_group
 from controltower.telemetry.scope import Filters
 from tests.support.paths import DATASETS
 
-LABELS = {
+LABELS: dict[str, Callable[[RunFact], str]] = {
     "repository": lambda r: r.repository,
     "workflow": lambda r: f"{r.repository} · {r.workflow}",
     "branch": lambda r: f"{r.repository} · {r.branch or ''}",
