@@ -5,16 +5,20 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine, insert
 
+from controltower.bootstrap import build
 from controltower.config import Settings
 from controltower.ingest.history import parse_record
+from controltower.store import schema
 from controltower.store.engine import reading
 from controltower.store.tables import Delivery, table_of
 from controltower.store.writer import FactWriter
 from controltower.telemetry import activity, drilldown
 from controltower.telemetry.metrics import Window
 from controltower.telemetry.scope import Filters
+from controltower.web import create_app
 
 T0 = datetime(2026, 6, 1, 8, 0, tzinfo=UTC)
 WINDOW = Window(T0 - timedelta(days=10), T0 + timedelta(days=10))
@@ -216,3 +220,28 @@ def test_the_feed_lists_the_latest_runs_newest_first(engine: Engine) -> None:
     assert events[0].outcome == "failure"
     assert "CI #6" in events[0].text
     assert filtered == []
+
+
+def test_the_api_serves_runs_problems_and_events(settings: Settings) -> None:
+    """/api/v1/repositories/…/runs/…, /problems and /events answer with the same figures."""
+    container = build(settings)
+    schema.upgrade(container.engine)
+    _load(container.engine)
+    try:
+        with TestClient(create_app(container)) as client:
+            run = client.get("/api/v1/repositories/octo/app/runs/1").json()
+            first = client.get("/api/v1/repositories/octo/app/runs/2", params={"attempt": 1})
+            missing = client.get("/api/v1/repositories/octo/app/runs/99")
+            problems = client.get("/api/v1/problems", params={"days": 30}).json()
+            events = client.get("/api/v1/events", params={"limit": 2}).json()
+            spec = client.get("/openapi.json").json()
+    finally:
+        container.close()
+    assert run["critical_path"] == ["build", "test", "deploy"]
+    assert [j["name"] for j in run["run"]["jobs"]][:2] == ["build", "lint"]
+    assert first.json()["run"]["conclusion"] == "failure"
+    assert missing.status_code == 404
+    assert problems["count"] == 1
+    assert problems["problems"][0]["kind"] == "failing-branch"
+    assert [e["run_id"] for e in events] == ["6", "5"]
+    assert {"/api/v1/problems", "/api/v1/events"} <= set(spec["paths"])

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel
 
 from controltower.store import queries
+from controltower.telemetry import drilldown
 from controltower.web.deps import ConnectionDep
 
 router = APIRouter(prefix="/api/v1", tags=["runs"])
@@ -32,3 +33,27 @@ def list_runs(
 def ingest_status(conn: ConnectionDep) -> IngestPublic:
     """How many deliveries are pending, processed, ignored or failed."""
     return IngestPublic(deliveries=queries.delivery_states(conn), runs=queries.count_runs(conn))
+
+
+class RunPublic(BaseModel):
+    """One run attempt with its jobs and steps, and the jobs on its critical path."""
+
+    run: drilldown.RunDetail
+    critical_path: list[str]
+
+
+@router.get("/repositories/{owner}/{name}/runs/{run_id}")
+def get_run(
+    owner: str,
+    name: str,
+    run_id: str,
+    conn: ConnectionDep,
+    attempt: int | None = Query(default=None, ge=1),
+) -> RunPublic:
+    """One attempt of a run (the latest unless ``attempt`` is given)."""
+    run = drilldown.run_detail(conn, f"{owner}/{name}", run_id, attempt)
+    if run is None:
+        raise HTTPException(
+            404, f"no run {run_id} (attempt {attempt or 'latest'}) in {owner}/{name}"
+        )
+    return RunPublic(run=run, critical_path=[job.name for job in run.critical_path])

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
-from controltower.telemetry import deployments, service
+from controltower.telemetry import activity, deployments, service
 from controltower.telemetry.metrics import GroupMetrics, Window
 from controltower.telemetry.scope import Filters
 from controltower.web.deps import ConnectionDep, ContainerDep
@@ -157,3 +157,33 @@ def get_dora(conn: ConnectionDep, container: ContainerDep, params: WindowQuery) 
         change_failure_rate=_key(report.change_failure_rate),
         time_to_restore=_key(report.time_to_restore),
     )
+
+
+class ProblemsPublic(BaseModel):
+    """Active problems (at most ``limit``, worst and newest first) and how many there are."""
+
+    count: int
+    problems: list[activity.Problem]
+
+
+@router.get("/problems")
+def get_problems(
+    conn: ConnectionDep,
+    container: ContainerDep,
+    params: WindowQuery,
+    limit: int = Query(default=20, ge=1, le=500),
+) -> ProblemsPublic:
+    """What needs attention now: failing default branches and the state of ingest."""
+    window = _window(conn, params)
+    found, count = activity.problems(
+        conn, window, _filters(params), container.settings.telemetry, limit=limit
+    )
+    return ProblemsPublic(count=count, problems=found)
+
+
+@router.get("/events")
+def get_events(
+    conn: ConnectionDep, params: WindowQuery, limit: int = Query(default=50, ge=1, le=500)
+) -> list[activity.Event]:
+    """The latest runs, deployment statuses and pushes, newest first."""
+    return activity.feed(conn, _filters(params), limit=limit)
