@@ -104,6 +104,7 @@ class TelemetrySettings(BaseModel):
     dora: DoraSettings = DoraSettings()
     problems: ProblemSettings = ProblemSettings()
     default_branches: list[str] = ["main", "master"]
+    view_ttl_s: float = Field(default=60.0, ge=0)
 
     rates: list[RatePeriodSettings] = Field(
         default_factory=lambda: list(DEFAULT_RATES), min_length=1

@@ -11,6 +11,7 @@ from controltower.bootstrap.queue import Tasks, make_huey, register_tasks
 from controltower.config import Settings
 from controltower.ingest.journal import DeliveryJournal
 from controltower.store.engine import make_engine
+from controltower.telemetry.views import Views
 
 
 @dataclass
@@ -27,8 +28,10 @@ class Container:
     huey: Huey
     journal: DeliveryJournal = field(init=False)
     tasks: Tasks = field(init=False)
+    views: Views = field(init=False)
 
     def __post_init__(self) -> None:
+        self.views = Views(self.settings.telemetry.view_ttl_s)
         self.journal = DeliveryJournal(
             self.engine,
             batch_max=self.settings.ingest.commit_batch_max,
@@ -48,8 +51,9 @@ class Container:
             self.tasks.normalize(ids[start : start + size])
 
     def close(self) -> None:
-        """Stop the journal and release connections."""
+        """Stop the journal and the view refresher, and release connections."""
         self.journal.stop()
+        self.views.close()
         self.engine.dispose()
 
 

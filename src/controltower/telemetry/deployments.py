@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from fnmatch import fnmatch
 from typing import Any
 
-from sqlalchemy import Connection, func, select, true
+from sqlalchemy import Connection, func, or_, select, true
 
 from controltower.domain import is_failed, is_passed
 from controltower.telemetry.dora import DeploymentEvent, Dora, dora, window_days
@@ -102,7 +102,9 @@ def _workflow_deployments(
             runs_t.c.completed_at,
             runs_t.c.duration_s,
             runs_t.c.head_sha,
-        ).where(runs_t.c.branch.in_(settings.deployment_branches), runs_t.c.conclusion.is_not(None))
+        )
+        .where(runs_t.c.branch.in_(settings.deployment_branches), runs_t.c.conclusion.is_not(None))
+        .where(_names_like(workflows_t.c.name, patterns))
     ).all()
     latest: dict[tuple[str, str], Any] = {}
     for row in rows:
@@ -131,6 +133,24 @@ def _workflow_deployments(
             )
         )
     return events
+
+
+def _names_like(column: Any, patterns: list[str]) -> Any:
+    """SQL narrowing a name column to the glob ``patterns`` (lower case), where LIKE can say it.
+
+    ``*`` and ``?`` become ``%`` and ``_``; a pattern with a character class
+    (``[...]``) cannot be said in LIKE, and then nothing is narrowed here (the
+    patterns are still applied to every row afterwards).
+    """
+    if any("[" in p for p in patterns):
+        return true()
+    likes = []
+    for pattern in patterns:
+        escaped = pattern.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        likes.append(
+            func.lower(column).like(escaped.replace("*", "%").replace("?", "_"), escape="\\")
+        )
+    return or_(*likes)
 
 
 def _first_run_on_commits(conn: Connection, rows: list[Any]) -> dict[tuple[int, str], datetime]:

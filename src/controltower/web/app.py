@@ -66,6 +66,7 @@ def create_app(
         container.journal.start()
         if background is not None:
             background.start()
+        pages.warm(container)
         try:
             yield
         finally:

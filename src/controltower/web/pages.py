@@ -6,10 +6,12 @@ page carries them, so a view can be shared and drilling down keeps them.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.resources import files
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 from urllib.parse import urlencode
 
 import plotly
@@ -18,13 +20,18 @@ from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import Connection, func, select
 
+from controltower.bootstrap import Container
 from controltower.store import queries
+from controltower.store.engine import reading
 from controltower.store.tables import Delivery
 from controltower.telemetry import activity, deployments, drilldown, service
+from controltower.telemetry.dora import DeploymentEvent, Dora
 from controltower.telemetry.metrics import GroupMetrics, Window
 from controltower.telemetry.scope import Filters
+from controltower.telemetry.views import View
 from controltower.web.deps import ConnectionDep, ContainerDep
 
+T = TypeVar("T")
 router = APIRouter(tags=["pages"], include_in_schema=False)
 templates = Jinja2Templates(directory=str(files("controltower.web") / "templates"))
 OUTCOME_COLOURS = {"success": "#1a7f37", "failure": "#cf222e", "cancelled": "#8c959f"}
@@ -61,6 +68,10 @@ class PageFilters:
         kept = {k: v for k, v in values.items() if v is not None}
         return "?" + urlencode(kept) if kept else ""
 
+    def key(self) -> tuple[int, str | None, str | None]:
+        """The filters as part of a view's key."""
+        return (self.days, self.branch, self.event)
+
     def link(self, path: str, **extra: object) -> str:
         """``path`` with the filters, so following the link keeps them."""
         return path + self.query(**extra)
@@ -92,6 +103,7 @@ def _render(
             "filters": filters,
             "query": filters.query(),
             "window": window,
+            "as_of": None,
             **context,
         },
     )
@@ -212,6 +224,30 @@ def _m(seconds: float | None) -> float | None:
     return None if seconds is None else round(seconds / 60, 2)
 
 
+@dataclass(frozen=True, slots=True)
+class WorkflowFigures:
+    """What the workflow page computes over its window (kept as a view)."""
+
+    window: Window
+    figures: service.Overview
+    jobs: list[GroupMetrics]
+    durations: list[float]
+    steps: list[drilldown.StepStats]
+
+
+def _view(container: Container, key: Hashable, compute: Callable[[Connection], T]) -> View[T]:
+    """``compute`` on a connection of its own, kept as view ``key`` (see ``telemetry.views``)."""
+    return container.views.get(key, _on_connection(container, compute))
+
+
+def _on_connection(container: Container, compute: Callable[[Connection], T]) -> Callable[[], T]:
+    def run() -> T:
+        with container.engine.connect() as conn:
+            return compute(reading(conn))
+
+    return run
+
+
 def _scope(
     conn: Connection, filters: PageFilters, repository: str | None = None
 ) -> tuple[Window, Filters]:
@@ -236,19 +272,49 @@ def dashboard_js() -> FileResponse:
 FiltersDep = Annotated[PageFilters, Depends(_page_filters)]
 
 
+@dataclass(frozen=True, slots=True)
+class OverviewFigures:
+    """What the overview computes over its window (kept as a view)."""
+
+    window: Window
+    figures: service.Overview
+    cost: service.CostReport
+    deployments: list[DeploymentEvent]
+
+
+def overview_view(container: Container, filters: PageFilters) -> View[OverviewFigures]:
+    """The overview's window figures, kept for ``telemetry.view_ttl_s``."""
+    return _view(container, *_overview_figures(container, filters))
+
+
+def _overview_figures(
+    container: Container, filters: PageFilters
+) -> tuple[Hashable, Callable[[Connection], OverviewFigures]]:
+    settings = container.settings.telemetry
+
+    def compute(conn: Connection) -> OverviewFigures:
+        window, scope = _scope(conn, filters)
+        return OverviewFigures(
+            window,
+            service.overview(conn, window, scope, "repository"),
+            service.cost(conn, window, scope, service.rate_table(settings.rates)),
+            deployments.deployment_events(conn, window, scope, settings.dora),
+        )
+
+    return ("overview", *filters.key()), compute
+
+
 @router.get("/", response_class=HTMLResponse)
 def overview(
     request: Request, conn: ConnectionDep, container: ContainerDep, filters: FiltersDep
 ) -> HTMLResponse:
     """Health, trends, cost, deployments and repositories at a glance."""
-    window, scope = _scope(conn, filters)
-    figures = service.overview(conn, window, scope, "repository")
+    view = overview_view(container, filters)
+    window, figures, events = view.value.window, view.value.figures, view.value.deployments
+    scope = Filters(None, None, filters.branch, filters.event)
     success, duration = _trend_charts(figures.days)
-    settings = container.settings.telemetry
-    rates = service.rate_table(settings.rates)
     last = conn.execute(select(func.max(Delivery.received_at))).scalar_one_or_none()
-    events = deployments.deployment_events(conn, window, scope, settings.dora)
-    problems, problem_count = activity.problems(conn, window, scope, settings)
+    problems, problem_count = activity.problems(conn, window, scope, container.settings.telemetry)
     return _render(
         request,
         "overview.html",
@@ -256,11 +322,12 @@ def overview(
         "Overview",
         filters,
         window,
+        as_of=view.computed_at,
         groups=figures.groups,
         total=figures.total,
         success_chart=success,
         duration_chart=duration,
-        cost=service.cost(conn, window, scope, rates),
+        cost=view.value.cost,
         dora=deployments.dora_from(events, window),
         recent_deployments=sorted(events, key=lambda e: e.finished_at, reverse=True)[:10],
         problems=problems,
@@ -274,18 +341,28 @@ def overview(
 
 @router.get("/repositories/{owner}/{name}", response_class=HTMLResponse)
 def repository_page(
-    request: Request, owner: str, name: str, conn: ConnectionDep, filters: FiltersDep
+    request: Request,
+    owner: str,
+    name: str,
+    conn: ConnectionDep,
+    container: ContainerDep,
+    filters: FiltersDep,
 ) -> HTMLResponse:
     """One repository: trends, its workflows, its slowest jobs, its recent runs."""
     full_name = f"{owner}/{name}"
-    window, scope = _scope(conn, filters, full_name)
     ids = drilldown.workflow_ids(conn, full_name)
     if not ids:
         raise HTTPException(404, f"no repository {full_name}")
-    figures = service.overview(conn, window, scope, "workflow")
+
+    def compute(conn: Connection) -> tuple[Window, service.Overview, list[GroupMetrics]]:
+        window, scope = _scope(conn, filters, full_name)
+        jobs = service.metrics(conn, window, scope, "job")
+        jobs.sort(key=lambda g: -(g.current.duration_p50 or 0))
+        return window, service.overview(conn, window, scope, "workflow"), jobs[:15]
+
+    view = _view(container, ("repository", full_name, *filters.key()), compute)
+    window, figures, jobs = view.value
     success, duration = _trend_charts(figures.days)
-    jobs = service.metrics(conn, window, scope, "job")
-    jobs.sort(key=lambda g: -(g.current.duration_p50 or 0))
     workflows = [(ids.get(g.group.split(" · ", 1)[1]), g) for g in figures.groups]
     return _render(
         request,
@@ -294,11 +371,12 @@ def repository_page(
         full_name,
         filters,
         window,
+        as_of=view.computed_at,
         repository=full_name,
         success_chart=success,
         duration_chart=duration,
         workflows=workflows,
-        jobs=jobs[:15],
+        jobs=jobs,
         runs=queries.recent_runs(
             conn, limit=20, repository=full_name, branch=filters.branch, event=filters.event
         ),
@@ -312,6 +390,7 @@ def workflow_page(
     name: str,
     workflow_id: int,
     conn: ConnectionDep,
+    container: ContainerDep,
     filters: FiltersDep,
 ) -> HTMLResponse:
     """One workflow: its figures, trends, duration distribution, slowest jobs and steps, runs."""
@@ -319,13 +398,24 @@ def workflow_page(
     workflow = drilldown.find_workflow(conn, full_name, workflow_id)
     if workflow is None:
         raise HTTPException(404, f"no workflow {workflow_id} in {full_name}")
-    window = service.default_window(conn, filters.days)
     scope = Filters(full_name, workflow.name, filters.branch, filters.event)
-    figures = service.overview(conn, window, scope, "workflow")
+
+    def compute(conn: Connection) -> WorkflowFigures:
+        window = service.default_window(conn, filters.days)
+        jobs = service.metrics(conn, window, scope, "job")
+        jobs.sort(key=lambda g: -(g.current.duration_p50 or 0))
+        return WorkflowFigures(
+            window,
+            service.overview(conn, window, scope, "workflow"),
+            jobs[:15],
+            drilldown.successful_durations(conn, window, scope),
+            drilldown.slowest_steps(conn, window, scope),
+        )
+
+    view = _view(container, ("workflow", workflow.id, *filters.key()), compute)
+    window, figures = view.value.window, view.value.figures
     success, duration = _trend_charts(figures.days)
     groups = figures.groups
-    jobs = service.metrics(conn, window, scope, "job")
-    jobs.sort(key=lambda g: -(g.current.duration_p50 or 0))
     return _render(
         request,
         "workflow.html",
@@ -333,14 +423,15 @@ def workflow_page(
         workflow.name,
         filters,
         window,
+        as_of=view.computed_at,
         repository=full_name,
         workflow=workflow,
         summary=groups[0] if groups else None,
         success_chart=success,
         duration_chart=duration,
-        distribution_chart=_histogram(drilldown.successful_durations(conn, window, scope)),
-        jobs=jobs[:15],
-        steps=drilldown.slowest_steps(conn, window, scope),
+        distribution_chart=_histogram(view.value.durations),
+        jobs=view.value.jobs,
+        steps=view.value.steps,
         step_sample=drilldown.STEP_SAMPLE,
         runs=queries.recent_runs(
             conn,
@@ -459,8 +550,15 @@ def dora_page(
     request: Request, conn: ConnectionDep, container: ContainerDep, filters: FiltersDep
 ) -> HTMLResponse:
     """The four keys with their bands and coverage."""
-    window, scope = _scope(conn, filters)
-    report = deployments.dora_report(conn, window, scope, container.settings.telemetry.dora)
+
+    def compute(conn: Connection) -> tuple[Window, Dora]:
+        window, scope = _scope(conn, filters)
+        return window, deployments.dora_report(
+            conn, window, scope, container.settings.telemetry.dora
+        )
+
+    view = _view(container, ("dora", *filters.key()), compute)
+    window, report = view.value
     keys = [
         (
             "Deployment frequency",
@@ -474,8 +572,45 @@ def dora_page(
         ("Time to restore", report.time_to_restore, _duration(report.time_to_restore.value)),
     ]
     return _render(
-        request, "dora.html", "dora", "DORA keys", filters, window, dora=report, keys=keys
+        request,
+        "dora.html",
+        "dora",
+        "DORA keys",
+        filters,
+        window,
+        as_of=view.computed_at,
+        dora=report,
+        keys=keys,
     )
+
+
+def cost_view(
+    container: Container, filters: PageFilters
+) -> View[tuple[Window, service.CostReport]]:
+    """The cost page's window figures, kept for ``telemetry.view_ttl_s``."""
+    return _view(container, *_cost_figures(container, filters))
+
+
+def _cost_figures(
+    container: Container, filters: PageFilters
+) -> tuple[Hashable, Callable[[Connection], tuple[Window, service.CostReport]]]:
+    rates = service.rate_table(container.settings.telemetry.rates)
+
+    def compute(conn: Connection) -> tuple[Window, service.CostReport]:
+        window, scope = _scope(conn, filters)
+        return window, service.cost(conn, window, scope, rates)
+
+    return ("cost", *filters.key()), compute
+
+
+def warm(container: Container) -> None:
+    """Compute the default views in the background, so the first visitor does not wait."""
+    defaults = PageFilters()
+    for key, compute in (
+        _overview_figures(container, defaults),
+        _cost_figures(container, defaults),
+    ):
+        container.views.warm(key, _on_connection(container, compute))
 
 
 @router.get("/cost", response_class=HTMLResponse)
@@ -483,10 +618,8 @@ def cost_page(
     request: Request, conn: ConnectionDep, container: ContainerDep, filters: FiltersDep
 ) -> HTMLResponse:
     """Cost by day and by workflow."""
-    window, scope = _scope(conn, filters)
-    report = service.cost(
-        conn, window, scope, service.rate_table(container.settings.telemetry.rates)
-    )
+    view = cost_view(container, filters)
+    window, report = view.value
     days = sorted(report.by_day.items())
     chart = {
         "data": [
@@ -507,6 +640,7 @@ def cost_page(
         "Cost",
         filters,
         window,
+        as_of=view.computed_at,
         cost=report,
         cost_chart=chart,
         by_workflow=by_workflow,
