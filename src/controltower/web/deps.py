@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Annotated
+from collections.abc import Callable, Hashable, Iterator
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
 from sqlalchemy import Connection
 
 from controltower.bootstrap import Container
 from controltower.store.engine import reading
+from controltower.telemetry.views import View
+
+T = TypeVar("T")
 
 
 async def get_container(request: Request) -> Container:
@@ -28,3 +31,18 @@ def get_connection(container: ContainerDep) -> Iterator[Connection]:
 
 
 ConnectionDep = Annotated[Connection, Depends(get_connection)]
+
+
+def kept(container: Container, key: Hashable, compute: Callable[[Connection], T]) -> View[T]:
+    """``compute`` on a connection of its own, kept as view ``key`` (``telemetry.views``)."""
+    return container.views.get(key, on_connection(container, compute))
+
+
+def on_connection(container: Container, compute: Callable[[Connection], T]) -> Callable[[], T]:
+    """``compute`` as a function that opens (and closes) its own read connection."""
+
+    def run() -> T:
+        with container.engine.connect() as conn:
+            return compute(reading(conn))
+
+    return run

@@ -22,14 +22,13 @@ from sqlalchemy import Connection, func, select
 
 from controltower.bootstrap import Container
 from controltower.store import queries
-from controltower.store.engine import reading
 from controltower.store.tables import Delivery
 from controltower.telemetry import activity, deployments, drilldown, service
 from controltower.telemetry.dora import DeploymentEvent, Dora
 from controltower.telemetry.metrics import GroupMetrics, Window
 from controltower.telemetry.scope import Filters
 from controltower.telemetry.views import View
-from controltower.web.deps import ConnectionDep, ContainerDep
+from controltower.web.deps import ConnectionDep, ContainerDep, kept, on_connection
 
 T = TypeVar("T")
 router = APIRouter(tags=["pages"], include_in_schema=False)
@@ -235,19 +234,6 @@ class WorkflowFigures:
     steps: list[drilldown.StepStats]
 
 
-def _view(container: Container, key: Hashable, compute: Callable[[Connection], T]) -> View[T]:
-    """``compute`` on a connection of its own, kept as view ``key`` (see ``telemetry.views``)."""
-    return container.views.get(key, _on_connection(container, compute))
-
-
-def _on_connection(container: Container, compute: Callable[[Connection], T]) -> Callable[[], T]:
-    def run() -> T:
-        with container.engine.connect() as conn:
-            return compute(reading(conn))
-
-    return run
-
-
 def _scope(
     conn: Connection, filters: PageFilters, repository: str | None = None
 ) -> tuple[Window, Filters]:
@@ -284,7 +270,7 @@ class OverviewFigures:
 
 def overview_view(container: Container, filters: PageFilters) -> View[OverviewFigures]:
     """The overview's window figures, kept for ``telemetry.view_ttl_s``."""
-    return _view(container, *_overview_figures(container, filters))
+    return kept(container, *_overview_figures(container, filters))
 
 
 def _overview_figures(
@@ -360,7 +346,7 @@ def repository_page(
         jobs.sort(key=lambda g: -(g.current.duration_p50 or 0))
         return window, service.overview(conn, window, scope, "workflow"), jobs[:15]
 
-    view = _view(container, ("repository", full_name, *filters.key()), compute)
+    view = kept(container, ("repository", full_name, *filters.key()), compute)
     window, figures, jobs = view.value
     success, duration = _trend_charts(figures.days)
     workflows = [(ids.get(g.group.split(" · ", 1)[1]), g) for g in figures.groups]
@@ -412,7 +398,7 @@ def workflow_page(
             drilldown.slowest_steps(conn, window, scope),
         )
 
-    view = _view(container, ("workflow", workflow.id, *filters.key()), compute)
+    view = kept(container, ("workflow", workflow.id, *filters.key()), compute)
     window, figures = view.value.window, view.value.figures
     success, duration = _trend_charts(figures.days)
     groups = figures.groups
@@ -557,7 +543,7 @@ def dora_page(
             conn, window, scope, container.settings.telemetry.dora
         )
 
-    view = _view(container, ("dora", *filters.key()), compute)
+    view = kept(container, ("dora", *filters.key()), compute)
     window, report = view.value
     keys = [
         (
@@ -588,7 +574,7 @@ def cost_view(
     container: Container, filters: PageFilters
 ) -> View[tuple[Window, service.CostReport]]:
     """The cost page's window figures, kept for ``telemetry.view_ttl_s``."""
-    return _view(container, *_cost_figures(container, filters))
+    return kept(container, *_cost_figures(container, filters))
 
 
 def _cost_figures(
@@ -610,7 +596,7 @@ def warm(container: Container) -> None:
         _overview_figures(container, defaults),
         _cost_figures(container, defaults),
     ):
-        container.views.warm(key, _on_connection(container, compute))
+        container.views.warm(key, on_connection(container, compute))
 
 
 @router.get("/cost", response_class=HTMLResponse)

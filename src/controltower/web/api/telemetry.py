@@ -7,11 +7,13 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
+from sqlalchemy import Connection
 
 from controltower.telemetry import activity, deployments, service
+from controltower.telemetry.dora import Dora
 from controltower.telemetry.metrics import GroupMetrics, Window
 from controltower.telemetry.scope import Filters
-from controltower.web.deps import ConnectionDep, ContainerDep
+from controltower.web.deps import ConnectionDep, ContainerDep, kept
 
 router = APIRouter(prefix="/api/v1", tags=["telemetry"])
 
@@ -39,6 +41,7 @@ class MetricsPublic(BaseModel):
     previous_start: datetime
     group_by: str
     groups: list[GroupMetrics]
+    computed_at: datetime
 
 
 class CostPublic(BaseModel):
@@ -46,6 +49,7 @@ class CostPublic(BaseModel):
 
     start: datetime
     end: datetime
+    computed_at: datetime
     total_usd: float
     billed_minutes: int
     jobs_billed: int
@@ -70,31 +74,50 @@ def _filters(params: WindowParams) -> Filters:
 
 @router.get("/metrics")
 def get_metrics(
-    conn: ConnectionDep,
+    container: ContainerDep,
     params: WindowQuery,
     group_by: Literal["repository", "workflow", "branch", "job"] = "repository",
 ) -> MetricsPublic:
-    """Runs, outcome rates, duration and queue percentiles, re-runs and flaky commits per group."""
-    window = _window(conn, params)
-    groups = service.metrics(conn, window, _filters(params), group_by)
+    """Runs, outcome rates, duration and queue percentiles, re-runs and flaky commits per group.
+
+    Figures are kept for ``telemetry.view_ttl_s`` seconds (``computed_at`` says when).
+    """
+
+    def compute(conn: Connection) -> tuple[Window, list[GroupMetrics]]:
+        window = _window(conn, params)
+        return window, service.metrics(conn, window, _filters(params), group_by)
+
+    view = kept(container, ("api-metrics", _params_key(params), group_by), compute)
+    window, groups = view.value
     return MetricsPublic(
         start=window.start,
         end=window.end,
         previous_start=window.previous().start,
         group_by=group_by,
         groups=groups,
+        computed_at=view.computed_at,
     )
 
 
+def _params_key(params: WindowParams) -> tuple[Any, ...]:
+    return tuple(params.model_dump().values())
+
+
 @router.get("/cost")
-def get_cost(conn: ConnectionDep, container: ContainerDep, params: WindowQuery) -> CostPublic:
+def get_cost(container: ContainerDep, params: WindowQuery) -> CostPublic:
     """Cost of the window's runs by repository, workflow, day and runner type."""
-    window = _window(conn, params)
     rates = service.rate_table(container.settings.telemetry.rates)
-    report = service.cost(conn, window, _filters(params), rates)
+
+    def compute(conn: Connection) -> tuple[Window, service.CostReport]:
+        window = _window(conn, params)
+        return window, service.cost(conn, window, _filters(params), rates)
+
+    view = kept(container, ("api-cost", _params_key(params)), compute)
+    window, report = view.value
     return CostPublic(
         start=window.start,
         end=window.end,
+        computed_at=view.computed_at,
         **{
             k: (round(v, 4) if isinstance(v, float) else v)
             for k, v in vars(report).items()
@@ -123,6 +146,7 @@ class DoraPublic(BaseModel):
 
     start: datetime
     end: datetime
+    computed_at: datetime
     deployments: int
     deployment_frequency: KeyPublic
     lead_time: KeyPublic
@@ -142,15 +166,21 @@ def _key(key: Any) -> KeyPublic:
 
 
 @router.get("/dora")
-def get_dora(conn: ConnectionDep, container: ContainerDep, params: WindowQuery) -> DoraPublic:
+def get_dora(container: ContainerDep, params: WindowQuery) -> DoraPublic:
     """Deployment frequency, lead time, change failure rate and time to restore, with bands."""
-    window = _window(conn, params)
-    report = deployments.dora_report(
-        conn, window, _filters(params), container.settings.telemetry.dora
-    )
+
+    def compute(conn: Connection) -> tuple[Window, Dora]:
+        window = _window(conn, params)
+        return window, deployments.dora_report(
+            conn, window, _filters(params), container.settings.telemetry.dora
+        )
+
+    view = kept(container, ("api-dora", _params_key(params)), compute)
+    window, report = view.value
     return DoraPublic(
         start=window.start,
         end=window.end,
+        computed_at=view.computed_at,
         deployments=report.deployments,
         deployment_frequency=_key(report.deployment_frequency),
         lead_time=_key(report.lead_time),
