@@ -31,13 +31,54 @@ MiB = 1024 * 1024
 
 
 class GitHubSettings(BaseModel):
-    """How GitHub reaches us (webhooks) and how we reach GitHub (REST)."""
+    """How GitHub reaches us (webhooks) and how we reach GitHub (REST).
+
+    Authenticate with a personal access token (``token``) or as a GitHub App
+    (``app_id`` and ``private_key_path``; ``installation_id``, or it is looked
+    up for the repository or organization asked about). ``api_url`` is
+    ``https://HOST/api/v3`` for GitHub Enterprise Server.
+    """
 
     webhook_secret: SecretStr | None = None
     token: SecretStr | None = None
     app_id: int | None = None
     private_key_path: Path | None = None
+    installation_id: int | None = None
     api_url: str = "https://api.github.com"
+    concurrency: int = Field(default=4, ge=1, le=32)
+    per_page: int = Field(default=100, ge=1, le=100)
+    timeout_s: float = Field(default=30.0, gt=0)
+    max_retries: int = Field(default=6, ge=0)
+    backoff_base_s: float = Field(default=1.0, ge=0)
+    backoff_max_s: float = Field(default=60.0, ge=0)
+    # How long to wait on a 403/429 rate limit that names no time (GitHub: at least a minute).
+    rate_limit_wait_s: float = Field(default=60.0, ge=0)
+    # Longest single wait for a rate limit to reset; beyond it the call fails.
+    max_rate_limit_wait_s: float = Field(default=3900.0, ge=0)
+    # Pause until the reset when fewer requests than this remain, keeping some for others.
+    rate_limit_reserve: int = Field(default=50, ge=0)
+    # Repositories reconciled besides those webhooks have delivered (OWNER/NAME).
+    repositories: list[str] = []
+
+    @field_validator("api_url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL, e.g. https://github.example.com/api/v3")
+        return value.rstrip("/")
+
+    @field_validator("repositories")
+    @classmethod
+    def _owner_slash_name(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if name.count("/") != 1 or name.startswith("/") or name.endswith("/"):
+                raise ValueError(f"{name!r} is not OWNER/NAME")
+        return value
+
+    @property
+    def authenticated(self) -> bool:
+        """Whether credentials for the REST API are configured."""
+        return self.token is not None or self.app_id is not None
 
 
 class IngestSettings(BaseModel):
