@@ -47,6 +47,8 @@ class GitHubSettings(BaseModel):
     api_url: str = "https://api.github.com"
     concurrency: int = Field(default=4, ge=1, le=32)
     per_page: int = Field(default=100, ge=1, le=100)
+    # GitHub's run listing returns at most this many results per query, whatever total_count says.
+    listing_cap: int = Field(default=1000, ge=1)
     timeout_s: float = Field(default=30.0, gt=0)
     max_retries: int = Field(default=6, ge=0)
     backoff_base_s: float = Field(default=1.0, ge=0)

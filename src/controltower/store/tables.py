@@ -277,6 +277,27 @@ class Delivery(Base):
     processed_by: Mapped[str | None] = mapped_column(String(128))
 
 
+class BackfillCheckpoint(Base):
+    """How far a backfill of one repository got: windows up to ``done_until`` are stored.
+
+    A backfill walks ``[since, until]`` oldest window first and moves
+    ``done_until`` in the transaction that writes a window's last page, so an
+    interrupted backfill resumes after the last window it completed.
+    """
+
+    __tablename__ = "backfill_checkpoints"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    repository: Mapped[str] = mapped_column(String(255), unique=True)
+    since: Mapped[datetime]
+    until: Mapped[datetime]
+    done_until: Mapped[datetime | None]
+    runs: Mapped[int] = mapped_column(Integer, default=0)
+    started_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+
+
 metadata = Base.metadata
 
 
