@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import structlog
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from controltower.config import GitHubSettings
 from controltower.domain import JobDeliveryFact, RunFact
@@ -36,6 +36,7 @@ from controltower.integrations.github import ApiResponse, GitHubClient
 from controltower.store.writer import FactWriter
 
 log = structlog.get_logger(__name__)
+Fetched = tuple[list[RunFact], list[JobDeliveryFact]]
 SECOND = timedelta(seconds=1)
 
 
@@ -117,13 +118,15 @@ class RepositoryBackfill:
         if plan.resumed:
             self.report.resumed.append(self.repository)
         log.info("backfill.start", repository=self.repository, start=plan.start, until=plan.until)
-        await self._workflows()
+        await self.load_workflows()
         if plan.start <= plan.until:
-            await self._range(plan.start, plan.until, top=True)
+            async for first, high in self.windows(plan.start, plan.until, top=True):
+                await self._window(first, high)
         checkpoints.finish(self.engine, self.repository)
         self.report.repositories.append(self.repository)
 
-    async def _workflows(self) -> None:
+    async def load_workflows(self) -> None:
+        """List the repository's workflows and store their names, paths and ids."""
         async for page in self.client.pages(f"{self.base}/workflows"):
             for workflow in page.data["workflows"]:
                 self.workflows[int(workflow["id"])] = workflow
@@ -134,7 +137,13 @@ class RepositoryBackfill:
                 writer.workflow_id(repo_id, workflow["name"], workflow.get("path"), workflow["id"])
         self.report.workflows += len(self.workflows)
 
-    async def _range(self, low: datetime, high: datetime, *, top: bool = False) -> None:
+    async def windows(
+        self, low: datetime, high: datetime, *, top: bool = False
+    ) -> AsyncIterator[tuple[ApiResponse, datetime]]:
+        """The first listing page of each window of ``[low, high]``, oldest first, and its end.
+
+        A range whose ``total_count`` is above the listing cap is split in two.
+        """
         first = await self.client.get(
             f"{self.base}/runs",
             {"created": created_range(low, high), "per_page": self.client.settings.per_page},
@@ -146,38 +155,59 @@ class RepositoryBackfill:
         if total > self.cap and len(parts) == 2:
             self.report.splits += 1
             for part_low, part_high in parts:
-                await self._range(part_low, part_high)
+                async for window in self.windows(part_low, part_high):
+                    yield window
             return
-        await self._window(first, high)
+        yield first, high
 
-    async def _window(self, page: ApiResponse, high: datetime) -> None:
-        """Store every page of one window, then move the checkpoint past it."""
+    async def following(self, page: ApiResponse) -> AsyncIterator[ApiResponse]:
+        """``page`` and every page after it (``Link: rel="next"``)."""
+        yield page
+        while page.next_url is not None:
+            page = await self.client.get(page.next_url)
+            yield page
+
+    async def _window(self, first: ApiResponse, high: datetime) -> None:
+        """Store every page of one window, then move the checkpoint past it.
+
+        The next listing page is requested while the current page's runs are
+        fetched, so the listing never waits for the slowest run of a page.
+        """
         self.report.windows += 1
         stored = 0
-        while True:
+        page: ApiResponse | None = first
+        while page is not None:
+            upcoming = (
+                asyncio.ensure_future(self.client.get(page.next_url)) if page.next_url else None
+            )
             listed = page.data["workflow_runs"]
-            fetched = await asyncio.gather(*(self._run(run) for run in listed))
-            last = page.next_url is None
+            try:
+                fetched = await asyncio.gather(*(self.fetch_run(run) for run in listed))
+            except BaseException:
+                if upcoming is not None:
+                    upcoming.cancel()
+                raise
             with self.engine.begin() as conn:
-                writer = FactWriter(conn)
-                writer.upsert_runs([run for runs, _ in fetched for run in runs])
-                for _, jobs in fetched:
-                    for job in jobs:
-                        writer.upsert_job(job)
+                self.store(conn, fetched)
                 stored += len(listed)
-                if last:
+                if upcoming is None:
                     checkpoints.advance(conn, self.repository, high, stored)
             self.report.runs += len(listed)
-            self.report.attempts += sum(len(runs) for runs, _ in fetched)
-            self.report.jobs += sum(len(jobs) for _, jobs in fetched)
             self.progress.advance(len(listed))
-            if last:
-                return
-            assert page.next_url is not None
-            page = await self.client.get(page.next_url)
+            page = await upcoming if upcoming is not None else None
 
-    async def _run(self, latest: dict[str, Any]) -> tuple[list[RunFact], list[JobDeliveryFact]]:
-        """Every attempt of one run, and every attempt's jobs."""
+    def store(self, conn: Connection, fetched: Sequence[Fetched]) -> None:
+        """Write fetched runs and jobs in the caller's transaction."""
+        writer = FactWriter(conn)
+        writer.upsert_runs([run for runs, _ in fetched for run in runs])
+        for _, jobs in fetched:
+            for job in jobs:
+                writer.upsert_job(job)
+        self.report.attempts += sum(len(runs) for runs, _ in fetched)
+        self.report.jobs += sum(len(jobs) for _, jobs in fetched)
+
+    async def fetch_run(self, latest: Mapping[str, Any]) -> Fetched:
+        """Every attempt of one run (given as listed: its latest), and every attempt's jobs."""
         run_id, count = latest["id"], int(latest.get("run_attempt") or 1)
         earlier = await asyncio.gather(
             *(self.client.get(f"{self.base}/runs/{run_id}/attempts/{n}") for n in range(1, count))
