@@ -83,6 +83,20 @@ class GitHubSettings(BaseModel):
         return self.token is not None or self.app_id is not None
 
 
+class ReconcileSettings(BaseModel):
+    """Comparing what webhooks delivered with what GitHub's API lists, on a schedule.
+
+    Runs only where GitHub credentials are configured. Runs created in the last
+    ``grace_minutes`` are left for their webhooks, which may still be on the way.
+    """
+
+    enabled: bool = True
+    interval_minutes: int = Field(default=15, ge=1, le=1440)
+    window_hours: float = Field(default=24.0, gt=0)
+    grace_minutes: float = Field(default=5.0, ge=0)
+    completeness_threshold: float = Field(default=0.99, ge=0, le=1)
+
+
 class IngestSettings(BaseModel):
     """Limits and batching of the webhook endpoint and the normalizer."""
 
@@ -170,6 +184,7 @@ class Settings(BaseSettings):
     autonomous_enabled: bool = True
 
     github: GitHubSettings = GitHubSettings()
+    reconcile: ReconcileSettings = ReconcileSettings()
     ingest: IngestSettings = IngestSettings()
     server: ServerSettings = ServerSettings()
     telemetry: TelemetrySettings = TelemetrySettings()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -65,3 +66,20 @@ def test_backfill_needs_a_repository_or_organization(tmp_path: Path) -> None:
     result = run_cli("backfill", env=cli_env(data_dir=str(tmp_path)))
     assert result.returncode == 2
     assert "--repo OWNER/NAME" in result.stderr
+
+
+def test_reconcile_command_fetches_what_no_webhook_delivered(tmp_path: Path) -> None:
+    """With nothing delivered, every recent run is missing: fetched, completeness 0."""
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
+    fake = FakeGitHub([generate(REPO, runs=6, start=start, rerun_every=0)])
+    with serve(fake) as api:
+        env = cli_env(
+            database_url=f"sqlite:///{tmp_path / 'ct.db'}",
+            github__token="test-token",
+            github__api_url=api,
+        )
+        result = run_cli("reconcile", "--repo", REPO, "--json", env=env)
+    assert result.returncode == 0, result.stderr
+    (report,) = json.loads(result.stdout)
+    assert (report["listed"], report["arrived"], report["missing"]) == (6, 0, 6)
+    assert report["completeness"] == 0.0

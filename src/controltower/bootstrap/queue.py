@@ -18,8 +18,10 @@ from urllib.parse import urlparse
 from huey import Huey, MemoryHuey, RedisHuey, SqliteHuey, crontab
 from sqlalchemy import Engine
 
+from controltower.config import Settings
 from controltower.errors import ConfigurationError
-from controltower.ingest import processing
+from controltower.ingest import processing, reconcile
+from controltower.ingest.reconcile import vars_of
 
 QUEUE_NAME = "controltower"
 
@@ -48,6 +50,7 @@ class Tasks:
 
     normalize: Callable[[list[int]], Any]
     sweep: Callable[[], Any]
+    reconcile: Callable[[], Any] | None = None
 
 
 def register_tasks(
@@ -56,11 +59,14 @@ def register_tasks(
     *,
     sweep_minutes: int = 1,
     before_batch: Callable[[], None] = lambda: None,
+    settings: Settings | None = None,
 ) -> Tasks:
     """Register controltower's tasks and schedules on ``huey``, bound to ``engine``.
 
     ``before_batch`` runs before each batch of deliveries is normalized: in the
-    web process it waits for a lull in incoming webhooks.
+    web process it waits for a lull in incoming webhooks. With ``settings`` that
+    hold GitHub credentials, reconciliation runs every
+    ``reconcile.interval_minutes``.
     """
 
     @huey.task(retries=3, retry_delay=2, name="normalize_deliveries")  # type: ignore[untyped-decorator]
@@ -75,4 +81,16 @@ def register_tasks(
     def sweep_pending_deliveries() -> dict[str, int]:
         return vars(processing.process_all_pending(engine))
 
-    return Tasks(normalize=normalize_deliveries, sweep=sweep_pending_deliveries)
+    reconcile_task = None
+    if settings is not None and settings.github.authenticated and settings.reconcile.enabled:
+        minutes = settings.reconcile.interval_minutes
+        every = crontab(minute=f"*/{minutes}") if minutes < 60 else crontab(minute="0")
+
+        @huey.periodic_task(every, name="reconcile_with_github")  # type: ignore[untyped-decorator]
+        def reconcile_with_github() -> list[dict[str, Any]]:
+            return [vars_of(r) for r in reconcile.reconcile(engine, settings)]
+
+        reconcile_task = reconcile_with_github
+    return Tasks(
+        normalize=normalize_deliveries, sweep=sweep_pending_deliveries, reconcile=reconcile_task
+    )

@@ -14,6 +14,7 @@ from controltower.cli.context import print_json, state
 from controltower.cli.logs import configure
 from controltower.errors import ConfigurationError
 from controltower.ingest.backfill import BackfillReport, backfill
+from controltower.ingest.reconcile import reconcile, vars_of
 from controltower.store import schema
 from controltower.store.engine import make_engine
 
@@ -108,3 +109,35 @@ def _summary(console: Console, report: BackfillReport) -> None:
         f"{report.seconds:.1f} s with {report.requests} API requests "
         f"({report.retries} retried){resumed}"
     )
+
+
+def reconcile_command(
+    ctx: typer.Context,
+    repo: Annotated[
+        list[str] | None,
+        typer.Option("--repo", help="OWNER/NAME; default: configured and recently delivered."),
+    ] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
+) -> None:
+    """Compare webhook deliveries with GitHub's API for the recent window; fetch what is missing."""
+    settings = state(ctx).settings()
+    configure(settings.log_level, settings.log_format)
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        schema.upgrade(engine)
+        results = reconcile(engine, settings, repositories=repo or None)
+    finally:
+        engine.dispose()
+    if json_output:
+        print_json([vars_of(r) for r in results])
+        return
+    console = Console(stderr=True)
+    if not results:
+        console.print("nothing to reconcile: no repository configured or recently delivered")
+    for r in results:
+        share = "n/a" if r.completeness is None else f"{r.completeness:.1%}"
+        console.print(
+            f"{r.repository}: {r.listed} runs listed, {r.arrived} had arrived by webhook "
+            f"({share}); fetched {r.fetched} ({r.missing} missing, {r.stale} behind, "
+            f"{r.jobs_missing} without jobs) with {r.requests} API requests"
+        )

@@ -298,6 +298,35 @@ class BackfillCheckpoint(Base):
     finished_at: Mapped[datetime | None]
 
 
+class Reconciliation(Base):
+    """One comparison of a repository's runs in a window with what GitHub's API lists.
+
+    ``listed`` run attempts were in the API's listing; ``arrived`` of them had
+    been stored from webhooks before; ``missing`` were absent (or known only
+    from a job), ``stale`` were stored but behind the API (a missed
+    completion), ``jobs_missing`` had no jobs stored; all of those were fetched.
+    ``completeness`` is ``arrived / listed`` (None when nothing was listed).
+    """
+
+    __tablename__ = "reconciliations"
+    __table_args__ = (Index("ix_reconciliations_repository_finished", "repository", "finished_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    repository: Mapped[str] = mapped_column(String(255))
+    window_start: Mapped[datetime]
+    window_end: Mapped[datetime]
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime]
+    listed: Mapped[int] = mapped_column(Integer)
+    arrived: Mapped[int] = mapped_column(Integer)
+    missing: Mapped[int] = mapped_column(Integer)
+    stale: Mapped[int] = mapped_column(Integer)
+    jobs_missing: Mapped[int] = mapped_column(Integer)
+    fetched: Mapped[int] = mapped_column(Integer)
+    requests: Mapped[int] = mapped_column(Integer)
+    completeness: Mapped[float | None] = mapped_column(Float)
+
+
 metadata = Base.metadata
 
 
