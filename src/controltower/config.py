@@ -97,6 +97,17 @@ class ReconcileSettings(BaseModel):
     completeness_threshold: float = Field(default=0.99, ge=0, le=1)
 
 
+class JobLogSettings(BaseModel):
+    """Logs of failed jobs: fetched after reconciliation, gzip-compressed, the end kept."""
+
+    enabled: bool = True
+    conclusions: list[str] = ["failure", "timed_out"]
+    # Uncompressed bytes kept per log: the end of a longer log, where the error usually is.
+    max_bytes: int = Field(default=2 * MiB, gt=0)
+    # Logs fetched per pass at most; the rest wait for the next pass.
+    batch: int = Field(default=200, gt=0)
+
+
 class IngestSettings(BaseModel):
     """Limits and batching of the webhook endpoint and the normalizer."""
 
@@ -185,6 +196,7 @@ class Settings(BaseSettings):
 
     github: GitHubSettings = GitHubSettings()
     reconcile: ReconcileSettings = ReconcileSettings()
+    job_logs: JobLogSettings = JobLogSettings()
     ingest: IngestSettings = IngestSettings()
     server: ServerSettings = ServerSettings()
     telemetry: TelemetrySettings = TelemetrySettings()

@@ -234,18 +234,23 @@ def test_a_long_rate_limit_is_not_waited_out(fake: FakeGitHub, api: str) -> None
 
 
 def test_logs_follow_the_redirect_and_are_cut_at_the_cap(fake: FakeGitHub, api: str) -> None:
-    """The 302 to the short-lived URL is followed; the body stops at max_bytes."""
+    """The 302 to the short-lived URL is followed; the head or the tail is kept at the cap."""
     job_id = fake.repositories[0].runs[0].jobs[0][0]["id"]
-    fake.logs[job_id] = b"x" * 5000
+    fake.logs[job_id] = b"a" * 3000 + b"z" * 2000
+    path = f"repos/{REPO}/actions/jobs/{job_id}/logs"
 
-    async def main() -> tuple[tuple[bytes, bool], tuple[bytes, bool]]:
+    async def main() -> list[tuple[bytes, int]]:
         async with GitHubClient(settings_for(api)) as client:
-            path = f"repos/{REPO}/actions/jobs/{job_id}/logs"
-            return await client.download(path, 10_000), await client.download(path, 1000)
+            return [
+                await client.download(path, 10_000),
+                await client.download(path, 1000),
+                await client.download(path, 1000, tail=True),
+            ]
 
-    (whole, cut), (part, truncated) = asyncio.run(main())
-    assert (len(whole), cut) == (5000, False)
-    assert (len(part), truncated) == (1000, True)
+    whole, head, tail = asyncio.run(main())
+    assert (len(whole[0]), whole[1]) == (5000, 5000)
+    assert head[0] == b"a" * 1000  # reading stops once the head is full
+    assert tail == (b"z" * 1000, 5000)
     assert [r.status for r in fake.requests][:2] == [302, 200]
     assert fake.requests[1].path == f"/_signed/logs/{job_id}"
 

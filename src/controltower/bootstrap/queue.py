@@ -20,7 +20,7 @@ from sqlalchemy import Engine
 
 from controltower.config import Settings
 from controltower.errors import ConfigurationError
-from controltower.ingest import processing, reconcile
+from controltower.ingest import joblogs, processing, reconcile
 from controltower.ingest.reconcile import vars_of
 
 QUEUE_NAME = "controltower"
@@ -66,7 +66,7 @@ def register_tasks(
     ``before_batch`` runs before each batch of deliveries is normalized: in the
     web process it waits for a lull in incoming webhooks. With ``settings`` that
     hold GitHub credentials, reconciliation runs every
-    ``reconcile.interval_minutes``.
+    ``reconcile.interval_minutes``, followed by fetching the logs of failed jobs.
     """
 
     @huey.task(retries=3, retry_delay=2, name="normalize_deliveries")  # type: ignore[untyped-decorator]
@@ -88,7 +88,10 @@ def register_tasks(
 
         @huey.periodic_task(every, name="reconcile_with_github")  # type: ignore[untyped-decorator]
         def reconcile_with_github() -> list[dict[str, Any]]:
-            return [vars_of(r) for r in reconcile.reconcile(engine, settings)]
+            results = [vars_of(r) for r in reconcile.reconcile(engine, settings)]
+            if settings.job_logs.enabled:
+                joblogs.fetch_logs(engine, settings)
+            return results
 
         reconcile_task = reconcile_with_github
     return Tasks(

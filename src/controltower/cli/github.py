@@ -14,6 +14,7 @@ from controltower.cli.context import print_json, state
 from controltower.cli.logs import configure
 from controltower.errors import ConfigurationError
 from controltower.ingest.backfill import BackfillReport, backfill
+from controltower.ingest.joblogs import fetch_logs
 from controltower.ingest.reconcile import reconcile, vars_of
 from controltower.store import schema
 from controltower.store.engine import make_engine
@@ -141,3 +142,29 @@ def reconcile_command(
             f"({share}); fetched {r.fetched} ({r.missing} missing, {r.stale} behind, "
             f"{r.jobs_missing} without jobs) with {r.requests} API requests"
         )
+
+
+def fetch_logs_command(
+    ctx: typer.Context,
+    repo: Annotated[
+        list[str] | None, typer.Option("--repo", help="OWNER/NAME; default: every repository.")
+    ] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Download and store (compressed) the logs of failed jobs that have none yet."""
+    settings = state(ctx).settings()
+    configure(settings.log_level, settings.log_format)
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        schema.upgrade(engine)
+        report = fetch_logs(engine, settings, repositories=repo or None)
+    finally:
+        engine.dispose()
+    if json_output:
+        print_json(vars(report))
+        return
+    Console(stderr=True).print(
+        f"{report.fetched} logs stored ({report.truncated} cut to their end), "
+        f"{report.unavailable} no longer on GitHub; {report.bytes_read} bytes read, "
+        f"{report.bytes_stored} stored"
+    )

@@ -327,6 +327,25 @@ class Reconciliation(Base):
     completeness: Mapped[float | None] = mapped_column(Float)
 
 
+class JobLog(Base):
+    """The log of a job, compressed; ``error`` says why there is none (e.g. it expired).
+
+    ``size`` is the log's full length; when it was longer than the cap only its
+    end is kept and ``truncated`` is set.
+    """
+
+    __tablename__ = "job_logs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_pk: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), unique=True)
+    fetched_at: Mapped[datetime]
+    size: Mapped[int] = mapped_column(BigInteger)
+    truncated: Mapped[bool] = mapped_column(Boolean)
+    compression: Mapped[str] = mapped_column(String(16))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
 metadata = Base.metadata
 
 

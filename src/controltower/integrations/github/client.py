@@ -258,23 +258,34 @@ class GitHubClient:
             response = await self.get(response.next_url)
             yield response
 
-    async def download(self, url: str, max_bytes: int) -> tuple[bytes, bool]:
-        """The body at ``url`` after redirects, cut at ``max_bytes``; and whether it was cut."""
+    async def download(
+        self, url: str, max_bytes: int, *, tail: bool = False, read_limit: int | None = None
+    ) -> tuple[bytes, int]:
+        """The body at ``url`` after redirects, at most ``max_bytes`` of it, and its full size.
 
-        async def once() -> tuple[bytes, bool]:
+        The first ``max_bytes`` are kept, or with ``tail`` the last ones (a log's
+        error is at its end). Reading stops after ``read_limit`` bytes (default
+        64 times ``max_bytes``); the size returned is then what was read.
+        """
+        limit = read_limit or 64 * max_bytes
+
+        async def once() -> tuple[bytes, int]:
             raw = await self._send(url, None, stream=True)
-            chunks: list[bytes] = []
+            kept = bytearray()
             size = 0
             try:
                 async for chunk in raw.aiter_bytes():
-                    chunks.append(chunk)
                     size += len(chunk)
-                    if size > max_bytes:
+                    kept += chunk
+                    if len(kept) > max_bytes:
+                        if not tail:
+                            break
+                        del kept[: len(kept) - max_bytes]
+                    if size >= limit:
                         break
             finally:
                 await raw.aclose()
-            body = b"".join(chunks)
-            return body[:max_bytes], size > max_bytes
+            return bytes(kept[:max_bytes]), size
 
-        result: tuple[bytes, bool] = await self._call(f"GET {url}", once)
+        result: tuple[bytes, int] = await self._call(f"GET {url}", once)
         return result

@@ -1,9 +1,15 @@
-"""``/api/v1/completeness`` and ``/api/v1/problems``: how much webhooks missed, and what to fix."""
+"""What reading GitHub's API adds: completeness, problems, and the logs of failed jobs.
+
+``/api/v1/completeness`` and ``/api/v1/problems`` say how much webhooks
+missed and what to look at; ``/api/v1/jobs/{job_pk}/log`` serves a stored log.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, HTTPException
+from fastapi.responses import PlainTextResponse
 
+from controltower.ingest import joblogs
 from controltower.telemetry import completeness
 from controltower.web.deps import ConnectionDep, ContainerDep
 
@@ -22,3 +28,22 @@ def get_problems(conn: ConnectionDep, container: ContainerDep) -> list[completen
     """Active problems (today: data completeness below the configured threshold)."""
     threshold = container.settings.reconcile.completeness_threshold
     return completeness.active_problems(conn, threshold)
+
+
+@router.get("/jobs/{job_pk}/log", response_class=PlainTextResponse)
+def get_job_log(job_pk: int, conn: ConnectionDep) -> PlainTextResponse:
+    """The stored log of a job (``jobs.id``) as text; 404 when none is stored.
+
+    ``X-Log-Truncated: true`` when only the end of a longer log was kept;
+    ``X-Log-Unavailable`` carries GitHub's reason when it had no log to give.
+    """
+    stored = joblogs.job_log(conn, job_pk)
+    if stored is None:
+        raise HTTPException(404, f"no log stored for job {job_pk}")
+    headers = {
+        "X-Log-Truncated": "true" if stored.truncated else "false",
+        "X-Log-Size": str(stored.size),
+    }
+    if stored.error:
+        headers["X-Log-Unavailable"] = stored.error[:200]
+    return PlainTextResponse(stored.text, headers=headers)
