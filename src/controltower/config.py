@@ -108,6 +108,25 @@ class JobLogSettings(BaseModel):
     batch: int = Field(default=200, gt=0)
 
 
+class RetentionSettings(BaseModel):
+    """How long each kind of data is kept (days; None keeps it forever), and archiving.
+
+    Expired rows are written to Parquet under ``archive_dir`` (default
+    ``DATA_DIR/archive``) before they are deleted, unless ``archive`` is off.
+    Deliveries still pending normalization are never deleted. The schedule runs
+    once a day at ``hour`` (UTC).
+    """
+
+    enabled: bool = True
+    deliveries_days: int | None = Field(default=30, ge=1)
+    logs_days: int | None = Field(default=90, ge=1)
+    runs_days: int | None = Field(default=None, ge=1)
+    metrics_days: int | None = Field(default=365, ge=1)
+    archive: bool = True
+    archive_dir: Path | None = None
+    hour: int = Field(default=3, ge=0, le=23)
+
+
 class IngestSettings(BaseModel):
     """Limits and batching of the webhook endpoint and the normalizer."""
 
@@ -197,6 +216,7 @@ class Settings(BaseSettings):
     github: GitHubSettings = GitHubSettings()
     reconcile: ReconcileSettings = ReconcileSettings()
     job_logs: JobLogSettings = JobLogSettings()
+    retention: RetentionSettings = RetentionSettings()
     ingest: IngestSettings = IngestSettings()
     server: ServerSettings = ServerSettings()
     telemetry: TelemetrySettings = TelemetrySettings()
@@ -227,6 +247,11 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'controltower.db').resolve()}"
+
+    @property
+    def resolved_archive_dir(self) -> Path:
+        """Where retention archives expired data: ``retention.archive_dir`` or DATA_DIR/archive."""
+        return self.retention.archive_dir or self.data_dir / "archive"
 
     @property
     def resolved_queue_url(self) -> str:

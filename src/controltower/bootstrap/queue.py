@@ -22,6 +22,7 @@ from controltower.config import Settings
 from controltower.errors import ConfigurationError
 from controltower.ingest import joblogs, processing, reconcile
 from controltower.ingest.reconcile import vars_of
+from controltower.telemetry import retention
 
 QUEUE_NAME = "controltower"
 
@@ -51,6 +52,7 @@ class Tasks:
     normalize: Callable[[list[int]], Any]
     sweep: Callable[[], Any]
     reconcile: Callable[[], Any] | None = None
+    retention: Callable[[], Any] | None = None
 
 
 def register_tasks(
@@ -66,7 +68,8 @@ def register_tasks(
     ``before_batch`` runs before each batch of deliveries is normalized: in the
     web process it waits for a lull in incoming webhooks. With ``settings`` that
     hold GitHub credentials, reconciliation runs every
-    ``reconcile.interval_minutes``, followed by fetching the logs of failed jobs.
+    ``reconcile.interval_minutes``, followed by fetching the logs of failed jobs;
+    and retention runs daily at ``retention.hour``.
     """
 
     @huey.task(retries=3, retry_delay=2, name="normalize_deliveries")  # type: ignore[untyped-decorator]
@@ -94,6 +97,21 @@ def register_tasks(
             return results
 
         reconcile_task = reconcile_with_github
+    retention_task = None
+    if settings is not None and settings.retention.enabled:
+        daily = crontab(minute="17", hour=str(settings.retention.hour))
+
+        @huey.periodic_task(daily, name="apply_retention")  # type: ignore[untyped-decorator]
+        def apply_retention() -> list[dict[str, Any]]:
+            reports = retention.run_retention(
+                engine, settings.retention, settings.resolved_archive_dir
+            )
+            return [vars(r) for r in reports]
+
+        retention_task = apply_retention
     return Tasks(
-        normalize=normalize_deliveries, sweep=sweep_pending_deliveries, reconcile=reconcile_task
+        normalize=normalize_deliveries,
+        sweep=sweep_pending_deliveries,
+        reconcile=reconcile_task,
+        retention=retention_task,
     )
