@@ -31,13 +31,100 @@ MiB = 1024 * 1024
 
 
 class GitHubSettings(BaseModel):
-    """How GitHub reaches us (webhooks) and how we reach GitHub (REST)."""
+    """How GitHub reaches us (webhooks) and how we reach GitHub (REST).
+
+    Authenticate with a personal access token (``token``) or as a GitHub App
+    (``app_id`` and ``private_key_path``; ``installation_id``, or it is looked
+    up for the repository or organization asked about). ``api_url`` is
+    ``https://HOST/api/v3`` for GitHub Enterprise Server.
+    """
 
     webhook_secret: SecretStr | None = None
     token: SecretStr | None = None
     app_id: int | None = None
     private_key_path: Path | None = None
+    installation_id: int | None = None
     api_url: str = "https://api.github.com"
+    concurrency: int = Field(default=4, ge=1, le=32)
+    per_page: int = Field(default=100, ge=1, le=100)
+    # GitHub's run listing returns at most this many results per query, whatever total_count says.
+    listing_cap: int = Field(default=1000, ge=1)
+    timeout_s: float = Field(default=30.0, gt=0)
+    max_retries: int = Field(default=6, ge=0)
+    backoff_base_s: float = Field(default=1.0, ge=0)
+    backoff_max_s: float = Field(default=60.0, ge=0)
+    # How long to wait on a 403/429 rate limit that names no time (GitHub: at least a minute).
+    rate_limit_wait_s: float = Field(default=60.0, ge=0)
+    # Longest single wait for a rate limit to reset; beyond it the call fails.
+    max_rate_limit_wait_s: float = Field(default=3900.0, ge=0)
+    # Pause until the reset when fewer requests than this remain, keeping some for others.
+    rate_limit_reserve: int = Field(default=50, ge=0)
+    # Repositories reconciled besides those webhooks have delivered (OWNER/NAME).
+    repositories: list[str] = []
+
+    @field_validator("api_url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL, e.g. https://github.example.com/api/v3")
+        return value.rstrip("/")
+
+    @field_validator("repositories")
+    @classmethod
+    def _owner_slash_name(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if name.count("/") != 1 or name.startswith("/") or name.endswith("/"):
+                raise ValueError(f"{name!r} is not OWNER/NAME")
+        return value
+
+    @property
+    def authenticated(self) -> bool:
+        """Whether credentials for the REST API are configured."""
+        return self.token is not None or self.app_id is not None
+
+
+class ReconcileSettings(BaseModel):
+    """Comparing what webhooks delivered with what GitHub's API lists, on a schedule.
+
+    Runs only where GitHub credentials are configured. Runs created in the last
+    ``grace_minutes`` are left for their webhooks, which may still be on the way.
+    """
+
+    enabled: bool = True
+    interval_minutes: int = Field(default=15, ge=1, le=1440)
+    window_hours: float = Field(default=24.0, gt=0)
+    grace_minutes: float = Field(default=5.0, ge=0)
+    completeness_threshold: float = Field(default=0.99, ge=0, le=1)
+
+
+class JobLogSettings(BaseModel):
+    """Logs of failed jobs: fetched after reconciliation, gzip-compressed, the end kept."""
+
+    enabled: bool = True
+    conclusions: list[str] = ["failure", "timed_out"]
+    # Uncompressed bytes kept per log: the end of a longer log, where the error usually is.
+    max_bytes: int = Field(default=2 * MiB, gt=0)
+    # Logs fetched per pass at most; the rest wait for the next pass.
+    batch: int = Field(default=200, gt=0)
+
+
+class RetentionSettings(BaseModel):
+    """How long each kind of data is kept (days; None keeps it forever), and archiving.
+
+    Expired rows are written to Parquet under ``archive_dir`` (default
+    ``DATA_DIR/archive``) before they are deleted, unless ``archive`` is off.
+    Deliveries still pending normalization are never deleted. The schedule runs
+    once a day at ``hour`` (UTC).
+    """
+
+    enabled: bool = True
+    deliveries_days: int | None = Field(default=30, ge=1)
+    logs_days: int | None = Field(default=90, ge=1)
+    runs_days: int | None = Field(default=None, ge=1)
+    metrics_days: int | None = Field(default=365, ge=1)
+    archive: bool = True
+    archive_dir: Path | None = None
+    hour: int = Field(default=3, ge=0, le=23)
 
 
 class IngestSettings(BaseModel):
@@ -138,6 +225,9 @@ class Settings(BaseSettings):
     autonomous_enabled: bool = True
 
     github: GitHubSettings = GitHubSettings()
+    reconcile: ReconcileSettings = ReconcileSettings()
+    job_logs: JobLogSettings = JobLogSettings()
+    retention: RetentionSettings = RetentionSettings()
     ingest: IngestSettings = IngestSettings()
     server: ServerSettings = ServerSettings()
     telemetry: TelemetrySettings = TelemetrySettings()
@@ -168,6 +258,11 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'controltower.db').resolve()}"
+
+    @property
+    def resolved_archive_dir(self) -> Path:
+        """Where retention archives expired data: ``retention.archive_dir`` or DATA_DIR/archive."""
+        return self.retention.archive_dir or self.data_dir / "archive"
 
     @property
     def resolved_queue_url(self) -> str:

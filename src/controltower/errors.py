@@ -12,7 +12,12 @@ third-party errors are translated at the boundary with ``raise ... from exc``::
     │   ├── PayloadTooLarge         body above the configured limit (HTTP 413)
     │   ├── UnsupportedMediaType    neither JSON nor form-encoded (HTTP 415)
     │   └── MalformedPayload        not JSON, or not an object, or no event (HTTP 400)
-    └── RecordRejected              one history record breaks the format (line and reason)
+    ├── RecordRejected              one history record breaks the format (line and reason)
+    └── GitHubError                 a call to GitHub's REST API failed (after any retries)
+        ├── GitHubAuthError         401, or 403 that is not a rate limit: credentials or access
+        ├── GitHubNotFound          404: no such repository, organization, run or job
+        ├── GitHubRateLimited       still rate limited after waiting as long as allowed
+        └── GitHubUnavailable       5xx, timeouts or connection errors, retries exhausted
 
 The web layer maps these to status codes; nothing outside ``web`` raises
 ``HTTPException``.
@@ -64,3 +69,27 @@ class RecordRejected(ControlTowerError):
         self.reason = reason
         self.line = line
         super().__init__(f"line {line}: {reason}" if line is not None else reason)
+
+
+class GitHubError(ControlTowerError):
+    """A call to GitHub's REST API failed; ``status`` is the HTTP status when there was one."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        self.status = status
+        super().__init__(message)
+
+
+class GitHubAuthError(GitHubError):
+    """GitHub refused the credentials, or they do not grant access to what was asked."""
+
+
+class GitHubNotFound(GitHubError):
+    """GitHub has no such repository, organization, run or job (or hides it from us)."""
+
+
+class GitHubRateLimited(GitHubError):
+    """GitHub kept answering with a rate limit after every allowed retry."""
+
+
+class GitHubUnavailable(GitHubError):
+    """GitHub answered 5xx, timed out or could not be reached, after every allowed retry."""

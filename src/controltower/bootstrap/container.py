@@ -42,6 +42,7 @@ class Container:
             self.engine,
             sweep_minutes=max(1, round(self.settings.ingest.sweep_interval_s / 60)),
             before_batch=self.journal.wait_until_quiet,
+            settings=self.settings,
         )
 
     def enqueue_normalize(self, ids: list[int]) -> None:

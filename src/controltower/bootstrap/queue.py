@@ -18,8 +18,11 @@ from urllib.parse import urlparse
 from huey import Huey, MemoryHuey, RedisHuey, SqliteHuey, crontab
 from sqlalchemy import Engine
 
+from controltower.config import Settings
 from controltower.errors import ConfigurationError
-from controltower.ingest import processing
+from controltower.ingest import joblogs, processing, reconcile
+from controltower.ingest.reconcile import vars_of
+from controltower.telemetry import retention
 
 QUEUE_NAME = "controltower"
 
@@ -48,6 +51,8 @@ class Tasks:
 
     normalize: Callable[[list[int]], Any]
     sweep: Callable[[], Any]
+    reconcile: Callable[[], Any] | None = None
+    retention: Callable[[], Any] | None = None
 
 
 def register_tasks(
@@ -56,11 +61,15 @@ def register_tasks(
     *,
     sweep_minutes: int = 1,
     before_batch: Callable[[], None] = lambda: None,
+    settings: Settings | None = None,
 ) -> Tasks:
     """Register controltower's tasks and schedules on ``huey``, bound to ``engine``.
 
     ``before_batch`` runs before each batch of deliveries is normalized: in the
-    web process it waits for a lull in incoming webhooks.
+    web process it waits for a lull in incoming webhooks. With ``settings`` that
+    hold GitHub credentials, reconciliation runs every
+    ``reconcile.interval_minutes``, followed by fetching the logs of failed jobs;
+    and retention runs daily at ``retention.hour``.
     """
 
     @huey.task(retries=3, retry_delay=2, name="normalize_deliveries")  # type: ignore[untyped-decorator]
@@ -75,4 +84,34 @@ def register_tasks(
     def sweep_pending_deliveries() -> dict[str, int]:
         return vars(processing.process_all_pending(engine))
 
-    return Tasks(normalize=normalize_deliveries, sweep=sweep_pending_deliveries)
+    reconcile_task = None
+    if settings is not None and settings.github.authenticated and settings.reconcile.enabled:
+        minutes = settings.reconcile.interval_minutes
+        every = crontab(minute=f"*/{minutes}") if minutes < 60 else crontab(minute="0")
+
+        @huey.periodic_task(every, name="reconcile_with_github")  # type: ignore[untyped-decorator]
+        def reconcile_with_github() -> list[dict[str, Any]]:
+            results = [vars_of(r) for r in reconcile.reconcile(engine, settings)]
+            if settings.job_logs.enabled:
+                joblogs.fetch_logs(engine, settings)
+            return results
+
+        reconcile_task = reconcile_with_github
+    retention_task = None
+    if settings is not None and settings.retention.enabled:
+        daily = crontab(minute="17", hour=str(settings.retention.hour))
+
+        @huey.periodic_task(daily, name="apply_retention")  # type: ignore[untyped-decorator]
+        def apply_retention() -> list[dict[str, Any]]:
+            reports = retention.run_retention(
+                engine, settings.retention, settings.resolved_archive_dir
+            )
+            return [vars(r) for r in reports]
+
+        retention_task = apply_retention
+    return Tasks(
+        normalize=normalize_deliveries,
+        sweep=sweep_pending_deliveries,
+        reconcile=reconcile_task,
+        retention=retention_task,
+    )

@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from controltower.cli import db, exports, history, replay, serve
+from controltower.cli import db, exports, github, history, replay, retention, serve
 from controltower.cli.context import state
 from controltower.errors import ConfigurationError, ControlTowerError
 
@@ -45,7 +45,11 @@ def root(
 
 app.add_typer(db.app, name="db")
 app.add_typer(exports.app, name="export")
+app.add_typer(retention.app, name="retention")
 app.command("import")(history.import_command)
+app.command("backfill")(github.backfill_command)
+app.command("reconcile")(github.reconcile_command)
+app.command("fetch-logs")(github.fetch_logs_command)
 app.command("replay")(replay.replay_command)
 app.command("serve")(serve.serve_command)
 app.command("worker")(serve.worker_command)

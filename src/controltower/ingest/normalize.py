@@ -137,14 +137,30 @@ def _runner_os(labels: tuple[str, ...]) -> str | None:
 def _workflow_run(payload: Mapping[str, Any]) -> list[Fact]:
     run = _get(payload, "workflow_run") or {}
     workflow = _get(payload, "workflow") or {}
+    return [run_fact(_repository(payload), run, workflow, source="webhook")]
+
+
+def run_fact(
+    repository: str,
+    run: Mapping[str, Any],
+    workflow: Mapping[str, Any] | None = None,
+    source: str = "api",
+) -> RunFact:
+    """The fact for one run attempt as GitHub describes it, in a webhook or the REST API.
+
+    Webhooks and the API describe a run with the same object, so both paths
+    share this extraction; the snapshot's digest leaves ``source`` out, so the
+    same attempt at the same moment is the same snapshot whichever way it came.
+    """
     prs = run.get("pull_requests") or []
     updated = parse_timestamp(run.get("updated_at"))
     status = run.get("status") or "requested"
+    workflow = workflow or {}
     name = workflow.get("name") or run.get("name") or run.get("path") or "default"
     completed = updated if status == "completed" else None
     started = parse_timestamp(run.get("run_started_at"))
     fact = RunFact(
-        repository=_repository(payload),
+        repository=repository,
         run_id=str(run["id"]),
         attempt=_int(run.get("run_attempt")) or 1,
         run_number=_int(run.get("run_number")),
@@ -163,9 +179,10 @@ def _workflow_run(payload: Mapping[str, Any]) -> list[Fact]:
         completed_at=completed,
         updated_at=updated,
         duration_s=(completed - started).total_seconds() if completed and started else None,
-        source="webhook",
+        source=source,
     )
-    return [_stamped(fact, status, updated)]
+    digested = digest(dataclasses.replace(fact, source=""))
+    return dataclasses.replace(fact, snapshot=snapshot_key(status, updated, digested))
 
 
 def _steps(raw: Any) -> tuple[StepFact, ...]:
@@ -186,7 +203,11 @@ def _steps(raw: Any) -> tuple[StepFact, ...]:
 
 
 def _workflow_job(payload: Mapping[str, Any]) -> list[Fact]:
-    job = _get(payload, "workflow_job") or {}
+    return [job_fact(_repository(payload), _get(payload, "workflow_job") or {})]
+
+
+def job_fact(repository: str, job: Mapping[str, Any]) -> JobDeliveryFact:
+    """The fact for one job as GitHub describes it, in a webhook or the REST API."""
     status = job.get("status") or "queued"
     labels = _labels(job.get("labels"))
     stamp = parse_timestamp(job.get("completed_at")) or parse_timestamp(job.get("started_at"))
@@ -205,17 +226,15 @@ def _workflow_job(payload: Mapping[str, Any]) -> list[Fact]:
         runner_group=_str(job.get("runner_group_name")),
         steps=_steps(job.get("steps")),
     )
-    return [
-        JobDeliveryFact(
-            repository=_repository(payload),
-            run_id=str(job["run_id"]),
-            attempt=_int(job.get("run_attempt")) or 1,
-            workflow=str(job.get("workflow_name") or "default"),
-            branch=_str(job.get("head_branch")),
-            head_sha=_str(job.get("head_sha")),
-            job=_stamped(fact, status, stamp),
-        )
-    ]
+    return JobDeliveryFact(
+        repository=repository,
+        run_id=str(job["run_id"]),
+        attempt=_int(job.get("run_attempt")) or 1,
+        workflow=str(job.get("workflow_name") or "default"),
+        branch=_str(job.get("head_branch")),
+        head_sha=_str(job.get("head_sha")),
+        job=_stamped(fact, status, stamp),
+    )
 
 
 def _deployment_fact(payload: Mapping[str, Any]) -> DeploymentFact:

@@ -288,6 +288,75 @@ class Delivery(Base):
     processed_by: Mapped[str | None] = mapped_column(String(128))
 
 
+class BackfillCheckpoint(Base):
+    """How far a backfill of one repository got: windows up to ``done_until`` are stored.
+
+    A backfill walks ``[since, until]`` oldest window first and moves
+    ``done_until`` in the transaction that writes a window's last page, so an
+    interrupted backfill resumes after the last window it completed.
+    """
+
+    __tablename__ = "backfill_checkpoints"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    repository: Mapped[str] = mapped_column(String(255), unique=True)
+    since: Mapped[datetime]
+    until: Mapped[datetime]
+    done_until: Mapped[datetime | None]
+    runs: Mapped[int] = mapped_column(Integer, default=0)
+    started_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+
+
+class Reconciliation(Base):
+    """One comparison of a repository's runs in a window with what GitHub's API lists.
+
+    ``listed`` run attempts were in the API's listing; ``arrived`` of them had
+    been stored from webhooks before; ``missing`` were absent (or known only
+    from a job), ``stale`` were stored but behind the API (a missed
+    completion), ``jobs_missing`` had no jobs stored; all of those were fetched.
+    ``completeness`` is ``arrived / listed`` (None when nothing was listed).
+    """
+
+    __tablename__ = "reconciliations"
+    __table_args__ = (Index("ix_reconciliations_repository_finished", "repository", "finished_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    repository: Mapped[str] = mapped_column(String(255))
+    window_start: Mapped[datetime]
+    window_end: Mapped[datetime]
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime]
+    listed: Mapped[int] = mapped_column(Integer)
+    arrived: Mapped[int] = mapped_column(Integer)
+    missing: Mapped[int] = mapped_column(Integer)
+    stale: Mapped[int] = mapped_column(Integer)
+    jobs_missing: Mapped[int] = mapped_column(Integer)
+    fetched: Mapped[int] = mapped_column(Integer)
+    requests: Mapped[int] = mapped_column(Integer)
+    completeness: Mapped[float | None] = mapped_column(Float)
+
+
+class JobLog(Base):
+    """The log of a job, compressed; ``error`` says why there is none (e.g. it expired).
+
+    ``size`` is the log's full length; when it was longer than the cap only its
+    end is kept and ``truncated`` is set.
+    """
+
+    __tablename__ = "job_logs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_pk: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), unique=True)
+    fetched_at: Mapped[datetime]
+    size: Mapped[int] = mapped_column(BigInteger)
+    truncated: Mapped[bool] = mapped_column(Boolean)
+    compression: Mapped[str] = mapped_column(String(16))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
 metadata = Base.metadata
 
 

@@ -11,6 +11,9 @@ Problems found here (later stages add their own):
   replayable with ``controltower replay``).
 - ``ingest-quiet``: webhooks have been delivered before, but none for longer
   than ``quiet_after_hours``.
+- ``data-completeness``: the share of runs that arrived by webhook, as the
+  last reconciliation with GitHub's API measured it, is below the threshold
+  (``reconcile.completeness_threshold``), overall or for a repository.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from sqlalchemy import Connection, and_, func, select, true
 from controltower.domain import is_failed
 from controltower.domain.status import FAILED_CONCLUSIONS, Conclusion
 from controltower.store.tables import Delivery, table_of
+from controltower.telemetry import completeness
 from controltower.telemetry.metrics import Window
 from controltower.telemetry.scope import (
     Filters,
@@ -63,10 +67,16 @@ def problems(
     settings: Any,
     now: datetime | None = None,
     limit: int = 20,
+    completeness_threshold: float | None = None,
 ) -> tuple[list[Problem], int]:
-    """Active problems, worst and newest first, at most ``limit``; and how many there are."""
+    """Active problems, worst and newest first, at most ``limit``; and how many there are.
+
+    With ``completeness_threshold``, data completeness below it is one too.
+    """
     now = now or datetime.now(UTC)
     found = _ingest_problems(conn, settings.problems, now)
+    if completeness_threshold is not None:
+        found.extend(_completeness_problems(conn, completeness_threshold))
     failing, count = _failing_branches(conn, window, filters, settings.default_branches, limit)
     found.extend(failing)
     found.sort(key=lambda p: (SEVERITY_ORDER[p.severity], -_ts(p.since)))
@@ -121,6 +131,21 @@ def _ingest_problems(conn: Connection, settings: Any, now: datetime) -> list[Pro
             )
         )
     return found
+
+
+def _completeness_problems(conn: Connection, threshold: float) -> list[Problem]:
+    report = completeness.data_completeness(conn, threshold)
+    return [
+        Problem(
+            "data-completeness",
+            p.severity,
+            f"Webhooks missed runs: {p.subject}",
+            p.summary + ".",
+            since=report.reconciled_at,
+            repository=None if p.subject == "all repositories" else p.subject,
+        )
+        for p in completeness.completeness_problems(report)
+    ]
 
 
 def _failing_branches(

@@ -12,7 +12,10 @@ never run, job or commit ids.
 - ``cicd_pipeline_run_active{repository,workflow,state}``, a gauge:
   ``cicd.pipeline.run.active``;
 - ``controltower_deliveries{state}`` and
-  ``controltower_last_delivery_timestamp_seconds``: controltower's own ingest.
+  ``controltower_last_delivery_timestamp_seconds``: controltower's own ingest;
+- ``controltower_data_completeness_ratio{repository}``: the share of the
+  runs GitHub's API listed that had arrived by webhook, at each repository's
+  latest reconciliation (``repository="*"`` for all of them together).
 
 A pipeline run is one attempt of a workflow run. ``result`` follows the
 convention's ``cicd.pipeline.result`` values: success, failure, timeout,
@@ -37,6 +40,7 @@ from sqlalchemy import Connection, Engine, case, func, select
 
 from controltower.store.engine import reading
 from controltower.store.tables import Delivery, Repository, Workflow, WorkflowRun, table_of
+from controltower.telemetry.completeness import data_completeness
 
 BUCKETS = (30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1800.0, 3600.0, 7200.0)
 RESULTS = {
@@ -142,7 +146,22 @@ def _own(conn: Connection) -> list[Metric]:
         "When the newest webhook delivery was received (Unix time).",
     )
     freshness.add_metric([], last.timestamp() if last is not None else 0.0)
-    return [deliveries, freshness]
+    return [deliveries, freshness, _completeness(conn)]
+
+
+def _completeness(conn: Connection) -> Metric:
+    gauge = GaugeMetricFamily(
+        "controltower_data_completeness_ratio",
+        "Share of the runs GitHub listed that had arrived by webhook (latest reconciliation).",
+        labels=["repository"],
+    )
+    report = data_completeness(conn)
+    for repo in report.repositories:
+        if repo.completeness is not None:
+            gauge.add_metric([repo.repository], repo.completeness)
+    if report.completeness is not None:
+        gauge.add_metric(["*"], report.completeness)
+    return gauge
 
 
 class StoreCollector(Collector):

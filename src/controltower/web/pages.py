@@ -21,9 +21,10 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import Connection, func, select
 
 from controltower.bootstrap import Container
+from controltower.ingest import joblogs
 from controltower.store import queries
 from controltower.store.tables import Delivery
-from controltower.telemetry import activity, deployments, drilldown, service
+from controltower.telemetry import activity, completeness, deployments, drilldown, service
 from controltower.telemetry.dora import DeploymentEvent, Dora
 from controltower.telemetry.metrics import GroupMetrics, Window
 from controltower.telemetry.scope import Filters
@@ -300,7 +301,15 @@ def overview(
     scope = Filters(None, None, filters.branch, filters.event)
     success, duration = _trend_charts(figures.days)
     last = conn.execute(select(func.max(Delivery.received_at))).scalar_one_or_none()
-    problems, problem_count = activity.problems(conn, window, scope, container.settings.telemetry)
+    settings = container.settings
+    problems, problem_count = activity.problems(
+        conn,
+        window,
+        scope,
+        settings.telemetry,
+        completeness_threshold=settings.reconcile.completeness_threshold,
+    )
+    data = completeness.data_completeness(conn, settings.reconcile.completeness_threshold)
     return _render(
         request,
         "overview.html",
@@ -318,6 +327,7 @@ def overview(
         recent_deployments=sorted(events, key=lambda e: e.finished_at, reverse=True)[:10],
         problems=problems,
         problem_count=problem_count,
+        completeness=data,
         feed=activity.feed(conn, scope, limit=25),
         deliveries=queries.delivery_states(conn),
         last_delivery=_ago(last),
@@ -528,6 +538,7 @@ def job_page(
         ),
         steps=drilldown.slowest_steps(conn, window, scope, job=job.name),
         step_sample=drilldown.STEP_SAMPLE,
+        log=joblogs.job_log(conn, job.id),
     )
 
 

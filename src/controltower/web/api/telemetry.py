@@ -203,10 +203,16 @@ def get_problems(
     params: WindowQuery,
     limit: int = Query(default=20, ge=1, le=500),
 ) -> ProblemsPublic:
-    """What needs attention now: failing default branches and the state of ingest."""
+    """What needs attention now: failing default branches, ingest, and data completeness."""
     window = _window(conn, params)
+    settings = container.settings
     found, count = activity.problems(
-        conn, window, _filters(params), container.settings.telemetry, limit=limit
+        conn,
+        window,
+        _filters(params),
+        settings.telemetry,
+        limit=limit,
+        completeness_threshold=settings.reconcile.completeness_threshold,
     )
     return ProblemsPublic(count=count, problems=found)
 

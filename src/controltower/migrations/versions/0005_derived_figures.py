@@ -5,8 +5,8 @@ minutes; each job its runner type, billing day and billed minutes (with and
 without step records), so metrics and cost are aggregate queries instead of
 loading every job and step. Rows already stored are filled in here.
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-11-26
 """
 
@@ -22,8 +22,8 @@ from alembic import op
 from controltower.domain import JobFact, StepFact
 from controltower.domain.billing import job_figures, run_figures
 
-revision: str = "0002"
-down_revision: str | None = "0001"
+revision: str = "0005"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,170 @@
+"""``controltower backfill``: history from GitHub's REST API, resumable, with a progress bar."""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from controltower.cli.context import print_json, state
+from controltower.cli.logs import configure
+from controltower.errors import ConfigurationError
+from controltower.ingest.backfill import BackfillReport, backfill
+from controltower.ingest.joblogs import fetch_logs
+from controltower.ingest.reconcile import reconcile, vars_of
+from controltower.store import schema
+from controltower.store.engine import make_engine
+
+DATE_FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%SZ"]
+
+
+class _Bar:
+    """Adapts a Rich progress bar to ``ingest.backfill.Progress``."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.task = progress.add_task("backfill", total=0)
+
+    def expect(self, runs: int) -> None:
+        total = self.progress.tasks[0].total or 0
+        self.progress.update(self.task, total=total + runs)
+
+    def advance(self, runs: int) -> None:
+        self.progress.advance(self.task, runs)
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def backfill_command(
+    ctx: typer.Context,
+    repo: Annotated[
+        list[str] | None, typer.Option("--repo", help="OWNER/NAME; repeat for several.")
+    ] = None,
+    org: Annotated[str | None, typer.Option(help="Every repository of this organization.")] = None,
+    since: Annotated[
+        datetime | None,
+        typer.Option(formats=DATE_FORMATS, help="Runs created from this day (UTC); 30 days ago."),
+    ] = None,
+    until: Annotated[
+        datetime | None, typer.Option(formats=DATE_FORMATS, help="Runs created until; now.")
+    ] = None,
+    restart: Annotated[
+        bool, typer.Option("--restart", help="Ignore the checkpoint and start over.")
+    ] = False,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Fetch workflows, runs (every attempt), jobs and steps from GitHub's API."""
+    settings = state(ctx).settings()
+    configure(settings.log_level, settings.log_format)
+    for name in repo or []:
+        if name.count("/") != 1:
+            raise ConfigurationError(f"--repo {name!r}: expected OWNER/NAME")
+    if not repo and not org:
+        raise ConfigurationError("name a repository (--repo OWNER/NAME) or --org ORG")
+    now = datetime.now(UTC)
+    start = _utc(since) if since else now - timedelta(days=30)
+    end = min(_utc(until), now) if until else now
+    engine = make_engine(settings.resolved_database_url)
+    console = Console(stderr=True)
+    bar = Progress(
+        TextColumn("backfill"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("runs"),
+        TimeElapsedColumn(),
+        console=console,
+        disable=not console.is_terminal,
+    )
+    try:
+        schema.upgrade(engine)
+        with bar if console.is_terminal else nullcontext(bar):
+            report = backfill(
+                engine,
+                settings.github,
+                repositories=repo or [],
+                org=org,
+                since=start,
+                until=end,
+                restart=restart,
+                progress=_Bar(bar),
+            )
+    finally:
+        engine.dispose()
+    if json_output:
+        print_json(report.as_dict())
+    else:
+        _summary(console, report)
+
+
+def _summary(console: Console, report: BackfillReport) -> None:
+    resumed = f", resumed {', '.join(report.resumed)}" if report.resumed else ""
+    console.print(
+        f"{len(report.repositories)} repositor{'y' if len(report.repositories) == 1 else 'ies'}: "
+        f"{report.runs} runs, {report.attempts} attempts, {report.jobs} jobs stored in "
+        f"{report.seconds:.1f} s with {report.requests} API requests "
+        f"({report.retries} retried){resumed}"
+    )
+
+
+def reconcile_command(
+    ctx: typer.Context,
+    repo: Annotated[
+        list[str] | None,
+        typer.Option("--repo", help="OWNER/NAME; default: configured and recently delivered."),
+    ] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
+) -> None:
+    """Compare webhook deliveries with GitHub's API for the recent window; fetch what is missing."""
+    settings = state(ctx).settings()
+    configure(settings.log_level, settings.log_format)
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        schema.upgrade(engine)
+        results = reconcile(engine, settings, repositories=repo or None)
+    finally:
+        engine.dispose()
+    if json_output:
+        print_json([vars_of(r) for r in results])
+        return
+    console = Console(stderr=True)
+    if not results:
+        console.print("nothing to reconcile: no repository configured or recently delivered")
+    for r in results:
+        share = "n/a" if r.completeness is None else f"{r.completeness:.1%}"
+        console.print(
+            f"{r.repository}: {r.listed} runs listed, {r.arrived} had arrived by webhook "
+            f"({share}); fetched {r.fetched} ({r.missing} missing, {r.stale} behind, "
+            f"{r.jobs_missing} without jobs) with {r.requests} API requests"
+        )
+
+
+def fetch_logs_command(
+    ctx: typer.Context,
+    repo: Annotated[
+        list[str] | None, typer.Option("--repo", help="OWNER/NAME; default: every repository.")
+    ] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Download and store (compressed) the logs of failed jobs that have none yet."""
+    settings = state(ctx).settings()
+    configure(settings.log_level, settings.log_format)
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        schema.upgrade(engine)
+        report = fetch_logs(engine, settings, repositories=repo or None)
+    finally:
+        engine.dispose()
+    if json_output:
+        print_json(vars(report))
+        return
+    Console(stderr=True).print(
+        f"{report.fetched} logs stored ({report.truncated} cut to their end), "
+        f"{report.unavailable} no longer on GitHub; {report.bytes_read} bytes read, "
+        f"{report.bytes_stored} stored"
+    )

@@ -1,0 +1,51 @@
+"""``controltower retention run``: archive expired data to Parquet and delete it."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from controltower.cli.context import print_json, state
+from controltower.cli.logs import configure
+from controltower.store import schema
+from controltower.store.engine import make_engine
+from controltower.telemetry.retention import run_retention
+
+app = typer.Typer(help="Keep data only as long as configured.", no_args_is_help=True)
+
+
+@app.command("run")
+def run_command(
+    ctx: typer.Context,
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="Say what would be archived and deleted; change nothing."),
+    ] = False,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Archive (unless configured off) and delete data older than each kind's retention."""
+    settings = state(ctx).settings()
+    configure(settings.log_level, settings.log_format)
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        schema.upgrade(engine)
+        reports = run_retention(
+            engine, settings.retention, settings.resolved_archive_dir, dry_run=dry_run
+        )
+    finally:
+        engine.dispose()
+    if json_output:
+        print_json([vars(r) for r in reports])
+        return
+    console = Console(stderr=True)
+    verb = "would delete" if dry_run else "deleted"
+    for r in reports:
+        if r.cutoff is None:
+            console.print(f"{r.kind}: kept forever")
+            continue
+        counts = ", ".join(f"{n} {table}" for table, n in r.rows.items())
+        console.print(f"{r.kind}: older than {r.days} days ({r.cutoff:%Y-%m-%d}): {verb} {counts}")
+        for path in r.archived:
+            console.print(f"  archived to {path}")

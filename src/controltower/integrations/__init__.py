@@ -1,0 +1,1 @@
+"""Thin clients of the services controltower talks to; transports are injectable."""
