@@ -49,7 +49,7 @@ def test_sqlite_runs_in_wal_mode(sqlite_engine: Engine) -> None:
 
 
 def test_upgrading_fills_the_derived_figures_of_stored_runs_and_jobs(database_url: str) -> None:
-    """Runs and jobs stored before revision 0002 get their day, queue, runner and minutes."""
+    """Runs and jobs stored before revision 0005 get their day, queue, runner and minutes."""
     engine = make_engine(database_url)
     try:
         schema.upgrade(engine, "0001")
