@@ -42,7 +42,12 @@ def recent_runs(
     branch: str | None = None,
     event: str | None = None,
 ) -> list[RunRow]:
-    """The most recently created run attempts, newest first, optionally narrowed."""
+    """The most recently created run attempts, newest first, optionally narrowed.
+
+    Ordered as the ``created_at`` index runs (backwards), so the newest are
+    found without sorting the table; a run not known beyond a job yet (no
+    creation time) is not listed.
+    """
     query = (
         select(
             runs_t.c.id,
@@ -62,7 +67,8 @@ def recent_runs(
         )
         .join(repos_t, repos_t.c.id == runs_t.c.repository_id)
         .join(workflows_t, workflows_t.c.id == runs_t.c.workflow_id)
-        .order_by(runs_t.c.created_at.desc().nulls_last(), runs_t.c.id.desc())
+        .where(runs_t.c.created_at.is_not(None))
+        .order_by(runs_t.c.created_at.desc(), runs_t.c.id.desc())
         .limit(limit)
     )
     if repository is not None:

@@ -263,7 +263,7 @@ def feed(conn: Connection, filters: Filters, limit: int = 25) -> list[Event]:
         )
         .join(repos_t, repos_t.c.id == runs_t.c.repository_id)
         .join(workflows_t, workflows_t.c.id == runs_t.c.workflow_id)
-        .where(*_run_filters(filters))
+        .where(runs_t.c.created_at.is_not(None), *_run_filters(filters))
         .order_by(runs_t.c.created_at.desc())
         .limit(limit)
     )
