@@ -91,3 +91,11 @@ def delivery_states(conn: Connection) -> dict[str, int]:
     """How many deliveries are in each state."""
     rows = conn.execute(select(deliveries_t.c.state, func.count()).group_by(deliveries_t.c.state))
     return {state: int(count) for state, count in rows}
+
+
+def last_delivery_at(conn: Connection) -> datetime | None:
+    """When the newest delivery arrived (ids grow with arrival: a primary-key lookup)."""
+    received: datetime | None = conn.execute(
+        select(deliveries_t.c.received_at).order_by(deliveries_t.c.id.desc()).limit(1)
+    ).scalar_one_or_none()
+    return received

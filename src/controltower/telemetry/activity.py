@@ -26,6 +26,7 @@ from sqlalchemy import Connection, and_, func, select, true
 
 from controltower.domain import is_failed
 from controltower.domain.status import FAILED_CONCLUSIONS, Conclusion
+from controltower.store import queries
 from controltower.store.tables import Delivery, table_of
 from controltower.telemetry import completeness
 from controltower.telemetry.metrics import Window
@@ -117,7 +118,7 @@ def _ingest_problems(conn: Connection, settings: Any, now: datetime) -> list[Pro
                 "They are stored; see their notes and process them again with controltower replay.",
             )
         )
-    last = conn.execute(select(func.max(deliveries_t.c.received_at))).scalar_one_or_none()
+    last = queries.last_delivery_at(conn)
     quiet = timedelta(hours=settings.quiet_after_hours)
     if last is not None and now - last > quiet:
         found.append(

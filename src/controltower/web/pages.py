@@ -18,12 +18,11 @@ import plotly
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.templating import Jinja2Templates
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection
 
 from controltower.bootstrap import Container
 from controltower.ingest import joblogs
 from controltower.store import queries
-from controltower.store.tables import Delivery
 from controltower.telemetry import activity, completeness, deployments, drilldown, service
 from controltower.telemetry.dora import DeploymentEvent, Dora
 from controltower.telemetry.metrics import GroupMetrics, Window
@@ -300,15 +299,22 @@ def overview(
     window, figures, events = view.value.window, view.value.figures, view.value.deployments
     scope = Filters(None, None, filters.branch, filters.event)
     success, duration = _trend_charts(figures.days)
-    last = conn.execute(select(func.max(Delivery.received_at))).scalar_one_or_none()
+    last = queries.last_delivery_at(conn)
     settings = container.settings
-    problems, problem_count = activity.problems(
-        conn,
-        window,
-        scope,
-        settings.telemetry,
-        completeness_threshold=settings.reconcile.completeness_threshold,
-    )
+
+    def current_problems(conn: Connection) -> tuple[list[activity.Problem], int]:
+        # Problems are about now, whatever period the page shows: the last 30 days.
+        return activity.problems(
+            conn,
+            service.default_window(conn, PageFilters().days),
+            scope,
+            settings.telemetry,
+            completeness_threshold=settings.reconcile.completeness_threshold,
+        )
+
+    problems, problem_count = kept(
+        container, ("problems", filters.branch, filters.event), current_problems
+    ).value
     data = completeness.data_completeness(conn, settings.reconcile.completeness_threshold)
     return _render(
         request,
