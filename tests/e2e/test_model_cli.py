@@ -79,3 +79,37 @@ def test_evaluate_with_no_history_says_so(tmp_path: Path) -> None:
     )
     assert result.exit_code == 1
     assert "no run history" in result.stderr
+
+
+def test_train_list_promote_and_rollback(tmp_path: Path, history: Path) -> None:
+    """Two trainings make two versions; rollback and promote move the live one; none deleted."""
+    env = {"CONTROLTOWER_DATABASE_URL": f"sqlite:///{tmp_path}/ct.db"}
+    runner = CliRunner()
+
+    def run(*args: str) -> object:
+        result = runner.invoke(app, list(args), env=env)
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout) if "--json" in args else result.stdout
+
+    runner.invoke(app, ["import", str(history)], env=env)
+    first = run("model", "train", "--json")
+    assert isinstance(first, dict)
+    assert first["status"] == "live"
+    assert first["trained_runs"] > 800
+    assert first["failure_predictor"] in {"model", "previous", "always_pass"}
+    second = run("model", "train", "--json", "--candidate")
+    assert isinstance(second, dict)
+    assert second["status"] == "candidate"
+    run("model", "promote", str(second["version"]))
+    rolled = run("model", "rollback", "--json")
+    assert isinstance(rolled, dict)
+    assert rolled["version"] == first["version"]
+    listed = run("model", "list", "--json")
+    assert isinstance(listed, list)
+    assert [(v["version"], v["status"]) for v in listed] == [
+        (second["version"], "archived"),
+        (first["version"], "live"),
+    ]
+    assert "model versions" in str(run("model", "list"))
+    refused = runner.invoke(app, ["model", "promote", "42"], env=env)
+    assert refused.exit_code == 1

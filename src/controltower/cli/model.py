@@ -125,3 +125,111 @@ def _print_per_repository(console: Console, section: str, per_repo: dict[str, An
     for repository, figures in per_repo.items():
         table.add_row(repository, *(_fmt(figures[n][f]) for f in key for n in names))
     console.print(table)
+
+
+def _registry_engine(ctx: typer.Context) -> Any:
+    from controltower.store import schema  # noqa: PLC0415
+    from controltower.store.engine import make_engine  # noqa: PLC0415
+
+    settings = state(ctx).settings()
+    configure(settings.log_level, settings.log_format)
+    engine = make_engine(settings.resolved_database_url)
+    schema.upgrade(engine)
+    return engine
+
+
+def _print_versions(summaries: list[dict[str, Any]], title: str) -> None:
+    table = Table(title=title)
+    for column in ("version", "status", "created", "runs", "failure", "duration", "F1 model/prev"):
+        table.add_column(column)
+    for s in summaries:
+        f1 = s["failure_f1"]
+        table.add_row(
+            str(s["version"]),
+            s["status"],
+            s["created_at"][:19],
+            str(s["trained_runs"]),
+            s["failure_predictor"],
+            s["duration_predictor"],
+            f"{_fmt(f1.get('model'))} / {_fmt(f1.get('previous'))}",
+        )
+    Console().print(table)
+
+
+def _show(summary: dict[str, Any], json_output: bool, title: str) -> None:
+    if json_output:
+        print_json(summary)
+    else:
+        _print_versions([summary], title)
+
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+
+
+@app.command("train")
+def train_command(
+    ctx: typer.Context,
+    json_output: JsonOption = False,
+    candidate: Annotated[
+        bool, typer.Option("--candidate", help="Register the version without making it live.")
+    ] = False,
+    seed: Annotated[int, typer.Option(help="Seed of the models.")] = 0,
+) -> None:
+    """Train on the stored history, evaluate, register a version and make it live."""
+    from controltower.intelligence.lifecycle import retrain  # noqa: PLC0415 (slow import)
+
+    engine = _registry_engine(ctx)
+    try:
+        info = retrain(engine, promote=not candidate, seed=seed)
+    finally:
+        engine.dispose()
+    _show(info.summary(), json_output, f"trained version {info.version}")
+
+
+@app.command("list")
+def list_command(ctx: typer.Context, json_output: JsonOption = False) -> None:
+    """The registered versions, newest first, with the predictor live for each figure."""
+    from controltower.intelligence import registry  # noqa: PLC0415 (slow import)
+
+    engine = _registry_engine(ctx)
+    try:
+        with engine.connect() as conn:
+            summaries = [v.summary() for v in registry.versions(conn)]
+    finally:
+        engine.dispose()
+    if json_output:
+        print_json(summaries)
+    else:
+        _print_versions(summaries, "model versions")
+
+
+@app.command("promote")
+def promote_command(
+    ctx: typer.Context,
+    version: Annotated[int, typer.Argument(help="The version to make live.")],
+    json_output: JsonOption = False,
+) -> None:
+    """Make VERSION live; the live version until now is archived."""
+    from controltower.intelligence import registry  # noqa: PLC0415 (slow import)
+
+    engine = _registry_engine(ctx)
+    try:
+        with engine.begin() as conn:
+            info = registry.promote(conn, version)
+    finally:
+        engine.dispose()
+    _show(info.summary(), json_output, f"version {info.version} is live")
+
+
+@app.command("rollback")
+def rollback_command(ctx: typer.Context, json_output: JsonOption = False) -> None:
+    """Make the version live before the current one live again; archive the current one."""
+    from controltower.intelligence import registry  # noqa: PLC0415 (slow import)
+
+    engine = _registry_engine(ctx)
+    try:
+        with engine.begin() as conn:
+            info = registry.rollback(conn)
+    finally:
+        engine.dispose()
+    _show(info.summary(), json_output, f"rolled back: version {info.version} is live")
