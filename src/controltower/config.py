@@ -198,6 +198,25 @@ class TelemetrySettings(BaseModel):
     )
 
 
+class IntelligenceSettings(BaseModel):
+    """Prediction: how it is rolled out, and when the models are retrained.
+
+    ``mode``: ``off`` (nothing predicted), ``shadow`` (predicted, stored and
+    scored, never shown), ``canary`` (shown for the repositories in
+    ``canary_repositories`` and for a deterministic ``canary_share`` of runs,
+    chosen by run id; shadow for the rest) or ``on`` (shown everywhere).
+    ``CONTROLTOWER_ML_ENABLED=false`` stops all of it whatever the mode. The
+    models are retrained once a day at ``train_hour`` (UTC) when
+    ``train_daily`` is on.
+    """
+
+    mode: Literal["off", "shadow", "canary", "on"] = "shadow"
+    canary_share: float = Field(default=0.1, ge=0, le=1)
+    canary_repositories: list[str] = []
+    train_daily: bool = True
+    train_hour: int = Field(default=4, ge=0, le=23)
+
+
 class ServerSettings(BaseModel):
     """Where ``serve`` listens."""
 
@@ -231,6 +250,7 @@ class Settings(BaseSettings):
     ingest: IngestSettings = IngestSettings()
     server: ServerSettings = ServerSettings()
     telemetry: TelemetrySettings = TelemetrySettings()
+    intelligence: IntelligenceSettings = IntelligenceSettings()
 
     @field_validator("database_url", "queue_url")
     @classmethod

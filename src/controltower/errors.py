@@ -13,6 +13,10 @@ third-party errors are translated at the boundary with ``raise ... from exc``::
     │   ├── UnsupportedMediaType    neither JSON nor form-encoded (HTTP 415)
     │   └── MalformedPayload        not JSON, or not an object, or no event (HTTP 400)
     ├── RecordRejected              one history record breaks the format (line and reason)
+    ├── PredictionError             prediction could not do what was asked
+    │   ├── ModelVersionNotFound    no such model version, or none to roll back to (HTTP 404)
+    │   ├── NoHistory               no run history to train on
+    │   └── PredictionUnavailable   the rollout settings do not let predictions be shown (HTTP 503)
     └── GitHubError                 a call to GitHub's REST API failed (after any retries)
         ├── GitHubAuthError         401, or 403 that is not a rate limit: credentials or access
         ├── GitHubNotFound          404: no such repository, organization, run or job
@@ -69,6 +73,22 @@ class RecordRejected(ControlTowerError):
         self.reason = reason
         self.line = line
         super().__init__(f"line {line}: {reason}" if line is not None else reason)
+
+
+class PredictionError(ControlTowerError):
+    """Prediction could not do what was asked."""
+
+
+class ModelVersionNotFound(PredictionError):
+    """No model version with that number, or no earlier live version to roll back to."""
+
+
+class NoHistory(PredictionError):
+    """There is no run history to train the models on."""
+
+
+class PredictionUnavailable(PredictionError):
+    """Predictions are off, in shadow, or outside the canary for what was asked."""
 
 
 class GitHubError(ControlTowerError):

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+import structlog
 from huey import Huey, MemoryHuey, RedisHuey, SqliteHuey, crontab
 from sqlalchemy import Engine
 
@@ -25,6 +26,7 @@ from controltower.ingest.reconcile import vars_of
 from controltower.telemetry import retention
 
 QUEUE_NAME = "controltower"
+log = structlog.get_logger(__name__)
 
 
 def make_huey(url: str) -> Huey:
@@ -53,6 +55,7 @@ class Tasks:
     sweep: Callable[[], Any]
     reconcile: Callable[[], Any] | None = None
     retention: Callable[[], Any] | None = None
+    train: Callable[[], Any] | None = None
 
 
 def register_tasks(
@@ -69,20 +72,24 @@ def register_tasks(
     web process it waits for a lull in incoming webhooks. With ``settings`` that
     hold GitHub credentials, reconciliation runs every
     ``reconcile.interval_minutes``, followed by fetching the logs of failed jobs;
-    and retention runs daily at ``retention.hour``.
+    and retention runs daily at ``retention.hour``. With ``settings``, runs seen
+    requested or queued are predicted (as ``intelligence.mode`` and
+    ``ml_enabled`` allow, read on every batch) and the models are retrained
+    daily at ``intelligence.train_hour``.
     """
+    on_runs = _prediction_hook(engine, settings) if settings is not None else None
 
     @huey.task(retries=3, retry_delay=2, name="normalize_deliveries")  # type: ignore[untyped-decorator]
     def normalize_deliveries(ids: list[int]) -> dict[str, int]:
         before_batch()
-        report = processing.process(engine, ids, limit=len(ids))
+        report = processing.process(engine, ids, limit=len(ids), on_runs=on_runs)
         return vars(report)
 
     @huey.periodic_task(  # type: ignore[untyped-decorator]
         crontab(minute=f"*/{sweep_minutes}"), name="sweep_pending_deliveries"
     )
     def sweep_pending_deliveries() -> dict[str, int]:
-        return vars(processing.process_all_pending(engine))
+        return vars(processing.process_all_pending(engine, on_runs=on_runs))
 
     reconcile_task = None
     if settings is not None and settings.github.authenticated and settings.reconcile.enabled:
@@ -114,4 +121,41 @@ def register_tasks(
         sweep=sweep_pending_deliveries,
         reconcile=reconcile_task,
         retention=retention_task,
+        train=_register_training(huey, engine, settings),
     )
+
+
+def _prediction_hook(engine: Engine, settings: Settings) -> processing.RunsHook:
+    """Predict runs just written; a failure is logged and never holds up ingest."""
+
+    def predict(keys: list[processing.RunKey]) -> None:
+        if not settings.ml_enabled or settings.intelligence.mode == "off":
+            return
+        from controltower.intelligence.serving import predict_new_runs  # noqa: PLC0415 (slow)
+
+        try:
+            predict_new_runs(engine, settings, keys)
+        except Exception:  # prediction must never fail the ingest of a delivery
+            log.exception("prediction_failed", runs=len(keys))
+
+    return predict
+
+
+def _register_training(huey: Huey, engine: Engine, settings: Settings | None) -> Any:
+    if settings is None or not settings.intelligence.train_daily:
+        return None
+    daily = crontab(minute="37", hour=str(settings.intelligence.train_hour))
+
+    @huey.periodic_task(daily, name="train_prediction_models")  # type: ignore[untyped-decorator]
+    def train_prediction_models() -> dict[str, Any] | None:
+        if not settings.ml_enabled or settings.intelligence.mode == "off":
+            return None
+        from controltower.errors import NoHistory  # noqa: PLC0415
+        from controltower.intelligence.lifecycle import retrain  # noqa: PLC0415 (slow import)
+
+        try:
+            return retrain(engine).summary()
+        except NoHistory:
+            return None
+
+    return train_prediction_models

@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from controltower.cli import db, exports, github, history, replay, retention, serve
+from controltower.cli import db, exports, github, history, model, replay, retention, serve
 from controltower.cli.context import state
 from controltower.errors import ConfigurationError, ControlTowerError
 
@@ -46,6 +46,7 @@ def root(
 app.add_typer(db.app, name="db")
 app.add_typer(exports.app, name="export")
 app.add_typer(retention.app, name="retention")
+app.add_typer(model.app, name="model")
 app.command("import")(history.import_command)
 app.command("backfill")(github.backfill_command)
 app.command("reconcile")(github.reconcile_command)

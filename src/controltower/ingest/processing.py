@@ -6,14 +6,16 @@ workers share the backlog without doing the same delivery twice) and written,
 each inside its own savepoint, and the batch commits once. A payload that
 cannot be normalized is marked ``failed`` with the reason and never retried;
 a database error leaves the delivery ``pending`` for the sweep, and after
-``MAX_ATTEMPTS`` marks it failed.
+``MAX_ATTEMPTS`` marks it failed. Once the batch has committed, ``on_runs``
+(when given) hears of the run attempts written that had not completed yet:
+requested, queued or in progress, the moment prediction is for.
 """
 
 from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -40,6 +42,8 @@ from controltower.store.writer import FactWriter
 log = structlog.get_logger(__name__)
 deliveries_t = table_of(Delivery)
 MAX_ATTEMPTS = 5
+RunKey = tuple[str, str, int]  # repository, run id, attempt
+RunsHook = Callable[[list[RunKey]], object]
 
 
 @dataclass
@@ -62,7 +66,13 @@ def worker_identity() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def process(engine: Engine, ids: Sequence[int] | None = None, *, limit: int = 50) -> ProcessReport:
+def process(
+    engine: Engine,
+    ids: Sequence[int] | None = None,
+    *,
+    limit: int = 50,
+    on_runs: RunsHook | None = None,
+) -> ProcessReport:
     """Normalize pending deliveries (the given ids, or the oldest ``limit``).
 
     Decoding and normalizing, the costly part, happen outside any transaction,
@@ -85,6 +95,7 @@ def process(engine: Engine, ids: Sequence[int] | None = None, *, limit: int = 50
         return ProcessReport()
     prepared = [(row, _normalize(row)) for row in rows]
     report = ProcessReport()
+    unfinished: list[RunKey] = []
     with engine.begin() as conn:
         claim = select(deliveries_t.c.id).where(
             deliveries_t.c.id.in_([row.id for row in rows]), deliveries_t.c.state == "pending"
@@ -95,22 +106,36 @@ def process(engine: Engine, ids: Sequence[int] | None = None, *, limit: int = 50
         writer = FactWriter(conn)
         who = worker_identity()
         for row, normalized in prepared:
-            if row.id in claimed:
-                _write_one(conn, writer, row, normalized, who, report)
+            if row.id in claimed and _write_one(conn, writer, row, normalized, who, report):
+                unfinished.extend(_unfinished_runs(normalized))
+    if on_runs is not None and unfinished:
+        on_runs(unfinished)
     if report.total:
         log.info("deliveries_processed", **vars(report))
     return report
 
 
-def process_all_pending(engine: Engine, *, batch: int = 50) -> ProcessReport:
+def process_all_pending(
+    engine: Engine, *, batch: int = 50, on_runs: RunsHook | None = None
+) -> ProcessReport:
     """Work through the whole backlog of pending deliveries, batch by batch."""
     total = ProcessReport()
     while True:
-        report = process(engine, limit=batch)
+        report = process(engine, limit=batch, on_runs=on_runs)
         for name in ("processed", "ignored", "failed", "retry"):
             setattr(total, name, getattr(total, name) + getattr(report, name))
         if report.total in (0, report.retry):
             return total
+
+
+def _unfinished_runs(normalized: Normalized | Exception) -> list[RunKey]:
+    if isinstance(normalized, Exception):
+        return []
+    return [
+        (fact.repository, fact.run_id, fact.attempt)
+        for fact in normalized.facts
+        if isinstance(fact, RunFact) and fact.status != "completed"
+    ]
 
 
 def _normalize(row: Any) -> Normalized | Exception:
@@ -127,13 +152,14 @@ def _write_one(
     normalized: Normalized | Exception,
     who: str,
     report: ProcessReport,
-) -> None:
+) -> bool:
+    """Write one delivery's facts in a savepoint; return whether they were written."""
     bound = log.bind(delivery=row.guid, event=row.event)
     if isinstance(normalized, Exception):
         bound.warning("delivery_unusable", error=str(normalized))
         _mark(conn, row.id, "failed", who, note=f"cannot normalize: {normalized!r}"[:2000])
         report.failed += 1
-        return
+        return False
     try:
         with conn.begin_nested():
             for fact in normalized.facts:
@@ -145,12 +171,13 @@ def _write_one(
         _mark(conn, row.id, state, who, note=f"database: {exc.orig}"[:2000], attempts=attempts)
         report.failed += state == "failed"
         report.retry += state == "pending"
-        return
+        return False
     _finish(conn, row.id, normalized, who)
     if normalized.ignored:
         report.ignored += 1
     else:
         report.processed += 1
+    return True
 
 
 def write_fact(writer: FactWriter, fact: Fact) -> None:

@@ -357,6 +357,58 @@ class JobLog(Base):
     error: Mapped[str | None] = mapped_column(Text)
 
 
+class ModelVersion(Base):
+    """One trained version of the prediction models, with its evaluation report.
+
+    ``status`` is ``candidate`` (trained, not serving), ``live`` (at most one)
+    or ``archived`` (served before, or superseded); versions are never deleted.
+    ``model`` holds the serialized models (gzip-compressed JSON); the live
+    predictor of each figure (``failure_predictor``, ``duration_predictor``) is
+    ``model`` or the baseline that beat it in ``report``.
+    """
+
+    __tablename__ = "model_versions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime]
+    promoted_at: Mapped[datetime | None]
+    archived_at: Mapped[datetime | None]
+    trained_runs: Mapped[int] = mapped_column(Integer)
+    failure_predictor: Mapped[str] = mapped_column(String(32))
+    duration_predictor: Mapped[str] = mapped_column(String(32))
+    model: Mapped[bytes] = mapped_column(LargeBinary)
+    report: Mapped[dict[str, Any]] = mapped_column(JSONType)
+
+
+class Prediction(Base):
+    """The prediction made for a run attempt when it was first seen requested or queued.
+
+    ``shown`` is whether the rollout mode let it be shown (shadow mode stores
+    and scores predictions without showing them). ``version_id`` is the model
+    version that served it (None: baselines only, no version trained yet).
+    """
+
+    __tablename__ = "predictions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_pk: Mapped[int] = mapped_column(
+        ForeignKey("workflow_runs.id", ondelete="CASCADE"), unique=True
+    )
+    version_id: Mapped[int | None] = mapped_column(ForeignKey("model_versions.id"))
+    created_at: Mapped[datetime]
+    mode: Mapped[str] = mapped_column(String(16))
+    shown: Mapped[bool] = mapped_column(Boolean)
+    failure_probability: Mapped[float | None] = mapped_column(Float)
+    failure_predicted: Mapped[bool | None] = mapped_column(Boolean)
+    failure_predictor: Mapped[str] = mapped_column(String(32))
+    duration_p10: Mapped[float | None] = mapped_column(Float)
+    duration_p50: Mapped[float | None] = mapped_column(Float)
+    duration_p90: Mapped[float | None] = mapped_column(Float)
+    duration_predictor: Mapped[str] = mapped_column(String(32))
+    risk_factors: Mapped[list[str]] = mapped_column(JSONType)
+
+
 metadata = Base.metadata
 
 

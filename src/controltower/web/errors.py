@@ -5,7 +5,9 @@ from __future__ import annotations
 from controltower.errors import (
     ControlTowerError,
     MalformedPayload,
+    ModelVersionNotFound,
     PayloadTooLarge,
+    PredictionUnavailable,
     SignatureError,
     StoreError,
     UnsupportedMediaType,
@@ -17,6 +19,8 @@ _STATUS: tuple[tuple[type[ControlTowerError], int], ...] = (
     (UnsupportedMediaType, 415),
     (MalformedPayload, 400),
     (StoreError, 503),
+    (ModelVersionNotFound, 404),
+    (PredictionUnavailable, 503),
 )
 
 

@@ -1,0 +1,90 @@
+"""Prediction speed: training on a whole dataset, and one prediction in-process.
+
+Training reads ``travis-builds-2021`` (188,429 runs) from the history file,
+featurizes it and fits both models (failure and duration) with two threads,
+timing featurizing and fitting (not reading the file). One prediction is what
+serving does when a run is requested: the features of the new run from its
+repository's history, the failure probability with its risk factors, and
+the duration quantiles; timed one run at a time over the last runs of each
+repository.
+
+    python -m benchmarks.prediction [--dataset NAME] [--predictions N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import statistics
+import time
+from itertools import groupby
+
+import numpy as np
+import orjson
+
+from controltower.ingest.history import parse_record
+from controltower.intelligence.explain import risk_factors
+from controltower.intelligence.features import RepositoryHistory
+from controltower.intelligence.records import HistoryRun, from_fact, request_order, request_times
+from controltower.intelligence.training import Trained, train
+from tests.support.paths import DATASETS
+
+
+def load(name: str) -> list[HistoryRun]:
+    """Every run of a dataset in ``runs/``."""
+    with gzip.open(DATASETS / name, "rb") as handle:
+        return [from_fact(parse_record(orjson.loads(line)).fact) for line in handle]
+
+
+def time_predictions(trained: Trained, runs: list[HistoryRun], count: int) -> list[float]:
+    """Milliseconds of each of ``count`` single predictions, spread over the repositories."""
+    timings: list[float] = []
+    repositories = [list(g) for _, g in groupby(request_order(runs), key=lambda r: r.repository)]
+    per_repo = max(1, count // len(repositories))
+    for ordered in repositories:
+        times = request_times(ordered)
+        history = RepositoryHistory()
+        cut = len(ordered) - per_repo
+        for run, t in zip(ordered[:cut], times[:cut], strict=True):
+            history.request(run, t)
+        for run, t in zip(ordered[cut:], times[cut:], strict=True):
+            start = time.perf_counter()
+            history.advance(t)
+            row = np.asarray([history.features(run, t)])
+            trained.failure.predict_proba(row)
+            risk_factors(row[0], trained.failure.contributions(row)[0])
+            trained.duration.predict(row)
+            timings.append((time.perf_counter() - start) * 1000)
+            history.request(run, t)
+    return timings
+
+
+def main() -> None:
+    """Train, time predictions, print one JSON document."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--dataset", default="travis-builds-2021.jsonl.gz")
+    parser.add_argument("--predictions", type=int, default=2000)
+    args = parser.parse_args()
+    runs = load(args.dataset)
+    start = time.perf_counter()
+    trained = train(runs, threads=2)
+    training_s = time.perf_counter() - start
+    timings = time_predictions(trained, runs, args.predictions)
+    quantiles = statistics.quantiles(timings, n=100)
+    print(
+        json.dumps(
+            {
+                "dataset": args.dataset,
+                "runs": trained.runs,
+                "training_s": round(training_s, 1),
+                "predictions": len(timings),
+                "prediction_p50_ms": round(quantiles[49], 3),
+                "prediction_p95_ms": round(quantiles[94], 3),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

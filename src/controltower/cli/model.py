@@ -1,0 +1,235 @@
+"""``controltower model``: prediction models, evaluated by the protocol of the spec."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from controltower.cli.context import print_json, state
+from controltower.cli.logs import configure
+
+app = typer.Typer(help="Prediction of run duration and failure.", no_args_is_help=True)
+
+BETTER_LOW = frozenset({"brier", "mdape"})
+BASELINES = {"outcome": ("previous", "always_pass"), "duration": ("previous", "median5")}
+
+
+@app.command("evaluate")
+def evaluate_command(
+    ctx: typer.Context,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    dataset: Annotated[
+        Path | None,
+        typer.Option("--dataset", help="Evaluate on a history file instead of the database."),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the models.")] = 0,
+) -> None:
+    """Evaluate the models beside the baselines (shared/spec/prediction-evaluation.md)."""
+    from controltower.intelligence.evaluation import evaluate  # noqa: PLC0415 (slow import)
+
+    settings = state(ctx).settings()
+    configure(settings.log_level, settings.log_format)
+    runs = _history_file(dataset) if dataset is not None else _stored(settings)
+    if not runs:
+        typer.secho("no run history to evaluate on", err=True, fg="red")
+        raise typer.Exit(1)
+    report = evaluate(runs, seed=seed)
+    if json_output:
+        print_json(report)
+    else:
+        _print_report(report)
+
+
+def _stored(settings: Any) -> list[Any]:
+    from controltower.intelligence.source import stored_history  # noqa: PLC0415
+    from controltower.store import schema  # noqa: PLC0415
+    from controltower.store.engine import make_engine  # noqa: PLC0415
+
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        schema.upgrade(engine)
+        return list(stored_history(engine))
+    finally:
+        engine.dispose()
+
+
+def _history_file(path: Path) -> list[Any]:
+    from controltower.errors import RecordRejected  # noqa: PLC0415
+    from controltower.ingest.history import parse_record  # noqa: PLC0415
+    from controltower.ingest.transfer import read_records  # noqa: PLC0415
+    from controltower.intelligence.records import from_fact  # noqa: PLC0415
+
+    runs, rejected = [], 0
+    for line in read_records(path):
+        try:
+            if isinstance(line.record, RecordRejected):
+                raise line.record
+            runs.append(from_fact(parse_record(line.record).fact))
+        except RecordRejected:
+            rejected += 1
+    if rejected:
+        Console(stderr=True).print(f"[yellow]{rejected} records left out as invalid[/]")
+    return runs
+
+
+def _fmt(value: float | None) -> str:
+    return "–" if value is None else f"{value:.3f}"
+
+
+def _verdict(section: str, figure: str, figures: dict[str, dict[str, float | None]]) -> str:
+    model = figures["model"][figure]
+    base = [v for b in BASELINES[section] if (v := figures[b][figure]) is not None]
+    if model is None:
+        return "–"
+    if not base:
+        return "no baseline"
+    low = figure in BETTER_LOW
+    best = min(base) if low else max(base)
+    won = model < best if low else model > best
+    return "[green]won[/]" if won else "[red]lost[/]"
+
+
+def _print_report(report: dict[str, Any]) -> None:
+    console = Console()
+    for section in ("outcome", "duration"):
+        for way in ("pooled", "mean_over_repositories"):
+            figures = report[section][way]
+            table = Table(title=f"{section}, {way.replace('_', ' ')}")
+            table.add_column("figure")
+            for name in figures:
+                table.add_column(name, justify="right")
+            table.add_column("model vs better baseline")
+            for figure in next(iter(figures.values())):
+                table.add_row(
+                    figure,
+                    *(_fmt(figures[name][figure]) for name in figures),
+                    _verdict(section, figure, figures),
+                )
+            console.print(table)
+        _print_per_repository(console, section, report[section]["per_repository"])
+    console.print(f"test runs: {report['test_runs']}; excluded: {report['excluded']}")
+
+
+def _print_per_repository(console: Console, section: str, per_repo: dict[str, Any]) -> None:
+    key = ("f1", "auc") if section == "outcome" else ("mdape", "within_20")
+    table = Table(title=f"{section}, per repository")
+    table.add_column("repository", no_wrap=True)
+    names = list(next(iter(per_repo.values()))) if per_repo else []
+    for figure in key:
+        for name in names:
+            table.add_column(f"{figure} {name}", justify="right")
+    for repository, figures in per_repo.items():
+        table.add_row(repository, *(_fmt(figures[n][f]) for f in key for n in names))
+    console.print(table)
+
+
+def _registry_engine(ctx: typer.Context) -> Any:
+    from controltower.store import schema  # noqa: PLC0415
+    from controltower.store.engine import make_engine  # noqa: PLC0415
+
+    settings = state(ctx).settings()
+    configure(settings.log_level, settings.log_format)
+    engine = make_engine(settings.resolved_database_url)
+    schema.upgrade(engine)
+    return engine
+
+
+def _print_versions(summaries: list[dict[str, Any]], title: str) -> None:
+    table = Table(title=title)
+    for column in ("version", "status", "created", "runs", "failure", "duration", "F1 model/prev"):
+        table.add_column(column)
+    for s in summaries:
+        f1 = s["failure_f1"]
+        table.add_row(
+            str(s["version"]),
+            s["status"],
+            s["created_at"][:19],
+            str(s["trained_runs"]),
+            s["failure_predictor"],
+            s["duration_predictor"],
+            f"{_fmt(f1.get('model'))} / {_fmt(f1.get('previous'))}",
+        )
+    Console().print(table)
+
+
+def _show(summary: dict[str, Any], json_output: bool, title: str) -> None:
+    if json_output:
+        print_json(summary)
+    else:
+        _print_versions([summary], title)
+
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+
+
+@app.command("train")
+def train_command(
+    ctx: typer.Context,
+    json_output: JsonOption = False,
+    candidate: Annotated[
+        bool, typer.Option("--candidate", help="Register the version without making it live.")
+    ] = False,
+    seed: Annotated[int, typer.Option(help="Seed of the models.")] = 0,
+) -> None:
+    """Train on the stored history, evaluate, register a version and make it live."""
+    from controltower.intelligence.lifecycle import retrain  # noqa: PLC0415 (slow import)
+
+    engine = _registry_engine(ctx)
+    try:
+        info = retrain(engine, promote=not candidate, seed=seed)
+    finally:
+        engine.dispose()
+    _show(info.summary(), json_output, f"trained version {info.version}")
+
+
+@app.command("list")
+def list_command(ctx: typer.Context, json_output: JsonOption = False) -> None:
+    """The registered versions, newest first, with the predictor live for each figure."""
+    from controltower.intelligence import registry  # noqa: PLC0415 (slow import)
+
+    engine = _registry_engine(ctx)
+    try:
+        with engine.connect() as conn:
+            summaries = [v.summary() for v in registry.versions(conn)]
+    finally:
+        engine.dispose()
+    if json_output:
+        print_json(summaries)
+    else:
+        _print_versions(summaries, "model versions")
+
+
+@app.command("promote")
+def promote_command(
+    ctx: typer.Context,
+    version: Annotated[int, typer.Argument(help="The version to make live.")],
+    json_output: JsonOption = False,
+) -> None:
+    """Make VERSION live; the live version until now is archived."""
+    from controltower.intelligence import registry  # noqa: PLC0415 (slow import)
+
+    engine = _registry_engine(ctx)
+    try:
+        with engine.begin() as conn:
+            info = registry.promote(conn, version)
+    finally:
+        engine.dispose()
+    _show(info.summary(), json_output, f"version {info.version} is live")
+
+
+@app.command("rollback")
+def rollback_command(ctx: typer.Context, json_output: JsonOption = False) -> None:
+    """Make the version live before the current one live again; archive the current one."""
+    from controltower.intelligence import registry  # noqa: PLC0415 (slow import)
+
+    engine = _registry_engine(ctx)
+    try:
+        with engine.begin() as conn:
+            info = registry.rollback(conn)
+    finally:
+        engine.dispose()
+    _show(info.summary(), json_output, f"rolled back: version {info.version} is live")

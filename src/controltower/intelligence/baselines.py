@@ -1,0 +1,109 @@
+"""The baselines every model is printed beside (``shared/spec/prediction-evaluation.md``).
+
+Each reads one feature column that ``features`` computes from the completed
+history, so a baseline sees exactly what a model sees and nothing else:
+
+- ``previous``: the outcome of the previous completed run of the same
+  workflow and branch, else of the repository's previous run;
+- ``always_pass``: never predicts a failure;
+- ``previous`` (duration): the previous successful run of the same workflow,
+  else of the repository;
+- ``median5``: the median of that workflow's last five successful runs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from controltower.intelligence.features import INDEX
+from controltower.intelligence.predictors import Labelled, Matrix, Vector
+
+
+class PreviousOutcome:
+    """Failure predicted when the previous completed run failed."""
+
+    name = "previous"
+
+    def fit(self, fitting: Labelled, validation: Labelled) -> None:
+        """Nothing to learn."""
+
+    def predict_proba(self, rows: Matrix) -> Vector:
+        """1.0 where the previous run failed, else 0.0 (also with no previous run)."""
+        return np.nan_to_num(rows[:, INDEX["base_prev_failed"]], nan=0.0)
+
+    def predict(self, rows: Matrix) -> npt.NDArray[np.bool_]:
+        """Fails where the previous run failed."""
+        return self.predict_proba(rows) >= 0.5
+
+    def to_dict(self) -> dict[str, Any]:
+        """The saved form."""
+        return {"kind": "previous_outcome"}
+
+
+class AlwaysPass:
+    """Never predicts a failure."""
+
+    name = "always_pass"
+
+    def fit(self, fitting: Labelled, validation: Labelled) -> None:
+        """Nothing to learn."""
+
+    def predict_proba(self, rows: Matrix) -> Vector:
+        """0.0 for every row."""
+        return np.zeros(len(rows))
+
+    def predict(self, rows: Matrix) -> npt.NDArray[np.bool_]:
+        """False for every row."""
+        return np.zeros(len(rows), dtype=bool)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The saved form."""
+        return {"kind": "always_pass"}
+
+
+class _ColumnDuration:
+    name = ""
+    column = ""
+
+    def fit(self, fitting: Labelled, validation: Labelled) -> None:
+        """Nothing to learn."""
+
+    def predict(self, rows: Matrix) -> Matrix:
+        """The column as the median; no interval."""
+        out = np.full((len(rows), 3), np.nan)
+        out[:, 1] = rows[:, INDEX[self.column]]
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """The saved form."""
+        return {"kind": f"{self.name}_duration"}
+
+
+class PreviousDuration(_ColumnDuration):
+    """The previous successful run's duration."""
+
+    name = "previous"
+    column = "base_dur_prev"
+
+
+class MedianOfFive(_ColumnDuration):
+    """The median of the last five successful runs of the same workflow."""
+
+    name = "median5"
+    column = "base_dur_median5"
+
+
+BASELINES: dict[str, Any] = {
+    "previous_outcome": PreviousOutcome,
+    "always_pass": AlwaysPass,
+    "previous_duration": PreviousDuration,
+    "median5_duration": MedianOfFive,
+}
+
+
+def baseline_from_dict(saved: dict[str, Any]) -> Any:
+    """The baseline a ``to_dict`` came from."""
+    return BASELINES[saved["kind"]]()

@@ -1,0 +1,226 @@
+"""The evaluation protocol of ``shared/spec/prediction-evaluation.md``, on any run history.
+
+Per repository, runs in request order; the last 25% are the test set. The
+models learn from runs of every repository that had completed before their
+repository's first test run, the latest 20% of those (per repository) kept
+as the validation slice for calibration. Every predictor, model and
+baseline, is scored on the same test runs, pooled, as the unweighted mean
+over repositories and per repository, in the JSON shape of
+``shared/spec/interface.md``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from controltower.intelligence.baselines import (
+    AlwaysPass,
+    MedianOfFive,
+    PreviousDuration,
+    PreviousOutcome,
+)
+from controltower.intelligence.features import featurize
+from controltower.intelligence.metrics import (
+    DURATION_FIGURES,
+    OUTCOME_FIGURES,
+    Figures,
+    duration_figures,
+    mean_over,
+    outcome_figures,
+)
+from controltower.intelligence.models import DurationModel, FailureModel
+from controltower.intelligence.predictors import (
+    DurationPredictor,
+    Labelled,
+    Matrix,
+    OutcomePredictor,
+)
+from controltower.intelligence.records import (
+    MAX_DURATION_S,
+    HistoryRun,
+    known_at,
+    request_order,
+    request_times,
+)
+
+TEST_SHARE = 0.25
+VALIDATION_SHARE = 0.20
+Mask = npt.NDArray[np.bool_]
+
+
+@dataclass(slots=True)
+class Split:
+    """Which rows (of runs in request order) the models learn from and are tested on."""
+
+    repositories: list[str]
+    repo_of: npt.NDArray[np.int64]
+    test: Mask
+    fitting: Mask
+    validation: Mask
+    failed: npt.NDArray[np.float64]  # 1.0 failed, 0.0 passed, NaN neither
+    seconds: npt.NDArray[np.float64]  # successful runs' duration, NaN otherwise
+    excluded: dict[str, int] = field(default_factory=dict)
+
+
+def split(runs: Sequence[HistoryRun]) -> Split:
+    """The protocol's split of ``runs`` (already in ``request_order``)."""
+    n = len(runs)
+    repositories = sorted({r.repository for r in runs})
+    index = {name: i for i, name in enumerate(repositories)}
+    repo_of = np.array([index[r.repository] for r in runs], dtype=np.int64)
+    test, learn, validation = (np.zeros(n, dtype=bool) for _ in range(3))
+    start = 0
+    while start < n:
+        end = start
+        while end < n and runs[end].repository == runs[start].repository:
+            end += 1
+        _split_repository(runs[start:end], start, test, learn, validation)
+        start = end
+    failed = np.array([np.nan if r.failed is None else float(r.failed) for r in runs])
+    seconds = np.array([_seconds(r) for r in runs])
+    over = sum(
+        1
+        for r, t in zip(runs, test, strict=True)
+        if t and r.conclusion == "success" and (r.duration_s or 0) > MAX_DURATION_S
+    )
+    unknown = sum(
+        1
+        for r, t in zip(runs, test, strict=True)
+        if t and r.conclusion == "success" and r.duration_s is None
+    )
+    other = int((test & np.isnan(failed)).sum())
+    return Split(
+        repositories,
+        repo_of,
+        test,
+        learn & ~validation,
+        validation,
+        failed,
+        seconds,
+        {
+            "outcome_neither_failed_nor_passed": other,
+            "duration_over_24h": over,
+            "duration_unknown": unknown,
+        },
+    )
+
+
+def _seconds(run: HistoryRun) -> float:
+    value = run.success_duration
+    return math.nan if value is None else value
+
+
+def _split_repository(
+    runs: Sequence[HistoryRun], offset: int, test: Mask, learn: Mask, validation: Mask
+) -> None:
+    n = len(runs)
+    first_test = n - math.ceil(n * TEST_SHARE)
+    times = request_times(runs)
+    cutoff = times[first_test] if first_test < n else math.inf
+    learnable = [i for i in range(first_test) if known_at(runs[i], times[i]) < cutoff]
+    test[offset + first_test : offset + n] = True
+    for i in learnable:
+        learn[offset + i] = True
+    for i in learnable[len(learnable) - math.ceil(len(learnable) * VALIDATION_SHARE) :]:
+        validation[offset + i] = True
+
+
+def outcome_predictors(seed: int) -> list[OutcomePredictor]:
+    """The model, then the baselines."""
+    return [FailureModel(seed=seed), PreviousOutcome(), AlwaysPass()]
+
+
+def duration_predictors(seed: int) -> list[DurationPredictor]:
+    """The model, then the baselines."""
+    return [DurationModel(seed=seed), PreviousDuration(), MedianOfFive()]
+
+
+def evaluate(
+    history: Sequence[HistoryRun],
+    *,
+    seed: int = 0,
+    outcome: Callable[[int], list[OutcomePredictor]] = outcome_predictors,
+    duration: Callable[[int], list[DurationPredictor]] = duration_predictors,
+) -> dict[str, Any]:
+    """The evaluation report of ``history`` (``shared/spec/interface.md``, ``model evaluate``)."""
+    runs = request_order(history)
+    rows = featurize(runs)
+    parts = split(runs)
+    report: dict[str, Any] = {
+        "outcome": _outcome_section(rows, parts, outcome(seed)),
+        "duration": _duration_section(rows, parts, duration(seed)),
+        "test_runs": int(parts.test.sum()),
+        "excluded": parts.excluded,
+    }
+    return report
+
+
+def _labelled(rows: Matrix, targets: npt.NDArray[np.float64], mask: Mask) -> Labelled:
+    keep = mask & ~np.isnan(targets)
+    return Labelled(rows[keep], targets[keep])
+
+
+def _outcome_section(rows: Matrix, parts: Split, predictors: list[OutcomePredictor]) -> Any:
+    scored = parts.test & ~np.isnan(parts.failed)
+    failed = parts.failed > 0.5
+    results: dict[str, tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]] = {}
+    for predictor in predictors:
+        predictor.fit(
+            _labelled(rows, parts.failed, parts.fitting),
+            _labelled(rows, parts.failed, parts.validation),
+        )
+        test_rows = rows[scored]
+        results[predictor.name] = (predictor.predict_proba(test_rows), predictor.predict(test_rows))
+
+    def score(name: str, sub: Mask) -> Figures:
+        probability, predicted = results[name]
+        return outcome_figures(failed[scored][sub], probability[sub], predicted[sub])
+
+    return _three_ways(parts, scored, list(results), score, OUTCOME_FIGURES)
+
+
+def _duration_section(rows: Matrix, parts: Split, predictors: list[DurationPredictor]) -> Any:
+    scored = parts.test & ~np.isnan(parts.seconds)
+    results: dict[str, Matrix] = {}
+    for predictor in predictors:
+        predictor.fit(
+            _labelled(rows, parts.seconds, parts.fitting),
+            _labelled(rows, parts.seconds, parts.validation),
+        )
+        results[predictor.name] = predictor.predict(rows[scored])
+
+    def score(name: str, sub: Mask) -> Figures:
+        return duration_figures(parts.seconds[scored][sub], results[name][sub])
+
+    return _three_ways(parts, scored, list(results), score, DURATION_FIGURES)
+
+
+def _three_ways(
+    parts: Split,
+    scored: Mask,
+    names: list[str],
+    score: Callable[[str, Mask], Figures],
+    figure_names: Sequence[str],
+) -> dict[str, Any]:
+    repo_of = parts.repo_of[scored]
+    everything = np.ones(int(scored.sum()), dtype=bool)
+    per_repository: dict[str, dict[str, Figures]] = {}
+    for i, repository in enumerate(parts.repositories):
+        sub = repo_of == i
+        per_repository[repository] = {
+            name: score(name, sub) if sub.any() else dict.fromkeys(figure_names) for name in names
+        }
+    return {
+        "pooled": {name: score(name, everything) for name in names},
+        "mean_over_repositories": {
+            name: mean_over([per_repository[r][name] for r in per_repository], figure_names)
+            for name in names
+        },
+        "per_repository": per_repository,
+    }

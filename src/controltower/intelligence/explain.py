@@ -1,0 +1,98 @@
+"""Risk factors: the features that pushed one prediction up or down, in words.
+
+Contributions come from the model (LightGBM's ``pred_contrib``, in log-odds);
+``risk_factors`` keeps the strongest few and phrases each from the value the
+feature had, e.g. "failed 3 of the last 5 runs" or "large change: 1,200 lines".
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from controltower.intelligence.features import FEATURES, INDEX
+
+Values = Sequence[float] | Any  # a list or a NumPy row
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+EVENT_NAMES = ("push", "pull request", "schedule", "manual dispatch", "other trigger")
+
+
+@dataclass(frozen=True, slots=True)
+class RiskFactor:
+    """One feature's push on the failure prediction: positive raises the risk."""
+
+    feature: str
+    value: float
+    effect: float
+    phrase: str
+
+
+def _pct(v: float) -> str:
+    return f"{v:.0%}"
+
+
+def _fails5(v: float) -> str:
+    return f"failed {v:.0f} of the last 5 runs"
+
+
+def _lines(v: float) -> str:
+    return f"{'large' if v >= 500 else 'small'} change: {v:,.0f} lines"
+
+
+PHRASES: dict[str, Callable[[float], str]] = {
+    "event": lambda v: f"triggered by {EVENT_NAMES[min(int(v), 4)]}",
+    "hour": lambda v: f"requested at {v:02.0f}:00 UTC",
+    "weekday": lambda v: f"requested on a {WEEKDAYS[int(v) % 7]}",
+    "default_branch": lambda v: "on the default branch" if v else "on a side branch",
+    "pull_request": lambda v: "a pull request" if v else "not a pull request",
+    "files_changed": lambda v: f"{v:,.0f} files changed",
+    "lines_changed": _lines,
+    "commits": lambda v: f"{v:,.0f} commits",
+    "wb_prev_failed": lambda v: f"the previous run on this branch {'failed' if v else 'passed'}",
+    "wb_fail_streak": lambda v: f"failed {v:.0f} times in a row on this branch",
+    "wb_pass_streak": lambda v: f"passed {v:.0f} times in a row on this branch",
+    "wb_fails_last5": _fails5,
+    "wb_fail_rate": lambda v: f"{_pct(v)} of recent runs on this branch failed",
+    "wb_runs": lambda v: f"{v:,.0f} earlier runs of this workflow on this branch",
+    "wb_hours_since": lambda v: f"{v:,.1f} hours since this branch's last run finished",
+    "wf_fails_last5": lambda v: f"the workflow failed {v:.0f} of its last 5 runs",
+    "wf_fail_rate": lambda v: f"{_pct(v)} of the workflow's recent runs failed",
+    "repo_prev_failed": lambda v: f"the repository's last run {'failed' if v else 'passed'}",
+    "repo_fails_last5": lambda v: f"the repository failed {v:.0f} of its last 5 runs",
+    "repo_fail_rate": lambda v: f"{_pct(v)} of the repository's recent runs failed",
+    "repo_fail_rate_all": lambda v: f"{_pct(v)} of all the repository's runs failed",
+    "repo_runs": lambda v: f"{v:,.0f} earlier runs in the repository",
+    "hours_since_request": lambda v: f"{v:,.1f} hours since the previous run was requested",
+    "in_flight": lambda v: f"{v:.0f} other runs in progress",
+    "actor_fail_rate": lambda v: f"{_pct(v)} of this author's recent runs failed",
+    "actor_runs": lambda v: f"this author's {v:,.0f} earlier runs",
+    "branch_fail_rate": lambda v: f"{_pct(v)} of recent runs on this branch failed",
+    "branch_runs": lambda v: f"{v:,.0f} earlier runs on this branch",
+    "sha_prev_failed": lambda v: f"this commit already {'failed' if v else 'passed'} once",
+    "base_prev_failed": lambda v: f"the previous run {'failed' if v else 'passed'}",
+}
+
+
+def phrase(feature: str, value: float) -> str:
+    """The words for one feature's value ("unknown" when missing)."""
+    if math.isnan(value):
+        return f"{feature.replace('_', ' ')} unknown"
+    words = PHRASES.get(feature)
+    return words(value) if words else f"{feature.replace('_', ' ')}: {value:,.4g}"
+
+
+def risk_factors(
+    row: Values, contributions: Values, *, top: int = 3, minimum: float = 0.05
+) -> list[RiskFactor]:
+    """The ``top`` features with the largest push (at least ``minimum`` log-odds)."""
+    pushes = sorted(
+        ((float(contributions[i]), name) for i, name in enumerate(FEATURES)),
+        key=lambda pair: -abs(pair[0]),
+    )
+    return [
+        RiskFactor(name, float(row[INDEX[name]]), effect, phrase(name, float(row[INDEX[name]])))
+        for effect, name in pushes[:top]
+        if abs(effect) >= minimum
+    ]

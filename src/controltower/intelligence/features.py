@@ -1,0 +1,294 @@
+"""Features of a run known when it is requested: one implementation for training and serving.
+
+``RepositoryHistory`` is the state of one repository as seen at some moment:
+the outcomes and durations of the runs that had completed by then. Runs are
+fed in request order; each one's completion is held back until a later run is
+requested after the time it became known (``records.known_at``), so a feature
+never reads anything that completed after the run it describes was requested.
+``featurize`` streams a whole history through it; serving feeds the past and
+asks for the features of one new run.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from itertools import groupby
+from typing import TypeVar
+
+import numpy as np
+import numpy.typing as npt
+
+from controltower.intelligence.records import HistoryRun, known_at, request_times
+
+NAN = math.nan
+RECENT = 20
+EVENTS = {"push": 0.0, "pull_request": 1.0, "schedule": 2.0, "workflow_dispatch": 3.0}
+DEFAULT_BRANCHES = frozenset({"main", "master", "develop", "trunk"})
+
+FEATURES = (
+    # the trigger
+    "event",
+    "hour",
+    "weekday",
+    "default_branch",
+    "pull_request",
+    # the change
+    "files_changed",
+    "lines_changed",
+    "commits",
+    # same workflow and branch
+    "wb_prev_failed",
+    "wb_fail_streak",
+    "wb_pass_streak",
+    "wb_fails_last5",
+    "wb_fail_rate",
+    "wb_runs",
+    "wb_hours_since",
+    # same workflow, any branch
+    "wf_fails_last5",
+    "wf_fail_rate",
+    # the repository
+    "repo_prev_failed",
+    "repo_fails_last5",
+    "repo_fail_rate",
+    "repo_fail_rate_all",
+    "repo_runs",
+    "hours_since_request",
+    "in_flight",
+    # who and where
+    "actor_fail_rate",
+    "actor_runs",
+    "branch_fail_rate",
+    "branch_runs",
+    "sha_prev_failed",
+    # the outcome baseline's input: the workflow and branch, else the repository
+    "base_prev_failed",
+    # durations of successful runs of the same workflow
+    "dur_prev",
+    "dur_median5",
+    "dur_median20",
+    "dur_spread20",
+    "dur_wb_prev",
+    # the duration baselines' inputs, falling back to the repository
+    "base_dur_prev",
+    "base_dur_median5",
+)
+INDEX = {name: i for i, name in enumerate(FEATURES)}
+CATEGORICAL = ("event",)
+
+Matrix = npt.NDArray[np.float64]
+K = TypeVar("K")
+
+
+@dataclass(slots=True)
+class Record:
+    """Outcomes of one key (a workflow, a branch, an actor…), newest last."""
+
+    recent: deque[int] = field(default_factory=lambda: deque(maxlen=RECENT))
+    streak: int = 0  # positive: passes in a row; negative: failures in a row
+    runs: int = 0
+    failures: int = 0
+    last_known: float = NAN
+
+    def add(self, failed: bool, when: float) -> None:
+        """Count one more completed run."""
+        self.recent.append(int(failed))
+        self.runs += 1
+        self.failures += int(failed)
+        if failed:
+            self.streak = self.streak - 1 if self.streak < 0 else -1
+        else:
+            self.streak = self.streak + 1 if self.streak > 0 else 1
+        self.last_known = when
+
+    def fails_last(self, n: int) -> float:
+        """Failures among the last ``n`` completed runs (NaN with no runs)."""
+        if not self.recent:
+            return NAN
+        return float(sum(list(self.recent)[-n:]))
+
+    def rate(self) -> float:
+        """Failure share of the recent runs (NaN with no runs)."""
+        return sum(self.recent) / len(self.recent) if self.recent else NAN
+
+    def prev_failed(self) -> float:
+        """1.0 if the last completed run failed, 0.0 if it passed, NaN with none."""
+        return float(self.recent[-1]) if self.recent else NAN
+
+
+def _median(values: Sequence[float]) -> float:
+    if not values:
+        return NAN
+    s = sorted(values)
+    n = len(s)
+    return s[n // 2] if n % 2 else (s[n // 2 - 1] + s[n // 2]) / 2
+
+
+class RepositoryHistory:
+    """What had completed in one repository by a given moment, and the features it gives."""
+
+    def __init__(self) -> None:
+        self.repo = Record()
+        self.by_workflow_branch: dict[tuple[str, str | None], Record] = {}
+        self.by_workflow: dict[str, Record] = {}
+        self.by_actor: dict[str | None, Record] = {}
+        self.by_branch: dict[str | None, Record] = {}
+        self.by_sha: dict[str, int] = {}
+        self.durations: dict[str, deque[float]] = {}
+        self.wb_duration: dict[tuple[str, str | None], float] = {}
+        self.repo_durations: deque[float] = deque(maxlen=5)
+        self.pending: list[tuple[float, int, HistoryRun]] = []
+        self.last_request = NAN
+        self._seq = 0
+
+    def request(self, run: HistoryRun, requested: float) -> list[float]:
+        """The features of ``run`` requested at ``requested``; then wait for its completion."""
+        self.advance(requested)
+        row = self.features(run, requested)
+        heapq.heappush(self.pending, (known_at(run, requested), self._seq, run))
+        self._seq += 1
+        self.last_request = requested
+        return row
+
+    def advance(self, now: float) -> None:
+        """Take in every pending run that had completed strictly before ``now``."""
+        pending = self.pending
+        while pending and pending[0][0] < now:
+            when, _, run = heapq.heappop(pending)
+            self._complete(run, when)
+
+    def _complete(self, run: HistoryRun, when: float) -> None:
+        failed = run.failed
+        if failed is not None:
+            for record in (
+                self.repo,
+                _get(self.by_workflow_branch, (run.workflow, run.branch)),
+                _get(self.by_workflow, run.workflow),
+                _get(self.by_actor, run.actor),
+                _get(self.by_branch, run.branch),
+            ):
+                record.add(failed, when)
+            if run.head_sha:
+                self.by_sha[run.head_sha] = int(failed)
+        seconds = run.success_duration
+        if seconds is not None:
+            queue = self.durations.get(run.workflow)
+            if queue is None:
+                queue = self.durations[run.workflow] = deque(maxlen=RECENT)
+            queue.append(seconds)
+            self.wb_duration[(run.workflow, run.branch)] = seconds
+            self.repo_durations.append(seconds)
+
+    def features(self, run: HistoryRun, requested: float) -> list[float]:
+        """The feature row of ``run`` from what has been taken in (``FEATURES`` order)."""
+        return [
+            *_trigger(run),
+            *_change(run),
+            *self._outcomes(run, requested),
+            *self._durations(run),
+        ]
+
+    def _outcomes(self, run: HistoryRun, requested: float) -> list[float]:
+        wb = self.by_workflow_branch.get((run.workflow, run.branch)) or Record()
+        wf = self.by_workflow.get(run.workflow) or Record()
+        actor = self.by_actor.get(run.actor) or Record()
+        branch = self.by_branch.get(run.branch) or Record()
+        repo = self.repo
+        sha = self.by_sha.get(run.head_sha) if run.head_sha else None
+        prev = wb.prev_failed()
+        return [
+            prev,
+            float(-wb.streak if wb.streak < 0 else 0),
+            float(wb.streak if wb.streak > 0 else 0),
+            wb.fails_last(5),
+            wb.rate(),
+            float(wb.runs),
+            (requested - wb.last_known) / 3600.0,
+            wf.fails_last(5),
+            wf.rate(),
+            repo.prev_failed(),
+            repo.fails_last(5),
+            repo.rate(),
+            repo.failures / repo.runs if repo.runs else NAN,
+            float(repo.runs),
+            (requested - self.last_request) / 3600.0,
+            float(len(self.pending)),
+            actor.rate() if run.actor else NAN,
+            float(actor.runs) if run.actor else NAN,
+            branch.rate() if run.branch else NAN,
+            float(branch.runs) if run.branch else NAN,
+            float(sha) if sha is not None else NAN,
+            prev if not math.isnan(prev) else repo.prev_failed(),
+        ]
+
+    def _durations(self, run: HistoryRun) -> list[float]:
+        queue = self.durations.get(run.workflow)
+        recent = list(queue) if queue else []
+        last5 = recent[-5:]
+        median5, median20 = _median(last5), _median(recent)
+        spread = NAN
+        if len(recent) >= 5 and median20 > 0:
+            s = sorted(recent)
+            spread = (s[int(0.9 * (len(s) - 1))] - s[int(0.1 * (len(s) - 1))]) / median20
+        prev = recent[-1] if recent else NAN
+        repo_prev = self.repo_durations[-1] if self.repo_durations else NAN
+        return [
+            prev,
+            median5,
+            median20,
+            spread,
+            self.wb_duration.get((run.workflow, run.branch), NAN),
+            prev if recent else repo_prev,
+            median5 if recent else _median(self.repo_durations),
+        ]
+
+
+def _get(table: dict[K, Record], key: K) -> Record:
+    record = table.get(key)
+    if record is None:
+        record = table[key] = Record()
+    return record
+
+
+def _trigger(run: HistoryRun) -> list[float]:
+    if run.created is not None:
+        at = datetime.fromtimestamp(run.created, tz=UTC)
+        hour, weekday = float(at.hour), float(at.weekday())
+    else:
+        hour = weekday = NAN
+    return [
+        EVENTS.get(run.event or "", 4.0) if run.event else NAN,
+        hour,
+        weekday,
+        float(run.branch in DEFAULT_BRANCHES) if run.branch else NAN,
+        float(run.pull_request is not None or run.event == "pull_request"),
+    ]
+
+
+def _change(run: HistoryRun) -> list[float]:
+    lines = NAN
+    if run.lines_added is not None or run.lines_deleted is not None:
+        lines = float((run.lines_added or 0) + (run.lines_deleted or 0))
+    return [
+        float(run.files_changed) if run.files_changed is not None else NAN,
+        lines,
+        float(run.commits) if run.commits is not None else NAN,
+    ]
+
+
+def featurize(runs: Sequence[HistoryRun]) -> Matrix:
+    """Feature rows of ``runs`` (in ``records.request_order``), each from its own past only."""
+    rows: list[list[float]] = []
+    for _, group in groupby(runs, key=lambda r: r.repository):
+        ordered = list(group)
+        history = RepositoryHistory()
+        for run, requested in zip(ordered, request_times(ordered), strict=True):
+            rows.append(history.request(run, requested))
+    if not rows:
+        return np.empty((0, len(FEATURES)))
+    return np.asarray(rows, dtype=np.float64)

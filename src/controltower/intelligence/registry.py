@@ -1,0 +1,186 @@
+"""The registry of model versions: trained, promoted, rolled back, archived, never deleted.
+
+Each version keeps its serialized models (gzip-compressed JSON of their saved
+forms) and the evaluation report of the protocol, from which the live
+predictor of each figure is chosen (``selection``). At most one version is
+``live``; promoting another archives it; rolling back makes the version that
+was live before the current one live again. Functions take the caller's
+connection: the caller's transaction commits.
+"""
+
+from __future__ import annotations
+
+import gzip
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, select, update
+
+from controltower.errors import ModelVersionNotFound
+from controltower.intelligence.models import DurationModel, FailureModel
+from controltower.intelligence.selection import live_predictors
+from controltower.intelligence.training import Trained
+from controltower.store.tables import ModelVersion, table_of
+
+versions_t = table_of(ModelVersion)
+CANDIDATE, LIVE, ARCHIVED = "candidate", "live", "archived"
+_SUMMARY_COLUMNS = tuple(c for c in versions_t.c if c.name != "model")
+
+
+@dataclass(frozen=True, slots=True)
+class VersionInfo:
+    """One registered version, without its models."""
+
+    version: int
+    status: str
+    created_at: datetime
+    promoted_at: datetime | None
+    archived_at: datetime | None
+    trained_runs: int
+    failure_predictor: str
+    duration_predictor: str
+    report: dict[str, Any]
+
+    def summary(self) -> dict[str, Any]:
+        """The version as a JSON-ready dict, its pooled deciding figures instead of the report."""
+        live = live_predictors(self.report)
+        return {
+            "version": self.version,
+            "status": self.status,
+            "created_at": self.created_at.isoformat(),
+            "promoted_at": self.promoted_at.isoformat() if self.promoted_at else None,
+            "archived_at": self.archived_at.isoformat() if self.archived_at else None,
+            "trained_runs": self.trained_runs,
+            "failure_predictor": self.failure_predictor,
+            "duration_predictor": self.duration_predictor,
+            "failure_f1": live.failure_f1,
+            "duration_mdape": live.duration_mdape,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedModels:
+    """A version's models, ready to predict, and which predictor serves each figure."""
+
+    version: int
+    failure: FailureModel
+    duration: DurationModel
+    failure_predictor: str
+    duration_predictor: str
+
+
+def _info(row: Any) -> VersionInfo:
+    return VersionInfo(
+        version=row.id,
+        status=row.status,
+        created_at=row.created_at,
+        promoted_at=row.promoted_at,
+        archived_at=row.archived_at,
+        trained_runs=row.trained_runs,
+        failure_predictor=row.failure_predictor,
+        duration_predictor=row.duration_predictor,
+        report=row.report,
+    )
+
+
+def serialize(trained: Trained) -> bytes:
+    """The stored form of the trained models."""
+    saved = {"failure": trained.failure.to_dict(), "duration": trained.duration.to_dict()}
+    return gzip.compress(orjson.dumps(saved), compresslevel=6)
+
+
+def register(conn: Connection, trained: Trained, report: dict[str, Any]) -> VersionInfo:
+    """Store trained models and their evaluation report as a new candidate version."""
+    live = live_predictors(report)
+    pk = conn.execute(
+        versions_t.insert()
+        .values(
+            status=CANDIDATE,
+            created_at=datetime.now(UTC),
+            trained_runs=trained.runs,
+            failure_predictor=live.failure,
+            duration_predictor=live.duration,
+            model=serialize(trained),
+            report=report,
+        )
+        .returning(versions_t.c.id)
+    ).scalar_one()
+    return version(conn, pk)
+
+
+def versions(conn: Connection) -> list[VersionInfo]:
+    """Every registered version, newest first."""
+    rows = conn.execute(select(*_SUMMARY_COLUMNS).order_by(versions_t.c.id.desc()))
+    return [_info(row) for row in rows]
+
+
+def version(conn: Connection, number: int) -> VersionInfo:
+    """Version ``number``; ``ModelVersionNotFound`` when there is none."""
+    row = conn.execute(select(*_SUMMARY_COLUMNS).where(versions_t.c.id == number)).first()
+    if row is None:
+        raise ModelVersionNotFound(f"no model version {number}")
+    return _info(row)
+
+
+def live_version(conn: Connection) -> VersionInfo | None:
+    """The live version, if any."""
+    row = conn.execute(select(*_SUMMARY_COLUMNS).where(versions_t.c.status == LIVE)).first()
+    return None if row is None else _info(row)
+
+
+def promote(conn: Connection, number: int) -> VersionInfo:
+    """Make version ``number`` live; the version live until now is archived."""
+    version(conn, number)
+    now = datetime.now(UTC)
+    conn.execute(
+        update(versions_t)
+        .where(versions_t.c.status == LIVE, versions_t.c.id != number)
+        .values(status=ARCHIVED, archived_at=now)
+    )
+    conn.execute(
+        update(versions_t)
+        .where(versions_t.c.id == number)
+        .values(status=LIVE, promoted_at=now, archived_at=None)
+    )
+    return version(conn, number)
+
+
+def rollback(conn: Connection) -> VersionInfo:
+    """Make live again the version promoted before the live one, and archive the live one."""
+    current = live_version(conn)
+    query = select(versions_t.c.id).where(
+        versions_t.c.status == ARCHIVED, versions_t.c.promoted_at.is_not(None)
+    )
+    if current is not None and current.promoted_at is not None:
+        query = query.where(versions_t.c.promoted_at < current.promoted_at)
+    previous = conn.execute(query.order_by(versions_t.c.promoted_at.desc()).limit(1)).scalar()
+    if previous is None:
+        raise ModelVersionNotFound("no earlier live version to roll back to")
+    now = datetime.now(UTC)
+    conn.execute(
+        update(versions_t)
+        .where(versions_t.c.status == LIVE)
+        .values(status=ARCHIVED, archived_at=now)
+    )
+    # The restored version keeps its promotion time, so a second rollback goes further back.
+    conn.execute(
+        update(versions_t).where(versions_t.c.id == previous).values(status=LIVE, archived_at=None)
+    )
+    return version(conn, previous)
+
+
+def load_models(conn: Connection, info: VersionInfo) -> LoadedModels:
+    """The models of a version, deserialized."""
+    blob = conn.execute(select(versions_t.c.model).where(versions_t.c.id == info.version)).scalar()
+    if blob is None:
+        raise ModelVersionNotFound(f"no model version {info.version}")
+    saved = orjson.loads(gzip.decompress(blob))
+    return LoadedModels(
+        version=info.version,
+        failure=FailureModel.from_dict(saved["failure"]),
+        duration=DurationModel.from_dict(saved["duration"]),
+        failure_predictor=info.failure_predictor,
+        duration_predictor=info.duration_predictor,
+    )

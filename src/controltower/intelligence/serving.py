@@ -1,0 +1,199 @@
+"""Serving predictions: for a stored run, for a hypothetical one, and on new runs from webhooks.
+
+Features come from ``features.RepositoryHistory`` streamed over the stored
+history of the run's repository up to its request, the same code that
+training uses. The live version's models predict; for each figure the
+predictor chosen on that version's evaluation serves (the model or a
+baseline), and with no version trained yet the baselines serve. Risk factors
+always come from the model's per-prediction contributions when there is one.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import structlog
+from sqlalchemy import Connection, Engine, select
+
+from controltower.config import Settings
+from controltower.intelligence import registry
+from controltower.intelligence.baselines import (
+    AlwaysPass,
+    MedianOfFive,
+    PreviousDuration,
+    PreviousOutcome,
+)
+from controltower.intelligence.explain import phrase, risk_factors
+from controltower.intelligence.features import INDEX, featurize
+from controltower.intelligence.predictors import DurationPredictor, Matrix, OutcomePredictor
+from controltower.intelligence.records import HistoryRun, request_order
+from controltower.intelligence.rollout import exposure
+from controltower.intelligence.source import repository_history, run_key, run_pk_of
+from controltower.store.tables import Prediction, table_of
+from controltower.store.upsert import insert_for
+
+log = structlog.get_logger(__name__)
+predictions_t = table_of(Prediction)
+OUTCOME_BASELINES: dict[str, OutcomePredictor] = {
+    "previous": PreviousOutcome(),
+    "always_pass": AlwaysPass(),
+}
+DURATION_BASELINES: dict[str, DurationPredictor] = {
+    "previous": PreviousDuration(),
+    "median5": MedianOfFive(),
+}
+# Loaded models by (database, version): versions never change once registered.
+_loaded: dict[tuple[str, int], registry.LoadedModels] = {}
+
+
+@dataclass(frozen=True, slots=True)
+class RunPrediction:
+    """What is predicted for one run, and which predictor served each figure."""
+
+    failure_probability: float | None
+    failure_predicted: bool | None
+    failure_predictor: str
+    duration_p10: float | None
+    duration_p50: float | None
+    duration_p90: float | None
+    duration_predictor: str
+    risk_factors: list[str]
+    version: int | None
+
+
+def _number(value: float) -> float | None:
+    return None if math.isnan(value) else float(value)
+
+
+def live_models(conn: Connection) -> registry.LoadedModels | None:
+    """The live version's models (loaded once per process and version), or None."""
+    info = registry.live_version(conn)
+    if info is None:
+        return None
+    key = (conn.engine.url.render_as_string(hide_password=True), info.version)
+    models = _loaded.get(key)
+    if models is None:
+        models = _loaded[key] = registry.load_models(conn, info)
+    return models
+
+
+def predict_row(models: registry.LoadedModels | None, row: Matrix) -> RunPrediction:
+    """The prediction for one feature row (shape 1 x features)."""
+    failure_name = models.failure_predictor if models else "previous"
+    duration_name = models.duration_predictor if models else "median5"
+    if models is not None and failure_name == "model":
+        probability = float(models.failure.predict_proba(row)[0])
+        predicted: bool | None = probability >= models.failure.threshold
+    else:
+        baseline = OUTCOME_BASELINES[failure_name]
+        probability, predicted = (
+            float(baseline.predict_proba(row)[0]),
+            bool(baseline.predict(row)[0]),
+        )
+    if models is not None:
+        factors = risk_factors(row[0], models.failure.contributions(row)[0])
+        words = [f.phrase for f in factors]
+    else:
+        prev = float(row[0, INDEX["base_prev_failed"]])
+        words = [] if math.isnan(prev) else [phrase("base_prev_failed", prev)]
+    quantiles = np.full(3, np.nan)
+    if models is not None and duration_name == "model":
+        quantiles = models.duration.predict(row)[0]
+    if math.isnan(quantiles[1]):
+        duration_name = "median5" if duration_name == "model" else duration_name
+        quantiles = DURATION_BASELINES[duration_name].predict(row)[0]
+    return RunPrediction(
+        failure_probability=_number(probability),
+        failure_predicted=predicted,
+        failure_predictor=failure_name,
+        duration_p10=_number(quantiles[0]),
+        duration_p50=_number(quantiles[1]),
+        duration_p90=_number(quantiles[2]),
+        duration_predictor=duration_name,
+        risk_factors=words,
+        version=models.version if models else None,
+    )
+
+
+def _row_of(history: Sequence[HistoryRun], target: HistoryRun) -> Matrix:
+    runs = [r for r in history if (r.run_id, r.attempt) != (target.run_id, target.attempt)]
+    ordered = request_order([*runs, target])
+    rows = featurize(ordered)
+    at = next(i for i, r in enumerate(ordered) if r is target)
+    return rows[at : at + 1]
+
+
+def predict_for_run(conn: Connection, run_pk: int) -> RunPrediction | None:
+    """The prediction for stored run ``run_pk`` from what had completed when it was requested."""
+    key = run_key(conn, run_pk)
+    if key is None:
+        return None
+    repository, run_id, attempt, created = key
+    history = repository_history(conn, repository, until=created)
+    target = next(r for r in history if r.run_id == run_id and r.attempt == attempt)
+    return predict_row(live_models(conn), _row_of(history, target))
+
+
+def predict_hypothetical(conn: Connection, run: HistoryRun) -> RunPrediction:
+    """The prediction for a run requested now that is not stored (``run.created`` is now)."""
+    history = repository_history(conn, run.repository)
+    return predict_row(live_models(conn), _row_of(history, run))
+
+
+def record_prediction(
+    conn: Connection, run_pk: int, prediction: RunPrediction, *, mode: str, shown: bool
+) -> bool:
+    """Store the prediction of a run unless it has one; return whether it was stored."""
+    values: dict[str, Any] = asdict(prediction)
+    values["version_id"] = values.pop("version")
+    stmt = insert_for(conn, predictions_t).values(
+        run_pk=run_pk, created_at=datetime.now(UTC), mode=mode, shown=shown, **values
+    )
+    result = conn.execute(stmt.on_conflict_do_nothing(index_elements=["run_pk"]))
+    return bool(result.rowcount)
+
+
+def stored_prediction(conn: Connection, run_pk: int) -> dict[str, Any] | None:
+    """The stored prediction of a run, as a dict of its columns."""
+    row = conn.execute(select(predictions_t).where(predictions_t.c.run_pk == run_pk)).first()
+    return None if row is None else dict(row._mapping)
+
+
+def predict_new_runs(
+    engine: Engine, settings: Settings, keys: Sequence[tuple[str, str, int]]
+) -> int:
+    """Predict and store runs just seen requested or queued; return how many were stored.
+
+    Each run is predicted once, when first seen; the rollout settings decide
+    whether it is predicted and whether its prediction is shown.
+    """
+    stored = 0
+    for repository, run_id, attempt in dict.fromkeys(keys):
+        decided = exposure(settings, repository, run_id)
+        if not decided.predict:
+            continue
+        with engine.begin() as conn:
+            pk = run_pk_of(conn, repository, run_id, attempt)
+            if pk is None or stored_prediction(conn, pk) is not None:
+                continue
+            prediction = predict_for_run(conn, pk)
+            if prediction is None:
+                continue
+            mode = settings.intelligence.mode
+            stored += record_prediction(conn, pk, prediction, mode=mode, shown=decided.show)
+        log.info(
+            "run_predicted",
+            repository=repository,
+            run=run_id,
+            attempt=attempt,
+            shown=decided.show,
+            reason=decided.reason,
+            failure=prediction.failure_probability,
+            duration=prediction.duration_p50,
+        )
+    return stored

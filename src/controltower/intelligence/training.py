@@ -1,0 +1,56 @@
+"""Training the live models on a whole history, the latest fifth of each repository calibrating."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from controltower.intelligence.features import featurize
+from controltower.intelligence.models import DurationModel, FailureModel
+from controltower.intelligence.predictors import Labelled, Matrix
+from controltower.intelligence.records import HistoryRun, request_order
+
+VALIDATION_SHARE = 0.20
+
+
+@dataclass(frozen=True, slots=True)
+class Trained:
+    """The two models and how many runs they learned from."""
+
+    failure: FailureModel
+    duration: DurationModel
+    runs: int
+
+
+def _validation_mask(runs: Sequence[HistoryRun]) -> np.ndarray[tuple[int], np.dtype[np.bool_]]:
+    mask = np.zeros(len(runs), dtype=bool)
+    start = 0
+    while start < len(runs):
+        end = start
+        while end < len(runs) and runs[end].repository == runs[start].repository:
+            end += 1
+        mask[end - math.ceil((end - start) * VALIDATION_SHARE) : end] = True
+        start = end
+    return mask
+
+
+def _labelled(rows: Matrix, targets: np.ndarray, keep: np.ndarray) -> Labelled:
+    keep = keep & ~np.isnan(targets)
+    return Labelled(rows[keep], targets[keep])
+
+
+def train(history: Sequence[HistoryRun], *, seed: int = 0, threads: int = 2) -> Trained:
+    """Fit the failure and duration models on ``history``."""
+    runs = request_order(history)
+    rows = featurize(runs)
+    validation = _validation_mask(runs)
+    failed = np.array([np.nan if r.failed is None else float(r.failed) for r in runs])
+    seconds = np.array([np.nan if (d := r.success_duration) is None else d for r in runs])
+    failure = FailureModel(seed=seed, threads=threads)
+    failure.fit(_labelled(rows, failed, ~validation), _labelled(rows, failed, validation))
+    duration = DurationModel(seed=seed, threads=threads)
+    duration.fit(_labelled(rows, seconds, ~validation), _labelled(rows, seconds, validation))
+    return Trained(failure, duration, len(runs))

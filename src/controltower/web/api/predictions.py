@@ -1,0 +1,85 @@
+"""``/api/v1/predict``: duration and failure risk of a hypothetical run; a run's stored prediction.
+
+Both obey the rollout settings: nothing is shown while prediction is off or
+disabled, in shadow mode, or (canary) for a repository outside the allow-list
+(hypothetical runs) or a run outside the canary.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, HTTPException
+from pydantic import BaseModel, Field
+
+from controltower.errors import PredictionUnavailable
+from controltower.intelligence.records import HistoryRun
+from controltower.intelligence.rollout import exposure
+from controltower.intelligence.serving import RunPrediction, predict_hypothetical, stored_prediction
+from controltower.intelligence.source import run_pk_of
+from controltower.web.deps import ConnectionDep, ContainerDep
+
+router = APIRouter(prefix="/api/v1", tags=["prediction"])
+
+
+class PredictRequest(BaseModel):
+    """A run that could be requested now: its trigger and its change."""
+
+    repository: str = Field(examples=["octo-org/octo-repo"])
+    workflow: str = "default"
+    branch: str | None = None
+    event: str | None = Field(default=None, examples=["push", "pull_request"])
+    actor: str | None = None
+    files_changed: int | None = Field(default=None, ge=0)
+    lines_added: int | None = Field(default=None, ge=0)
+    lines_deleted: int | None = Field(default=None, ge=0)
+    commits: int | None = Field(default=None, ge=0)
+
+
+class PredictionPublic(BaseModel):
+    """Duration percentiles (seconds), failure probability, reasons, and who served each figure."""
+
+    duration_p10: float | None
+    duration_p50: float | None
+    duration_p90: float | None
+    duration_predictor: str
+    failure_probability: float | None
+    failure_predicted: bool | None
+    failure_predictor: str
+    risk_factors: list[str]
+    version: int | None
+
+
+def _public(prediction: RunPrediction | dict[str, Any]) -> PredictionPublic:
+    if isinstance(prediction, dict):
+        return PredictionPublic(**{**prediction, "version": prediction["version_id"]})
+    return PredictionPublic(**{f: getattr(prediction, f) for f in PredictionPublic.model_fields})
+
+
+@router.post("/predict")
+def predict(body: PredictRequest, container: ContainerDep, conn: ConnectionDep) -> PredictionPublic:
+    """Predict a hypothetical run of ``repository`` requested now."""
+    decided = exposure(container.settings, body.repository, None)
+    if not decided.show:
+        raise PredictionUnavailable(f"predictions are not shown: {decided.reason}")
+    run = HistoryRun(
+        **body.model_dump(),
+        run_id="hypothetical",
+        status="queued",
+        created=datetime.now(UTC).timestamp(),
+        pull_request=None,
+    )
+    return _public(predict_hypothetical(conn, run))
+
+
+@router.get("/repositories/{owner}/{name}/runs/{run_id}/prediction")
+def run_prediction(
+    owner: str, name: str, run_id: str, conn: ConnectionDep, attempt: int = 1
+) -> PredictionPublic:
+    """The prediction stored when the run was requested, where the rollout shows it."""
+    pk = run_pk_of(conn, f"{owner}/{name}", run_id, attempt)
+    stored = stored_prediction(conn, pk) if pk is not None else None
+    if stored is None or not stored["shown"]:
+        raise HTTPException(404, f"no prediction shown for run {run_id} attempt {attempt}")
+    return _public(stored)

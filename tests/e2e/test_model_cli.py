@@ -1,0 +1,115 @@
+"""``controltower model evaluate`` as a user runs it, on a slice of a real dataset."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from controltower.cli.app import app
+from controltower.intelligence.metrics import DURATION_FIGURES, OUTCOME_FIGURES
+from tests.support.paths import DATASETS
+from tests.support.server import cli_env, run_cli
+
+
+@pytest.fixture(scope="module")
+def history(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Every eighth run of the microservices dataset: five repositories, about 850 runs."""
+    path = tmp_path_factory.mktemp("history") / "slice.jsonl"
+    with gzip.open(DATASETS / "gha-microservices-5repos.jsonl.gz", "rt") as source:
+        path.write_text("".join(line for i, line in enumerate(source) if i % 8 == 0))
+    return path
+
+
+def _check_shape(report: dict[str, object]) -> None:
+    for section, predictors, figures in (
+        ("outcome", ("model", "previous", "always_pass"), OUTCOME_FIGURES),
+        ("duration", ("model", "previous", "median5"), DURATION_FIGURES),
+    ):
+        part = report[section]
+        assert isinstance(part, dict)
+        assert set(part) == {"pooled", "mean_over_repositories", "per_repository"}
+        assert set(part["pooled"]) == set(predictors)
+        assert set(part["pooled"]["model"]) == set(figures)
+        assert len(part["per_repository"]) == 5
+    assert isinstance(report["test_runs"], int)
+    assert isinstance(report["excluded"], dict)
+
+
+def test_evaluate_prints_the_spec_json_from_the_database(tmp_path: Path, history: Path) -> None:
+    """Imported history gives a report of the spec's shape on standard output."""
+    env = cli_env(data_dir=str(tmp_path), database_url=f"sqlite:///{tmp_path}/ct.db")
+    assert run_cli("import", str(history), env=env).returncode == 0
+    stored = run_cli("model", "evaluate", "--json", env=env)
+    assert stored.returncode == 0, stored.stderr
+    report = json.loads(stored.stdout)
+    _check_shape(report)
+    assert report["outcome"]["pooled"]["always_pass"]["recall"] == 0.0
+    assert report["outcome"]["pooled"]["model"]["auc"] > 0.6
+
+
+def test_evaluate_a_file_as_json_and_as_tables(tmp_path: Path, history: Path) -> None:
+    """A history file: the same JSON shape, or tables with the baselines and who won."""
+    result = CliRunner().invoke(
+        app,
+        ["model", "evaluate", "--json", "--dataset", str(history)],
+        env={"CONTROLTOWER_DATA_DIR": str(tmp_path)},
+    )
+    assert result.exit_code == 0, result.output
+    _check_shape(json.loads(result.stdout))
+    tables = CliRunner().invoke(
+        app,
+        ["model", "evaluate", "--dataset", str(history)],
+        env={"CONTROLTOWER_DATA_DIR": str(tmp_path)},
+    )
+    assert tables.exit_code == 0, tables.output
+    assert "model vs better baseline" in tables.stdout
+    assert "median5" in tables.stdout
+
+
+def test_evaluate_with_no_history_says_so(tmp_path: Path) -> None:
+    """An empty database: exit 1 and a message."""
+    result = CliRunner().invoke(
+        app,
+        ["model", "evaluate"],
+        env={"CONTROLTOWER_DATABASE_URL": f"sqlite:///{tmp_path}/ct.db"},
+    )
+    assert result.exit_code == 1
+    assert "no run history" in result.stderr
+
+
+def test_train_list_promote_and_rollback(tmp_path: Path, history: Path) -> None:
+    """Two trainings make two versions; rollback and promote move the live one; none deleted."""
+    env = {"CONTROLTOWER_DATABASE_URL": f"sqlite:///{tmp_path}/ct.db"}
+    runner = CliRunner()
+
+    def run(*args: str) -> object:
+        result = runner.invoke(app, list(args), env=env)
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout) if "--json" in args else result.stdout
+
+    runner.invoke(app, ["import", str(history)], env=env)
+    first = run("model", "train", "--json")
+    assert isinstance(first, dict)
+    assert first["status"] == "live"
+    assert first["trained_runs"] > 800
+    assert first["failure_predictor"] in {"model", "previous", "always_pass"}
+    second = run("model", "train", "--json", "--candidate")
+    assert isinstance(second, dict)
+    assert second["status"] == "candidate"
+    run("model", "promote", str(second["version"]))
+    rolled = run("model", "rollback", "--json")
+    assert isinstance(rolled, dict)
+    assert rolled["version"] == first["version"]
+    listed = run("model", "list", "--json")
+    assert isinstance(listed, list)
+    assert [(v["version"], v["status"]) for v in listed] == [
+        (second["version"], "archived"),
+        (first["version"], "live"),
+    ]
+    assert "model versions" in str(run("model", "list"))
+    refused = runner.invoke(app, ["model", "promote", "42"], env=env)
+    assert refused.exit_code == 1

@@ -1,0 +1,79 @@
+"""The registry of model versions on SQLite and PostgreSQL: promote, roll back, never delete."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+from sqlalchemy import Engine, func, select
+
+from controltower.errors import ModelVersionNotFound
+from controltower.intelligence import registry
+from controltower.store.tables import ModelVersion, table_of
+from tests.support.predictions import trained_version
+
+
+def _register(engine: Engine, n: int) -> list[int]:
+    trained, report = trained_version()
+    with engine.begin() as conn:
+        return [registry.register(conn, trained, report).version for _ in range(n)]
+
+
+def test_versions_are_registered_as_candidates_with_their_report(engine: Engine) -> None:
+    """A new version is a candidate, keeps its report and the predictor chosen for each figure."""
+    (number,) = _register(engine, 1)
+    with engine.connect() as conn:
+        info = registry.version(conn, number)
+        assert registry.live_version(conn) is None
+    assert info.status == "candidate"
+    assert info.trained_runs == 240
+    assert set(info.report) == {"outcome", "duration", "test_runs", "excluded"}
+    assert info.failure_predictor in {"model", "previous", "always_pass"}
+    assert info.duration_predictor in {"model", "previous", "median5"}
+
+
+def test_promote_archives_the_live_version_and_rollback_goes_back_in_order(
+    engine: Engine,
+) -> None:
+    """Promoting 1, 2, 3 then rolling back twice makes 2 then 1 live; nothing is deleted."""
+    first, second, third = _register(engine, 3)
+    for number in (first, second, third):
+        with engine.begin() as conn:
+            registry.promote(conn, number)
+    with engine.begin() as conn:
+        assert registry.rollback(conn).version == second
+    with engine.begin() as conn:
+        assert registry.rollback(conn).version == first
+        with pytest.raises(ModelVersionNotFound, match="roll back"):
+            registry.rollback(conn)
+    with engine.connect() as conn:
+        statuses = {v.version: v.status for v in registry.versions(conn)}
+        count = conn.execute(select(func.count()).select_from(table_of(ModelVersion))).scalar()
+    assert statuses == {first: "live", second: "archived", third: "archived"}
+    assert count == 3
+
+
+def test_promoting_an_unknown_version_is_refused(engine: Engine) -> None:
+    """No such version: ``ModelVersionNotFound`` and the live version stays."""
+    (number,) = _register(engine, 1)
+    with engine.begin() as conn:
+        registry.promote(conn, number)
+        with pytest.raises(ModelVersionNotFound, match="no model version 99"):
+            registry.promote(conn, 99)
+        live = registry.live_version(conn)
+    assert live is not None
+    assert live.version == number
+
+
+def test_a_version_whose_model_lost_serves_the_baseline(engine: Engine) -> None:
+    """The report decides: a model that did not beat the baseline's F1 is not live for failure."""
+    trained, report = trained_version()
+    worse = copy.deepcopy(report)
+    worse["outcome"]["pooled"]["model"]["f1"] = 0.0
+    worse["outcome"]["pooled"]["previous"]["f1"] = 0.5
+    with engine.begin() as conn:
+        info = registry.register(conn, trained, worse)
+        loaded = registry.load_models(conn, info)
+    assert info.failure_predictor == "previous"
+    assert loaded.failure_predictor == "previous"
+    assert loaded.failure.threshold == trained.failure.threshold

@@ -1,0 +1,98 @@
+"""``POST /api/v1/predict`` and a run's stored prediction, as the rollout allows."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from controltower.bootstrap import build
+from controltower.config import Settings
+from controltower.intelligence import registry
+from controltower.intelligence.records import request_order
+from controltower.intelligence.serving import predict_new_runs
+from controltower.store import schema
+from controltower.web.app import create_app
+from tests.support.predictions import small_history, store, trained_version
+
+ASK = {
+    "repository": "org/repo0",
+    "workflow": "ci",
+    "branch": "main",
+    "event": "push",
+    "actor": "ana",
+    "files_changed": 12,
+    "lines_added": 400,
+    "lines_deleted": 90,
+}
+
+
+def _client(settings: Settings, **update: Any) -> Iterator[TestClient]:
+    container = build(Settings.model_validate({**settings.model_dump(), **update}))
+    schema.upgrade(container.engine)
+    runs = request_order(small_history())
+    store(container.engine, runs[:100])
+    pending = dataclasses.replace(runs[100], status="queued", conclusion=None, completed=None)
+    store(container.engine, [pending])
+    trained, report = trained_version()
+    with container.engine.begin() as conn:
+        registry.promote(conn, registry.register(conn, trained, report).version)
+    predict_new_runs(container.engine, container.settings, [("org/repo0", pending.run_id, 1)])
+    with TestClient(create_app(container)) as client:
+        yield client
+    container.close()
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    """The API with prediction on, a live version and one queued run predicted."""
+    yield from _client(settings, intelligence={"mode": "on"})
+
+
+@pytest.fixture
+def shadow(settings: Settings) -> Iterator[TestClient]:
+    """The same in shadow mode."""
+    yield from _client(settings, intelligence={"mode": "shadow"})
+
+
+def test_a_hypothetical_run_gets_percentiles_risk_and_who_served(client: TestClient) -> None:
+    """p10 <= p50 <= p90 where the model serves, a probability, reasons in words."""
+    response = client.post("/api/v1/predict", json=ASK)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["version"] == 1
+    assert body["failure_predictor"] in {"model", "previous", "always_pass"}
+    assert body["duration_predictor"] in {"model", "previous", "median5"}
+    assert 0 <= body["failure_probability"] <= 1
+    assert body["duration_p50"] > 0
+    if body["duration_predictor"] == "model":
+        assert body["duration_p10"] <= body["duration_p50"] <= body["duration_p90"]
+    assert all(isinstance(words, str) and words for words in body["risk_factors"])
+
+
+def test_the_stored_prediction_of_a_queued_run_is_served(client: TestClient) -> None:
+    """The prediction made when the run was queued is in the API."""
+    run_id = request_order(small_history())[100].run_id
+    response = client.get(f"/api/v1/repositories/org/repo0/runs/{run_id}/prediction")
+    assert response.status_code == 200, response.text
+    assert response.json()["version"] == 1
+
+
+def test_shadow_mode_shows_nothing(shadow: TestClient) -> None:
+    """Shadow: 503 with the reason for hypothetical runs, 404 for stored ones."""
+    response = shadow.post("/api/v1/predict", json=ASK)
+    assert response.status_code == 503
+    assert "shadow" in response.json()["detail"]
+    run_id = request_order(small_history())[100].run_id
+    stored = shadow.get(f"/api/v1/repositories/org/repo0/runs/{run_id}/prediction")
+    assert stored.status_code == 404
+
+
+def test_bad_requests_get_422(client: TestClient) -> None:
+    """A missing repository or a negative change size is refused."""
+    assert client.post("/api/v1/predict", json={"workflow": "ci"}).status_code == 422
+    bad = {**ASK, "lines_added": -1}
+    assert client.post("/api/v1/predict", json=bad).status_code == 422

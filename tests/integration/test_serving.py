@@ -1,0 +1,170 @@
+"""Predictions for stored runs and runs arriving by webhook, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, select
+
+from controltower.bootstrap import build
+from controltower.config import Settings
+from controltower.ingest import processing
+from controltower.intelligence import registry
+from controltower.intelligence.features import featurize
+from controltower.intelligence.records import request_order
+from controltower.intelligence.serving import (
+    predict_for_run,
+    predict_new_runs,
+    predict_row,
+    stored_prediction,
+)
+from controltower.intelligence.source import run_pk_of
+from controltower.store.tables import Delivery, table_of
+from tests.support.paths import EXAMPLES
+from tests.support.predictions import small_history, store, trained_version
+
+REQUESTED = json.loads((EXAMPLES / "workflow_run" / "requested.payload.json").read_text())
+
+
+def _live(engine: Engine) -> registry.LoadedModels:
+    trained, report = trained_version()
+    with engine.begin() as conn:
+        info = registry.promote(conn, registry.register(conn, trained, report).version)
+        return registry.load_models(conn, info)
+
+
+def test_a_stored_run_is_predicted_from_the_same_features_as_in_training(engine: Engine) -> None:
+    """predict_for_run equals the prediction on the run's row of the whole featurized history."""
+    runs = request_order(small_history())
+    store(engine, runs)
+    models = _live(engine)
+    target = runs[200]
+    expected = predict_row(models, featurize(runs)[200:201])
+    with engine.connect() as conn:
+        pk = run_pk_of(conn, target.repository, target.run_id, target.attempt)
+        assert pk is not None
+        served = predict_for_run(conn, pk)
+    assert served == expected
+    assert served.version == models.version
+    p10, p50, p90 = served.duration_p10, served.duration_p50, served.duration_p90
+    assert p50 is not None
+    if served.duration_predictor == "model":
+        assert p10 is not None
+        assert p90 is not None
+        assert p10 <= p50 <= p90
+    assert served.failure_probability is not None
+    assert 0.0 <= served.failure_probability <= 1.0
+
+
+def test_without_a_trained_version_the_baselines_serve(engine: Engine) -> None:
+    """No version: previous outcome and median of five, no version number."""
+    runs = request_order(small_history())
+    store(engine, runs[:50])
+    with engine.connect() as conn:
+        pk = run_pk_of(conn, runs[49].repository, runs[49].run_id, 1)
+        assert pk is not None
+        served = predict_for_run(conn, pk)
+    assert served is not None
+    assert (served.failure_predictor, served.duration_predictor) == ("previous", "median5")
+    assert served.version is None
+    row = featurize(runs[:50])[49]
+    assert served.duration_p50 == pytest.approx(row[-1])
+
+
+def _with(settings: Settings, **update: Any) -> Settings:
+    return Settings.model_validate({**settings.model_dump(), **update})
+
+
+def _queued(engine: Engine, settings: Settings) -> dict[str, Any] | None:
+    runs = request_order(small_history())
+    store(engine, runs[:60])
+    pending = dataclasses.replace(
+        runs[60], status="queued", conclusion=None, completed=None, duration_s=None
+    )
+    store(engine, [pending])
+    predict_new_runs(engine, settings, [(pending.repository, pending.run_id, 1)])
+    with engine.connect() as conn:
+        pk = run_pk_of(conn, pending.repository, pending.run_id, 1)
+        assert pk is not None
+        return stored_prediction(conn, pk)
+
+
+@pytest.mark.parametrize(("mode", "shown"), [("on", True), ("shadow", False)])
+def test_a_queued_run_gets_one_stored_prediction(
+    engine: Engine, settings: Settings, mode: str, shown: bool
+) -> None:
+    """On and shadow both store the prediction; only on marks it shown."""
+    stored = _queued(engine, _with(settings, intelligence={"mode": mode}))
+    assert stored is not None
+    assert stored["shown"] is shown
+    assert stored["mode"] == mode
+
+
+@pytest.mark.parametrize("update", [{"ml_enabled": False}, {"intelligence": {"mode": "off"}}])
+def test_switched_off_nothing_is_predicted(
+    engine: Engine, settings: Settings, update: dict[str, Any]
+) -> None:
+    """The kill switch or mode off: no prediction stored."""
+    assert _queued(engine, _with(settings, **update)) is None
+
+
+def test_a_requested_run_from_a_webhook_is_predicted_after_normalization(
+    engine: Engine, settings: Settings
+) -> None:
+    """The normalizer hands requested runs to the prediction hook the container wires."""
+    container = build(_with(settings, intelligence={"mode": "on"}, queue_url="immediate://"))
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                table_of(Delivery)
+                .insert()
+                .values(
+                    guid="g-1",
+                    event="workflow_run",
+                    action="requested",
+                    content_type="application/json",
+                    body=json.dumps(REQUESTED).encode(),
+                    received_at=datetime.now(UTC),
+                )
+            )
+        container.tasks.sweep()
+        run = REQUESTED["workflow_run"]
+        with engine.connect() as conn:
+            pk = run_pk_of(
+                conn, REQUESTED["repository"]["full_name"], str(run["id"]), run["run_attempt"]
+            )
+            assert pk is not None
+            stored = stored_prediction(conn, pk)
+    finally:
+        container.close()
+    assert stored is not None
+    assert stored["shown"] is True
+    assert stored["failure_predictor"] == "previous"
+
+
+def test_processing_reports_only_unfinished_runs(engine: Engine) -> None:
+    """A completed run is not handed to the hook."""
+    heard: list[Any] = []
+    completed = json.loads((EXAMPLES / "workflow_run" / "completed.payload.json").read_text())
+    with engine.begin() as conn:
+        conn.execute(
+            table_of(Delivery)
+            .insert()
+            .values(
+                guid="g-2",
+                event="workflow_run",
+                action="completed",
+                content_type="application/json",
+                body=json.dumps(completed).encode(),
+                received_at=datetime.now(UTC),
+            )
+        )
+    processing.process_all_pending(engine, on_runs=heard.append)
+    assert heard == []
+    with engine.connect() as conn:
+        states = conn.execute(select(table_of(Delivery).c.state)).scalars().all()
+    assert states == ["processed"]

@@ -1,0 +1,55 @@
+"""Rollout: which runs are predicted and which predictions are shown, by mode and switch."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from controltower.config import Settings
+from controltower.intelligence.rollout import canary_bucket, exposure
+
+
+def _settings(**intelligence: Any) -> Settings:
+    return Settings(intelligence=intelligence)
+
+
+@pytest.mark.parametrize(
+    ("mode", "predict", "show"),
+    [("off", False, False), ("shadow", True, False), ("on", True, True)],
+)
+def test_fixed_modes(mode: str, predict: bool, show: bool) -> None:
+    """off predicts nothing, shadow predicts without showing, on shows."""
+    decided = exposure(_settings(mode=mode), "octo/app", "1")
+    assert (decided.predict, decided.show) == (predict, show)
+
+
+def test_the_kill_switch_wins_over_every_mode() -> None:
+    """ml_enabled false: nothing predicted, even with mode on."""
+    settings = Settings(ml_enabled=False, intelligence={"mode": "on"})
+    decided = exposure(settings, "octo/app", "1")
+    assert not decided.predict
+    assert "ml_enabled" in decided.reason
+
+
+def test_canary_shows_a_deterministic_share_of_runs() -> None:
+    """About the configured share of run ids is shown, the same ones every time."""
+    settings = _settings(mode="canary", canary_share=0.2)
+    shown = [exposure(settings, "octo/app", str(i)).show for i in range(5000)]
+    again = [exposure(settings, "octo/app", str(i)).show for i in range(5000)]
+    assert shown == again
+    assert 0.17 < sum(shown) / len(shown) < 0.23
+    assert all(exposure(settings, "octo/app", str(i)).predict for i in range(100))
+
+
+def test_canary_allow_list_shows_every_run_and_hypothetical_runs() -> None:
+    """Allow-listed repositories are shown; others' hypothetical runs are not."""
+    settings = _settings(mode="canary", canary_share=1.0, canary_repositories=["octo/app"])
+    assert exposure(settings, "octo/app", None).show
+    assert not exposure(settings, "octo/other", None).show
+    assert exposure(settings, "octo/other", "7").show
+
+
+def test_canary_bucket_is_in_the_unit_interval() -> None:
+    """Buckets are fractions in [0, 1)."""
+    assert all(0 <= canary_bucket("r", str(i)) < 1 for i in range(100))
