@@ -13,6 +13,7 @@ third-party errors are translated at the boundary with ``raise ... from exc``::
     │   ├── UnsupportedMediaType    neither JSON nor form-encoded (HTTP 415)
     │   └── MalformedPayload        not JSON, or not an object, or no event (HTTP 400)
     ├── RecordRejected              one history record breaks the format (line and reason)
+    ├── InvalidSeries               a metric series to analyse cannot be read (line and reason)
     └── GitHubError                 a call to GitHub's REST API failed (after any retries)
         ├── GitHubAuthError         401, or 403 that is not a rate limit: credentials or access
         ├── GitHubNotFound          404: no such repository, organization, run or job
@@ -93,3 +94,7 @@ class GitHubRateLimited(GitHubError):
 
 class GitHubUnavailable(GitHubError):
     """GitHub answered 5xx, timed out or could not be reached, after every allowed retry."""
+
+
+class InvalidSeries(ControlTowerError):
+    """A metric series given for analysis cannot be read; the message names the line."""
