@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 
 from controltower.anomaly.findings import findings
 from controltower.anomaly.sources import load_series
+from controltower.anomaly.tuning import Tuning
 from controltower.ingest.history import parse_record
 from controltower.store import schema
 from controltower.store.engine import make_engine
@@ -78,7 +79,8 @@ def test_a_slowdown_is_found_with_its_commit_runner_and_monthly_cost(engine: Eng
     """The slowdown at run 150 is a lasting shift, traced to its commit and the new runner."""
     with engine.connect() as conn:
         series = load_series(conn, ["duration", "cost"], rate=lambda _s, _d: RATE, min_points=30)
-    found = findings(series)
+    # 50 days of cost: a shorter baseline than the default 60 points
+    found = findings(series, Tuning(window=30, min_history=15))
     slower = [f for f in found if f.metric == "duration" and f.anomaly.kind == "level_shift"]
     assert len(slower) == 1
     assert slower[0].anomaly.severity == "critical"

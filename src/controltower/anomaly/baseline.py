@@ -4,7 +4,9 @@ The baseline at point *i* is the median of the ``window`` points before it and
 its spread the median absolute deviation (scaled to a standard deviation for
 normal data), so the outliers a detector looks for move neither much. Daily
 or weekly rhythm is removed first when the series is long enough to show it
-and removing it makes the series measurably steadier. Pure: no I/O.
+and removing it makes the series measurably steadier. The rhythm at a point is
+learnt only from earlier points of the same weekday or hour (trailing), so a
+point is judged exactly as it would have been when it arrived. Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ Array = NDArray[np.float64]
 MAD_TO_SD = 1.4826  # the MAD of normal data times this is its standard deviation
 _SEASONS = {"weekday": timedelta(days=21), "hour": timedelta(days=3)}
 _MIN_PER_BUCKET = 3
+_PER_BUCKET = 8  # the rhythm at a point: the median of up to this many earlier ones in its bucket
 _GAIN = 0.9  # a rhythm is kept only if it cuts the spread of residuals by 10 % or more
 
 
@@ -114,12 +117,20 @@ def _bucket(season: str, stamp: datetime) -> int:
 
 
 def _profile(buckets: NDArray[np.int_], residual: Array, known: NDArray[np.bool_]) -> Array:
-    """Per point, the median residual of its bucket (zero for buckets seen too rarely)."""
+    """Per point, the median residual of the last earlier points of its bucket.
+
+    Only points before it count (at most ``_PER_BUCKET``, at least
+    ``_MIN_PER_BUCKET``; zero with fewer), so the profile never looks ahead.
+    """
     profile = np.zeros(len(residual))
     for bucket in np.unique(buckets):
-        members = (buckets == bucket) & known
-        if members.sum() >= _MIN_PER_BUCKET:
-            profile[buckets == bucket] = float(np.median(residual[members]))
+        members = np.flatnonzero(buckets == bucket)
+        seen: list[float] = []
+        for i in members:
+            if len(seen) >= _MIN_PER_BUCKET:
+                profile[i] = float(np.median(seen[-_PER_BUCKET:]))
+            if known[i]:
+                seen.append(float(residual[i]))
     return profile
 
 

@@ -1,4 +1,9 @@
-"""One entry point for any series: numeric metrics, or run outcomes (0 passed, 1 failed)."""
+"""One entry point for any series: numeric metrics, or run outcomes (0 passed, 1 failed).
+
+A numeric series that is constant, or zero at more than half its points (an
+intermittent series, such as the cost per day of a repository built now and
+then), has no normal spread to depart from and is not judged.
+"""
 
 from __future__ import annotations
 
@@ -37,8 +42,8 @@ def detect(
         outcomes = is_outcomes(ordered)
     if outcomes:
         return detect_bursts(timestamps, values, tuning)
-    if len(values) == 0 or float(np.ptp(values)) == 0.0:
-        return []  # a constant series has no normal spread to depart from
+    if not judged_series(values):
+        return []
     logged = tuning.log_scale and float(values.min()) >= 0.0
     judged = np.log1p(values) if logged else values
     baseline = robust_baseline(timestamps, judged, tuning.window, tuning.min_history)
@@ -46,7 +51,43 @@ def detect(
     found += detect_changes(timestamps, judged, baseline, tuning)
     if logged:
         found = [_unlogged(a) for a in found]
-    return sorted(found, key=lambda a: (a.timestamp, a.kind))
+    found = [
+        a
+        for a in found
+        if large_enough(a, tuning.spike_relative if a.kind == "spike" else tuning.min_relative)
+    ]
+    return episodes(sorted(found, key=lambda a: (a.index, a.kind)), tuning.window)
+
+
+INTERMITTENT = 0.5  # a numeric series zero at more than this share of points is not judged
+
+
+def judged_series(values: np.ndarray) -> bool:
+    """Whether a numeric series can be judged: not constant, and not mostly zero."""
+    if len(values) == 0 or float(np.ptp(values)) == 0.0:
+        return False
+    return float(np.mean(values == 0.0)) <= INTERMITTENT
+
+
+def large_enough(anomaly: Anomaly, min_relative: float) -> bool:
+    """Whether the departure is at least ``min_relative`` of normal (always, when normal is 0)."""
+    if anomaly.expected == 0.0:
+        return anomaly.observed != 0.0
+    return abs(anomaly.change) >= min_relative * abs(anomaly.expected)
+
+
+def episodes(found: list[Anomaly], window: int) -> list[Anomaly]:
+    """One alarm per episode: after a shift or drift, none its way for ``window`` points."""
+    kept: list[Anomaly] = []
+    quiet: dict[bool, int] = {True: -1, False: -1}
+    for anomaly in found:
+        up = anomaly.change >= 0
+        if anomaly.index <= quiet[up]:
+            continue
+        kept.append(anomaly)
+        if anomaly.kind in ("level_shift", "drift"):
+            quiet[up] = anomaly.index + window
+    return sorted(kept, key=lambda a: (a.timestamp, a.kind))
 
 
 def _unlogged(anomaly: Anomaly) -> Anomaly:

@@ -5,9 +5,14 @@ Every point is judged against the robust baseline of the points before it
 that the next few points do not follow. A **lasting change** is found by a
 two-sided CUSUM (Page, 1954) over z-scores clipped so that no single outlier
 can raise it alone; where it crosses its threshold, the change began just
-after it last stood at zero. The change is then told apart: a **drift** when
-a robust straight line through what followed rises by a large part of the
-change (a ramp), a **level shift** when it is flat (a step). Pure: no I/O.
+after it last stood at zero. Real series wander: neighbouring z-scores are
+correlated, and a sum of correlated scores strays further than one of
+independent ones, so the scores are divided by the long-run inflation of an
+AR(1) process with the series' lag-one autocorrelation, sqrt((1 + r) / (1 - r)),
+before they are summed. The change is then told apart by two least-squares
+fits of what followed: a step (a **level shift**) and a ramp that rises to a
+plateau (a **drift**); the ramp wins only when it fits clearly better.
+Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -22,8 +27,9 @@ from controltower.anomaly.model import Anomaly, Kind
 from controltower.anomaly.severity import metric_severity
 from controltower.anomaly.tuning import Tuning
 
-# A change is a drift when the line through it rises by at least this share of its size.
-DRIFT_RISE = 0.6
+# A change is a drift when a ramp leaves at most this share of a step's squared error.
+DRIFT_FIT = 0.85
+MAX_AUTOCORRELATION = 0.8
 
 
 def z_scores(values: Array, baseline: Baseline) -> Array:
@@ -66,11 +72,28 @@ def detect_spikes(
     return found
 
 
+def inflation(z: Array, clip: float = np.inf) -> float:
+    """How much wider sums of these scores stray than sums of independent ones.
+
+    The autocorrelation is estimated from neighbouring pairs both within
+    ``clip``, so outliers and the large changes being looked for do not count.
+    """
+    pairs = np.isfinite(z[:-1]) & np.isfinite(z[1:])
+    pairs &= (np.abs(z[:-1]) < clip) & (np.abs(z[1:]) < clip)
+    a, b = z[:-1][pairs], z[1:][pairs]
+    if a.size < 10 or float(np.std(a)) == 0.0 or float(np.std(b)) == 0.0:
+        return 1.0
+    r = float(np.corrcoef(a, b)[0, 1])
+    r = min(max(r, 0.0), MAX_AUTOCORRELATION) if np.isfinite(r) else 0.0
+    return float(np.sqrt((1 + r) / (1 - r)))
+
+
 def detect_changes(
     timestamps: Sequence[datetime], values: Array, baseline: Baseline, tuning: Tuning
 ) -> list[Anomaly]:
     """Lasting shifts and drifts, by a two-sided CUSUM of clipped robust z-scores."""
-    z = np.clip(z_scores(values, baseline), -tuning.clip, tuning.clip)
+    raw = z_scores(values, baseline)
+    z = np.clip(raw, -tuning.clip, tuning.clip) / inflation(raw, tuning.clip)
     found: list[Anomaly] = []
     sums = {1: 0.0, -1: 0.0}
     starts: dict[int, int | None] = {1: None, -1: None}
@@ -123,17 +146,31 @@ def _change(
 
 
 def classify_change(residual: Array) -> Kind:
-    """``drift`` when the change ramps (a robust line rises by much of it), else ``level_shift``.
+    """``drift`` when a ramp to a plateau fits clearly better than a step, else ``level_shift``.
 
-    The line's slope is Theil and Sen's: the median of the slopes between all
-    pairs of points, which a few outliers do not move.
+    Both fits may begin anywhere in the first half (where the change began is
+    only estimated); the ramp may take any length from 3 points. Least squares,
+    each with its best level.
     """
-    n = len(residual)
-    if n < 4:
+    r = np.asarray(residual, dtype=float)
+    n = len(r)
+    if n < 6:
         return "level_shift"
     t = np.arange(n, dtype=float)
-    i, j = np.triu_indices(n, k=1)
-    slope = float(np.median((residual[j] - residual[i]) / (t[j] - t[i])))
-    rise = abs(slope) * (n - 1)
-    level = abs(float(np.median(residual)))
-    return "drift" if level > 0 and rise >= DRIFT_RISE * level else "level_shift"
+    begins = np.arange(0, n // 2 + 1, dtype=float)
+    steps = (t[None, :] >= begins[:, None]).astype(float)
+    lengths = np.arange(3, n + 1, dtype=float)
+    ramps = np.clip(
+        (t[None, None, :] - begins[:, None, None] + 1) / lengths[None, :, None], 0.0, 1.0
+    ).reshape(-1, n)
+    step_error = _best_error(steps, r)
+    ramp_error = _best_error(ramps, r)
+    return "drift" if ramp_error < DRIFT_FIT * step_error else "level_shift"
+
+
+def _best_error(shapes: Array, r: Array) -> float:
+    """The least squared error of ``r`` against any of ``shapes`` times its best factor."""
+    weight = np.sum(shapes * shapes, axis=1)
+    factor = np.where(weight > 0, (shapes @ r) / np.where(weight > 0, weight, 1.0), 0.0)
+    errors = np.sum((r[None, :] - factor[:, None] * shapes) ** 2, axis=1)
+    return float(np.min(errors))

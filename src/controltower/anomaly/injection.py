@@ -1,13 +1,15 @@
 """Known anomalies put at known places into real series, to measure the detectors.
 
-Sizes are stated against the series itself, in robust standard deviations
-(``baseline.spread_floor`` keeps them from vanishing on flat series) of the
-``window`` points before the place: a **spike** of 8 to 12 on one point, a
-**level shift** of 3 to 5 from the place to the end, a **drift** ramping to 4 to 6
-over one to two windows and staying there, and a **failure burst** of
-``burst_window`` runs each failing with the recent failure rate plus 0.4
-(at most 0.95). Pure: no I/O; the random generator is given, so a seed
-fixes everything.
+Sizes are the changes users would want to hear about, stated against the
+level of the series (the median of the ``window`` points before the place):
+a **spike** of one point 2 to 4 times the level (+100 % to +300 %), a **level
+shift** up by 30 % to 100 % from the place to the end, a **drift** ramping up
+by 40 % to 100 % over one to two windows and staying there, each at least
+``SPIKE_SPREADS``, ``SHIFT_SPREADS`` or ``DRIFT_SPREADS`` robust standard
+deviations of those points (a change that the series' own noise swallows is
+not one anybody could see); and a **failure burst** of ``burst_window`` runs
+each failing with the recent failure rate plus 0.4 (at most 0.95). Pure: no
+I/O; the random generator is given, so a seed fixes everything.
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ from controltower.anomaly.model import Kind
 from controltower.anomaly.tuning import Tuning
 
 BURST_RISE = 0.4
+SPIKE_RELATIVE, SPIKE_SPREADS = (1.0, 3.0), 8.0
+SHIFT_RELATIVE, SHIFT_SPREADS = (0.3, 1.0), 4.0
+DRIFT_RELATIVE, DRIFT_SPREADS = (0.4, 1.0), 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,15 +57,16 @@ def inject(
         changed[at : end + 1] = (rng.random(end - at + 1) < p).astype(float)
         return changed, Injected(kind, at, end, p)
     spread = local_spread(values, at, tuning.window)
+    level = abs(float(np.median(values[max(0, at - tuning.window) : at])))
     if kind == "spike":
-        size = float(rng.uniform(8, 12)) * spread
+        size = max(float(rng.uniform(*SPIKE_RELATIVE)) * level, SPIKE_SPREADS * spread)
         changed[at] += size
         return changed, Injected(kind, at, at, size)
     if kind == "level_shift":
-        size = float(rng.uniform(3, 5)) * spread
+        size = max(float(rng.uniform(*SHIFT_RELATIVE)) * level, SHIFT_SPREADS * spread)
         changed[at:] += size
         return changed, Injected(kind, at, at, size)
-    size = float(rng.uniform(4, 6)) * spread
+    size = max(float(rng.uniform(*DRIFT_RELATIVE)) * level, DRIFT_SPREADS * spread)
     length = int(rng.integers(tuning.window, 2 * tuning.window + 1))
     end = min(len(values), at + length) - 1
     ramp = np.linspace(size / length, size, length)[: end - at + 1]

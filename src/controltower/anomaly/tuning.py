@@ -21,15 +21,24 @@ class Tuning:
     rise of at least ``burst_min_increase`` in the failure rate. With
     ``log_scale``, series without negative values are judged on ``log(1 + x)``:
     durations, costs and counts vary by factors, not by fixed amounts.
+    A spike, shift or drift is reported only when it departs from normal by at
+    least ``min_relative`` of normal (0.25: a quarter), so that statistically
+    clear but small changes (two seconds on a ten-minute run) raise nothing; a
+    spike by at least ``spike_relative`` (1.0: twice normal), since single
+    points of real series stray far more than their levels do.
+    After a lasting change, nothing else is reported in the same direction for
+    ``window`` points: it is the same episode while the baseline catches up.
     """
 
-    window: int = 30
-    min_history: int = 15
-    spike_z: float = 6.0
+    window: int = 60
+    min_history: int = 30
+    spike_z: float = 8.0
     confirm: int = 3
     clip: float = 4.0
     cusum_k: float = 0.5
-    cusum_h: float = 10.0
+    cusum_h: float = 20.0
+    min_relative: float = 0.25
+    spike_relative: float = 1.0
     direction: Direction = "both"
     log_scale: bool = False
     burst_window: int = 20
@@ -43,5 +52,7 @@ class Tuning:
             raise ValueError("window must be at least 3 and min_history between 2 and window")
         if self.spike_z <= 0 or self.cusum_h <= 0 or self.clip <= self.cusum_k:
             raise ValueError("spike_z and cusum_h must be positive and clip above cusum_k")
+        if self.min_relative < 0:
+            raise ValueError("min_relative must not be negative")
         if not 0 < self.burst_alpha < 1 or self.burst_window < 2:
             raise ValueError("burst_alpha must be in (0, 1) and burst_window at least 2")

@@ -94,9 +94,9 @@ def _print_evaluation(result: Evaluation) -> None:
         "recall",
         "true",
         "false",
-        "unlabelled",
+        "of which on stored",
         "false share",
-        "false share (strict)",
+        "false share (elsewhere)",
         title=f"seed {result.seed}",
     )
     rows = [*result.by_kind.items(), ("overall", result.overall)]
@@ -108,10 +108,20 @@ def _print_evaluation(result: Evaluation) -> None:
             _percent(t.recall),
             str(t.true_alarms),
             str(t.false_alarms),
-            str(t.unlabelled),
+            str(t.on_stored),
             _percent(t.false_share),
-            _percent(t.false_share_strict),
+            _percent(t.false_share_elsewhere),
         )
     console = Console()
     console.print(table)
     console.print("series: " + ", ".join(f"{n} {m}" for m, n in sorted(result.series.items())))
+    if result.skipped:
+        skipped = ", ".join(f"{n} {m}" for m, n in sorted(result.skipped.items()))
+        console.print(f"not judged (too short, constant or mostly zero): {skipped}")
+    console.print(
+        "alarms on the stored series: "
+        + ", ".join(
+            f"{result.stored_alarms[m]} in {result.points[m]} points of {m}"
+            for m in sorted(result.series)
+        )
+    )

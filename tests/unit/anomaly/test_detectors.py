@@ -10,7 +10,7 @@ import pytest
 from controltower.anomaly.baseline import robust_baseline, trailing_median
 from controltower.anomaly.bursts import binomial_tail
 from controltower.anomaly.detection import detect
-from controltower.anomaly.detectors import classify_change
+from controltower.anomaly.detectors import classify_change, inflation
 from controltower.anomaly.model import Point
 from controltower.anomaly.tuning import Tuning
 
@@ -31,31 +31,39 @@ def test_steady_noise_raises_nothing() -> None:
 
 
 def test_one_far_point_is_a_spike_with_its_size() -> None:
-    """A single point 12 spreads above normal is a spike, dated there, expected near 100."""
+    """A single point 2.5 times normal (30 spreads) is a spike, dated there, expected near 100."""
     values = noise()
-    values[150] += 60
+    values[150] += 150
     [found] = detect(points(values))
     assert (found.kind, found.index, found.timestamp) == ("spike", 150, T0 + timedelta(hours=150))
     assert found.expected == pytest.approx(100, abs=3)
-    assert found.score > 6
-    assert found.severity == "warning"
+    assert found.score > 8
+    assert found.severity == "critical"
 
 
 def test_a_lasting_step_is_a_level_shift_starting_at_the_step() -> None:
-    """A permanent rise of 4 spreads is one level shift, started within a few points of it."""
+    """A permanent rise of 40 % (8 spreads) is one level shift, started within a few points."""
     values = noise()
-    values[150:] += 20
+    values[150:] += 40
     [found] = detect(points(values))
     assert found.kind == "level_shift"
     assert 148 <= found.start.hour + 24 * (found.start - T0).days <= 155
-    assert found.observed == pytest.approx(120, abs=4)
+    assert found.observed == pytest.approx(140, abs=4)
+
+
+def test_a_small_but_clear_step_is_not_reported() -> None:
+    """A rise of 10 % is many spreads of steady noise, but below the minimum relative size."""
+    values = 100 + np.random.default_rng(2).normal(0, 1, 300)
+    values[150:] += 10
+    assert detect(points(values)) == []
+    assert [a.kind for a in detect(points(values), Tuning(min_relative=0.05))] == ["level_shift"]
 
 
 def test_a_ramp_is_a_drift() -> None:
     """A rise spread over 40 points is told apart from a step as a drift."""
     values = noise()
-    values[150:190] += np.linspace(0, 30, 40)
-    values[190:] += 30
+    values[150:210] += np.linspace(0, 60, 60)
+    values[210:] += 60
     kinds = [a.kind for a in detect(points(values))]
     assert kinds[0] == "drift"
 
@@ -80,7 +88,7 @@ def test_direction_limits_which_way_counts(direction: str, expected: list[str]) 
     """A drop is reported when looking down or both ways, not when looking only up."""
     values = noise()
     values[150] -= 60
-    tuning = Tuning(direction=direction)  # type: ignore[arg-type]
+    tuning = Tuning(direction=direction, spike_relative=0.5)  # type: ignore[arg-type]
     assert [a.kind for a in detect(points(values), tuning)] == expected
 
 
@@ -104,6 +112,46 @@ def test_weekly_rhythm_is_removed_when_it_steadies_the_series() -> None:
     assert detect(points(values, timedelta(days=1))) == []
 
 
+def test_the_rhythm_at_a_point_is_learnt_from_earlier_points_only() -> None:
+    """Changing the last weeks leaves the rhythm removed at earlier points as it was."""
+    rng = np.random.default_rng(6)
+    days = [T0 + timedelta(days=i) for i in range(140)]
+    values = np.array([(100.0 if d.weekday() < 5 else 20.0) for d in days])
+    values += rng.normal(0, 3, len(days))
+    changed = values.copy()
+    changed[100:] *= 3
+    first = robust_baseline(days, values, 30, 15)
+    second = robust_baseline(days, changed, 30, 15)
+    assert first.season == second.season == "weekday"
+    assert np.array_equal(first.profile[:101], second.profile[:101])
+
+
+def test_an_intermittent_series_is_not_judged() -> None:
+    """Mostly zero (a repository built now and then) has no normal spread: nothing is raised."""
+    rng = np.random.default_rng(8)
+    values = np.where(rng.random(300) < 0.3, rng.uniform(1, 5, 300), 0.0)
+    values[200] = 500
+    assert detect(points(values, timedelta(days=1))) == []
+
+
+def test_one_alarm_per_episode() -> None:
+    """A step followed by a spike in the same direction is told once, as the step."""
+    values = noise()
+    values[150:] += 50
+    values[170] += 300
+    assert [a.kind for a in detect(points(values))] == ["level_shift"]
+
+
+def test_autocorrelation_widens_the_change_threshold() -> None:
+    """Scores that wander together count for less than independent ones."""
+    rng = np.random.default_rng(4)
+    assert inflation(rng.normal(0, 1, 500)) == pytest.approx(1.0, abs=0.1)
+    wander = np.zeros(500)
+    for i in range(1, 500):
+        wander[i] = 0.7 * wander[i - 1] + rng.normal()
+    assert inflation(wander) > 2.0
+
+
 def test_constant_series_raises_nothing() -> None:
     """A series that never changes has no spread to depart from."""
     assert detect(points(np.zeros(100))) == []
@@ -112,8 +160,10 @@ def test_constant_series_raises_nothing() -> None:
 @pytest.mark.parametrize(
     ("residual", "kind"),
     [
-        (np.full(15, 5.0), "level_shift"),
-        (np.linspace(0.5, 8, 15), "drift"),
+        (np.full(30, 5.0), "level_shift"),
+        (np.concatenate([np.zeros(3), np.full(27, 5.0)]), "level_shift"),
+        (np.linspace(0.5, 8, 30), "drift"),
+        (np.concatenate([np.linspace(0.3, 8, 20), np.full(10, 8.0)]), "drift"),
     ],
 )
 def test_classify_change(residual: np.ndarray, kind: str) -> None:
@@ -133,7 +183,7 @@ def test_binomial_tail(k: int, n: int, p: float, expected: float) -> None:
 def test_same_input_same_output_and_input_untouched() -> None:
     """Detection is deterministic and does not change the points it is given."""
     values = noise()
-    values[100] += 80
+    values[100] += 200
     given = points(values)
     copy = list(given)
     assert detect(given) == detect(given)
@@ -143,7 +193,7 @@ def test_same_input_same_output_and_input_untouched() -> None:
 def test_points_out_of_order_are_sorted_first() -> None:
     """Shuffled points give the same anomalies as ordered ones."""
     values = noise()
-    values[150] += 60
+    values[150] += 150
     ordered = points(values)
     shuffled = [ordered[i] for i in np.random.default_rng(0).permutation(len(ordered))]
     assert detect(shuffled) == detect(ordered)

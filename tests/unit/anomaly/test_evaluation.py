@@ -26,8 +26,8 @@ def series(seed: int, n: int = 400, outcomes: bool = False) -> Series:
     return Series(f"s{seed}", "failures" if outcomes else "duration", "s", points, [], outcomes)
 
 
-def test_alarms_are_true_unlabelled_or_false() -> None:
-    """In the anomaly's reach: true; beside one the stored series also raised: unlabelled."""
+def test_alarms_are_true_or_false_and_those_on_the_stored_series_count_as_false() -> None:
+    """In the anomaly's reach: true; anywhere else false, also beside one the stored series has."""
     tally = score(
         "level_shift",
         100,
@@ -36,7 +36,9 @@ def test_alarms_are_true_unlabelled_or_false() -> None:
         [alarm("spike", 52)],
         Tuning(),
     )
-    assert (tally.recalled, tally.true_alarms, tally.unlabelled, tally.false_alarms) == (1, 1, 1, 1)
+    assert (tally.recalled, tally.true_alarms, tally.false_alarms, tally.on_stored) == (1, 1, 2, 1)
+    assert tally.false_share == pytest.approx(2 / 3)
+    assert tally.false_share_elsewhere == pytest.approx(1 / 2)
 
 
 def test_an_alarm_of_another_kind_is_true_but_not_recall() -> None:
@@ -65,3 +67,22 @@ def test_evaluation_is_deterministic_with_a_seed_and_recalls_clear_anomalies() -
     for kind, tally in first["kinds"].items():
         assert tally["injected"] == 3, kind
         assert tally["recall"] >= 2 / 3, kind
+
+
+def test_injected_sizes_are_at_least_their_share_of_the_level() -> None:
+    """A shift adds 30 % to 100 % of the level before it, a spike 100 % to 300 %."""
+    values = np.array([p.value for p in series(2).points])
+    for kind, low, high in (("level_shift", 0.3, 1.0), ("spike", 1.0, 3.0)):
+        changed, where = inject(kind, values, 200, np.random.default_rng(1), Tuning())  # type: ignore[arg-type]
+        level = float(np.median(values[200 - Tuning().window : 200]))
+        assert low * level <= where.size <= high * level
+        assert changed[200] - values[200] == pytest.approx(where.size)
+
+
+def test_mostly_zero_series_are_skipped_and_counted() -> None:
+    """A series zero at most points is not judged, and the evaluation says so."""
+    points = [Point(T0 + timedelta(days=i), float(i % 5 == 0)) for i in range(400)]
+    sparse = Series("sparse", "runs", "runs", [Point(p.timestamp, 3 * p.value) for p in points])
+    result = evaluate([sparse, series(1)], seed=1)
+    assert result.skipped == {"runs": 1}
+    assert result.series == {"duration": 1}
