@@ -137,7 +137,7 @@ def job_durations(conn: Connection, since: datetime | None) -> list[Series]:
 def runs_per_day(conn: Connection, since: datetime | None) -> list[Series]:
     """Per workflow: how many runs were created each day (days without any as zero)."""
     query = _runs(since, runs_t.c.created_day, func.count().label("n")).group_by(
-        _workflow_name(), runs_t.c.created_day
+        repos_t.c.full_name, workflows_t.c.name, runs_t.c.created_day
     )
     days: dict[str, dict[date, float]] = defaultdict(dict)
     for row in conn.execute(query):
@@ -185,7 +185,10 @@ def _priced_minutes(
         runs_t.c.sku,
         func.sum(func.coalesce(runs_t.c.est_minutes, 0)).label("minutes"),
     ).where(no_jobs)
-    estimated = estimated.group_by(_workflow_name(), runs_t.c.created_day, runs_t.c.sku)
+    # grouped by the name's columns: PostgreSQL does not match a bound separator twice
+    estimated = estimated.group_by(
+        repos_t.c.full_name, workflows_t.c.name, runs_t.c.created_day, runs_t.c.sku
+    )
     for row in conn.execute(estimated):
         if row.created_day is not None:
             yield row.series, _day(row.created_day), row.sku, int(row.minutes or 0)
