@@ -127,6 +127,19 @@ class RetentionSettings(BaseModel):
     hour: int = Field(default=3, ge=0, le=23)
 
 
+class AnomalySettings(BaseModel):
+    """Detection over the store: run every ``interval_minutes`` and record what it finds.
+
+    ``min_relative`` is the smallest change (a share of normal) a shift or
+    drift must have to be reported; ``spike_relative`` the same for spikes.
+    """
+
+    enabled: bool = True
+    interval_minutes: int = Field(default=15, ge=1, le=60)
+    min_relative: float = Field(default=0.25, ge=0)
+    spike_relative: float = Field(default=1.0, ge=0)
+
+
 class IngestSettings(BaseModel):
     """Limits and batching of the webhook endpoint and the normalizer."""
 
@@ -247,6 +260,7 @@ class Settings(BaseSettings):
     reconcile: ReconcileSettings = ReconcileSettings()
     job_logs: JobLogSettings = JobLogSettings()
     retention: RetentionSettings = RetentionSettings()
+    anomaly: AnomalySettings = AnomalySettings()
     ingest: IngestSettings = IngestSettings()
     server: ServerSettings = ServerSettings()
     telemetry: TelemetrySettings = TelemetrySettings()

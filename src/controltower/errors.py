@@ -17,6 +17,7 @@ third-party errors are translated at the boundary with ``raise ... from exc``::
     │   ├── ModelVersionNotFound    no such model version, or none to roll back to (HTTP 404)
     │   ├── NoHistory               no run history to train on
     │   └── PredictionUnavailable   the rollout settings do not let predictions be shown (HTTP 503)
+    ├── InvalidSeries               a metric series to analyse cannot be read (line and reason)
     └── GitHubError                 a call to GitHub's REST API failed (after any retries)
         ├── GitHubAuthError         401, or 403 that is not a rate limit: credentials or access
         ├── GitHubNotFound          404: no such repository, organization, run or job
@@ -113,3 +114,7 @@ class GitHubRateLimited(GitHubError):
 
 class GitHubUnavailable(GitHubError):
     """GitHub answered 5xx, timed out or could not be reached, after every allowed retry."""
+
+
+class InvalidSeries(ControlTowerError):
+    """A metric series given for analysis cannot be read; the message names the line."""

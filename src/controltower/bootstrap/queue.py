@@ -10,7 +10,7 @@ for tests and one-shot commands).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -19,11 +19,14 @@ import structlog
 from huey import Huey, MemoryHuey, RedisHuey, SqliteHuey, crontab
 from sqlalchemy import Engine
 
+from controltower.anomaly.recording import detect_and_record
+from controltower.anomaly.tuning import Tuning
 from controltower.config import Settings
 from controltower.errors import ConfigurationError
 from controltower.ingest import joblogs, processing, reconcile
 from controltower.ingest.reconcile import vars_of
 from controltower.telemetry import retention
+from controltower.telemetry.service import rate_table
 
 QUEUE_NAME = "controltower"
 log = structlog.get_logger(__name__)
@@ -56,6 +59,7 @@ class Tasks:
     reconcile: Callable[[], Any] | None = None
     retention: Callable[[], Any] | None = None
     train: Callable[[], Any] | None = None
+    anomalies: Callable[[], Any] | None = None
 
 
 def register_tasks(
@@ -72,10 +76,11 @@ def register_tasks(
     web process it waits for a lull in incoming webhooks. With ``settings`` that
     hold GitHub credentials, reconciliation runs every
     ``reconcile.interval_minutes``, followed by fetching the logs of failed jobs;
-    and retention runs daily at ``retention.hour``. With ``settings``, runs seen
-    requested or queued are predicted (as ``intelligence.mode`` and
-    ``ml_enabled`` allow, read on every batch) and the models are retrained
-    daily at ``intelligence.train_hour``.
+    and retention runs daily at ``retention.hour``; anomaly detection over the
+    store records what it finds every ``anomaly.interval_minutes``. With
+    ``settings``, runs seen requested or queued are predicted (as
+    ``intelligence.mode`` and ``ml_enabled`` allow, read on every batch) and the
+    models are retrained daily at ``intelligence.train_hour``.
     """
     on_runs = _prediction_hook(engine, settings) if settings is not None else None
 
@@ -116,12 +121,29 @@ def register_tasks(
             return [vars(r) for r in reports]
 
         retention_task = apply_retention
+    anomaly_task = None
+    if settings is not None and settings.anomaly.enabled:
+        config = settings.anomaly
+        every = (
+            crontab(minute=f"*/{config.interval_minutes}")
+            if config.interval_minutes < 60
+            else crontab(minute="0")
+        )
+        tuning = Tuning(min_relative=config.min_relative, spike_relative=config.spike_relative)
+        rates = rate_table(settings.telemetry.rates)
+
+        @huey.periodic_task(every, name="record_anomalies")  # type: ignore[untyped-decorator]
+        def record_anomalies() -> dict[str, int]:
+            return asdict(detect_and_record(engine, rates.rate, tuning))
+
+        anomaly_task = record_anomalies
     return Tasks(
         normalize=normalize_deliveries,
         sweep=sweep_pending_deliveries,
         reconcile=reconcile_task,
         retention=retention_task,
         train=_register_training(huey, engine, settings),
+        anomalies=anomaly_task,
     )
 
 

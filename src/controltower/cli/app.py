@@ -14,7 +14,17 @@ from typing import Annotated
 
 import typer
 
-from controltower.cli import db, exports, github, history, model, replay, retention, serve
+from controltower.cli import (
+    anomaly,
+    db,
+    exports,
+    github,
+    history,
+    model,
+    replay,
+    retention,
+    serve,
+)
 from controltower.cli.context import state
 from controltower.errors import ConfigurationError, ControlTowerError
 
@@ -43,6 +53,7 @@ def root(
     state(ctx).config = config
 
 
+app.add_typer(anomaly.app, name="anomaly")
 app.add_typer(db.app, name="db")
 app.add_typer(exports.app, name="export")
 app.add_typer(retention.app, name="retention")

@@ -8,6 +8,20 @@ import sys
 import structlog
 
 
+class _CurrentStderr:
+    """Whatever ``sys.stderr`` is when a line is written (callers may swap it, as test runners
+    and embedding programs do, and close the one they swapped in)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
+STDERR = _CurrentStderr()
+
+
 def configure(level: str = "info", fmt: str = "console") -> None:
     """Route structlog and the standard library's logging to stderr at ``level``."""
     numeric = getattr(logging, level.upper(), logging.INFO)
@@ -24,8 +38,8 @@ def configure(level: str = "info", fmt: str = "console") -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=STDERR),  # type: ignore[arg-type]
         cache_logger_on_first_use=False,
     )
-    logging.basicConfig(stream=sys.stderr, level=max(numeric, logging.WARNING), force=True)
+    logging.basicConfig(stream=STDERR, level=max(numeric, logging.WARNING), force=True)
     logging.getLogger("huey").setLevel(max(numeric, logging.WARNING))

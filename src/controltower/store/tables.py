@@ -409,6 +409,38 @@ class Prediction(Base):
     risk_factors: Mapped[list[str]] = mapped_column(JSONType)
 
 
+class AnomalyRecord(Base):
+    """An anomaly of one series, recorded while it lasts.
+
+    Its natural key is the series, metric, kind and start: detecting the same
+    anomaly again updates the row (``last_seen_at``) instead of adding one;
+    ``resolved_at`` is set when the detectors no longer see it.
+    """
+
+    __tablename__ = "anomalies"
+    __table_args__ = (
+        UniqueConstraint("series", "metric", "kind", "started_at"),
+        Index("ix_anomalies_resolved_at_detected_at", "resolved_at", "detected_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    series: Mapped[str] = mapped_column(String(512))
+    metric: Mapped[str] = mapped_column(String(32))
+    unit: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(32))
+    severity: Mapped[str] = mapped_column(String(16))
+    started_at: Mapped[datetime]
+    detected_at: Mapped[datetime]
+    expected: Mapped[float] = mapped_column(Float)
+    observed: Mapped[float] = mapped_column(Float)
+    score: Mapped[float] = mapped_column(Float)
+    usd_per_month: Mapped[float | None] = mapped_column(Float)
+    trigger: Mapped[dict[str, Any] | None]
+    first_seen_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    resolved_at: Mapped[datetime | None]
+
+
 metadata = Base.metadata
 
 

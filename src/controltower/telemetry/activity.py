@@ -14,6 +14,8 @@ Problems found here (later stages add their own):
 - ``data-completeness``: the share of runs that arrived by webhook, as the
   last reconciliation with GitHub's API measured it, is below the threshold
   (``reconcile.completeness_threshold``), overall or for a repository.
+- ``anomaly``: an anomaly the detectors found and still see (recorded in
+  ``anomalies`` by the scheduled detection), when asked for.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from sqlalchemy import Connection, and_, func, select, true
 from controltower.domain import is_failed
 from controltower.domain.status import FAILED_CONCLUSIONS, Conclusion
 from controltower.store import queries
+from controltower.store.anomalies import active_anomalies
 from controltower.store.tables import Delivery, table_of
 from controltower.telemetry import completeness
 from controltower.telemetry.metrics import Window
@@ -69,19 +72,41 @@ def problems(
     now: datetime | None = None,
     limit: int = 20,
     completeness_threshold: float | None = None,
+    anomalies: bool = False,
 ) -> tuple[list[Problem], int]:
     """Active problems, worst and newest first, at most ``limit``; and how many there are.
 
-    With ``completeness_threshold``, data completeness below it is one too.
+    With ``completeness_threshold``, data completeness below it is one too;
+    with ``anomalies``, each active recorded anomaly is one.
     """
     now = now or datetime.now(UTC)
     found = _ingest_problems(conn, settings.problems, now)
     if completeness_threshold is not None:
         found.extend(_completeness_problems(conn, completeness_threshold))
+    if anomalies:
+        found.extend(_anomaly_problems(conn, limit))
     failing, count = _failing_branches(conn, window, filters, settings.default_branches, limit)
     found.extend(failing)
     found.sort(key=lambda p: (SEVERITY_ORDER[p.severity], -_ts(p.since)))
     return found[:limit], count + len(found) - len(failing)
+
+
+def _anomaly_problems(conn: Connection, limit: int) -> list[Problem]:
+    found = []
+    for a in active_anomalies(conn, limit):
+        change = a.observed - a.expected
+        relative = f" ({change / a.expected:+.0%})" if a.expected else ""
+        found.append(
+            Problem(
+                "anomaly",
+                a.severity,
+                f"{a.kind.replace('_', ' ')} in {a.metric} of {a.series}",
+                f"{a.observed:.4g} {a.unit} against a normal {a.expected:.4g}{relative}",
+                since=a.started_at,
+                repository=a.series.split(" · ", 1)[0],
+            )
+        )
+    return found
 
 
 def _ingest_problems(conn: Connection, settings: Any, now: datetime) -> list[Problem]:

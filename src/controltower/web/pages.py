@@ -22,6 +22,7 @@ from sqlalchemy import Connection
 
 from controltower.bootstrap import Container
 from controltower.ingest import joblogs
+from controltower.store import anomalies as anomaly_store
 from controltower.store import queries
 from controltower.telemetry import activity, completeness, deployments, drilldown, service
 from controltower.telemetry.dora import DeploymentEvent, Dora
@@ -310,6 +311,7 @@ def overview(
             scope,
             settings.telemetry,
             completeness_threshold=settings.reconcile.completeness_threshold,
+            anomalies=settings.anomaly.enabled,
         )
 
     problems, problem_count = kept(
@@ -334,6 +336,10 @@ def overview(
         problems=problems,
         problem_count=problem_count,
         completeness=data,
+        anomalies=(
+            anomaly_store.active_anomalies(conn, limit=10) if settings.anomaly.enabled else None
+        ),
+        prediction_mode=settings.intelligence.mode if settings.ml_enabled else "disabled",
         feed=activity.feed(conn, scope, limit=25),
         deliveries=queries.delivery_states(conn),
         last_delivery=_ago(last),

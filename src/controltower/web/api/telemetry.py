@@ -213,6 +213,7 @@ def get_problems(
         settings.telemetry,
         limit=limit,
         completeness_threshold=settings.reconcile.completeness_threshold,
+        anomalies=settings.anomaly.enabled,
     )
     return ProblemsPublic(count=count, problems=found)
 

@@ -1,0 +1,1 @@
+"""Anomaly detection: robust baselines, spikes, lasting shifts, drifts and failure bursts."""

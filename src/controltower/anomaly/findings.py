@@ -1,0 +1,96 @@
+"""An anomaly told in the terms of its series: what changed, the likely trigger, the cost.
+
+The likely trigger is read from the runs around the anomaly's start: the
+first run of a change is the first one after a given commit; if the runner
+type there is not the one most used before, a new runner type is named too.
+For a series of cost per day, a lasting change is priced per month (30 days).
+Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from controltower.anomaly.detection import detect
+from controltower.anomaly.model import Anomaly, Series
+from controltower.anomaly.tuning import Tuning
+
+DAYS_PER_MONTH = 30
+_LOOKBACK = 30
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One anomaly of one series, with its likely trigger and monthly cost impact."""
+
+    series: str
+    metric: str
+    unit: str
+    anomaly: Anomaly
+    trigger: dict[str, str] | None
+    usd_per_month: float | None
+
+    def as_dict(self) -> dict[str, Any]:
+        """A plain mapping for JSON documents."""
+        return {
+            "series": self.series,
+            "metric": self.metric,
+            "unit": self.unit,
+            **self.anomaly.as_dict(),
+            "trigger": self.trigger,
+            "usd_per_month": None if self.usd_per_month is None else round(self.usd_per_month, 2),
+        }
+
+
+def likely_trigger(series: Series, anomaly: Anomaly) -> dict[str, str] | None:
+    """The commit first built when the anomaly began, or a runner type new by its alarm.
+
+    A runner type other than the one most used before, appearing between the
+    start and the alarm, is the likelier cause; the commit named is then the
+    first built on it.
+    """
+    if not series.context:
+        return None
+    start = next(
+        (i for i, p in enumerate(series.points) if p.timestamp >= anomaly.start), anomaly.index
+    )
+    before = [c.get("runner") for c in series.context[max(0, start - _LOOKBACK) : start]]
+    usual = Counter(r for r in before if r).most_common(1)
+    trigger: dict[str, str] = {}
+    for context in series.context[start : anomaly.index + 1]:
+        runner = context.get("runner")
+        if runner and usual and usual[0][0] != runner:
+            trigger = {"new_runner": str(runner), "previous_runner": str(usual[0][0])}
+            if context.get("commit"):
+                trigger["commit"] = str(context["commit"])
+            return trigger
+    commit = series.context[min(start, len(series.context) - 1)].get("commit")
+    return {"commit": str(commit)} if commit else None
+
+
+def monthly_cost(series: Series, anomaly: Anomaly) -> float | None:
+    """What a lasting change of cost per day adds (or saves) in a month of 30 days."""
+    if series.metric != "cost" or anomaly.kind == "spike":
+        return None
+    return anomaly.change * DAYS_PER_MONTH
+
+
+def findings(series: Sequence[Series], tuning: Tuning | None = None) -> list[Finding]:
+    """The anomalies of every series, explained, newest first."""
+    found = []
+    for s in series:
+        for anomaly in detect(s.points, tuning, outcomes=s.outcomes):
+            found.append(
+                Finding(
+                    s.name,
+                    s.metric,
+                    s.unit,
+                    anomaly,
+                    likely_trigger(s, anomaly),
+                    monthly_cost(s, anomaly),
+                )
+            )
+    return sorted(found, key=lambda f: f.anomaly.timestamp, reverse=True)

@@ -1,0 +1,75 @@
+"""Known anomalies put at known places into real series, to measure the detectors.
+
+Sizes are the changes users would want to hear about, stated against the
+level of the series (the median of the ``window`` points before the place):
+a **spike** of one point 2 to 4 times the level (+100 % to +300 %), a **level
+shift** up by 30 % to 100 % from the place to the end, a **drift** ramping up
+by 40 % to 100 % over one to two windows and staying there, each at least
+``SPIKE_SPREADS``, ``SHIFT_SPREADS`` or ``DRIFT_SPREADS`` robust standard
+deviations of those points (a change that the series' own noise swallows is
+not one anybody could see); and a **failure burst** of ``burst_window`` runs
+each failing with the recent failure rate plus 0.4 (at most 0.95). Pure: no
+I/O; the random generator is given, so a seed fixes everything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from controltower.anomaly.baseline import MAD_TO_SD, Array, spread_floor
+from controltower.anomaly.model import Kind
+from controltower.anomaly.tuning import Tuning
+
+BURST_RISE = 0.4
+SPIKE_RELATIVE, SPIKE_SPREADS = (1.0, 3.0), 8.0
+SHIFT_RELATIVE, SHIFT_SPREADS = (0.3, 1.0), 4.0
+DRIFT_RELATIVE, DRIFT_SPREADS = (0.4, 1.0), 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class Injected:
+    """Where an anomaly was put: points ``start`` to ``end`` (inclusive) are changed by it."""
+
+    kind: Kind
+    start: int
+    end: int
+    size: float
+
+
+def local_spread(values: Array, at: int, window: int) -> float:
+    """Robust standard deviation of the ``window`` points before ``at``."""
+    before = values[max(0, at - window) : at]
+    mad = MAD_TO_SD * float(np.median(np.abs(before - np.median(before))))
+    return max(mad, spread_floor(values))
+
+
+def inject(
+    kind: Kind, values: Array, at: int, rng: np.random.Generator, tuning: Tuning
+) -> tuple[Array, Injected]:
+    """A copy of ``values`` with one anomaly of ``kind`` from point ``at``."""
+    changed = values.astype(float).copy()
+    if kind == "failure_burst":
+        reference = values[max(0, at - tuning.burst_reference) : at]
+        p = min(0.95, float(reference.mean()) + BURST_RISE)
+        end = min(len(values), at + tuning.burst_window) - 1
+        changed[at : end + 1] = (rng.random(end - at + 1) < p).astype(float)
+        return changed, Injected(kind, at, end, p)
+    spread = local_spread(values, at, tuning.window)
+    level = abs(float(np.median(values[max(0, at - tuning.window) : at])))
+    if kind == "spike":
+        size = max(float(rng.uniform(*SPIKE_RELATIVE)) * level, SPIKE_SPREADS * spread)
+        changed[at] += size
+        return changed, Injected(kind, at, at, size)
+    if kind == "level_shift":
+        size = max(float(rng.uniform(*SHIFT_RELATIVE)) * level, SHIFT_SPREADS * spread)
+        changed[at:] += size
+        return changed, Injected(kind, at, at, size)
+    size = max(float(rng.uniform(*DRIFT_RELATIVE)) * level, DRIFT_SPREADS * spread)
+    length = int(rng.integers(tuning.window, 2 * tuning.window + 1))
+    end = min(len(values), at + length) - 1
+    ramp = np.linspace(size / length, size, length)[: end - at + 1]
+    changed[at : end + 1] += ramp
+    changed[end + 1 :] += size
+    return changed, Injected("drift", at, end, size)

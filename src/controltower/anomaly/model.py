@@ -1,0 +1,99 @@
+"""What the detectors read and say: a series of points, and the anomalies found in it.
+
+A series is any operational metric sampled over time (a run's duration, queue
+time, cost per day, latency, CPU, request counts, error rates): timestamps
+with one value each, oldest first. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+Kind = Literal["spike", "level_shift", "drift", "failure_burst"]
+Severity = Literal["info", "warning", "critical"]
+Direction = Literal["up", "down", "both"]
+KINDS: tuple[Kind, ...] = ("spike", "level_shift", "drift", "failure_burst")
+SEVERITIES: tuple[Severity, ...] = ("info", "warning", "critical")
+
+
+@dataclass(frozen=True, slots=True)
+class Point:
+    """One observation: when, and its value."""
+
+    timestamp: datetime
+    value: float
+
+
+@dataclass(frozen=True, slots=True)
+class Anomaly:
+    """One departure from normal.
+
+    ``start`` is when it began (for a shift, the estimated change point) and
+    ``timestamp`` when it was recognised; ``expected`` is the robust baseline
+    there and ``observed`` what was seen, so ``change`` and ``ratio`` say how
+    large it is against normal. ``score`` is comparable within a kind: robust
+    z-scores for spikes, shifts and drifts, ``-log10 p`` for failure bursts.
+    """
+
+    kind: Kind
+    severity: Severity
+    start: datetime
+    timestamp: datetime
+    expected: float
+    observed: float
+    score: float
+    index: int
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def change(self) -> float:
+        """Observed minus expected, in the series' unit."""
+        return self.observed - self.expected
+
+    @property
+    def ratio(self) -> float | None:
+        """Observed over expected (``None`` when normal is zero)."""
+        return self.observed / self.expected if self.expected else None
+
+    def as_dict(self) -> dict[str, Any]:
+        """A plain mapping for JSON documents."""
+        return {
+            "kind": self.kind,
+            "severity": self.severity,
+            "start": self.start.isoformat(),
+            "timestamp": self.timestamp.isoformat(),
+            "expected": round(self.expected, 6),
+            "observed": round(self.observed, 6),
+            "change": round(self.change, 6),
+            "ratio": None if self.ratio is None else round(self.ratio, 4),
+            "score": round(self.score, 3),
+            **self.details,
+        }
+
+
+def sorted_points(points: Sequence[Point]) -> list[Point]:
+    """The points oldest first (stable for equal timestamps)."""
+    return sorted(points, key=lambda p: p.timestamp)
+
+
+Metric = Literal["duration", "queue", "failures", "cost", "job_duration", "runs"]
+
+
+@dataclass(frozen=True, slots=True)
+class Series:
+    """A named series from the store: one metric of one workflow, job or repository.
+
+    ``context`` holds, per point, what could explain a change there (the
+    commit built, the runner type); ``outcomes`` marks a series of 0 (passed)
+    and 1 (failed) per run.
+    """
+
+    name: str
+    metric: Metric
+    unit: str
+    points: list[Point]
+    context: list[dict[str, str | None]] = field(default_factory=list)
+    outcomes: bool = False

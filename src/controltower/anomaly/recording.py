@@ -1,0 +1,60 @@
+"""Detection over the store, recorded: one pass finds every series' anomalies and keeps them.
+
+An anomaly counts as going on while it is recent: its alarm within the last
+``window`` points of its series (a spike only on the newest few points). An
+anomaly no longer going on is resolved by the next pass that does not see it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine
+
+from controltower.anomaly.findings import Finding, findings
+from controltower.anomaly.sources import Rate, load_series
+from controltower.anomaly.tuning import Tuning
+from controltower.store import anomalies
+from controltower.store.engine import reading
+
+SPIKE_RECENT = 3
+
+
+def detect_and_record(
+    engine: Engine, rate: Rate, tuning: Tuning | None = None, now: datetime | None = None
+) -> anomalies.RecordReport:
+    """Run the detectors over every series in the store and record what is going on now."""
+    tuning = tuning or Tuning()
+    now = now or datetime.now(UTC)
+    with engine.connect() as conn:
+        series = load_series(reading(conn), rate=rate)
+    lengths: dict[tuple[str, str], int] = {(s.name, s.metric): len(s.points) for s in series}
+    current = [
+        f for f in findings(series, tuning) if _going_on(f, lengths[f.series, f.metric], tuning)
+    ]
+    with engine.begin() as conn:
+        return anomalies.record(conn, (_row(f) for f in current), now)
+
+
+def _going_on(finding: Finding, length: int, tuning: Tuning) -> bool:
+    recent = SPIKE_RECENT if finding.anomaly.kind == "spike" else tuning.window
+    return finding.anomaly.index >= length - recent
+
+
+def _row(finding: Finding) -> dict[str, Any]:
+    a = finding.anomaly
+    return {
+        "series": finding.series,
+        "metric": finding.metric,
+        "unit": finding.unit,
+        "kind": a.kind,
+        "severity": a.severity,
+        "started_at": a.start,
+        "detected_at": a.timestamp,
+        "expected": a.expected,
+        "observed": a.observed,
+        "score": a.score,
+        "usd_per_month": finding.usd_per_month,
+        "trigger": finding.trigger,
+    }

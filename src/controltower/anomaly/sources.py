@@ -1,0 +1,212 @@
+"""Series from the store: per workflow (and job), the metrics whose changes matter.
+
+- ``duration``: seconds of each successful run, in order of creation;
+- ``queue``: seconds each run waited for its first job;
+- ``failures``: each completed run's outcome, 1 failed and 0 passed (bursts
+  are judged over a moving window of them);
+- ``cost``: USD per day of each repository and workflow, days without runs
+  as zero. Jobs are priced by their billed minutes (from steps where the run
+  has step records, else their span), runs stored without jobs by their
+  estimated minutes, each at the rate of its runner type on its day;
+- ``job_duration``: seconds of each successful job, per workflow and job name;
+- ``runs``: runs per day of each workflow.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, exists, func, select
+
+from controltower.anomaly.model import Metric, Point, Series
+from controltower.domain import FAILED_CONCLUSIONS
+from controltower.store.tables import Job, Repository, Workflow, WorkflowRun, table_of
+
+runs_t, jobs_t = table_of(WorkflowRun), table_of(Job)
+repos_t, workflows_t = table_of(Repository), table_of(Workflow)
+Rate = Callable[[str, date], float]
+METRICS: tuple[Metric, ...] = ("duration", "queue", "failures", "cost", "job_duration", "runs")
+_LINUX = "linux"
+
+
+def load_series(
+    conn: Connection,
+    metrics: Iterable[Metric] = METRICS,
+    *,
+    rate: Rate,
+    min_points: int = 60,
+    since: datetime | None = None,
+) -> list[Series]:
+    """Every series of ``metrics`` with at least ``min_points`` points, by name."""
+    found: list[Series] = []
+    for metric in metrics:
+        if metric == "cost":
+            found += cost_series(conn, rate, since)
+        elif metric == "runs":
+            found += runs_per_day(conn, since)
+        elif metric == "job_duration":
+            found += job_durations(conn, since)
+        else:
+            found += run_series(conn, metric, since)
+    return sorted(
+        (s for s in found if len(s.points) >= min_points), key=lambda s: (s.metric, s.name)
+    )
+
+
+def _workflow_name() -> Any:
+    return repos_t.c.full_name + " · " + workflows_t.c.name
+
+
+def _runs(since: datetime | None, *columns: Any) -> Any:
+    query = (
+        select(_workflow_name().label("series"), *columns)
+        .select_from(runs_t)
+        .join(repos_t, repos_t.c.id == runs_t.c.repository_id)
+        .join(workflows_t, workflows_t.c.id == runs_t.c.workflow_id)
+        .where(runs_t.c.created_at.is_not(None))
+    )
+    return query if since is None else query.where(runs_t.c.created_at >= since)
+
+
+def run_series(conn: Connection, metric: Metric, since: datetime | None) -> list[Series]:
+    """Per workflow: successful durations, queue times or outcomes, one point per run."""
+    query = _runs(
+        since,
+        runs_t.c.created_at,
+        runs_t.c.conclusion,
+        runs_t.c.duration_s,
+        runs_t.c.queue_s,
+        runs_t.c.head_sha,
+        runs_t.c.sku,
+    ).order_by(runs_t.c.created_at, runs_t.c.id)
+    points: dict[str, list[Point]] = defaultdict(list)
+    context: dict[str, list[dict[str, str | None]]] = defaultdict(list)
+    for row in conn.execute(query):
+        value = _run_value(metric, row)
+        if value is None:
+            continue
+        points[row.series].append(Point(row.created_at, value))
+        context[row.series].append({"commit": row.head_sha, "runner": row.sku})
+    unit = {"duration": "s", "queue": "s", "failures": "failed"}[metric]
+    return [
+        Series(name, metric, unit, points[name], context[name], outcomes=metric == "failures")
+        for name in points
+    ]
+
+
+def _run_value(metric: Metric, row: Any) -> float | None:
+    if metric == "duration":
+        ok = row.conclusion == "success" and row.duration_s is not None
+        return float(row.duration_s) if ok else None
+    if metric == "queue":
+        return None if row.queue_s is None else float(row.queue_s)
+    if row.conclusion in FAILED_CONCLUSIONS:
+        return 1.0
+    return 0.0 if row.conclusion == "success" else None
+
+
+def job_durations(conn: Connection, since: datetime | None) -> list[Series]:
+    """Per workflow and job name: seconds of each successful job."""
+    query = (
+        _runs(
+            since,
+            jobs_t.c.name,
+            jobs_t.c.started_at,
+            jobs_t.c.completed_at,
+            runs_t.c.head_sha,
+            jobs_t.c.sku,
+        )
+        .join(jobs_t, jobs_t.c.run_pk == runs_t.c.id)
+        .where(jobs_t.c.conclusion == "success", jobs_t.c.started_at.is_not(None))
+        .where(jobs_t.c.completed_at.is_not(None))
+        .order_by(jobs_t.c.started_at, jobs_t.c.id)
+    )
+    points: dict[str, list[Point]] = defaultdict(list)
+    context: dict[str, list[dict[str, str | None]]] = defaultdict(list)
+    for row in conn.execute(query):
+        name = f"{row.series} · {row.name}"
+        seconds = (row.completed_at - row.started_at).total_seconds()
+        points[name].append(Point(row.started_at, seconds))
+        context[name].append({"commit": row.head_sha, "runner": row.sku})
+    return [Series(n, "job_duration", "s", points[n], context[n]) for n in points]
+
+
+def runs_per_day(conn: Connection, since: datetime | None) -> list[Series]:
+    """Per workflow: how many runs were created each day (days without any as zero)."""
+    query = _runs(since, runs_t.c.created_day, func.count().label("n")).group_by(
+        repos_t.c.full_name, workflows_t.c.name, runs_t.c.created_day
+    )
+    days: dict[str, dict[date, float]] = defaultdict(dict)
+    for row in conn.execute(query):
+        if row.created_day is not None:
+            days[row.series][_day(row.created_day)] = float(row.n)
+    return [Series(name, "runs", "runs", _daily(by_day)) for name, by_day in days.items()]
+
+
+def cost_series(conn: Connection, rate: Rate, since: datetime | None) -> list[Series]:
+    """USD per day of each workflow and each repository (days without runs as zero)."""
+    usd: dict[str, dict[date, float]] = defaultdict(lambda: defaultdict(float))
+    for workflow, day, sku, minutes in _priced_minutes(conn, since):
+        amount = minutes * rate(sku or _LINUX, day)
+        usd[workflow][day] += amount
+        usd[workflow.split(" · ", 1)[0]][day] += amount
+    return [Series(name, "cost", "USD", _daily(by_day)) for name, by_day in usd.items()]
+
+
+def _priced_minutes(
+    conn: Connection, since: datetime | None
+) -> Iterable[tuple[str, date, str | None, int]]:
+    """(workflow, day, runner type, minutes) of every job, and of every run without jobs."""
+    jobs = _runs(
+        since,
+        runs_t.c.id,
+        func.coalesce(jobs_t.c.bill_day, runs_t.c.created_day).label("day"),
+        jobs_t.c.sku,
+        jobs_t.c.minutes_steps,
+        jobs_t.c.minutes_span,
+    ).join(jobs_t, jobs_t.c.run_pk == runs_t.c.id)
+    by_run: dict[int, list[Any]] = defaultdict(list)
+    for row in conn.execute(jobs):
+        by_run[row.id].append(row)
+    for rows in by_run.values():
+        # Where any job of a run has step records, its steps decide (GitHub bills step time).
+        steps_known = any(r.minutes_steps is not None for r in rows)
+        for r in rows:
+            minutes = r.minutes_steps if steps_known else r.minutes_span
+            if r.day is not None:
+                yield r.series, _day(r.day), r.sku, int(minutes or 0)
+    no_jobs = ~exists().where(jobs_t.c.run_pk == runs_t.c.id)
+    estimated = _runs(
+        since,
+        runs_t.c.created_day,
+        runs_t.c.sku,
+        func.sum(func.coalesce(runs_t.c.est_minutes, 0)).label("minutes"),
+    ).where(no_jobs)
+    # grouped by the name's columns: PostgreSQL does not match a bound separator twice
+    estimated = estimated.group_by(
+        repos_t.c.full_name, workflows_t.c.name, runs_t.c.created_day, runs_t.c.sku
+    )
+    for row in conn.execute(estimated):
+        if row.created_day is not None:
+            yield row.series, _day(row.created_day), row.sku, int(row.minutes or 0)
+
+
+def _day(value: Any) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
+
+
+def _daily(by_day: dict[date, float]) -> list[Point]:
+    """One point per day from the first to the last, zero where nothing happened."""
+    if not by_day:
+        return []
+    first, last = min(by_day), max(by_day)
+    return [
+        Point(
+            datetime.combine(first + timedelta(days=d), time(), UTC),
+            by_day.get(first + timedelta(days=d), 0.0),
+        )
+        for d in range((last - first).days + 1)
+    ]

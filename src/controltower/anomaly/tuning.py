@@ -1,0 +1,58 @@
+"""The detectors' parameters, with the defaults the evaluation was run with."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from controltower.anomaly.model import Direction
+
+
+@dataclass(frozen=True, slots=True)
+class Tuning:
+    """How sensitive the detectors are.
+
+    ``window`` points form the baseline (at least ``min_history`` before any
+    judgement); a spike is a point ``spike_z`` robust standard deviations from
+    it that the next ``confirm`` points do not follow. Lasting changes are found
+    by a CUSUM of robust z-scores clipped at ``clip`` (so one spike cannot
+    raise it alone), with allowance ``cusum_k`` and threshold ``cusum_h``.
+    Failure bursts compare the last ``burst_window`` outcomes with the
+    ``burst_reference`` before them: a binomial tail below ``burst_alpha`` and a
+    rise of at least ``burst_min_increase`` in the failure rate. With
+    ``log_scale``, series without negative values are judged on ``log(1 + x)``:
+    durations, costs and counts vary by factors, not by fixed amounts.
+    A spike, shift or drift is reported only when it departs from normal by at
+    least ``min_relative`` of normal (0.25: a quarter), so that statistically
+    clear but small changes (two seconds on a ten-minute run) raise nothing; a
+    spike by at least ``spike_relative`` (1.0: twice normal), since single
+    points of real series stray far more than their levels do.
+    After a lasting change, nothing else is reported in the same direction for
+    ``window`` points: it is the same episode while the baseline catches up.
+    """
+
+    window: int = 60
+    min_history: int = 30
+    spike_z: float = 8.0
+    confirm: int = 3
+    clip: float = 4.0
+    cusum_k: float = 0.5
+    cusum_h: float = 20.0
+    min_relative: float = 0.25
+    spike_relative: float = 1.0
+    direction: Direction = "both"
+    log_scale: bool = False
+    burst_window: int = 20
+    burst_reference: int = 100
+    burst_min_reference: int = 30
+    burst_alpha: float = 1e-4
+    burst_min_increase: float = 0.2
+
+    def __post_init__(self) -> None:
+        if self.window < 3 or not 2 <= self.min_history <= self.window:
+            raise ValueError("window must be at least 3 and min_history between 2 and window")
+        if self.spike_z <= 0 or self.cusum_h <= 0 or self.clip <= self.cusum_k:
+            raise ValueError("spike_z and cusum_h must be positive and clip above cusum_k")
+        if self.min_relative < 0:
+            raise ValueError("min_relative must not be negative")
+        if not 0 < self.burst_alpha < 1 or self.burst_window < 2:
+            raise ValueError("burst_alpha must be in (0, 1) and burst_window at least 2")

@@ -1,0 +1,123 @@
+"""Recorded anomalies: write them idempotently, resolve them when they end, read the active ones.
+
+One row per anomaly, keyed by series, metric, kind and start, so recording
+the same detection again updates ``last_seen_at`` (and what may have grown:
+severity, observed value, score) instead of adding a row. An active anomaly
+that a later pass no longer detects is resolved (``resolved_at``); one seen
+again afterwards is active again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, select, update
+
+from controltower.store.tables import AnomalyRecord, table_of
+from controltower.store.upsert import insert_for
+
+anomalies_t = table_of(AnomalyRecord)
+_SEVERITY_RANK = {"critical": 0, "warning": 1, "info": 2}
+_KEY = ("series", "metric", "kind", "started_at")
+_UPDATED = ("severity", "detected_at", "expected", "observed", "score", "usd_per_month", "trigger")
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAnomaly:
+    """One recorded anomaly, as the API and the dashboard show it."""
+
+    id: int
+    series: str
+    metric: str
+    unit: str
+    kind: str
+    severity: str
+    started_at: datetime
+    detected_at: datetime
+    expected: float
+    observed: float
+    score: float
+    usd_per_month: float | None
+    trigger: dict[str, Any] | None
+    first_seen_at: datetime
+    last_seen_at: datetime
+    resolved_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class RecordReport:
+    """What one recording pass did."""
+
+    seen: int
+    new: int
+    resolved: int
+
+
+def record(conn: Connection, rows: Iterable[dict[str, Any]], now: datetime) -> RecordReport:
+    """Record the anomalies detected now; resolve the active ones not among them.
+
+    Each row holds the columns of ``anomalies`` but the bookkeeping ones
+    (``id``, ``first_seen_at``, ``last_seen_at``, ``resolved_at``).
+    """
+    before = {_key(r): r.id for r in conn.execute(select(anomalies_t))}
+    seen: set[tuple[Any, ...]] = set()
+    new = 0
+    for row in rows:
+        key = _key_of(row)
+        if key in seen:
+            continue
+        seen.add(key)
+        new += key not in before
+        values = {**row, "first_seen_at": now, "last_seen_at": now, "resolved_at": None}
+        statement = insert_for(conn, anomalies_t).values(values)
+        statement = statement.on_conflict_do_update(
+            index_elements=list(_KEY),
+            set_={
+                **{name: statement.excluded[name] for name in _UPDATED},
+                "last_seen_at": now,
+                "resolved_at": None,
+            },
+        )
+        conn.execute(statement)
+    ended = [
+        r.id
+        for r in conn.execute(
+            select(anomalies_t.c.id, *[anomalies_t.c[name] for name in _KEY]).where(
+                anomalies_t.c.resolved_at.is_(None)
+            )
+        )
+        if _key(r) not in seen
+    ]
+    if ended:
+        conn.execute(update(anomalies_t).where(anomalies_t.c.id.in_(ended)).values(resolved_at=now))
+    return RecordReport(seen=len(seen), new=new, resolved=len(ended))
+
+
+def active_anomalies(conn: Connection, limit: int = 20) -> list[StoredAnomaly]:
+    """The anomalies not resolved, worst first and then newest, at most ``limit``."""
+    rows = conn.execute(select(anomalies_t).where(anomalies_t.c.resolved_at.is_(None)))
+    found = [StoredAnomaly(**row._asdict()) for row in rows]
+    found.sort(key=lambda a: (_SEVERITY_RANK.get(a.severity, 3), -a.detected_at.timestamp()))
+    return found[:limit]
+
+
+def recent_anomalies(
+    conn: Connection, *, active_only: bool = False, limit: int = 100
+) -> list[StoredAnomaly]:
+    """Recorded anomalies, newest detection first; only the active ones with ``active_only``."""
+    query = select(anomalies_t).order_by(anomalies_t.c.detected_at.desc(), anomalies_t.c.id)
+    if active_only:
+        query = query.where(anomalies_t.c.resolved_at.is_(None))
+    return [StoredAnomaly(**row._asdict()) for row in conn.execute(query.limit(limit))]
+
+
+def _key(row: Any) -> tuple[Any, ...]:
+    return _key_of(row._asdict())
+
+
+def _key_of(row: dict[str, Any]) -> tuple[Any, ...]:
+    started = row["started_at"]
+    return (row["series"], row["metric"], row["kind"], started.replace(tzinfo=None))

@@ -1,0 +1,94 @@
+"""``controltower anomaly``: detect on a CSV series, evaluate on a database."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from importlib.resources import files
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from controltower.cli.app import app
+
+T0 = datetime(2025, 3, 1, tzinfo=UTC)
+
+
+def _csv(path: Path, values: np.ndarray) -> Path:
+    rows = ["timestamp,value"] + [
+        f"{(T0 + timedelta(minutes=5 * i)).isoformat()},{v:.3f}" for i, v in enumerate(values)
+    ]
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def test_detect_prints_each_anomaly_with_time_kind_severity_and_score(tmp_path: Path) -> None:
+    """A latency series with one spike and a later lasting rise gives both, as JSON."""
+    values = 80 + np.random.default_rng(2).normal(0, 4, 400)
+    values[120] = 200
+    values[300:] += 30
+    result = CliRunner().invoke(
+        app, ["anomaly", "detect", str(_csv(tmp_path / "l.csv", values)), "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    found = json.loads(result.stdout)["anomalies"]
+    assert [(a["kind"], a["timestamp"][:16]) for a in found][:1] == [("spike", "2025-03-01T10:00")]
+    assert any(a["kind"] == "level_shift" for a in found)
+    assert all({"timestamp", "kind", "severity", "score"} <= a.keys() for a in found)
+
+
+def test_detect_table_names_the_columns(tmp_path: Path) -> None:
+    """Without --json a table with timestamp, kind, severity and score is printed."""
+    values = 80 + np.random.default_rng(2).normal(0, 4, 200)
+    values[120] = 200
+    result = CliRunner().invoke(app, ["anomaly", "detect", str(_csv(tmp_path / "l.csv", values))])
+    assert result.exit_code == 0
+    for word in ("timestamp", "kind", "severity", "score", "spike"):
+        assert word in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("timestamp,value\n2025-01-01T00:00:00Z,abc\n", "line 2: 'abc' is not a number"),
+        ("timestamp,value\nyesterday,1\n", "line 2: 'yesterday' is not a timestamp"),
+        ("2025-01-01T00:00:00Z,1,2\n", "line 1: expected 2 columns"),
+        ("timestamp,value\n", "no points"),
+        ("1700000000,nan\n", "not a finite number"),
+    ],
+)
+def test_detect_refuses_bad_input_with_status_2(tmp_path: Path, text: str, reason: str) -> None:
+    """A row that is not timestamp,value stops the command with its line and exit status 2."""
+    path = tmp_path / "bad.csv"
+    path.write_text(text)
+    result = CliRunner().invoke(app, ["anomaly", "detect", str(path)])
+    assert result.exit_code == 2
+    assert reason in result.stderr
+
+
+def test_detect_on_a_missing_file_exits_2(tmp_path: Path) -> None:
+    """A file that cannot be read is bad input too."""
+    result = CliRunner().invoke(app, ["anomaly", "detect", str(tmp_path / "none.csv")])
+    assert result.exit_code == 2
+    assert "cannot read" in result.stderr
+
+
+def test_evaluate_reports_recall_and_false_share_per_kind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On an imported history, evaluate prints per-kind figures, the same for the same seed."""
+    monkeypatch.setenv("CONTROLTOWER_DATABASE_URL", f"sqlite:///{tmp_path / 'db.sqlite'}")
+    monkeypatch.setenv("CONTROLTOWER_DATA_DIR", str(tmp_path))
+    sample = files("controltower.data") / "demo-runs.jsonl.gz"
+    runner = CliRunner()
+    assert runner.invoke(app, ["import", str(sample)]).exit_code == 0
+    first = runner.invoke(app, ["anomaly", "evaluate", "--json", "--seed", "3"])
+    assert first.exit_code == 0, first.output
+    report = json.loads(first.stdout)
+    assert set(report["kinds"]) == {"spike", "level_shift", "drift", "failure_burst"}
+    assert report["overall"]["injected"] > 0
+    assert 0 <= report["overall"]["recall"] <= 1
+    again = runner.invoke(app, ["anomaly", "evaluate", "--json", "--seed", "3"])
+    assert json.loads(again.stdout) == report

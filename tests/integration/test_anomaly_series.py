@@ -1,0 +1,95 @@
+"""Series read from the store, and the anomalies found in them, on SQLite."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+
+from controltower.anomaly.findings import findings
+from controltower.anomaly.sources import load_series
+from controltower.anomaly.tuning import Tuning
+from controltower.ingest.history import parse_record
+from controltower.store import schema
+from controltower.store.engine import make_engine
+from controltower.store.writer import FactWriter
+
+T0 = datetime(2026, 1, 1, 8, 0, tzinfo=UTC)
+RATE = 0.008
+
+
+def _run(i: int, seconds: float, conclusion: str = "success", **extra: Any) -> dict[str, Any]:
+    created = T0 + timedelta(hours=6 * i)
+    return {
+        "repository": "octo/app",
+        "run_id": i,
+        "workflow": "CI",
+        "conclusion": conclusion,
+        "head_sha": f"sha{i}",
+        "created_at": created.isoformat(),
+        "started_at": (created + timedelta(seconds=30)).isoformat(),
+        "completed_at": (created + timedelta(seconds=30 + seconds)).isoformat(),
+        **extra,
+    }
+
+
+def _history() -> list[dict[str, Any]]:
+    """200 runs of about 10 minutes that take 22 from run 150 on, on a new runner type."""
+    records = []
+    for i in range(200):
+        seconds = 600 + (i * 37) % 60 if i < 150 else 1300 + (i * 37) % 60
+        labels = ["ubuntu-latest"] if i < 150 else ["macos-latest"]
+        records.append(_run(i, seconds, runner_labels=labels))
+    return records
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    engine = make_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    schema.upgrade(engine)
+    with engine.begin() as conn:
+        FactWriter(conn).upsert_runs([parse_record(r).fact for r in _history()])
+    yield engine
+    engine.dispose()
+
+
+def test_series_per_workflow_from_the_derived_columns(engine: Engine) -> None:
+    """Durations, queue times and outcomes per run; cost and runs per day, gaps as zero."""
+    with engine.connect() as conn:
+        loaded = load_series(conn, rate=lambda _s, _d: RATE, min_points=30)
+        series = {(s.metric, s.name): s for s in loaded}
+    duration = series["duration", "octo/app · CI"]
+    assert len(duration.points) == 200
+    assert duration.points[0].value == pytest.approx(600)
+    assert series["queue", "octo/app · CI"].points[0].value == pytest.approx(30)
+    assert series["failures", "octo/app · CI"].outcomes
+    cost = series["cost", "octo/app · CI"]
+    assert cost.points[0].timestamp.date() == date(2026, 1, 1)
+    # three runs (08:00, 14:00, 20:00) of 10 or 11 billed minutes on the first day
+    assert 30 * RATE <= cost.points[0].value <= 33 * RATE
+    assert ("cost", "octo/app") in series
+    assert ("runs", "octo/app · CI") in series
+
+
+def test_a_slowdown_is_found_with_its_commit_runner_and_monthly_cost(engine: Engine) -> None:
+    """The slowdown at run 150 is a lasting shift, traced to its commit and the new runner."""
+    with engine.connect() as conn:
+        series = load_series(conn, ["duration", "cost"], rate=lambda _s, _d: RATE, min_points=30)
+    # 50 days of cost: a shorter baseline than the default 60 points
+    found = findings(series, Tuning(window=30, min_history=15))
+    slower = [f for f in found if f.metric == "duration" and f.anomaly.kind == "level_shift"]
+    assert len(slower) == 1
+    assert slower[0].anomaly.severity == "critical"
+    assert slower[0].trigger == {
+        "commit": "sha150",
+        "new_runner": "macos",
+        "previous_runner": "linux",
+    }
+    dearer = [f for f in found if f.metric == "cost" and f.anomaly.kind != "spike"]
+    assert dearer
+    assert dearer[0].usd_per_month is not None
+    assert dearer[0].usd_per_month > 0

@@ -1,0 +1,143 @@
+"""Recorded anomalies on SQLite and PostgreSQL: idempotent, resolved, served and surfaced."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from fastapi.testclient import TestClient
+from huey import MemoryHuey
+from sqlalchemy import Engine, func, select
+
+from controltower.anomaly.recording import detect_and_record
+from controltower.bootstrap import build
+from controltower.bootstrap.queue import register_tasks
+from controltower.config import Settings
+from controltower.ingest.history import parse_record
+from controltower.store.anomalies import active_anomalies, anomalies_t, record
+from controltower.store.writer import FactWriter
+from controltower.telemetry import activity
+from controltower.telemetry.metrics import Window
+from controltower.telemetry.scope import Filters
+from controltower.web import create_app
+from tests.integration.test_anomaly_series import RATE, _history
+
+NOW = datetime(2026, 3, 1, tzinfo=UTC)
+
+
+def _row(
+    series: str, kind: str = "level_shift", severity: str = "warning", **extra: Any
+) -> dict[str, Any]:
+    return {
+        "series": series,
+        "metric": "duration",
+        "unit": "s",
+        "kind": kind,
+        "severity": severity,
+        "started_at": NOW - timedelta(days=2),
+        "detected_at": NOW - timedelta(days=1),
+        "expected": 600.0,
+        "observed": 900.0,
+        "score": 9.5,
+        "usd_per_month": None,
+        "trigger": {"commit": "abc"},
+        **extra,
+    }
+
+
+def _count(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(anomalies_t)).scalar_one())
+
+
+def test_recording_is_idempotent_and_resolves_what_ended(engine: Engine) -> None:
+    """The same anomaly twice is one row; absent from a later pass it is resolved, then back."""
+    with engine.begin() as conn:
+        first = record(conn, [_row("a · CI"), _row("b · CI", severity="critical")], NOW)
+    with engine.begin() as conn:
+        again = record(
+            conn, [_row("a · CI", observed=950.0), _row("b · CI")], NOW + timedelta(hours=1)
+        )
+    assert (first.new, again.new, again.resolved) == (2, 0, 0)
+    assert _count(engine) == 2
+    with engine.connect() as conn:
+        active = active_anomalies(conn, 10)
+    assert [a.series for a in active] == ["a · CI", "b · CI"]  # b was downgraded to warning
+    assert active[0].observed == 950.0
+    assert active[0].first_seen_at == NOW
+    assert active[0].trigger == {"commit": "abc"}
+    with engine.begin() as conn:
+        ended = record(conn, [_row("b · CI", severity="critical")], NOW + timedelta(hours=2))
+    assert ended.resolved == 1
+    with engine.connect() as conn:
+        active = active_anomalies(conn, 10)
+        assert [a.series for a in active] == ["b · CI"]
+        assert active_anomalies(conn, 0) == []
+    with engine.begin() as conn:
+        back = record(conn, [_row("a · CI"), _row("b · CI")], NOW + timedelta(hours=3))
+    assert (back.new, back.resolved, _count(engine)) == (0, 0, 2)
+
+
+def test_detection_over_the_store_records_the_slowdown_once(engine: Engine) -> None:
+    """The slowdown at run 150 of 200 is recorded as a level shift; a second pass adds nothing."""
+    with engine.begin() as conn:
+        FactWriter(conn).upsert_runs([parse_record(r).fact for r in _history()])
+    first = detect_and_record(engine, lambda _s, _d: RATE, now=NOW)
+    second = detect_and_record(engine, lambda _s, _d: RATE, now=NOW + timedelta(minutes=15))
+    assert first.new >= 1
+    assert (second.new, second.resolved) == (0, 0)
+    with engine.connect() as conn:
+        active = active_anomalies(conn, 50)
+    shifts = [a for a in active if a.metric == "duration" and a.kind == "level_shift"]
+    assert len(shifts) == 1
+    assert shifts[0].severity == "critical"
+    assert shifts[0].trigger is not None
+    assert shifts[0].trigger["commit"] == "sha150"
+
+
+def test_active_anomalies_are_problems_when_asked(engine: Engine, settings: Settings) -> None:
+    """problems(anomalies=True) adds one of kind anomaly per active anomaly; without, none."""
+    with engine.begin() as conn:
+        record(conn, [_row("octo/app · CI", severity="critical")], NOW)
+    window = Window(NOW - timedelta(days=30), NOW)
+    with engine.connect() as conn:
+        found, _count_all = activity.problems(
+            conn, window, Filters(), settings.telemetry, now=NOW, anomalies=True
+        )
+        plain, _ = activity.problems(conn, window, Filters(), settings.telemetry, now=NOW)
+    [problem] = [p for p in found if p.kind == "anomaly"]
+    assert problem.severity == "critical"
+    assert problem.repository == "octo/app"
+    assert "+50%" in problem.detail
+    assert not [p for p in plain if p.kind == "anomaly"]
+
+
+def test_the_api_lists_recorded_anomalies(engine: Engine, settings: Settings) -> None:
+    """GET /api/v1/anomalies lists them newest first; active=true leaves out the resolved."""
+    with engine.begin() as conn:
+        record(conn, [_row("a · CI"), _row("b · CI", detected_at=NOW)], NOW)
+        record(conn, [_row("b · CI", detected_at=NOW)], NOW + timedelta(hours=1))
+    container = build(settings)
+    with TestClient(create_app(container)) as client:
+        everything = client.get("/api/v1/anomalies").json()
+        active = client.get("/api/v1/anomalies", params={"active": "true"}).json()
+        problems = client.get("/api/v1/problems").json()
+    container.close()
+    assert [a["series"] for a in everything] == ["b · CI", "a · CI"]
+    assert everything[1]["resolved_at"] is not None
+    assert [a["series"] for a in active] == ["b · CI"]
+    assert active[0]["trigger"] == {"commit": "abc"}
+    assert any(p["kind"] == "anomaly" for p in problems["problems"])
+
+
+def test_detection_is_scheduled_with_the_other_tasks(engine: Engine, settings: Settings) -> None:
+    """With anomaly detection enabled, a periodic task records; disabled, there is none."""
+    huey = MemoryHuey("t", immediate=True)
+    tasks = register_tasks(huey, engine, settings=settings)
+    assert tasks.anomalies is not None
+    assert "record_anomalies" in {t.__name__ for t in huey._registry._periodic_tasks}
+    assert tasks.anomalies.call_local() == {"seen": 0, "new": 0, "resolved": 0}  # type: ignore[attr-defined]
+    off = settings.model_copy(
+        update={"anomaly": settings.anomaly.model_copy(update={"enabled": False})}
+    )
+    assert register_tasks(MemoryHuey("u", immediate=True), engine, settings=off).anomalies is None

@@ -1,0 +1,88 @@
+"""Injecting known anomalies and labelling alarms against them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+
+from controltower.anomaly.evaluation import evaluate, score
+from controltower.anomaly.injection import inject
+from controltower.anomaly.model import Anomaly, Kind, Point, Series
+from controltower.anomaly.tuning import Tuning
+
+T0 = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+def alarm(kind: Kind, index: int) -> Anomaly:
+    return Anomaly(kind, "warning", T0, T0, 1.0, 2.0, 5.0, index)
+
+
+def series(seed: int, n: int = 400, outcomes: bool = False) -> Series:
+    rng = np.random.default_rng(seed)
+    values = (rng.random(n) < 0.1) if outcomes else 100 + rng.normal(0, 5, n)
+    points = [Point(T0 + timedelta(hours=i), float(v)) for i, v in enumerate(values)]
+    return Series(f"s{seed}", "failures" if outcomes else "duration", "s", points, [], outcomes)
+
+
+def test_alarms_are_true_or_false_and_those_on_the_stored_series_count_as_false() -> None:
+    """In the anomaly's reach: true; anywhere else false, also beside one the stored series has."""
+    tally = score(
+        "level_shift",
+        100,
+        100,
+        [alarm("level_shift", 104), alarm("spike", 50), alarm("spike", 300)],
+        [alarm("spike", 52)],
+        Tuning(),
+    )
+    assert (tally.recalled, tally.true_alarms, tally.false_alarms, tally.on_stored) == (1, 1, 2, 1)
+    assert tally.false_share == pytest.approx(2 / 3)
+    assert tally.false_share_elsewhere == pytest.approx(1 / 2)
+
+
+def test_an_alarm_of_another_kind_is_true_but_not_recall() -> None:
+    """A spike raised on an injected shift is not a false alarm, nor does it recall the shift."""
+    tally = score("level_shift", 100, 100, [alarm("spike", 100)], [], Tuning())
+    assert (tally.recalled, tally.true_alarms, tally.false_alarms) == (0, 1, 0)
+
+
+@pytest.mark.parametrize("kind", ["spike", "level_shift", "drift", "failure_burst"])
+def test_injection_changes_a_copy_from_the_place(kind: Kind) -> None:
+    """The original is untouched and nothing before the place changes."""
+    values = np.array([p.value for p in series(1, outcomes=kind == "failure_burst").points])
+    before = values.copy()
+    changed, where = inject(kind, values, 200, np.random.default_rng(0), Tuning())
+    assert np.array_equal(values, before)
+    assert np.array_equal(changed[:200], values[:200])
+    assert where.start == 200
+    assert where.end >= 200
+
+
+def test_evaluation_is_deterministic_with_a_seed_and_recalls_clear_anomalies() -> None:
+    """Same seed, same figures; on clean synthetic series every kind is recalled."""
+    data = [series(s) for s in range(3)] + [series(s, outcomes=True) for s in range(3)]
+    first = evaluate(data, seed=7).as_dict()
+    assert first == evaluate(data, seed=7).as_dict()
+    for kind, tally in first["kinds"].items():
+        assert tally["injected"] == 3, kind
+        assert tally["recall"] >= 2 / 3, kind
+
+
+def test_injected_sizes_are_at_least_their_share_of_the_level() -> None:
+    """A shift adds 30 % to 100 % of the level before it, a spike 100 % to 300 %."""
+    values = np.array([p.value for p in series(2).points])
+    for kind, low, high in (("level_shift", 0.3, 1.0), ("spike", 1.0, 3.0)):
+        changed, where = inject(kind, values, 200, np.random.default_rng(1), Tuning())  # type: ignore[arg-type]
+        level = float(np.median(values[200 - Tuning().window : 200]))
+        assert low * level <= where.size <= high * level
+        assert changed[200] - values[200] == pytest.approx(where.size)
+
+
+def test_mostly_zero_series_are_skipped_and_counted() -> None:
+    """A series zero at most points is not judged, and the evaluation says so."""
+    points = [Point(T0 + timedelta(days=i), float(i % 5 == 0)) for i in range(400)]
+    sparse = Series("sparse", "runs", "runs", [Point(p.timestamp, 3 * p.value) for p in points])
+    result = evaluate([sparse, series(1)], seed=1)
+    assert result.skipped == {"runs": 1}
+    assert result.series == {"duration": 1}
