@@ -96,3 +96,22 @@ def test_bad_requests_get_422(client: TestClient) -> None:
     assert client.post("/api/v1/predict", json={"workflow": "ci"}).status_code == 422
     bad = {**ASK, "lines_added": -1}
     assert client.post("/api/v1/predict", json=bad).status_code == 422
+
+
+def test_the_run_page_shows_a_shown_prediction(client: TestClient) -> None:
+    """The run page has a labelled prediction section with the figures in words."""
+    run_id = request_order(small_history())[100].run_id
+    page = client.get(f"/repositories/org/repo0/runs/{run_id}")
+    assert page.status_code == 200, page.text
+    assert 'aria-labelledby="prediction-heading"' in page.text
+    assert "Failure probability" in page.text
+    assert "Risk factors:" in page.text
+    assert "the run has not completed yet" in page.text
+
+
+def test_the_run_page_hides_a_shadow_prediction(shadow: TestClient) -> None:
+    """In shadow mode the prediction is stored but the page does not show it."""
+    run_id = request_order(small_history())[100].run_id
+    page = shadow.get(f"/repositories/org/repo0/runs/{run_id}")
+    assert page.status_code == 200, page.text
+    assert "prediction-heading" not in page.text

@@ -164,6 +164,68 @@ def stored_prediction(conn: Connection, run_pk: int) -> dict[str, Any] | None:
     return None if row is None else dict(row._mapping)
 
 
+@dataclass(frozen=True, slots=True)
+class ShownPrediction:
+    """A run's stored prediction as its page shows it, and how it compared once completed.
+
+    ``within_interval`` and ``outcome_as_predicted`` are None until the run
+    has completed (and, for duration, passed with a known duration: the
+    protocol scores durations of successful runs only).
+    """
+
+    prediction: dict[str, Any]
+    completed: bool
+    failed: bool | None
+    within_interval: bool | None
+    duration_error: float | None
+    outcome_as_predicted: bool | None
+
+
+def compare(
+    prediction: dict[str, Any],
+    status: str,
+    conclusion: str | None,
+    duration_s: float | None,
+) -> ShownPrediction:
+    """How the run went against ``prediction`` (stored columns), as far as it is known."""
+    actual = HistoryRun(
+        repository="", run_id="", status=status, conclusion=conclusion, duration_s=duration_s
+    )
+    failed = actual.failed
+    seconds = actual.success_duration
+    within = error = None
+    low, mid, high = (prediction[f"duration_p{q}"] for q in (10, 50, 90))
+    if seconds is not None and low is not None and high is not None:
+        within = bool(low <= seconds <= high)
+    if seconds is not None and mid is not None:
+        error = (mid - seconds) / max(seconds, 1.0)
+    as_predicted = None
+    if failed is not None and prediction["failure_predicted"] is not None:
+        as_predicted = bool(prediction["failure_predicted"]) == failed
+    return ShownPrediction(
+        prediction=prediction,
+        completed=status == "completed",
+        failed=failed,
+        within_interval=within,
+        duration_error=error,
+        outcome_as_predicted=as_predicted,
+    )
+
+
+def shown_prediction(
+    conn: Connection,
+    run_pk: int,
+    status: str,
+    conclusion: str | None,
+    duration_s: float | None,
+) -> ShownPrediction | None:
+    """The run's stored prediction where the rollout showed it, with how it compared."""
+    stored = stored_prediction(conn, run_pk)
+    if stored is None or not stored["shown"]:
+        return None
+    return compare(stored, status, conclusion, duration_s)
+
+
 def predict_new_runs(
     engine: Engine, settings: Settings, keys: Sequence[tuple[str, str, int]]
 ) -> int:

@@ -22,6 +22,7 @@ from sqlalchemy import Connection
 
 from controltower.bootstrap import Container
 from controltower.ingest import joblogs
+from controltower.intelligence.serving import shown_prediction
 from controltower.store import anomalies as anomaly_store
 from controltower.store import queries
 from controltower.telemetry import activity, completeness, deployments, drilldown, service
@@ -459,14 +460,18 @@ def run_page(
     name: str,
     run_id: str,
     conn: ConnectionDep,
+    container: ContainerDep,
     filters: FiltersDep,
     attempt: int | None = Query(default=None, ge=1),
 ) -> HTMLResponse:
-    """One run attempt: what triggered it, its jobs on a timeline, and its critical path."""
+    """One run: its trigger, its shown prediction, its jobs on a timeline, its critical path."""
     full_name = f"{owner}/{name}"
     run = drilldown.run_detail(conn, full_name, run_id, attempt)
     if run is None:
         raise HTTPException(404, f"no run {run_id} in {full_name}")
+    prediction = None
+    if container.settings.ml_enabled:
+        prediction = shown_prediction(conn, run.id, run.status, run.conclusion, run.duration_s)
     window = service.default_window(conn, filters.days)
     title = f"{run.workflow.name} #{run.run_number or run.run_id}"
     return _render(
@@ -478,6 +483,7 @@ def run_page(
         window,
         repository=full_name,
         run=run,
+        prediction=prediction,
         timeline_chart=_timeline(
             [
                 (job.name, job.started_at, job.completed_at, job.critical, job.conclusion)
