@@ -220,7 +220,11 @@ class IntelligenceSettings(BaseModel):
     chosen by run id; shadow for the rest) or ``on`` (shown everywhere).
     ``CONTROLTOWER_ML_ENABLED=false`` stops all of it whatever the mode. The
     models are retrained once a day at ``train_hour`` (UTC) when
-    ``train_daily`` is on.
+    ``train_daily`` is on. Live accuracy is scored over the predicted runs
+    completed in the last ``accuracy_days`` days; when the model's F1 (failure)
+    or share within ±20% (duration) falls below the best baseline's by more
+    than ``demote_margin`` over at least ``accuracy_min_runs`` scored runs, the
+    live version serves that figure by the baseline, and a problem is reported.
     """
 
     mode: Literal["off", "shadow", "canary", "on"] = "shadow"
@@ -228,6 +232,9 @@ class IntelligenceSettings(BaseModel):
     canary_repositories: list[str] = []
     train_daily: bool = True
     train_hour: int = Field(default=4, ge=0, le=23)
+    demote_margin: float = Field(default=0.05, ge=0, le=1)
+    accuracy_days: int = Field(default=14, ge=1)
+    accuracy_min_runs: int = Field(default=50, ge=1)
 
 
 class ServerSettings(BaseModel):

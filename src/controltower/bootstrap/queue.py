@@ -180,4 +180,15 @@ def _register_training(huey: Huey, engine: Engine, settings: Settings | None) ->
         except NoHistory:
             return None
 
+    hourly = crontab(minute="47")
+
+    @huey.periodic_task(hourly, name="check_prediction_accuracy")  # type: ignore[untyped-decorator]
+    def check_prediction_accuracy() -> list[dict[str, Any]]:
+        if not settings.ml_enabled or settings.intelligence.mode == "off":
+            return []
+        from controltower.intelligence.accuracy import check_live_accuracy  # noqa: PLC0415
+
+        with engine.begin() as conn:
+            return [asdict(d) for d in check_live_accuracy(conn, settings)]
+
     return train_prediction_models

@@ -20,7 +20,7 @@ from sqlalchemy import Connection, select, update
 
 from controltower.errors import ModelVersionNotFound
 from controltower.intelligence.models import DurationModel, FailureModel
-from controltower.intelligence.selection import live_predictors
+from controltower.intelligence.selection import LivePredictors, live_predictors
 from controltower.intelligence.training import Trained
 from controltower.store.tables import ModelVersion, table_of
 
@@ -169,6 +169,17 @@ def rollback(conn: Connection) -> VersionInfo:
         update(versions_t).where(versions_t.c.id == previous).values(status=LIVE, archived_at=None)
     )
     return version(conn, previous)
+
+
+def chosen_predictors(info: VersionInfo) -> LivePredictors:
+    """The predictors the version's evaluation report chose (before any demotion)."""
+    return live_predictors(info.report)
+
+
+def set_predictor(conn: Connection, number: int, figure: str, predictor: str) -> None:
+    """Serve ``figure`` (``failure`` or ``duration``) of version ``number`` by ``predictor``."""
+    column = {"failure": "failure_predictor", "duration": "duration_predictor"}[figure]
+    conn.execute(update(versions_t).where(versions_t.c.id == number).values({column: predictor}))
 
 
 def load_models(conn: Connection, info: VersionInfo) -> LoadedModels:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -79,7 +79,10 @@ def live_models(conn: Connection) -> registry.LoadedModels | None:
     models = _loaded.get(key)
     if models is None:
         models = _loaded[key] = registry.load_models(conn, info)
-    return models
+    # A version's predictors change when live accuracy demotes the model: read them each time.
+    return replace(
+        models, failure_predictor=info.failure_predictor, duration_predictor=info.duration_predictor
+    )
 
 
 def predict_row(models: registry.LoadedModels | None, row: Matrix) -> RunPrediction:

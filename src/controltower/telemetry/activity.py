@@ -16,10 +16,14 @@ Problems found here (later stages add their own):
   (``reconcile.completeness_threshold``), overall or for a repository.
 - ``anomaly``: an anomaly the detectors found and still see (recorded in
   ``anomalies`` by the scheduled detection), when asked for.
+
+Callers add problems found elsewhere with ``extra`` (``model-accuracy``: the
+live prediction model demoted to a baseline, found by the intelligence).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -73,11 +77,13 @@ def problems(
     limit: int = 20,
     completeness_threshold: float | None = None,
     anomalies: bool = False,
+    extra: Sequence[Problem] = (),
 ) -> tuple[list[Problem], int]:
     """Active problems, worst and newest first, at most ``limit``; and how many there are.
 
     With ``completeness_threshold``, data completeness below it is one too;
-    with ``anomalies``, each active recorded anomaly is one.
+    with ``anomalies``, each active recorded anomaly is one; ``extra`` are
+    added as they are.
     """
     now = now or datetime.now(UTC)
     found = _ingest_problems(conn, settings.problems, now)
@@ -85,6 +91,7 @@ def problems(
         found.extend(_completeness_problems(conn, completeness_threshold))
     if anomalies:
         found.extend(_anomaly_problems(conn, limit))
+    found.extend(extra)
     failing, count = _failing_branches(conn, window, filters, settings.default_branches, limit)
     found.extend(failing)
     found.sort(key=lambda p: (SEVERITY_ORDER[p.severity], -_ts(p.since)))

@@ -30,6 +30,7 @@ from controltower.telemetry.dora import DeploymentEvent, Dora
 from controltower.telemetry.metrics import GroupMetrics, Window
 from controltower.telemetry.scope import Filters
 from controltower.telemetry.views import View
+from controltower.web.api.predictions import model_accuracy_problems
 from controltower.web.deps import ConnectionDep, ContainerDep, kept, on_connection
 
 T = TypeVar("T")
@@ -313,6 +314,7 @@ def overview(
             settings.telemetry,
             completeness_threshold=settings.reconcile.completeness_threshold,
             anomalies=settings.anomaly.enabled,
+            extra=model_accuracy_problems(conn),
         )
 
     problems, problem_count = kept(

@@ -1,5 +1,8 @@
 """``/api/v1/predict``: duration and failure risk of a hypothetical run; a run's stored prediction.
 
+``/api/v1/predictions/accuracy``: live accuracy of each predictor over recently
+completed runs, whatever the rollout shows (shadow predictions are scored too).
+
 Both obey the rollout settings: nothing is shown while prediction is off or
 disabled, in shadow mode, or (canary) for a repository outside the allow-list
 (hypothetical runs) or a run outside the canary.
@@ -10,14 +13,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field
+from sqlalchemy import Connection
 
 from controltower.errors import PredictionUnavailable
+from controltower.intelligence.accuracy import demotions, live_accuracy
 from controltower.intelligence.records import HistoryRun
 from controltower.intelligence.rollout import exposure
 from controltower.intelligence.serving import RunPrediction, predict_hypothetical, stored_prediction
 from controltower.intelligence.source import run_pk_of
+from controltower.telemetry.activity import Problem
 from controltower.web.deps import ConnectionDep, ContainerDep
 
 router = APIRouter(prefix="/api/v1", tags=["prediction"])
@@ -83,3 +89,54 @@ def run_prediction(
     if stored is None or not stored["shown"]:
         raise HTTPException(404, f"no prediction shown for run {run_id} attempt {attempt}")
     return _public(stored)
+
+
+class AccuracyPublic(BaseModel):
+    """Figures per predictor (``model`` and the baselines) on the same completed runs."""
+
+    since: datetime
+    until: datetime
+    runs: int
+    failure_runs: int
+    duration_runs: int
+    served: dict[str, dict[str, int]]
+    failure: dict[str, dict[str, float | None]]
+    duration: dict[str, dict[str, float | None]]
+    demoted: dict[str, str]
+
+
+@router.get("/predictions/accuracy")
+def accuracy(
+    conn: ConnectionDep,
+    container: ContainerDep,
+    days: int | None = Query(default=None, ge=1, le=366),
+) -> AccuracyPublic:
+    """Failure precision, recall, F1 and duration within ±20%, coverage, MdAPE per predictor."""
+    found = live_accuracy(conn, days or container.settings.intelligence.accuracy_days)
+    demoted = {d.figure: d.predictor for d in demotions(conn)}
+    return AccuracyPublic(
+        since=found.since,
+        until=found.until,
+        runs=found.runs,
+        failure_runs=found.failure_runs,
+        duration_runs=found.duration_runs,
+        served=found.served,
+        failure=found.failure,
+        duration=found.duration,
+        demoted=demoted,
+    )
+
+
+def model_accuracy_problems(conn: Connection) -> list[Problem]:
+    """A ``model-accuracy`` problem for each figure of the live model demoted to a baseline."""
+    return [
+        Problem(
+            "model-accuracy",
+            "warning",
+            f"prediction of {d.figure} demoted to a baseline",
+            f"live accuracy of model version {d.version} fell below the baseline"
+            f" by more than the margin; {d.predictor} serves {d.figure} until a new"
+            " version is promoted",
+        )
+        for d in demotions(conn)
+    ]

@@ -13,6 +13,7 @@ from controltower.telemetry import activity, deployments, service
 from controltower.telemetry.dora import Dora
 from controltower.telemetry.metrics import GroupMetrics, Window
 from controltower.telemetry.scope import Filters
+from controltower.web.api.predictions import model_accuracy_problems
 from controltower.web.deps import ConnectionDep, ContainerDep, kept
 
 router = APIRouter(prefix="/api/v1", tags=["telemetry"])
@@ -214,6 +215,7 @@ def get_problems(
         limit=limit,
         completeness_threshold=settings.reconcile.completeness_threshold,
         anomalies=settings.anomaly.enabled,
+        extra=model_accuracy_problems(conn),
     )
     return ProblemsPublic(count=count, problems=found)
 

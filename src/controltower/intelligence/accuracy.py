@@ -1,0 +1,253 @@
+"""Live accuracy: how the stored predictions of recently completed runs fared, per predictor.
+
+For the runs completed in the window that have a stored prediction, every
+predictor is scored on the same runs: the one that served uses what was
+stored, the others (the live version's model, the baselines) are computed
+from the same features, known when each run was requested. Failure is scored
+by precision, recall and F1 on runs that passed or failed; duration by the
+share within ±20%, the 80% interval coverage and the median absolute
+percentage error on successful runs, as in the evaluation protocol.
+
+``check_live_accuracy`` demotes the live version's predictor of a figure to
+the best baseline when the model's live figure falls below it by more than
+``intelligence.demote_margin``; ``demotions`` tells which figures are
+demoted, for the problems list.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import structlog
+from sqlalchemy import Connection, select
+
+from controltower.config import Settings
+from controltower.intelligence import registry
+from controltower.intelligence.features import featurize
+from controltower.intelligence.metrics import Figures, duration_figures, outcome_figures
+from controltower.intelligence.records import request_order
+from controltower.intelligence.selection import DURATION_BASELINES, OUTCOME_BASELINES
+from controltower.intelligence.serving import (
+    DURATION_BASELINES as DURATION_PREDICTORS,
+)
+from controltower.intelligence.serving import (
+    OUTCOME_BASELINES as OUTCOME_PREDICTORS,
+)
+from controltower.intelligence.serving import live_models, predictions_t
+from controltower.intelligence.source import repos_t, repository_history, runs_t
+
+log = structlog.get_logger(__name__)
+FAILURE_FIGURES = ("precision", "recall", "f1")
+DURATION_SHOWN = ("within_20", "coverage_80", "mdape")
+
+
+@dataclass(frozen=True, slots=True)
+class LiveAccuracy:
+    """Figures per predictor over the predicted runs completed between ``since`` and ``until``."""
+
+    since: datetime
+    until: datetime
+    runs: int
+    failure_runs: int
+    duration_runs: int
+    served: dict[str, dict[str, int]]
+    failure: dict[str, Figures] = field(default_factory=dict)
+    duration: dict[str, Figures] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Demotion:
+    """A figure of the live version served by a baseline instead of the model its report chose."""
+
+    version: int
+    figure: str
+    predictor: str
+
+
+@dataclass(slots=True)
+class _Scored:
+    failed: list[bool] = field(default_factory=list)
+    probability: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    predicted: dict[str, list[bool]] = field(default_factory=lambda: defaultdict(list))
+    actual: list[float] = field(default_factory=list)
+    quantiles: dict[str, list[list[float]]] = field(default_factory=lambda: defaultdict(list))
+
+
+def _predicted_runs(conn: Connection, since: datetime, until: datetime) -> list[Any]:
+    p, r = predictions_t.c, runs_t.c
+    query = (
+        select(repos_t.c.full_name, r.run_id, r.attempt, predictions_t)
+        .join(runs_t, runs_t.c.id == p.run_pk)
+        .join(repos_t, repos_t.c.id == r.repository_id)
+        .where(r.status == "completed", r.completed_at >= since, r.completed_at <= until)
+    )
+    return list(conn.execute(query))
+
+
+def live_accuracy(conn: Connection, days: int = 14, now: datetime | None = None) -> LiveAccuracy:
+    """Live accuracy over the predicted runs completed in the last ``days`` days."""
+    until = now or datetime.now(UTC)
+    since = until - timedelta(days=days)
+    rows = _predicted_runs(conn, since, until)
+    models = live_models(conn) if rows else None
+    scored = _Scored()
+    served: dict[str, dict[str, int]] = {"failure": {}, "duration": {}}
+    by_repo: dict[str, list[Any]] = defaultdict(list)
+    for row in rows:
+        by_repo[row.full_name].append(row)
+    for repository, stored in by_repo.items():
+        ordered = request_order(repository_history(conn, repository, until=until))
+        at = {(run.run_id, run.attempt): i for i, run in enumerate(ordered)}
+        features = featurize(ordered)
+        for row in stored:
+            i = at.get((row.run_id, row.attempt))
+            if i is None:
+                continue
+            _score(scored, served, ordered[i], features[i : i + 1], row, models)
+    failed = np.array(scored.failed, dtype=bool)
+    actual = np.array(scored.actual, dtype=float)
+    failure = {
+        name: _pick(
+            outcome_figures(
+                failed,
+                np.array(scored.probability[name], dtype=float),
+                np.array(scored.predicted[name], dtype=bool),
+            ),
+            FAILURE_FIGURES,
+        )
+        for name in scored.probability
+    }
+    duration = {
+        name: _pick(
+            duration_figures(actual, np.array(q, dtype=float).reshape(-1, 3)), DURATION_SHOWN
+        )
+        for name, q in scored.quantiles.items()
+    }
+    return LiveAccuracy(
+        since=since,
+        until=until,
+        runs=len(rows),
+        failure_runs=len(failed),
+        duration_runs=len(actual),
+        served=served,
+        failure=failure,
+        duration=duration,
+    )
+
+
+def _pick(figures: Figures, names: tuple[str, ...]) -> Figures:
+    return {name: figures[name] for name in names}
+
+
+def _score(
+    scored: _Scored,
+    served: dict[str, dict[str, int]],
+    run: Any,
+    features: Any,
+    row: Any,
+    models: registry.LoadedModels | None,
+) -> None:
+    failed, seconds = run.failed, run.success_duration
+    if failed is not None and row.failure_probability is not None:
+        scored.failed.append(failed)
+        count = served["failure"]
+        count[row.failure_predictor] = count.get(row.failure_predictor, 0) + 1
+        for name, baseline in OUTCOME_PREDICTORS.items():
+            probability = float(baseline.predict_proba(features)[0])
+            predicted = bool(baseline.predict(features)[0])
+            if name == row.failure_predictor:
+                probability, predicted = row.failure_probability, bool(row.failure_predicted)
+            scored.probability[name].append(probability)
+            scored.predicted[name].append(predicted)
+        if models is not None:
+            probability = float(models.failure.predict_proba(features)[0])
+            predicted = probability >= models.failure.threshold
+            if row.failure_predictor == "model":
+                probability, predicted = row.failure_probability, bool(row.failure_predicted)
+            scored.probability["model"].append(probability)
+            scored.predicted["model"].append(predicted)
+    if seconds is not None:
+        scored.actual.append(seconds)
+        count = served["duration"]
+        count[row.duration_predictor] = count.get(row.duration_predictor, 0) + 1
+        stored = [row.duration_p10, row.duration_p50, row.duration_p90]
+        stored = [np.nan if v is None else float(v) for v in stored]
+        for name, duration in DURATION_PREDICTORS.items():
+            quantiles = list(duration.predict(features)[0])
+            scored.quantiles[name].append(stored if name == row.duration_predictor else quantiles)
+        if models is not None:
+            quantiles = list(models.duration.predict(features)[0])
+            scored.quantiles["model"].append(
+                stored if row.duration_predictor == "model" else quantiles
+            )
+
+
+def _fallen(
+    figures: dict[str, Figures], figure: str, baselines: tuple[str, ...], margin: float
+) -> str | None:
+    """The best baseline when the model's ``figure`` (higher is better) is below it by > margin."""
+    model = figures.get("model", {}).get(figure)
+    known = {n: figures[n][figure] for n in baselines if figures.get(n, {}).get(figure) is not None}
+    if model is None or not known:
+        return None
+    best = max(known, key=lambda n: known[n] or 0.0)
+    best_value = known[best] or 0.0
+    return best if model < best_value - margin else None
+
+
+def check_live_accuracy(
+    conn: Connection, settings: Settings, now: datetime | None = None
+) -> list[Demotion]:
+    """Score live accuracy and demote the live model's figures that fell below a baseline.
+
+    Failure is judged by F1 and duration by the share within ±20%, over at
+    least ``intelligence.accuracy_min_runs`` scored runs; returns the
+    demotions made now.
+    """
+    config = settings.intelligence
+    live = registry.live_version(conn)
+    if live is None:
+        return []
+    report = live_accuracy(conn, config.accuracy_days, now)
+    made: list[Demotion] = []
+    checks = (
+        ("failure", live.failure_predictor, report.failure_runs, report.failure, "f1"),
+        ("duration", live.duration_predictor, report.duration_runs, report.duration, "within_20"),
+    )
+    for figure, serving, runs, figures, name in checks:
+        if serving != "model" or runs < config.accuracy_min_runs:
+            continue
+        names = OUTCOME_BASELINES if figure == "failure" else DURATION_BASELINES
+        baseline = _fallen(figures, name, names, config.demote_margin)
+        if baseline is None:
+            continue
+        registry.set_predictor(conn, live.version, figure, baseline)
+        made.append(Demotion(live.version, figure, baseline))
+        log.warning(
+            "model_demoted",
+            version=live.version,
+            figure=figure,
+            baseline=baseline,
+            model=figures["model"][name],
+            best=figures[baseline][name],
+            margin=config.demote_margin,
+        )
+    return made
+
+
+def demotions(conn: Connection) -> list[Demotion]:
+    """The live version's figures served by a baseline though its evaluation chose the model."""
+    live = registry.live_version(conn)
+    if live is None:
+        return []
+    chosen = registry.chosen_predictors(live)
+    found = []
+    if chosen.failure == "model" and live.failure_predictor != "model":
+        found.append(Demotion(live.version, "failure", live.failure_predictor))
+    if chosen.duration == "model" and live.duration_predictor != "model":
+        found.append(Demotion(live.version, "duration", live.duration_predictor))
+    return found

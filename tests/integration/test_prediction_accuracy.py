@@ -1,0 +1,134 @@
+"""Live accuracy of stored predictions, demotion of the model to a baseline, and its problem."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from controltower.bootstrap import Container, build
+from controltower.config import Settings
+from controltower.intelligence import registry
+from controltower.intelligence.accuracy import check_live_accuracy, demotions, live_accuracy
+from controltower.intelligence.records import HistoryRun, request_order
+from controltower.intelligence.serving import RunPrediction, record_prediction
+from controltower.intelligence.source import run_pk_of
+from controltower.store import schema
+from controltower.web.app import create_app
+from tests.support.predictions import small_history, store, trained_version
+
+STORED = 100
+
+
+def _runs() -> list[HistoryRun]:
+    return request_order(small_history())[:STORED]
+
+
+def _now() -> datetime:
+    last = max(r.completed or r.created or 0.0 for r in _runs())
+    return datetime.fromtimestamp(last, UTC) + timedelta(hours=1)
+
+
+def _wrong(run: HistoryRun) -> RunPrediction:
+    """A model prediction that is wrong on both figures."""
+    seconds = run.duration_s or 60.0
+    return RunPrediction(
+        failure_probability=0.01 if run.failed else 0.99,
+        failure_predicted=not run.failed,
+        failure_predictor="model",
+        duration_p10=seconds * 2.5,
+        duration_p50=seconds * 3.0,
+        duration_p90=seconds * 3.5,
+        duration_predictor="model",
+        risk_factors=[],
+        version=1,
+    )
+
+
+@pytest.fixture
+def container(settings: Settings) -> Iterator[Container]:
+    """A live version its evaluation preferred on both figures, and wrong stored predictions."""
+    container = build(
+        Settings.model_validate(
+            {
+                **settings.model_dump(),
+                "intelligence": {"mode": "on", "accuracy_min_runs": 10, "accuracy_days": 3650},
+            }
+        )
+    )
+    schema.upgrade(container.engine)
+    store(container.engine, _runs())
+    trained, report = trained_version()
+    preferred: dict[str, Any] = copy.deepcopy(report)
+    preferred["outcome"]["pooled"]["model"]["f1"] = 1.0
+    preferred["duration"]["pooled"]["model"]["mdape"] = 0.0
+    with container.engine.begin() as conn:
+        registry.promote(conn, registry.register(conn, trained, preferred).version)
+        for run in _runs()[40:]:
+            pk = run_pk_of(conn, run.repository, run.run_id, run.attempt)
+            assert pk is not None
+            record_prediction(conn, pk, _wrong(run), mode="on", shown=True)
+    yield container
+    container.close()
+
+
+def test_every_predictor_is_scored_on_the_same_runs(container: Container) -> None:
+    """Failure and duration figures for the model and each baseline, the served counts."""
+    with container.engine.connect() as conn:
+        found = live_accuracy(conn, days=3650, now=_now())
+    assert found.runs == STORED - 40
+    assert set(found.failure) == {"model", "previous", "always_pass"}
+    assert set(found.duration) == {"model", "previous", "median5"}
+    assert found.failure["model"]["f1"] == 0.0
+    assert found.duration["model"]["within_20"] == 0.0
+    assert found.served["failure"] == {"model": found.failure_runs}
+    assert found.failure_runs > 0
+    assert found.duration_runs > 0
+    for figures in found.duration.values():
+        assert set(figures) == {"within_20", "coverage_80", "mdape"}
+
+
+def test_nothing_is_scored_outside_the_window(container: Container) -> None:
+    """Runs completed before the window are left out."""
+    with container.engine.connect() as conn:
+        found = live_accuracy(conn, days=1, now=_now() + timedelta(days=30))
+    assert found.runs == 0
+    assert found.failure == {}
+
+
+def test_a_model_below_the_baseline_is_demoted_and_reported(container: Container) -> None:
+    """Both figures go to a baseline; the problem list and the API say so."""
+    with container.engine.begin() as conn:
+        made = check_live_accuracy(conn, container.settings, now=_now())
+    assert {d.figure for d in made} == {"failure", "duration"}
+    with container.engine.connect() as conn:
+        live = registry.live_version(conn)
+        assert live is not None
+        assert live.failure_predictor in {"previous", "always_pass"}
+        assert live.duration_predictor in {"previous", "median5"}
+        assert {d.figure for d in demotions(conn)} == {"failure", "duration"}
+    with container.engine.begin() as conn:
+        assert check_live_accuracy(conn, container.settings, now=_now()) == []
+    with TestClient(create_app(container)) as client:
+        problems = client.get("/api/v1/problems").json()["problems"]
+        kinds = [p["kind"] for p in problems]
+        assert kinds.count("model-accuracy") == 2
+        body = client.get("/api/v1/predictions/accuracy", params={"days": 366}).json()
+        assert set(body["demoted"]) == {"failure", "duration"}
+
+
+def test_a_margin_wider_than_the_gap_keeps_the_model(container: Container) -> None:
+    """With a margin of 1 nothing can fall below the baseline by more."""
+    settings = Settings.model_validate(
+        {
+            **container.settings.model_dump(),
+            "intelligence": {**container.settings.intelligence.model_dump(), "demote_margin": 1},
+        }
+    )
+    with container.engine.begin() as conn:
+        assert check_live_accuracy(conn, settings, now=_now()) == []
+        assert demotions(conn) == []
