@@ -58,10 +58,20 @@ def test_a_fresh_installation_is_healthy(engine: Engine, settings: Settings) -> 
         "queue-backlog": "ok",
         "ingest-freshness": "info",
         "model": "info",
-        "notifications": "skipped",
+        "notifications": "info",
     }
     assert health.check("database").facts["revision"] == schema.head_revision(engine)
     assert "baselines" in health.check("model").detail
+    assert "dashboard only" in health.check("notifications").detail
+
+
+def test_notifications_count_urls_and_firing_alerts(engine: Engine, settings: Settings) -> None:
+    """Routed URLs make the check ok; alerting off skips it."""
+    routed = _settings(settings, alerts={"channels": {"slack": ["json://127.0.0.1:9/hook"]}})
+    check = check_health(engine, routed, NOW).check("notifications")
+    assert (check.status, check.facts) == ("ok", {"urls": 1, "firing": 0})
+    off = _settings(settings, alerts={"enabled": False})
+    assert check_health(engine, off, NOW).check("notifications").status == "skipped"
 
 
 def test_backlog_against_the_problem_thresholds(engine: Engine, settings: Settings) -> None:

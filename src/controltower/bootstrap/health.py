@@ -15,7 +15,9 @@ check fails, ``degraded`` when any is degraded, and ``healthy`` otherwise.
   first delivery).
 - ``model``: a live model version serves predictions; without one, or with
   prediction off, predictions fall back to baselines or are not made (info).
-- ``notifications``: skipped until alerting is configured.
+- ``notifications``: where alerts go: the number of apprise URLs the routes
+  reach and of alerts firing; info when no channel has a URL (alerts show on
+  the dashboard only), skipped when alerting is off.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from controltower.config import Settings
@@ -33,6 +35,9 @@ from controltower.intelligence import registry
 from controltower.store import queries
 from controltower.store.engine import reading
 from controltower.store.schema import current_revision, ensure_current
+from controltower.store.tables import Alert, table_of
+
+alerts_t = table_of(Alert)
 
 CheckStatus = Literal["ok", "info", "degraded", "failing", "skipped"]
 Overall = Literal["healthy", "degraded", "failing"]
@@ -95,7 +100,7 @@ def check_health(engine: Engine, settings: Settings, now: datetime | None = None
         skipped = "not checked: the database is unavailable"
         rest = [
             Check(name, "skipped", skipped)
-            for name in ("queue-backlog", "ingest-freshness", "model")
+            for name in ("queue-backlog", "ingest-freshness", "model", "notifications")
         ]
     else:
         try:
@@ -105,12 +110,12 @@ def check_health(engine: Engine, settings: Settings, now: datetime | None = None
                     _backlog(queries.delivery_states(conn), settings),
                     _freshness(queries.last_delivery_at(conn), settings, now),
                     _model(registry.live_version(conn), settings),
+                    _notifications(conn, settings),
                 ]
         except SQLAlchemyError as exc:
             database = Check("database", "failing", _first_line(exc))
             rest = []
-    notifications = Check("notifications", "skipped", "alerting is not configured")
-    return Health([database, *rest, notifications], now)
+    return Health([database, *rest], now)
 
 
 def _database(engine: Engine) -> Check:
@@ -191,6 +196,27 @@ def _model(live: registry.VersionInfo | None, settings: Settings) -> Check:
             "failure_predictor": live.failure_predictor,
             "duration_predictor": live.duration_predictor,
         },
+    )
+
+
+def _notifications(conn: Connection, settings: Settings) -> Check:
+    config = settings.alerts
+    if not config.enabled:
+        return Check("notifications", "skipped", "alerting is off", {"urls": 0})
+    urls = {url for severity in ("critical", "warning", "info") for url in config.urls(severity)}
+    firing = conn.execute(
+        select(func.count()).select_from(alerts_t).where(alerts_t.c.resolved_at.is_(None))
+    ).scalar_one()
+    facts = {"urls": len(urls), "firing": int(firing)}
+    if not urls:
+        return Check(
+            "notifications",
+            "info",
+            f"no channel has a URL: {firing} alerts firing show on the dashboard only",
+            facts,
+        )
+    return Check(
+        "notifications", "ok", f"{len(urls)} URLs routed to; {firing} alerts firing", facts
     )
 
 
