@@ -237,6 +237,56 @@ class IntelligenceSettings(BaseModel):
     accuracy_min_runs: int = Field(default=50, ge=1)
 
 
+Severity = Literal["info", "warning", "critical"]
+
+
+class AlertRule(BaseModel):
+    """Which active problems become alerts: problem kinds (glob patterns) at a least severity.
+
+    Problem kinds: ``failing-branch``, ``ingest-backlog``, ``ingest-failed``,
+    ``ingest-quiet``, ``data-completeness`` and ``anomaly``. ``severity``, when
+    set, replaces the problem's own.
+    """
+
+    name: str
+    kinds: list[str] = ["*"]
+    min_severity: Severity = "info"
+    severity: Severity | None = None
+
+
+class AlertSettings(BaseModel):
+    """Alerting: rules over active problems, and where each severity is sent.
+
+    ``channels`` name lists of apprise URLs (``slack://…``, ``pagerduty://…``,
+    ``json://…`` for a generic webhook, ``mailto://…``); ``routes`` send each
+    severity to channels. A channel without URLs sends nothing, so by default
+    nothing leaves until ``channels.slack`` or ``channels.pagerduty`` is set;
+    info goes to the dashboard only. Alerts are evaluated every
+    ``interval_minutes``; a notification that fails is retried up to
+    ``retries`` times, waiting ``backoff_base_s`` doubled each time, at most
+    ``backoff_max_s``, in the background.
+    """
+
+    enabled: bool = True
+    rules: list[AlertRule] = [AlertRule(name="all problems")]
+    channels: dict[str, list[str]] = {"pagerduty": [], "slack": []}
+    routes: dict[Severity, list[str]] = {
+        "critical": ["pagerduty", "slack"],
+        "warning": ["slack"],
+        "info": [],
+    }
+    interval_minutes: int = Field(default=1, ge=1, le=60)
+    retries: int = Field(default=5, ge=0)
+    backoff_base_s: float = Field(default=2.0, ge=0)
+    backoff_max_s: float = Field(default=300.0, ge=0)
+    workers: int = Field(default=4, ge=1, le=32)
+
+    def urls(self, severity: str) -> list[str]:
+        """The apprise URLs a notification of ``severity`` goes to."""
+        channels = self.routes.get(severity, [])  # type: ignore[call-overload]
+        return [url for channel in channels for url in self.channels.get(channel, [])]
+
+
 class ServerSettings(BaseModel):
     """Where ``serve`` listens."""
 
@@ -272,6 +322,7 @@ class Settings(BaseSettings):
     server: ServerSettings = ServerSettings()
     telemetry: TelemetrySettings = TelemetrySettings()
     intelligence: IntelligenceSettings = IntelligenceSettings()
+    alerts: AlertSettings = AlertSettings()
 
     @field_validator("database_url", "queue_url")
     @classmethod

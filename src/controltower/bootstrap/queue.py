@@ -25,7 +25,9 @@ from controltower.config import Settings
 from controltower.errors import ConfigurationError
 from controltower.ingest import joblogs, processing, reconcile
 from controltower.ingest.reconcile import vars_of
+from controltower.integrations.notify import Notifier
 from controltower.telemetry import retention
+from controltower.telemetry.alerts import evaluate_store
 from controltower.telemetry.service import rate_table
 
 QUEUE_NAME = "controltower"
@@ -60,6 +62,7 @@ class Tasks:
     retention: Callable[[], Any] | None = None
     train: Callable[[], Any] | None = None
     anomalies: Callable[[], Any] | None = None
+    alerts: Callable[[], Any] | None = None
 
 
 def register_tasks(
@@ -77,7 +80,8 @@ def register_tasks(
     hold GitHub credentials, reconciliation runs every
     ``reconcile.interval_minutes``, followed by fetching the logs of failed jobs;
     and retention runs daily at ``retention.hour``; anomaly detection over the
-    store records what it finds every ``anomaly.interval_minutes``. With
+    store records what it finds every ``anomaly.interval_minutes``; the alert
+    rules are evaluated every ``alerts.interval_minutes``. With
     ``settings``, runs seen requested or queued are predicted (as
     ``intelligence.mode`` and ``ml_enabled`` allow, read on every batch) and the
     models are retrained daily at ``intelligence.train_hour``.
@@ -144,7 +148,29 @@ def register_tasks(
         retention=retention_task,
         train=_register_training(huey, engine, settings),
         anomalies=anomaly_task,
+        alerts=_register_alerting(huey, engine, settings),
     )
+
+
+def _register_alerting(huey: Huey, engine: Engine, settings: Settings | None) -> Any:
+    """Evaluate the alert rules every ``alerts.interval_minutes``; notify in the background."""
+    if settings is None or not settings.alerts.enabled:
+        return None
+    minutes = settings.alerts.interval_minutes
+    every = crontab(minute=f"*/{minutes}") if minutes < 60 else crontab(minute="0")
+    notifier = Notifier(settings.alerts)
+
+    @huey.periodic_task(every, name="evaluate_alerts")  # type: ignore[untyped-decorator]
+    def evaluate_alerts() -> dict[str, int]:
+        notifications = evaluate_store(engine, settings)
+        for notification in notifications:
+            notifier.deliver(notification)
+        return {
+            "firing": sum(n.event == "firing" for n in notifications),
+            "resolved": sum(n.event == "resolved" for n in notifications),
+        }
+
+    return evaluate_alerts
 
 
 def _prediction_hook(engine: Engine, settings: Settings) -> processing.RunsHook:

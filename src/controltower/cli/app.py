@@ -19,6 +19,7 @@ from controltower.cli import (
     db,
     exports,
     github,
+    health,
     history,
     model,
     replay,
@@ -62,6 +63,7 @@ app.command("import")(history.import_command)
 app.command("backfill")(github.backfill_command)
 app.command("reconcile")(github.reconcile_command)
 app.command("fetch-logs")(github.fetch_logs_command)
+app.command("health")(health.health_command)
 app.command("replay")(replay.replay_command)
 app.command("serve")(serve.serve_command)
 app.command("worker")(serve.worker_command)

@@ -447,3 +447,25 @@ metadata = Base.metadata
 def table_of(model: type[Base]) -> Table:
     """The ``Table`` of a mapped class, typed as such (``__table__`` is typed as a FromClause)."""
     return cast(Table, model.__table__)
+
+
+class Alert(Base):
+    """An alert raised from an active problem, kept while it fires and after it resolves.
+
+    ``key`` identifies the condition (deduplication): while a row with the key
+    is unresolved, the same problem seen again only moves ``last_seen_at``.
+    """
+
+    __tablename__ = "alerts"
+    __table_args__ = (Index("ix_alerts_key_resolved_at", "key", "resolved_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(512))
+    rule: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(32))
+    severity: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(String(512))
+    detail: Mapped[str] = mapped_column(Text)
+    started_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    resolved_at: Mapped[datetime | None]

@@ -1,0 +1,51 @@
+"""``controltower health``: whether this installation works, with an exit status to act on."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from controltower.cli.context import print_json, state
+from controltower.store.engine import make_engine
+
+STYLES = {
+    "ok": "green",
+    "info": "cyan",
+    "degraded": "yellow",
+    "failing": "red",
+    "skipped": "dim",
+    "healthy": "green",
+}
+
+
+def health_command(
+    ctx: typer.Context,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the checks as JSON.")] = False,
+) -> None:
+    """Check the database, queue backlog, ingest freshness, models and notifications.
+
+    Exit status: 0 healthy, 1 degraded, 2 failing.
+    """
+    from controltower.bootstrap.health import check_health  # noqa: PLC0415 (slow import)
+
+    settings = state(ctx).settings()
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        health = check_health(engine, settings)
+    finally:
+        engine.dispose()
+    if json_output:
+        print_json(health.document())
+    else:
+        table = Table(title=f"controltower is {health.status}", title_justify="left")
+        table.add_column("check")
+        table.add_column("status")
+        table.add_column("detail", overflow="fold")
+        for check in health.checks:
+            style = STYLES[check.status]
+            table.add_row(check.name, f"[{style}]{check.status}[/]", check.detail)
+        Console(soft_wrap=False).print(table)
+    raise typer.Exit(health.exit_code)

@@ -1,0 +1,133 @@
+"""Alerts from active problems: rules, deduplication by key, and resolving when a problem clears.
+
+Every evaluation takes the active problems (``activity.problems``, anomalies
+included), keeps those a rule matches, and compares them with the unresolved
+alerts stored in ``alerts``. A problem with no unresolved alert of its key
+opens one and fires a notification; one already alerting only updates it
+(no notification, unless its severity grew); an unresolved alert whose
+problem is gone is resolved, with a resolve notification.
+
+The key names the condition, not its current figures: the kind, the
+repository and workflow, and the title except for the installation's own
+problems, whose titles carry counts that change while they last.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from fnmatch import fnmatchcase
+
+from sqlalchemy import Connection, Engine, insert, select, update
+
+from controltower.config import AlertRule, Settings
+from controltower.integrations.notify import Notification
+from controltower.store.tables import Alert, table_of
+from controltower.telemetry import activity, service
+from controltower.telemetry.scope import Filters
+
+alerts_t = table_of(Alert)
+RANK = {"info": 0, "warning": 1, "critical": 2}
+# Problems of the installation itself: one condition each, whatever their counts say.
+SINGLE_KINDS = frozenset({"ingest-backlog", "ingest-failed", "ingest-quiet"})
+# Problems are looked for over the last month, as on the overview, and all of them are kept.
+DAYS = 30
+LIMIT = 10_000
+
+
+def alert_key(problem: activity.Problem) -> str:
+    """The deduplication key of the condition ``problem`` describes."""
+    if problem.kind in SINGLE_KINDS:
+        return problem.kind
+    parts = (problem.kind, problem.repository or "", str(problem.workflow_id or ""), problem.title)
+    return "|".join(parts)
+
+
+def matching_rule(problem: activity.Problem, rules: Sequence[AlertRule]) -> AlertRule | None:
+    """The first rule that matches ``problem``'s kind and severity, if any."""
+    for rule in rules:
+        if RANK[problem.severity] < RANK[rule.min_severity]:
+            continue
+        if any(fnmatchcase(problem.kind, pattern) for pattern in rule.kinds):
+            return rule
+    return None
+
+
+def evaluate(
+    conn: Connection,
+    found: Sequence[activity.Problem],
+    rules: Sequence[AlertRule],
+    now: datetime,
+) -> list[Notification]:
+    """Open, update and resolve stored alerts against ``found``; the notifications to send."""
+    open_alerts = {
+        row.key: row
+        for row in conn.execute(select(alerts_t).where(alerts_t.c.resolved_at.is_(None)))
+    }
+    notifications: list[Notification] = []
+    seen: set[str] = set()
+    for problem in found:
+        rule = matching_rule(problem, rules)
+        key = alert_key(problem)
+        if rule is None or key in seen:
+            continue
+        seen.add(key)
+        severity = rule.severity or problem.severity
+        since = problem.since or now
+        row = open_alerts.get(key)
+        if row is None:
+            conn.execute(
+                insert(alerts_t).values(
+                    key=key,
+                    rule=rule.name,
+                    kind=problem.kind,
+                    severity=severity,
+                    title=problem.title,
+                    detail=problem.detail,
+                    started_at=since,
+                    last_seen_at=now,
+                )
+            )
+        else:
+            conn.execute(
+                update(alerts_t)
+                .where(alerts_t.c.id == row.id)
+                .values(
+                    severity=severity, title=problem.title, detail=problem.detail, last_seen_at=now
+                )
+            )
+            if RANK[severity] <= RANK[row.severity]:
+                continue
+            since = row.started_at
+        notifications.append(
+            Notification(key, "firing", severity, problem.title, problem.detail, since)
+        )
+    for key, row in open_alerts.items():
+        if key in seen:
+            continue
+        conn.execute(update(alerts_t).where(alerts_t.c.id == row.id).values(resolved_at=now))
+        notifications.append(
+            Notification(
+                key, "resolved", row.severity, row.title, "The condition cleared.", row.started_at
+            )
+        )
+    return notifications
+
+
+def evaluate_store(
+    engine: Engine, settings: Settings, now: datetime | None = None
+) -> list[Notification]:
+    """Evaluate the alert rules on the problems active now; the notifications to send."""
+    now = now or datetime.now(UTC)
+    with engine.begin() as conn:
+        found, _ = activity.problems(
+            conn,
+            service.default_window(conn, DAYS),
+            Filters(),
+            settings.telemetry,
+            now=now,
+            limit=LIMIT,
+            completeness_threshold=settings.reconcile.completeness_threshold,
+            anomalies=settings.anomaly.enabled,
+        )
+        return evaluate(conn, found, settings.alerts.rules, now)

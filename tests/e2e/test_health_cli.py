@@ -1,0 +1,70 @@
+"""``controltower health`` as an operator or a probe runs it: exit status and JSON."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import insert
+
+from controltower.store.engine import make_engine
+from controltower.store.tables import Delivery, table_of
+from tests.support.server import cli_env, run_cli
+
+
+def _pending(database: Path, count: int) -> None:
+    engine = make_engine(f"sqlite:///{database}")
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                insert(table_of(Delivery)),
+                [
+                    {
+                        "guid": f"g{i}",
+                        "event": "ping",
+                        "content_type": "application/json",
+                        "body": b"{}",
+                        "received_at": datetime.now(UTC),
+                    }
+                    for i in range(count)
+                ],
+            )
+    finally:
+        engine.dispose()
+
+
+def test_health_exit_status_follows_the_checks(tmp_path: Path) -> None:
+    """Failing before migration (2), healthy after (0), degraded over the backlog warning (1)."""
+    env = cli_env(
+        data_dir=str(tmp_path),
+        telemetry__problems__backlog_warning="2",
+        telemetry__problems__backlog_critical="100",
+    )
+    failing = run_cli("health", "--json", env=env)
+    assert failing.returncode == 2, failing.stderr
+    document = json.loads(failing.stdout)
+    assert document["status"] == "failing"
+    database = document["checks"][0]
+    assert (database["name"], database["status"]) == ("database", "failing")
+    assert "db upgrade" in database["detail"]
+
+    assert run_cli("db", "upgrade", env=env).returncode == 0
+    healthy = run_cli("health", "--json", env=env)
+    assert healthy.returncode == 0, healthy.stdout + healthy.stderr
+    checks = {c["name"]: c for c in json.loads(healthy.stdout)["checks"]}
+    assert set(checks) == {
+        "database",
+        "queue-backlog",
+        "ingest-freshness",
+        "model",
+        "notifications",
+    }
+    assert checks["queue-backlog"]["pending"] == 0
+    assert checks["ingest-freshness"]["status"] == "info"
+
+    _pending(tmp_path / "controltower.db", 2)
+    degraded = run_cli("health", env=env)
+    assert degraded.returncode == 1
+    assert "controltower is degraded" in degraded.stdout
+    assert "2 deliveries waiting" in degraded.stdout

@@ -1,0 +1,182 @@
+"""The health checks behind ``controltower health`` and ``/readyz``, on a real database."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, insert
+
+from controltower.bootstrap import build
+from controltower.bootstrap.health import check_health
+from controltower.config import Settings
+from controltower.intelligence import registry
+from controltower.store import schema
+from controltower.store.engine import make_engine
+from controltower.store.tables import Delivery, table_of
+from controltower.web.app import create_app
+from tests.support.predictions import trained_version
+
+deliveries_t = table_of(Delivery)
+NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+
+
+def _settings(settings: Settings, **update: object) -> Settings:
+    return Settings.model_validate({**settings.model_dump(), **update})
+
+
+def _deliveries(engine: Engine, count: int, state: str = "pending", at: datetime = NOW) -> None:
+    with engine.begin() as conn:
+        start = len(conn.execute(deliveries_t.select()).all())
+        conn.execute(
+            insert(deliveries_t),
+            [
+                {
+                    "guid": f"guid-{start + i}",
+                    "event": "ping",
+                    "content_type": "application/json",
+                    "body": b"{}",
+                    "received_at": at,
+                    "state": state,
+                }
+                for i in range(count)
+            ],
+        )
+
+
+def test_a_fresh_installation_is_healthy(engine: Engine, settings: Settings) -> None:
+    """Migrated and empty: database ok, no backlog, nothing delivered yet, baselines only."""
+    health = check_health(engine, settings, NOW)
+    assert health.status == "healthy"
+    assert health.exit_code == 0
+    statuses = {c.name: c.status for c in health.checks}
+    assert statuses == {
+        "database": "ok",
+        "queue-backlog": "ok",
+        "ingest-freshness": "info",
+        "model": "info",
+        "notifications": "info",
+    }
+    assert health.check("database").facts["revision"] == schema.head_revision(engine)
+    assert "baselines" in health.check("model").detail
+    assert "dashboard only" in health.check("notifications").detail
+
+
+def test_notifications_count_urls_and_firing_alerts(engine: Engine, settings: Settings) -> None:
+    """Routed URLs make the check ok; alerting off skips it."""
+    routed = _settings(settings, alerts={"channels": {"slack": ["json://127.0.0.1:9/hook"]}})
+    check = check_health(engine, routed, NOW).check("notifications")
+    assert (check.status, check.facts) == ("ok", {"urls": 1, "firing": 0})
+    off = _settings(settings, alerts={"enabled": False})
+    assert check_health(engine, off, NOW).check("notifications").status == "skipped"
+
+
+def test_backlog_against_the_problem_thresholds(engine: Engine, settings: Settings) -> None:
+    """Pending deliveries make it degraded at the warning threshold, failing at the critical."""
+    tuned = _settings(
+        settings, telemetry={"problems": {"backlog_warning": 3, "backlog_critical": 5}}
+    )
+    _deliveries(engine, 2)
+    assert check_health(engine, tuned, NOW).check("queue-backlog").status == "ok"
+    _deliveries(engine, 1)
+    health = check_health(engine, tuned, NOW)
+    assert (health.status, health.exit_code) == ("degraded", 1)
+    assert health.check("queue-backlog").facts["pending"] == 3
+    _deliveries(engine, 2)
+    health = check_health(engine, tuned, NOW)
+    assert (health.status, health.exit_code) == ("failing", 2)
+    assert "5 deliveries waiting" in health.check("queue-backlog").detail
+
+
+def test_failed_deliveries_degrade(engine: Engine, settings: Settings) -> None:
+    """Deliveries that could not be processed need attention, not a restart."""
+    _deliveries(engine, 1, state="failed")
+    check = check_health(engine, settings, NOW).check("queue-backlog")
+    assert check.status == "degraded"
+    assert "replay" in check.detail
+
+
+def test_ingest_goes_stale_after_the_quiet_hours(engine: Engine, settings: Settings) -> None:
+    """A delivery within quiet_after_hours is fresh; an older newest one is degraded."""
+    _deliveries(engine, 1, state="processed", at=NOW - timedelta(hours=2))
+    assert check_health(engine, settings, NOW).check("ingest-freshness").status == "ok"
+    later = NOW + timedelta(hours=settings.telemetry.problems.quiet_after_hours)
+    check = check_health(engine, settings, later).check("ingest-freshness")
+    assert check.status == "degraded"
+    assert check.facts["age_s"] == round((later - NOW + timedelta(hours=2)).total_seconds())
+
+
+def test_model_availability(engine: Engine, settings: Settings) -> None:
+    """A live version is ok and named; prediction switched off is info."""
+    trained, report = trained_version()
+    with engine.begin() as conn:
+        live = registry.promote(conn, registry.register(conn, trained, report).version)
+    check = check_health(engine, settings, NOW).check("model")
+    assert check.status == "ok"
+    assert check.facts["version"] == live.version
+    off = check_health(engine, _settings(settings, ml_enabled=False), NOW).check("model")
+    assert (off.status, off.facts["mode"]) == ("info", "off")
+
+
+def test_an_unmigrated_database_fails_and_skips_the_rest(
+    tmp_path: Path, settings: Settings
+) -> None:
+    """No schema: the database check fails with what to run, the others are not judged."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'empty.db'}")
+    try:
+        health = check_health(engine, settings, NOW)
+    finally:
+        engine.dispose()
+    assert (health.status, health.exit_code) == ("failing", 2)
+    assert "controltower db upgrade" in health.check("database").detail
+    assert {c.status for c in health.checks[1:]} == {"skipped"}
+
+
+@pytest.fixture
+def sqlite_settings(tmp_path: Path) -> Settings:
+    """Settings on a SQLite file that is not migrated yet."""
+    return Settings(
+        data_dir=tmp_path / "data",
+        database_url=f"sqlite:///{tmp_path / 'ready.db'}",
+        queue_url="memory://",
+        github={"webhook_secret": "s"},
+    )
+
+
+@pytest.fixture
+def web(sqlite_settings: Settings) -> Iterator[tuple[TestClient, Engine]]:
+    """The web application on that database, and the database."""
+    container = build(sqlite_settings)
+    with TestClient(create_app(container)) as client:
+        yield client, container.engine
+    container.close()
+
+
+def test_readyz_follows_the_database_and_carries_the_checks(
+    web: tuple[TestClient, Engine],
+) -> None:
+    """503 until the schema is current, then 200 with every check, degraded or not."""
+    client, engine = web
+    unready = client.get("/readyz")
+    assert unready.status_code == 503
+    assert unready.json()["status"] == "unavailable"
+    assert "controltower db upgrade" in unready.json()["detail"]
+    assert unready.json()["health"] == "failing"
+    schema.upgrade(engine)
+    _deliveries(engine, 1, state="failed")
+    ready = client.get("/readyz")
+    assert ready.status_code == 200
+    body = ready.json()
+    assert body["status"] == "ready"
+    assert body["health"] == "degraded"
+    assert [c["name"] for c in body["checks"]] == [
+        "database",
+        "queue-backlog",
+        "ingest-freshness",
+        "model",
+        "notifications",
+    ]
+    assert client.get("/healthz").json() == {"status": "ok"}
