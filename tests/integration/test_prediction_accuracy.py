@@ -119,6 +119,9 @@ def test_a_model_below_the_baseline_is_demoted_and_reported(container: Container
         assert kinds.count("model-accuracy") == 2
         body = client.get("/api/v1/predictions/accuracy", params={"days": 366}).json()
         assert set(body["demoted"]) == {"failure", "duration"}
+        overview = client.get("/").text
+    assert f"live, {STORED - 40} predicted runs completed in 3650 days" in overview
+    assert "model 0.00" in overview.split("failure F1", 1)[1].split(";", 1)[0]
 
 
 def test_a_margin_wider_than_the_gap_keeps_the_model(container: Container) -> None:

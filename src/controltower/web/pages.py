@@ -22,6 +22,7 @@ from sqlalchemy import Connection
 
 from controltower.bootstrap import Container
 from controltower.ingest import joblogs
+from controltower.intelligence.accuracy import LiveAccuracy, live_accuracy
 from controltower.intelligence.serving import shown_prediction
 from controltower.store import anomalies as anomaly_store
 from controltower.store import queries
@@ -343,6 +344,8 @@ def overview(
             anomaly_store.active_anomalies(conn, limit=10) if settings.anomaly.enabled else None
         ),
         prediction_mode=settings.intelligence.mode if settings.ml_enabled else "disabled",
+        accuracy=_live_accuracy(container),
+        accuracy_days=settings.intelligence.accuracy_days,
         feed=activity.feed(conn, scope, limit=25),
         deliveries=queries.delivery_states(conn),
         last_delivery=_ago(last),
@@ -618,6 +621,15 @@ def _cost_figures(
         return window, service.cost(conn, window, scope, rates)
 
     return ("cost", *filters.key()), compute
+
+
+def _live_accuracy(container: Container) -> LiveAccuracy | None:
+    """Live accuracy of each predictor (kept as a view), while predictions are made at all."""
+    settings = container.settings
+    if not settings.ml_enabled or settings.intelligence.mode == "off":
+        return None
+    days = settings.intelligence.accuracy_days
+    return kept(container, ("accuracy", days), lambda conn: live_accuracy(conn, days)).value
 
 
 def warm(container: Container) -> None:
