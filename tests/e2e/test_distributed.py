@@ -41,6 +41,10 @@ def test_two_workers_share_the_backlog_through_redis(tmp_path: Path) -> None:
         web = start_server(env, tmp_path / "web.log", "--no-worker", "--no-migrate")
         workers = [start(["worker"], env, tmp_path / f"worker{n}.log") for n in (1, 2)]
         try:
+            # Both consume before the backlog is sent, or the first up may take it all.
+            wait_until(
+                lambda: all("worker_started" in w.log.read_text() for w in workers), timeout=120
+            )
 
             def send(run_id: int) -> int:
                 body, headers = signed(
