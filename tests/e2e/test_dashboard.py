@@ -12,9 +12,14 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
+from sqlalchemy import create_engine, delete, func, select
 
+from controltower.store.anomalies import anomalies_t, record
+from controltower.store.tables import Repository, Workflow, WorkflowRun, table_of
 from tests.support.paths import DATASETS, REPO
 from tests.support.server import Process, cli_env, run_cli, start_server
+
+runs_t, repos_t, workflows_t = table_of(WorkflowRun), table_of(Repository), table_of(Workflow)
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = [
@@ -43,6 +48,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Process]:
         == 0
     )
     process = start_server(env, work / "server.log")
+    process.extra["database_url"] = env["CONTROLTOWER_DATABASE_URL"]
     yield process
     process.stop()
 
@@ -212,3 +218,65 @@ def test_filters_apply_and_carry_into_the_navigation(server: Process, page: Page
     assert href == "/cost?days=90&branch=main"
     rows = page.get_by_role("table", name="Repositories").locator("tbody tr")
     assert "hmcts/ccpay-payment-app" not in rows.all_inner_texts()[0]  # its CI runs on master
+
+
+ANOMALY_TRACES = """() => Array.from(document.querySelectorAll('.chart'))
+  .filter(el => el.data).map(el => el.data.filter(t => t.name === 'anomaly')
+  .map(t => ({x: t.x, text: t.text})))"""
+
+
+def test_anomalies_are_listed_on_the_overview_and_marked_on_their_charts(
+    server: Process, page: Page
+) -> None:
+    """A recorded slowdown is a row of the overview's panel and a mark on its duration chart."""
+    engine = create_engine(server.extra["database_url"])
+    with engine.begin() as conn:
+        found = conn.execute(
+            select(workflows_t.c.name, func.max(runs_t.c.created_at))
+            .join(runs_t, runs_t.c.workflow_id == workflows_t.c.id)
+            .join(repos_t, repos_t.c.id == runs_t.c.repository_id)
+            .where(repos_t.c.full_name == "hmcts/ccpay-payment-app")
+            .group_by(workflows_t.c.name)
+            .order_by(func.count().desc())
+        ).first()
+        assert found is not None
+        workflow, day = found
+        series = f"hmcts/ccpay-payment-app · {workflow}"
+        row = {
+            "series": series,
+            "metric": "duration",
+            "unit": "s",
+            "kind": "level_shift",
+            "severity": "critical",
+            "started_at": day,
+            "detected_at": day,
+            "expected": 600.0,
+            "observed": 900.0,
+            "score": 12.0,
+            "usd_per_month": None,
+            "trigger": {"commit": "0123456789abcdef"},
+        }
+        record(conn, [row], day)
+    try:
+        page.goto(f"{server.url}/{QUERY}")
+        panel = page.get_by_role("table", name="Active anomalies")
+        text = panel.locator("tbody tr").first.inner_text()
+        assert f"level shift in duration of {series}" in text
+        assert "900 s against a normal 600 (+50%)" in text
+        assert "first run of commit 0123456789" in text
+
+        page.goto(f"{server.url}/repositories/hmcts/ccpay-payment-app{QUERY}")
+        page.wait_for_function("document.querySelectorAll('.chart .main-svg').length >= 2")
+        marks = page.evaluate(ANOMALY_TRACES)
+        assert marks[0] == []  # the success-rate chart: not a failure anomaly
+        assert marks[1][0]["x"] == [day.date().isoformat()]
+        assert "critical: level shift in duration" in marks[1][0]["text"][0]
+        assert page.errors == []  # type: ignore[attr-defined]
+
+        page.goto(f"{server.url}/repositories/collinbarrett/FilterLists{QUERY}")
+        page.wait_for_function("document.querySelectorAll('.chart .main-svg').length >= 2")
+        assert page.evaluate(ANOMALY_TRACES) == [[], []]  # another repository's charts
+    finally:
+        with engine.begin() as conn:
+            conn.execute(delete(anomalies_t).where(anomalies_t.c.series == series))
+        engine.dispose()

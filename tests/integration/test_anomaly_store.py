@@ -14,7 +14,7 @@ from controltower.bootstrap import build
 from controltower.bootstrap.queue import register_tasks
 from controltower.config import Settings
 from controltower.ingest.history import parse_record
-from controltower.store.anomalies import active_anomalies, anomalies_t, record
+from controltower.store.anomalies import active_anomalies, anomalies_since, anomalies_t, record
 from controltower.store.writer import FactWriter
 from controltower.telemetry import activity
 from controltower.telemetry.metrics import Window
@@ -141,3 +141,28 @@ def test_detection_is_scheduled_with_the_other_tasks(engine: Engine, settings: S
         update={"anomaly": settings.anomaly.model_copy(update={"enabled": False})}
     )
     assert register_tasks(MemoryHuey("u", immediate=True), engine, settings=off).anomalies is None
+
+
+def test_anomalies_since_keep_a_repository_or_workflow_scope(engine: Engine) -> None:
+    """A scope keeps its own series and those under it; LIKE wildcards in names match literally."""
+    with engine.begin() as conn:
+        record(
+            conn,
+            [
+                _row("org/a_b", metric="cost"),
+                _row("org/a_b · CI"),
+                _row("org/a_b · CI · test"),
+                _row("org/axb · CI"),
+                _row("org/a_b · CI", started_at=NOW - timedelta(days=40)),
+            ],
+            NOW,
+        )
+        since = NOW - timedelta(days=30)
+        repository = [a.series for a in anomalies_since(conn, since, "org/a_b")]
+        workflow = [a.series for a in anomalies_since(conn, since, "org/a_b · CI")]
+        everything = anomalies_since(conn, since)
+        newest = anomalies_since(conn, since, limit=1)
+    assert sorted(repository) == ["org/a_b", "org/a_b · CI", "org/a_b · CI · test"]
+    assert sorted(workflow) == ["org/a_b · CI", "org/a_b · CI · test"]
+    assert len(everything) == 4
+    assert [a.series for a in newest] == [everything[-1].series]

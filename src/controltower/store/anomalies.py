@@ -114,6 +114,25 @@ def recent_anomalies(
     return [StoredAnomaly(**row._asdict()) for row in conn.execute(query.limit(limit))]
 
 
+def anomalies_since(
+    conn: Connection, since: datetime, scope: str | None = None, limit: int = 200
+) -> list[StoredAnomaly]:
+    """Anomalies, active or not, started at or after ``since``: the newest ``limit``, oldest first.
+
+    ``scope`` keeps those of one repository (``owner/name``) or one workflow
+    (``owner/name · workflow``): the series named so, and the series under it.
+    """
+    query = select(anomalies_t).where(anomalies_t.c.started_at >= since)
+    if scope is not None:
+        pattern = scope.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        query = query.where(
+            (anomalies_t.c.series == scope)
+            | anomalies_t.c.series.like(pattern + " · %", escape="\\")
+        )
+    query = query.order_by(anomalies_t.c.started_at.desc(), anomalies_t.c.id.desc()).limit(limit)
+    return [StoredAnomaly(**row._asdict()) for row in conn.execute(query)][::-1]
+
+
 def _key(row: Any) -> tuple[Any, ...]:
     return _key_of(row._asdict())
 

@@ -33,7 +33,7 @@ from sqlalchemy import Connection, and_, func, select, true
 from controltower.domain import is_failed
 from controltower.domain.status import FAILED_CONCLUSIONS, Conclusion
 from controltower.store import queries
-from controltower.store.anomalies import active_anomalies
+from controltower.store.anomalies import StoredAnomaly, active_anomalies
 from controltower.store.tables import Delivery, table_of
 from controltower.telemetry import completeness
 from controltower.telemetry.metrics import Window
@@ -98,17 +98,26 @@ def problems(
     return found[:limit], count + len(found) - len(failing)
 
 
+def anomaly_words(a: StoredAnomaly) -> tuple[str, str]:
+    """What changed and by how much, in words: the title and the detail of an anomaly."""
+    change = a.observed - a.expected
+    relative = f" ({change / a.expected:+.0%})" if a.expected else ""
+    detail = f"{a.observed:.4g} {a.unit} against a normal {a.expected:.4g}{relative}"
+    if a.usd_per_month:
+        detail += f"; {a.usd_per_month:+,.0f} USD a month"
+    return f"{a.kind.replace('_', ' ')} in {a.metric} of {a.series}", detail
+
+
 def _anomaly_problems(conn: Connection, limit: int) -> list[Problem]:
     found = []
     for a in active_anomalies(conn, limit):
-        change = a.observed - a.expected
-        relative = f" ({change / a.expected:+.0%})" if a.expected else ""
+        title, detail = anomaly_words(a)
         found.append(
             Problem(
                 "anomaly",
                 a.severity,
-                f"{a.kind.replace('_', ' ')} in {a.metric} of {a.series}",
-                f"{a.observed:.4g} {a.unit} against a normal {a.expected:.4g}{relative}",
+                title,
+                detail,
                 since=a.started_at,
                 repository=a.series.split(" · ", 1)[0],
             )

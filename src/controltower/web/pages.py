@@ -31,6 +31,7 @@ from controltower.telemetry.dora import DeploymentEvent, Dora
 from controltower.telemetry.metrics import GroupMetrics, Window
 from controltower.telemetry.scope import Filters
 from controltower.telemetry.views import View
+from controltower.web import charts
 from controltower.web.api.predictions import model_accuracy_problems
 from controltower.web.deps import ConnectionDep, ContainerDep, kept, on_connection
 
@@ -112,110 +113,6 @@ def _render(
     )
 
 
-def _trend_charts(days: list[GroupMetrics]) -> tuple[dict[str, Any], dict[str, Any]]:
-    x = [d.group for d in days]
-    success = {
-        "data": [
-            {
-                "type": "scatter",
-                "mode": "lines+markers",
-                "name": "success rate",
-                "x": x,
-                "y": [d.current.success_rate for d in days],
-            }
-        ],
-        "layout": {"yaxis": {"tickformat": ".0%", "range": [0, 1.05]}},
-    }
-    duration = {
-        "data": [
-            {
-                "type": "scatter",
-                "mode": "lines",
-                "name": "p50",
-                "x": x,
-                "y": [_m(d.current.duration_p50) for d in days],
-            },
-            {
-                "type": "scatter",
-                "mode": "lines",
-                "name": "p95",
-                "x": x,
-                "y": [_m(d.current.duration_p95) for d in days],
-            },
-        ],
-        "layout": {"yaxis": {"title": {"text": "minutes"}}},
-    }
-    return success, duration
-
-
-def _histogram(seconds: list[float]) -> dict[str, Any]:
-    """The distribution of durations, in minutes."""
-    return {
-        "data": [
-            {"type": "histogram", "name": "runs", "x": [_m(v) for v in seconds], "nbinsx": 40}
-        ],
-        "layout": {"xaxis": {"title": {"text": "minutes"}}, "yaxis": {"title": {"text": "runs"}}},
-    }
-
-
-def _timeline(
-    bars: list[tuple[str, datetime | None, datetime | None, bool, str | None]],
-) -> dict[str, Any]:
-    """A Gantt chart: one bar per job (or step) from its start to its end.
-
-    Bars on the critical path form their own trace, so the legend names it and
-    its colour is not the only way to tell them apart (the table says it too).
-    """
-    ran = [bar for bar in bars if bar[1] is not None and bar[2] is not None]
-    names = _unique([bar[0] for bar in ran])
-    traces = []
-    for critical, label, colour in (
-        (True, "critical path", "#bc4c00"),
-        (False, "other", "#0969da"),
-    ):
-        chosen = [(n, b) for n, b in zip(names, ran, strict=True) if b[3] == critical]
-        if not chosen:
-            continue
-        traces.append(
-            {
-                "type": "bar",
-                "orientation": "h",
-                "name": label,
-                "y": [n for n, _ in chosen],
-                "base": [b[1].isoformat() for _, b in chosen if b[1]],
-                "x": [(b[2] - b[1]).total_seconds() * 1000 for _, b in chosen if b[1] and b[2]],
-                "customdata": [b[4] or "" for _, b in chosen],
-                "hovertemplate": "%{y}: %{customdata}<extra></extra>",
-                "marker": {"color": colour},
-            }
-        )
-    return {
-        "data": traces,
-        "layout": {
-            "barmode": "overlay",
-            "xaxis": {"type": "date"},
-            "yaxis": {
-                "autorange": "reversed",
-                "type": "category",
-                "tickmode": "array",
-                "tickvals": names,
-                "ticktext": names,
-            },
-            "height": max(200, 28 * len(names) + 80),
-            "margin": {"l": 260},
-        },
-    }
-
-
-def _unique(names: list[str]) -> list[str]:
-    seen: dict[str, int] = {}
-    result = []
-    for name in names:
-        seen[name] = seen.get(name, 0) + 1
-        result.append(name if seen[name] == 1 else f"{name} ({seen[name]})")
-    return result
-
-
 def _by_outcome(points: list[drilldown.JobPoint]) -> dict[str, list[drilldown.JobPoint]]:
     groups: dict[str, list[drilldown.JobPoint]] = {}
     for point in points:
@@ -223,8 +120,22 @@ def _by_outcome(points: list[drilldown.JobPoint]) -> dict[str, list[drilldown.Jo
     return groups
 
 
-def _m(seconds: float | None) -> float | None:
-    return None if seconds is None else round(seconds / 60, 2)
+def _marked_trends(
+    conn: Connection,
+    container: Container,
+    days: list[GroupMetrics],
+    window: Window,
+    scope: str | None = None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The trend charts, with the anomalies of ``scope`` marked while detection is on."""
+    success, duration = charts.trend_charts(days)
+    if not container.settings.anomaly.enabled:
+        return success, duration
+    found = anomaly_store.anomalies_since(conn, window.start, scope)
+    return (
+        charts.with_anomalies(success, found, "success"),
+        charts.with_anomalies(duration, found, "duration"),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,7 +213,7 @@ def overview(
     view = overview_view(container, filters)
     window, figures, events = view.value.window, view.value.figures, view.value.deployments
     scope = Filters(None, None, filters.branch, filters.event)
-    success, duration = _trend_charts(figures.days)
+    success, duration = _marked_trends(conn, container, figures.days, window)
     last = queries.last_delivery_at(conn)
     settings = container.settings
 
@@ -341,7 +252,9 @@ def overview(
         problem_count=problem_count,
         completeness=data,
         anomalies=(
-            anomaly_store.active_anomalies(conn, limit=10) if settings.anomaly.enabled else None
+            [(a, *activity.anomaly_words(a)) for a in anomaly_store.active_anomalies(conn, 10)]
+            if settings.anomaly.enabled
+            else None
         ),
         prediction_mode=settings.intelligence.mode if settings.ml_enabled else "disabled",
         accuracy=_live_accuracy(container),
@@ -376,7 +289,7 @@ def repository_page(
 
     view = kept(container, ("repository", full_name, *filters.key()), compute)
     window, figures, jobs = view.value
-    success, duration = _trend_charts(figures.days)
+    success, duration = _marked_trends(conn, container, figures.days, window, full_name)
     workflows = [(ids.get(g.group.split(" · ", 1)[1]), g) for g in figures.groups]
     return _render(
         request,
@@ -428,7 +341,9 @@ def workflow_page(
 
     view = kept(container, ("workflow", workflow.id, *filters.key()), compute)
     window, figures = view.value.window, view.value.figures
-    success, duration = _trend_charts(figures.days)
+    success, duration = _marked_trends(
+        conn, container, figures.days, window, f"{full_name} · {workflow.name}"
+    )
     groups = figures.groups
     return _render(
         request,
@@ -443,7 +358,7 @@ def workflow_page(
         summary=groups[0] if groups else None,
         success_chart=success,
         duration_chart=duration,
-        distribution_chart=_histogram(view.value.durations),
+        distribution_chart=charts.histogram(view.value.durations),
         jobs=view.value.jobs,
         steps=view.value.steps,
         step_sample=drilldown.STEP_SAMPLE,
@@ -489,7 +404,7 @@ def run_page(
         repository=full_name,
         run=run,
         prediction=prediction,
-        timeline_chart=_timeline(
+        timeline_chart=charts.timeline(
             [
                 (job.name, job.started_at, job.completed_at, job.critical, job.conclusion)
                 for job in run.jobs
@@ -528,7 +443,7 @@ def job_page(
                 "name": outcome,
                 "marker": {"color": OUTCOME_COLOURS.get(outcome, "#57606a")},
                 "x": [p.created_at.isoformat() for p in points if p.created_at],
-                "y": [_m(p.seconds) for p in points if p.created_at],
+                "y": [charts.minutes(p.seconds) for p in points if p.created_at],
             }
             for outcome, points in _by_outcome(history.points).items()
         ],
@@ -545,14 +460,14 @@ def job_page(
         run=run,
         job=job,
         history=history,
-        timeline_chart=_timeline(
+        timeline_chart=charts.timeline(
             [
                 (f"{s.number}. {s.name}", s.started_at, s.completed_at, False, s.conclusion)
                 for s in job.steps
             ]
         ),
         history_chart=trend,
-        distribution_chart=_histogram(
+        distribution_chart=charts.histogram(
             [
                 p.seconds
                 for p in history.points
@@ -661,6 +576,9 @@ def cost_page(
         ],
         "layout": {"yaxis": {"tickprefix": "$"}},
     }
+    if container.settings.anomaly.enabled:
+        found = anomaly_store.anomalies_since(conn, window.start)
+        chart = charts.with_anomalies(chart, found, "cost")
     by_workflow = sorted(report.by_workflow.items(), key=lambda kv: -kv[1])
     return _render(
         request,
