@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import unquote
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, text
 
 from controltower.ingest.backfill import BackfillReport, backfill
 from controltower.ingest.normalize import normalize
@@ -29,6 +29,7 @@ from controltower.store.writer import FactWriter
 from tests.support.dump import dump_facts
 from tests.support.github_history import FakeRepository, generate
 from tests.support.github_server import FakeGitHub, serve, settings_for
+from tests.support.services import postgres_schema
 
 REPO = "octo-org/octo-repo"
 SINCE = datetime(2026, 1, 1, tzinfo=UTC)
@@ -83,6 +84,32 @@ def test_every_attempt_job_and_step_is_stored_as_api(
     with engine.connect() as conn:
         workflows = conn.execute(select(Workflow.name, Workflow.path, Workflow.github_id)).all()
     assert sorted(workflows) == sorted((w["name"], w["path"], w["id"]) for w in history.workflows)
+
+
+@pytest.mark.postgres
+def test_postgresql_statistics_are_refreshed_after_a_backfill(
+    history: FakeRepository, api: str
+) -> None:
+    """On PostgreSQL the fact tables are analysed once the backfill has stored runs."""
+    with postgres_schema() as url:
+        engine = make_engine(url)
+        schema.upgrade(engine)
+        try:
+            _backfill_analyses(engine, api)
+        finally:
+            engine.dispose()
+
+
+def _backfill_analyses(engine: Engine, api: str) -> None:
+    analysed = text(
+        "SELECT last_analyze IS NOT NULL FROM pg_stat_user_tables "
+        "WHERE schemaname = current_schema() AND relname = 'workflow_runs'"
+    )
+    with engine.connect() as conn:
+        assert conn.execute(analysed).scalar_one() is False
+    run_backfill(engine, api)
+    with engine.connect() as conn:
+        assert conn.execute(analysed).scalar_one() is True
 
 
 def test_requests_per_run_are_few(engine: Engine, fake: FakeGitHub, api: str) -> None:

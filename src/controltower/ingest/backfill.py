@@ -33,6 +33,7 @@ from controltower.domain import JobDeliveryFact, RunFact
 from controltower.ingest import checkpoints
 from controltower.ingest.normalize import job_fact, run_fact
 from controltower.integrations.github import ApiResponse, GitHubClient
+from controltower.store.engine import refresh_statistics
 from controltower.store.writer import FactWriter
 
 log = structlog.get_logger(__name__)
@@ -259,6 +260,8 @@ async def backfill_async(
                 )
             report.requests += client.requests
             report.retries += client.retries
+    if report.runs:
+        refresh_statistics(engine)
     report.seconds = round(time.perf_counter() - started, 3)
     log.info("backfill.done", **report.as_dict())
     return report

@@ -24,7 +24,7 @@ from controltower.domain import JobFact, RunFact, StepFact
 from controltower.domain.timestamps import parse_timestamp
 from controltower.errors import RecordRejected
 from controltower.ingest.history import RUN_FIELDS, Parsed, format_record, parse_record
-from controltower.store.engine import reading
+from controltower.store.engine import reading, refresh_statistics
 from controltower.store.tables import Job, Repository, Step, Workflow, WorkflowRun, table_of
 from controltower.store.writer import FactWriter
 
@@ -128,21 +128,6 @@ def import_files(
     if report.stored:
         refresh_statistics(engine)
     return report
-
-
-def refresh_statistics(engine: Engine) -> None:
-    """Have PostgreSQL's planner look at the tables an import filled.
-
-    Where autovacuum is off or has not run yet, the planner plans a bulk-loaded
-    table from empty-table statistics and picks plans ten times slower. SQLite
-    needs nothing here.
-    """
-    if engine.dialect.name != "postgresql":
-        return
-    with engine.connect() as conn:
-        conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(
-            "ANALYZE repositories, workflows, workflow_runs, jobs, steps"
-        )
 
 
 def _parse(line: _Line, report: ImportReport) -> Parsed | None:
