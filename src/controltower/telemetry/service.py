@@ -373,6 +373,11 @@ def trend(conn: Connection, window: Window, filters: Filters) -> list[GroupMetri
     return _days(_figures(conn, window, filters, [_DAY])[_DAY])
 
 
+def figures(conn: Connection, window: Window, filters: Filters, group: str) -> dict[str, Stats]:
+    """The figures of each ``group`` (repository, workflow or branch) in the window: one pass."""
+    return _figures(conn, window, filters, [group])[group]
+
+
 def total(conn: Connection, window: Window, filters: Filters) -> Stats:
     """The figures of everything in the window taken together."""
     return _figures(conn, window, filters, [_ALL])[_ALL].get(_ALL, summarize([]))
