@@ -122,10 +122,10 @@ def validated(request: SilenceRequest, now: datetime) -> tuple[datetime, datetim
         raise InvalidSilence("give either an end time or a duration, not both or neither")
     starts = request.starts_at or now
     ends = request.ends_at or starts + (request.duration or timedelta())
-    if ends <= starts:
-        raise InvalidSilence(f"the silence must end after it starts ({starts.isoformat()})")
     if ends <= now:
         raise InvalidSilence(f"the silence would end in the past ({ends.isoformat()})")
+    if ends <= starts:
+        raise InvalidSilence(f"the silence must end after it starts ({starts.isoformat()})")
     if ends - starts > LONGEST:
         raise InvalidSilence("a silence lasts at most 366 days")
     return starts, ends
