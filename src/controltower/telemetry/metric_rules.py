@@ -35,26 +35,53 @@ LABELS = {
 SEPARATOR = " · "
 
 
+class _Passes:
+    """Window figures and costs computed once per evaluation for rules that share them."""
+
+    def __init__(self, conn: Connection, rates: RateTable) -> None:
+        self.conn, self.rates = conn, rates
+        self._stats: dict[tuple[Window, Filters], dict[str, Stats]] = {}
+        self._usd: dict[tuple[Window, Filters], dict[str, float]] = {}
+
+    def stats(self, window: Window, filters: Filters) -> dict[str, Stats]:
+        key = (window, filters)
+        if key not in self._stats:
+            self._stats[key] = service.figures(
+                self.conn, window, filters, "workflow", with_flaky=False
+            )
+        return self._stats[key]
+
+    def usd(self, window: Window, filters: Filters) -> dict[str, float]:
+        key = (window, filters)
+        if key not in self._usd:
+            self._usd[key] = dict(service.cost(self.conn, window, filters, self.rates).by_workflow)
+        return self._usd[key]
+
+
 def metric_problems(
     conn: Connection, rules: Sequence[AlertRule], rates: RateTable, now: datetime
 ) -> list[Problem]:
-    """The problems of every metric rule among ``rules``, judged at ``now``."""
+    """The problems of every metric rule among ``rules``, judged at ``now``.
+
+    Rules over the same window and filters share one pass over its runs.
+    """
+    passes = _Passes(conn, rates)
     found: list[Problem] = []
     for rule in rules:
         if rule.metric is not None:
-            found.extend(rule_problems(conn, rule, rates, now))
+            found.extend(rule_problems(conn, rule, now, passes))
     return found
 
 
 def rule_problems(
-    conn: Connection, rule: AlertRule, rates: RateTable, now: datetime
+    conn: Connection, rule: AlertRule, now: datetime, passes: _Passes
 ) -> list[Problem]:
     """The workflows past ``rule``'s threshold over its window before ``now``."""
     window = Window(now - timedelta(hours=rule.window_hours), now)
     filters = Filters(repository=_exact(rule.repository), workflow=_exact(rule.workflow))
-    stats = service.figures(conn, window, filters, "workflow")
-    usd = service.cost(conn, window, filters, rates).by_workflow if _costs(rule) else {}
-    found = []
+    stats = passes.stats(window, filters)
+    usd = passes.usd(window, filters) if _costs(rule) else {}
+    past: list[tuple[str, str, float, str, int]] = []
     for label, figures in sorted(stats.items()):
         repository, _, workflow = label.partition(SEPARATOR)
         if not (fnmatchcase(repository, rule.repository) and fnmatchcase(workflow, rule.workflow)):
@@ -63,10 +90,13 @@ def rule_problems(
             continue
         value = figure(rule, figures, usd.get(label, 0.0))
         side = breach(value, rule.above, rule.below)
-        if value is None or side is None:
-            continue
-        found.append(_problem(conn, rule, repository, workflow, value, side, figures.runs))
-    return found
+        if value is not None and side is not None:
+            past.append((repository, workflow, value, side, figures.runs))
+    ids = _workflow_ids(conn, {repository for repository, *_ in past})
+    return [
+        _problem(rule, repository, workflow, value, side, runs, ids.get((repository, workflow)))
+        for repository, workflow, value, side, runs in past
+    ]
 
 
 def figure(rule: AlertRule, stats: Stats, usd: float) -> float | None:
@@ -123,13 +153,13 @@ def span(hours: float) -> str:
 
 
 def _problem(
-    conn: Connection,
     rule: AlertRule,
     repository: str,
     workflow: str,
     value: float,
     side: str,
     runs: int,
+    workflow_id: int | None,
 ) -> Problem:
     return Problem(
         "metric",
@@ -137,19 +167,21 @@ def _problem(
         title(rule, f"{repository} {workflow}", value, side),
         f"{runs} runs in the window; rule {rule.name!r}",
         repository=repository,
-        workflow_id=_workflow_id(conn, repository, workflow),
+        workflow_id=workflow_id,
         rule=rule.name,
     )
 
 
-def _workflow_id(conn: Connection, repository: str, workflow: str) -> int | None:
+def _workflow_ids(conn: Connection, repositories: set[str]) -> dict[tuple[str, str], int]:
+    """The ids of the workflows of ``repositories``, by (repository, workflow name)."""
+    if not repositories:
+        return {}
     query = (
-        select(workflows_t.c.id)
+        select(repos_t.c.full_name, workflows_t.c.name, workflows_t.c.id)
         .join(repos_t, repos_t.c.id == workflows_t.c.repository_id)
-        .where(repos_t.c.full_name == repository, workflows_t.c.name == workflow)
+        .where(repos_t.c.full_name.in_(sorted(repositories)))
     )
-    found: int | None = conn.execute(query).scalar_one_or_none()
-    return found
+    return {(row.full_name, row.name): row.id for row in conn.execute(query)}
 
 
 def _exact(pattern: str) -> str | None:

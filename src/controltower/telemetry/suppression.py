@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import structlog
 from sqlalchemy import Connection, Row, select
 
 from controltower.integrations.notify import Notification
@@ -21,6 +22,7 @@ from controltower.telemetry.alert_records import target_of
 from controltower.telemetry.silences import active_silences, covering
 
 alerts_t = table_of(Alert)
+log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +65,14 @@ def decide(conn: Connection, notifications: list[Notification], now: datetime) -
             decision.suppressed.append(Suppressed(notification, row.id, reason))
         else:
             decision.send.append(notification)
+    for held in decision.suppressed:
+        log.info(
+            "notification suppressed",
+            alert_id=held.alert_id,
+            key=held.notification.key,
+            state=held.notification.event,
+            reason=held.reason,
+        )
     return decision
 
 
