@@ -89,6 +89,18 @@ def test_silence_list_and_unsilence(env: dict[str, str], tmp_path: Path) -> None
     assert [s["id"] for s in _json(env, "alerts", "silences", "--all")] == [made["id"]]
 
 
+def test_a_silence_can_start_later(env: dict[str, str]) -> None:
+    """--from sets the start; it is listed before it starts but marks nothing yet."""
+    start = (datetime.now(UTC) + timedelta(days=1)).replace(microsecond=0)
+    made = _json(
+        env, "alerts", "silence", "--from", start.isoformat(), "--for", "1h", "--reason", "later"
+    )
+    assert datetime.fromisoformat(made["starts_at"]) == start
+    assert made["active"] is False
+    assert [s["id"] for s in _json(env, "alerts", "silences")] == [made["id"]]
+    assert [a["silenced"] for a in _json(env, "alerts", "list")] == [False, False]
+
+
 @pytest.mark.parametrize(
     "args",
     [
@@ -99,6 +111,7 @@ def test_silence_list_and_unsilence(env: dict[str, str], tmp_path: Path) -> None
         ["--reason", "x", "--until", "2001-01-01T00:00"],
         ["--reason", " ", "--for", "1h"],
         ["--for", "1h"],
+        ["--reason", "x", "--for", "1h", "--from", "next week"],
     ],
 )
 def test_bad_silences_are_bad_usage_and_store_nothing(

@@ -139,10 +139,16 @@ def silence_command(
     until: Annotated[
         str | None, typer.Option(help="When it ends, ISO 8601 (UTC unless an offset is given).")
     ] = None,
+    starts: Annotated[
+        str | None, typer.Option("--from", help="When it starts, ISO 8601 (default: now).")
+    ] = None,
     by: ById = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Silence the alerts the matchers select, for a while (--for) or until a time (--until)."""
+    """Silence the alerts the matchers select, for a while (--for) or until a time (--until).
+
+    The silence starts now, or at --from; with --for it lasts that long from its start.
+    """
     request = _refusing(
         lambda: silences.SilenceRequest(
             reason=reason,
@@ -151,7 +157,8 @@ def silence_command(
             repository=repository,
             rule=rule,
             key=key,
-            ends_at=_moment(until) if until is not None else None,
+            starts_at=_moment(starts, "--from") if starts is not None else None,
+            ends_at=_moment(until, "--until") if until is not None else None,
             duration=silences.parse_duration(duration) if duration is not None else None,
         )
     )
@@ -210,11 +217,11 @@ def _done(record: Any, json_output: bool, words: str) -> None:
         typer.echo(words)
 
 
-def _moment(text: str) -> datetime:
+def _moment(text: str, option: str) -> datetime:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError as exc:
-        raise InvalidSilence(f"--until {text!r} is not an ISO 8601 time") from exc
+        raise InvalidSilence(f"{option} {text!r} is not an ISO 8601 time") from exc
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
