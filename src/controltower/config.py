@@ -14,7 +14,14 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -240,18 +247,54 @@ class IntelligenceSettings(BaseModel):
 Severity = Literal["info", "warning", "critical"]
 
 
-class AlertRule(BaseModel):
-    """Which active problems become alerts: problem kinds (glob patterns) at a least severity.
+MetricName = Literal["failure_rate", "duration_p50", "duration_p95", "queue_p95", "cost_per_day"]
 
+
+class AlertRule(BaseModel):
+    """Which active problems become alerts, or (with ``metric``) a threshold on a metric.
+
+    Without ``metric``: problem kinds (glob patterns) at a least severity.
     Problem kinds: ``failing-branch``, ``ingest-backlog``, ``ingest-failed``,
-    ``ingest-quiet``, ``data-completeness`` and ``anomaly``. ``severity``, when
-    set, replaces the problem's own.
+    ``ingest-quiet``, ``data-completeness``, ``model-accuracy`` and
+    ``anomaly``. ``severity``, when set, replaces the problem's own.
+
+    With ``metric`` (``failure_rate`` as a share from 0 to 1,
+    ``duration_p50``/``duration_p95`` of successful runs and ``queue_p95`` in
+    seconds, ``cost_per_day`` in USD): each workflow whose repository and name
+    match the ``repository`` and ``workflow`` globs and that had at least
+    ``min_runs`` runs in the last ``window_hours`` is a problem of kind
+    ``metric`` while its figure is ``above`` or ``below`` the threshold, at
+    ``severity`` (default warning). ``kinds`` and ``min_severity`` do not apply.
     """
 
-    name: str
+    name: str = Field(min_length=1, max_length=128)
     kinds: list[str] = ["*"]
     min_severity: Severity = "info"
     severity: Severity | None = None
+    metric: MetricName | None = None
+    repository: str = "*"
+    workflow: str = "*"
+    window_hours: float = Field(default=24.0, gt=0, le=24 * 90)
+    above: float | None = None
+    below: float | None = None
+    min_runs: int = Field(default=5, ge=1)
+
+    @model_validator(mode="after")
+    def _thresholds_fit_the_metric(self) -> AlertRule:
+        if self.metric is None:
+            if self.above is not None or self.below is not None:
+                raise ValueError(f"rule {self.name!r}: above and below need a metric")
+            return self
+        if self.above is None and self.below is None:
+            raise ValueError(f"rule {self.name!r}: a metric rule needs above or below")
+        shares = [v for v in (self.above, self.below) if v is not None]
+        if self.metric == "failure_rate" and any(not 0 <= v <= 1 for v in shares):
+            raise ValueError(
+                f"rule {self.name!r}: failure_rate thresholds are shares from 0 to 1 (0.2 for 20 %)"
+            )
+        if any(v < 0 for v in shares):
+            raise ValueError(f"rule {self.name!r}: thresholds cannot be negative")
+        return self
 
 
 class AlertSettings(BaseModel):
@@ -280,6 +323,14 @@ class AlertSettings(BaseModel):
     backoff_base_s: float = Field(default=2.0, ge=0)
     backoff_max_s: float = Field(default=300.0, ge=0)
     workers: int = Field(default=4, ge=1, le=32)
+
+    @field_validator("rules")
+    @classmethod
+    def _unique_names(cls, value: list[AlertRule]) -> list[AlertRule]:
+        names = [rule.name for rule in value]
+        if repeated := sorted({name for name in names if names.count(name) > 1}):
+            raise ValueError(f"rule names must be unique: {', '.join(repeated)} repeated")
+        return value
 
     def urls(self, severity: str) -> list[str]:
         """The apprise URLs a notification of ``severity`` goes to."""

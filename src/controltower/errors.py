@@ -18,6 +18,12 @@ third-party errors are translated at the boundary with ``raise ... from exc``::
     │   ├── NoHistory               no run history to train on
     │   └── PredictionUnavailable   the rollout settings do not let predictions be shown (HTTP 503)
     ├── InvalidSeries               a metric series to analyse cannot be read (line and reason)
+    ├── AlertError                  an alert or a silence could not be changed as asked
+    │   ├── AlertNotFound           no alert with that id (HTTP 404)
+    │   ├── SilenceNotFound         no silence with that id (HTTP 404)
+    │   ├── AlertNotOpen            the alert has resolved: nothing left to acknowledge (HTTP 409)
+    │   ├── InvalidSilence          matchers, times or reason that cannot make a silence (HTTP 422)
+    │   └── InvalidAcknowledgement  an acknowledgement that names nobody (HTTP 422)
     └── GitHubError                 a call to GitHub's REST API failed (after any retries)
         ├── GitHubAuthError         401, or 403 that is not a rate limit: credentials or access
         ├── GitHubNotFound          404: no such repository, organization, run or job
@@ -118,3 +124,27 @@ class GitHubUnavailable(GitHubError):
 
 class InvalidSeries(ControlTowerError):
     """A metric series given for analysis cannot be read; the message names the line."""
+
+
+class AlertError(ControlTowerError):
+    """An alert or a silence could not be changed as asked; nothing was changed."""
+
+
+class AlertNotFound(AlertError):
+    """No alert has that id."""
+
+
+class SilenceNotFound(AlertError):
+    """No silence has that id."""
+
+
+class AlertNotOpen(AlertError):
+    """The alert has resolved, so it can no longer be acknowledged."""
+
+
+class InvalidSilence(AlertError):
+    """The silence asked for cannot be made: the message says which field and why."""
+
+
+class InvalidAcknowledgement(AlertError):
+    """The acknowledgement asked for cannot be recorded: the message says why."""

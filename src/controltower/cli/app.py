@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 
 from controltower.cli import (
+    alerts,
     anomaly,
     db,
     exports,
@@ -54,6 +55,7 @@ def root(
     state(ctx).config = config
 
 
+app.add_typer(alerts.app, name="alerts")
 app.add_typer(anomaly.app, name="anomaly")
 app.add_typer(db.app, name="db")
 app.add_typer(exports.app, name="export")

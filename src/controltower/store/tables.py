@@ -469,3 +469,31 @@ class Alert(Base):
     started_at: Mapped[datetime]
     last_seen_at: Mapped[datetime]
     resolved_at: Mapped[datetime | None]
+    repository: Mapped[str | None] = mapped_column(String(255))
+    acknowledged_at: Mapped[datetime | None]
+    acknowledged_by: Mapped[str | None] = mapped_column(String(128))
+    ack_note: Mapped[str | None] = mapped_column(Text)
+
+
+class Silence(Base):
+    """A silence: alerts it matches between ``starts_at`` and ``ends_at`` notify nobody.
+
+    Matchers are glob patterns on the alert's kind and repository, and
+    optionally its rule's name and its exact key. Silences are never deleted:
+    ending one early sets ``ends_at`` to that moment and ``expired_at``.
+    """
+
+    __tablename__ = "silences"
+    __table_args__ = (Index("ix_silences_ends_at", "ends_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    repository: Mapped[str] = mapped_column(String(255))
+    rule: Mapped[str | None] = mapped_column(String(128))
+    key: Mapped[str | None] = mapped_column(String(512))
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    reason: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime]
+    expired_at: Mapped[datetime | None]

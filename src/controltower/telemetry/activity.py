@@ -18,7 +18,9 @@ Problems found here (later stages add their own):
   ``anomalies`` by the scheduled detection), when asked for.
 
 Callers add problems found elsewhere with ``extra`` (``model-accuracy``: the
-live prediction model demoted to a baseline, found by the intelligence).
+live prediction model demoted to a baseline, found by the intelligence;
+``metric``: a metric past an alert rule's threshold, found by
+``telemetry.metric_rules``, which names the ``rule``).
 """
 
 from __future__ import annotations
@@ -66,6 +68,7 @@ class Problem:
     repository: str | None = None
     workflow_id: int | None = None
     run_id: str | None = None
+    rule: str | None = None
 
 
 def problems(

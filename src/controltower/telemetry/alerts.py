@@ -9,7 +9,11 @@ problem is gone is resolved, with a resolve notification.
 
 The key names the condition, not its current figures: the kind, the
 repository and workflow, and the title except for the installation's own
-problems, whose titles carry counts that change while they last.
+problems, whose titles carry counts that change while they last, and for
+metric rules (``telemetry.metric_rules``), named by their rule instead.
+
+Silences and acknowledgements then decide which notifications are sent
+(``telemetry.suppression``); ``evaluate_decision`` says which were held and why.
 """
 
 from __future__ import annotations
@@ -24,7 +28,9 @@ from controltower.config import AlertRule, Settings
 from controltower.integrations.notify import Notification
 from controltower.store.tables import Alert, table_of
 from controltower.telemetry import activity, service
+from controltower.telemetry.metric_rules import metric_problems
 from controltower.telemetry.scope import Filters
+from controltower.telemetry.suppression import Decision, decide
 
 alerts_t = table_of(Alert)
 RANK = {"info": 0, "warning": 1, "critical": 2}
@@ -39,13 +45,24 @@ def alert_key(problem: activity.Problem) -> str:
     """The deduplication key of the condition ``problem`` describes."""
     if problem.kind in SINGLE_KINDS:
         return problem.kind
+    if problem.kind == "metric":
+        return "|".join(
+            ("metric", problem.rule or "", problem.repository or "", str(problem.workflow_id or ""))
+        )
     parts = (problem.kind, problem.repository or "", str(problem.workflow_id or ""), problem.title)
     return "|".join(parts)
 
 
 def matching_rule(problem: activity.Problem, rules: Sequence[AlertRule]) -> AlertRule | None:
-    """The first rule that matches ``problem``'s kind and severity, if any."""
+    """The first rule that matches ``problem``'s kind and severity, if any.
+
+    A metric problem is matched by the rule that found it, and only by it.
+    """
+    if problem.kind == "metric":
+        return next((r for r in rules if r.metric and r.name == problem.rule), None)
     for rule in rules:
+        if rule.metric is not None:
+            continue
         if RANK[problem.severity] < RANK[rule.min_severity]:
             continue
         if any(fnmatchcase(problem.kind, pattern) for pattern in rule.kinds):
@@ -81,6 +98,7 @@ def evaluate(
                     key=key,
                     rule=rule.name,
                     kind=problem.kind,
+                    repository=problem.repository,
                     severity=severity,
                     title=problem.title,
                     detail=problem.detail,
@@ -118,8 +136,16 @@ def evaluate_store(
     engine: Engine, settings: Settings, now: datetime | None = None
 ) -> list[Notification]:
     """Evaluate the alert rules on the problems active now; the notifications to send."""
+    return evaluate_decision(engine, settings, now).send
+
+
+def evaluate_decision(engine: Engine, settings: Settings, now: datetime | None = None) -> Decision:
+    """Evaluate the alert rules now; the notifications to send, and those held back and why."""
     now = now or datetime.now(UTC)
     with engine.begin() as conn:
+        metrics = metric_problems(
+            conn, settings.alerts.rules, service.rate_table(settings.telemetry.rates), now
+        )
         found, _ = activity.problems(
             conn,
             service.default_window(conn, DAYS),
@@ -129,5 +155,6 @@ def evaluate_store(
             limit=LIMIT,
             completeness_threshold=settings.reconcile.completeness_threshold,
             anomalies=settings.anomaly.enabled,
+            extra=metrics,
         )
-        return evaluate(conn, found, settings.alerts.rules, now)
+        return decide(conn, evaluate(conn, found, settings.alerts.rules, now), now)

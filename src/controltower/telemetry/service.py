@@ -53,12 +53,18 @@ def _latest() -> Any:
 
 
 def _figures(
-    conn: Connection, window: Window, filters: Filters, keys: Sequence[str]
+    conn: Connection,
+    window: Window,
+    filters: Filters,
+    keys: Sequence[str],
+    *,
+    with_flaky: bool = True,
 ) -> dict[str, dict[str, Stats]]:
     """Stats per value of each of ``keys`` (run groups, ``day``, ``all``) from one pass.
 
     The window's attempts are loaded once as plain values (no timestamps), and
-    flaky commits are counted only among commits that both failed and passed.
+    flaky commits are counted only among commits that both failed and passed
+    (not at all without ``with_flaky``: then every group has 0).
     """
     columns = _key_columns(keys)
     rows = conn.execute(
@@ -78,7 +84,7 @@ def _figures(
         outcome = Outcome(bool(row[width]), row[width + 1], row[width + 2], row[width + 3])
         for index, key in enumerate(keys):
             split[key][_label(key, row[index])].append(outcome)
-    flaky = _flaky(conn, window, filters, keys)
+    flaky = _flaky(conn, window, filters, keys) if with_flaky else {key: {} for key in keys}
     return {
         key: {
             group: summarize(outcomes, flaky[key].get(group, 0))
@@ -371,6 +377,16 @@ def rate_table(periods: Sequence[Any]) -> RateTable:
 def trend(conn: Connection, window: Window, filters: Filters) -> list[GroupMetrics]:
     """Per-day figures over the window (days in UTC, oldest first), for trend charts."""
     return _days(_figures(conn, window, filters, [_DAY])[_DAY])
+
+
+def figures(
+    conn: Connection, window: Window, filters: Filters, group: str, *, with_flaky: bool = True
+) -> dict[str, Stats]:
+    """The figures of each ``group`` (repository, workflow or branch) in the window: one pass.
+
+    Without ``with_flaky`` flaky commits are not counted (0), which saves a query.
+    """
+    return _figures(conn, window, filters, [group], with_flaky=with_flaky)[group]
 
 
 def total(conn: Connection, window: Window, filters: Filters) -> Stats:

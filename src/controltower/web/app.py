@@ -22,7 +22,8 @@ import controltower
 from controltower.bootstrap import Container
 from controltower.errors import ConfigurationError, ControlTowerError
 from controltower.telemetry.prometheus import StoreCollector
-from controltower.web import health, pages, webhooks
+from controltower.web import alert_pages, health, pages, webhooks
+from controltower.web.api import alerts as alerts_api
 from controltower.web.api import anomalies as anomalies_api
 from controltower.web.api import github as github_api
 from controltower.web.api import predictions as predictions_api
@@ -90,8 +91,10 @@ def create_app(
     app.include_router(github_api.router)
     app.include_router(predictions_api.router)
     app.include_router(anomalies_api.router)
+    app.include_router(alerts_api.router)
     app.include_router(health.router)
     app.include_router(pages.router)
+    app.include_router(alert_pages.router)
     registry = CollectorRegistry(auto_describe=False)
     registry.register(StoreCollector(container.engine))
     app.mount("/metrics", make_asgi_app(registry))

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from controltower.errors import (
+    AlertNotFound,
+    AlertNotOpen,
     ControlTowerError,
+    InvalidAcknowledgement,
+    InvalidSilence,
     MalformedPayload,
     ModelVersionNotFound,
     PayloadTooLarge,
     PredictionUnavailable,
     SignatureError,
+    SilenceNotFound,
     StoreError,
     UnsupportedMediaType,
 )
@@ -21,6 +26,11 @@ _STATUS: tuple[tuple[type[ControlTowerError], int], ...] = (
     (StoreError, 503),
     (ModelVersionNotFound, 404),
     (PredictionUnavailable, 503),
+    (AlertNotFound, 404),
+    (SilenceNotFound, 404),
+    (AlertNotOpen, 409),
+    (InvalidSilence, 422),
+    (InvalidAcknowledgement, 422),
 )
 
 

@@ -27,6 +27,7 @@ from controltower.intelligence.serving import shown_prediction
 from controltower.store import anomalies as anomaly_store
 from controltower.store import queries
 from controltower.telemetry import activity, completeness, deployments, drilldown, service
+from controltower.telemetry.alert_records import firing_count
 from controltower.telemetry.dora import DeploymentEvent, Dora
 from controltower.telemetry.metrics import GroupMetrics, Window
 from controltower.telemetry.scope import Filters
@@ -250,6 +251,7 @@ def overview(
         recent_deployments=sorted(events, key=lambda e: e.finished_at, reverse=True)[:10],
         problems=problems,
         problem_count=problem_count,
+        firing_alerts=firing_count(conn),
         completeness=data,
         anomalies=(
             [(a, *activity.anomaly_words(a)) for a in anomaly_store.active_anomalies(conn, 10)]

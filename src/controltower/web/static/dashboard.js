@@ -16,3 +16,61 @@
     Plotly.newPlot(target, figure.data, layout, { displaylogo: false, responsive: true });
   });
 })();
+
+// The alerts page: acknowledge, silence and expire through the JSON API, then reload.
+(function () {
+  "use strict";
+  var status = document.getElementById("alert-status");
+  if (!status) { return; }
+  var actor = document.getElementById("alert-actor");
+  var reason = document.getElementById("silence-reason");
+  var saved = window.localStorage.getItem("controltower-actor");
+  if (saved) { actor.value = saved; }
+  actor.addEventListener("change", function () {
+    window.localStorage.setItem("controltower-actor", actor.value.trim());
+  });
+
+  function who() { return actor.value.trim(); }
+
+  function call(path, body, done) {
+    status.textContent = "Working…";
+    fetch(path, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "Accept": "application/json" },
+      body: body === null ? null : JSON.stringify(body)
+    }).then(function (response) {
+      return response.json().then(function (answer) {
+        if (!response.ok) {
+          var detail = answer.detail;
+          if (Array.isArray(detail)) { detail = detail.map(function (d) { return d.msg; }).join("; "); }
+          throw new Error(detail || response.statusText);
+        }
+        status.textContent = done;
+        window.location.reload();
+      });
+    }).catch(function (error) {
+      status.setAttribute("role", "alert");
+      status.textContent = "Not done: " + error.message;
+    });
+  }
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("button");
+    if (!button) { return; }
+    var data = button.dataset;
+    if (data.ack) {
+      call("/api/v1/alerts/" + data.ack + "/ack", { by: who() }, "Acknowledged.");
+    } else if (data.unack) {
+      call("/api/v1/alerts/" + data.unack + "/unack", null, "Acknowledgement taken back.");
+    } else if (data.silenceKey) {
+      call("/api/v1/silences", {
+        key: data.silenceKey,
+        duration: data.duration,
+        reason: reason.value.trim() || "silenced from the dashboard",
+        created_by: who()
+      }, "Silenced for " + data.duration + ".");
+    } else if (data.expire) {
+      call("/api/v1/silences/" + data.expire + "/expire", null, "Silence ended.");
+    }
+  });
+})();

@@ -1,0 +1,139 @@
+"""The ``/alerts`` page in headless Chromium: acknowledge, silence and expire by clicking.
+
+Every action is checked where it lands too: in the JSON API the page calls.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from controltower.config import AlertRule
+from controltower.store import schema
+from controltower.store.engine import make_engine
+from controltower.telemetry.activity import Problem
+from controltower.telemetry.alerts import evaluate
+from tests.e2e.test_dashboard import A11Y_PROBLEMS, CHROMIUM, FLAGS, SHOTS
+from tests.support.server import Process, cli_env, start_server
+
+FAILING = Problem("failing-branch", "warning", "CI is failing on main", "x", None, "org/app", 7)
+BACKLOG = Problem("ingest-backlog", "critical", "12000 deliveries waiting", "y")
+OLD = Problem("failing-branch", "warning", "lint is failing on main", "z", None, "org/web", 8)
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Process]:
+    """A server over a store with two firing alerts and one resolved an hour ago.
+
+    Scheduled evaluation is off, so the alerts stay as stored while the page is used.
+    """
+    url = f"sqlite:///{tmp_path / 'ct.db'}"
+    engine = make_engine(url)
+    schema.upgrade(engine)
+    now = datetime.now(UTC)
+    rules = [AlertRule(name="all problems")]
+    with engine.begin() as conn:
+        evaluate(conn, [FAILING, BACKLOG, OLD], rules, now - timedelta(hours=2))
+        evaluate(conn, [FAILING, BACKLOG], rules, now - timedelta(hours=1))
+    engine.dispose()
+    env = cli_env(
+        data_dir=str(tmp_path),
+        database_url=url,
+        github__webhook_secret="alerts",
+        alerts__enabled="false",
+    )
+    process = start_server(env, tmp_path / "server.log")
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+def page() -> Iterator[Page]:
+    """Debian's Chromium, headless; the page records console errors."""
+    if not Path(CHROMIUM).exists() or shutil.which("chromium") is None:
+        message = f"{CHROMIUM} is missing (apt-get install chromium)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    with sync_playwright() as playwright:
+        browser: Browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=FLAGS, headless=True
+        )
+        context = browser.new_context(viewport={"width": 1366, "height": 900})
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.errors = errors  # type: ignore[attr-defined]
+        yield page
+        browser.close()
+
+
+def _alert(server: Process, title: str) -> dict[str, object]:
+    everything = httpx.get(f"{server.url}/api/v1/alerts", params={"state": "all"}).json()
+    found: dict[str, object] = next(a for a in everything if a["title"] == title)
+    return found
+
+
+def test_acknowledge_silence_and_expire_from_the_alerts_page(server: Process, page: Page) -> None:
+    """Firing alerts show; acknowledging and silencing mark them (and the API agrees); expire."""
+    page.goto(f"{server.url}/")
+    page.get_by_role("link", name="2 firing").click()
+    page.wait_for_url("**/alerts")
+    firing = page.get_by_role("table", name="Firing (2)")
+    assert firing.locator("tbody tr").count() == 2
+    assert "12000 deliveries waiting" in firing.locator("tbody tr").first.inner_text()
+    resolved = page.get_by_role("table", name="Resolved in the last 7 days")
+    assert "lint is failing on main" in resolved.inner_text()
+    assert page.evaluate(A11Y_PROBLEMS) == []
+
+    page.get_by_label("Your name").fill("ana")
+    page.get_by_label("Your name").dispatch_event("change")
+    ack = page.get_by_role("button", name="Acknowledge: CI is failing on main")
+    ack.focus()
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    row = page.get_by_role("table", name="Firing (2)").locator("tr", has_text="CI is failing")
+    assert "acknowledged by ana" in row.inner_text()
+    stored = _alert(server, "CI is failing on main")
+    assert (stored["acknowledged"], stored["acknowledged_by"]) == (True, "ana")
+    assert page.get_by_label("Your name").input_value() == "ana"  # remembered across reloads
+
+    with page.expect_navigation():
+        page.get_by_role("button", name="Silence for 4 h: 12000 deliveries waiting").click()
+    silences = page.get_by_role("table", name="Silences in force (1)")
+    assert "ana" in silences.inner_text()
+    backlog = page.get_by_role("table", name="Firing (2)").locator("tr", has_text="12000")
+    assert "silenced until" in backlog.inner_text()
+    assert _alert(server, "12000 deliveries waiting")["silenced"] is True
+    active = httpx.get(f"{server.url}/api/v1/silences", params={"active": True}).json()
+    assert [(s["key"], s["created_by"]) for s in active] == [("ingest-backlog", "ana")]
+    ends = datetime.fromisoformat(active[0]["ends_at"])
+    assert ends - datetime.fromisoformat(active[0]["starts_at"]) == timedelta(hours=4)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "alerts.png"), full_page=True)
+
+    with page.expect_navigation():
+        page.get_by_role("button", name=f"Expire silence {active[0]['id']} now").click()
+    assert page.get_by_role("table", name="Silences in force (0)").is_visible()
+    assert _alert(server, "12000 deliveries waiting")["silenced"] is False
+    assert len(httpx.get(f"{server.url}/api/v1/silences").json()) == 1  # kept as history
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_a_refused_action_says_why_and_changes_nothing(server: Process, page: Page) -> None:
+    """Acknowledging with no name shows the API's reason in an alert region; nothing is stored."""
+    page.goto(f"{server.url}/alerts")
+    page.get_by_label("Your name").fill("")
+    page.get_by_role("button", name="Acknowledge: CI is failing on main").click()
+    message = page.get_by_role("alert")
+    message.wait_for()
+    assert message.inner_text().startswith("Not done:")
+    assert _alert(server, "CI is failing on main")["acknowledged"] is False
