@@ -26,7 +26,14 @@ from controltower.intelligence.accuracy import LiveAccuracy, live_accuracy
 from controltower.intelligence.serving import shown_prediction
 from controltower.store import anomalies as anomaly_store
 from controltower.store import queries
-from controltower.telemetry import activity, completeness, deployments, drilldown, service
+from controltower.telemetry import (
+    activity,
+    completeness,
+    deployments,
+    drilldown,
+    notification_log,
+    service,
+)
 from controltower.telemetry.dora import DeploymentEvent, Dora
 from controltower.telemetry.metrics import GroupMetrics, Window
 from controltower.telemetry.scope import Filters
@@ -344,6 +351,7 @@ def overview(
             anomaly_store.active_anomalies(conn, limit=10) if settings.anomaly.enabled else None
         ),
         prediction_mode=settings.intelligence.mode if settings.ml_enabled else "disabled",
+        alert_latency=notification_log.summary(conn) if settings.alerts.enabled else None,
         accuracy=_live_accuracy(container),
         accuracy_days=settings.intelligence.accuracy_days,
         feed=activity.feed(conn, scope, limit=25),
