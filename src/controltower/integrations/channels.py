@@ -66,13 +66,13 @@ def per_alert(url: str) -> bool:
     return scheme_of(url) == "pagerduty-events"
 
 
-def send(url: str, message: Message) -> Sent:
-    """Send ``message`` once to ``url``."""
+def send(url: str, message: Message, client: httpx.Client) -> Sent:
+    """Send ``message`` once to ``url`` (natively with ``client``, else through apprise)."""
     scheme = scheme_of(url)
     if scheme == "pagerduty-events":
-        return _pagerduty(url, message)
+        return _pagerduty(client, url, message)
     if scheme == "slack-webhook":
-        return _slack(url, message)
+        return _slack(client, url, message)
     return _apprise(url, message)
 
 
@@ -114,24 +114,26 @@ def _timeout(query: dict[str, str]) -> float:
     return float(query.get("timeout", DEFAULT_TIMEOUT_S))
 
 
-def _pagerduty(url: str, message: Message) -> Sent:
+def _pagerduty(client: httpx.Client, url: str, message: Message) -> Sent:
     routing_key, _, query = _options(url)
     region = query.get("region", "us").lower()
     base = query.get("endpoint") or PAGERDUTY_HOSTS.get(region, PAGERDUTY_HOSTS["us"])
     body = pagerduty_event(routing_key, message)
-    return _post(f"{base.rstrip('/')}/v2/enqueue", body, _timeout(query), (202,))
+    return _post(client, f"{base.rstrip('/')}/v2/enqueue", body, _timeout(query), (202,))
 
 
-def _slack(url: str, message: Message) -> Sent:
+def _slack(client: httpx.Client, url: str, message: Message) -> Sent:
     team, path, query = _options(url)
     base = query.get("endpoint") or SLACK_HOOKS
     target = f"{base.rstrip('/')}/{team}{path}"
-    return _post(target, {"text": message.text}, _timeout(query), (200,))
+    return _post(client, target, {"text": message.text}, _timeout(query), (200,))
 
 
-def _post(target: str, body: dict[str, Any], timeout_s: float, ok: tuple[int, ...]) -> Sent:
+def _post(
+    client: httpx.Client, target: str, body: dict[str, Any], timeout_s: float, ok: tuple[int, ...]
+) -> Sent:
     try:
-        response = httpx.post(target, json=body, timeout=timeout_s)
+        response = client.post(target, json=body, timeout=timeout_s)
     except httpx.HTTPError as exc:
         return Sent(False, error=f"{type(exc).__name__}: {exc}"[:500])
     if response.status_code in ok:
@@ -157,6 +159,11 @@ def retry_after(value: str | None, now: datetime | None = None) -> float | None:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return max(0.0, (moment - (now or datetime.now(UTC))).total_seconds())
+
+
+def warm_apprise() -> None:
+    """Load apprise's plugins now (its first use in a process takes a second or more)."""
+    apprise.Apprise().add("json://localhost")
 
 
 def _apprise(url: str, message: Message) -> Sent:

@@ -22,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import httpx
 import structlog
 
 from controltower.config import AlertSettings
@@ -53,9 +54,15 @@ class Notifier:
         self.settings = settings
         self._on_outcome = on_outcome
         self._pool = ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="notify")
+        # One client for every native send: its connections and TLS context are reused.
+        self._client = httpx.Client(follow_redirects=False)
         self._lock = threading.Lock()
         self._timers: set[threading.Timer] = set()
         self._closed = False
+        urls = {url for urls in settings.channels.values() for url in urls}
+        if any(channels.scheme_of(url) not in channels.NATIVE for url in urls):
+            # apprise loads its plugins on first use; not while the first alert waits.
+            self._pool.submit(channels.warm_apprise)
 
     def deliver(self, notification: Notification) -> None:
         """Send ``notification`` in the background to every URL of its severity's route."""
@@ -77,6 +84,7 @@ class Notifier:
                 timer.cancel()
             self._timers.clear()
         self._pool.shutdown(wait=False, cancel_futures=True)
+        self._client.close()
 
     def _submit(self, url: str, message: Message, attempt: int) -> None:
         with self._lock:
@@ -86,7 +94,7 @@ class Notifier:
     def _attempt(self, url: str, message: Message, attempt: int) -> None:
         scheme = channels.scheme_of(url)
         keys = [n.key for n in message.notifications]
-        sent = channels.send(url, message)
+        sent = channels.send(url, message, self._client)
         if sent.accepted:
             log.info("notification sent", keys=keys, channel=scheme, attempts=attempt + 1)
             self._report(Outcome(message, scheme, attempt + 1, datetime.now(UTC)))

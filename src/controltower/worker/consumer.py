@@ -20,8 +20,9 @@ from controltower.ingest import processing
 log = structlog.get_logger(__name__)
 
 
-# Poll an idle queue at most once a second (huey's default backs off to 10 s); Redis
-# blocks on the queue instead of polling, so this matters for the SQLite queue.
+# Poll an idle queue at most once a second (huey's default backs off to 10 s, which a
+# delivery after a quiet spell would wait before normalizing, and its alert with it);
+# Redis blocks on the queue instead of polling, so this matters for the SQLite queue.
 POLLING = {"initial_delay": 0.05, "backoff": 1.5, "max_delay": 1.0}
 
 
@@ -54,6 +55,7 @@ class InProcessConsumer:
             worker_type="thread",
             periodic=True,
             check_worker_health=True,
+            **POLLING,
         )
 
     def start(self) -> None:
