@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, insert, select, update
+from sqlalchemy.exc import OperationalError
 
 from controltower.bootstrap.alerting import AlertEvaluation
 from controltower.config import Settings
@@ -69,6 +70,23 @@ def _logged(engine: Engine) -> list[Any]:
         return list(conn.execute(select(log_t).order_by(log_t.c.id)).all())
 
 
+def _pending(engine: Engine, count: int) -> None:
+    with engine.begin() as conn:
+        conn.execute(
+            insert(deliveries_t),
+            [
+                {
+                    "guid": f"g{i}",
+                    "event": "ping",
+                    "content_type": "application/json",
+                    "body": b"{}",
+                    "received_at": datetime.now(UTC),
+                }
+                for i in range(count)
+            ],
+        )
+
+
 def _failing(repo: str, workflow: str, severity: str = "critical") -> Notification:
     since = datetime.now(UTC) - timedelta(minutes=5)
     key = f"failing-branch|{repo}|1|{workflow} is failing on main"
@@ -85,20 +103,7 @@ def test_pagerduty_trigger_and_resolve_share_the_alert_key_as_dedup_key(
     settings = _settings(tmp_path, channels={"pagerduty": [pagerduty.url()], "slack": []})
     notifier = _notifier(settings, engine)
     try:
-        with engine.begin() as conn:
-            conn.execute(
-                insert(deliveries_t),
-                [
-                    {
-                        "guid": f"g{i}",
-                        "event": "ping",
-                        "content_type": "application/json",
-                        "body": b"{}",
-                        "received_at": datetime.now(UTC),
-                    }
-                    for i in range(3)
-                ],
-            )
+        _pending(engine, 3)
         evaluation = AlertEvaluation(engine, settings, notifier)
         assert evaluation.run() == {"firing": 1, "resolved": 0}
         assert _wait(lambda: len(pagerduty.accepted) == 1)
@@ -240,3 +245,31 @@ def test_a_refusal_that_cannot_change_is_not_retried(
     assert slack.attempts == 1
     (row,) = _logged(sqlite_engine)
     assert row.error.startswith("HTTP 404")
+
+
+def test_an_evaluation_that_fails_leaves_the_delivery_time_to_the_next_one(
+    sqlite_engine: Engine, tmp_path: Path, opened: list[Receiver]
+) -> None:
+    """The delivery noted before a failed evaluation is the fact time of the next one."""
+    slack = SlackReceiver()
+    opened.append(slack)
+    settings = _settings(tmp_path, channels={"slack": [slack.url()], "pagerduty": []})
+    notifier = _notifier(settings, sqlite_engine)
+    arrived = datetime.now(UTC) - timedelta(seconds=3)
+    try:
+        _pending(sqlite_engine, 3)
+        evaluation = AlertEvaluation(sqlite_engine, settings, notifier)
+        evaluation.note_delivery(arrived)
+        with sqlite_engine.begin() as conn:
+            conn.exec_driver_sql("ALTER TABLE alerts RENAME TO alerts_away")
+        with pytest.raises(OperationalError):
+            evaluation.run()
+        with sqlite_engine.begin() as conn:
+            conn.exec_driver_sql("ALTER TABLE alerts_away RENAME TO alerts")
+        assert evaluation.run() == {"firing": 1, "resolved": 0}
+        assert _wait(lambda: len(_logged(sqlite_engine)) == 1)
+    finally:
+        notifier.close()
+    (row,) = _logged(sqlite_engine)
+    assert (row.fact_source, row.fact_at) == ("delivery", arrived)
+    assert row.latency_s >= 3.0

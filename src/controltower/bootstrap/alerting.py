@@ -69,7 +69,12 @@ class AlertEvaluation:
                 fact_at, self._watermark = self._watermark, None
             started = time.perf_counter()
             now = datetime.now(UTC)
-            found = evaluate_store(self._engine, self._settings, now=now)
+            try:
+                found = evaluate_store(self._engine, self._settings, now=now)
+            except Exception:
+                if fact_at is not None:  # the next evaluation still answers for that delivery
+                    self.note_delivery(fact_at)
+                raise
             source = "delivery" if fact_at is not None else "detection"
             stamped = [replace(n, fact_at=fact_at or now, fact_source=source) for n in found]
             self.notifier.deliver_all(stamped)
@@ -94,7 +99,6 @@ class EvaluationTrigger:
         self._start_lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._last = float("-inf")
-        self.evaluations = 0
 
     def request(self, received_at: datetime) -> None:
         """Ask for an evaluation that sees the facts of a delivery received at ``received_at``."""
@@ -127,7 +131,6 @@ class EvaluationTrigger:
                 self._evaluation.run()
             except Exception:  # a failed evaluation is retried by the next request or schedule
                 log.exception("alert_evaluation_failed")
-            self.evaluations += 1
 
 
 def register_alerting(

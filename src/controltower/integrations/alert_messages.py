@@ -60,7 +60,7 @@ class Notification:
     def repository(self) -> str | None:
         """The repository the key names, if any."""
         parts = self.key.split("|", 2)
-        return parts[1] or None if len(parts) > 1 else None
+        return (parts[1] or None) if len(parts) > 1 else None
 
 
 @dataclass(frozen=True, slots=True)
