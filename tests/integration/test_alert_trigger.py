@@ -30,7 +30,11 @@ class FakeEvaluation:
         self.fail = fail
         self.noted: list[datetime] = []
         self.runs: list[float] = []
+        self.warmed = False
         self.lock = threading.Lock()
+
+    def warm(self) -> None:
+        self.warmed = True
 
     def note_delivery(self, received_at: datetime) -> None:
         with self.lock:
@@ -142,5 +146,20 @@ def test_a_failing_evaluation_neither_raises_to_ingest_nor_stops_later_ones() ->
         time.sleep(0.05)
         trigger.request(datetime.now(UTC))
         assert _eventually(lambda: len(evaluation.runs) == 2)
+    finally:
+        trigger.close()
+
+
+def test_starting_the_trigger_warms_the_evaluation_without_evaluating() -> None:
+    """start() (with the worker) prepares sending; nothing is evaluated until a request."""
+    evaluation = FakeEvaluation()
+    trigger = EvaluationTrigger(evaluation, settle_s=0.0, min_interval_s=0.0)
+    try:
+        trigger.start()
+        assert _eventually(lambda: evaluation.warmed)
+        time.sleep(0.1)
+        assert evaluation.runs == []
+        trigger.request(datetime.now(UTC))
+        assert _eventually(lambda: len(evaluation.runs) == 1)
     finally:
         trigger.close()

@@ -8,7 +8,8 @@ One evaluation runs at a time in a process (a lock), and on PostgreSQL
 
 ``EvaluationTrigger`` is the event-driven path: ingest calls ``request`` with
 the ``received_at`` of the newest delivery of a completed run it wrote; one
-daemon thread (started on the first request) waits ``settle_s`` so a burst
+daemon thread (started with the worker, or on the first request; it first
+loads apprise's plugins when a channel needs them) waits ``settle_s`` so a burst
 coalesces, keeps evaluations ``min_interval_s`` apart, and runs one. Requests
 arriving meanwhile only raise the watermark, so a burst of deliveries makes
 one or two evaluations, never a queue of them. ``request`` only sets a flag:
@@ -44,6 +45,9 @@ class Evaluation(Protocol):
     def run(self) -> dict[str, int]:
         """Evaluate now."""
 
+    def warm(self) -> None:
+        """Prepare what the first evaluation would otherwise wait for."""
+
 
 class AlertEvaluation:
     """Evaluates the alert rules and delivers what they raise, one evaluation at a time."""
@@ -61,6 +65,10 @@ class AlertEvaluation:
         with self._watermark_lock:
             if self._watermark is None or received_at > self._watermark:
                 self._watermark = received_at
+
+    def warm(self) -> None:
+        """Load what sending needs (apprise's plugins) before the first alert."""
+        self.notifier.warm()
 
     def run(self) -> dict[str, int]:
         """Evaluate now; notify in the background; how many fired and resolved."""
@@ -100,10 +108,8 @@ class EvaluationTrigger:
         self._thread: threading.Thread | None = None
         self._last = float("-inf")
 
-    def request(self, received_at: datetime) -> None:
-        """Ask for an evaluation that sees the facts of a delivery received at ``received_at``."""
-        self._evaluation.note_delivery(received_at)
-        self._wanted.set()
+    def start(self) -> None:
+        """Start the thread (it warms the evaluation first); requests start it too."""
         if self._thread is None:
             with self._start_lock:
                 if self._thread is None and not self._stopped.is_set():
@@ -112,12 +118,22 @@ class EvaluationTrigger:
                     )
                     self._thread.start()
 
+    def request(self, received_at: datetime) -> None:
+        """Ask for an evaluation that sees the facts of a delivery received at ``received_at``."""
+        self._evaluation.note_delivery(received_at)
+        self._wanted.set()
+        self.start()
+
     def close(self) -> None:
         """Stop the thread after the evaluation in progress, if any."""
         self._stopped.set()
         self._wanted.set()
 
     def _loop(self) -> None:
+        try:
+            self._evaluation.warm()
+        except Exception:  # sending will load what it needs when it first sends
+            log.exception("alert_warm_up_failed")
         while not self._stopped.is_set():
             self._wanted.wait()
             if self._stopped.wait(self._settle_s):

@@ -54,15 +54,10 @@ class Notifier:
         self.settings = settings
         self._on_outcome = on_outcome
         self._pool = ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="notify")
-        # One client for every native send: its connections and TLS context are reused.
-        self._client = httpx.Client(follow_redirects=False)
+        self._client: httpx.Client | None = None
         self._lock = threading.Lock()
         self._timers: set[threading.Timer] = set()
         self._closed = False
-        urls = {url for urls in settings.channels.values() for url in urls}
-        if any(channels.scheme_of(url) not in channels.NATIVE for url in urls):
-            # apprise loads its plugins on first use; not while the first alert waits.
-            self._pool.submit(channels.warm_apprise)
 
     def deliver(self, notification: Notification) -> None:
         """Send ``notification`` in the background to every URL of its severity's route."""
@@ -76,6 +71,15 @@ class Notifier:
         for url, message in pairs:
             self._submit(url, message, 0)
 
+    def warm(self) -> None:
+        """Prepare sending now, not while the first alert waits: apprise's plugins if a URL
+        needs them, and the HTTP client."""
+        urls = {url for urls in self.settings.channels.values() for url in urls}
+        if any(channels.scheme_of(url) not in channels.NATIVE for url in urls):
+            channels.warm_apprise()
+        if urls:
+            self._http()
+
     def close(self) -> None:
         """Stop retrying and sending; sends in flight finish on their own."""
         with self._lock:
@@ -84,7 +88,8 @@ class Notifier:
                 timer.cancel()
             self._timers.clear()
         self._pool.shutdown(wait=False, cancel_futures=True)
-        self._client.close()
+        if self._client is not None:
+            self._client.close()
 
     def _submit(self, url: str, message: Message, attempt: int) -> None:
         with self._lock:
@@ -94,7 +99,7 @@ class Notifier:
     def _attempt(self, url: str, message: Message, attempt: int) -> None:
         scheme = channels.scheme_of(url)
         keys = [n.key for n in message.notifications]
-        sent = channels.send(url, message, self._client)
+        sent = channels.send(url, message, self._http())
         if sent.accepted:
             log.info("notification sent", keys=keys, channel=scheme, attempts=attempt + 1)
             self._report(Outcome(message, scheme, attempt + 1, datetime.now(UTC)))
@@ -120,6 +125,14 @@ class Notifier:
         with self._lock:
             self._timers = {t for t in self._timers if t.is_alive() and t.ident != _current()}
         self._submit(url, message, attempt)
+
+    def _http(self) -> httpx.Client:
+        # One client for every native send, made when first needed (building its TLS
+        # context takes a while): connections and the context are reused.
+        with self._lock:
+            if self._client is None:
+                self._client = httpx.Client(follow_redirects=False)
+            return self._client
 
     def _report(self, outcome: Outcome) -> None:
         if self._on_outcome is None:

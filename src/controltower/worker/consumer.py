@@ -33,6 +33,11 @@ class _QuietConsumer(Consumer):  # type: ignore[misc]
         return None
 
 
+def _start_alerting(container: Container) -> None:
+    if container.tasks.alert_trigger is not None:
+        container.tasks.alert_trigger.start()
+
+
 def _sweep_at_start(container: Container) -> None:
     report = processing.process_all_pending(container.engine)
     if report.total:
@@ -63,6 +68,7 @@ class InProcessConsumer:
         threading.Thread(
             target=_sweep_at_start, args=(self._container,), name="startup-sweep", daemon=True
         ).start()
+        _start_alerting(self._container)
         self._consumer.start()
 
     def stop(self) -> None:
@@ -72,6 +78,7 @@ class InProcessConsumer:
 
 def run_worker(container: Container, workers: int = 2, **options: Any) -> None:
     """Run the consumer in the foreground until interrupted (``controltower worker``)."""
+    _start_alerting(container)
     _sweep_at_start(container)
     consumer = Consumer(
         container.huey,
