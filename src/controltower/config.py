@@ -307,7 +307,16 @@ class AlertSettings(BaseModel):
     info goes to the dashboard only. Alerts are evaluated every
     ``interval_minutes``; a notification that fails is retried up to
     ``retries`` times, waiting ``backoff_base_s`` doubled each time, at most
-    ``backoff_max_s``, in the background.
+    ``backoff_max_s``, in the background (or after a receiver's ``Retry-After``).
+
+    Besides every ``interval_minutes``, the rules are evaluated soon after the
+    worker has written completed runs: ``settle_s`` after the first of them (so
+    a burst makes one evaluation), at most one evaluation every
+    ``min_interval_s``. Notifications of one evaluation that share a group
+    (``group_by``: ``repository``, ``kind``, ``severity`` or ``none``) go to
+    each channel as one message; PagerDuty keeps one event per alert.
+    ``pagerduty-events://ROUTING_KEY`` and ``slack-webhook://T/B/X`` URLs are
+    sent natively (``integrations.channels``), other URLs through apprise.
     """
 
     enabled: bool = True
@@ -323,6 +332,9 @@ class AlertSettings(BaseModel):
     backoff_base_s: float = Field(default=2.0, ge=0)
     backoff_max_s: float = Field(default=300.0, ge=0)
     workers: int = Field(default=4, ge=1, le=32)
+    group_by: Literal["repository", "kind", "severity", "none"] = "repository"
+    settle_s: float = Field(default=0.2, ge=0, le=60)
+    min_interval_s: float = Field(default=1.0, ge=0, le=3600)
 
     @field_validator("rules")
     @classmethod

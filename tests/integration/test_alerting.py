@@ -19,6 +19,7 @@ import pytest
 from sqlalchemy import Engine, func, insert, select, update
 
 from controltower.config import AlertRule, Settings
+from controltower.integrations.channels import warm_apprise
 from controltower.integrations.notify import Notifier
 from controltower.store.tables import Alert, Delivery, table_of
 from controltower.telemetry import activity
@@ -69,6 +70,7 @@ class Receiver:
 @pytest.fixture
 def receivers() -> Iterator[dict[str, Receiver]]:
     """An accepting, a flaky (500, 500, then 200) and a hanging receiver."""
+    warm_apprise()  # its plugins load once per process, slowly: not inside the timed part
     made = {
         "slack": Receiver(lambda _: 200),
         "flaky": Receiver(lambda n: 500 if n <= 2 else 200),

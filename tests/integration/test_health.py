@@ -16,7 +16,7 @@ from controltower.config import Settings
 from controltower.intelligence import registry
 from controltower.store import schema
 from controltower.store.engine import make_engine
-from controltower.store.tables import Delivery, table_of
+from controltower.store.tables import AlertNotification, Delivery, table_of
 from controltower.web.app import create_app
 from tests.support.predictions import trained_version
 
@@ -69,9 +69,45 @@ def test_notifications_count_urls_and_firing_alerts(engine: Engine, settings: Se
     """Routed URLs make the check ok; alerting off skips it."""
     routed = _settings(settings, alerts={"channels": {"slack": ["json://127.0.0.1:9/hook"]}})
     check = check_health(engine, routed, NOW).check("notifications")
-    assert (check.status, check.facts) == ("ok", {"urls": 1, "firing": 0})
+    assert (check.status, check.facts) == (
+        "ok",
+        {"urls": 1, "firing": 0, "failed_24h": 0, "latency_p95_s": None},
+    )
     off = _settings(settings, alerts={"enabled": False})
     assert check_health(engine, off, NOW).check("notifications").status == "skipped"
+
+
+def test_notifications_given_up_lately_degrade_the_check(
+    engine: Engine, settings: Settings
+) -> None:
+    """A notification given up in the last 24 hours makes it degraded; an older one does not."""
+    routed = _settings(settings, alerts={"channels": {"slack": ["json://127.0.0.1:9/hook"]}})
+    given_up = {
+        "alert_key": "k",
+        "event": "firing",
+        "severity": "warning",
+        "channel": "json",
+        "grouped": 1,
+        "attempts": 6,
+        "fact_source": "detection",
+        "error": "HTTP 500",
+    }
+    with engine.begin() as conn:
+        old = NOW - timedelta(hours=30)
+        conn.execute(
+            insert(table_of(AlertNotification)),
+            [{**given_up, "fact_at": old, "recorded_at": old}],
+        )
+    assert check_health(engine, routed, NOW).check("notifications").status == "ok"
+    with engine.begin() as conn:
+        recent = NOW - timedelta(hours=1)
+        conn.execute(
+            insert(table_of(AlertNotification)),
+            [{**given_up, "fact_at": recent, "recorded_at": recent}],
+        )
+    check = check_health(engine, routed, NOW).check("notifications")
+    assert (check.status, check.facts["failed_24h"]) == ("degraded", 1)
+    assert "1 notifications given up" in check.detail
 
 
 def test_backlog_against_the_problem_thresholds(engine: Engine, settings: Settings) -> None:

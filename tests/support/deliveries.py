@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import uuid
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -33,3 +34,27 @@ def signed(
         "X-GitHub-Delivery": guid or str(uuid.uuid4()),
         "X-Hub-Signature-256": signature_for(secret, body),
     }
+
+
+def run_outcome_payload(
+    run_id: int, conclusion: str, created_at: datetime, workflow: str = "CI"
+) -> dict[str, Any]:
+    """The real completed workflow_run example as run ``run_id`` of ``workflow`` on master.
+
+    Its conclusion and times are set, so a failure after a pass (or a pass
+    after a failure) on the default branch starts (or ends) a failing streak.
+    """
+    payload = workflow_run_payload(run_id)
+    run = payload["workflow_run"]
+    stamp = created_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    run.update(
+        name=workflow,
+        conclusion=conclusion,
+        head_branch="master",
+        created_at=stamp,
+        updated_at=stamp,
+        run_started_at=stamp,
+        run_number=run_id % 100_000,
+    )
+    payload["workflow"] = {**payload.get("workflow", {}), "name": workflow}
+    return payload

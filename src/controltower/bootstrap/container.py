@@ -52,8 +52,10 @@ class Container:
             self.tasks.normalize(ids[start : start + size])
 
     def close(self) -> None:
-        """Stop the journal and the view refresher, and release connections."""
+        """Stop the journal, the view refresher and alert evaluation; release connections."""
         self.journal.stop()
+        if self.tasks.alert_trigger is not None:
+            self.tasks.alert_trigger.close()
         self.views.close()
         self.engine.dispose()
 

@@ -15,9 +15,10 @@ check fails, ``degraded`` when any is degraded, and ``healthy`` otherwise.
   first delivery).
 - ``model``: a live model version serves predictions; without one, or with
   prediction off, predictions fall back to baselines or are not made (info).
-- ``notifications``: where alerts go: the number of apprise URLs the routes
-  reach and of alerts firing; info when no channel has a URL (alerts show on
-  the dashboard only), skipped when alerting is off.
+- ``notifications``: where alerts go: the number of URLs the routes reach, of
+  alerts firing, and of notifications given up in the last 24 hours (then
+  degraded), with their p95 latency; info when no channel has a URL (alerts
+  show on the dashboard only), skipped when alerting is off.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from controltower.store import queries
 from controltower.store.engine import reading
 from controltower.store.schema import current_revision, ensure_current
 from controltower.store.tables import Alert, table_of
+from controltower.telemetry import notification_log
 
 alerts_t = table_of(Alert)
 
@@ -110,7 +112,7 @@ def check_health(engine: Engine, settings: Settings, now: datetime | None = None
                     _backlog(queries.delivery_states(conn), settings),
                     _freshness(queries.last_delivery_at(conn), settings, now),
                     _model(registry.live_version(conn), settings),
-                    _notifications(conn, settings),
+                    _notifications(conn, settings, now),
                 ]
         except SQLAlchemyError as exc:
             database = Check("database", "failing", _first_line(exc))
@@ -199,7 +201,7 @@ def _model(live: registry.VersionInfo | None, settings: Settings) -> Check:
     )
 
 
-def _notifications(conn: Connection, settings: Settings) -> Check:
+def _notifications(conn: Connection, settings: Settings, now: datetime) -> Check:
     config = settings.alerts
     if not config.enabled:
         return Check("notifications", "skipped", "alerting is off", {"urls": 0})
@@ -207,12 +209,26 @@ def _notifications(conn: Connection, settings: Settings) -> Check:
     firing = conn.execute(
         select(func.count()).select_from(alerts_t).where(alerts_t.c.resolved_at.is_(None))
     ).scalar_one()
-    facts = {"urls": len(urls), "firing": int(firing)}
+    sent = notification_log.summary(conn, 24.0, now)
+    facts = {
+        "urls": len(urls),
+        "firing": int(firing),
+        "failed_24h": sent.failed,
+        "latency_p95_s": sent.latency_p95_s,
+    }
     if not urls:
         return Check(
             "notifications",
             "info",
             f"no channel has a URL: {firing} alerts firing show on the dashboard only",
+            facts,
+        )
+    if sent.failed:
+        return Check(
+            "notifications",
+            "degraded",
+            f"{sent.failed} notifications given up in the last 24 hours "
+            "(GET /api/v1/alerts/notifications says why)",
             facts,
         )
     return Check(

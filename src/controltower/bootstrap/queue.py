@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -21,13 +22,12 @@ from sqlalchemy import Engine
 
 from controltower.anomaly.recording import detect_and_record
 from controltower.anomaly.tuning import Tuning
+from controltower.bootstrap.alerting import EvaluationTrigger, register_alerting
 from controltower.config import Settings
 from controltower.errors import ConfigurationError
 from controltower.ingest import joblogs, processing, reconcile
 from controltower.ingest.reconcile import vars_of
-from controltower.integrations.notify import Notifier
 from controltower.telemetry import retention
-from controltower.telemetry.alerts import evaluate_store
 from controltower.telemetry.service import rate_table
 
 QUEUE_NAME = "controltower"
@@ -63,6 +63,7 @@ class Tasks:
     train: Callable[[], Any] | None = None
     anomalies: Callable[[], Any] | None = None
     alerts: Callable[[], Any] | None = None
+    alert_trigger: EvaluationTrigger | None = None
 
 
 def register_tasks(
@@ -81,24 +82,32 @@ def register_tasks(
     ``reconcile.interval_minutes``, followed by fetching the logs of failed jobs;
     and retention runs daily at ``retention.hour``; anomaly detection over the
     store records what it finds every ``anomaly.interval_minutes``; the alert
-    rules are evaluated every ``alerts.interval_minutes``. With
+    rules are evaluated every ``alerts.interval_minutes`` and soon after
+    completed runs are written (``bootstrap.alerting``). With
     ``settings``, runs seen requested or queued are predicted (as
     ``intelligence.mode`` and ``ml_enabled`` allow, read on every batch) and the
     models are retrained daily at ``intelligence.train_hour``.
     """
     on_runs = _prediction_hook(engine, settings) if settings is not None else None
+    alerts_task, trigger = register_alerting(huey, engine, settings)
+    on_completed = _alerting_hook(trigger) if trigger is not None else None
 
     @huey.task(retries=3, retry_delay=2, name="normalize_deliveries")  # type: ignore[untyped-decorator]
     def normalize_deliveries(ids: list[int]) -> dict[str, int]:
         before_batch()
-        report = processing.process(engine, ids, limit=len(ids), on_runs=on_runs)
+        report = processing.process(
+            engine, ids, limit=len(ids), on_runs=on_runs, on_completed_runs=on_completed
+        )
         return vars(report)
 
     @huey.periodic_task(  # type: ignore[untyped-decorator]
         crontab(minute=f"*/{sweep_minutes}"), name="sweep_pending_deliveries"
     )
     def sweep_pending_deliveries() -> dict[str, int]:
-        return vars(processing.process_all_pending(engine, on_runs=on_runs))
+        report = processing.process_all_pending(
+            engine, on_runs=on_runs, on_completed_runs=on_completed
+        )
+        return vars(report)
 
     reconcile_task = None
     if settings is not None and settings.github.authenticated and settings.reconcile.enabled:
@@ -148,29 +157,21 @@ def register_tasks(
         retention=retention_task,
         train=_register_training(huey, engine, settings),
         anomalies=anomaly_task,
-        alerts=_register_alerting(huey, engine, settings),
+        alerts=alerts_task,
+        alert_trigger=trigger,
     )
 
 
-def _register_alerting(huey: Huey, engine: Engine, settings: Settings | None) -> Any:
-    """Evaluate the alert rules every ``alerts.interval_minutes``; notify in the background."""
-    if settings is None or not settings.alerts.enabled:
-        return None
-    minutes = settings.alerts.interval_minutes
-    every = crontab(minute=f"*/{minutes}") if minutes < 60 else crontab(minute="0")
-    notifier = Notifier(settings.alerts)
+def _alerting_hook(trigger: EvaluationTrigger) -> processing.ReceivedHook:
+    """Ask for an alert evaluation; a failure is logged and never holds up ingest."""
 
-    @huey.periodic_task(every, name="evaluate_alerts")  # type: ignore[untyped-decorator]
-    def evaluate_alerts() -> dict[str, int]:
-        notifications = evaluate_store(engine, settings)
-        for notification in notifications:
-            notifier.deliver(notification)
-        return {
-            "firing": sum(n.event == "firing" for n in notifications),
-            "resolved": sum(n.event == "resolved" for n in notifications),
-        }
+    def request(received_at: datetime) -> None:
+        try:
+            trigger.request(received_at)
+        except Exception:  # alerting must never fail the ingest of a delivery
+            log.exception("alert_trigger_failed")
 
-    return evaluate_alerts
+    return request
 
 
 def _prediction_hook(engine: Engine, settings: Settings) -> processing.RunsHook:

@@ -8,7 +8,9 @@ cannot be normalized is marked ``failed`` with the reason and never retried;
 a database error leaves the delivery ``pending`` for the sweep, and after
 ``MAX_ATTEMPTS`` marks it failed. Once the batch has committed, ``on_runs``
 (when given) hears of the run attempts written that had not completed yet:
-requested, queued or in progress, the moment prediction is for.
+requested, queued or in progress, the moment prediction is for; and
+``on_completed_runs`` hears when deliveries of completed runs were written,
+with the newest one's ``received_at`` (alerts are evaluated then).
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ deliveries_t = table_of(Delivery)
 MAX_ATTEMPTS = 5
 RunKey = tuple[str, str, int]  # repository, run id, attempt
 RunsHook = Callable[[list[RunKey]], object]
+ReceivedHook = Callable[[datetime], object]
 
 
 @dataclass
@@ -72,6 +75,7 @@ def process(
     *,
     limit: int = 50,
     on_runs: RunsHook | None = None,
+    on_completed_runs: ReceivedHook | None = None,
 ) -> ProcessReport:
     """Normalize pending deliveries (the given ids, or the oldest ``limit``).
 
@@ -87,6 +91,7 @@ def process(
         deliveries_t.c.content_type,
         deliveries_t.c.body,
         deliveries_t.c.attempts,
+        deliveries_t.c.received_at,
     ).where(deliveries_t.c.state == "pending")
     query = query.where(deliveries_t.c.id.in_(list(ids))) if ids is not None else query
     with engine.connect() as conn:
@@ -96,6 +101,7 @@ def process(
     prepared = [(row, _normalize(row)) for row in rows]
     report = ProcessReport()
     unfinished: list[RunKey] = []
+    completed_at: datetime | None = None
     with engine.begin() as conn:
         claim = select(deliveries_t.c.id).where(
             deliveries_t.c.id.in_([row.id for row in rows]), deliveries_t.c.state == "pending"
@@ -108,20 +114,28 @@ def process(
         for row, normalized in prepared:
             if row.id in claimed and _write_one(conn, writer, row, normalized, who, report):
                 unfinished.extend(_unfinished_runs(normalized))
+                if _completes_runs(normalized):
+                    completed_at = max(completed_at or row.received_at, row.received_at)
     if on_runs is not None and unfinished:
         on_runs(unfinished)
+    if on_completed_runs is not None and completed_at is not None:
+        on_completed_runs(completed_at)
     if report.total:
         log.info("deliveries_processed", **vars(report))
     return report
 
 
 def process_all_pending(
-    engine: Engine, *, batch: int = 50, on_runs: RunsHook | None = None
+    engine: Engine,
+    *,
+    batch: int = 50,
+    on_runs: RunsHook | None = None,
+    on_completed_runs: ReceivedHook | None = None,
 ) -> ProcessReport:
     """Work through the whole backlog of pending deliveries, batch by batch."""
     total = ProcessReport()
     while True:
-        report = process(engine, limit=batch, on_runs=on_runs)
+        report = process(engine, limit=batch, on_runs=on_runs, on_completed_runs=on_completed_runs)
         for name in ("processed", "ignored", "failed", "retry"):
             setattr(total, name, getattr(total, name) + getattr(report, name))
         if report.total in (0, report.retry):
@@ -136,6 +150,12 @@ def _unfinished_runs(normalized: Normalized | Exception) -> list[RunKey]:
         for fact in normalized.facts
         if isinstance(fact, RunFact) and fact.status != "completed"
     ]
+
+
+def _completes_runs(normalized: Normalized | Exception) -> bool:
+    if isinstance(normalized, Exception):
+        return False
+    return any(isinstance(f, RunFact) and f.status == "completed" for f in normalized.facts)
 
 
 def _normalize(row: Any) -> Normalized | Exception:

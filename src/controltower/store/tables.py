@@ -497,3 +497,32 @@ class Silence(Base):
     created_by: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime]
     expired_at: Mapped[datetime | None]
+
+
+class AlertNotification(Base):
+    """One notification of an alert to one channel: when its fact arrived and when it left.
+
+    ``channel`` is the URL's scheme only (never the URL, which holds secrets).
+    ``fact_at`` is when the fact behind it arrived (``fact_source``
+    ``delivery``: the newest webhook delivery the evaluation saw) or, for a
+    problem no delivery raised, when it was detected (``detection``).
+    ``sent_at`` is when the receiver accepted it, null if it never did (then
+    ``error`` says why); ``latency_s`` is ``sent_at - fact_at``.
+    """
+
+    __tablename__ = "alert_notifications"
+    __table_args__ = (Index("ix_alert_notifications_recorded_at", "recorded_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    alert_key: Mapped[str] = mapped_column(String(512))
+    event: Mapped[str] = mapped_column(String(16))
+    severity: Mapped[str] = mapped_column(String(16))
+    channel: Mapped[str] = mapped_column(String(64))
+    grouped: Mapped[int] = mapped_column(Integer, default=1)
+    attempts: Mapped[int] = mapped_column(Integer)
+    fact_at: Mapped[datetime]
+    fact_source: Mapped[str] = mapped_column(String(16))
+    sent_at: Mapped[datetime | None]
+    latency_s: Mapped[float | None] = mapped_column(Float)
+    error: Mapped[str | None] = mapped_column(Text)
+    recorded_at: Mapped[datetime]

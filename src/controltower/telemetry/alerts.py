@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from fnmatch import fnmatchcase
 
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, insert, select, text, update
 
 from controltower.config import AlertRule, Settings
 from controltower.integrations.notify import Notification
@@ -39,6 +39,7 @@ SINGLE_KINDS = frozenset({"ingest-backlog", "ingest-failed", "ingest-quiet"})
 # Problems are looked for over the last month, as on the overview, and all of them are kept.
 DAYS = 30
 LIMIT = 10_000
+ADVISORY_LOCK = 0x616C657274  # the PostgreSQL advisory lock that serializes evaluations
 
 
 def alert_key(problem: activity.Problem) -> str:
@@ -143,6 +144,9 @@ def evaluate_decision(engine: Engine, settings: Settings, now: datetime | None =
     """Evaluate the alert rules now; the notifications to send, and those held back and why."""
     now = now or datetime.now(UTC)
     with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # One evaluation at a time across processes, or two could open the same alert.
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK})
         metrics = metric_problems(
             conn, settings.alerts.rules, service.rate_table(settings.telemetry.rates), now
         )

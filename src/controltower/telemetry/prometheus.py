@@ -15,7 +15,10 @@ never run, job or commit ids.
   ``controltower_last_delivery_timestamp_seconds``: controltower's own ingest;
 - ``controltower_data_completeness_ratio{repository}``: the share of the
   runs GitHub's API listed that had arrived by webhook, at each repository's
-  latest reconciliation (``repository="*"`` for all of them together).
+  latest reconciliation (``repository="*"`` for all of them together);
+- ``controltower_alert_latency_seconds{channel}``, a histogram: from the fact
+  behind an alert notification arriving to the receiver accepting it, per
+  channel (URL scheme), from the notification log.
 
 A pipeline run is one attempt of a workflow run. ``result`` follows the
 convention's ``cicd.pipeline.result`` values: success, failure, timeout,
@@ -40,6 +43,7 @@ from sqlalchemy import Connection, Engine, case, func, select
 
 from controltower.store.engine import reading
 from controltower.store.tables import Delivery, Repository, Workflow, WorkflowRun, table_of
+from controltower.telemetry import notification_log
 from controltower.telemetry.completeness import data_completeness
 
 BUCKETS = (30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1800.0, 3600.0, 7200.0)
@@ -146,7 +150,19 @@ def _own(conn: Connection) -> list[Metric]:
         "When the newest webhook delivery was received (Unix time).",
     )
     freshness.add_metric([], last.timestamp() if last is not None else 0.0)
-    return [deliveries, freshness, _completeness(conn)]
+    return [deliveries, freshness, _completeness(conn), _alert_latency(conn)]
+
+
+def _alert_latency(conn: Connection) -> Metric:
+    histogram = HistogramMetricFamily(
+        "controltower_alert_latency_seconds",
+        "From the fact behind an alert notification arriving to the receiver accepting it.",
+        labels=["channel"],
+    )
+    for channel, cumulative, count, total in notification_log.histogram(conn):
+        buckets = [(str(b), c) for b, c in zip(notification_log.BUCKETS, cumulative, strict=True)]
+        histogram.add_metric([channel], [*buckets, ("+Inf", count)], total)
+    return histogram
 
 
 def _completeness(conn: Connection) -> Metric:

@@ -26,7 +26,14 @@ from controltower.intelligence.accuracy import LiveAccuracy, live_accuracy
 from controltower.intelligence.serving import shown_prediction
 from controltower.store import anomalies as anomaly_store
 from controltower.store import queries
-from controltower.telemetry import activity, completeness, deployments, drilldown, service
+from controltower.telemetry import (
+    activity,
+    completeness,
+    deployments,
+    drilldown,
+    notification_log,
+    service,
+)
 from controltower.telemetry.alert_records import firing_count
 from controltower.telemetry.dora import DeploymentEvent, Dora
 from controltower.telemetry.metrics import GroupMetrics, Window
@@ -259,6 +266,7 @@ def overview(
             else None
         ),
         prediction_mode=settings.intelligence.mode if settings.ml_enabled else "disabled",
+        alert_latency=notification_log.summary(conn) if settings.alerts.enabled else None,
         accuracy=_live_accuracy(container),
         accuracy_days=settings.intelligence.accuracy_days,
         feed=activity.feed(conn, scope, limit=25),

@@ -20,8 +20,9 @@ from controltower.ingest import processing
 log = structlog.get_logger(__name__)
 
 
-# Poll an idle queue at most once a second (huey's default backs off to 10 s); Redis
-# blocks on the queue instead of polling, so this matters for the SQLite queue.
+# Poll an idle queue at most once a second (huey's default backs off to 10 s, which a
+# delivery after a quiet spell would wait before normalizing, and its alert with it);
+# Redis blocks on the queue instead of polling, so this matters for the SQLite queue.
 POLLING = {"initial_delay": 0.05, "backoff": 1.5, "max_delay": 1.0}
 
 
@@ -30,6 +31,11 @@ class _QuietConsumer(Consumer):  # type: ignore[misc]
 
     def _set_signal_handlers(self) -> None:
         return None
+
+
+def _start_alerting(container: Container) -> None:
+    if container.tasks.alert_trigger is not None:
+        container.tasks.alert_trigger.start()
 
 
 def _sweep_at_start(container: Container) -> None:
@@ -54,6 +60,7 @@ class InProcessConsumer:
             worker_type="thread",
             periodic=True,
             check_worker_health=True,
+            **POLLING,
         )
 
     def start(self) -> None:
@@ -61,6 +68,7 @@ class InProcessConsumer:
         threading.Thread(
             target=_sweep_at_start, args=(self._container,), name="startup-sweep", daemon=True
         ).start()
+        _start_alerting(self._container)
         self._consumer.start()
 
     def stop(self) -> None:
@@ -70,6 +78,7 @@ class InProcessConsumer:
 
 def run_worker(container: Container, workers: int = 2, **options: Any) -> None:
     """Run the consumer in the foreground until interrupted (``controltower worker``)."""
+    _start_alerting(container)
     _sweep_at_start(container)
     consumer = Consumer(
         container.huey,

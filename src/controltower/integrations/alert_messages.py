@@ -1,0 +1,126 @@
+"""Alert notifications and the messages that carry them: grouping, and the text people read.
+
+A ``Notification`` is one alert starting to fire (or growing worse) or
+resolving. Notifications of one evaluation that share a group (``group_by``:
+the repository by default, or the kind, the severity, or nothing) and go to
+the same URL travel as one ``Message`` listing them, one line each, unless the
+channel keeps one event per alert (PagerDuty: an incident per ``dedup_key``),
+where each notification is a message of its own. Pure: no I/O.
+
+The group is read from the alert key (``telemetry.alerts.alert_key``:
+``kind|repository|workflow|title``, or the kind alone for the installation's
+own problems, which have no repository).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+GroupBy = Literal["repository", "kind", "severity", "none"]
+INSTALLATION = "controltower"
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    """An alert starting to fire (or growing worse), or resolving.
+
+    ``fact_at`` is when the fact behind it arrived (``fact_source``
+    ``delivery``) or was detected (``detection``); it is set by whoever
+    evaluated the rules, for measuring latency.
+    """
+
+    key: str
+    event: Literal["firing", "resolved"]
+    severity: str
+    title: str
+    detail: str
+    since: datetime
+    fact_at: datetime | None = None
+    fact_source: str = "detection"
+
+    @property
+    def head(self) -> str:
+        """``RESOLVED`` or the severity in capitals."""
+        return "RESOLVED" if self.event == "resolved" else self.severity.upper()
+
+    @property
+    def text(self) -> str:
+        """The message as a person reads it in a chat or a page."""
+        return f"{self.head}: {self.title}\n{self.detail}"
+
+    @property
+    def kind(self) -> str:
+        """The problem kind, the first part of the key."""
+        return self.key.split("|", 1)[0]
+
+    @property
+    def repository(self) -> str | None:
+        """The repository the key names, if any."""
+        parts = self.key.split("|", 2)
+        return (parts[1] or None) if len(parts) > 1 else None
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One send to one URL: a single notification, or a group of them listed one per line."""
+
+    notifications: tuple[Notification, ...]
+    group: str = ""
+
+    @property
+    def title(self) -> str:
+        """A heading for channels that have one."""
+        if len(self.notifications) == 1:
+            return f"controltower: {self.notifications[0].title}"
+        return f"controltower: {len(self.notifications)} alerts ({self.group or INSTALLATION})"
+
+    @property
+    def text(self) -> str:
+        """The body: the notification's text, or one line per notification of the group."""
+        if len(self.notifications) == 1:
+            return self.notifications[0].text
+        lines = [f"• {n.head}: {n.title}" for n in self.notifications]
+        return f"{len(self.notifications)} alerts ({self.group or INSTALLATION})\n" + "\n".join(
+            lines
+        )
+
+    @property
+    def severity(self) -> str:
+        """The worst severity among the notifications still firing (else the first's)."""
+        order = {"critical": 0, "warning": 1, "info": 2}
+        firing = [n.severity for n in self.notifications if n.event == "firing"]
+        return min(firing or [self.notifications[0].severity], key=lambda s: order.get(s, 3))
+
+
+def group_of(notification: Notification, group_by: GroupBy) -> str:
+    """The group ``notification`` belongs to under ``group_by`` ('' for none)."""
+    if group_by == "repository":
+        return notification.repository or ""
+    if group_by == "kind":
+        return notification.kind
+    if group_by == "severity":
+        return notification.severity
+    return notification.key
+
+
+def messages_for(
+    notifications: Sequence[Notification],
+    urls_of: Callable[[str], Sequence[str]],
+    group_by: GroupBy,
+    per_alert: Callable[[str], bool],
+) -> list[tuple[str, Message]]:
+    """The (URL, message) pairs to send: grouped per URL, one per alert where ``per_alert(url)``."""
+    buckets: dict[tuple[str, str], list[Notification]] = {}
+    out: list[tuple[str, Message]] = []
+    for notification in notifications:
+        group = group_of(notification, group_by)
+        for url in urls_of(notification.severity):
+            if per_alert(url):
+                out.append((url, Message((notification,), group)))
+            else:
+                buckets.setdefault((url, group), []).append(notification)
+    out.extend((url, Message(tuple(ns), group)) for (url, group), ns in buckets.items())
+    return out

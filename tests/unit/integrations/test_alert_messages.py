@@ -1,0 +1,129 @@
+"""Grouping notifications into messages, and the PagerDuty event and Retry-After rules."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from controltower.integrations import channels
+from controltower.integrations.alert_messages import (
+    GroupBy,
+    Message,
+    Notification,
+    group_of,
+    messages_for,
+)
+from controltower.telemetry import activity
+from controltower.telemetry.alerts import alert_key
+
+SINCE = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+def _notification(problem: activity.Problem, event: str = "firing") -> Notification:
+    return Notification(alert_key(problem), event, problem.severity, problem.title, "d", SINCE)  # type: ignore[arg-type]
+
+
+BUILD_A = activity.Problem(
+    "failing-branch", "critical", "build is failing on main", "", None, "o/a", 1
+)
+LINT_A = activity.Problem(
+    "failing-branch", "warning", "lint is failing on main", "", None, "o/a", 2
+)
+BUILD_B = activity.Problem(
+    "failing-branch", "critical", "build is failing on main", "", None, "o/b", 3
+)
+BACKLOG = activity.Problem("ingest-backlog", "critical", "9 deliveries waiting", "")
+
+
+@pytest.mark.parametrize(
+    ("group_by", "expected"),
+    [
+        ("repository", ["o/a", "o/a", "o/b", ""]),
+        ("kind", ["failing-branch", "failing-branch", "failing-branch", "ingest-backlog"]),
+        ("severity", ["critical", "warning", "critical", "critical"]),
+    ],
+)
+def test_groups_come_from_the_alert_key(group_by: GroupBy, expected: list[str]) -> None:
+    """Repository and kind are read back from keys made by alert_key."""
+    found = [group_of(_notification(p), group_by) for p in (BUILD_A, LINT_A, BUILD_B, BACKLOG)]
+    assert found == expected
+
+
+def test_one_message_per_url_and_group_but_one_per_alert_for_pagerduty() -> None:
+    """Slack gets o/a's two alerts together; PagerDuty one message per alert."""
+    routes = {
+        "critical": ["pagerduty-events://K", "slack-webhook://T/B/X"],
+        "warning": ["slack-webhook://T/B/X"],
+    }
+    notifications = [_notification(p) for p in (BUILD_A, LINT_A, BUILD_B)]
+    pairs = messages_for(notifications, lambda s: routes[s], "repository", channels.per_alert)
+    slack = {m.group: m for url, m in pairs if url.startswith("slack")}
+    pagerduty = [m for url, m in pairs if url.startswith("pagerduty")]
+    assert [len(m.notifications) for m in pagerduty] == [1, 1]
+    assert sorted(slack) == ["o/a", "o/b"]
+    assert [n.title for n in slack["o/a"].notifications] == [
+        "build is failing on main",
+        "lint is failing on main",
+    ]
+    assert slack["o/a"].severity == "critical"
+
+
+def test_grouping_by_none_sends_every_alert_alone() -> None:
+    """group_by none: as many messages as notifications."""
+    notifications = [_notification(p) for p in (BUILD_A, LINT_A)]
+    pairs = messages_for(notifications, lambda _s: ["json://x"], "none", channels.per_alert)
+    assert [len(m.notifications) for _, m in pairs] == [1, 1]
+
+
+def test_a_grouped_message_lists_one_line_per_alert_resolved_ones_marked() -> None:
+    """The text has a heading and a line per notification."""
+    message = Message((_notification(BUILD_A), _notification(LINT_A, "resolved")), "o/a")
+    assert message.text.splitlines() == [
+        "2 alerts (o/a)",
+        "• CRITICAL: build is failing on main",
+        "• RESOLVED: lint is failing on main",
+    ]
+    assert message.title == "controltower: 2 alerts (o/a)"
+
+
+def test_pagerduty_events_trigger_with_a_payload_and_resolve_with_the_same_dedup_key() -> None:
+    """Trigger carries summary, source and severity; resolve only the key."""
+    firing = channels.pagerduty_event("K", Message((_notification(BUILD_A),)))
+    resolved = channels.pagerduty_event("K", Message((_notification(BUILD_A, "resolved"),)))
+    assert firing["event_action"] == "trigger"
+    assert firing["payload"]["severity"] == "critical"
+    assert firing["payload"]["source"] == "controltower"
+    assert firing["payload"]["component"] == "o/a"
+    assert resolved == {
+        "routing_key": "K",
+        "event_action": "resolve",
+        "dedup_key": firing["dedup_key"],
+    }
+
+
+def test_long_alert_keys_become_a_stable_dedup_key_within_pagerdutys_limit() -> None:
+    """Keys over 255 characters are digested, the same way every time."""
+    key = "failing-branch|o/a|1|" + "x" * 400
+    assert len(channels.dedup_key(key)) <= 255
+    assert channels.dedup_key(key) == channels.dedup_key(key)
+    assert channels.dedup_key("ingest-backlog") == "ingest-backlog"
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [("3", 3.0), ("0", 0.0), ("soon", None), (None, None), ("Wed, 01 Nov 2026 00:00:30 GMT", 30.0)],
+)
+def test_retry_after_reads_seconds_and_http_dates(
+    header: str | None, expected: float | None
+) -> None:
+    """Both forms of Retry-After; anything else is ignored."""
+    now = datetime(2026, 11, 1, tzinfo=UTC)
+    assert channels.retry_after(header, now) == expected
+    assert channels.retry_after("Wed, 01 Nov 2026 00:00:00 GMT", now + timedelta(hours=1)) == 0.0
+
+
+def test_only_the_scheme_of_a_channel_url_is_kept() -> None:
+    """The routing key and tokens never leave the URL."""
+    assert channels.scheme_of("pagerduty-events://SECRETKEY?region=eu") == "pagerduty-events"
+    assert channels.scheme_of("SLACK-WEBHOOK://T/B/X") == "slack-webhook"
