@@ -37,8 +37,8 @@ def test_alarms_are_true_or_false_and_those_on_the_stored_series_count_as_false(
         Tuning(),
     )
     assert (tally.recalled, tally.true_alarms, tally.false_alarms, tally.on_stored) == (1, 1, 2, 1)
-    assert tally.false_share == pytest.approx(2 / 3)
-    assert tally.false_share_elsewhere == pytest.approx(1 / 2)
+    assert tally.false_alarm_share == pytest.approx(2 / 3)
+    assert tally.false_alarm_share_beyond_stored == pytest.approx(1 / 2)
 
 
 def test_an_alarm_of_another_kind_is_true_but_not_recall() -> None:
@@ -64,7 +64,7 @@ def test_evaluation_is_deterministic_with_a_seed_and_recalls_clear_anomalies() -
     data = [series(s) for s in range(3)] + [series(s, outcomes=True) for s in range(3)]
     first = evaluate(data, seed=7).as_dict()
     assert first == evaluate(data, seed=7).as_dict()
-    for kind, tally in first["kinds"].items():
+    for kind, tally in first["per_kind"].items():
         assert tally["injected"] == 3, kind
         assert tally["recall"] >= 2 / 3, kind
 
