@@ -23,7 +23,7 @@ from controltower.anomaly.model import Kind
 from controltower.anomaly.tuning import Tuning
 
 BURST_RISE = 0.4
-SPIKE_RELATIVE, SPIKE_SPREADS = (1.0, 3.0), 8.0
+SPIKE_RELATIVE, SPIKE_SPREADS, SPIKE_TAIL = (1.0, 3.0), 8.0, (2.0, 4.0)
 SHIFT_RELATIVE, SHIFT_SPREADS = (0.3, 1.0), 4.0
 DRIFT_RELATIVE, DRIFT_SPREADS = (0.4, 1.0), 5.0
 
@@ -45,6 +45,12 @@ def local_spread(values: Array, at: int, window: int) -> float:
     return max(mad, spread_floor(values))
 
 
+def tail_reach(values: Array, at: int, level: float, tuning: Tuning) -> float:
+    """How far above ``level`` the series' own 1-in-100 tail reaches before ``at``."""
+    before = values[max(0, at - tuning.tail_window) : at]
+    return max(float(np.quantile(before, tuning.tail_quantile)) - level, 0.0)
+
+
 def inject(
     kind: Kind, values: Array, at: int, rng: np.random.Generator, tuning: Tuning
 ) -> tuple[Array, Injected]:
@@ -59,7 +65,12 @@ def inject(
     spread = local_spread(values, at, tuning.window)
     level = abs(float(np.median(values[max(0, at - tuning.window) : at])))
     if kind == "spike":
-        size = max(float(rng.uniform(*SPIKE_RELATIVE)) * level, SPIKE_SPREADS * spread)
+        tail = tail_reach(values, at, level, tuning)
+        size = max(
+            float(rng.uniform(*SPIKE_RELATIVE)) * level,
+            SPIKE_SPREADS * spread,
+            float(rng.uniform(*SPIKE_TAIL)) * tail,
+        )
         changed[at] += size
         return changed, Injected(kind, at, at, size)
     if kind == "level_shift":

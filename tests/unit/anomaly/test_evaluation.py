@@ -79,6 +79,19 @@ def test_injected_sizes_are_at_least_their_share_of_the_level() -> None:
         assert changed[200] - values[200] == pytest.approx(where.size)
 
 
+def test_a_spike_on_a_heavy_tailed_series_clears_its_own_tail() -> None:
+    """Injected into a series whose 1-in-100 point is far out, a spike lands 2 to 4 times as far."""
+    rng = np.random.default_rng(5)
+    values = np.exp(rng.normal(np.log(10), 1.0, 500))
+    tuning = Tuning()
+    changed, where = inject("spike", values, 300, np.random.default_rng(2), tuning)
+    level = float(np.median(values[300 - tuning.window : 300]))
+    reach = float(np.quantile(values[300 - tuning.tail_window : 300], tuning.tail_quantile)) - level
+    assert reach > 3 * level
+    assert 2 * reach <= where.size <= 4 * reach
+    assert changed[300] == pytest.approx(values[300] + where.size)
+
+
 def test_mostly_zero_series_are_skipped_and_counted() -> None:
     """A series zero at most points is not judged, and the evaluation says so."""
     points = [Point(T0 + timedelta(days=i), float(i % 5 == 0)) for i in range(400)]
