@@ -98,6 +98,16 @@ def test_a_slow_ramp_noticed_late_is_a_drift() -> None:
     assert 150 <= found[0].index <= 250
 
 
+def test_a_calm_stretch_after_a_busy_one_keeps_its_own_sensitivity() -> None:
+    """A step of 80 % on a quiet level is found though the series was ten times as high before."""
+    rng = np.random.default_rng(6)
+    values = np.concatenate([rng.normal(500, 50, 300), rng.normal(30, 3, 250)])
+    values[450:] += 24
+    found = [a for a in detect(points(values)) if a.kind in ("level_shift", "drift")]
+    [after] = [a for a in found if a.index >= 450]
+    assert (after.kind, after.index < 450 + 60) == ("level_shift", True)
+
+
 def test_a_ramp_is_a_drift() -> None:
     """A rise spread over 40 points is told apart from a step as a drift."""
     values = noise()
