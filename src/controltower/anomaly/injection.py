@@ -8,8 +8,12 @@ by 40 % to 100 % over one to two windows and staying there, each at least
 ``SPIKE_SPREADS``, ``SHIFT_SPREADS`` or ``DRIFT_SPREADS`` robust standard
 deviations of those points (a change that the series' own noise swallows is
 not one anybody could see); and a **failure burst** of ``burst_window`` runs
-each failing with the recent failure rate plus 0.4 (at most 0.95). Pure: no
-I/O; the random generator is given, so a seed fixes everything.
+each failing with the recent failure rate plus 0.4 (at most 0.95). A spike
+also lies 2 to 4 times as far above the level as the series' own reach (its
+``tail_quantile`` over the ``tail_window`` points before, minus the level):
+on a heavy-tailed series a point at three times the median comes every few
+days and is no anomaly. Pure: no I/O; the random generator is given, so a
+seed fixes everything.
 """
 
 from __future__ import annotations
