@@ -75,10 +75,10 @@ def test_detect_on_a_missing_file_exits_2(tmp_path: Path) -> None:
     assert "cannot read" in result.stderr
 
 
-def test_evaluate_reports_recall_and_false_share_per_kind(
+def test_evaluate_json_has_the_interface_shape_and_is_repeatable(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """On an imported history, evaluate prints per-kind figures, the same for the same seed."""
+    """evaluate --json has the spec's overall and per_kind figures, the same for the same seed."""
     monkeypatch.setenv("CONTROLTOWER_DATABASE_URL", f"sqlite:///{tmp_path / 'db.sqlite'}")
     monkeypatch.setenv("CONTROLTOWER_DATA_DIR", str(tmp_path))
     sample = files("controltower.data") / "demo-runs.jsonl.gz"
@@ -87,8 +87,16 @@ def test_evaluate_reports_recall_and_false_share_per_kind(
     first = runner.invoke(app, ["anomaly", "evaluate", "--json", "--seed", "3"])
     assert first.exit_code == 0, first.output
     report = json.loads(first.stdout)
-    assert set(report["kinds"]) == {"spike", "level_shift", "drift", "failure_burst"}
-    assert report["overall"]["injected"] > 0
-    assert 0 <= report["overall"]["recall"] <= 1
+    assert set(report["per_kind"]) == {"spike", "level_shift", "drift", "failure_burst"}
+    for figures in [report["overall"], *report["per_kind"].values()]:
+        assert {"recall", "false_alarm_share", "injected", "alarms"} <= set(figures)
+        assert figures["alarms"] == figures["true_alarms"] + figures["false_alarms"]
+        if figures["alarms"]:
+            share = figures["false_alarms"] / figures["alarms"]
+            assert figures["false_alarm_share"] == pytest.approx(share)
+    overall = report["overall"]
+    assert overall["injected"] == sum(k["injected"] for k in report["per_kind"].values())
+    assert overall["injected"] > 0
+    assert 0 <= overall["recall"] <= 1
     again = runner.invoke(app, ["anomaly", "evaluate", "--json", "--seed", "3"])
     assert json.loads(again.stdout) == report

@@ -24,6 +24,8 @@ _SEASONS = {"weekday": timedelta(days=21), "hour": timedelta(days=3)}
 _MIN_PER_BUCKET = 3
 _PER_BUCKET = 8  # the rhythm at a point: the median of up to this many earlier ones in its bucket
 _GAIN = 0.9  # a rhythm is kept only if it cuts the spread of residuals by 10 % or more
+LEVEL_FLOOR = 0.05  # the spread at a point is at least 5 % of its level
+GLOBAL_FLOOR = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,11 +59,14 @@ def trailing_median(values: Array, window: int, min_history: int) -> tuple[Array
     return center, scale
 
 
-def spread_floor(values: Array) -> float:
-    """The smallest spread to divide by: a share of the whole series' spread, never zero.
+def spread_floor(values: Array, share: float = 0.25) -> float:
+    """The smallest spread to divide by: ``share`` of the whole series' spread, never zero.
 
     A window of identical values (a step that always takes 12 s, a day with no
     runs) has a MAD of zero; dividing by it would make any change infinite.
+    The baseline uses no share of the whole series' spread (``GLOBAL_FLOOR``):
+    a series that moved between regimes would make its calm stretches
+    insensitive; ``LEVEL_FLOOR`` of the level at each point bounds it instead.
     """
     finite = values[np.isfinite(values)]
     if finite.size == 0:
@@ -70,7 +75,7 @@ def spread_floor(values: Array) -> float:
     if mad == 0.0:
         mad = 1.2533 * float(np.mean(np.abs(finite - np.median(finite))))
     typical = float(np.median(np.abs(finite)))
-    return max(0.25 * mad, 0.02 * typical, 1e-9)
+    return max(share * mad, 0.02 * typical, 1e-9)
 
 
 def robust_baseline(
@@ -82,7 +87,7 @@ def robust_baseline(
     if season is not None:
         adjusted_center, scale = trailing_median(values - profile, window, min_history)
         center = adjusted_center + profile
-    floor = spread_floor(values)
+    floor = np.maximum(LEVEL_FLOOR * np.abs(center), spread_floor(values, GLOBAL_FLOOR))
     scale = np.where(np.isnan(scale), scale, np.maximum(scale, floor))
     return Baseline(center, scale, profile, season)
 

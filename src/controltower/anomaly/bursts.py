@@ -5,7 +5,10 @@ first. At each run the last ``burst_window`` outcomes are compared with the
 ``burst_reference`` before them: if the failure rate of the reference is *p*,
 the chance of at least as many failures in the window is a binomial tail. A
 burst is a tail below ``burst_alpha`` with a rate at least
-``burst_min_increase`` higher than *p*. Pure: no I/O.
+``burst_min_increase`` higher than *p*. A burst is told once: no other is
+raised until the window's rate falls back below *p* plus
+``burst_min_increase`` (a failing streak of 40 runs is one burst, not two).
+Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -39,18 +42,20 @@ def detect_bursts(timestamps: Sequence[datetime], outcomes: Array, tuning: Tunin
     """Windows of runs whose failures are improbable given the runs before them."""
     m = tuning.burst_window
     found: list[Anomaly] = []
-    resume = 0
+    ongoing: float | None = None  # the rate before the burst being told, while it lasts
     for i in range(m - 1, len(outcomes)):
-        if i < resume:
-            continue
         window = outcomes[i - m + 1 : i + 1]
+        failures = int(window.sum())
+        rate = failures / m
+        if ongoing is not None:
+            if rate - ongoing >= tuning.burst_min_increase:
+                continue  # the same burst, still going on
+            ongoing = None
         reference = outcomes[max(0, i - m + 1 - tuning.burst_reference) : i - m + 1]
         if len(reference) < tuning.burst_min_reference:
             continue
         # Laplace's rule keeps a spotless history from making one failure a burst.
         p = (float(reference.sum()) + 1) / (len(reference) + 2)
-        failures = int(window.sum())
-        rate = failures / m
         if rate - p < tuning.burst_min_increase:
             continue
         tail = binomial_tail(failures, m, p)
@@ -70,5 +75,5 @@ def detect_bursts(timestamps: Sequence[datetime], outcomes: Array, tuning: Tunin
                 details={"failures": failures, "runs": m},
             )
         )
-        resume = i + m
+        ongoing = p
     return found

@@ -30,6 +30,7 @@ from controltower.anomaly.tuning import Tuning
 # A change is a drift when a ramp leaves at most this share of a step's squared error.
 DRIFT_FIT = 0.85
 MAX_AUTOCORRELATION = 0.8
+SMOOTH = 5
 
 
 def z_scores(values: Array, baseline: Baseline) -> Array:
@@ -42,10 +43,29 @@ def _allowed(tuning: Tuning, sign: int) -> bool:
     return tuning.direction == "both" or (tuning.direction == "up") == (sign > 0)
 
 
+def tail_excess(values: Array, baseline: Baseline, at: int, sign: int, tuning: Tuning) -> float:
+    """How far past normal the series' own tail reaches before ``at`` (``nan``: too little known).
+
+    The departures from the baseline of the ``tail_window`` points before
+    ``at`` are taken in the spike's direction, and their ``tail_quantile``
+    returned: on a heavy-tailed series (queue times, counts per day) it is
+    far wider than the robust spread says.
+    """
+    lo = max(0, at - tuning.tail_window)
+    departures = sign * (values[lo:at] - baseline.center[lo:at])
+    departures = departures[np.isfinite(departures)]
+    if departures.size < tuning.min_history:
+        return float("nan")
+    return max(float(np.quantile(departures, tuning.tail_quantile)), 0.0)
+
+
 def detect_spikes(
     timestamps: Sequence[datetime], values: Array, baseline: Baseline, tuning: Tuning
 ) -> list[Anomaly]:
-    """Points beyond ``spike_z`` that at most one of the next ``confirm`` points follows."""
+    """Points beyond ``spike_z`` and ``spike_tail`` times the tail that the next do not follow.
+
+    At most half of the next ``confirm`` points may be beyond ``spike_z / 2``.
+    """
     z = z_scores(values, baseline)
     found = []
     for i in (int(j) for j in np.flatnonzero(np.abs(np.nan_to_num(z)) >= tuning.spike_z)):
@@ -57,6 +77,9 @@ def detect_spikes(
         if followed > tuning.confirm // 2:
             continue
         expected, observed = float(baseline.center[i]), float(values[i])
+        tail = tail_excess(values, baseline, i, sign, tuning)
+        if not sign * (observed - expected) > tuning.spike_tail * tail:
+            continue  # within (or too little known of) what the series' own tail reaches
         found.append(
             Anomaly(
                 kind="spike",
@@ -67,6 +90,7 @@ def detect_spikes(
                 observed=observed,
                 score=float(abs(z[i])),
                 index=int(i),
+                details={"tail": round(tail, 6)},
             )
         )
     return found
@@ -75,35 +99,51 @@ def detect_spikes(
 def inflation(z: Array, clip: float = np.inf) -> float:
     """How much wider sums of these scores stray than sums of independent ones.
 
-    The autocorrelation is estimated from neighbouring pairs both within
-    ``clip``, so outliers and the large changes being looked for do not count.
+    The lag-one autocorrelation *r* of an AR(1) process satisfies
+    var(z[t] - z[t-1]) = 2 (1 - r) var(z); both spreads are taken as MADs of
+    the scores within ``clip``, so outliers and the few large steps being
+    looked for (one large difference each) move it little.
     """
-    pairs = np.isfinite(z[:-1]) & np.isfinite(z[1:])
-    pairs &= (np.abs(z[:-1]) < clip) & (np.abs(z[1:]) < clip)
-    a, b = z[:-1][pairs], z[1:][pairs]
-    if a.size < 10 or float(np.std(a)) == 0.0 or float(np.std(b)) == 0.0:
+    kept = z[np.isfinite(z) & (np.abs(z) < clip)]
+    if kept.size < 10:
         return 1.0
-    r = float(np.corrcoef(a, b)[0, 1])
-    r = min(max(r, 0.0), MAX_AUTOCORRELATION) if np.isfinite(r) else 0.0
+    spread = _mad(kept)
+    if spread == 0.0:
+        return 1.0
+    r = 1.0 - (_mad(np.diff(kept)) / spread) ** 2 / 2.0
+    r = min(max(r, 0.0), MAX_AUTOCORRELATION)
     return float(np.sqrt((1 + r) / (1 - r)))
+
+
+def _mad(values: Array) -> float:
+    return float(np.median(np.abs(values - np.median(values))))
 
 
 def detect_changes(
     timestamps: Sequence[datetime], values: Array, baseline: Baseline, tuning: Tuning
 ) -> list[Anomaly]:
-    """Lasting shifts and drifts, by a two-sided CUSUM of clipped robust z-scores."""
+    """Lasting shifts and drifts, by a two-sided CUSUM of clipped robust z-scores.
+
+    While a sum is above zero, its points are scored against the baseline
+    where it left zero, held fixed: the trailing baseline would otherwise
+    follow the change it is accumulating evidence of, and a large shift or a
+    slow drift would never add up.
+    """
     raw = z_scores(values, baseline)
-    z = np.clip(raw, -tuning.clip, tuning.clip) / inflation(raw, tuning.clip)
+    scale = inflation(raw, tuning.clip)
+    level = baseline.center - baseline.profile
     found: list[Anomaly] = []
     sums = {1: 0.0, -1: 0.0}
     starts: dict[int, int | None] = {1: None, -1: None}
     resume = 0
     for i in range(len(values)):
-        if i < resume or not np.isfinite(z[i]):
+        if i < resume or not np.isfinite(raw[i]):
             sums, starts = {1: 0.0, -1: 0.0}, {1: None, -1: None}
             continue
         for sign in (1, -1):
-            sums[sign] = max(0.0, sums[sign] + sign * float(z[i]) - tuning.cusum_k)
+            held = starts[sign]
+            z = raw[i] if held is None else _held_z(values, baseline, level, held, i)
+            sums[sign] = max(0.0, sums[sign] + sign * _clipped(z, tuning) / scale - tuning.cusum_k)
             if sums[sign] == 0.0:
                 starts[sign] = None
             elif starts[sign] is None:
@@ -118,6 +158,15 @@ def detect_changes(
     return found
 
 
+def _held_z(values: Array, baseline: Baseline, level: Array, held: int, i: int) -> float:
+    """The score of point ``i`` against the baseline as it was at point ``held``."""
+    return float((values[i] - baseline.profile[i] - level[held]) / baseline.scale[held])
+
+
+def _clipped(z: float, tuning: Tuning) -> float:
+    return min(max(float(z), -tuning.clip), tuning.clip)
+
+
 def _change(
     timestamps: Sequence[datetime],
     values: Array,
@@ -126,13 +175,22 @@ def _change(
     start: int,
     alarm: int,
 ) -> Anomaly:
-    """Describe the change that began at ``start`` and crossed the threshold at ``alarm``."""
-    end = min(len(values), alarm + tuning.window // 2 + 1)
+    """Describe the change that began at ``start`` and crossed the threshold at ``alarm``.
+
+    Its kind is judged on what the series did from up to a window before the
+    alarm (a slow drift is often only noticed late) to ``classify_after``
+    points after it, against the baseline before that stretch: as later points
+    arrive, a change first called a shift is re-labelled a drift once the ramp
+    is evident (``classified_at`` says when the kind was settled).
+    """
+    end = min(len(values), alarm + tuning.classify_after + 1)
+    first = max(0, alarm - 2 * tuning.window, min(start, alarm - tuning.window))
+    if not np.isfinite(baseline.center[first]):
+        first = start
+    reference = float(baseline.center[first] - baseline.profile[first])
+    kind = classify_change(values[first:end] - baseline.profile[first:end] - reference)
     expected = float(baseline.center[start])
-    spread = float(baseline.scale[start])
-    after = values[start:end] - baseline.profile[start:end]
     observed = float(np.median(values[alarm:end]))
-    kind = classify_change(after - (expected - baseline.profile[start]))
     return Anomaly(
         kind=kind,
         severity=metric_severity(expected, observed),
@@ -140,32 +198,43 @@ def _change(
         timestamp=timestamps[alarm],
         expected=expected,
         observed=observed,
-        score=abs(observed - expected) / spread,
+        score=abs(observed - expected) / float(baseline.scale[start]),
         index=alarm,
+        details={"classified_at": timestamps[end - 1].isoformat()},
     )
 
 
 def classify_change(residual: Array) -> Kind:
     """``drift`` when a ramp to a plateau fits clearly better than a step, else ``level_shift``.
 
-    Both fits may begin anywhere in the first half (where the change began is
-    only estimated); the ramp may take any length from 3 points. Least squares,
-    each with its best level.
+    The residual is first smoothed by a running median of ``SMOOTH`` points,
+    so single outliers of a heavy-tailed series do not decide the shape. Both
+    fits may begin anywhere but in the last points (where the change began is
+    only estimated); the ramp may take any length from 3 points. Least
+    squares, each with its best size.
     """
-    r = np.asarray(residual, dtype=float)
+    r = running_median(np.asarray(residual, dtype=float), SMOOTH)
     n = len(r)
     if n < 6:
         return "level_shift"
     t = np.arange(n, dtype=float)
-    begins = np.arange(0, n // 2 + 1, dtype=float)
-    steps = (t[None, :] >= begins[:, None]).astype(float)
-    lengths = np.arange(3, n + 1, dtype=float)
+    steps = (t[None, :] >= np.arange(0, n - 3, dtype=float)[:, None]).astype(float)
+    stride = 1 + n // 60  # ramps: from every point on short stretches, every few on long ones
+    begins = np.arange(0, n - 3, stride, dtype=float)
+    lengths = np.arange(3, n + 1, stride, dtype=float)
     ramps = np.clip(
         (t[None, None, :] - begins[:, None, None] + 1) / lengths[None, :, None], 0.0, 1.0
     ).reshape(-1, n)
     step_error = _best_error(steps, r)
     ramp_error = _best_error(ramps, r)
     return "drift" if ramp_error < DRIFT_FIT * step_error else "level_shift"
+
+
+def running_median(values: Array, width: int) -> Array:
+    """Each point replaced by the median of the ``width`` points around it (fewer at the ends)."""
+    half = width // 2
+    padded = np.pad(values, half, mode="edge")
+    return np.median(np.lib.stride_tricks.sliding_window_view(padded, width), axis=1)[: len(values)]
 
 
 def _best_error(shapes: Array, r: Array) -> float:

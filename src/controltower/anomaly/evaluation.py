@@ -11,7 +11,11 @@ nobody labelled it, and each such alarm costs its reader attention. The false
 alarms that coincide (same kind, within a third of a window) with one raised
 on the stored series are counted apart as well (``on_stored``), to tell how
 many of them the real series carries. An injected anomaly is **recalled**
-when a true alarm of its kind is raised. Pure: no I/O.
+when a true alarm of its kind is raised. ``false_alarm_share`` (the figure
+of the interface) is the strict share: false alarms over all alarms, those on
+the stored series included, since nobody labelled them as anomalies;
+``false_alarm_share_beyond_stored`` leaves the ``on_stored`` ones out of both.
+Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -49,15 +53,18 @@ class Tally:
         return self.recalled / self.injected if self.injected else None
 
     @property
-    def false_share(self) -> float | None:
-        """Share of all alarms that were false (those on the stored series included)."""
-        alarms = self.true_alarms + self.false_alarms
-        return self.false_alarms / alarms if alarms else None
+    def alarms(self) -> int:
+        return self.true_alarms + self.false_alarms
 
     @property
-    def false_share_elsewhere(self) -> float | None:
-        """Share of alarms that were false, leaving out those the stored series raises too."""
-        alarms = self.true_alarms + self.false_alarms - self.on_stored
+    def false_alarm_share(self) -> float | None:
+        """Strict: the share of all alarms that match no injected anomaly (stored ones included)."""
+        return self.false_alarms / self.alarms if self.alarms else None
+
+    @property
+    def false_alarm_share_beyond_stored(self) -> float | None:
+        """The share of alarms that were false, leaving out those the stored series raises too."""
+        alarms = self.alarms - self.on_stored
         return (self.false_alarms - self.on_stored) / alarms if alarms else None
 
     def add(self, other: Tally) -> None:
@@ -67,9 +74,10 @@ class Tally:
     def as_dict(self) -> dict[str, Any]:
         return {
             **vars(self),
+            "alarms": self.alarms,
             "recall": self.recall,
-            "false_share": self.false_share,
-            "false_share_elsewhere": self.false_share_elsewhere,
+            "false_alarm_share": self.false_alarm_share,
+            "false_alarm_share_beyond_stored": self.false_alarm_share_beyond_stored,
         }
 
 
@@ -103,7 +111,7 @@ class Evaluation:
             "skipped": dict(self.skipped),
             "stored_alarms": dict(self.stored_alarms),
             "points": dict(self.points),
-            "kinds": {kind: t.as_dict() for kind, t in self.by_kind.items()},
+            "per_kind": {kind: t.as_dict() for kind, t in self.by_kind.items()},
             "overall": self.overall.as_dict(),
         }
 

@@ -8,8 +8,12 @@ by 40 % to 100 % over one to two windows and staying there, each at least
 ``SPIKE_SPREADS``, ``SHIFT_SPREADS`` or ``DRIFT_SPREADS`` robust standard
 deviations of those points (a change that the series' own noise swallows is
 not one anybody could see); and a **failure burst** of ``burst_window`` runs
-each failing with the recent failure rate plus 0.4 (at most 0.95). Pure: no
-I/O; the random generator is given, so a seed fixes everything.
+each failing with the recent failure rate plus 0.4 (at most 0.95). A spike
+also lies 2 to 4 times as far above the level as the series' own reach (its
+``tail_quantile`` over the ``tail_window`` points before, minus the level):
+on a heavy-tailed series a point at three times the median comes every few
+days and is no anomaly. Pure: no I/O; the random generator is given, so a
+seed fixes everything.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from controltower.anomaly.model import Kind
 from controltower.anomaly.tuning import Tuning
 
 BURST_RISE = 0.4
-SPIKE_RELATIVE, SPIKE_SPREADS = (1.0, 3.0), 8.0
+SPIKE_RELATIVE, SPIKE_SPREADS, SPIKE_TAIL = (1.0, 3.0), 8.0, (2.0, 4.0)
 SHIFT_RELATIVE, SHIFT_SPREADS = (0.3, 1.0), 4.0
 DRIFT_RELATIVE, DRIFT_SPREADS = (0.4, 1.0), 5.0
 
@@ -45,6 +49,12 @@ def local_spread(values: Array, at: int, window: int) -> float:
     return max(mad, spread_floor(values))
 
 
+def tail_reach(values: Array, at: int, level: float, tuning: Tuning) -> float:
+    """How far above ``level`` the series' own 1-in-100 tail reaches before ``at``."""
+    before = values[max(0, at - tuning.tail_window) : at]
+    return max(float(np.quantile(before, tuning.tail_quantile)) - level, 0.0)
+
+
 def inject(
     kind: Kind, values: Array, at: int, rng: np.random.Generator, tuning: Tuning
 ) -> tuple[Array, Injected]:
@@ -59,7 +69,12 @@ def inject(
     spread = local_spread(values, at, tuning.window)
     level = abs(float(np.median(values[max(0, at - tuning.window) : at])))
     if kind == "spike":
-        size = max(float(rng.uniform(*SPIKE_RELATIVE)) * level, SPIKE_SPREADS * spread)
+        tail = tail_reach(values, at, level, tuning)
+        size = max(
+            float(rng.uniform(*SPIKE_RELATIVE)) * level,
+            SPIKE_SPREADS * spread,
+            float(rng.uniform(*SPIKE_TAIL)) * tail,
+        )
         changed[at] += size
         return changed, Injected(kind, at, at, size)
     if kind == "level_shift":

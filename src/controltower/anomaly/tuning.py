@@ -13,9 +13,14 @@ class Tuning:
 
     ``window`` points form the baseline (at least ``min_history`` before any
     judgement); a spike is a point ``spike_z`` robust standard deviations from
-    it that the next ``confirm`` points do not follow. Lasting changes are found
-    by a CUSUM of robust z-scores clipped at ``clip`` (so one spike cannot
-    raise it alone), with allowance ``cusum_k`` and threshold ``cusum_h``.
+    it that the next ``confirm`` points do not follow, and also ``spike_tail``
+    times as far from it as the series' own ``tail_quantile`` of departures over
+    the last ``tail_window`` points (on heavy-tailed series such as queue times
+    that tail lies far beyond what the robust spread suggests). Lasting changes
+    are found by a CUSUM of robust z-scores clipped at ``clip`` (so one spike
+    cannot raise it alone), with allowance ``cusum_k`` and threshold
+    ``cusum_h``; whether a change is a shift or a drift is judged on what
+    follows up to ``classify_after`` points after the alarm.
     Failure bursts compare the last ``burst_window`` outcomes with the
     ``burst_reference`` before them: a binomial tail below ``burst_alpha`` and a
     rise of at least ``burst_min_increase`` in the failure rate. With
@@ -34,9 +39,13 @@ class Tuning:
     min_history: int = 30
     spike_z: float = 8.0
     confirm: int = 3
+    tail_window: int = 250
+    tail_quantile: float = 0.99
+    spike_tail: float = 2.0
     clip: float = 4.0
     cusum_k: float = 0.5
     cusum_h: float = 20.0
+    classify_after: int = 30
     min_relative: float = 0.25
     spike_relative: float = 1.0
     direction: Direction = "both"
@@ -44,7 +53,7 @@ class Tuning:
     burst_window: int = 20
     burst_reference: int = 100
     burst_min_reference: int = 30
-    burst_alpha: float = 1e-4
+    burst_alpha: float = 1e-3
     burst_min_increase: float = 0.2
 
     def __post_init__(self) -> None:
@@ -52,7 +61,9 @@ class Tuning:
             raise ValueError("window must be at least 3 and min_history between 2 and window")
         if self.spike_z <= 0 or self.cusum_h <= 0 or self.clip <= self.cusum_k:
             raise ValueError("spike_z and cusum_h must be positive and clip above cusum_k")
-        if self.min_relative < 0:
-            raise ValueError("min_relative must not be negative")
+        if self.min_relative < 0 or self.spike_tail < 0 or self.classify_after < 0:
+            raise ValueError("min_relative, spike_tail and classify_after must not be negative")
+        if not 0 < self.tail_quantile < 1 or self.tail_window < self.min_history:
+            raise ValueError("tail_quantile must be in (0, 1) and tail_window at least min_history")
         if not 0 < self.burst_alpha < 1 or self.burst_window < 2:
             raise ValueError("burst_alpha must be in (0, 1) and burst_window at least 2")

@@ -95,8 +95,8 @@ def _print_evaluation(result: Evaluation) -> None:
         "true",
         "false",
         "of which on stored",
-        "false share",
-        "false share (elsewhere)",
+        "false alarm share",
+        "false share beyond stored",
         title=f"seed {result.seed}",
     )
     rows = [*result.by_kind.items(), ("overall", result.overall)]
@@ -109,8 +109,8 @@ def _print_evaluation(result: Evaluation) -> None:
             str(t.true_alarms),
             str(t.false_alarms),
             str(t.on_stored),
-            _percent(t.false_share),
-            _percent(t.false_share_elsewhere),
+            _percent(t.false_alarm_share),
+            _percent(t.false_alarm_share_beyond_stored),
         )
     console = Console()
     console.print(table)

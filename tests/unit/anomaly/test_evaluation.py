@@ -37,8 +37,8 @@ def test_alarms_are_true_or_false_and_those_on_the_stored_series_count_as_false(
         Tuning(),
     )
     assert (tally.recalled, tally.true_alarms, tally.false_alarms, tally.on_stored) == (1, 1, 2, 1)
-    assert tally.false_share == pytest.approx(2 / 3)
-    assert tally.false_share_elsewhere == pytest.approx(1 / 2)
+    assert tally.false_alarm_share == pytest.approx(2 / 3)
+    assert tally.false_alarm_share_beyond_stored == pytest.approx(1 / 2)
 
 
 def test_an_alarm_of_another_kind_is_true_but_not_recall() -> None:
@@ -64,7 +64,7 @@ def test_evaluation_is_deterministic_with_a_seed_and_recalls_clear_anomalies() -
     data = [series(s) for s in range(3)] + [series(s, outcomes=True) for s in range(3)]
     first = evaluate(data, seed=7).as_dict()
     assert first == evaluate(data, seed=7).as_dict()
-    for kind, tally in first["kinds"].items():
+    for kind, tally in first["per_kind"].items():
         assert tally["injected"] == 3, kind
         assert tally["recall"] >= 2 / 3, kind
 
@@ -77,6 +77,19 @@ def test_injected_sizes_are_at_least_their_share_of_the_level() -> None:
         level = float(np.median(values[200 - Tuning().window : 200]))
         assert low * level <= where.size <= high * level
         assert changed[200] - values[200] == pytest.approx(where.size)
+
+
+def test_a_spike_on_a_heavy_tailed_series_clears_its_own_tail() -> None:
+    """Injected into a series whose 1-in-100 point is far out, a spike lands 2 to 4 times as far."""
+    rng = np.random.default_rng(5)
+    values = np.exp(rng.normal(np.log(10), 1.0, 500))
+    tuning = Tuning()
+    changed, where = inject("spike", values, 300, np.random.default_rng(2), tuning)
+    level = float(np.median(values[300 - tuning.window : 300]))
+    reach = float(np.quantile(values[300 - tuning.tail_window : 300], tuning.tail_quantile)) - level
+    assert reach > 3 * level
+    assert 2 * reach <= where.size <= 4 * reach
+    assert changed[300] == pytest.approx(values[300] + where.size)
 
 
 def test_mostly_zero_series_are_skipped_and_counted() -> None:
