@@ -122,6 +122,9 @@ def register_tasks(
             reports = retention.run_retention(
                 engine, settings.retention, settings.resolved_archive_dir
             )
+            from controltower.intelligence.serving import FEATURE_STATE  # noqa: PLC0415 (slow)
+
+            FEATURE_STATE.clear()  # runs deleted: the kept features would count them
             return [vars(r) for r in reports]
 
         retention_task = apply_retention
