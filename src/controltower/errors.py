@@ -18,6 +18,9 @@ third-party errors are translated at the boundary with ``raise ... from exc``::
     │   ├── NoHistory               no run history to train on
     │   └── PredictionUnavailable   the rollout settings do not let predictions be shown (HTTP 503)
     ├── InvalidSeries               a metric series to analyse cannot be read (line and reason)
+    ├── CapabilityError             a capability switch was refused
+    │   ├── UnknownCapability       no capability of that name (HTTP 404)
+    │   └── InvalidMode             not one of off, shadow, canary, on (HTTP 400)
     └── GitHubError                 a call to GitHub's REST API failed (after any retries)
         ├── GitHubAuthError         401, or 403 that is not a rate limit: credentials or access
         ├── GitHubNotFound          404: no such repository, organization, run or job
@@ -90,6 +93,18 @@ class NoHistory(PredictionError):
 
 class PredictionUnavailable(PredictionError):
     """Predictions are off, in shadow, or outside the canary for what was asked."""
+
+
+class CapabilityError(ControlTowerError):
+    """A capability switch was refused; nothing was changed."""
+
+
+class UnknownCapability(CapabilityError):
+    """No capability has that name."""
+
+
+class InvalidMode(CapabilityError):
+    """A mode that is not one of off, shadow, canary, on."""
 
 
 class GitHubError(ControlTowerError):

@@ -26,6 +26,7 @@ from controltower.errors import ConfigurationError
 from controltower.ingest import joblogs, processing, reconcile
 from controltower.ingest.reconcile import vars_of
 from controltower.integrations.notify import Notifier
+from controltower.intelligence.capability import prediction_mode
 from controltower.telemetry import retention
 from controltower.telemetry.alerts import evaluate_store
 from controltower.telemetry.service import rate_table
@@ -176,11 +177,16 @@ def _register_alerting(huey: Huey, engine: Engine, settings: Settings | None) ->
     return evaluate_alerts
 
 
+def _predicting(engine: Engine, settings: Settings) -> bool:
+    """Whether the prediction capability is on at all now (switched live, else the settings)."""
+    return prediction_mode(engine, settings).predicts
+
+
 def _prediction_hook(engine: Engine, settings: Settings) -> processing.RunsHook:
     """Predict runs just written; a failure is logged and never holds up ingest."""
 
     def predict(keys: list[processing.RunKey]) -> None:
-        if not settings.ml_enabled or settings.intelligence.mode == "off":
+        if not _predicting(engine, settings):
             return
         from controltower.intelligence.serving import predict_new_runs  # noqa: PLC0415 (slow)
 
@@ -199,7 +205,7 @@ def _register_training(huey: Huey, engine: Engine, settings: Settings | None) ->
 
     @huey.periodic_task(daily, name="train_prediction_models")  # type: ignore[untyped-decorator]
     def train_prediction_models() -> dict[str, Any] | None:
-        if not settings.ml_enabled or settings.intelligence.mode == "off":
+        if not _predicting(engine, settings):
             return None
         from controltower.errors import NoHistory  # noqa: PLC0415
         from controltower.intelligence.lifecycle import retrain  # noqa: PLC0415 (slow import)
@@ -213,7 +219,7 @@ def _register_training(huey: Huey, engine: Engine, settings: Settings | None) ->
 
     @huey.periodic_task(hourly, name="check_prediction_accuracy")  # type: ignore[untyped-decorator]
     def check_prediction_accuracy() -> list[dict[str, Any]]:
-        if not settings.ml_enabled or settings.intelligence.mode == "off":
+        if not _predicting(engine, settings):
             return []
         from controltower.intelligence.accuracy import check_live_accuracy  # noqa: PLC0415
 

@@ -16,6 +16,7 @@ import typer
 
 from controltower.cli import (
     anomaly,
+    capability,
     db,
     exports,
     github,
@@ -55,6 +56,7 @@ def root(
 
 
 app.add_typer(anomaly.app, name="anomaly")
+app.add_typer(capability.app, name="capability")
 app.add_typer(db.app, name="db")
 app.add_typer(exports.app, name="export")
 app.add_typer(retention.app, name="retention")

@@ -30,6 +30,7 @@ from controltower.intelligence.baselines import (
     PreviousDuration,
     PreviousOutcome,
 )
+from controltower.intelligence.capability import prediction_mode
 from controltower.intelligence.explain import phrase, risk_factors
 from controltower.intelligence.features import INDEX, featurize
 from controltower.intelligence.predictors import DurationPredictor, Matrix, OutcomePredictor
@@ -257,12 +258,14 @@ def predict_new_runs(
 ) -> int:
     """Predict and store runs just seen requested or queued; return how many were stored.
 
-    Each run is predicted once, when first seen; the rollout settings decide
-    whether it is predicted and whether its prediction is shown.
+    Each run is predicted once, when first seen; the prediction mode now
+    (``capability``) and the rollout settings decide whether it is predicted
+    and whether its prediction is shown.
     """
     stored = 0
+    mode = prediction_mode(engine, settings).mode
     for repository, run_id, attempt in dict.fromkeys(keys):
-        decided = exposure(settings, repository, run_id)
+        decided = exposure(settings, repository, run_id, mode)
         if not decided.predict:
             continue
         with engine.begin() as conn:
@@ -272,7 +275,6 @@ def predict_new_runs(
             prediction = predict_for_run(conn, pk)
             if prediction is None:
                 continue
-            mode = settings.intelligence.mode
             stored += record_prediction(conn, pk, prediction, mode=mode, shown=decided.show)
         log.info(
             "run_predicted",

@@ -469,3 +469,21 @@ class Alert(Base):
     started_at: Mapped[datetime]
     last_seen_at: Mapped[datetime]
     resolved_at: Mapped[datetime | None]
+
+
+class CapabilityChange(Base):
+    """One switch of a capability's mode; the newest row of a name is its mode now.
+
+    Rows are only added, never changed or deleted, so the history of who
+    switched what, when and why is kept.
+    """
+
+    __tablename__ = "capabilities"
+    __table_args__ = (Index("ix_capabilities_name_id", "name", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    mode: Mapped[str] = mapped_column(String(16))
+    changed_at: Mapped[datetime]
+    changed_by: Mapped[str] = mapped_column(String(255))
+    reason: Mapped[str | None] = mapped_column(Text)

@@ -24,6 +24,7 @@ from controltower.errors import ConfigurationError, ControlTowerError
 from controltower.telemetry.prometheus import StoreCollector
 from controltower.web import health, pages, webhooks
 from controltower.web.api import anomalies as anomalies_api
+from controltower.web.api import capabilities as capabilities_api
 from controltower.web.api import github as github_api
 from controltower.web.api import predictions as predictions_api
 from controltower.web.api import runs as runs_api
@@ -90,6 +91,7 @@ def create_app(
     app.include_router(github_api.router)
     app.include_router(predictions_api.router)
     app.include_router(anomalies_api.router)
+    app.include_router(capabilities_api.router)
     app.include_router(health.router)
     app.include_router(pages.router)
     registry = CollectorRegistry(auto_describe=False)

@@ -10,6 +10,7 @@ from controltower.errors import (
     PredictionUnavailable,
     SignatureError,
     StoreError,
+    UnknownCapability,
     UnsupportedMediaType,
 )
 
@@ -21,6 +22,7 @@ _STATUS: tuple[tuple[type[ControlTowerError], int], ...] = (
     (StoreError, 503),
     (ModelVersionNotFound, 404),
     (PredictionUnavailable, 503),
+    (UnknownCapability, 404),
 )
 
 

@@ -21,8 +21,10 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import Connection
 
 from controltower.bootstrap import Container
+from controltower.config import Settings
 from controltower.ingest import joblogs
 from controltower.intelligence.accuracy import LiveAccuracy, live_accuracy
+from controltower.intelligence.capability import prediction_mode
 from controltower.intelligence.serving import shown_prediction
 from controltower.store import anomalies as anomaly_store
 from controltower.store import queries
@@ -343,7 +345,7 @@ def overview(
         anomalies=(
             anomaly_store.active_anomalies(conn, limit=10) if settings.anomaly.enabled else None
         ),
-        prediction_mode=settings.intelligence.mode if settings.ml_enabled else "disabled",
+        prediction_mode=_prediction_mode_shown(conn, settings),
         accuracy=_live_accuracy(container),
         accuracy_days=settings.intelligence.accuracy_days,
         feed=activity.feed(conn, scope, limit=25),
@@ -475,7 +477,7 @@ def run_page(
     if run is None:
         raise HTTPException(404, f"no run {run_id} in {full_name}")
     prediction = None
-    if container.settings.ml_enabled:
+    if prediction_mode(conn, container.settings).shows:
         prediction = shown_prediction(conn, run.id, run.status, run.conclusion, run.duration_s)
     window = service.default_window(conn, filters.days)
     title = f"{run.workflow.name} #{run.run_number or run.run_id}"
@@ -623,10 +625,16 @@ def _cost_figures(
     return ("cost", *filters.key()), compute
 
 
+def _prediction_mode_shown(conn: Connection, settings: Settings) -> str:
+    """The prediction mode now as the overview names it ("disabled" by ml_enabled)."""
+    current = prediction_mode(conn, settings)
+    return "disabled" if current.source == "ml_enabled" else current.mode
+
+
 def _live_accuracy(container: Container) -> LiveAccuracy | None:
     """Live accuracy of each predictor (kept as a view), while predictions are made at all."""
     settings = container.settings
-    if not settings.ml_enabled or settings.intelligence.mode == "off":
+    if not prediction_mode(container.engine, settings).predicts:
         return None
     days = settings.intelligence.accuracy_days
     return kept(container, ("accuracy", days), lambda conn: live_accuracy(conn, days)).value

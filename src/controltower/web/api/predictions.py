@@ -3,8 +3,9 @@
 ``/api/v1/predictions/accuracy``: live accuracy of each predictor over recently
 completed runs, whatever the rollout shows (shadow predictions are scored too).
 
-Both obey the rollout settings: nothing is shown while prediction is off or
-disabled, in shadow mode, or (canary) for a repository outside the allow-list
+Both obey the prediction mode now (switched live, else the settings) and the
+rollout settings: nothing is shown while prediction is off or disabled, in
+shadow mode, or (canary) for a repository outside the allow-list
 (hypothetical runs) or a run outside the canary.
 """
 
@@ -19,6 +20,7 @@ from sqlalchemy import Connection
 
 from controltower.errors import PredictionUnavailable
 from controltower.intelligence.accuracy import demotions, live_accuracy
+from controltower.intelligence.capability import prediction_mode
 from controltower.intelligence.records import HistoryRun
 from controltower.intelligence.rollout import exposure
 from controltower.intelligence.serving import RunPrediction, predict_hypothetical, stored_prediction
@@ -66,7 +68,8 @@ def _public(prediction: RunPrediction | dict[str, Any]) -> PredictionPublic:
 @router.post("/predict")
 def predict(body: PredictRequest, container: ContainerDep, conn: ConnectionDep) -> PredictionPublic:
     """Predict a hypothetical run of ``repository`` requested now."""
-    decided = exposure(container.settings, body.repository, None)
+    mode = prediction_mode(conn, container.settings).mode
+    decided = exposure(container.settings, body.repository, None, mode)
     if not decided.show:
         raise PredictionUnavailable(f"predictions are not shown: {decided.reason}")
     run = HistoryRun(
@@ -81,9 +84,17 @@ def predict(body: PredictRequest, container: ContainerDep, conn: ConnectionDep) 
 
 @router.get("/repositories/{owner}/{name}/runs/{run_id}/prediction")
 def run_prediction(
-    owner: str, name: str, run_id: str, conn: ConnectionDep, attempt: int = 1
+    owner: str,
+    name: str,
+    run_id: str,
+    conn: ConnectionDep,
+    container: ContainerDep,
+    attempt: int = 1,
 ) -> PredictionPublic:
-    """The prediction stored when the run was requested, where the rollout shows it."""
+    """The prediction stored when the run was requested, where the rollout shows it now."""
+    current = prediction_mode(conn, container.settings)
+    if not current.shows:
+        raise HTTPException(404, f"no prediction shown: prediction mode is {current.mode}")
     pk = run_pk_of(conn, f"{owner}/{name}", run_id, attempt)
     stored = stored_prediction(conn, pk) if pk is not None else None
     if stored is None or not stored["shown"]:
