@@ -33,6 +33,7 @@ from controltower.intelligence.baselines import (
 from controltower.intelligence.capability import prediction_mode
 from controltower.intelligence.explain import phrase, risk_factors
 from controltower.intelligence.features import INDEX, featurize
+from controltower.intelligence.job_serving import predict_jobs_for_run, record_job_predictions
 from controltower.intelligence.predictors import DurationPredictor, Matrix, OutcomePredictor
 from controltower.intelligence.records import HistoryRun, request_order
 from controltower.intelligence.rollout import exposure
@@ -276,6 +277,7 @@ def predict_new_runs(
             if prediction is None:
                 continue
             stored += record_prediction(conn, pk, prediction, mode=mode, shown=decided.show)
+            record_job_predictions(conn, pk, predict_jobs_for_run(conn, pk))
         log.info(
             "run_predicted",
             repository=repository,

@@ -45,6 +45,11 @@ def _history_query() -> Select[Any]:
     )
 
 
+def history_query() -> Select[Any]:
+    """The query of run attempts as ``HistoryRun`` columns (see ``history_run``)."""
+    return _history_query()
+
+
 def _epoch(value: datetime | None) -> float | None:
     return value.timestamp() if value is not None else None
 
@@ -72,6 +77,11 @@ def _history_run(row: Any) -> HistoryRun:
         lines_deleted=row[18],
         commits=row[19],
     )
+
+
+def history_run(row: Any) -> HistoryRun:
+    """The ``HistoryRun`` of a row of ``history_query``."""
+    return _history_run(row)
 
 
 def stored_history(engine: Engine, repository: str | None = None) -> Iterator[HistoryRun]:

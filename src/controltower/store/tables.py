@@ -487,3 +487,21 @@ class CapabilityChange(Base):
     changed_at: Mapped[datetime]
     changed_by: Mapped[str] = mapped_column(String(255))
     reason: Mapped[str | None] = mapped_column(Text)
+
+
+class JobPrediction(Base):
+    """What was predicted for one job a run was expected to run, when the run was requested."""
+
+    __tablename__ = "job_predictions"
+    __table_args__ = (UniqueConstraint("run_pk", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_pk: Mapped[int] = mapped_column(ForeignKey("workflow_runs.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(255))
+    duration_p10: Mapped[float | None] = mapped_column(Float)
+    duration_p50: Mapped[float | None] = mapped_column(Float)
+    duration_p90: Mapped[float | None] = mapped_column(Float)
+    failure_probability: Mapped[float | None] = mapped_column(Float)
+    failure_predicted: Mapped[bool | None] = mapped_column(Boolean)
+    history: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime]

@@ -25,6 +25,7 @@ from controltower.config import Settings
 from controltower.ingest import joblogs
 from controltower.intelligence.accuracy import LiveAccuracy, live_accuracy
 from controltower.intelligence.capability import prediction_mode
+from controltower.intelligence.job_serving import job_comparisons
 from controltower.intelligence.serving import shown_prediction
 from controltower.store import anomalies as anomaly_store
 from controltower.store import queries
@@ -479,6 +480,7 @@ def run_page(
     prediction = None
     if prediction_mode(conn, container.settings).shows:
         prediction = shown_prediction(conn, run.id, run.status, run.conclusion, run.duration_s)
+    job_predictions = job_comparisons(conn, run.id) if prediction is not None else []
     window = service.default_window(conn, filters.days)
     title = f"{run.workflow.name} #{run.run_number or run.run_id}"
     return _render(
@@ -491,6 +493,7 @@ def run_page(
         repository=full_name,
         run=run,
         prediction=prediction,
+        job_predictions=job_predictions,
         timeline_chart=_timeline(
             [
                 (job.name, job.started_at, job.completed_at, job.critical, job.conclusion)
