@@ -9,6 +9,21 @@ the duration quantiles; timed one run at a time over the last runs of each
 repository.
 
     python -m benchmarks.prediction [--dataset NAME] [--predictions N]
+    python -m benchmarks.prediction --stored-sizes 1000,10000,50000 [--predictions N]
+
+``--stored-sizes`` times instead what the worker does for a stored run, on
+SQLite, for one repository of each size: read what it needs from the database
+and predict with a live version (``serving.predict_for_run``). The
+repository is the first N runs, in request order, of ``travis-builds-2021``'s
+repositories taken as one (their runs renamed into one repository, each
+project's runs one workflow of it; projects with a run lacking ``created_at``
+left out: 10,489 runs remain), continued in time by copies of itself as far
+as N needs (each copy shifted by the span of the whole, run ids prefixed with
+the copy's number). All but the last runs are stored; then each of the last runs is
+stored queued, predicted (timed, in its own transaction), and stored
+completed. The first prediction of a repository in a process builds its
+feature state by a full replay and is reported apart, as is the full replay
+over the same database for comparison.
 """
 
 from __future__ import annotations
@@ -23,6 +38,7 @@ from itertools import groupby
 import numpy as np
 import orjson
 
+from benchmarks.stored import time_stored
 from controltower.ingest.history import parse_record
 from controltower.intelligence.explain import risk_factors
 from controltower.intelligence.features import RepositoryHistory
@@ -65,7 +81,14 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--dataset", default="travis-builds-2021.jsonl.gz")
     parser.add_argument("--predictions", type=int, default=2000)
+    parser.add_argument("--stored-sizes", default="")
     args = parser.parse_args()
+    if args.stored_sizes:
+        runs = load("travis-builds-2021.jsonl.gz")
+        small = load("gha-flask-requests-django-petclinic.jsonl.gz")
+        for size in (int(n) for n in args.stored_sizes.split(",")):
+            print(json.dumps(time_stored(runs, small, size, min(args.predictions, 500))))
+        return
     runs = load(args.dataset)
     start = time.perf_counter()
     trained = train(runs, threads=2)

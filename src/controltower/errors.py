@@ -24,6 +24,9 @@ third-party errors are translated at the boundary with ``raise ... from exc``::
     │   ├── AlertNotOpen            the alert has resolved: nothing left to acknowledge (HTTP 409)
     │   ├── InvalidSilence          matchers, times or reason that cannot make a silence (HTTP 422)
     │   └── InvalidAcknowledgement  an acknowledgement that names nobody (HTTP 422)
+    ├── CapabilityError             a capability switch was refused
+    │   ├── UnknownCapability       no capability of that name (HTTP 404)
+    │   └── InvalidMode             not one of off, shadow, canary, on (HTTP 400)
     └── GitHubError                 a call to GitHub's REST API failed (after any retries)
         ├── GitHubAuthError         401, or 403 that is not a rate limit: credentials or access
         ├── GitHubNotFound          404: no such repository, organization, run or job
@@ -96,6 +99,18 @@ class NoHistory(PredictionError):
 
 class PredictionUnavailable(PredictionError):
     """Predictions are off, in shadow, or outside the canary for what was asked."""
+
+
+class CapabilityError(ControlTowerError):
+    """A capability switch was refused; nothing was changed."""
+
+
+class UnknownCapability(CapabilityError):
+    """No capability has that name."""
+
+
+class InvalidMode(CapabilityError):
+    """A mode that is not one of off, shadow, canary, on."""
 
 
 class GitHubError(ControlTowerError):

@@ -27,6 +27,7 @@ from controltower.config import Settings
 from controltower.errors import ConfigurationError
 from controltower.ingest import joblogs, processing, reconcile
 from controltower.ingest.reconcile import vars_of
+from controltower.intelligence.capability import prediction_mode
 from controltower.telemetry import retention
 from controltower.telemetry.service import rate_table
 
@@ -131,6 +132,9 @@ def register_tasks(
             reports = retention.run_retention(
                 engine, settings.retention, settings.resolved_archive_dir
             )
+            from controltower.intelligence.serving import FEATURE_STATE  # noqa: PLC0415 (slow)
+
+            FEATURE_STATE.clear()  # runs deleted: the kept features would count them
             return [vars(r) for r in reports]
 
         retention_task = apply_retention
@@ -174,11 +178,16 @@ def _alerting_hook(trigger: EvaluationTrigger) -> processing.ReceivedHook:
     return request
 
 
+def _predicting(engine: Engine, settings: Settings) -> bool:
+    """Whether the prediction capability is on at all now (switched live, else the settings)."""
+    return prediction_mode(engine, settings).predicts
+
+
 def _prediction_hook(engine: Engine, settings: Settings) -> processing.RunsHook:
     """Predict runs just written; a failure is logged and never holds up ingest."""
 
     def predict(keys: list[processing.RunKey]) -> None:
-        if not settings.ml_enabled or settings.intelligence.mode == "off":
+        if not _predicting(engine, settings):
             return
         from controltower.intelligence.serving import predict_new_runs  # noqa: PLC0415 (slow)
 
@@ -197,7 +206,7 @@ def _register_training(huey: Huey, engine: Engine, settings: Settings | None) ->
 
     @huey.periodic_task(daily, name="train_prediction_models")  # type: ignore[untyped-decorator]
     def train_prediction_models() -> dict[str, Any] | None:
-        if not settings.ml_enabled or settings.intelligence.mode == "off":
+        if not _predicting(engine, settings):
             return None
         from controltower.errors import NoHistory  # noqa: PLC0415
         from controltower.intelligence.lifecycle import retrain  # noqa: PLC0415 (slow import)
@@ -211,7 +220,7 @@ def _register_training(huey: Huey, engine: Engine, settings: Settings | None) ->
 
     @huey.periodic_task(hourly, name="check_prediction_accuracy")  # type: ignore[untyped-decorator]
     def check_prediction_accuracy() -> list[dict[str, Any]]:
-        if not settings.ml_enabled or settings.intelligence.mode == "off":
+        if not _predicting(engine, settings):
             return []
         from controltower.intelligence.accuracy import check_live_accuracy  # noqa: PLC0415
 

@@ -17,6 +17,7 @@ import typer
 from controltower.cli import (
     alerts,
     anomaly,
+    capability,
     db,
     exports,
     github,
@@ -57,6 +58,7 @@ def root(
 
 app.add_typer(alerts.app, name="alerts")
 app.add_typer(anomaly.app, name="anomaly")
+app.add_typer(capability.app, name="capability")
 app.add_typer(db.app, name="db")
 app.add_typer(exports.app, name="export")
 app.add_typer(retention.app, name="retention")

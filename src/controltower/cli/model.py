@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from controltower.cli.context import print_json, state
+from controltower.cli.job_report import job_report, print_job_report
 from controltower.cli.logs import configure
 
 app = typer.Typer(help="Prediction of run duration and failure.", no_args_is_help=True)
@@ -27,12 +28,22 @@ def evaluate_command(
         typer.Option("--dataset", help="Evaluate on a history file instead of the database."),
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the models.")] = 0,
+    jobs: Annotated[
+        bool, typer.Option("--jobs", help="Evaluate the per-job predictions instead.")
+    ] = False,
 ) -> None:
     """Evaluate the models beside the baselines (shared/spec/prediction-evaluation.md)."""
     from controltower.intelligence.evaluation import evaluate  # noqa: PLC0415 (slow import)
 
     settings = state(ctx).settings()
     configure(settings.log_level, settings.log_format)
+    if jobs:
+        found = job_report(settings, dataset)
+        if found is None:
+            typer.secho("no run history with jobs to evaluate on", err=True, fg="red")
+            raise typer.Exit(1)
+        print_job_report(found, json_output)
+        return
     runs = _history_file(dataset) if dataset is not None else _stored(settings)
     if not runs:
         typer.secho("no run history to evaluate on", err=True, fg="red")

@@ -144,16 +144,21 @@ class RepositoryHistory:
         self.repo_durations: deque[float] = deque(maxlen=5)
         self.pending: list[tuple[float, int, HistoryRun]] = []
         self.last_request = NAN
-        self._seq = 0
+        self.requests = 0
 
     def request(self, run: HistoryRun, requested: float) -> list[float]:
         """The features of ``run`` requested at ``requested``; then wait for its completion."""
         self.advance(requested)
         row = self.features(run, requested)
-        heapq.heappush(self.pending, (known_at(run, requested), self._seq, run))
-        self._seq += 1
+        self.wait_for(run, requested)
         self.last_request = requested
         return row
+
+    def wait_for(self, run: HistoryRun, requested: float) -> int:
+        """Hold back ``run``'s completion until it is known; return its place in the queue."""
+        heapq.heappush(self.pending, (known_at(run, requested), self.requests, run))
+        self.requests += 1
+        return self.requests - 1
 
     def advance(self, now: float) -> None:
         """Take in every pending run that had completed strictly before ``now``."""

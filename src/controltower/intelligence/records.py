@@ -99,12 +99,18 @@ def _id_key(run_id: str) -> tuple[int, int | str]:
     return (0, int(run_id)) if run_id.isdigit() else (1, run_id)
 
 
+RequestKey = tuple[float, int, tuple[int, int | str], int]
+
+
+def request_key(run: HistoryRun) -> RequestKey:
+    """The place of a run with a ``created`` time in its repository's request order."""
+    created = run.created if run.created is not None else -math.inf
+    return (created, run.run_number or 0, _id_key(run.run_id), run.attempt)
+
+
 def _ordered_repository(runs: list[HistoryRun]) -> list[HistoryRun]:
     if all(r.created is not None for r in runs):
-        return sorted(
-            runs,
-            key=lambda r: (r.created, r.run_number or 0, _id_key(r.run_id), r.attempt),
-        )
+        return sorted(runs, key=request_key)
     if all(r.run_number is not None for r in runs):
         return sorted(runs, key=lambda r: (r.run_number, _id_key(r.run_id), r.attempt))
     return sorted(runs, key=lambda r: (_id_key(r.run_id), r.attempt))

@@ -1,6 +1,7 @@
 """Gradual rollout: whether a run is predicted at all, and whether its prediction is shown.
 
-A pure function of the settings and the run. ``CONTROLTOWER_ML_ENABLED=false``
+A pure function of the settings, the mode and the run. The mode is the one
+switched live (``capability``), else the settings'; ``CONTROLTOWER_ML_ENABLED=false``
 wins over every mode; ``off`` predicts nothing; ``shadow`` predicts and stores
 (so predictions are scored) but never shows; ``canary`` shows for allow-listed
 repositories and for a share of runs chosen by a hash of the run id, the same
@@ -31,20 +32,26 @@ def canary_bucket(repository: str, run_id: str) -> float:
 
 
 FIXED = {
-    "off": Exposure(predict=False, show=False, reason="intelligence.mode is off"),
-    "shadow": Exposure(predict=True, show=False, reason="intelligence.mode is shadow"),
-    "on": Exposure(predict=True, show=True, reason="intelligence.mode is on"),
+    "off": Exposure(predict=False, show=False, reason="prediction mode is off"),
+    "shadow": Exposure(predict=True, show=False, reason="prediction mode is shadow"),
+    "on": Exposure(predict=True, show=True, reason="prediction mode is on"),
 }
 DISABLED = Exposure(predict=False, show=False, reason="prediction is disabled (ml_enabled)")
 
 
-def exposure(settings: Settings, repository: str, run_id: str | None) -> Exposure:
-    """The exposure of a run (``run_id`` None: a hypothetical run, shown only by allow-list)."""
+def exposure(
+    settings: Settings, repository: str, run_id: str | None, mode: str | None = None
+) -> Exposure:
+    """The exposure of a run (``run_id`` None: a hypothetical run, shown only by allow-list).
+
+    ``mode`` is the prediction mode now (None: the settings' ``intelligence.mode``).
+    """
     rollout = settings.intelligence
+    mode = rollout.mode if mode is None else mode
     if not settings.ml_enabled:
         return DISABLED
-    if rollout.mode in FIXED:
-        return FIXED[rollout.mode]
+    if mode in FIXED:
+        return FIXED[mode]
     if repository in rollout.canary_repositories:
         return Exposure(predict=True, show=True, reason="repository is in the canary allow-list")
     if run_id is not None and canary_bucket(repository, run_id) < rollout.canary_share:

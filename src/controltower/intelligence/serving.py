@@ -1,11 +1,13 @@
 """Serving predictions: for a stored run, for a hypothetical one, and on new runs from webhooks.
 
-Features come from ``features.RepositoryHistory`` streamed over the stored
-history of the run's repository up to its request, the same code that
-training uses. The live version's models predict; for each figure the
-predictor chosen on that version's evaluation serves (the model or a
-baseline), and with no version trained yet the baselines serve. Risk factors
-always come from the model's per-prediction contributions when there is one.
+Features come from ``features.RepositoryHistory`` over the stored history
+of the run's repository up to its request, the same code that training uses:
+kept per repository between predictions and brought up to date from what
+changed (``state.FeatureState``), else replayed in full. The live version's
+models predict; for each figure the predictor chosen on that version's
+evaluation serves (the model or a baseline), and with no version trained yet
+the baselines serve. Risk factors always come from the model's per-prediction
+contributions when there is one.
 """
 
 from __future__ import annotations
@@ -28,12 +30,15 @@ from controltower.intelligence.baselines import (
     PreviousDuration,
     PreviousOutcome,
 )
+from controltower.intelligence.capability import prediction_mode
 from controltower.intelligence.explain import phrase, risk_factors
 from controltower.intelligence.features import INDEX, featurize
+from controltower.intelligence.job_serving import predict_jobs_for_run, record_job_predictions
 from controltower.intelligence.predictors import DurationPredictor, Matrix, OutcomePredictor
 from controltower.intelligence.records import HistoryRun, request_order
 from controltower.intelligence.rollout import exposure
 from controltower.intelligence.source import repository_history, run_key, run_pk_of
+from controltower.intelligence.state import FeatureState
 from controltower.store.tables import Prediction, table_of
 from controltower.store.upsert import insert_for
 
@@ -49,6 +54,8 @@ DURATION_BASELINES: dict[str, DurationPredictor] = {
 }
 # Loaded models by (database, version): versions never change once registered.
 _loaded: dict[tuple[str, int], registry.LoadedModels] = {}
+# Feature state of the repositories predicted in this process.
+FEATURE_STATE = FeatureState()
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,19 +138,37 @@ def _row_of(history: Sequence[HistoryRun], target: HistoryRun) -> Matrix:
     return rows[at : at + 1]
 
 
-def predict_for_run(conn: Connection, run_pk: int) -> RunPrediction | None:
-    """The prediction for stored run ``run_pk`` from what had completed when it was requested."""
+def replayed_row(conn: Connection, run_pk: int) -> Matrix | None:
+    """The feature row of stored run ``run_pk`` by a full replay of its repository's history."""
     key = run_key(conn, run_pk)
     if key is None:
         return None
     repository, run_id, attempt, created = key
     history = repository_history(conn, repository, until=created)
     target = next(r for r in history if r.run_id == run_id and r.attempt == attempt)
-    return predict_row(live_models(conn), _row_of(history, target))
+    return _row_of(history, target)
+
+
+def feature_row(conn: Connection, run_pk: int) -> Matrix | None:
+    """The feature row of stored run ``run_pk`` at its request (None: no such run)."""
+    key = run_key(conn, run_pk)
+    if key is None:
+        return None
+    row = FEATURE_STATE.row(conn, key[0], key[1], key[2])
+    return replayed_row(conn, run_pk) if row is None else np.asarray([row], dtype=np.float64)
+
+
+def predict_for_run(conn: Connection, run_pk: int) -> RunPrediction | None:
+    """The prediction for stored run ``run_pk`` from what had completed when it was requested."""
+    row = feature_row(conn, run_pk)
+    return None if row is None else predict_row(live_models(conn), row)
 
 
 def predict_hypothetical(conn: Connection, run: HistoryRun) -> RunPrediction:
     """The prediction for a run requested now that is not stored (``run.created`` is now)."""
+    kept = FEATURE_STATE.hypothetical_row(conn, run)
+    if kept is not None:
+        return predict_row(live_models(conn), np.asarray([kept], dtype=np.float64))
     history = repository_history(conn, run.repository)
     return predict_row(live_models(conn), _row_of(history, run))
 
@@ -234,12 +259,14 @@ def predict_new_runs(
 ) -> int:
     """Predict and store runs just seen requested or queued; return how many were stored.
 
-    Each run is predicted once, when first seen; the rollout settings decide
-    whether it is predicted and whether its prediction is shown.
+    Each run is predicted once, when first seen; the prediction mode now
+    (``capability``) and the rollout settings decide whether it is predicted
+    and whether its prediction is shown.
     """
     stored = 0
+    mode = prediction_mode(engine, settings).mode
     for repository, run_id, attempt in dict.fromkeys(keys):
-        decided = exposure(settings, repository, run_id)
+        decided = exposure(settings, repository, run_id, mode)
         if not decided.predict:
             continue
         with engine.begin() as conn:
@@ -249,8 +276,8 @@ def predict_new_runs(
             prediction = predict_for_run(conn, pk)
             if prediction is None:
                 continue
-            mode = settings.intelligence.mode
             stored += record_prediction(conn, pk, prediction, mode=mode, shown=decided.show)
+            record_job_predictions(conn, pk, predict_jobs_for_run(conn, pk))
         log.info(
             "run_predicted",
             repository=repository,

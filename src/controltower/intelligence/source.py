@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Select, or_, select
+from sqlalchemy import Connection, Engine, Select, bindparam, or_, select
 
 from controltower.intelligence.records import HistoryRun
 from controltower.store.tables import Repository, Workflow, WorkflowRun, table_of
@@ -45,6 +45,11 @@ def _history_query() -> Select[Any]:
     )
 
 
+def history_query() -> Select[Any]:
+    """The query of run attempts as ``HistoryRun`` columns (see ``history_run``)."""
+    return _history_query()
+
+
 def _epoch(value: datetime | None) -> float | None:
     return value.timestamp() if value is not None else None
 
@@ -74,6 +79,11 @@ def _history_run(row: Any) -> HistoryRun:
     )
 
 
+def history_run(row: Any) -> HistoryRun:
+    """The ``HistoryRun`` of a row of ``history_query``."""
+    return _history_run(row)
+
+
 def stored_history(engine: Engine, repository: str | None = None) -> Iterator[HistoryRun]:
     """Every stored run attempt (of one repository, if named)."""
     query = _history_query()
@@ -98,13 +108,46 @@ def repository_history(
     return [_history_run(row) for row in conn.execute(query)]
 
 
+def _delta_query() -> Select[Any]:
+    pk = runs_t.c.id
+    repository_id = select(repos_t.c.id).where(repos_t.c.full_name == bindparam("repository"))
+    # "+ 0" keeps SQLite from walking the repository's index: the primary key range
+    # and the listed keys find the few rows wanted whatever the history's size.
+    return (
+        _history_query()
+        .add_columns(pk)
+        .where((runs_t.c.repository_id + 0) == repository_id.scalar_subquery())
+        .where(or_(pk > bindparam("after"), pk.in_(bindparam("pks", expanding=True))))
+    )
+
+
+# Built once: serving runs these on every prediction.
+_DELTA = _delta_query()
+_ALL = (
+    _history_query().add_columns(runs_t.c.id).where(repos_t.c.full_name == bindparam("repository"))
+)
+_KEY = (
+    select(repos_t.c.full_name, runs_t.c.run_id, runs_t.c.attempt, runs_t.c.created_at)
+    .join(repos_t, repos_t.c.id == runs_t.c.repository_id)
+    .where(runs_t.c.id == bindparam("pk"))
+)
+
+
+def history_rows(
+    conn: Connection, repository: str, *, after: int | None = None, pks: Collection[int] = ()
+) -> list[tuple[int, HistoryRun]]:
+    """Stored run attempts of ``repository`` with their primary keys: all of them, or those
+    with a key above ``after`` and those in ``pks``."""
+    if after is None:
+        result = conn.execute(_ALL, {"repository": repository})
+    else:
+        result = conn.execute(_DELTA, {"repository": repository, "after": after, "pks": list(pks)})
+    return [(row[20], _history_run(row)) for row in result]
+
+
 def run_key(conn: Connection, run_pk: int) -> tuple[str, str, int, datetime | None] | None:
     """Repository, run id, attempt and request time of the stored run ``run_pk``."""
-    row = conn.execute(
-        select(repos_t.c.full_name, runs_t.c.run_id, runs_t.c.attempt, runs_t.c.created_at)
-        .join(repos_t, repos_t.c.id == runs_t.c.repository_id)
-        .where(runs_t.c.id == run_pk)
-    ).first()
+    row = conn.execute(_KEY, {"pk": run_pk}).first()
     return None if row is None else (row[0], row[1], row[2], row[3])
 
 

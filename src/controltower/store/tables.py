@@ -526,3 +526,39 @@ class AlertNotification(Base):
     latency_s: Mapped[float | None] = mapped_column(Float)
     error: Mapped[str | None] = mapped_column(Text)
     recorded_at: Mapped[datetime]
+
+
+class CapabilityChange(Base):
+    """One switch of a capability's mode; the newest row of a name is its mode now.
+
+    Rows are only added, never changed or deleted, so the history of who
+    switched what, when and why is kept.
+    """
+
+    __tablename__ = "capabilities"
+    __table_args__ = (Index("ix_capabilities_name_id", "name", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    mode: Mapped[str] = mapped_column(String(16))
+    changed_at: Mapped[datetime]
+    changed_by: Mapped[str] = mapped_column(String(255))
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
+class JobPrediction(Base):
+    """What was predicted for one job a run was expected to run, when the run was requested."""
+
+    __tablename__ = "job_predictions"
+    __table_args__ = (UniqueConstraint("run_pk", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_pk: Mapped[int] = mapped_column(ForeignKey("workflow_runs.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(255))
+    duration_p10: Mapped[float | None] = mapped_column(Float)
+    duration_p50: Mapped[float | None] = mapped_column(Float)
+    duration_p90: Mapped[float | None] = mapped_column(Float)
+    failure_probability: Mapped[float | None] = mapped_column(Float)
+    failure_predicted: Mapped[bool | None] = mapped_column(Boolean)
+    history: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime]

@@ -25,6 +25,7 @@ from controltower.telemetry.prometheus import StoreCollector
 from controltower.web import alert_pages, health, pages, webhooks
 from controltower.web.api import alerts as alerts_api
 from controltower.web.api import anomalies as anomalies_api
+from controltower.web.api import capabilities as capabilities_api
 from controltower.web.api import github as github_api
 from controltower.web.api import notifications as notifications_api
 from controltower.web.api import predictions as predictions_api
@@ -94,6 +95,7 @@ def create_app(
     app.include_router(anomalies_api.router)
     app.include_router(notifications_api.router)  # before /api/v1/alerts/{alert_id}
     app.include_router(alerts_api.router)
+    app.include_router(capabilities_api.router)
     app.include_router(health.router)
     app.include_router(pages.router)
     app.include_router(alert_pages.router)

@@ -15,6 +15,7 @@ from controltower.errors import (
     SignatureError,
     SilenceNotFound,
     StoreError,
+    UnknownCapability,
     UnsupportedMediaType,
 )
 
@@ -31,6 +32,7 @@ _STATUS: tuple[tuple[type[ControlTowerError], int], ...] = (
     (AlertNotOpen, 409),
     (InvalidSilence, 422),
     (InvalidAcknowledgement, 422),
+    (UnknownCapability, 404),
 )
 
 

@@ -21,8 +21,11 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import Connection
 
 from controltower.bootstrap import Container
+from controltower.config import Settings
 from controltower.ingest import joblogs
 from controltower.intelligence.accuracy import LiveAccuracy, live_accuracy
+from controltower.intelligence.capability import prediction_mode
+from controltower.intelligence.job_serving import job_comparisons
 from controltower.intelligence.serving import shown_prediction
 from controltower.store import anomalies as anomaly_store
 from controltower.store import queries
@@ -265,7 +268,7 @@ def overview(
             if settings.anomaly.enabled
             else None
         ),
-        prediction_mode=settings.intelligence.mode if settings.ml_enabled else "disabled",
+        prediction_mode=_prediction_mode_shown(conn, settings),
         alert_latency=notification_log.summary(conn) if settings.alerts.enabled else None,
         accuracy=_live_accuracy(container),
         accuracy_days=settings.intelligence.accuracy_days,
@@ -400,8 +403,9 @@ def run_page(
     if run is None:
         raise HTTPException(404, f"no run {run_id} in {full_name}")
     prediction = None
-    if container.settings.ml_enabled:
+    if prediction_mode(conn, container.settings).shows:
         prediction = shown_prediction(conn, run.id, run.status, run.conclusion, run.duration_s)
+    job_predictions = job_comparisons(conn, run.id) if prediction is not None else []
     window = service.default_window(conn, filters.days)
     title = f"{run.workflow.name} #{run.run_number or run.run_id}"
     return _render(
@@ -414,6 +418,7 @@ def run_page(
         repository=full_name,
         run=run,
         prediction=prediction,
+        job_predictions=job_predictions,
         timeline_chart=charts.timeline(
             [
                 (job.name, job.started_at, job.completed_at, job.critical, job.conclusion)
@@ -548,10 +553,16 @@ def _cost_figures(
     return ("cost", *filters.key()), compute
 
 
+def _prediction_mode_shown(conn: Connection, settings: Settings) -> str:
+    """The prediction mode now as the overview names it ("disabled" by ml_enabled)."""
+    current = prediction_mode(conn, settings)
+    return "disabled" if current.source == "ml_enabled" else current.mode
+
+
 def _live_accuracy(container: Container) -> LiveAccuracy | None:
     """Live accuracy of each predictor (kept as a view), while predictions are made at all."""
     settings = container.settings
-    if not settings.ml_enabled or settings.intelligence.mode == "off":
+    if not prediction_mode(container.engine, settings).predicts:
         return None
     days = settings.intelligence.accuracy_days
     return kept(container, ("accuracy", days), lambda conn: live_accuracy(conn, days)).value

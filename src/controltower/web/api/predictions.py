@@ -3,13 +3,15 @@
 ``/api/v1/predictions/accuracy``: live accuracy of each predictor over recently
 completed runs, whatever the rollout shows (shadow predictions are scored too).
 
-Both obey the rollout settings: nothing is shown while prediction is off or
-disabled, in shadow mode, or (canary) for a repository outside the allow-list
+Both obey the prediction mode now (switched live, else the settings) and the
+rollout settings: nothing is shown while prediction is off or disabled, in
+shadow mode, or (canary) for a repository outside the allow-list
 (hypothetical runs) or a run outside the canary.
 """
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,6 +21,8 @@ from sqlalchemy import Connection
 
 from controltower.errors import PredictionUnavailable
 from controltower.intelligence.accuracy import demotions, live_accuracy
+from controltower.intelligence.capability import prediction_mode
+from controltower.intelligence.job_serving import job_comparisons
 from controltower.intelligence.records import HistoryRun
 from controltower.intelligence.rollout import exposure
 from controltower.intelligence.serving import RunPrediction, predict_hypothetical, stored_prediction
@@ -43,6 +47,19 @@ class PredictRequest(BaseModel):
     commits: int | None = Field(default=None, ge=0)
 
 
+class JobPredictionPublic(BaseModel):
+    """One expected job: predicted duration percentiles and failure, and how it went."""
+
+    name: str
+    duration_p10: float | None
+    duration_p50: float | None
+    duration_p90: float | None
+    failure_probability: float | None
+    failure_predicted: bool | None
+    actual_conclusion: str | None
+    actual_duration_s: float | None
+
+
 class PredictionPublic(BaseModel):
     """Duration percentiles (seconds), failure probability, reasons, and who served each figure."""
 
@@ -55,18 +72,21 @@ class PredictionPublic(BaseModel):
     failure_predictor: str
     risk_factors: list[str]
     version: int | None
+    jobs: list[JobPredictionPublic] = Field(default_factory=list)
 
 
 def _public(prediction: RunPrediction | dict[str, Any]) -> PredictionPublic:
     if isinstance(prediction, dict):
         return PredictionPublic(**{**prediction, "version": prediction["version_id"]})
-    return PredictionPublic(**{f: getattr(prediction, f) for f in PredictionPublic.model_fields})
+    fields = (f for f in PredictionPublic.model_fields if f != "jobs")
+    return PredictionPublic(**{f: getattr(prediction, f) for f in fields})
 
 
 @router.post("/predict")
 def predict(body: PredictRequest, container: ContainerDep, conn: ConnectionDep) -> PredictionPublic:
     """Predict a hypothetical run of ``repository`` requested now."""
-    decided = exposure(container.settings, body.repository, None)
+    mode = prediction_mode(conn, container.settings).mode
+    decided = exposure(container.settings, body.repository, None, mode)
     if not decided.show:
         raise PredictionUnavailable(f"predictions are not shown: {decided.reason}")
     run = HistoryRun(
@@ -81,14 +101,23 @@ def predict(body: PredictRequest, container: ContainerDep, conn: ConnectionDep) 
 
 @router.get("/repositories/{owner}/{name}/runs/{run_id}/prediction")
 def run_prediction(
-    owner: str, name: str, run_id: str, conn: ConnectionDep, attempt: int = 1
+    owner: str,
+    name: str,
+    run_id: str,
+    conn: ConnectionDep,
+    container: ContainerDep,
+    attempt: int = 1,
 ) -> PredictionPublic:
-    """The prediction stored when the run was requested, where the rollout shows it."""
+    """The prediction stored when the run was requested, where the rollout shows it now."""
+    current = prediction_mode(conn, container.settings)
+    if not current.shows:
+        raise HTTPException(404, f"no prediction shown: prediction mode is {current.mode}")
     pk = run_pk_of(conn, f"{owner}/{name}", run_id, attempt)
     stored = stored_prediction(conn, pk) if pk is not None else None
-    if stored is None or not stored["shown"]:
+    if pk is None or stored is None or not stored["shown"]:
         raise HTTPException(404, f"no prediction shown for run {run_id} attempt {attempt}")
-    return _public(stored)
+    jobs = [JobPredictionPublic(**asdict(j)) for j in job_comparisons(conn, pk)]
+    return _public(stored).model_copy(update={"jobs": jobs})
 
 
 class AccuracyPublic(BaseModel):

@@ -1,0 +1,81 @@
+"""``controltower model evaluate --jobs``: per-job predictions scored by the protocol's split."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from controltower.cli.context import print_json
+
+RunKey = tuple[str, str, int]
+
+
+def _from_file(path: Path) -> tuple[list[Any], dict[RunKey, Any]]:
+    from controltower.errors import RecordRejected  # noqa: PLC0415
+    from controltower.ingest.history import parse_record  # noqa: PLC0415
+    from controltower.ingest.transfer import read_records  # noqa: PLC0415
+    from controltower.intelligence.jobs import job_attempts  # noqa: PLC0415
+    from controltower.intelligence.records import from_fact  # noqa: PLC0415
+
+    runs, jobs = [], {}
+    for line in read_records(path):
+        if isinstance(line.record, RecordRejected):
+            continue
+        try:
+            fact = parse_record(line.record).fact
+        except RecordRejected:
+            continue
+        runs.append(from_fact(fact))
+        if fact.jobs:
+            jobs[(fact.repository, fact.run_id, fact.attempt)] = job_attempts(fact.jobs)
+    return runs, jobs
+
+
+def _from_database(settings: Any) -> tuple[list[Any], dict[RunKey, Any]]:
+    from controltower.intelligence.job_serving import stored_jobs  # noqa: PLC0415
+    from controltower.intelligence.source import stored_history  # noqa: PLC0415
+    from controltower.store import schema  # noqa: PLC0415
+    from controltower.store.engine import make_engine  # noqa: PLC0415
+
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        schema.upgrade(engine)
+        with engine.connect() as conn:
+            jobs = stored_jobs(conn)
+        return list(stored_history(engine)), dict(jobs)
+    finally:
+        engine.dispose()
+
+
+def job_report(settings: Any, dataset: Path | None) -> dict[str, Any] | None:
+    """The per-job report of a history file or of the database (None: no run has jobs)."""
+    from controltower.intelligence.job_evaluation import evaluate_jobs  # noqa: PLC0415
+
+    runs, jobs = _from_file(dataset) if dataset is not None else _from_database(settings)
+    return evaluate_jobs(runs, jobs) if jobs else None
+
+
+def print_job_report(report: dict[str, Any], json_output: bool) -> None:
+    """The report as JSON, or as one table per section and way."""
+    if json_output:
+        print_json(report)
+        return
+    console = Console()
+    for section in ("outcome", "duration"):
+        for way in ("pooled", "mean_over_repositories"):
+            figures = report[section][way]
+            table = Table(title=f"jobs, {section}, {way.replace('_', ' ')}")
+            table.add_column("figure")
+            for name in figures:
+                table.add_column(name, justify="right")
+            for figure in next(iter(figures.values())):
+                values = (figures[name][figure] for name in figures)
+                table.add_row(figure, *("–" if v is None else f"{v:.3f}" for v in values))
+            console.print(table)
+    console.print(
+        f"test runs with jobs: {report['test_runs_with_jobs']}; test jobs: {report['test_jobs']};"
+        f" expected (predicted): {report['expected']}; served: {report['served']}"
+    )

@@ -1,0 +1,142 @@
+"""Per-job predictions of a stored run: made and stored with the run's, read back beside the jobs.
+
+The jobs' history is read for the run's workflow only, its last ``WINDOW``
+runs requested before the run (bounded, whatever the history's size), and
+fed to ``jobs.JobHistory`` in request order so only jobs of runs completed by
+the request count.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import Connection, select
+
+from controltower.intelligence.jobs import JobAttempt, JobHistory, JobPrediction
+from controltower.intelligence.records import request_order, request_times
+from controltower.intelligence.source import history_query, history_run
+from controltower.store.tables import Job, Repository, WorkflowRun, table_of
+from controltower.store.tables import JobPrediction as JobPredictionRow
+from controltower.store.upsert import insert_for
+
+WINDOW = 40
+runs_t, jobs_t, job_predictions_t = table_of(WorkflowRun), table_of(Job), table_of(JobPredictionRow)
+
+
+def _jobs_of(conn: Connection, pks: list[int]) -> dict[int, list[JobAttempt]]:
+    c = jobs_t.c
+    query = (
+        select(c.run_pk, c.name, c.conclusion, c.started_at, c.completed_at)
+        .where(c.run_pk.in_(pks))
+        .order_by(c.run_pk, c.id)
+    )
+    found: dict[int, list[JobAttempt]] = defaultdict(list)
+    for pk, name, conclusion, started, completed in conn.execute(query):
+        seconds = (completed - started).total_seconds() if started and completed else None
+        found[pk].append(JobAttempt(name, conclusion, seconds))
+    return found
+
+
+def predict_jobs_for_run(conn: Connection, run_pk: int) -> list[JobPrediction]:
+    """Predictions for the jobs stored run ``run_pk`` is expected to run (none: no job history)."""
+    target = conn.execute(
+        select(runs_t.c.workflow_id, runs_t.c.created_at).where(runs_t.c.id == run_pk)
+    ).first()
+    if target is None or target.created_at is None:
+        return []
+    query = (
+        history_query()
+        .add_columns(runs_t.c.id)
+        .where(runs_t.c.workflow_id == target.workflow_id)
+        .where(runs_t.c.created_at < target.created_at)
+        .order_by(runs_t.c.created_at.desc())
+        .limit(WINDOW)
+    )
+    rows = conn.execute(query).all()
+    runs = {r[20]: history_run(r) for r in rows}
+    jobs = _jobs_of(conn, list(runs))
+    ordered = request_order(runs.values())
+    pk_of = {id(run): pk for pk, run in runs.items()}
+    history = JobHistory()
+    for run, t in zip(ordered, request_times(ordered), strict=True):
+        history.request(run, t, jobs.get(pk_of[id(run)], ()))
+    history.advance(target.created_at.timestamp())
+    return history.predict(ordered[0].workflow) if ordered else []
+
+
+def record_job_predictions(conn: Connection, run_pk: int, predicted: list[JobPrediction]) -> int:
+    """Store the job predictions of a run unless it has them; return how many were stored."""
+    if not predicted:
+        return 0
+    now = datetime.now(UTC)
+    rows = [{**asdict(p), "run_pk": run_pk, "created_at": now} for p in predicted]
+    for row in rows:
+        row.pop("duration_previous")
+    stmt = insert_for(conn, job_predictions_t).on_conflict_do_nothing(
+        index_elements=["run_pk", "name"]
+    )
+    return int(conn.execute(stmt, rows).rowcount or 0)
+
+
+@dataclass(frozen=True, slots=True)
+class JobComparison:
+    """One job's stored prediction beside how it went (actual None until known)."""
+
+    name: str
+    duration_p10: float | None
+    duration_p50: float | None
+    duration_p90: float | None
+    failure_probability: float | None
+    failure_predicted: bool | None
+    actual_conclusion: str | None
+    actual_duration_s: float | None
+
+
+def job_comparisons(conn: Connection, run_pk: int) -> list[JobComparison]:
+    """The stored job predictions of a run, each beside the job of that name that ran."""
+    c = job_predictions_t.c
+    stored = conn.execute(select(job_predictions_t).where(c.run_pk == run_pk).order_by(c.id))
+    actual = {j.name: j for j in reversed(_jobs_of(conn, [run_pk]).get(run_pk, []))}
+    out = []
+    for row in stored:
+        job = actual.get(row.name)
+        out.append(
+            JobComparison(
+                name=row.name,
+                duration_p10=row.duration_p10,
+                duration_p50=row.duration_p50,
+                duration_p90=row.duration_p90,
+                failure_probability=row.failure_probability,
+                failure_predicted=row.failure_predicted,
+                actual_conclusion=job.conclusion if job else None,
+                actual_duration_s=job.duration_s if job else None,
+            )
+        )
+    return out
+
+
+def stored_jobs(conn: Connection) -> dict[tuple[str, str, int], list[JobAttempt]]:
+    """Every stored job as a ``JobAttempt``, by (repository, run id, attempt)."""
+    repos_t = table_of(Repository)
+    c = jobs_t.c
+    query = (
+        select(
+            repos_t.c.full_name,
+            runs_t.c.run_id,
+            runs_t.c.attempt,
+            c.name,
+            c.conclusion,
+            c.started_at,
+            c.completed_at,
+        )
+        .join(runs_t, runs_t.c.id == c.run_pk)
+        .join(repos_t, repos_t.c.id == runs_t.c.repository_id)
+        .order_by(c.run_pk, c.id)
+    )
+    found: dict[tuple[str, str, int], list[JobAttempt]] = defaultdict(list)
+    for repo, run_id, attempt, name, conclusion, started, completed in conn.execute(query):
+        seconds = (completed - started).total_seconds() if started and completed else None
+        found[(repo, run_id, attempt)].append(JobAttempt(name, conclusion, seconds))
+    return found

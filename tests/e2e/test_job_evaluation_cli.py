@@ -1,0 +1,71 @@
+"""``controltower model evaluate --jobs`` on a slice of a real dataset with jobs, file and DB."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from controltower.cli.app import app
+from controltower.intelligence.metrics import DURATION_FIGURES, OUTCOME_FIGURES
+from tests.support.paths import DATASETS
+from tests.support.server import cli_env, run_cli
+
+
+def _slice(folder: Path, dataset: str, every: int) -> Path:
+    path = folder / f"{dataset}.slice.jsonl"
+    with gzip.open(DATASETS / dataset, "rt") as source:
+        path.write_text("".join(line for i, line in enumerate(source) if i % every == 0))
+    return path
+
+
+@pytest.fixture(scope="module")
+def history(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Every fourth run of the microservices dataset, jobs included."""
+    return _slice(tmp_path_factory.mktemp("jobs"), "gha-microservices-5repos.jsonl.gz", 4)
+
+
+def test_job_report_from_a_file_scores_served_predictors_beside_baselines(
+    tmp_path: Path, history: Path
+) -> None:
+    """The JSON report: counts, outcome and duration figures three ways, per predictor."""
+    result = CliRunner().invoke(
+        app,
+        ["model", "evaluate", "--jobs", "--json", "--dataset", str(history)],
+        env={"CONTROLTOWER_DATA_DIR": str(tmp_path)},
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert 0 < report["expected"] <= report["test_jobs"]
+    outcome, duration = report["outcome"], report["duration"]
+    assert set(outcome["pooled"]) == {"history_rate", "previous", "always_pass"}
+    assert set(outcome["pooled"]["previous"]) == set(OUTCOME_FIGURES)
+    assert set(duration["pooled"]["median5_interval"]) == set(DURATION_FIGURES)
+    assert outcome["pooled"]["always_pass"]["recall"] == 0.0
+    assert duration["pooled"]["median5_interval"]["coverage_80"] > 0.3
+    assert len(duration["per_repository"]) == 5
+
+
+def test_the_database_gives_the_report_the_file_gives(tmp_path: Path, history: Path) -> None:
+    """Imported, then evaluated from the stored runs and jobs: the same figures."""
+    env = cli_env(data_dir=str(tmp_path), database_url=f"sqlite:///{tmp_path}/ct.db")
+    assert run_cli("import", str(history), env=env).returncode == 0
+    stored = run_cli("model", "evaluate", "--jobs", "--json", env=env)
+    assert stored.returncode == 0, stored.stderr
+    from_file = run_cli("model", "evaluate", "--jobs", "--json", "--dataset", str(history), env=env)
+    assert json.loads(stored.stdout) == json.loads(from_file.stdout)
+
+
+def test_a_history_without_jobs_says_so(tmp_path: Path) -> None:
+    """Travis builds carry no jobs: exit 1 and a message."""
+    travis = _slice(tmp_path, "travis-builds-2021.jsonl.gz", 200)
+    result = CliRunner().invoke(
+        app,
+        ["model", "evaluate", "--jobs", "--dataset", str(travis)],
+        env={"CONTROLTOWER_DATA_DIR": str(tmp_path)},
+    )
+    assert result.exit_code == 1
+    assert "no run history with jobs" in result.output

@@ -1,0 +1,124 @@
+"""Per-job predictions stored with a run's, from the jobs its workflow ran (SQLite, PostgreSQL)."""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import statistics
+from collections.abc import Iterator
+from functools import cache
+
+import orjson
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from controltower.bootstrap import build
+from controltower.config import Settings
+from controltower.domain import RunFact
+from controltower.ingest.history import parse_record
+from controltower.intelligence import capability
+from controltower.intelligence.job_serving import job_comparisons
+from controltower.intelligence.jobs import job_attempts
+from controltower.intelligence.records import from_fact, known_at, request_order
+from controltower.intelligence.serving import predict_new_runs
+from controltower.intelligence.source import run_pk_of
+from controltower.store import schema
+from controltower.store.writer import FactWriter
+from controltower.web.app import create_app
+from tests.support.paths import DATASETS
+
+RUNS = 40
+
+
+@cache
+def _facts() -> tuple[RunFact, ...]:
+    """The first runs, in request order, of the dataset's first repository with jobs."""
+    with gzip.open(DATASETS / "gha-microservices-5repos.jsonl.gz", "rb") as handle:
+        facts = [parse_record(orjson.loads(line)).fact for line in handle]
+    repository = next(f.repository for f in facts if f.jobs)
+    mine = {(f.run_id, f.attempt): f for f in facts if f.repository == repository}
+    ordered = request_order(from_fact(f) for f in mine.values())
+    return tuple(mine[(r.run_id, r.attempt)] for r in ordered[:RUNS])
+
+
+def _expected(facts: tuple[RunFact, ...], target: RunFact) -> dict[str, float | None]:
+    """Job name -> median of its last five successful durations, from runs known by the request."""
+    assert target.created_at is not None
+    at = target.created_at.timestamp()
+    done = []
+    for f in facts:
+        run = from_fact(f)
+        if f.workflow == target.workflow and f.jobs and run.created is not None:
+            when = known_at(run, run.created)
+            if run.created < at and when < at:
+                done.append((when, f))
+    done.sort(key=lambda pair: pair[0])
+    names = list(dict.fromkeys(j.name for j in done[-1][1].jobs or ()))
+    medians: dict[str, float | None] = {}
+    for name in names:
+        seconds = [
+            j.success_duration
+            for _, f in done
+            for j in job_attempts(f.jobs or ())
+            if j.name == name and j.success_duration is not None
+        ]
+        medians[name] = statistics.median(seconds[-5:]) if seconds else None
+    return medians
+
+
+def _stored(engine: Engine, settings: Settings) -> tuple[RunFact, int]:
+    facts = _facts()
+    target = dataclasses.replace(
+        facts[-1], status="queued", conclusion=None, completed_at=None, duration_s=None, jobs=None
+    )
+    with engine.begin() as conn:
+        FactWriter(conn).upsert_runs([*facts[:-1], target])
+    on = Settings.model_validate({**settings.model_dump(), "intelligence": {"mode": "on"}})
+    capability.forget()
+    predict_new_runs(engine, on, [(target.repository, target.run_id, target.attempt)])
+    with engine.connect() as conn:
+        pk = run_pk_of(conn, target.repository, target.run_id, target.attempt)
+    assert pk is not None
+    return target, pk
+
+
+def test_each_expected_job_is_predicted_from_its_own_past(
+    engine: Engine, settings: Settings
+) -> None:
+    """The jobs of the workflow's last completed run, each with the median of its last five."""
+    target, pk = _stored(engine, settings)
+    expected = _expected(_facts(), target)
+    with engine.connect() as conn:
+        stored = job_comparisons(conn, pk)
+    assert expected
+    assert [j.name for j in stored] == list(expected)
+    for job in stored:
+        assert job.duration_p50 == pytest.approx(expected[job.name])
+        assert job.actual_conclusion is None  # the run has not run its jobs yet
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    """The API and pages with prediction on."""
+    container = build(
+        Settings.model_validate({**settings.model_dump(), "intelligence": {"mode": "on"}})
+    )
+    schema.upgrade(container.engine)
+    with TestClient(create_app(container)) as client:
+        yield client
+    container.close()
+
+
+def test_the_run_api_and_page_show_the_job_predictions(
+    client: TestClient, engine: Engine, settings: Settings
+) -> None:
+    """The run's prediction lists its jobs; the run page has the per-job table."""
+    target, _ = _stored(engine, settings)
+    base = f"/repositories/{target.repository}/runs/{target.run_id}"
+    body = client.get(f"/api/v1{base}/prediction").json()
+    names = list(_expected(_facts(), target))
+    assert [j["name"] for j in body["jobs"]] == names
+    page = client.get(base).text
+    assert 'aria-label="Job predictions"' in page
+    assert names[0] in page

@@ -1,0 +1,66 @@
+"""Per-job predictions from each job's own history, known at the run's request."""
+
+from __future__ import annotations
+
+import pytest
+
+from controltower.intelligence.jobs import JobAttempt, JobHistory, predict_job
+from controltower.intelligence.records import HistoryRun
+
+
+def _run(i: int, created: float, completed: float | None, workflow: str = "ci") -> HistoryRun:
+    return HistoryRun(
+        repository="o/r",
+        run_id=str(i),
+        workflow=workflow,
+        status="completed" if completed is not None else "in_progress",
+        conclusion="success" if completed is not None else None,
+        created=created,
+        completed=completed,
+    )
+
+
+def test_duration_median_of_five_interval_and_smoothed_failure_share() -> None:
+    """p50 is the median of the last five; p10 <= p50 <= p90; one failure in three is (1+1)/5."""
+    durations = [100.0, 110.0, 90.0, 300.0, 105.0, 95.0, 100.0]
+    predicted = predict_job("build", durations, [False, True, False])
+    assert predicted.duration_p50 == 100.0
+    assert predicted.duration_p10 is not None
+    assert predicted.duration_p90 is not None
+    assert predicted.duration_p10 <= 100.0 <= predicted.duration_p90
+    assert predicted.duration_p90 > 150.0  # the slow outlier widens the interval
+    assert predicted.failure_probability == pytest.approx(2 / 5)
+    assert predicted.failure_predicted is False
+    assert predicted.duration_previous == 100.0
+
+
+def test_without_history_nothing_is_predicted_and_few_durations_give_no_interval() -> None:
+    """No outcomes: no probability; under five durations: a median but no interval."""
+    predicted = predict_job("lint", [30.0, 40.0], [])
+    assert predicted.duration_p50 == 35.0
+    assert (predicted.duration_p10, predicted.duration_p90) == (None, None)
+    assert (predicted.failure_probability, predicted.failure_predicted) == (None, None)
+
+
+def test_expected_jobs_are_those_of_the_last_run_completed_before_the_request() -> None:
+    """A run still running at the request does not count; the one completed before does."""
+    history = JobHistory()
+    history.request(_run(1, 0.0, 100.0), 0.0, [JobAttempt("build", "success", 90.0)])
+    history.request(
+        _run(2, 50.0, 500.0),
+        50.0,
+        [JobAttempt("build", "failure", 10.0), JobAttempt("test", "success", 5.0)],
+    )
+    early = history.request(_run(3, 200.0, None), 200.0, [])
+    assert [(p.name, p.failure_predicted, p.duration_p50) for p in early] == [
+        ("build", False, 90.0)
+    ]
+    late = history.request(_run(4, 600.0, None), 600.0, [])
+    assert [(p.name, p.failure_predicted) for p in late] == [("build", True), ("test", False)]
+
+
+def test_another_workflow_expects_nothing() -> None:
+    """Jobs are expected per workflow."""
+    history = JobHistory()
+    history.request(_run(1, 0.0, 10.0), 0.0, [JobAttempt("build", "success", 9.0)])
+    assert history.request(_run(2, 100.0, None, workflow="docs"), 100.0, []) == []
