@@ -27,6 +27,14 @@ def evaluate_command(
         typer.Option("--dataset", help="Evaluate on a history file instead of the database."),
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the models.")] = 0,
+    on_validation: Annotated[
+        bool,
+        typer.Option(
+            "--on-validation",
+            help="Score the validation slice (the latest runs before the test period) instead "
+            "of the test period, learning from the runs before it: for choosing settings.",
+        ),
+    ] = False,
 ) -> None:
     """Evaluate the models beside the baselines (shared/spec/prediction-evaluation.md)."""
     from controltower.intelligence.evaluation import evaluate  # noqa: PLC0415 (slow import)
@@ -37,7 +45,7 @@ def evaluate_command(
     if not runs:
         typer.secho("no run history to evaluate on", err=True, fg="red")
         raise typer.Exit(1)
-    report = evaluate(runs, seed=seed)
+    report = evaluate(runs, seed=seed, on_validation=on_validation)
     if json_output:
         print_json(report)
     else:
@@ -111,7 +119,8 @@ def _print_report(report: dict[str, Any]) -> None:
                 )
             console.print(table)
         _print_per_repository(console, section, report[section]["per_repository"])
-    console.print(f"test runs: {report['test_runs']}; excluded: {report['excluded']}")
+    scored = "validation runs (not the test period)" if "scored_on" in report else "test runs"
+    console.print(f"{scored}: {report['test_runs']}; excluded: {report['excluded']}")
 
 
 def _print_per_repository(console: Console, section: str, per_repo: dict[str, Any]) -> None:
