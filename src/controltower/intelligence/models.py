@@ -63,6 +63,7 @@ class Trees:
 
 
 def dataset(rows: Matrix, targets: Vector, names: tuple[str, ...] = FEATURES) -> lgb.Dataset:
+    """A LightGBM dataset of feature rows (columns named ``names``) and their targets."""
     return lgb.Dataset(
         rows,
         targets,
@@ -73,6 +74,7 @@ def dataset(rows: Matrix, targets: Vector, names: tuple[str, ...] = FEATURES) ->
 
 
 def load_booster(text: str) -> lgb.Booster:
+    """The booster saved as ``text`` (``model_to_string``)."""
     return lgb.Booster(model_str=text)
 
 
