@@ -22,8 +22,9 @@ from controltower.intelligence.baselines import (
     PreviousOutcome,
     baseline_from_dict,
 )
+from controltower.intelligence.duration import DurationModel
 from controltower.intelligence.features import featurize
-from controltower.intelligence.models import DurationModel, FailureModel
+from controltower.intelligence.models import FailureModel
 from controltower.intelligence.predictors import Labelled, Matrix
 from controltower.intelligence.records import HistoryRun, request_order
 from tests.support.histories import T0, synthetic_history

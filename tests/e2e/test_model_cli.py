@@ -70,6 +70,24 @@ def test_evaluate_a_file_as_json_and_as_tables(tmp_path: Path, history: Path) ->
     assert "median5" in tables.stdout
 
 
+def test_evaluate_on_validation_scores_the_runs_before_the_test_period(
+    tmp_path: Path, history: Path
+) -> None:
+    """``--on-validation``: the same shape, marked, on fewer runs than the test period's."""
+    env = {"CONTROLTOWER_DATA_DIR": str(tmp_path)}
+    command = ["model", "evaluate", "--json", "--dataset", str(history)]
+    test = json.loads(CliRunner().invoke(app, command, env=env).stdout)
+    result = CliRunner().invoke(app, [*command, "--on-validation"], env=env)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    _check_shape(report)
+    assert report["scored_on"] == "validation"
+    assert "scored_on" not in test
+    assert 0 < report["test_runs"] < test["test_runs"]
+    tables = CliRunner().invoke(app, [*command[:2], "--on-validation", *command[3:]], env=env)
+    assert "validation runs (not the test period)" in tables.stdout
+
+
 def test_evaluate_with_no_history_says_so(tmp_path: Path) -> None:
     """An empty database: exit 1 and a message."""
     result = CliRunner().invoke(

@@ -31,12 +31,23 @@ def evaluate_command(
     jobs: Annotated[
         bool, typer.Option("--jobs", help="Evaluate the per-job predictions instead.")
     ] = False,
+    on_validation: Annotated[
+        bool,
+        typer.Option(
+            "--on-validation",
+            help="Score the validation slice (the latest runs before the test period) instead "
+            "of the test period, learning from the runs before it: for choosing settings.",
+        ),
+    ] = False,
 ) -> None:
     """Evaluate the models beside the baselines (shared/spec/prediction-evaluation.md)."""
     from controltower.intelligence.evaluation import evaluate  # noqa: PLC0415 (slow import)
 
     settings = state(ctx).settings()
     configure(settings.log_level, settings.log_format)
+    if jobs and on_validation:
+        typer.secho("--on-validation scores run predictions; it does not apply to --jobs", err=True)
+        raise typer.Exit(2)
     if jobs:
         found = job_report(settings, dataset)
         if found is None:
@@ -48,7 +59,7 @@ def evaluate_command(
     if not runs:
         typer.secho("no run history to evaluate on", err=True, fg="red")
         raise typer.Exit(1)
-    report = evaluate(runs, seed=seed)
+    report = evaluate(runs, seed=seed, on_validation=on_validation)
     if json_output:
         print_json(report)
     else:
@@ -122,7 +133,8 @@ def _print_report(report: dict[str, Any]) -> None:
                 )
             console.print(table)
         _print_per_repository(console, section, report[section]["per_repository"])
-    console.print(f"test runs: {report['test_runs']}; excluded: {report['excluded']}")
+    scored = "validation runs (not the test period)" if "scored_on" in report else "test runs"
+    console.print(f"{scored}: {report['test_runs']}; excluded: {report['excluded']}")
 
 
 def _print_per_repository(console: Console, section: str, per_repo: dict[str, Any]) -> None:

@@ -165,7 +165,7 @@ def _score(
             scored.predicted[name].append(predicted)
         if models is not None:
             probability = float(models.failure.predict_proba(features)[0])
-            predicted = probability >= models.failure.threshold
+            predicted = bool(models.failure.predict(features)[0])
             if row.failure_predictor == "model":
                 probability, predicted = row.failure_probability, bool(row.failure_predicted)
             scored.probability["model"].append(probability)

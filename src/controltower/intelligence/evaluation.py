@@ -7,6 +7,10 @@ as the validation slice for calibration. Every predictor, model and
 baseline, is scored on the same test runs, pooled, as the unweighted mean
 over repositories and per repository, in the JSON shape of
 ``shared/spec/interface.md``.
+
+``validation_split`` moves the same split before the test period (the
+validation slice is scored, the runs before it learn and calibrate), so that
+settings are chosen without reading the test period.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from controltower.intelligence.baselines import (
     PreviousDuration,
     PreviousOutcome,
 )
+from controltower.intelligence.duration import DurationModel
 from controltower.intelligence.features import featurize
 from controltower.intelligence.metrics import (
     DURATION_FIGURES,
@@ -34,7 +39,7 @@ from controltower.intelligence.metrics import (
     mean_over,
     outcome_figures,
 )
-from controltower.intelligence.models import DurationModel, FailureModel
+from controltower.intelligence.models import FailureModel
 from controltower.intelligence.predictors import (
     DurationPredictor,
     Labelled,
@@ -68,47 +73,70 @@ class Split:
     excluded: dict[str, int] = field(default_factory=dict)
 
 
+def _spans(runs: Sequence[HistoryRun]) -> list[tuple[int, int]]:
+    spans, start = [], 0
+    while start < len(runs):
+        end = start
+        while end < len(runs) and runs[end].repository == runs[start].repository:
+            end += 1
+        spans.append((start, end))
+        start = end
+    return spans
+
+
 def split(runs: Sequence[HistoryRun]) -> Split:
     """The protocol's split of ``runs`` (already in ``request_order``)."""
     n = len(runs)
+    test, learn, validation = (np.zeros(n, dtype=bool) for _ in range(3))
+    for start, end in _spans(runs):
+        _split_repository(runs[start:end], start, test, learn, validation)
+    return _split(runs, test, learn & ~validation, validation)
+
+
+def validation_split(runs: Sequence[HistoryRun]) -> Split:
+    """The protocol's split moved before the test period: its validation slice is scored.
+
+    The runs of each repository's validation slice are the test runs; the
+    models learn from that repository's earlier runs that had completed
+    before the first of them, the latest 20% of those calibrating. Nothing
+    of the test period is read.
+    """
+    outer = split(runs)
+    n = len(runs)
+    learn, validation = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
+    for start, end in _spans(runs):
+        held = np.flatnonzero(outer.validation[start:end])
+        if len(held) == 0:
+            continue
+        times = request_times(runs[start:end])
+        cutoff = times[held[0]]
+        learnable = [
+            start + i
+            for i in range(held[0])
+            if outer.fitting[start + i] and known_at(runs[start + i], times[i]) < cutoff
+        ]
+        _mark(learnable, learn, validation)
+    return _split(runs, outer.validation, learn & ~validation, validation)
+
+
+def _mark(learnable: list[int], learn: Mask, validation: Mask) -> None:
+    learn[learnable] = True
+    validation[learnable[len(learnable) - math.ceil(len(learnable) * VALIDATION_SHARE) :]] = True
+
+
+def _split(runs: Sequence[HistoryRun], test: Mask, fitting: Mask, validation: Mask) -> Split:
     repositories = sorted({r.repository for r in runs})
     index = {name: i for i, name in enumerate(repositories)}
     repo_of = np.array([index[r.repository] for r in runs], dtype=np.int64)
-    test, learn, validation = (np.zeros(n, dtype=bool) for _ in range(3))
-    start = 0
-    while start < n:
-        end = start
-        while end < n and runs[end].repository == runs[start].repository:
-            end += 1
-        _split_repository(runs[start:end], start, test, learn, validation)
-        start = end
     failed = np.array([np.nan if r.failed is None else float(r.failed) for r in runs])
     seconds = np.array([_seconds(r) for r in runs])
-    over = sum(
-        1
-        for r, t in zip(runs, test, strict=True)
-        if t and r.conclusion == "success" and (r.duration_s or 0) > MAX_DURATION_S
-    )
-    unknown = sum(
-        1
-        for r, t in zip(runs, test, strict=True)
-        if t and r.conclusion == "success" and r.duration_s is None
-    )
-    other = int((test & np.isnan(failed)).sum())
-    return Split(
-        repositories,
-        repo_of,
-        test,
-        learn & ~validation,
-        validation,
-        failed,
-        seconds,
-        {
-            "outcome_neither_failed_nor_passed": other,
-            "duration_over_24h": over,
-            "duration_unknown": unknown,
-        },
-    )
+    tested = [r for r, t in zip(runs, test, strict=True) if t and r.conclusion == "success"]
+    excluded = {
+        "outcome_neither_failed_nor_passed": int((test & np.isnan(failed)).sum()),
+        "duration_over_24h": sum(1 for r in tested if (r.duration_s or 0) > MAX_DURATION_S),
+        "duration_unknown": sum(1 for r in tested if r.duration_s is None),
+    }
+    return Split(repositories, repo_of, test, fitting, validation, failed, seconds, excluded)
 
 
 def _seconds(run: HistoryRun) -> float:
@@ -125,10 +153,7 @@ def _split_repository(
     cutoff = times[first_test] if first_test < n else math.inf
     learnable = [i for i in range(first_test) if known_at(runs[i], times[i]) < cutoff]
     test[offset + first_test : offset + n] = True
-    for i in learnable:
-        learn[offset + i] = True
-    for i in learnable[len(learnable) - math.ceil(len(learnable) * VALIDATION_SHARE) :]:
-        validation[offset + i] = True
+    _mark([offset + i for i in learnable], learn, validation)
 
 
 def outcome_predictors(seed: int) -> list[OutcomePredictor]:
@@ -147,18 +172,36 @@ def evaluate(
     seed: int = 0,
     outcome: Callable[[int], list[OutcomePredictor]] = outcome_predictors,
     duration: Callable[[int], list[DurationPredictor]] = duration_predictors,
+    on_validation: bool = False,
 ) -> dict[str, Any]:
-    """The evaluation report of ``history`` (``shared/spec/interface.md``, ``model evaluate``)."""
+    """The evaluation report of ``history`` (``shared/spec/interface.md``, ``model evaluate``).
+
+    With ``on_validation``, scored on the validation slice (``validation_split``)
+    instead of the test period, for choosing settings; the report then says so
+    in ``scored_on``.
+    """
     runs = request_order(history)
     rows = featurize(runs)
-    parts = split(runs)
-    report: dict[str, Any] = {
-        "outcome": _outcome_section(rows, parts, outcome(seed)),
-        "duration": _duration_section(rows, parts, duration(seed)),
+    parts = validation_split(runs) if on_validation else split(runs)
+    report = score(rows, parts, outcome(seed), duration(seed))
+    if on_validation:
+        report["scored_on"] = "validation"
+    return report
+
+
+def score(
+    rows: Matrix,
+    parts: Split,
+    outcome: list[OutcomePredictor],
+    duration: list[DurationPredictor],
+) -> dict[str, Any]:
+    """Fit the predictors on ``parts``' fitting and validation rows; score its test rows."""
+    return {
+        "outcome": _outcome_section(rows, parts, outcome),
+        "duration": _duration_section(rows, parts, duration),
         "test_runs": int(parts.test.sum()),
         "excluded": parts.excluded,
     }
-    return report
 
 
 def _labelled(rows: Matrix, targets: npt.NDArray[np.float64], mask: Mask) -> Labelled:

@@ -19,7 +19,8 @@ import orjson
 from sqlalchemy import Connection, select, update
 
 from controltower.errors import ModelVersionNotFound
-from controltower.intelligence.models import DurationModel, FailureModel
+from controltower.intelligence.duration import DurationModel
+from controltower.intelligence.models import FailureModel
 from controltower.intelligence.selection import LivePredictors, live_predictors
 from controltower.intelligence.training import Trained
 from controltower.store.tables import ModelVersion, table_of

@@ -98,7 +98,7 @@ def predict_row(models: registry.LoadedModels | None, row: Matrix) -> RunPredict
     duration_name = models.duration_predictor if models else "median5"
     if models is not None and failure_name == "model":
         probability = float(models.failure.predict_proba(row)[0])
-        predicted: bool | None = probability >= models.failure.threshold
+        predicted: bool | None = bool(models.failure.predict(row)[0])
     else:
         baseline = OUTCOME_BASELINES[failure_name]
         probability, predicted = (

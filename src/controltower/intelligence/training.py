@@ -8,8 +8,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from controltower.intelligence.duration import DurationModel
 from controltower.intelligence.features import featurize
-from controltower.intelligence.models import DurationModel, FailureModel
+from controltower.intelligence.models import FailureModel
 from controltower.intelligence.predictors import Labelled, Matrix
 from controltower.intelligence.records import HistoryRun, request_order
 

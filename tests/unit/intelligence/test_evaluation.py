@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from controltower.intelligence.evaluation import split
+from controltower.intelligence.baselines import AlwaysPass, MedianOfFive, PreviousOutcome
+from controltower.intelligence.evaluation import evaluate, split, validation_split
 from controltower.intelligence.records import known_at, request_order, request_times
 from tests.support.histories import synthetic_history
 
@@ -27,3 +28,32 @@ def test_models_learn_only_from_runs_completed_before_the_first_test_run() -> No
     assert not (parts.fitting & parts.validation).any()
     assert parts.validation[learned].sum() == np.ceil(len(learned) * 0.2)
     assert max(np.flatnonzero(parts.fitting)) < min(np.flatnonzero(parts.validation))
+
+
+def test_validation_split_scores_the_validation_slice_and_never_reads_the_test_period() -> None:
+    """The validation slice is scored; learning runs completed before it; test runs unused."""
+    runs = request_order(synthetic_history(repositories=1, runs=100))
+    outer, inner = split(runs), validation_split(runs)
+    times = request_times(runs)
+    assert (inner.test == outer.validation).all()
+    learned = np.flatnonzero(inner.fitting | inner.validation)
+    first = int(np.flatnonzero(inner.test)[0])
+    assert all(known_at(runs[i], times[i]) < times[first] for i in learned)
+    assert not ((inner.fitting | inner.validation | inner.test) & outer.test).any()
+    assert inner.validation[learned].sum() == np.ceil(len(learned) * 0.2)
+    assert max(np.flatnonzero(inner.fitting)) < min(np.flatnonzero(inner.validation))
+
+
+def test_evaluation_on_validation_says_so_and_scores_fewer_runs() -> None:
+    """``on_validation`` scores the validation slice's runs and marks the report."""
+    history = synthetic_history(repositories=2, runs=120)
+    cheap = {
+        "outcome": lambda _: [PreviousOutcome(), AlwaysPass()],
+        "duration": lambda _: [MedianOfFive()],
+    }
+    test = evaluate(history, **cheap)  # type: ignore[arg-type]
+    validation = evaluate(history, on_validation=True, **cheap)  # type: ignore[arg-type]
+    parts = validation_split(request_order(history))
+    assert "scored_on" not in test
+    assert validation["scored_on"] == "validation"
+    assert validation["test_runs"] == int(parts.test.sum()) < test["test_runs"]

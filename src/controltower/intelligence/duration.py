@@ -1,0 +1,154 @@
+"""Quantile regressors (p10, p50, p90) of a run's duration, as a correction of the median of five.
+
+Duration is learned as the log-ratio to the median of the workflow's last
+five successful runs (``base_dur_median5``), from the features plus the
+other recent durations as log-ratios to that median: scale-free, so one tree
+serves workflows of seconds and of hours alike. The trees learn on the
+fitting slice; on the later validation slice the correction is shrunk by the
+factor (0 to 1.5) that minimises the median absolute percentage error, and
+the 10-90% interval is widened (split-conformal on the log-ratios) so that
+it covers 80% of the validation runs.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+
+from controltower.intelligence.features import FEATURES, INDEX
+from controltower.intelligence.models import Trees, dataset, load_booster
+from controltower.intelligence.predictors import Labelled, Matrix, Vector
+
+QUANTILES = (0.1, 0.5, 0.9)
+MIN_SECONDS = 1.0
+# Fewer successful runs than this to learn from: the duration model predicts nothing.
+MIN_RUNS = 20
+# Recent durations given to the trees as log-ratios to the reference.
+RATIOS = ("dur_prev", "dur_median20", "dur_wb_prev", "base_dur_prev")
+NAMES = (*FEATURES, *(f"{name}_ratio" for name in RATIOS))
+SHRINKS = tuple(float(s) for s in np.linspace(0.0, 1.5, 31))
+COVERAGE = 0.8
+
+
+class DurationModel:
+    """Quantile regressors of the log-ratio to the median of five, shrunk and widened."""
+
+    name = "model"
+
+    def __init__(
+        self,
+        seed: int = 0,
+        rounds: int | None = None,
+        threads: int = 2,
+        *,
+        trees: Trees | None = None,
+        ratios: bool = True,
+        shrink: bool = True,
+    ) -> None:
+        self.trees = trees or Trees()
+        if rounds is not None:
+            self.trees = Trees(rounds, self.trees.leaves, self.trees.min_leaf)
+        self.seed, self.threads = seed, threads
+        self.ratios, self.choose_shrink = ratios, shrink
+        self.boosters: list[lgb.Booster] = []
+        self.fallback = 60.0
+        self.shrink = 1.0
+        self.widen = 0.0
+
+    @property
+    def rounds(self) -> int:
+        """Boosting rounds."""
+        return self.trees.rounds
+
+    def _reference(self, rows: Matrix) -> Vector:
+        ref = rows[:, INDEX["base_dur_median5"]]
+        return np.maximum(np.where(np.isnan(ref), self.fallback, ref), MIN_SECONDS)
+
+    def _inputs(self, rows: Matrix) -> Matrix:
+        if not self.ratios:
+            return rows
+        ref = self._reference(rows)
+        extra = [np.log(np.maximum(rows[:, INDEX[n]], MIN_SECONDS) / ref) for n in RATIOS]
+        return np.column_stack([rows, *extra])
+
+    def _log_ratio(self, labelled: Labelled) -> Vector:
+        seconds = np.maximum(labelled.targets, MIN_SECONDS)
+        out: Vector = np.log(seconds) - np.log(self._reference(labelled.rows))
+        return out
+
+    def fit(self, fitting: Labelled, validation: Labelled) -> None:
+        """Train the three quantiles; on validation, choose the shrink and the widening."""
+        self.boosters, self.shrink, self.widen = [], 1.0, 0.0
+        if len(fitting) < MIN_RUNS:
+            return
+        self.fallback = float(np.median(np.maximum(fitting.targets, MIN_SECONDS)))
+        names = NAMES if self.ratios else FEATURES
+        data = dataset(self._inputs(fitting.rows), self._log_ratio(fitting), names)
+        self.boosters = [
+            lgb.train(
+                self.trees.params(self.seed, self.threads, objective="quantile", alpha=q),
+                data,
+                self.rounds,
+            )
+            for q in QUANTILES
+        ]
+        if len(validation):
+            self._calibrate(validation)
+
+    def _calibrate(self, validation: Labelled) -> None:
+        actual = self._log_ratio(validation)
+        if self.choose_shrink:
+            mid = self._raw_quantiles(validation.rows)[1]
+            errors = [float(np.median(np.abs(np.expm1(s * mid - actual)))) for s in SHRINKS]
+            self.shrink = SHRINKS[int(np.argmin(errors))]
+        low, _, high = self._log_quantiles(validation.rows)
+        score = np.maximum(low - actual, actual - high)
+        level = min(1.0, math.ceil(COVERAGE * (len(score) + 1)) / len(score))
+        self.widen = float(np.quantile(score, level))
+
+    def _raw_quantiles(self, rows: Matrix) -> list[Vector]:
+        inputs = self._inputs(rows)
+        return [np.asarray(b.predict(inputs, num_threads=1)) for b in self.boosters]
+
+    def _log_quantiles(self, rows: Matrix) -> list[Vector]:
+        if not self.boosters:  # too few runs to learn from: no prediction
+            return [np.full(len(rows), np.nan)] * 3
+        low, mid, high = self._raw_quantiles(rows)
+        moved = (self.shrink - 1.0) * mid  # the interval moves with the shrunk median
+        return [low + moved, mid + moved, high + moved]
+
+    def predict(self, rows: Matrix) -> Matrix:
+        """Seconds at p10, p50 and p90 (the interval widened, the quantiles kept in order)."""
+        low, mid, high = self._log_quantiles(rows)
+        stacked = np.column_stack(
+            [np.minimum(low - self.widen, mid), mid, np.maximum(high + self.widen, mid)]
+        )
+        out: Matrix = np.exp(stacked) * self._reference(rows)[:, None]
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """The three boosters' model text, the shrink and the interval widening."""
+        return {
+            "kind": "duration_model",
+            "seed": self.seed,
+            **self.trees.to_dict(),
+            "boosters": [b.model_to_string() for b in self.boosters],
+            "fallback": self.fallback,
+            "ratios": self.ratios,
+            "shrink": self.shrink,
+            "widen": self.widen,
+        }
+
+    @classmethod
+    def from_dict(cls, saved: dict[str, Any]) -> DurationModel:
+        """The model a ``to_dict`` came from (older versions: no ratios, no shrink)."""
+        ratios = bool(saved.get("ratios", False))
+        model = cls(seed=saved["seed"], trees=Trees.from_dict(saved), ratios=ratios)
+        model.boosters = [load_booster(text) for text in saved["boosters"]]
+        model.fallback = float(saved["fallback"])
+        model.shrink = float(saved.get("shrink", 1.0))
+        model.widen = float(saved["widen"])
+        return model

@@ -1,0 +1,96 @@
+"""The failure decision and the duration correction, as chosen on the validation slice."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from controltower.intelligence.duration import DurationModel
+from controltower.intelligence.features import FEATURES, INDEX
+from controltower.intelligence.models import FailureModel, Trees, _best_threshold
+from controltower.intelligence.predictors import Labelled, Matrix
+
+SMALL = Trees(rounds=100, leaves=7, min_leaf=10)
+
+
+def _rows(n: int, seed: int) -> Matrix:
+    rng = np.random.default_rng(seed)
+    rows = np.full((n, len(FEATURES)), np.nan)
+    rows[:, INDEX["files_changed"]] = rng.integers(0, 2, n)
+    rows[:, INDEX["base_prev_failed"]] = rng.integers(0, 2, n)
+    rows[:, INDEX["base_dur_median5"]] = 100.0
+    return rows
+
+
+def _failures(rows: Matrix, seed: int) -> Labelled:
+    rng = np.random.default_rng(seed)
+    chance = 0.1 + 0.5 * rows[:, INDEX["files_changed"]]
+    return Labelled(rows, (rng.random(len(rows)) < chance).astype(float))
+
+
+def test_a_streak_that_finds_every_failure_alone_needs_no_threshold() -> None:
+    """When the previous failure alone gives the best F1, the threshold adds no failure."""
+    failed = np.array([True, True, False, False, False, False])
+    streak = failed.copy()
+    probability = np.array([0.2, 0.3, 0.9, 0.8, 0.1, 0.1])
+    threshold = _best_threshold(probability, streak, failed)
+    assert not (probability >= threshold).any()
+    alone = _best_threshold(probability, np.zeros(6, dtype=bool), failed)
+    assert ((probability >= alone) == np.array([True, True, True, True, False, False])).all()
+
+
+def test_failure_is_predicted_wherever_the_previous_run_failed() -> None:
+    """With the streak rule every run after a failure is predicted to fail; without it, not."""
+    fitting, validation = _failures(_rows(600, 1), 2), _failures(_rows(300, 3), 4)
+    rows = _rows(200, 5)
+    prev = rows[:, INDEX["base_prev_failed"]] == 1.0
+    streaks, alone = FailureModel(trees=SMALL), FailureModel(trees=SMALL, or_previous=False)
+    streaks.fit(fitting, validation)
+    alone.fit(fitting, validation)
+    assert streaks.predict(rows)[prev].all()
+    by_threshold = streaks.predict_proba(rows) >= streaks.threshold
+    assert (streaks.predict(rows) == (by_threshold | prev)).all()
+    assert (alone.predict(rows) == (alone.predict_proba(rows) >= alone.threshold)).all()
+
+
+def _durations(rows: Matrix, effect: float) -> Labelled:
+    noise = np.random.default_rng(int(effect * 10)).normal(0.0, 0.02, len(rows))
+    return Labelled(rows, 100.0 * np.exp(effect * rows[:, INDEX["files_changed"]] + noise))
+
+
+def test_a_correction_that_does_not_hold_on_validation_is_shrunk_away() -> None:
+    """Learned +50% for a feature that no longer matters later: p50 falls back to the median."""
+    model = DurationModel(trees=SMALL)
+    model.fit(_durations(_rows(600, 1), 0.5), _durations(_rows(300, 2), 0.0))
+    assert model.shrink == 0.0
+    assert np.allclose(model.predict(_rows(50, 3))[:, 1], 100.0)
+
+
+def test_a_correction_that_holds_on_validation_is_kept() -> None:
+    """The same effect later: the shrink stays near one and the prediction follows the feature."""
+    model = DurationModel(trees=SMALL)
+    model.fit(_durations(_rows(600, 1), 0.5), _durations(_rows(300, 2), 0.5))
+    rows = _rows(50, 3)
+    p50 = model.predict(rows)[:, 1]
+    changed = rows[:, INDEX["files_changed"]] == 1.0
+    assert 0.8 <= model.shrink <= 1.2
+    assert np.allclose(p50[changed], 100.0 * np.exp(0.5), rtol=0.1)
+    assert np.allclose(p50[~changed], 100.0, rtol=0.1)
+
+
+def test_versions_saved_before_ratios_and_shrink_load_into_the_same_predictions() -> None:
+    """A saved form without the newer keys loads as the plain model it was."""
+    fitting, validation = _durations(_rows(400, 1), 0.3), _durations(_rows(200, 2), 0.3)
+    plain = DurationModel(trees=Trees(30, 31, 40), ratios=False, shrink=False)
+    plain.fit(fitting, validation)
+    failure = FailureModel(trees=Trees(30, 31, 40), or_previous=False)
+    failure.fit(_failures(_rows(400, 1), 2), _failures(_rows(200, 3), 4))
+    old_duration, old_failure = plain.to_dict(), failure.to_dict()
+    for key in ("ratios", "shrink", "leaves", "min_leaf"):
+        old_duration.pop(key)
+    for key in ("or_previous", "leaves", "min_leaf"):
+        old_failure.pop(key)
+    rows = _rows(50, 5)
+    assert np.array_equal(DurationModel.from_dict(old_duration).predict(rows), plain.predict(rows))
+    loaded = FailureModel.from_dict(old_failure)
+    assert np.array_equal(loaded.predict(rows), failure.predict(rows))
+    assert loaded.trees == Trees(30, 31, 40)
