@@ -14,6 +14,7 @@ from controltower.bootstrap import build
 from controltower.bootstrap.health import check_health
 from controltower.config import Settings
 from controltower.intelligence import registry
+from controltower.intelligence.capability import switch_mode
 from controltower.store import schema
 from controltower.store.engine import make_engine
 from controltower.store.tables import AlertNotification, Delivery, table_of
@@ -146,7 +147,7 @@ def test_ingest_goes_stale_after_the_quiet_hours(engine: Engine, settings: Setti
 
 
 def test_model_availability(engine: Engine, settings: Settings) -> None:
-    """A live version is ok and named; prediction switched off is info."""
+    """A live version is ok and named; prediction off (by settings or a live switch) is info."""
     trained, report = trained_version()
     with engine.begin() as conn:
         live = registry.promote(conn, registry.register(conn, trained, report).version)
@@ -155,6 +156,10 @@ def test_model_availability(engine: Engine, settings: Settings) -> None:
     assert check.facts["version"] == live.version
     off = check_health(engine, _settings(settings, ml_enabled=False), NOW).check("model")
     assert (off.status, off.facts["mode"]) == ("info", "off")
+    with engine.begin() as conn:
+        switch_mode(conn, "prediction", "off", changed_by="ops", reason="incident")
+    switched = check_health(engine, settings, NOW).check("model")
+    assert (switched.status, switched.facts["mode"]) == ("info", "off")
 
 
 def test_an_unmigrated_database_fails_and_skips_the_rest(

@@ -33,6 +33,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from controltower.config import Settings
 from controltower.errors import MigrationRequired
 from controltower.intelligence import registry
+from controltower.intelligence.capability import prediction_mode
 from controltower.store import queries
 from controltower.store.engine import reading
 from controltower.store.schema import current_revision, ensure_current
@@ -111,7 +112,7 @@ def check_health(engine: Engine, settings: Settings, now: datetime | None = None
                 rest = [
                     _backlog(queries.delivery_states(conn), settings),
                     _freshness(queries.last_delivery_at(conn), settings, now),
-                    _model(registry.live_version(conn), settings),
+                    _model(registry.live_version(conn), prediction_mode(conn, settings).mode),
                     _notifications(conn, settings, now),
                 ]
         except SQLAlchemyError as exc:
@@ -176,8 +177,7 @@ def _freshness(last: datetime | None, settings: Settings, now: datetime) -> Chec
     return Check("ingest-freshness", "ok", when, facts)
 
 
-def _model(live: registry.VersionInfo | None, settings: Settings) -> Check:
-    mode = settings.intelligence.mode if settings.ml_enabled else "off"
+def _model(live: registry.VersionInfo | None, mode: str) -> Check:
     if mode == "off":
         return Check("model", "info", "prediction is off", {"mode": mode, "version": None})
     if live is None:
