@@ -14,6 +14,9 @@ from controltower.bootstrap import build
 from controltower.config import RetentionSettings, Settings
 from controltower.domain import JobDeliveryFact, JobFact, RunFact, StepFact
 from controltower.store.tables import (
+    Alert,
+    AlertNotification,
+    AnomalyRecord,
     Delivery,
     Job,
     JobLog,
@@ -115,7 +118,12 @@ def test_dry_run_counts_and_changes_nothing(engine: Engine, tmp_path: Path) -> N
     rows = {r.kind: r.rows for r in reports}
     assert rows["deliveries"] == {"deliveries": 1}  # the pending one is not counted
     assert rows["runs"] == {"job_logs": 1, "steps": 1, "jobs": 1, "workflow_runs": 1}
-    assert rows["metrics"] == {"reconciliations": 1}
+    assert rows["metrics"] == {
+        "reconciliations": 1,
+        "alert_notifications": 0,
+        "alerts": 0,
+        "anomalies": 0,
+    }
     assert counts(engine) == before
     assert not (tmp_path / "archive").exists()
 
@@ -146,6 +154,88 @@ def test_expired_rows_are_archived_to_parquet_then_deleted(engine: Engine, tmp_p
     assert pq.read_table(archived["deliveries"]).to_pylist()[0]["guid"] == "g0"
     logs = pq.read_table(archived["job_logs"]).to_pylist()
     assert gzip.decompress(logs[0]["content"]) == b"log"
+
+
+def _alert(key: str, resolved_at: datetime | None) -> dict[str, object]:
+    return {
+        "key": key,
+        "rule": "all problems",
+        "kind": "failing-branch",
+        "severity": "warning",
+        "title": key,
+        "detail": "",
+        "started_at": OLD,
+        "last_seen_at": OLD,
+        "resolved_at": resolved_at,
+    }
+
+
+def _anomaly(series: str, resolved_at: datetime | None) -> dict[str, object]:
+    return {
+        "series": series,
+        "metric": "duration",
+        "unit": "s",
+        "kind": "spike",
+        "severity": "info",
+        "started_at": OLD,
+        "detected_at": OLD,
+        "expected": 1.0,
+        "observed": 4.0,
+        "score": 9.0,
+        "first_seen_at": OLD,
+        "last_seen_at": OLD,
+        "resolved_at": resolved_at,
+    }
+
+
+def test_resolved_alerts_anomalies_and_old_notifications_expire_active_ones_stay(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """Alerts and anomalies resolved long ago, and old notifications, go; open ones never do."""
+    with engine.begin() as conn:
+        conn.execute(
+            insert(table_of(Alert)),
+            [_alert("old", OLD), _alert("still firing", None), _alert("recent", NEW)],
+        )
+        conn.execute(
+            insert(table_of(AnomalyRecord)), [_anomaly("a · CI", OLD), _anomaly("b · CI", None)]
+        )
+        conn.execute(
+            insert(table_of(AlertNotification)),
+            [
+                {
+                    "alert_key": "old",
+                    "event": "firing",
+                    "severity": "warning",
+                    "channel": "slack-webhook",
+                    "grouped": 1,
+                    "attempts": 1,
+                    "fact_at": at,
+                    "fact_source": "delivery",
+                    "sent_at": at,
+                    "latency_s": 0.4,
+                    "recorded_at": at,
+                }
+                for at in (OLD, NEW)
+            ],
+        )
+    reports = run_retention(engine, ALL_KINDS, tmp_path / "archive", now=NOW)
+    metrics = next(r for r in reports if r.kind == "metrics")
+    assert metrics.rows == {
+        "reconciliations": 0,
+        "alert_notifications": 1,
+        "alerts": 1,
+        "anomalies": 1,
+    }
+    with engine.connect() as conn:
+        alerts = conn.execute(select(table_of(Alert).c.key)).scalars().all()
+        anomalies = conn.execute(select(table_of(AnomalyRecord).c.series)).scalars().all()
+        notified = conn.execute(select(table_of(AlertNotification).c.recorded_at)).scalars()
+        assert sorted(alerts) == ["recent", "still firing"]
+        assert anomalies == ["b · CI"]
+        assert list(notified) == [NEW]
+    archived = {Path(p).name.split("-")[0]: Path(p) for p in metrics.archived}
+    assert pq.read_table(archived["alerts"]).to_pylist()[0]["key"] == "old"
 
 
 def test_kinds_kept_forever_and_archiving_off(engine: Engine, tmp_path: Path) -> None:

@@ -7,8 +7,10 @@ Four kinds, each with its own age (``retention.*_days``; None keeps forever):
 - ``logs``: stored job logs fetched before the cutoff;
 - ``runs``: run attempts created before the cutoff, with their jobs, steps and
   logs (deleted by the foreign keys' cascade, archived with them);
-- ``metrics``: derived records — today the reconciliation passes behind the
-  completeness figure — finished before the cutoff.
+- ``metrics``: derived records finished before the cutoff: the
+  reconciliation passes behind the completeness figure, alerts and anomalies
+  resolved, and the notification log (an alert or anomaly still active is
+  never deleted).
 
 For each kind the expired rows of each table are written to
 ``ARCHIVE/<kind>/<table>-<stamp>.parquet`` (and the file flushed to disk)
@@ -34,6 +36,9 @@ from sqlalchemy import Connection, Engine, Table, delete, func, select
 
 from controltower.config import RetentionSettings
 from controltower.store.tables import (
+    Alert,
+    AlertNotification,
+    AnomalyRecord,
     Delivery,
     Job,
     JobLog,
@@ -46,6 +51,8 @@ from controltower.store.tables import (
 log = structlog.get_logger(__name__)
 deliveries_t, logs_t, runs_t = table_of(Delivery), table_of(JobLog), table_of(WorkflowRun)
 jobs_t, steps_t, reconciliations_t = table_of(Job), table_of(Step), table_of(Reconciliation)
+alerts_t, notifications_t = table_of(Alert), table_of(AlertNotification)
+anomalies_t = table_of(AnomalyRecord)
 KINDS = ("deliveries", "logs", "runs", "metrics")
 
 
@@ -78,7 +85,12 @@ def _selections(kind: str, before: datetime) -> list[tuple[Table, Any]]:
     if kind == "logs":
         return [(logs_t, logs_t.c.fetched_at < before)]
     if kind == "metrics":
-        return [(reconciliations_t, reconciliations_t.c.finished_at < before)]
+        return [
+            (reconciliations_t, reconciliations_t.c.finished_at < before),
+            (notifications_t, notifications_t.c.recorded_at < before),
+            (alerts_t, alerts_t.c.resolved_at < before),
+            (anomalies_t, anomalies_t.c.resolved_at < before),
+        ]
     old_runs = select(runs_t.c.id).where(runs_t.c.created_at < before)
     old_jobs = select(jobs_t.c.id).where(jobs_t.c.run_pk.in_(old_runs))
     return [
