@@ -270,7 +270,10 @@ class Delivery(Base):
     """
 
     __tablename__ = "deliveries"
-    __table_args__ = (Index("ix_deliveries_state_id", "state", "id"),)
+    __table_args__ = (
+        Index("ix_deliveries_state_id", "state", "id"),
+        Index("ix_deliveries_received_at", "received_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     guid: Mapped[str] = mapped_column(String(64), unique=True)
