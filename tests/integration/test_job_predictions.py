@@ -19,8 +19,8 @@ from controltower.domain import RunFact
 from controltower.ingest.history import parse_record
 from controltower.intelligence import capability
 from controltower.intelligence.job_serving import job_comparisons
-from controltower.intelligence.jobs import job_attempts
-from controltower.intelligence.records import from_fact, known_at, request_order
+from controltower.intelligence.jobs import JobHistory, job_attempts
+from controltower.intelligence.records import from_fact, known_at, request_order, request_times
 from controltower.intelligence.serving import predict_new_runs
 from controltower.intelligence.source import run_pk_of
 from controltower.store import schema
@@ -96,6 +96,27 @@ def test_each_expected_job_is_predicted_from_its_own_past(
     for job in stored:
         assert job.duration_p50 == pytest.approx(expected[job.name])
         assert job.actual_conclusion is None  # the run has not run its jobs yet
+
+
+def test_stored_intervals_are_those_the_evaluation_computes(
+    engine: Engine, settings: Settings
+) -> None:
+    """Serving stores the conformal p10/p90 that a ``JobHistory`` fed every earlier run gives."""
+    target, pk = _stored(engine, settings)
+    history = JobHistory()
+    ordered = [from_fact(f) for f in _facts()[:-1]]
+    jobs = {f.run_id: job_attempts(f.jobs or ()) for f in _facts()}
+    for run, t in zip(ordered, request_times(ordered), strict=True):
+        history.request(run, t, jobs[run.run_id])
+    assert target.created_at is not None
+    history.advance(target.created_at.timestamp())
+    expected = {p.name: (p.duration_p10, p.duration_p90) for p in history.predict(target.workflow)}
+    with engine.connect() as conn:
+        stored = {j.name: (j.duration_p10, j.duration_p90) for j in job_comparisons(conn, pk)}
+    assert any(low is not None for low, _ in stored.values())
+    assert list(stored) == list(expected)
+    for name, (low, high) in stored.items():
+        assert (low, high) == pytest.approx(expected[name])
 
 
 @pytest.fixture

@@ -9,7 +9,8 @@ predictors: the job's previous outcome (served as the predicted outcome),
 its smoothed recent failure share (served as the probability; failure
 predicted at 0.5 or more when scored alone) and always pass. Duration: the
 previous successful duration, and the median of the last five with the
-recent 10th to 90th percentile interval (served). Figures are pooled, the
+conformal 80% interval from the job's earlier log-ratio residuals (served;
+``intervals``). Figures are pooled, the
 unweighted mean over repositories, and per repository.
 """
 

@@ -4,8 +4,10 @@ A run is expected to run the jobs its workflow ran the last time one of its
 runs had completed (by name, in that run's order). For each expected job,
 from that job's completed attempts in the same workflow (the latest
 ``RECENT`` known by the request): duration p50 is the median of its last five
-successful durations, p10 and p90 the 10th and 90th percentiles of its recent
-successful durations (with at least ``MIN_INTERVAL`` of them); the failure
+successful durations, p10 and p90 the split-conformal 80% interval around it
+from the job's recent log-ratio residuals to the p50 before each of its
+successful durations, or its workflow's pooled ones when the job has too
+few (``intervals``); the failure
 probability is its recent failure share with one failure and one pass added
 (so one outcome is not a certainty); the predicted outcome is its previous
 one. ``JobHistory`` holds what had completed by a moment, fed in request
@@ -15,16 +17,16 @@ order like ``features.RepositoryHistory``.
 from __future__ import annotations
 
 import heapq
-import math
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from controltower.domain import JobFact, is_failed, is_passed
+from controltower.intelligence.intervals import interval, log_residual, median_of_five
 from controltower.intelligence.records import MAX_DURATION_S, HistoryRun, known_at
 
 RECENT = 20
-MIN_INTERVAL = 5
+POOLED = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,28 +66,21 @@ class JobPrediction:
     history: int
 
 
-def _median(values: Sequence[float]) -> float | None:
-    if not values:
-        return None
-    s = sorted(values)
-    n = len(s)
-    return s[n // 2] if n % 2 else (s[n // 2 - 1] + s[n // 2]) / 2
+def predict_job(
+    name: str,
+    durations: Sequence[float],
+    outcomes: Sequence[bool],
+    residuals: Sequence[float] = (),
+    pooled: Sequence[float] = (),
+) -> JobPrediction:
+    """The prediction for job ``name`` from its recent durations, outcomes and residuals.
 
-
-def _quantile(values: Sequence[float], q: float) -> float:
-    s = sorted(values)
-    at = q * (len(s) - 1)
-    low, high = math.floor(at), math.ceil(at)
-    return s[low] + (s[high] - s[low]) * (at - low)
-
-
-def predict_job(name: str, durations: Sequence[float], outcomes: Sequence[bool]) -> JobPrediction:
-    """The prediction for job ``name`` from its recent successful durations and outcomes."""
-    p50 = _median(durations[-5:])
-    p10 = p90 = None
-    if p50 is not None and len(durations) >= MIN_INTERVAL:
-        p10 = min(_quantile(durations, 0.1), p50)
-        p90 = max(_quantile(durations, 0.9), p50)
+    ``residuals`` are the job's own log-ratio residuals, ``pooled`` those of
+    its workflow's jobs (``intervals.interval``).
+    """
+    p50 = median_of_five(durations)
+    bounds = interval(p50, residuals, pooled) if p50 is not None else None
+    p10, p90 = bounds if bounds is not None else (None, None)
     probability = (sum(outcomes) + 1) / (len(outcomes) + 2) if outcomes else None
     return JobPrediction(
         name=name,
@@ -105,6 +100,8 @@ class JobHistory:
     def __init__(self) -> None:
         self.durations: dict[tuple[str, str], deque[float]] = {}
         self.outcomes: dict[tuple[str, str], deque[bool]] = {}
+        self.residuals: dict[tuple[str, str], deque[float]] = {}
+        self.pooled: dict[str, deque[float]] = {}
         self.last_jobs: dict[str, tuple[str, ...]] = {}
         self.pending: list[tuple[float, int, str, tuple[JobAttempt, ...]]] = []
         self._seq = 0
@@ -118,9 +115,17 @@ class JobHistory:
             key = (workflow, job.name)
             seconds, failed = job.success_duration, job.failed
             if seconds is not None:
-                self.durations.setdefault(key, deque(maxlen=RECENT)).append(seconds)
+                self._take_duration(workflow, key, seconds)
             if failed is not None:
                 self.outcomes.setdefault(key, deque(maxlen=RECENT)).append(failed)
+
+    def _take_duration(self, workflow: str, key: tuple[str, str], seconds: float) -> None:
+        before = self.durations.setdefault(key, deque(maxlen=RECENT))
+        residual = log_residual(seconds, list(before)[-5:])
+        if residual is not None:
+            self.residuals.setdefault(key, deque(maxlen=RECENT)).append(residual)
+            self.pooled.setdefault(workflow, deque(maxlen=POOLED)).append(residual)
+        before.append(seconds)
 
     def predict(self, workflow: str) -> list[JobPrediction]:
         """Predictions for the jobs a run of ``workflow`` is expected to run."""
@@ -129,6 +134,8 @@ class JobHistory:
                 name,
                 list(self.durations.get((workflow, name), ())),
                 list(self.outcomes.get((workflow, name), ())),
+                list(self.residuals.get((workflow, name), ())),
+                list(self.pooled.get(workflow, ())),
             )
             for name in self.last_jobs.get(workflow, ())
         ]

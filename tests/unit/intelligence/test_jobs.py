@@ -23,7 +23,8 @@ def _run(i: int, created: float, completed: float | None, workflow: str = "ci") 
 def test_duration_median_of_five_interval_and_smoothed_failure_share() -> None:
     """p50 is the median of the last five; p10 <= p50 <= p90; one failure in three is (1+1)/5."""
     durations = [100.0, 110.0, 90.0, 300.0, 105.0, 95.0, 100.0]
-    predicted = predict_job("build", durations, [False, True, False])
+    residuals = [0.0, 0.1, -0.1, 1.0, 0.05, -0.05, 0.0, 0.02, -0.02, 0.03]
+    predicted = predict_job("build", durations, [False, True, False], residuals)
     assert predicted.duration_p50 == 100.0
     assert predicted.duration_p10 is not None
     assert predicted.duration_p90 is not None
@@ -35,7 +36,7 @@ def test_duration_median_of_five_interval_and_smoothed_failure_share() -> None:
 
 
 def test_without_history_nothing_is_predicted_and_few_durations_give_no_interval() -> None:
-    """No outcomes: no probability; under five durations: a median but no interval."""
+    """No outcomes: no probability; no residuals: a median but no interval."""
     predicted = predict_job("lint", [30.0, 40.0], [])
     assert predicted.duration_p50 == 35.0
     assert (predicted.duration_p10, predicted.duration_p90) == (None, None)
