@@ -22,7 +22,7 @@ import controltower
 from controltower.bootstrap import Container
 from controltower.errors import ConfigurationError, ControlTowerError
 from controltower.telemetry.prometheus import StoreCollector
-from controltower.web import alert_pages, health, pages, webhooks
+from controltower.web import health, pages, webhooks
 from controltower.web.api import alerts as alerts_api
 from controltower.web.api import anomalies as anomalies_api
 from controltower.web.api import capabilities as capabilities_api
@@ -98,7 +98,6 @@ def create_app(
     app.include_router(capabilities_api.router)
     app.include_router(health.router)
     app.include_router(pages.router)
-    app.include_router(alert_pages.router)
     registry = CollectorRegistry(auto_describe=False)
     registry.register(StoreCollector(container.engine))
     app.mount("/metrics", make_asgi_app(registry))

@@ -16,7 +16,7 @@ from controltower.telemetry.alert_records import list_alerts
 from controltower.telemetry.metrics import Window
 from controltower.telemetry.silences import list_silences
 from controltower.web.deps import ConnectionDep
-from controltower.web.pages import PageFilters, templates
+from controltower.web.pages.filters import PageFilters, templates
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 RESOLVED_DAYS = 7

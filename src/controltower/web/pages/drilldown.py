@@ -1,0 +1,263 @@
+"""The drill-down pages: a repository, one of its workflows, a run, and a job in that run.
+
+Each page links down to the next and back up through breadcrumbs, keeping
+the filters; an unknown repository, workflow, run or job is a 404.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse
+from sqlalchemy import Connection
+
+from controltower.ingest import joblogs
+from controltower.intelligence.capability import prediction_mode
+from controltower.intelligence.job_serving import job_comparisons
+from controltower.intelligence.serving import shown_prediction
+from controltower.store import queries
+from controltower.telemetry import drilldown, service
+from controltower.telemetry.metrics import GroupMetrics, Window
+from controltower.telemetry.scope import Filters
+from controltower.web import charts
+from controltower.web.deps import ConnectionDep, ContainerDep, kept
+from controltower.web.pages.filters import FiltersDep, page_scope, render
+from controltower.web.pages.trends import marked_trends
+
+router = APIRouter(tags=["pages"], include_in_schema=False)
+OUTCOME_COLOURS = {"success": "#1a7f37", "failure": "#cf222e", "cancelled": "#8c959f"}
+
+
+@dataclass(frozen=True, slots=True)
+class WorkflowFigures:
+    """What the workflow page computes over its window (kept as a view)."""
+
+    window: Window
+    figures: service.Overview
+    jobs: list[GroupMetrics]
+    durations: list[float]
+    steps: list[drilldown.StepStats]
+
+
+def _by_outcome(points: list[drilldown.JobPoint]) -> dict[str, list[drilldown.JobPoint]]:
+    groups: dict[str, list[drilldown.JobPoint]] = {}
+    for point in points:
+        groups.setdefault(point.conclusion or "unfinished", []).append(point)
+    return groups
+
+
+@router.get("/repositories/{owner}/{name}", response_class=HTMLResponse)
+def repository_page(
+    request: Request,
+    owner: str,
+    name: str,
+    conn: ConnectionDep,
+    container: ContainerDep,
+    filters: FiltersDep,
+) -> HTMLResponse:
+    """One repository: trends, its workflows, its slowest jobs, its recent runs."""
+    full_name = f"{owner}/{name}"
+    ids = drilldown.workflow_ids(conn, full_name)
+    if not ids:
+        raise HTTPException(404, f"no repository {full_name}")
+
+    def compute(conn: Connection) -> tuple[Window, service.Overview, list[GroupMetrics]]:
+        window, scope = page_scope(conn, filters, full_name)
+        jobs = service.metrics(conn, window, scope, "job")
+        jobs.sort(key=lambda g: -(g.current.duration_p50 or 0))
+        return window, service.overview(conn, window, scope, "workflow"), jobs[:15]
+
+    view = kept(container, ("repository", full_name, *filters.key()), compute)
+    window, figures, jobs = view.value
+    success, duration = marked_trends(conn, container, figures.days, window, full_name)
+    workflows = [(ids.get(g.group.split(" · ", 1)[1]), g) for g in figures.groups]
+    return render(
+        request,
+        "repository.html",
+        "repository",
+        full_name,
+        filters,
+        window,
+        as_of=view.computed_at,
+        repository=full_name,
+        success_chart=success,
+        duration_chart=duration,
+        workflows=workflows,
+        jobs=jobs,
+        runs=queries.recent_runs(
+            conn, limit=20, repository=full_name, branch=filters.branch, event=filters.event
+        ),
+    )
+
+
+@router.get("/repositories/{owner}/{name}/workflows/{workflow_id}", response_class=HTMLResponse)
+def workflow_page(
+    request: Request,
+    owner: str,
+    name: str,
+    workflow_id: int,
+    conn: ConnectionDep,
+    container: ContainerDep,
+    filters: FiltersDep,
+) -> HTMLResponse:
+    """One workflow: its figures, trends, duration distribution, slowest jobs and steps, runs."""
+    full_name = f"{owner}/{name}"
+    workflow = drilldown.find_workflow(conn, full_name, workflow_id)
+    if workflow is None:
+        raise HTTPException(404, f"no workflow {workflow_id} in {full_name}")
+    scope = Filters(full_name, workflow.name, filters.branch, filters.event)
+
+    def compute(conn: Connection) -> WorkflowFigures:
+        window = service.default_window(conn, filters.days)
+        jobs = service.metrics(conn, window, scope, "job")
+        jobs.sort(key=lambda g: -(g.current.duration_p50 or 0))
+        return WorkflowFigures(
+            window,
+            service.overview(conn, window, scope, "workflow"),
+            jobs[:15],
+            drilldown.successful_durations(conn, window, scope),
+            drilldown.slowest_steps(conn, window, scope),
+        )
+
+    view = kept(container, ("workflow", workflow.id, *filters.key()), compute)
+    window, figures = view.value.window, view.value.figures
+    success, duration = marked_trends(
+        conn, container, figures.days, window, f"{full_name} · {workflow.name}"
+    )
+    groups = figures.groups
+    return render(
+        request,
+        "workflow.html",
+        "workflow",
+        workflow.name,
+        filters,
+        window,
+        as_of=view.computed_at,
+        repository=full_name,
+        workflow=workflow,
+        summary=groups[0] if groups else None,
+        success_chart=success,
+        duration_chart=duration,
+        distribution_chart=charts.histogram(view.value.durations),
+        jobs=view.value.jobs,
+        steps=view.value.steps,
+        step_sample=drilldown.STEP_SAMPLE,
+        runs=queries.recent_runs(
+            conn,
+            limit=20,
+            repository=full_name,
+            workflow_id=workflow.id,
+            branch=filters.branch,
+            event=filters.event,
+        ),
+    )
+
+
+@router.get("/repositories/{owner}/{name}/runs/{run_id}", response_class=HTMLResponse)
+def run_page(
+    request: Request,
+    owner: str,
+    name: str,
+    run_id: str,
+    conn: ConnectionDep,
+    container: ContainerDep,
+    filters: FiltersDep,
+    attempt: int | None = Query(default=None, ge=1),
+) -> HTMLResponse:
+    """One run: its trigger, its shown prediction, its jobs on a timeline, its critical path."""
+    full_name = f"{owner}/{name}"
+    run = drilldown.run_detail(conn, full_name, run_id, attempt)
+    if run is None:
+        raise HTTPException(404, f"no run {run_id} in {full_name}")
+    prediction = None
+    if prediction_mode(conn, container.settings).shows:
+        prediction = shown_prediction(conn, run.id, run.status, run.conclusion, run.duration_s)
+    job_predictions = job_comparisons(conn, run.id) if prediction is not None else []
+    window = service.default_window(conn, filters.days)
+    title = f"{run.workflow.name} #{run.run_number or run.run_id}"
+    return render(
+        request,
+        "run.html",
+        "run",
+        title,
+        filters,
+        window,
+        repository=full_name,
+        run=run,
+        prediction=prediction,
+        job_predictions=job_predictions,
+        timeline_chart=charts.timeline(
+            [
+                (job.name, job.started_at, job.completed_at, job.critical, job.conclusion)
+                for job in run.jobs
+            ]
+        ),
+    )
+
+
+@router.get("/repositories/{owner}/{name}/runs/{run_id}/jobs/{job_pk}", response_class=HTMLResponse)
+def job_page(
+    request: Request,
+    owner: str,
+    name: str,
+    run_id: str,
+    job_pk: int,
+    conn: ConnectionDep,
+    filters: FiltersDep,
+) -> HTMLResponse:
+    """One job: its steps on a timeline, and the same job's history in its workflow."""
+    full_name = f"{owner}/{name}"
+    found = drilldown.run_of_job(conn, full_name, job_pk)
+    if found is None or found[0] != run_id:
+        raise HTTPException(404, f"no job {job_pk} in run {run_id} of {full_name}")
+    run = drilldown.run_detail(conn, full_name, run_id, found[1])
+    job = drilldown.job_in_run(run, job_pk) if run is not None else None
+    if run is None or job is None:
+        raise HTTPException(404, f"no job {job_pk} in run {run_id} of {full_name}")
+    window = service.default_window(conn, filters.days)
+    scope = Filters(full_name, run.workflow.name, filters.branch, filters.event)
+    history = drilldown.job_history(conn, window, scope, job.name)
+    trend = {
+        "data": [
+            {
+                "type": "scatter",
+                "mode": "markers",
+                "name": outcome,
+                "marker": {"color": OUTCOME_COLOURS.get(outcome, "#57606a")},
+                "x": [p.created_at.isoformat() for p in points if p.created_at],
+                "y": [charts.minutes(p.seconds) for p in points if p.created_at],
+            }
+            for outcome, points in _by_outcome(history.points).items()
+        ],
+        "layout": {"yaxis": {"title": {"text": "minutes"}}},
+    }
+    return render(
+        request,
+        "job.html",
+        "job",
+        job.name,
+        filters,
+        window,
+        repository=full_name,
+        run=run,
+        job=job,
+        history=history,
+        timeline_chart=charts.timeline(
+            [
+                (f"{s.number}. {s.name}", s.started_at, s.completed_at, False, s.conclusion)
+                for s in job.steps
+            ]
+        ),
+        history_chart=trend,
+        distribution_chart=charts.histogram(
+            [
+                p.seconds
+                for p in history.points
+                if p.seconds is not None and p.conclusion == "success"
+            ]
+        ),
+        steps=drilldown.slowest_steps(conn, window, scope, job=job.name),
+        step_sample=drilldown.STEP_SAMPLE,
+        log=joblogs.job_log(conn, job.id),
+    )

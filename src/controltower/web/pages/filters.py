@@ -1,0 +1,119 @@
+"""What every dashboard page shares: its query-string filters, number formats and rendering.
+
+Filters (days, branch, event) live in the query string and every link on a
+page carries them, so a view can be shared and drilling down keeps them.
+The Jinja2 templates object is built here once, with the number formats
+(``pct``, ``delta``, ``mins``, ``secs``) as template globals.
+"""
+
+from __future__ import annotations
+
+from importlib.resources import files
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import Depends, Query, Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import Connection
+
+from controltower.telemetry import service
+from controltower.telemetry.metrics import Window
+from controltower.telemetry.scope import Filters
+
+templates = Jinja2Templates(directory=str(files("controltower.web") / "templates"))
+
+
+def pct(value: float | None) -> str:
+    """A share as a percentage, or an en dash."""
+    return "–" if value is None else f"{value * 100:.1f}%"
+
+
+def delta(value: float | None) -> str:
+    """A change of a share in percentage points, signed."""
+    return "–" if value is None else f"{value * 100:+.1f} pp"
+
+
+def mins(seconds: float | None) -> str:
+    """Seconds as minutes with one decimal."""
+    return "–" if seconds is None else f"{seconds / 60:.1f} min"
+
+
+def duration(seconds: float | None) -> str:
+    """Seconds in the largest unit that fits (days, hours, minutes or seconds)."""
+    if seconds is None:
+        return "–"
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.1f} {unit}"
+    return f"{seconds:.0f} s"
+
+
+class PageFilters:
+    """The query-string filters of every page."""
+
+    def __init__(self, days: int = 30, branch: str | None = None, event: str | None = None):
+        self.days = days
+        self.branch = branch or None
+        self.event = event or None
+
+    def query(self, **extra: object) -> str:
+        """The filters (and ``extra`` parameters) as a query string to append to links."""
+        values = {"days": self.days, "branch": self.branch, "event": self.event, **extra}
+        kept = {k: v for k, v in values.items() if v is not None}
+        return "?" + urlencode(kept) if kept else ""
+
+    def key(self) -> tuple[int, str | None, str | None]:
+        """The filters as part of a view's key."""
+        return (self.days, self.branch, self.event)
+
+    def link(self, path: str, **extra: object) -> str:
+        """``path`` with the filters, so following the link keeps them."""
+        return path + self.query(**extra)
+
+
+def _page_filters(
+    days: int = Query(default=30, ge=1, le=3650),
+    branch: str | None = None,
+    event: str | None = None,
+) -> PageFilters:
+    return PageFilters(days, branch, event)
+
+
+FiltersDep = Annotated[PageFilters, Depends(_page_filters)]
+
+
+def page_scope(
+    conn: Connection, filters: PageFilters, repository: str | None = None
+) -> tuple[Window, Filters]:
+    """The window the filters ask for and the scope they select (optionally one repository)."""
+    window = service.default_window(conn, filters.days)
+    return window, Filters(repository, None, filters.branch, filters.event)
+
+
+def render(
+    request: Request,
+    name: str,
+    page: str,
+    title: str,
+    filters: PageFilters,
+    window: Window,
+    **context: Any,
+) -> HTMLResponse:
+    """The template ``name`` with what every page's layout needs, and ``context``."""
+    return templates.TemplateResponse(
+        request,
+        name,
+        {
+            "page": page,
+            "title": title,
+            "filters": filters,
+            "query": filters.query(),
+            "window": window,
+            "as_of": None,
+            **context,
+        },
+    )
+
+
+templates.env.globals.update(pct=pct, delta=delta, mins=mins, secs=duration)

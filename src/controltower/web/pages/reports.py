@@ -1,0 +1,94 @@
+"""The report pages: the four DORA keys with their bands, and cost by day and by workflow."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+from sqlalchemy import Connection
+
+from controltower.store import anomalies as anomaly_store
+from controltower.telemetry import deployments
+from controltower.telemetry.dora import Dora
+from controltower.telemetry.metrics import Window
+from controltower.web import charts
+from controltower.web.deps import ConnectionDep, ContainerDep, kept
+from controltower.web.pages.filters import FiltersDep, duration, page_scope, pct, render
+from controltower.web.pages.overview import cost_view
+
+router = APIRouter(tags=["pages"], include_in_schema=False)
+
+
+@router.get("/dora", response_class=HTMLResponse)
+def dora_page(
+    request: Request, conn: ConnectionDep, container: ContainerDep, filters: FiltersDep
+) -> HTMLResponse:
+    """The four keys with their bands and coverage."""
+
+    def compute(conn: Connection) -> tuple[Window, Dora]:
+        window, scope = page_scope(conn, filters)
+        return window, deployments.dora_report(
+            conn, window, scope, container.settings.telemetry.dora
+        )
+
+    view = kept(container, ("dora", *filters.key()), compute)
+    window, report = view.value
+    keys = [
+        (
+            "Deployment frequency",
+            report.deployment_frequency,
+            "–"
+            if report.deployment_frequency.value is None
+            else f"{report.deployment_frequency.value:.2f}/day",
+        ),
+        ("Lead time for changes", report.lead_time, duration(report.lead_time.value)),
+        ("Change failure rate", report.change_failure_rate, pct(report.change_failure_rate.value)),
+        ("Time to restore", report.time_to_restore, duration(report.time_to_restore.value)),
+    ]
+    return render(
+        request,
+        "dora.html",
+        "dora",
+        "DORA keys",
+        filters,
+        window,
+        as_of=view.computed_at,
+        dora=report,
+        keys=keys,
+    )
+
+
+@router.get("/cost", response_class=HTMLResponse)
+def cost_page(
+    request: Request, conn: ConnectionDep, container: ContainerDep, filters: FiltersDep
+) -> HTMLResponse:
+    """Cost by day and by workflow."""
+    view = cost_view(container, filters)
+    window, report = view.value
+    days = sorted(report.by_day.items())
+    chart = {
+        "data": [
+            {
+                "type": "bar",
+                "name": "USD",
+                "x": [d.isoformat() for d, _ in days],
+                "y": [round(v, 4) for _, v in days],
+            }
+        ],
+        "layout": {"yaxis": {"tickprefix": "$"}},
+    }
+    if container.settings.anomaly.enabled:
+        found = anomaly_store.anomalies_since(conn, window.start)
+        chart = charts.with_anomalies(chart, found, "cost")
+    by_workflow = sorted(report.by_workflow.items(), key=lambda kv: -kv[1])
+    return render(
+        request,
+        "cost.html",
+        "cost",
+        "Cost",
+        filters,
+        window,
+        as_of=view.computed_at,
+        cost=report,
+        cost_chart=chart,
+        by_workflow=by_workflow,
+    )
