@@ -1,9 +1,9 @@
 """The root command: global options, error handling and exit statuses.
 
 Exit status: 0 success, 1 the command ran and found a problem (rejected
-records, refused deliveries), 2 bad usage or configuration. Command modules
-are imported when their command runs, so ``import`` does not pay for the web
-server's imports and ``serve`` not for the importer's.
+records, refused deliveries), 2 bad usage or configuration. Every command
+module is imported at start-up (Typer needs their signatures); the heaviest
+imports of a few commands (the web server, the models) wait until they run.
 """
 
 from __future__ import annotations
