@@ -5,22 +5,20 @@ Every action is checked where it lands too: in the JSON API the page calls.
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Page
 
 from controltower.config import AlertRule
 from controltower.store import schema
 from controltower.store.engine import make_engine
 from controltower.telemetry.activity import Problem
 from controltower.telemetry.alerts import evaluate
-from tests.e2e.test_dashboard import A11Y_PROBLEMS, CHROMIUM, FLAGS, SHOTS
+from tests.support.browser import A11Y_PROBLEMS, SHOTS
 from tests.support.server import Process, cli_env, start_server
 
 FAILING = Problem("failing-branch", "warning", "CI is failing on main", "x", None, "org/app", 7)
@@ -52,28 +50,6 @@ def server(tmp_path: Path) -> Iterator[Process]:
     process = start_server(env, tmp_path / "server.log")
     yield process
     process.stop()
-
-
-@pytest.fixture
-def page() -> Iterator[Page]:
-    """Debian's Chromium, headless; the page records console errors."""
-    if not Path(CHROMIUM).exists() or shutil.which("chromium") is None:
-        message = f"{CHROMIUM} is missing (apt-get install chromium)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    with sync_playwright() as playwright:
-        browser: Browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=FLAGS, headless=True
-        )
-        context = browser.new_context(viewport={"width": 1366, "height": 900})
-        page = context.new_page()
-        errors: list[str] = []
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.errors = errors  # type: ignore[attr-defined]
-        yield page
-        browser.close()
 
 
 def _alert(server: Process, title: str) -> dict[str, object]:

@@ -5,32 +5,20 @@ Screenshots of every page are saved under ``test-artifacts/screenshots/`` for re
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Page
 from sqlalchemy import create_engine, delete, func, select
 
 from controltower.store.anomalies import anomalies_t, record
 from controltower.store.tables import Repository, Workflow, WorkflowRun, table_of
-from tests.support.paths import DATASETS, REPO
+from tests.support.browser import A11Y_PROBLEMS, SHOTS
+from tests.support.paths import DATASETS
 from tests.support.server import Process, cli_env, run_cli, start_server
 
 runs_t, repos_t, workflows_t = table_of(WorkflowRun), table_of(Repository), table_of(Workflow)
 
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-SHOTS = REPO / "test-artifacts" / "screenshots"
 QUERY = "?days=90"
 
 
@@ -53,33 +41,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Process]:
     process.stop()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    """Debian's Chromium, headless, driven by Playwright."""
-    if not Path(CHROMIUM).exists() or shutil.which("chromium") is None:
-        message = f"{CHROMIUM} is missing (apt-get install chromium)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    """A fresh page that records console errors and uncaught exceptions."""
-    context = browser.new_context(viewport={"width": 1366, "height": 900})
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.errors = errors  # type: ignore[attr-defined]
-    yield page
-    context.close()
-
-
 @pytest.mark.parametrize(
     ("name", "path", "charts"),
     [
@@ -97,32 +58,6 @@ def test_every_page_loads_without_errors_and_draws_its_charts(
     assert response is not None
     assert response.status == 200
     check_page(page, name, charts)
-
-
-A11Y_PROBLEMS = """() => {
-  const problems = [];
-  if (!document.documentElement.lang) problems.push("html has no lang");
-  if (document.querySelectorAll("h1").length !== 1) problems.push("not exactly one h1");
-  for (const el of document.querySelectorAll("input, select")) {
-    if (!el.labels || el.labels.length === 0) problems.push("unlabelled field " + el.name);
-  }
-  for (const el of document.querySelectorAll("table")) {
-    if (!el.getAttribute("aria-label") && !el.getAttribute("aria-labelledby"))
-      problems.push("unnamed table");
-  }
-  for (const el of document.querySelectorAll("a")) {
-    if (!(el.getAttribute("aria-label") || el.textContent).trim())
-      problems.push("empty link " + el.href);
-  }
-  for (const el of document.querySelectorAll(".chart")) {
-    if (el.getAttribute("role") !== "img" || !el.getAttribute("aria-label"))
-      problems.push("chart without a text alternative");
-  }
-  for (const el of document.querySelectorAll("nav")) {
-    if (!el.getAttribute("aria-label")) problems.push("unnamed nav");
-  }
-  return problems;
-}"""
 
 
 def check_page(page: Page, name: str, charts: int) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy import Engine, func, select, update
 
 from controltower.config import AlertRule, Settings
 from controltower.integrations.channels import warm_apprise
@@ -24,6 +24,7 @@ from controltower.integrations.notify import Notifier
 from controltower.store.tables import Alert, Delivery, table_of
 from controltower.telemetry import activity
 from controltower.telemetry.alerts import alert_key, evaluate_store, matching_rule
+from tests.support.waiting import store_pending, wait_until
 
 deliveries_t = table_of(Delivery)
 alerts_t = table_of(Alert)
@@ -81,32 +82,6 @@ def receivers() -> Iterator[dict[str, Receiver]]:
         receiver.server.shutdown()
 
 
-def _wait(condition: Callable[[], bool], timeout_s: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return condition()
-
-
-def _pending(engine: Engine, count: int) -> None:
-    with engine.begin() as conn:
-        conn.execute(
-            insert(deliveries_t),
-            [
-                {
-                    "guid": f"g{i}",
-                    "event": "ping",
-                    "content_type": "application/json",
-                    "body": b"{}",
-                    "received_at": datetime.now(UTC),
-                }
-                for i in range(count)
-            ],
-        )
-
-
 def test_alerts_fire_once_reach_every_receiver_and_resolve(
     sqlite_engine: Engine, tmp_path: Path, receivers: dict[str, Receiver]
 ) -> None:
@@ -127,7 +102,7 @@ def test_alerts_fire_once_reach_every_receiver_and_resolve(
     )
     notifier = Notifier(settings.alerts)
     try:
-        _pending(sqlite_engine, 3)
+        store_pending(sqlite_engine, 3)
         notifications = evaluate_store(sqlite_engine, settings)
         assert [(n.event, n.severity, n.key) for n in notifications] == [
             ("firing", "critical", "ingest-backlog")
@@ -135,13 +110,13 @@ def test_alerts_fire_once_reach_every_receiver_and_resolve(
         started = time.monotonic()
         notifier.deliver(notifications[0])
         assert time.monotonic() - started < 0.5  # never blocks the caller
-        assert _wait(lambda: len(receivers["slack"].bodies) == 1, 2.0)
+        assert wait_until(lambda: len(receivers["slack"].bodies) == 1, 2.0)
         assert time.monotonic() - started < 2.0  # the hanging receiver delayed nothing
         assert set(receivers["slack"].bodies[0]) == {"text"}  # Slack's incoming-webhook body
         assert receivers["slack"].texts()[0].startswith("CRITICAL: 3 deliveries waiting")
-        assert _wait(lambda: len(receivers["flaky"].bodies) == 1)
+        assert wait_until(lambda: len(receivers["flaky"].bodies) == 1)
         assert receivers["flaky"].attempts == 3
-        assert _wait(lambda: receivers["hang"].attempts >= 2)  # timed out, then retried
+        assert wait_until(lambda: receivers["hang"].attempts >= 2)  # timed out, then retried
 
         again = evaluate_store(sqlite_engine, settings)
         assert again == []  # the same condition: no second notification
@@ -153,7 +128,7 @@ def test_alerts_fire_once_reach_every_receiver_and_resolve(
         resolved = evaluate_store(sqlite_engine, settings)
         assert [(n.event, n.key) for n in resolved] == [("resolved", "ingest-backlog")]
         notifier.deliver(resolved[0])
-        assert _wait(lambda: len(receivers["slack"].bodies) == 2)
+        assert wait_until(lambda: len(receivers["slack"].bodies) == 2)
         assert receivers["slack"].texts()[1].startswith("RESOLVED: 3 deliveries waiting")
         with sqlite_engine.connect() as conn:
             row = conn.execute(select(alerts_t)).one()

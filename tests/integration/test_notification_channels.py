@@ -7,13 +7,13 @@ and answer as the services do, or fail, refuse with 429, or hang.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, select, update
 from sqlalchemy.exc import OperationalError
 
 from controltower.bootstrap.alerting import AlertEvaluation
@@ -29,6 +29,7 @@ from tests.support.receivers import (
     always,
     failing_first,
 )
+from tests.support.waiting import store_pending, wait_until
 
 deliveries_t = table_of(Delivery)
 log_t = table_of(AlertNotification)
@@ -56,35 +57,9 @@ def _notifier(settings: Settings, engine: Engine) -> Notifier:
     return Notifier(settings.alerts, on_outcome=lambda o: notification_log.record(engine, o))
 
 
-def _wait(condition: Callable[[], bool], timeout_s: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return condition()
-
-
 def _logged(engine: Engine) -> list[Any]:
     with engine.connect() as conn:
         return list(conn.execute(select(log_t).order_by(log_t.c.id)).all())
-
-
-def _pending(engine: Engine, count: int) -> None:
-    with engine.begin() as conn:
-        conn.execute(
-            insert(deliveries_t),
-            [
-                {
-                    "guid": f"g{i}",
-                    "event": "ping",
-                    "content_type": "application/json",
-                    "body": b"{}",
-                    "received_at": datetime.now(UTC),
-                }
-                for i in range(count)
-            ],
-        )
 
 
 def _failing(repo: str, workflow: str, severity: str = "critical") -> Notification:
@@ -103,15 +78,15 @@ def test_pagerduty_trigger_and_resolve_share_the_alert_key_as_dedup_key(
     settings = _settings(tmp_path, channels={"pagerduty": [pagerduty.url()], "slack": []})
     notifier = _notifier(settings, engine)
     try:
-        _pending(engine, 3)
+        store_pending(engine, 3)
         evaluation = AlertEvaluation(engine, settings, notifier)
         assert evaluation.run() == {"firing": 1, "resolved": 0}
-        assert _wait(lambda: len(pagerduty.accepted) == 1)
+        assert wait_until(lambda: len(pagerduty.accepted) == 1)
         with engine.begin() as conn:
             conn.execute(update(deliveries_t).values(state="processed"))
         assert evaluation.run() == {"firing": 0, "resolved": 1}
-        assert _wait(lambda: len(pagerduty.accepted) == 2)
-        assert _wait(lambda: len(_logged(engine)) == 2)
+        assert wait_until(lambda: len(pagerduty.accepted) == 2)
+        assert wait_until(lambda: len(_logged(engine)) == 2)
     finally:
         notifier.close()
     trigger, resolve = pagerduty.accepted
@@ -145,8 +120,8 @@ def test_slack_gets_one_message_per_repository_while_pagerduty_gets_one_event_pe
         notifier.deliver_all(
             [_failing("org/a", "build"), _failing("org/a", "deploy"), _failing("org/b", "build")]
         )
-        assert _wait(lambda: len(slack.accepted) == 2 and len(pagerduty.accepted) == 3)
-        assert _wait(lambda: len(_logged(sqlite_engine)) == 6)
+        assert wait_until(lambda: len(slack.accepted) == 2 and len(pagerduty.accepted) == 3)
+        assert wait_until(lambda: len(_logged(sqlite_engine)) == 6)
     finally:
         notifier.close()
     assert slack.invalid == pagerduty.invalid == []
@@ -173,7 +148,7 @@ def test_a_failing_receiver_is_retried_with_doubling_waits(
     notifier = _notifier(settings, sqlite_engine)
     try:
         notifier.deliver(_failing("org/a", "build", "warning"))
-        assert _wait(lambda: len(_logged(sqlite_engine)) == 1)
+        assert wait_until(lambda: len(_logged(sqlite_engine)) == 1)
     finally:
         notifier.close()
     first, second, third = slack.arrivals
@@ -194,7 +169,7 @@ def test_a_429_is_retried_after_the_wait_it_asks_for(
     notifier = _notifier(settings, sqlite_engine)
     try:
         notifier.deliver(_failing("org/a", "build", "warning"))
-        assert _wait(lambda: len(slack.accepted) == 1)
+        assert wait_until(lambda: len(slack.accepted) == 1)
     finally:
         notifier.close()
     assert 1.0 <= slack.arrivals[1] - slack.arrivals[0] < 1.5
@@ -217,8 +192,8 @@ def test_a_hanging_receiver_delays_no_other_and_is_given_up(
         started = time.monotonic()
         notifier.deliver(_failing("org/a", "build"))
         assert time.monotonic() - started < 0.2
-        assert _wait(lambda: len(slack.accepted) == 1, 1.0)
-        assert _wait(lambda: len(_logged(sqlite_engine)) == 2)
+        assert wait_until(lambda: len(slack.accepted) == 1, 1.0)
+        assert wait_until(lambda: len(_logged(sqlite_engine)) == 2)
     finally:
         notifier.close()
     assert hanging.attempts == 2
@@ -238,7 +213,7 @@ def test_a_refusal_that_cannot_change_is_not_retried(
     notifier = _notifier(settings, sqlite_engine)
     try:
         notifier.deliver(_failing("org/a", "build", "warning"))
-        assert _wait(lambda: len(_logged(sqlite_engine)) == 1)
+        assert wait_until(lambda: len(_logged(sqlite_engine)) == 1)
         time.sleep(0.3)
     finally:
         notifier.close()
@@ -257,7 +232,7 @@ def test_an_evaluation_that_fails_leaves_the_delivery_time_to_the_next_one(
     notifier = _notifier(settings, sqlite_engine)
     arrived = datetime.now(UTC) - timedelta(seconds=3)
     try:
-        _pending(sqlite_engine, 3)
+        store_pending(sqlite_engine, 3)
         evaluation = AlertEvaluation(sqlite_engine, settings, notifier)
         evaluation.note_delivery(arrived)
         with sqlite_engine.begin() as conn:
@@ -267,7 +242,7 @@ def test_an_evaluation_that_fails_leaves_the_delivery_time_to_the_next_one(
         with sqlite_engine.begin() as conn:
             conn.exec_driver_sql("ALTER TABLE alerts_away RENAME TO alerts")
         assert evaluation.run() == {"firing": 1, "resolved": 0}
-        assert _wait(lambda: len(_logged(sqlite_engine)) == 1)
+        assert wait_until(lambda: len(_logged(sqlite_engine)) == 1)
     finally:
         notifier.close()
     (row,) = _logged(sqlite_engine)
