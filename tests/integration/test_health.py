@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -221,3 +222,28 @@ def test_readyz_follows_the_database_and_carries_the_checks(
         "notifications",
     ]
     assert client.get("/healthz").json() == {"status": "ok"}
+
+
+def test_readyz_keeps_a_ready_result_for_a_few_seconds_and_never_a_failing_one(
+    web: tuple[TestClient, Engine],
+) -> None:
+    """Polls within the interval share one run of the checks; after it, the checks run again."""
+    client, engine = web
+    assert client.get("/readyz").status_code == 503  # not migrated: not kept
+    schema.upgrade(engine)
+    first = client.get("/readyz").json()
+    assert first["status"] == "ready"
+    assert first["health"] != "failing"
+    _deliveries(engine, 1, state="failed")
+    kept = client.get("/readyz").json()
+    assert kept["checked_at"] == first["checked_at"]
+    assert kept["checks"] == first["checks"]
+    app: Any = client.app
+    while not hasattr(app, "state"):  # the webhook ingress wraps the FastAPI application
+        app = app.app
+    app.state.readiness.seconds = 0.0  # the interval has passed
+    fresh = client.get("/readyz").json()
+    assert fresh["checked_at"] != first["checked_at"]
+    backlog = next(c for c in fresh["checks"] if c["name"] == "queue-backlog")
+    assert backlog["status"] == "degraded"
+    assert backlog["failed"] == 1

@@ -9,6 +9,18 @@ and ``web`` and ``worker`` sit side by side in the layering.
 
 from __future__ import annotations
 
-from controltower.bootstrap.container import Container, build
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from controltower.bootstrap.container import Container, build
 
 __all__ = ["Container", "build"]
+
+
+def __getattr__(name: str) -> Any:
+    """``Container`` and ``build``, imported on first use: ``bootstrap.health`` needs neither."""
+    if name in __all__:
+        from controltower.bootstrap import container  # noqa: PLC0415
+
+        return getattr(container, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -110,7 +110,7 @@ def check_health(engine: Engine, settings: Settings, now: datetime | None = None
             with engine.connect() as raw:
                 conn = reading(raw)
                 rest = [
-                    _backlog(queries.delivery_states(conn), settings),
+                    _backlog(queries.delivery_states(conn, only=("pending", "failed")), settings),
                     _freshness(queries.last_delivery_at(conn), settings, now),
                     _model(registry.live_version(conn), prediction_mode(conn, settings).mode),
                     _notifications(conn, settings, now),

@@ -12,19 +12,18 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import UTC, datetime
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import Connection
 
 from controltower.cli.context import print_json, state
 from controltower.cli.logs import configure
 from controltower.errors import InvalidAcknowledgement, InvalidSilence
-from controltower.store import schema
-from controltower.store.engine import make_engine, reading
-from controltower.telemetry import acknowledgements, alert_records, silences
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
 
 app = typer.Typer(help="Alerts: list, acknowledge, silence.", no_args_is_help=True)
 T = TypeVar("T")
@@ -38,6 +37,9 @@ def _who(by: str | None) -> str:
 
 @contextmanager
 def _connection(ctx: typer.Context, *, write: bool) -> Iterator[Connection]:
+    from controltower.store import schema
+    from controltower.store.engine import make_engine, reading
+
     settings = state(ctx).settings()
     configure(settings.log_level, settings.log_format)
     engine = make_engine(settings.resolved_database_url)
@@ -63,6 +65,8 @@ def _refusing(action: Callable[[], T]) -> T:
 
 
 def _document(record: Any) -> dict[str, Any]:
+    from controltower.telemetry import silences
+
     document = asdict(record)
     if isinstance(record, silences.StoredSilence):
         document["active"] = record.active(datetime.now(UTC))
@@ -79,6 +83,8 @@ def list_command(
     json_output: JsonOption = False,
 ) -> None:
     """Firing alerts, worst first (with --all, then the resolved ones, newest first)."""
+    from controltower.telemetry import alert_records
+
     with _connection(ctx, write=False) as conn:
         found = alert_records.list_alerts(
             conn, datetime.now(UTC), state="all" if everything else "firing", limit=limit
@@ -106,6 +112,8 @@ def ack_command(
     json_output: JsonOption = False,
 ) -> None:
     """Acknowledge a firing alert: it does not notify again while it grows worse."""
+    from controltower.telemetry import acknowledgements
+
     with _connection(ctx, write=True) as conn:
         record = _refusing(
             lambda: acknowledgements.acknowledge(conn, alert_id, _who(by), note, datetime.now(UTC))
@@ -120,6 +128,8 @@ def unack_command(
     json_output: JsonOption = False,
 ) -> None:
     """Take back an alert's acknowledgement."""
+    from controltower.telemetry import acknowledgements
+
     with _connection(ctx, write=True) as conn:
         record = acknowledgements.unacknowledge(conn, alert_id, datetime.now(UTC))
     _done(record, json_output, f"alert {alert_id} is no longer acknowledged")
@@ -149,6 +159,8 @@ def silence_command(
 
     The silence starts now, or at --from; with --for it lasts that long from its start.
     """
+    from controltower.telemetry import silences
+
     request = _refusing(
         lambda: silences.SilenceRequest(
             reason=reason,
@@ -176,6 +188,8 @@ def silences_command(
     json_output: JsonOption = False,
 ) -> None:
     """Silences in force or yet to start (with --all, ended ones too), ending last first."""
+    from controltower.telemetry import silences
+
     now = datetime.now(UTC)
     with _connection(ctx, write=False) as conn:
         found = silences.list_silences(conn, now, active_only=not everything, limit=1000)
@@ -205,6 +219,8 @@ def unsilence_command(
     json_output: JsonOption = False,
 ) -> None:
     """End a silence now (it stays listed with --all)."""
+    from controltower.telemetry import silences
+
     with _connection(ctx, write=True) as conn:
         ended = silences.expire_silence(conn, silence_id, datetime.now(UTC))
     _done(ended, json_output, f"silence {silence_id} ended at {_when(ended.ends_at)}")

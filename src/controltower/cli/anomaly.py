@@ -3,22 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from controltower.anomaly.csvseries import parse_series
-from controltower.anomaly.detection import detect
-from controltower.anomaly.evaluation import Evaluation, evaluate
-from controltower.anomaly.sources import load_series
 from controltower.cli.context import print_json, state
 from controltower.cli.logs import configure
 from controltower.errors import InvalidSeries
-from controltower.store import schema
-from controltower.store.engine import make_engine, reading
-from controltower.telemetry.service import rate_table
+
+if TYPE_CHECKING:
+    from controltower.anomaly.evaluation import Evaluation
 
 app = typer.Typer(help="Anomalies in metric series.", no_args_is_help=True)
 
@@ -31,6 +27,9 @@ def detect_command(
     ] = False,
 ) -> None:
     """Find spikes, level shifts, drifts (or, for 0/1 values, failure bursts) in FILE."""
+    from controltower.anomaly.csvseries import parse_series
+    from controltower.anomaly.detection import detect
+
     try:
         points = parse_series(file.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
@@ -65,6 +64,12 @@ def evaluate_command(
     json_output: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
 ) -> None:
     """Inject known anomalies into the database's series; report recall and false alarms."""
+    from controltower.anomaly.evaluation import evaluate
+    from controltower.anomaly.sources import load_series
+    from controltower.store import schema
+    from controltower.store.engine import make_engine, reading
+    from controltower.telemetry.service import rate_table
+
     settings = state(ctx).settings()
     configure(settings.log_level, settings.log_format)
     engine = make_engine(settings.resolved_database_url)

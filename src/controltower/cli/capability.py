@@ -8,16 +8,15 @@ deletes nothing. ``CONTROLTOWER_ML_ENABLED=false`` wins over any switch.
 from __future__ import annotations
 
 import getpass
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 
 from controltower.cli.context import print_json, state
-from controltower.intelligence.capability import CapabilityMode, all_modes, switch_mode
-from controltower.store import schema
-from controltower.store.capabilities import switch_history
-from controltower.store.engine import make_engine
+
+if TYPE_CHECKING:
+    from controltower.intelligence.capability import CapabilityMode
 
 app = typer.Typer(help="Switch capabilities off, shadow, canary or on, live.", no_args_is_help=True)
 
@@ -49,6 +48,11 @@ def list_command(
     json_output: Annotated[bool, typer.Option("--json", help="Print the modes as JSON.")] = False,
 ) -> None:
     """Every capability's mode now, where it comes from, and its last switch."""
+    from controltower.intelligence.capability import all_modes
+    from controltower.store import schema
+    from controltower.store.capabilities import switch_history
+    from controltower.store.engine import make_engine
+
     settings = state(ctx).settings()
     engine = make_engine(settings.resolved_database_url)
     try:
@@ -78,6 +82,10 @@ def set_command(
     ] = None,
 ) -> None:
     """Switch a capability to a mode; running processes follow within a second or two."""
+    from controltower.intelligence.capability import all_modes, switch_mode
+    from controltower.store import schema
+    from controltower.store.engine import make_engine
+
     settings = state(ctx).settings()
     engine = make_engine(settings.resolved_database_url)
     try:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import typer
 
-from controltower.config import Settings, load_settings
+if TYPE_CHECKING:
+    from controltower.config import Settings
 
 
 @dataclass
@@ -20,6 +21,8 @@ class State:
 
     def settings(self, **overrides: Any) -> Settings:
         """Load and validate the settings (``ConfigurationError`` on bad ones)."""
+        from controltower.config import load_settings
+
         return load_settings(self.config, **overrides)
 
 

@@ -6,8 +6,6 @@ import typer
 
 from controltower.cli.context import state
 from controltower.cli.logs import configure
-from controltower.store import schema
-from controltower.store.engine import make_engine
 
 app = typer.Typer(help="Database schema.", no_args_is_help=True)
 
@@ -15,6 +13,9 @@ app = typer.Typer(help="Database schema.", no_args_is_help=True)
 @app.command("upgrade")
 def upgrade(ctx: typer.Context, revision: str = typer.Argument("head")) -> None:
     """Apply migrations up to REVISION (default: the newest)."""
+    from controltower.store import schema
+    from controltower.store.engine import make_engine
+
     settings = state(ctx).settings()
     configure(settings.log_level, settings.log_format)
     engine = make_engine(settings.resolved_database_url)
@@ -28,6 +29,9 @@ def upgrade(ctx: typer.Context, revision: str = typer.Argument("head")) -> None:
 @app.command("current")
 def current(ctx: typer.Context) -> None:
     """Print the revision the database is at."""
+    from controltower.store import schema
+    from controltower.store.engine import make_engine
+
     settings = state(ctx).settings()
     engine = make_engine(settings.resolved_database_url)
     try:

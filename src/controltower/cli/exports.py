@@ -7,19 +7,16 @@ from collections.abc import Iterable
 from contextlib import nullcontext
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from controltower.cli.context import state
 from controltower.cli.logs import configure
-from controltower.config import Settings
 from controltower.errors import ConfigurationError
-from controltower.ingest import transfer
-from controltower.store import schema
-from controltower.store.engine import make_engine, reading
-from controltower.telemetry import exports, service
-from controltower.telemetry.scope import GROUPS, Filters
+
+if TYPE_CHECKING:
+    from controltower.config import Settings
 
 app = typer.Typer(help="Export stored data (runs, jobs, metrics).", no_args_is_help=True)
 
@@ -49,6 +46,8 @@ def _settings(ctx: typer.Context) -> Settings:
 
 
 def _write_table(rows: Iterable[dict[str, Any]], fmt: TableFormat, output: Path | None) -> int:
+    from controltower.telemetry import exports
+
     if fmt is TableFormat.parquet:
         if output is None:
             raise ConfigurationError("Parquet is binary: name a file with -o")
@@ -66,6 +65,10 @@ def export_runs(
     output: Output = None,
 ) -> None:
     """Every stored run: JSONL/CSV in the interchange format (re-importable), or flat Parquet."""
+    from controltower.ingest import transfer
+    from controltower.store import schema
+    from controltower.store.engine import make_engine
+
     engine = make_engine(_settings(ctx).resolved_database_url)
     try:
         schema.ensure_current(engine)
@@ -94,6 +97,10 @@ def export_jobs(
     output: Output = None,
 ) -> None:
     """Every stored job, one row each, with its run's repository, workflow, id and attempt."""
+    from controltower.store import schema
+    from controltower.store.engine import make_engine, reading
+    from controltower.telemetry import exports
+
     engine = make_engine(_settings(ctx).resolved_database_url)
     try:
         schema.ensure_current(engine)
@@ -116,6 +123,11 @@ def export_metrics(
     repository: Annotated[str | None, typer.Option(help="Only this repository.")] = None,
 ) -> None:
     """The metrics of every group over a window, with the previous window and the change."""
+    from controltower.store import schema
+    from controltower.store.engine import make_engine, reading
+    from controltower.telemetry import exports, service
+    from controltower.telemetry.scope import GROUPS, Filters
+
     if group_by not in GROUPS:
         raise ConfigurationError(f"--group-by must be one of {', '.join(GROUPS)}")
     engine = make_engine(_settings(ctx).resolved_database_url)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from contextlib import nullcontext
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -13,11 +13,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from controltower.cli.context import print_json, state
 from controltower.cli.logs import configure
 from controltower.errors import ConfigurationError
-from controltower.ingest.backfill import BackfillReport, backfill
-from controltower.ingest.joblogs import fetch_logs
-from controltower.ingest.reconcile import reconcile, vars_of
-from controltower.store import schema
-from controltower.store.engine import make_engine
+
+if TYPE_CHECKING:
+    from controltower.ingest.backfill import BackfillReport
 
 DATE_FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%SZ"]
 
@@ -60,6 +58,10 @@ def backfill_command(
     json_output: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Fetch workflows, runs (every attempt), jobs and steps from GitHub's API."""
+    from controltower.ingest.backfill import backfill
+    from controltower.store import schema
+    from controltower.store.engine import make_engine
+
     settings = state(ctx).settings()
     configure(settings.log_level, settings.log_format)
     for name in repo or []:
@@ -121,6 +123,10 @@ def reconcile_command(
     json_output: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
 ) -> None:
     """Compare webhook deliveries with GitHub's API for the recent window; fetch what is missing."""
+    from controltower.ingest.reconcile import reconcile, vars_of
+    from controltower.store import schema
+    from controltower.store.engine import make_engine
+
     settings = state(ctx).settings()
     configure(settings.log_level, settings.log_format)
     engine = make_engine(settings.resolved_database_url)
@@ -152,6 +158,10 @@ def fetch_logs_command(
     json_output: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Download and store (compressed) the logs of failed jobs that have none yet."""
+    from controltower.ingest.joblogs import fetch_logs
+    from controltower.store import schema
+    from controltower.store.engine import make_engine
+
     settings = state(ctx).settings()
     configure(settings.log_level, settings.log_format)
     engine = make_engine(settings.resolved_database_url)

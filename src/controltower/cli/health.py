@@ -9,7 +9,6 @@ from rich.console import Console
 from rich.table import Table
 
 from controltower.cli.context import print_json, state
-from controltower.store.engine import make_engine
 
 STYLES = {
     "ok": "green",
@@ -29,7 +28,8 @@ def health_command(
 
     Exit status: 0 healthy, 1 degraded, 2 failing.
     """
-    from controltower.bootstrap.health import check_health  # noqa: PLC0415 (slow import)
+    from controltower.bootstrap.health import check_health
+    from controltower.store.engine import make_engine
 
     settings = state(ctx).settings()
     engine = make_engine(settings.resolved_database_url)

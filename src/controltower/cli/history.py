@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -12,12 +12,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from controltower.cli.context import print_json, state
 from controltower.cli.logs import configure
-from controltower.ingest.transfer import (
-    ImportReport,
-    import_files,
-)
-from controltower.store import schema
-from controltower.store.engine import make_engine
+
+if TYPE_CHECKING:
+    from controltower.ingest.transfer import ImportReport
 
 
 def import_command(
@@ -26,6 +23,9 @@ def import_command(
     json_output: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Import run history files (shared/spec/run-history-format.md)."""
+    from controltower.store import schema
+    from controltower.store.engine import make_engine
+
     settings = state(ctx).settings()
     configure(settings.log_level, settings.log_format)
     engine = make_engine(settings.resolved_database_url)
@@ -43,6 +43,8 @@ def import_command(
 
 
 def _import_with_progress(engine: object, files: list[Path]) -> ImportReport:
+    from controltower.ingest.transfer import import_files
+
     console = Console(stderr=True)
     show = console.is_terminal
     progress = Progress(

@@ -14,11 +14,11 @@ RunKey = tuple[str, str, int]
 
 
 def _from_file(path: Path) -> tuple[list[Any], dict[RunKey, Any]]:
-    from controltower.errors import RecordRejected  # noqa: PLC0415
-    from controltower.ingest.history import parse_record  # noqa: PLC0415
-    from controltower.ingest.transfer import read_records  # noqa: PLC0415
-    from controltower.intelligence.jobs import job_attempts  # noqa: PLC0415
-    from controltower.intelligence.records import from_fact  # noqa: PLC0415
+    from controltower.errors import RecordRejected
+    from controltower.ingest.history import parse_record
+    from controltower.ingest.transfer import read_records
+    from controltower.intelligence.jobs import job_attempts
+    from controltower.intelligence.records import from_fact
 
     runs, jobs = [], {}
     for line in read_records(path):
@@ -35,10 +35,10 @@ def _from_file(path: Path) -> tuple[list[Any], dict[RunKey, Any]]:
 
 
 def _from_database(settings: Any) -> tuple[list[Any], dict[RunKey, Any]]:
-    from controltower.intelligence.job_serving import stored_jobs  # noqa: PLC0415
-    from controltower.intelligence.source import stored_history  # noqa: PLC0415
-    from controltower.store import schema  # noqa: PLC0415
-    from controltower.store.engine import make_engine  # noqa: PLC0415
+    from controltower.intelligence.job_serving import stored_jobs
+    from controltower.intelligence.source import stored_history
+    from controltower.store import schema
+    from controltower.store.engine import make_engine
 
     engine = make_engine(settings.resolved_database_url)
     try:
@@ -52,7 +52,7 @@ def _from_database(settings: Any) -> tuple[list[Any], dict[RunKey, Any]]:
 
 def job_report(settings: Any, dataset: Path | None) -> dict[str, Any] | None:
     """The per-job report of a history file or of the database (None: no run has jobs)."""
-    from controltower.intelligence.job_evaluation import evaluate_jobs  # noqa: PLC0415
+    from controltower.intelligence.job_evaluation import evaluate_jobs
 
     runs, jobs = _from_file(dataset) if dataset is not None else _from_database(settings)
     return evaluate_jobs(runs, jobs) if jobs else None

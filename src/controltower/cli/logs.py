@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import TYPE_CHECKING
 
-import structlog
+if TYPE_CHECKING:
+    import structlog
 
 
 class _CurrentStderr:
@@ -24,6 +26,8 @@ STDERR = _CurrentStderr()
 
 def configure(level: str = "info", fmt: str = "console") -> None:
     """Route structlog and the standard library's logging to stderr at ``level``."""
+    import structlog
+
     numeric = getattr(logging, level.upper(), logging.INFO)
     renderer: structlog.typing.Processor = (
         structlog.processors.JSONRenderer()

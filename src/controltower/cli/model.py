@@ -41,7 +41,7 @@ def evaluate_command(
     ] = False,
 ) -> None:
     """Evaluate the models beside the baselines (shared/spec/prediction-evaluation.md)."""
-    from controltower.intelligence.evaluation import evaluate  # noqa: PLC0415 (slow import)
+    from controltower.intelligence.evaluation import evaluate
 
     settings = state(ctx).settings()
     configure(settings.log_level, settings.log_format)
@@ -67,9 +67,9 @@ def evaluate_command(
 
 
 def _stored(settings: Any) -> list[Any]:
-    from controltower.intelligence.source import stored_history  # noqa: PLC0415
-    from controltower.store import schema  # noqa: PLC0415
-    from controltower.store.engine import make_engine  # noqa: PLC0415
+    from controltower.intelligence.source import stored_history
+    from controltower.store import schema
+    from controltower.store.engine import make_engine
 
     engine = make_engine(settings.resolved_database_url)
     try:
@@ -80,10 +80,10 @@ def _stored(settings: Any) -> list[Any]:
 
 
 def _history_file(path: Path) -> list[Any]:
-    from controltower.errors import RecordRejected  # noqa: PLC0415
-    from controltower.ingest.history import parse_record  # noqa: PLC0415
-    from controltower.ingest.transfer import read_records  # noqa: PLC0415
-    from controltower.intelligence.records import from_fact  # noqa: PLC0415
+    from controltower.errors import RecordRejected
+    from controltower.ingest.history import parse_record
+    from controltower.ingest.transfer import read_records
+    from controltower.intelligence.records import from_fact
 
     runs, rejected = [], 0
     for line in read_records(path):
@@ -151,8 +151,8 @@ def _print_per_repository(console: Console, section: str, per_repo: dict[str, An
 
 
 def _registry_engine(ctx: typer.Context) -> Any:
-    from controltower.store import schema  # noqa: PLC0415
-    from controltower.store.engine import make_engine  # noqa: PLC0415
+    from controltower.store import schema
+    from controltower.store.engine import make_engine
 
     settings = state(ctx).settings()
     configure(settings.log_level, settings.log_format)
@@ -199,7 +199,7 @@ def train_command(
     seed: Annotated[int, typer.Option(help="Seed of the models.")] = 0,
 ) -> None:
     """Train on the stored history, evaluate, register a version and make it live."""
-    from controltower.intelligence.lifecycle import retrain  # noqa: PLC0415 (slow import)
+    from controltower.intelligence.lifecycle import retrain
 
     engine = _registry_engine(ctx)
     try:
@@ -212,7 +212,7 @@ def train_command(
 @app.command("list")
 def list_command(ctx: typer.Context, json_output: JsonOption = False) -> None:
     """The registered versions, newest first, with the predictor live for each figure."""
-    from controltower.intelligence import registry  # noqa: PLC0415 (slow import)
+    from controltower.intelligence import registry
 
     engine = _registry_engine(ctx)
     try:
@@ -233,7 +233,7 @@ def promote_command(
     json_output: JsonOption = False,
 ) -> None:
     """Make VERSION live; the live version until now is archived."""
-    from controltower.intelligence import registry  # noqa: PLC0415 (slow import)
+    from controltower.intelligence import registry
 
     engine = _registry_engine(ctx)
     try:
@@ -247,7 +247,7 @@ def promote_command(
 @app.command("rollback")
 def rollback_command(ctx: typer.Context, json_output: JsonOption = False) -> None:
     """Make the version live before the current one live again; archive the current one."""
-    from controltower.intelligence import registry  # noqa: PLC0415 (slow import)
+    from controltower.intelligence import registry
 
     engine = _registry_engine(ctx)
     try:

@@ -9,7 +9,6 @@ from typing import Annotated
 import typer
 
 from controltower.cli.context import print_json
-from controltower.ingest.replay import collect, replay
 
 
 def replay_command(
@@ -35,6 +34,8 @@ def replay_command(
     json_output: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Sign and send every payload under DIRECTORY; the event is the name of its folder."""
+    from controltower.ingest.replay import collect, replay
+
     payloads = collect(directory)
     if not payloads:
         typer.secho(f"no *.json files under {directory}", err=True, fg="red")

@@ -9,9 +9,6 @@ from rich.console import Console
 
 from controltower.cli.context import print_json, state
 from controltower.cli.logs import configure
-from controltower.store import schema
-from controltower.store.engine import make_engine
-from controltower.telemetry.retention import run_retention
 
 app = typer.Typer(help="Keep data only as long as configured.", no_args_is_help=True)
 
@@ -26,6 +23,10 @@ def run_command(
     json_output: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Archive (unless configured off) and delete data older than each kind's retention."""
+    from controltower.store import schema
+    from controltower.store.engine import make_engine
+    from controltower.telemetry.retention import run_retention
+
     settings = state(ctx).settings()
     configure(settings.log_level, settings.log_format)
     engine = make_engine(settings.resolved_database_url)

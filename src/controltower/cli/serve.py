@@ -5,14 +5,15 @@ from __future__ import annotations
 import secrets
 import sys
 from importlib.resources import as_file, files
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from controltower.cli.context import state
 from controltower.cli.logs import configure
-from controltower.config import Settings
-from controltower.store import schema
+
+if TYPE_CHECKING:
+    from controltower.config import Settings
 
 DEMO_SAMPLE = "demo-runs.jsonl.gz"
 
@@ -23,11 +24,12 @@ PortOpt = Annotated[int | None, typer.Option("--port", help="Port to listen on."
 def _serve(
     settings: Settings, *, worker: bool, migrate: bool, insecure: bool, banner: str | None = None
 ) -> None:
-    import uvicorn  # noqa: PLC0415 - the web stack is loaded only by the commands that serve
+    import uvicorn
 
-    from controltower.bootstrap import build  # noqa: PLC0415
-    from controltower.web import create_app  # noqa: PLC0415
-    from controltower.worker import InProcessConsumer  # noqa: PLC0415
+    from controltower.bootstrap import build
+    from controltower.store import schema
+    from controltower.web import create_app
+    from controltower.worker import InProcessConsumer
 
     container = build(settings)
     if migrate:
@@ -91,8 +93,9 @@ def worker_command(
     workers: Annotated[int, typer.Option("--workers", min=1, help="Worker threads.")] = 2,
 ) -> None:
     """The background worker alone, for scale-out (several may run on several machines)."""
-    from controltower.bootstrap import build  # noqa: PLC0415
-    from controltower.worker import run_worker  # noqa: PLC0415
+    from controltower.bootstrap import build
+    from controltower.store import schema
+    from controltower.worker import run_worker
 
     settings = state(ctx).settings()
     configure(settings.log_level, settings.log_format)
@@ -106,8 +109,9 @@ def worker_command(
 
 def demo_command(ctx: typer.Context, host: HostOpt = None, port: PortOpt = None) -> None:
     """The embedded default with real sample history loaded: the quickest way to look around."""
-    from controltower.bootstrap import build  # noqa: PLC0415
-    from controltower.ingest.transfer import import_files  # noqa: PLC0415
+    from controltower.bootstrap import build
+    from controltower.ingest.transfer import import_files
+    from controltower.store import schema
 
     settings = _with_server(state(ctx).settings(), host, port)
     configure(settings.log_level, settings.log_format)

@@ -13,17 +13,19 @@ from __future__ import annotations
 import gzip
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from sqlalchemy import Connection, select, update
 
 from controltower.errors import ModelVersionNotFound
-from controltower.intelligence.duration import DurationModel
-from controltower.intelligence.models import FailureModel
 from controltower.intelligence.selection import LivePredictors, live_predictors
-from controltower.intelligence.training import Trained
 from controltower.store.tables import ModelVersion, table_of
+
+if TYPE_CHECKING:
+    from controltower.intelligence.duration import DurationModel
+    from controltower.intelligence.models import FailureModel
+    from controltower.intelligence.training import Trained
 
 versions_t = table_of(ModelVersion)
 CANDIDATE, LIVE, ARCHIVED = "candidate", "live", "archived"
@@ -184,7 +186,10 @@ def set_predictor(conn: Connection, number: int, figure: str, predictor: str) ->
 
 
 def load_models(conn: Connection, info: VersionInfo) -> LoadedModels:
-    """The models of a version, deserialized."""
+    """The models of a version, deserialized (LightGBM is loaded here, not to list versions)."""
+    from controltower.intelligence.duration import DurationModel  # noqa: PLC0415
+    from controltower.intelligence.models import FailureModel  # noqa: PLC0415
+
     blob = conn.execute(select(versions_t.c.model).where(versions_t.c.id == info.version)).scalar()
     if blob is None:
         raise ModelVersionNotFound(f"no model version {info.version}")

@@ -14,13 +14,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, Row, case, func, insert, select
 
-from controltower.integrations.notify import Outcome
 from controltower.store.tables import AlertNotification, table_of
 from controltower.telemetry.metrics import percentile
+
+if TYPE_CHECKING:
+    from controltower.integrations.notify import Outcome
 
 log_t = table_of(AlertNotification)
 BUCKETS = (0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 30.0, 60.0, 300.0)

@@ -87,6 +87,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.container = container
+    app.state.readiness = health.ReadinessCache()
     app.include_router(webhooks.router)
     app.include_router(runs_api.router)
     app.include_router(telemetry_api.router)
