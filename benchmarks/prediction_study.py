@@ -12,9 +12,13 @@ records the choice made from them.
 from __future__ import annotations
 
 import argparse
+import math
 import time
 from collections.abc import Callable
 from typing import Any
+
+import numpy as np
+import numpy.typing as npt
 
 from benchmarks.prediction import load
 from controltower.intelligence.baselines import (
@@ -23,11 +27,82 @@ from controltower.intelligence.baselines import (
     PreviousDuration,
     PreviousOutcome,
 )
-from controltower.intelligence.duration import DurationModel
+from controltower.intelligence.duration import COVERAGE, DurationModel
 from controltower.intelligence.evaluation import score, validation_split
-from controltower.intelligence.features import featurize
-from controltower.intelligence.models import FailureModel, Trees
+from controltower.intelligence.features import INDEX, featurize
+from controltower.intelligence.models import THRESHOLDS, FailureModel, Trees
+from controltower.intelligence.predictors import Labelled, Matrix, Vector
 from controltower.intelligence.records import request_order
+
+
+class VetoedStreak(FailureModel):
+    """Variant: after a failure, fail unless the probability is below a second threshold.
+
+    Both thresholds are chosen together for the best F1 on the calibration
+    slice; a veto of 0 is the adopted rule, a veto equal to the threshold is
+    the threshold alone.
+    """
+
+    veto = 0.0
+
+    def fit(self, fitting: Labelled, validation: Labelled) -> None:
+        super().fit(fitting, validation)
+        check = validation if len(set(validation.targets.tolist())) == 2 else fitting
+        probability = self.predict_proba(check.rows)
+        after_failure = np.nan_to_num(check.rows[:, INDEX["base_prev_failed"]]) >= 0.5
+        failed = check.targets > 0.5
+        best = -1.0
+        for threshold in (*THRESHOLDS, 1.0):
+            for veto in (0.0, *(t for t in THRESHOLDS if t <= threshold)):
+                predicted = (probability >= threshold) | (after_failure & (probability >= veto))
+                tp = float((predicted & failed).sum())
+                f1 = 2 * tp / (tp + float(predicted.sum()) + float(failed.sum()) or 1.0)
+                if f1 > best + 1e-12:
+                    best, self.threshold, self.veto = f1, threshold, veto
+
+    def predict(self, rows: Matrix) -> npt.NDArray[np.bool_]:
+        probability = self.predict_proba(rows)
+        after_failure = np.nan_to_num(rows[:, INDEX["base_prev_failed"]]) >= 0.5
+        decided: npt.NDArray[np.bool_] = (probability >= self.threshold) | (
+            after_failure & (probability >= self.veto)
+        )
+        return decided
+
+
+class SpreadScaledInterval(DurationModel):
+    """Variant: the conformal widening scaled by the workflow's recent spread (``dur_spread20``).
+
+    A period of more variable durations then gets wider intervals without a
+    new calibration (normalized split-conformal).
+    """
+
+    floor = 0.05
+    scaled_widen = 0.0
+
+    def _spread(self, rows: Matrix) -> Vector:
+        spread = rows[:, INDEX["dur_spread20"]]
+        known = spread[np.isfinite(spread)]
+        typical = float(np.median(known)) if known.size else 0.3
+        out: Vector = np.maximum(np.where(np.isfinite(spread), spread, typical), self.floor)
+        return out
+
+    def _calibrate(self, validation: Labelled) -> None:
+        super()._calibrate(validation)
+        actual = self._log_ratio(validation)
+        low, _, high = self._log_quantiles(validation.rows)
+        scores = np.maximum(low - actual, actual - high) / self._spread(validation.rows)
+        level = min(1.0, math.ceil(COVERAGE * (len(scores) + 1)) / len(scores))
+        self.scaled_widen = float(np.quantile(scores, level))
+
+    def predict(self, rows: Matrix) -> Matrix:
+        low, mid, high = self._log_quantiles(rows)
+        widen = self.scaled_widen * self._spread(rows)
+        stacked = np.column_stack(
+            [np.minimum(low - widen, mid), mid, np.maximum(high + widen, mid)]
+        )
+        out: Matrix = np.exp(stacked) * self._reference(rows)[:, None]
+        return out
+
 
 BEFORE = Trees(rounds=200, leaves=31, min_leaf=40)
 NOW = Trees()
@@ -38,6 +113,7 @@ FAILURE: dict[str, Callable[[], Any]] = {
     "200/31/40; previous failed or threshold": lambda: FailureModel(trees=BEFORE),
     "100/15/100; threshold": lambda: FailureModel(trees=NOW, or_previous=False),
     "100/15/100; previous failed or threshold": lambda: FailureModel(trees=NOW),
+    "100/15/100; previous failed unless vetoed, or threshold": lambda: VetoedStreak(trees=NOW),
 }
 DURATION: dict[str, Callable[[], Any]] = {
     "200 rounds, 31 leaves, min 40": lambda: DurationModel(
@@ -46,6 +122,9 @@ DURATION: dict[str, Callable[[], Any]] = {
     "200/31/40; ratio features": lambda: DurationModel(trees=BEFORE, shrink=False),
     "100/15/100; ratio features": lambda: DurationModel(trees=NOW, shrink=False),
     "100/15/100; ratio features; shrink": lambda: DurationModel(trees=NOW),
+    "100/15/100; ratio features; shrink; interval by recent spread": lambda: SpreadScaledInterval(
+        trees=NOW
+    ),
 }
 OUTCOME_COLUMNS = ("f1", "auc", "precision", "recall")
 DURATION_COLUMNS = ("mdape", "within_20", "coverage_80")
