@@ -61,5 +61,30 @@ def test_demo_loads_real_history_and_serves_it(tmp_path: Path) -> None:
         log = demo.log.read_text()
         assert re.search(rf"http://127\.0\.0\.1:{port}/", log)
         assert "1500 real GitHub Actions runs" in log
+        assert "predictions on" in log
+        # The models were trained on the sample and the runs still in flight were predicted.
+        base = f"http://127.0.0.1:{port}/api/v1"
+        in_flight = httpx.get(
+            f"{base}/repositories/Opetushallitus/jod-yksilo-ui/runs/17321957043/prediction",
+            timeout=10,
+        )
+        assert in_flight.status_code == 200, in_flight.text
+        prediction = in_flight.json()
+        assert prediction["version"] == 1
+        assert 0.0 <= prediction["failure_probability"] <= 1.0
+        low, mid, high = (prediction[f"duration_p{q}"] for q in (10, 50, 90))
+        assert low <= mid <= high
+        run_page = httpx.get(
+            f"http://127.0.0.1:{port}/repositories/Opetushallitus/jod-yksilo-ui/runs/17321957043",
+            timeout=10,
+        )
+        assert 'id="prediction-heading"' in run_page.text
+        hypothetical = httpx.post(
+            f"{base}/predict",
+            json={"repository": "pr3y/Bruce", "workflow": "Build and Push OR check-PR"},
+            timeout=10,
+        )
+        assert hypothetical.status_code == 200, hypothetical.text
+        assert hypothetical.json()["version"] == 1
     finally:
         demo.stop()

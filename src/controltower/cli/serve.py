@@ -13,6 +13,8 @@ from controltower.cli.context import state
 from controltower.cli.logs import configure
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
     from controltower.config import Settings
 
 DEMO_SAMPLE = "demo-runs.jsonl.gz"
@@ -126,23 +128,52 @@ def demo_command(ctx: typer.Context, host: HostOpt = None, port: PortOpt = None)
             update={"github": settings.github.model_copy(update={"webhook_secret": secret})}
         )
         secret_note = f"\n  webhook secret (demo): {secret}  (kept in {secret_file})"
+    if "mode" not in settings.intelligence.model_fields_set:  # shown, unless configured
+        settings = settings.model_copy(
+            update={"intelligence": settings.intelligence.model_copy(update={"mode": "on"})}
+        )
     container = build(settings)
     try:
         schema.upgrade(container.engine)
         with as_file(files("controltower.data") / DEMO_SAMPLE) as sample:
             report = import_files(container.engine, [sample])
+        predicted = _demo_predictions(container.engine, settings)
     finally:
         container.close()
     url = f"http://{settings.server.host}:{settings.server.port}"
     banner = (
         f"controltower demo: {report.records} real GitHub Actions runs loaded "
-        f"({report.stored} new).\n"
+        f"({report.stored} new); {predicted}.\n"
         f"  dashboard:       {url}/\n"
         f"  API:             {url}/docs\n"
         f"  webhooks:        {url}/webhooks/github{secret_note}\n"
         "Press Ctrl+C to stop."
     )
     _serve(settings, worker=True, migrate=False, insecure=False, banner=banner)
+
+
+def _demo_predictions(engine: Engine, settings: Settings) -> str:
+    """Models trained on the sample unless a version is live; runs still in flight predicted."""
+    from controltower.intelligence import registry
+    from controltower.intelligence.capability import prediction_mode
+    from controltower.intelligence.lifecycle import retrain
+    from controltower.intelligence.serving import predict_new_runs
+    from controltower.intelligence.source import unfinished_runs
+
+    mode = prediction_mode(engine, settings).mode
+    if mode == "off":
+        return "predictions off"
+    with engine.connect() as conn:
+        live = registry.live_version(conn)
+    if live is None:
+        live = retrain(engine)
+    with engine.connect() as conn:
+        in_flight = unfinished_runs(conn)
+    predict_new_runs(engine, settings, in_flight)
+    return (
+        f"model version {live.version} live, predictions {mode} "
+        f"({len(in_flight)} runs in flight)"
+    )
 
 
 def _with_server(settings: Settings, host: str | None, port: int | None) -> Settings:

@@ -163,3 +163,14 @@ def run_pk_of(conn: Connection, repository: str, run_id: str, attempt: int) -> i
         )
     ).scalar_one_or_none()
     return pk
+
+
+def unfinished_runs(conn: Connection) -> list[tuple[str, str, int]]:
+    """Repository, run id and attempt of every stored run attempt not completed yet."""
+    rows = conn.execute(
+        select(repos_t.c.full_name, runs_t.c.run_id, runs_t.c.attempt)
+        .join(repos_t, repos_t.c.id == runs_t.c.repository_id)
+        .where(runs_t.c.status != "completed")
+        .order_by(runs_t.c.id)
+    )
+    return [(str(r[0]), str(r[1]), int(r[2])) for r in rows]
