@@ -171,8 +171,7 @@ def _demo_predictions(engine: Engine, settings: Settings) -> str:
         in_flight = unfinished_runs(conn)
     predict_new_runs(engine, settings, in_flight)
     return (
-        f"model version {live.version} live, predictions {mode} "
-        f"({len(in_flight)} runs in flight)"
+        f"model version {live.version} live, predictions {mode} ({len(in_flight)} runs in flight)"
     )
 
 

@@ -19,7 +19,7 @@ import lightgbm as lgb
 import numpy as np
 
 from controltower.intelligence.features import FEATURES, INDEX
-from controltower.intelligence.models import Trees, dataset, load_booster
+from controltower.intelligence.models import Trees, dataset, load_booster, thread_count
 from controltower.intelligence.predictors import Labelled, Matrix, Vector
 
 QUANTILES = (0.1, 0.5, 0.9)
@@ -89,7 +89,12 @@ class DurationModel:
         data = dataset(self._inputs(fitting.rows), self._log_ratio(fitting), names)
         self.boosters = [
             lgb.train(
-                self.trees.params(self.seed, self.threads, objective="quantile", alpha=q),
+                self.trees.params(
+                    self.seed,
+                    thread_count(self.threads, len(fitting)),
+                    objective="quantile",
+                    alpha=q,
+                ),
                 data,
                 self.rounds,
             )

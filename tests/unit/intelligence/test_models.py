@@ -6,7 +6,7 @@ import numpy as np
 
 from controltower.intelligence.duration import DurationModel
 from controltower.intelligence.features import FEATURES, INDEX
-from controltower.intelligence.models import FailureModel, Trees, _best_threshold
+from controltower.intelligence.models import PARALLEL_ROWS, FailureModel, Trees, _best_threshold
 from controltower.intelligence.predictors import Labelled, Matrix
 
 SMALL = Trees(rounds=100, leaves=7, min_leaf=10)
@@ -94,3 +94,18 @@ def test_versions_saved_before_ratios_and_shrink_load_into_the_same_predictions(
     loaded = FailureModel.from_dict(old_failure)
     assert np.array_equal(loaded.predict(rows), failure.predict(rows))
     assert loaded.trees == Trees(30, 31, 40)
+
+
+def test_small_data_trains_on_one_thread_and_large_data_on_the_threads_asked_for() -> None:
+    """Both models train a small history on one thread, whatever was asked, and large on two."""
+    small, large = _rows(2_000, 1), _rows(PARALLEL_ROWS, 2)
+    for rows, expected in ((small, 1), (large, 2)):
+        failures = _failures(rows, 3)
+        failure = FailureModel(trees=Trees(rounds=2, leaves=3, min_leaf=10), threads=2)
+        failure.fit(failures, failures)
+        assert failure.booster is not None
+        assert failure.booster.params["num_threads"] == expected
+        durations = Labelled(rows, np.full(len(rows), 120.0))
+        duration = DurationModel(trees=Trees(rounds=2, leaves=3, min_leaf=10), threads=2)
+        duration.fit(durations, Labelled(rows[:0], durations.targets[:0]))
+        assert [b.params["num_threads"] for b in duration.boosters] == [expected] * 3
