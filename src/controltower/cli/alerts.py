@@ -18,8 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from controltower.cli.context import print_json, state
-from controltower.cli.logs import configure
+from controltower.cli.context import configured, database, print_json
 from controltower.errors import InvalidAcknowledgement, InvalidSilence
 
 if TYPE_CHECKING:
@@ -37,22 +36,15 @@ def _who(by: str | None) -> str:
 
 @contextmanager
 def _connection(ctx: typer.Context, *, write: bool) -> Iterator[Connection]:
-    from controltower.store import schema
-    from controltower.store.engine import make_engine, reading
+    from controltower.store.engine import reading
 
-    settings = state(ctx).settings()
-    configure(settings.log_level, settings.log_format)
-    engine = make_engine(settings.resolved_database_url)
-    try:
-        schema.ensure_current(engine)
+    with database(configured(ctx)) as engine:
         if write:
             with engine.begin() as conn:
                 yield conn
         else:
             with engine.connect() as conn:
                 yield reading(conn)
-    finally:
-        engine.dispose()
 
 
 def _refusing(action: Callable[[], T]) -> T:

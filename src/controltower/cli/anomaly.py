@@ -9,8 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from controltower.cli.context import print_json, state
-from controltower.cli.logs import configure
+from controltower.cli.context import configured, database, print_json
 from controltower.errors import InvalidSeries
 
 if TYPE_CHECKING:
@@ -66,20 +65,13 @@ def evaluate_command(
     """Inject known anomalies into the database's series; report recall and false alarms."""
     from controltower.anomaly.evaluation import evaluate
     from controltower.anomaly.sources import load_series
-    from controltower.store import schema
-    from controltower.store.engine import make_engine, reading
+    from controltower.store.engine import reading
     from controltower.telemetry.service import rate_table
 
-    settings = state(ctx).settings()
-    configure(settings.log_level, settings.log_format)
-    engine = make_engine(settings.resolved_database_url)
-    try:
-        schema.ensure_current(engine)
-        rates = rate_table(settings.telemetry.rates)
-        with engine.connect() as conn:
-            series = load_series(reading(conn), rate=rates.rate)
-    finally:
-        engine.dispose()
+    settings = configured(ctx)
+    rates = rate_table(settings.telemetry.rates)
+    with database(settings) as engine, engine.connect() as conn:
+        series = load_series(reading(conn), rate=rates.rate)
     result = evaluate(series, seed=seed, trials_per_series=trials)
     if json_output:
         print_json(result.as_dict())

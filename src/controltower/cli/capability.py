@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 
-from controltower.cli.context import print_json, state
+from controltower.cli.context import database, print_json, state
 
 if TYPE_CHECKING:
     from controltower.intelligence.capability import CapabilityMode
@@ -49,18 +49,11 @@ def list_command(
 ) -> None:
     """Every capability's mode now, where it comes from, and its last switch."""
     from controltower.intelligence.capability import all_modes
-    from controltower.store import schema
     from controltower.store.capabilities import switch_history
-    from controltower.store.engine import make_engine
 
     settings = state(ctx).settings()
-    engine = make_engine(settings.resolved_database_url)
-    try:
-        schema.upgrade(engine)
-        with engine.connect() as conn:
-            found = [(c, switch_history(conn, c.name)) for c in all_modes(conn, settings)]
-    finally:
-        engine.dispose()
+    with database(settings, migrate=True) as engine, engine.connect() as conn:
+        found = [(c, switch_history(conn, c.name)) for c in all_modes(conn, settings)]
     if json_output:
         print_json([_document(c, h) for c, h in found])
         return
@@ -83,18 +76,12 @@ def set_command(
 ) -> None:
     """Switch a capability to a mode; running processes follow within a second or two."""
     from controltower.intelligence.capability import all_modes, switch_mode
-    from controltower.store import schema
-    from controltower.store.engine import make_engine
 
     settings = state(ctx).settings()
-    engine = make_engine(settings.resolved_database_url)
-    try:
-        schema.upgrade(engine)
+    with database(settings, migrate=True) as engine:
         with engine.begin() as conn:
             switch_mode(conn, name, mode, changed_by=f"cli:{getpass.getuser()}", reason=reason)
         with engine.connect() as conn:
             current = next(c for c in all_modes(conn, settings) if c.name == name)
-    finally:
-        engine.dispose()
     note = " (CONTROLTOWER_ML_ENABLED=false wins: off)" if current.source == "ml_enabled" else ""
     Console(stderr=True).print(f"{name}: {mode}{note}")

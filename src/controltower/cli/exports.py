@@ -7,16 +7,12 @@ from collections.abc import Iterable
 from contextlib import nullcontext
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
-from controltower.cli.context import state
-from controltower.cli.logs import configure
+from controltower.cli.context import configured, database
 from controltower.errors import ConfigurationError
-
-if TYPE_CHECKING:
-    from controltower.config import Settings
 
 app = typer.Typer(help="Export stored data (runs, jobs, metrics).", no_args_is_help=True)
 
@@ -37,12 +33,6 @@ class TableFormat(StrEnum):
 
 
 Output = Annotated[Path | None, typer.Option("-o", "--output", help="File (default: stdout).")]
-
-
-def _settings(ctx: typer.Context) -> Settings:
-    settings = state(ctx).settings()
-    configure(settings.log_level, settings.log_format)
-    return settings
 
 
 def _write_table(rows: Iterable[dict[str, Any]], fmt: TableFormat, output: Path | None) -> int:
@@ -66,12 +56,8 @@ def export_runs(
 ) -> None:
     """Every stored run: JSONL/CSV in the interchange format (re-importable), or flat Parquet."""
     from controltower.ingest import transfer
-    from controltower.store import schema
-    from controltower.store.engine import make_engine
 
-    engine = make_engine(_settings(ctx).resolved_database_url)
-    try:
-        schema.ensure_current(engine)
+    with database(configured(ctx)) as engine:
         records = transfer.export_runs(engine)
         if fmt is RunFormat.jsonl:
             with output.open("wb") if output else nullcontext(sys.stdout.buffer) as out:
@@ -85,8 +71,6 @@ def export_runs(
                 count = transfer.write_csv(records, text_out)
         else:
             count = _write_table(transfer.flat_runs(records), TableFormat.parquet, output)
-    finally:
-        engine.dispose()
     typer.echo(f"exported {count} runs", err=True)
 
 
@@ -97,17 +81,11 @@ def export_jobs(
     output: Output = None,
 ) -> None:
     """Every stored job, one row each, with its run's repository, workflow, id and attempt."""
-    from controltower.store import schema
-    from controltower.store.engine import make_engine, reading
+    from controltower.store.engine import reading
     from controltower.telemetry import exports
 
-    engine = make_engine(_settings(ctx).resolved_database_url)
-    try:
-        schema.ensure_current(engine)
-        with engine.connect() as conn:
-            count = _write_table(exports.job_rows(reading(conn)), fmt, output)
-    finally:
-        engine.dispose()
+    with database(configured(ctx)) as engine, engine.connect() as conn:
+        count = _write_table(exports.job_rows(reading(conn)), fmt, output)
     typer.echo(f"exported {count} jobs", err=True)
 
 
@@ -123,24 +101,19 @@ def export_metrics(
     repository: Annotated[str | None, typer.Option(help="Only this repository.")] = None,
 ) -> None:
     """The metrics of every group over a window, with the previous window and the change."""
-    from controltower.store import schema
-    from controltower.store.engine import make_engine, reading
+    from controltower.store.engine import reading
     from controltower.telemetry import exports, service
     from controltower.telemetry.scope import GROUPS, Filters
 
     if group_by not in GROUPS:
         raise ConfigurationError(f"--group-by must be one of {', '.join(GROUPS)}")
-    engine = make_engine(_settings(ctx).resolved_database_url)
-    try:
-        schema.ensure_current(engine)
+    with database(configured(ctx)) as engine:
         with engine.connect() as conn:
             window = service.default_window(reading(conn), days)
             groups = service.metrics(
                 reading(conn), window, Filters(repository=repository), group_by
             )
         count = _write_table(exports.metric_rows(groups), fmt, output)
-    finally:
-        engine.dispose()
     typer.echo(
         f"exported {count} groups ({window.start:%Y-%m-%d} to {window.end:%Y-%m-%d})", err=True
     )

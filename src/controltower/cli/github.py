@@ -10,8 +10,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from controltower.cli.context import print_json, state
-from controltower.cli.logs import configure
+from controltower.cli.context import configured, database, print_json
 from controltower.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -59,11 +58,8 @@ def backfill_command(
 ) -> None:
     """Fetch workflows, runs (every attempt), jobs and steps from GitHub's API."""
     from controltower.ingest.backfill import backfill
-    from controltower.store import schema
-    from controltower.store.engine import make_engine
 
-    settings = state(ctx).settings()
-    configure(settings.log_level, settings.log_format)
+    settings = configured(ctx)
     for name in repo or []:
         if name.count("/") != 1:
             raise ConfigurationError(f"--repo {name!r}: expected OWNER/NAME")
@@ -72,7 +68,6 @@ def backfill_command(
     now = datetime.now(UTC)
     start = _utc(since) if since else now - timedelta(days=30)
     end = min(_utc(until), now) if until else now
-    engine = make_engine(settings.resolved_database_url)
     console = Console(stderr=True)
     bar = Progress(
         TextColumn("backfill"),
@@ -83,21 +78,20 @@ def backfill_command(
         console=console,
         disable=not console.is_terminal,
     )
-    try:
-        schema.upgrade(engine)
-        with bar if console.is_terminal else nullcontext(bar):
-            report = backfill(
-                engine,
-                settings.github,
-                repositories=repo or [],
-                org=org,
-                since=start,
-                until=end,
-                restart=restart,
-                progress=_Bar(bar),
-            )
-    finally:
-        engine.dispose()
+    with (
+        database(settings, migrate=True) as engine,
+        bar if console.is_terminal else nullcontext(bar),
+    ):
+        report = backfill(
+            engine,
+            settings.github,
+            repositories=repo or [],
+            org=org,
+            since=start,
+            until=end,
+            restart=restart,
+            progress=_Bar(bar),
+        )
     if json_output:
         print_json(report.as_dict())
     else:
@@ -124,17 +118,10 @@ def reconcile_command(
 ) -> None:
     """Compare webhook deliveries with GitHub's API for the recent window; fetch what is missing."""
     from controltower.ingest.reconcile import reconcile, vars_of
-    from controltower.store import schema
-    from controltower.store.engine import make_engine
 
-    settings = state(ctx).settings()
-    configure(settings.log_level, settings.log_format)
-    engine = make_engine(settings.resolved_database_url)
-    try:
-        schema.upgrade(engine)
+    settings = configured(ctx)
+    with database(settings, migrate=True) as engine:
         results = reconcile(engine, settings, repositories=repo or None)
-    finally:
-        engine.dispose()
     if json_output:
         print_json([vars_of(r) for r in results])
         return
@@ -159,17 +146,10 @@ def fetch_logs_command(
 ) -> None:
     """Download and store (compressed) the logs of failed jobs that have none yet."""
     from controltower.ingest.joblogs import fetch_logs
-    from controltower.store import schema
-    from controltower.store.engine import make_engine
 
-    settings = state(ctx).settings()
-    configure(settings.log_level, settings.log_format)
-    engine = make_engine(settings.resolved_database_url)
-    try:
-        schema.upgrade(engine)
+    settings = configured(ctx)
+    with database(settings, migrate=True) as engine:
         report = fetch_logs(engine, settings, repositories=repo or None)
-    finally:
-        engine.dispose()
     if json_output:
         print_json(vars(report))
         return

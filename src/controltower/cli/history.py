@@ -10,8 +10,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from controltower.cli.context import print_json, state
-from controltower.cli.logs import configure
+from controltower.cli.context import configured, database, print_json
 
 if TYPE_CHECKING:
     from controltower.ingest.transfer import ImportReport
@@ -23,17 +22,8 @@ def import_command(
     json_output: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Import run history files (shared/spec/run-history-format.md)."""
-    from controltower.store import schema
-    from controltower.store.engine import make_engine
-
-    settings = state(ctx).settings()
-    configure(settings.log_level, settings.log_format)
-    engine = make_engine(settings.resolved_database_url)
-    try:
-        schema.upgrade(engine)
+    with database(configured(ctx), migrate=True) as engine:
         report = _import_with_progress(engine, files)
-    finally:
-        engine.dispose()
     if json_output:
         print_json(report.as_dict())
     else:

@@ -8,7 +8,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from controltower.cli.context import print_json
+from controltower.cli.context import database, print_json
 
 RunKey = tuple[str, str, int]
 
@@ -37,17 +37,11 @@ def _from_file(path: Path) -> tuple[list[Any], dict[RunKey, Any]]:
 def _from_database(settings: Any) -> tuple[list[Any], dict[RunKey, Any]]:
     from controltower.intelligence.job_serving import stored_jobs
     from controltower.intelligence.source import stored_history
-    from controltower.store import schema
-    from controltower.store.engine import make_engine
 
-    engine = make_engine(settings.resolved_database_url)
-    try:
-        schema.upgrade(engine)
+    with database(settings, migrate=True) as engine:
         with engine.connect() as conn:
             jobs = stored_jobs(conn)
         return list(stored_history(engine)), dict(jobs)
-    finally:
-        engine.dispose()
 
 
 def job_report(settings: Any, dataset: Path | None) -> dict[str, Any] | None:

@@ -9,9 +9,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from controltower.cli.context import print_json, state
+from controltower.cli.context import configured, database, print_json
 from controltower.cli.job_report import job_report, print_job_report
-from controltower.cli.logs import configure
 
 app = typer.Typer(help="Prediction of run duration and failure.", no_args_is_help=True)
 
@@ -43,8 +42,7 @@ def evaluate_command(
     """Evaluate the models beside the baselines (shared/spec/prediction-evaluation.md)."""
     from controltower.intelligence.evaluation import evaluate
 
-    settings = state(ctx).settings()
-    configure(settings.log_level, settings.log_format)
+    settings = configured(ctx)
     if jobs and on_validation:
         typer.secho("--on-validation scores run predictions; it does not apply to --jobs", err=True)
         raise typer.Exit(2)
@@ -68,15 +66,9 @@ def evaluate_command(
 
 def _stored(settings: Any) -> list[Any]:
     from controltower.intelligence.source import stored_history
-    from controltower.store import schema
-    from controltower.store.engine import make_engine
 
-    engine = make_engine(settings.resolved_database_url)
-    try:
-        schema.upgrade(engine)
+    with database(settings, migrate=True) as engine:
         return list(stored_history(engine))
-    finally:
-        engine.dispose()
 
 
 def _history_file(path: Path) -> list[Any]:
@@ -150,17 +142,6 @@ def _print_per_repository(console: Console, section: str, per_repo: dict[str, An
     console.print(table)
 
 
-def _registry_engine(ctx: typer.Context) -> Any:
-    from controltower.store import schema
-    from controltower.store.engine import make_engine
-
-    settings = state(ctx).settings()
-    configure(settings.log_level, settings.log_format)
-    engine = make_engine(settings.resolved_database_url)
-    schema.upgrade(engine)
-    return engine
-
-
 def _print_versions(summaries: list[dict[str, Any]], title: str) -> None:
     table = Table(title=title)
     for column in ("version", "status", "created", "runs", "failure", "duration", "F1 model/prev"):
@@ -201,11 +182,8 @@ def train_command(
     """Train on the stored history, evaluate, register a version and make it live."""
     from controltower.intelligence.lifecycle import retrain
 
-    engine = _registry_engine(ctx)
-    try:
+    with database(configured(ctx), migrate=True) as engine:
         info = retrain(engine, promote=not candidate, seed=seed)
-    finally:
-        engine.dispose()
     _show(info.summary(), json_output, f"trained version {info.version}")
 
 
@@ -214,12 +192,8 @@ def list_command(ctx: typer.Context, json_output: JsonOption = False) -> None:
     """The registered versions, newest first, with the predictor live for each figure."""
     from controltower.intelligence import registry
 
-    engine = _registry_engine(ctx)
-    try:
-        with engine.connect() as conn:
-            summaries = [v.summary() for v in registry.versions(conn)]
-    finally:
-        engine.dispose()
+    with database(configured(ctx), migrate=True) as engine, engine.connect() as conn:
+        summaries = [v.summary() for v in registry.versions(conn)]
     if json_output:
         print_json(summaries)
     else:
@@ -235,12 +209,8 @@ def promote_command(
     """Make VERSION live; the live version until now is archived."""
     from controltower.intelligence import registry
 
-    engine = _registry_engine(ctx)
-    try:
-        with engine.begin() as conn:
-            info = registry.promote(conn, version)
-    finally:
-        engine.dispose()
+    with database(configured(ctx), migrate=True) as engine, engine.begin() as conn:
+        info = registry.promote(conn, version)
     _show(info.summary(), json_output, f"version {info.version} is live")
 
 
@@ -249,10 +219,6 @@ def rollback_command(ctx: typer.Context, json_output: JsonOption = False) -> Non
     """Make the version live before the current one live again; archive the current one."""
     from controltower.intelligence import registry
 
-    engine = _registry_engine(ctx)
-    try:
-        with engine.begin() as conn:
-            info = registry.rollback(conn)
-    finally:
-        engine.dispose()
+    with database(configured(ctx), migrate=True) as engine, engine.begin() as conn:
+        info = registry.rollback(conn)
     _show(info.summary(), json_output, f"rolled back: version {info.version} is live")

@@ -7,8 +7,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from controltower.cli.context import print_json, state
-from controltower.cli.logs import configure
+from controltower.cli.context import configured, database, print_json
 
 app = typer.Typer(help="Keep data only as long as configured.", no_args_is_help=True)
 
@@ -23,20 +22,13 @@ def run_command(
     json_output: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Archive (unless configured off) and delete data older than each kind's retention."""
-    from controltower.store import schema
-    from controltower.store.engine import make_engine
     from controltower.telemetry.retention import run_retention
 
-    settings = state(ctx).settings()
-    configure(settings.log_level, settings.log_format)
-    engine = make_engine(settings.resolved_database_url)
-    try:
-        schema.upgrade(engine)
+    settings = configured(ctx)
+    with database(settings, migrate=True) as engine:
         reports = run_retention(
             engine, settings.retention, settings.resolved_archive_dir, dry_run=dry_run
         )
-    finally:
-        engine.dispose()
     if json_output:
         print_json([vars(r) for r in reports])
         return
