@@ -207,22 +207,55 @@ def test_constant_series_raises_nothing() -> None:
 
 
 @pytest.mark.parametrize(
-    ("residual", "kind"),
+    ("residual", "alarm_at", "kind"),
     [
-        (np.full(30, 5.0), "level_shift"),
-        (np.concatenate([np.zeros(3), np.full(27, 5.0)]), "level_shift"),
-        (np.linspace(0.5, 8, 30), "drift"),
-        (np.concatenate([np.linspace(0.3, 8, 20), np.full(10, 8.0)]), "drift"),
+        (np.full(30, 5.0), 5, "level_shift"),
+        (np.concatenate([np.zeros(3), np.full(27, 5.0)]), 5, "level_shift"),
+        (np.linspace(0.5, 8, 30), 10, "drift"),
+        (np.concatenate([np.linspace(0.3, 8, 20), np.full(10, 8.0)]), 5, "drift"),
         (
             np.concatenate([np.zeros(10), np.full(30, 5.0)]) + 40 * (np.arange(40) == 12),
+            12,
             "level_shift",
         ),
-        (np.linspace(0.2, 8, 40) + 40 * (np.arange(40) == 35), "drift"),
+        (np.linspace(0.2, 8, 40) + 40 * (np.arange(40) == 35), 10, "drift"),
+        # A creep of 3 over 50 points, then a step to 8: flat after the alarm, so a step.
+        (np.concatenate([np.linspace(0, 3, 50), np.full(35, 8.0)]), 55, "level_shift"),
+        # A ramp noticed before it levels off, still rising after the alarm.
+        (np.concatenate([np.zeros(40), np.linspace(0, 5, 50)]), 60, "drift"),
     ],
 )
-def test_classify_change(residual: np.ndarray, kind: str) -> None:
+def test_classify_change(residual: np.ndarray, alarm_at: int, kind: str) -> None:
     """Flat after the change is a step; rising throughout is a ramp; one outlier decides neither."""
-    assert classify_change(residual) == kind
+    assert classify_change(residual, 30, alarm_at) == kind
+
+
+def test_a_step_after_a_creep_is_mostly_a_level_shift() -> None:
+    """A series that crept up a little before stepping up is flat after the step: a shift.
+
+    A ramp as short as a few points copies the step and, beginning in the
+    creep, fits it better; most of these would then be called drifts.
+    """
+    drifts = 0
+    for seed in range(20):
+        creep = np.concatenate([np.linspace(0, 2, 50), np.full(40, 6.0)])
+        residual = creep + np.random.default_rng(seed).normal(0, 1, 90)
+        drifts += classify_change(residual, 30, 55) == "drift"
+    assert drifts <= 6
+
+
+def test_a_noisy_ramp_noticed_early_is_mostly_a_drift() -> None:
+    """A ramp seen 50 points in, in noise of 2 against a rise of 5, still rising: a drift.
+
+    The ramp wins when it fits better at all, not only when it leaves well
+    under the step's error (noise shares both errors alike).
+    """
+    drifts = 0
+    for seed in range(20):
+        ramp = np.concatenate([np.zeros(40), np.linspace(0, 5, 50)])
+        residual = ramp + np.random.default_rng(seed).normal(0, 2, 90)
+        drifts += classify_change(residual, 30, 60) == "drift"
+    assert drifts >= 18
 
 
 def test_a_long_failing_streak_is_one_burst() -> None:
