@@ -12,7 +12,8 @@ AR(1) process with the series' lag-one autocorrelation, sqrt((1 + r) / (1 - r)),
 before they are summed. The change is then told apart by two least-squares
 fits of what followed: a step (a **level shift**) and a ramp of at least half
 a window that rises to a plateau (a **drift**); it is a drift when the ramp
-fits better and the series still moves its way after the alarm.
+fits clearly better, or better while the series still moves its way after
+the alarm.
 Pure: no I/O.
 """
 
@@ -30,6 +31,8 @@ from controltower.anomaly.tuning import Tuning
 
 MAX_AUTOCORRELATION = 0.8
 SMOOTH = 5
+# A ramp that leaves at most this share of a step's squared error is a drift by its shape alone.
+CLEAR_FIT = 0.5
 # A change is still under way when the points after its alarm move this share of it its way.
 STILL_MOVING = 0.05
 
@@ -207,27 +210,26 @@ def _change(
 
 
 def classify_change(residual: Array, min_ramp: int, alarm_at: int) -> Kind:
-    """``drift`` for a change still under way at the alarm that a ramp fits better than a step.
+    """``drift`` when a ramp fits a change better than a step, and clearly so or while it goes on.
 
-    Two tests, both needed. The shape: the residual is smoothed by a running
-    median of ``SMOOTH`` points (so single outliers of a heavy-tailed series do
-    not decide) and fitted, least squares with the best size, by a step and by
-    a ramp to a plateau, both beginning anywhere but in the last points (where
-    the change began is only estimated), the ramp of at least ``min_ramp``
-    points and free to run on past the stretch (a drift noticed early has not
-    levelled off yet); the ramp must leave the smaller error. A rise quicker
-    than ``min_ramp`` points is a step as the detectors see it, and a ramp
-    allowed to be that short copies a step and wins on noise alone wherever
-    the series wandered before. The motion: after the alarm (point
-    ``alarm_at`` of the residual) the series must still move the change's way,
-    its Theil-Sen slope over those points adding up to at least
-    ``STILL_MOVING`` of the change; after a step the series is flat, however
-    it wandered before the step.
+    The shape: the residual is smoothed by a running median of ``SMOOTH``
+    points (so single outliers of a heavy-tailed series do not decide) and
+    fitted, least squares with the best size, by a step and by a ramp to a
+    plateau, both beginning anywhere but in the last points (where the change
+    began is only estimated), the ramp of at least ``min_ramp`` points and
+    free to run on past the stretch (a drift noticed early has not levelled
+    off yet). A rise quicker than ``min_ramp`` points is a step as the
+    detectors see it, and a ramp allowed to be that short copies a step and
+    wins on noise alone wherever the series wandered before. A ramp that
+    leaves at most ``CLEAR_FIT`` of the step's error is a drift; one that
+    fits only somewhat better is a drift when the series still moves the
+    change's way after the alarm (point ``alarm_at`` of the residual,
+    ``still_moving``): after a step it is flat, however it wandered before.
     """
     raw = np.asarray(residual, dtype=float)
     r = running_median(raw, SMOOTH)
     n = len(r)
-    if n < 6 or not still_moving(raw, alarm_at):
+    if n < 6:
         return "level_shift"
     t = np.arange(n, dtype=float)
     steps = (t[None, :] >= np.arange(0, n - 3, dtype=float)[:, None]).astype(float)
@@ -240,7 +242,10 @@ def classify_change(residual: Array, min_ramp: int, alarm_at: int) -> Kind:
     ).reshape(-1, n)
     step_error = _best_error(steps, r)
     ramp_error = _best_error(ramps, r)
-    return "drift" if ramp_error < step_error else "level_shift"
+    if ramp_error >= step_error:
+        return "level_shift"
+    clear = ramp_error <= CLEAR_FIT * step_error
+    return "drift" if clear or still_moving(raw, alarm_at) else "level_shift"
 
 
 def still_moving(residual: Array, alarm_at: int) -> bool:
