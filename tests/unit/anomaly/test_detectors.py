@@ -258,6 +258,8 @@ def test_constant_series_raises_nothing() -> None:
         (np.concatenate([np.linspace(0, 3, 50), np.full(35, 8.0)]), 55, "level_shift"),
         # A ramp noticed before it levels off, still rising after the alarm.
         (np.concatenate([np.zeros(40), np.linspace(0, 5, 50)]), 60, "drift"),
+        # A ramp of 60 points noticed only once it levelled off: its shape tells it.
+        (np.concatenate([np.zeros(20), np.linspace(0, 8, 60), np.full(30, 8.0)]), 80, "drift"),
     ],
 )
 def test_classify_change(residual: np.ndarray, alarm_at: int, kind: str) -> None:
