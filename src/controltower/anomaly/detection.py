@@ -56,7 +56,7 @@ def detect(
         for a in found
         if large_enough(a, tuning.spike_relative if a.kind == "spike" else tuning.min_relative)
     ]
-    return episodes(sorted(found, key=lambda a: (a.index, a.kind)), tuning.window)
+    return episodes(sorted(found, key=lambda a: (a.index, a.kind)), tuning, logged=logged)
 
 
 INTERMITTENT = 0.5  # a numeric series zero at more than this share of points is not judged
@@ -76,18 +76,58 @@ def large_enough(anomaly: Anomaly, min_relative: float) -> bool:
     return abs(anomaly.change) >= min_relative * abs(anomaly.expected)
 
 
-def episodes(found: list[Anomaly], window: int) -> list[Anomaly]:
-    """One alarm per episode: after a shift or drift, none its way for ``window`` points."""
+def episodes(found: list[Anomaly], tuning: Tuning, *, logged: bool = False) -> list[Anomaly]:
+    """One alarm per episode.
+
+    After a shift or drift, no other its way for a window of points. A spike
+    its way from where such a change began to a window after its alarm is
+    part of it, and told only when it is a spike against the level the series
+    changed to (``stands_out``): the changed points follow the change, but a
+    single point far beyond even them is an anomaly of its own. A spike
+    within ``confirm`` points after another its way is the same one.
+    ``logged``: the series was judged on ``log(1 + x)``.
+    """
+    changes = [a for a in found if a.kind in ("level_shift", "drift")]
     kept: list[Anomaly] = []
-    quiet: dict[bool, int] = {True: -1, False: -1}
+    quiet = {True: -1, False: -1}
+    last_spike = {True: -tuning.confirm - 1, False: -tuning.confirm - 1}
     for anomaly in found:
         up = anomaly.change >= 0
-        if anomaly.index <= quiet[up]:
+        if anomaly.kind == "spike":
+            if anomaly.index - last_spike[up] <= tuning.confirm or any(
+                (change.change >= 0) == up
+                and change.start <= anomaly.timestamp
+                and anomaly.index <= change.index + tuning.window
+                and not stands_out(anomaly, change, tuning, logged=logged)
+                for change in changes
+            ):
+                continue
+            last_spike[up] = anomaly.index
+        elif anomaly.index <= quiet[up]:
             continue
+        else:
+            quiet[up] = anomaly.index + tuning.window
         kept.append(anomaly)
-        if anomaly.kind in ("level_shift", "drift"):
-            quiet[up] = anomaly.index + window
     return sorted(kept, key=lambda a: (a.timestamp, a.kind))
+
+
+def stands_out(spike: Anomaly, change: Anomaly, tuning: Tuning, *, logged: bool = False) -> bool:
+    """Whether ``spike`` passes the spike tests against the level ``change`` moved the series to.
+
+    Its departure from that level must be at least ``spike_relative`` of the
+    level, and, in the unit the series was judged in (``logged``: on
+    ``log(1 + x)``), ``spike_z`` spreads (the spread the spike was judged
+    with) and ``spike_tail`` times the series' own tail.
+    """
+    beyond = spike.observed - change.observed
+    if spike.change * beyond <= 0.0 or abs(beyond) < tuning.spike_relative * abs(change.observed):
+        return False
+    judged = np.log1p if logged else np.asarray
+    departure = abs(float(judged(spike.observed) - judged(spike.expected)))
+    above = abs(float(judged(spike.observed) - judged(change.observed)))
+    spread = departure / spike.score
+    tail = float(spike.details.get("tail", 0.0))
+    return above >= tuning.spike_z * spread and above > tuning.spike_tail * tail
 
 
 def _unlogged(anomaly: Anomaly) -> Anomaly:

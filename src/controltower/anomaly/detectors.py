@@ -10,8 +10,10 @@ correlated, and a sum of correlated scores strays further than one of
 independent ones, so the scores are divided by the long-run inflation of an
 AR(1) process with the series' lag-one autocorrelation, sqrt((1 + r) / (1 - r)),
 before they are summed. The change is then told apart by two least-squares
-fits of what followed: a step (a **level shift**) and a ramp that rises to a
-plateau (a **drift**); the ramp wins only when it fits clearly better.
+fits of what followed: a step (a **level shift**) and a ramp of at least half
+a window that rises to a plateau (a **drift**); it is a drift when the ramp
+fits clearly better, or better while the series still moves its way after
+the alarm.
 Pure: no I/O.
 """
 
@@ -27,10 +29,12 @@ from controltower.anomaly.model import Anomaly, Kind
 from controltower.anomaly.severity import metric_severity
 from controltower.anomaly.tuning import Tuning
 
-# A change is a drift when a ramp leaves at most this share of a step's squared error.
-DRIFT_FIT = 0.85
 MAX_AUTOCORRELATION = 0.8
 SMOOTH = 5
+# A ramp that leaves at most this share of a step's squared error is a drift by its shape alone.
+CLEAR_FIT = 0.5
+# A change is still under way when the points after its alarm move this share of it its way.
+STILL_MOVING = 0.05
 
 
 def z_scores(values: Array, baseline: Baseline) -> Array:
@@ -188,7 +192,8 @@ def _change(
     if not np.isfinite(baseline.center[first]):
         first = start
     reference = float(baseline.center[first] - baseline.profile[first])
-    kind = classify_change(values[first:end] - baseline.profile[first:end] - reference)
+    residual = values[first:end] - baseline.profile[first:end] - reference
+    kind = classify_change(residual, tuning.window // 2, alarm - first)
     expected = float(baseline.center[start])
     observed = float(np.median(values[alarm:end]))
     return Anomaly(
@@ -204,30 +209,59 @@ def _change(
     )
 
 
-def classify_change(residual: Array) -> Kind:
-    """``drift`` when a ramp to a plateau fits clearly better than a step, else ``level_shift``.
+def classify_change(residual: Array, min_ramp: int, alarm_at: int) -> Kind:
+    """``drift`` when a ramp fits a change better than a step, and clearly so or while it goes on.
 
-    The residual is first smoothed by a running median of ``SMOOTH`` points,
-    so single outliers of a heavy-tailed series do not decide the shape. Both
-    fits may begin anywhere but in the last points (where the change began is
-    only estimated); the ramp may take any length from 3 points. Least
-    squares, each with its best size.
+    The shape: the residual is smoothed by a running median of ``SMOOTH``
+    points (so single outliers of a heavy-tailed series do not decide) and
+    fitted, least squares with the best size, by a step and by a ramp to a
+    plateau, both beginning anywhere but in the last points (where the change
+    began is only estimated), the ramp of at least ``min_ramp`` points and
+    free to run on past the stretch (a drift noticed early has not levelled
+    off yet). A rise quicker than ``min_ramp`` points is a step as the
+    detectors see it, and a ramp allowed to be that short copies a step and
+    wins on noise alone wherever the series wandered before. A ramp that
+    leaves at most ``CLEAR_FIT`` of the step's error is a drift; one that
+    fits only somewhat better is a drift when the series still moves the
+    change's way after the alarm (point ``alarm_at`` of the residual,
+    ``still_moving``): after a step it is flat, however it wandered before.
     """
-    r = running_median(np.asarray(residual, dtype=float), SMOOTH)
+    raw = np.asarray(residual, dtype=float)
+    r = running_median(raw, SMOOTH)
     n = len(r)
     if n < 6:
         return "level_shift"
     t = np.arange(n, dtype=float)
     steps = (t[None, :] >= np.arange(0, n - 3, dtype=float)[:, None]).astype(float)
     stride = 1 + n // 60  # ramps: from every point on short stretches, every few on long ones
+    shortest = max(3, min_ramp)
     begins = np.arange(0, n - 3, stride, dtype=float)
-    lengths = np.arange(3, n + 1, stride, dtype=float)
+    lengths = np.arange(shortest, shortest + 2 * n + 1, stride, dtype=float)
     ramps = np.clip(
         (t[None, None, :] - begins[:, None, None] + 1) / lengths[None, :, None], 0.0, 1.0
     ).reshape(-1, n)
     step_error = _best_error(steps, r)
     ramp_error = _best_error(ramps, r)
-    return "drift" if ramp_error < DRIFT_FIT * step_error else "level_shift"
+    if ramp_error >= step_error:
+        return "level_shift"
+    clear = ramp_error <= CLEAR_FIT * step_error
+    return "drift" if clear or still_moving(raw, alarm_at) else "level_shift"
+
+
+def still_moving(residual: Array, alarm_at: int) -> bool:
+    """Whether the points from ``alarm_at`` on rise (or fall) by ``STILL_MOVING`` of the change.
+
+    The change is the median of the last ``SMOOTH`` * 2 points; the motion
+    the Theil-Sen slope (the median of the slopes between every two points,
+    which outliers do not tilt) times the number of points.
+    """
+    after = residual[max(0, alarm_at) :]
+    change = float(np.median(residual[-2 * SMOOTH :]))
+    if after.size < SMOOTH or change == 0.0:
+        return False
+    i, j = np.triu_indices(after.size, 1)
+    slope = float(np.median((after[j] - after[i]) / (j - i)))
+    return bool(slope * after.size * np.sign(change) >= STILL_MOVING * abs(change))
 
 
 def running_median(values: Array, width: int) -> Array:

@@ -31,8 +31,11 @@ class Tuning:
     clear but small changes (two seconds on a ten-minute run) raise nothing; a
     spike by at least ``spike_relative`` (1.0: twice normal), since single
     points of real series stray far more than their levels do.
-    After a lasting change, nothing else is reported in the same direction for
+    After a lasting change, no other is reported in the same direction for
     ``window`` points: it is the same episode while the baseline catches up.
+    A spike that way from where the change began until then is reported only
+    when it is a spike against the level the series changed to, and a spike
+    within ``confirm`` points after another that way is the same one.
     """
 
     window: int = 60
