@@ -6,6 +6,7 @@ import dataclasses
 import gzip
 import statistics
 from collections.abc import Iterator
+from datetime import timedelta
 from functools import cache
 
 import orjson
@@ -16,6 +17,7 @@ from sqlalchemy import Engine
 from controltower.bootstrap import build
 from controltower.config import Settings
 from controltower.domain import RunFact
+from controltower.domain.status import snapshot_key
 from controltower.ingest.history import parse_record
 from controltower.intelligence import capability
 from controltower.intelligence.job_serving import job_comparisons
@@ -143,3 +145,28 @@ def test_the_run_api_and_page_show_the_job_predictions(
     page = client.get(base).text
     assert 'aria-label="Job predictions"' in page
     assert names[0] in page
+
+
+def test_a_job_that_called_a_reusable_workflow_is_compared_with_the_job_it_ran(
+    engine: Engine, settings: Settings
+) -> None:
+    """Expected as "Deploy", run as "Deploy / deploy": the comparison shows how it went."""
+    _, pk = _stored(engine, settings)
+    done = _facts()[-1]
+    assert done.jobs
+    first = done.jobs[0]
+    with engine.connect() as conn:
+        assert first.name in [j.name for j in job_comparisons(conn, pk)]
+    called = dataclasses.replace(first, name=f"{first.name} / deploy")
+    later = done.completed_at + timedelta(minutes=1) if done.completed_at else None
+    finished = dataclasses.replace(
+        done,
+        jobs=(called, *done.jobs[1:]),
+        snapshot=snapshot_key(done.status, later, "renamed"),  # newer than the queued one
+    )
+    with engine.begin() as conn:
+        FactWriter(conn).upsert_runs([finished])
+    with engine.connect() as conn:
+        compared = {j.name: j for j in job_comparisons(conn, pk)}
+    assert compared[first.name].actual_conclusion == first.conclusion
+    assert compared[first.name].actual_duration_s is not None

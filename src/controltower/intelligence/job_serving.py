@@ -101,7 +101,7 @@ def job_comparisons(conn: Connection, run_pk: int) -> list[JobComparison]:
     actual = {j.name: j for j in reversed(_jobs_of(conn, [run_pk]).get(run_pk, []))}
     out = []
     for row in stored:
-        job = actual.get(row.name)
+        job = ran_as(row.name, actual)
         out.append(
             JobComparison(
                 name=row.name,
@@ -115,6 +115,20 @@ def job_comparisons(conn: Connection, run_pk: int) -> list[JobComparison]:
             )
         )
     return out
+
+
+def ran_as(name: str, actual: dict[str, JobAttempt]) -> JobAttempt | None:
+    """The job that ran as ``name``: of that name, else the one job of the workflow it called.
+
+    A job that calls a reusable workflow is named after the caller while it
+    is skipped or pending ("Deploy") and ``caller / job`` once the called
+    workflow's job runs ("Deploy / deploy"). With several called jobs none is
+    taken for it.
+    """
+    if name in actual:
+        return actual[name]
+    called = [job for ran, job in actual.items() if ran.startswith(f"{name} / ")]
+    return called[0] if len(called) == 1 else None
 
 
 def stored_jobs(conn: Connection) -> dict[tuple[str, str, int], list[JobAttempt]]:
