@@ -153,7 +153,7 @@ def overview(
         accuracy=_live_accuracy(container),
         accuracy_days=settings.intelligence.accuracy_days,
         feed=activity.feed(conn, scope, limit=25),
-        deliveries=queries.delivery_states(conn),
+        deliveries=queries.delivery_states(conn, only=("pending",)),
         last_delivery=_ago(last),
         runs=queries.recent_runs(conn, limit=20, branch=filters.branch, event=filters.event),
     )
