@@ -130,12 +130,19 @@ def _profile(buckets: NDArray[np.int_], residual: Array, known: NDArray[np.bool_
     profile = np.zeros(len(residual))
     for bucket in np.unique(buckets):
         members = np.flatnonzero(buckets == bucket)
-        seen: list[float] = []
-        for i in members:
-            if len(seen) >= _MIN_PER_BUCKET:
-                profile[i] = float(np.median(seen[-_PER_BUCKET:]))
-            if known[i]:
-                seen.append(float(residual[i]))
+        seen = residual[members][known[members]]  # the bucket's known residuals, in order
+        if seen.size < _MIN_PER_BUCKET:
+            continue
+        # medians[c]: the median of the last (up to) _PER_BUCKET of the first c seen
+        medians = np.zeros(seen.size + 1)
+        for c in range(_MIN_PER_BUCKET, min(_PER_BUCKET, seen.size + 1)):
+            medians[c] = np.median(seen[:c])
+        if seen.size >= _PER_BUCKET:
+            windows = np.lib.stride_tricks.sliding_window_view(seen, _PER_BUCKET)
+            medians[_PER_BUCKET:] = np.median(windows, axis=1)
+        counted: NDArray[np.int_] = np.cumsum(known[members])
+        before = counted - known[members]  # known residuals before each member
+        profile[members] = np.where(before >= _MIN_PER_BUCKET, medians[before], 0.0)
     return profile
 
 

@@ -1,0 +1,80 @@
+"""Training time on a small history by LightGBM thread count, with and without a busy core.
+
+Trains both models (``intelligence.training.train``) on the demo's bundled
+sample (1,500 runs) on one thread and on two, the second by lifting
+``models.PARALLEL_ROWS`` (below which training keeps to one thread), each
+``--repeat`` times; then again while another process spins on one core, as
+the web server or another job does beside the worker. Prints the median
+seconds per case.
+
+    python -m benchmarks.training_threads [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import multiprocessing
+import statistics
+import time
+from importlib.resources import files
+
+import orjson
+
+from controltower.ingest.history import parse_record
+from controltower.intelligence import models
+from controltower.intelligence.records import HistoryRun, from_fact
+from controltower.intelligence.training import train
+
+
+def _sample() -> list[HistoryRun]:
+    blob = (files("controltower.data") / "demo-runs.jsonl.gz").read_bytes()
+    lines = gzip.decompress(blob).splitlines()
+    return [from_fact(parse_record(orjson.loads(line)).fact) for line in lines if line.strip()]
+
+
+def _spin(stop: float) -> None:
+    while time.monotonic() < stop:
+        pass
+
+
+def _seconds(history: list[HistoryRun], threads: int, repeat: int) -> float:
+    saved = models.PARALLEL_ROWS
+    models.PARALLEL_ROWS = 0 if threads > 1 else saved
+    try:
+        times = []
+        for _ in range(repeat):
+            start = time.perf_counter()
+            train(history, threads=threads)
+            times.append(time.perf_counter() - start)
+    finally:
+        models.PARALLEL_ROWS = saved
+    return statistics.median(times)
+
+
+def main() -> None:
+    """Print a markdown table of median training seconds."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    history = _sample()
+    print(f"{len(history)} runs, median of {args.repeat}\n")
+    print("| other core | 1 thread | 2 threads |")
+    print("|---|---:|---:|")
+    for busy in (False, True):
+        spinner = None
+        if busy:
+            spinner = multiprocessing.Process(target=_spin, args=(time.monotonic() + 3600,))
+            spinner.start()
+        try:
+            one = _seconds(history, 1, args.repeat)
+            two = _seconds(history, 2, args.repeat)
+        finally:
+            if spinner is not None:
+                spinner.terminate()
+                spinner.join()
+        print(f"| {'busy' if busy else 'idle'} | {one:.2f} s | {two:.2f} s |")
+
+
+if __name__ == "__main__":
+    main()
