@@ -24,8 +24,8 @@ from controltower.intelligence.predictors import Labelled, Matrix, Vector
 
 THRESHOLDS = tuple(float(t) for t in np.linspace(0.05, 0.95, 91))
 # Below this many rows a boosting round is too short to share between threads: the
-# hand-offs cost more than they save, and far more while another process keeps the
-# other core busy (1,500 runs: 0.25 s to train on one thread, 17 to 36 s on two).
+# hand-offs cost more than they save, and far more beside another process's NumPy work,
+# whose BLAS threads spin on the other core as OpenMP's do (benchmarks/training_threads.py).
 PARALLEL_ROWS = 50_000
 
 
