@@ -3,33 +3,17 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import insert
-
 from controltower.store.engine import make_engine
-from controltower.store.tables import Delivery, table_of
 from tests.support.server import cli_env, run_cli
+from tests.support.waiting import store_pending
 
 
 def _pending(database: Path, count: int) -> None:
     engine = make_engine(f"sqlite:///{database}")
     try:
-        with engine.begin() as conn:
-            conn.execute(
-                insert(table_of(Delivery)),
-                [
-                    {
-                        "guid": f"g{i}",
-                        "event": "ping",
-                        "content_type": "application/json",
-                        "body": b"{}",
-                        "received_at": datetime.now(UTC),
-                    }
-                    for i in range(count)
-                ],
-            )
+        store_pending(engine, count)
     finally:
         engine.dispose()
 

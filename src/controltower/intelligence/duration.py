@@ -48,20 +48,13 @@ class DurationModel:
         ratios: bool = True,
         shrink: bool = True,
     ) -> None:
-        self.trees = trees or Trees()
-        if rounds is not None:
-            self.trees = Trees(rounds, self.trees.leaves, self.trees.min_leaf)
+        self.trees = (trees or Trees()).with_rounds(rounds)
         self.seed, self.threads = seed, threads
         self.ratios, self.choose_shrink = ratios, shrink
         self.boosters: list[lgb.Booster] = []
         self.fallback = 60.0
         self.shrink = 1.0
         self.widen = 0.0
-
-    @property
-    def rounds(self) -> int:
-        """Boosting rounds."""
-        return self.trees.rounds
 
     def _reference(self, rows: Matrix) -> Vector:
         ref = rows[:, INDEX["base_dur_median5"]]
@@ -96,7 +89,7 @@ class DurationModel:
                     alpha=q,
                 ),
                 data,
-                self.rounds,
+                self.trees.rounds,
             )
             for q in QUANTILES
         ]

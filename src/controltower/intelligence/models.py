@@ -11,7 +11,7 @@ duration model is in ``duration``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import lightgbm as lgb
@@ -61,6 +61,10 @@ class Trees:
             **extra,
         }
 
+    def with_rounds(self, rounds: int | None) -> Trees:
+        """These settings with ``rounds`` boosting rounds (unchanged with None)."""
+        return self if rounds is None else replace(self, rounds=rounds)
+
     def to_dict(self) -> dict[str, int]:
         """The saved form."""
         return {"rounds": self.rounds, "leaves": self.leaves, "min_leaf": self.min_leaf}
@@ -105,24 +109,17 @@ class FailureModel:
         trees: Trees | None = None,
         or_previous: bool = True,
     ) -> None:
-        self.trees = trees or Trees()
-        if rounds is not None:
-            self.trees = Trees(rounds, self.trees.leaves, self.trees.min_leaf)
+        self.trees = (trees or Trees()).with_rounds(rounds)
         self.seed, self.threads, self.or_previous = seed, threads, or_previous
         self.booster: lgb.Booster | None = None
         self.scale = (1.0, 0.0)
         self.threshold = 0.5
 
-    @property
-    def rounds(self) -> int:
-        """Boosting rounds."""
-        return self.trees.rounds
-
     def fit(self, fitting: Labelled, validation: Labelled) -> None:
         """Train on the fitting slice; calibrate and pick the threshold on validation."""
         threads = thread_count(self.threads, len(fitting))
         params = self.trees.params(self.seed, threads, objective="binary")
-        self.booster = lgb.train(params, dataset(fitting.rows, fitting.targets), self.rounds)
+        self.booster = lgb.train(params, dataset(fitting.rows, fitting.targets), self.trees.rounds)
         check = validation if len(set(validation.targets.tolist())) == 2 else fitting
         raw = self._raw(check.rows)
         platt = LogisticRegression(C=1e6, random_state=self.seed)
