@@ -2,8 +2,9 @@
 
 Exit status: 0 success, 1 the command ran and found a problem (rejected
 records, refused deliveries), 2 bad usage or configuration. Every command
-module is imported at start-up (Typer needs their signatures); the heaviest
-imports of a few commands (the web server, the models) wait until they run.
+module is imported at start-up (Typer needs their signatures), so each
+imports the store, the models or the web stack inside the command that uses
+them, and ``--help`` loads none of them.
 """
 
 from __future__ import annotations
