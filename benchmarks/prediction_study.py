@@ -29,7 +29,7 @@ from controltower.intelligence.baselines import (
 )
 from controltower.intelligence.duration import COVERAGE, DurationModel
 from controltower.intelligence.evaluation import score, validation_split
-from controltower.intelligence.features import INDEX, featurize
+from controltower.intelligence.features import INDEX, INTERVAL, featurize
 from controltower.intelligence.models import THRESHOLDS, FailureModel, Trees
 from controltower.intelligence.predictors import Labelled, Matrix, Vector
 from controltower.intelligence.records import request_order
@@ -104,6 +104,24 @@ class SpreadScaledInterval(DurationModel):
         return out
 
 
+class TrailingAroundModel(DurationModel):
+    """Variant: the trailing residual bounds around the model's p50, not the median of five."""
+
+    def _trailing_interval(self, rows: Matrix, reference: Vector, out: Matrix) -> None:
+        super()._trailing_interval(rows, out[:, 1].copy(), out)
+
+
+class BoundInputs(DurationModel):
+    """Variant: the trailing residual bounds given to the quantile regressors as inputs too."""
+
+    def _names(self) -> tuple[str, ...]:
+        return (*super()._names(), *INTERVAL)
+
+    def _inputs(self, rows: Matrix) -> Matrix:
+        bounds = [rows[:, INDEX[name]] for name in INTERVAL]
+        return np.column_stack([super()._inputs(rows), *bounds])
+
+
 BEFORE = Trees(rounds=200, leaves=31, min_leaf=40)
 NOW = Trees()
 FAILURE: dict[str, Callable[[], Any]] = {
@@ -117,12 +135,19 @@ FAILURE: dict[str, Callable[[], Any]] = {
 }
 DURATION: dict[str, Callable[[], Any]] = {
     "200 rounds, 31 leaves, min 40": lambda: DurationModel(
-        trees=BEFORE, ratios=False, shrink=False
+        trees=BEFORE, ratios=False, shrink=False, trailing=False
     ),
-    "200/31/40; ratio features": lambda: DurationModel(trees=BEFORE, shrink=False),
-    "100/15/100; ratio features": lambda: DurationModel(trees=NOW, shrink=False),
-    "100/15/100; ratio features; shrink": lambda: DurationModel(trees=NOW),
+    "200/31/40; ratio features": lambda: DurationModel(trees=BEFORE, shrink=False, trailing=False),
+    "100/15/100; ratio features": lambda: DurationModel(trees=NOW, shrink=False, trailing=False),
+    "100/15/100; ratio features; shrink": lambda: DurationModel(trees=NOW, trailing=False),
     "100/15/100; ratio features; shrink; interval by recent spread": lambda: SpreadScaledInterval(
+        trees=NOW, trailing=False
+    ),
+    "100/15/100; ratio features; shrink; trailing interval": lambda: DurationModel(trees=NOW),
+    "100/15/100; ratio features; shrink; trailing interval around p50": lambda: TrailingAroundModel(
+        trees=NOW
+    ),
+    "100/15/100; ratio and residual-bound features; shrink; trailing interval": lambda: BoundInputs(
         trees=NOW
     ),
 }

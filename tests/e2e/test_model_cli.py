@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from controltower.cli.app import app
+from controltower.cli.model import _verdict
 from controltower.intelligence.metrics import DURATION_FIGURES, OUTCOME_FIGURES
 from tests.support.paths import DATASETS
 from tests.support.server import cli_env, run_cli
@@ -131,3 +132,17 @@ def test_train_list_promote_and_rollback(tmp_path: Path, history: Path) -> None:
     assert "model versions" in str(run("model", "list"))
     refused = runner.invoke(app, ["model", "promote", "42"], env=env)
     assert refused.exit_code == 1
+
+
+def test_coverage_is_judged_against_its_target_band_not_the_baselines() -> None:
+    """An interval covering 80.6% meets the 75-85% target whatever the baseline's covers;
+    86.7% misses it, though it covers more than the baseline."""
+    figures: dict[str, dict[str, float | None]] = {
+        "model": {"coverage_80": 0.806, "mdape": 0.05},
+        "previous": {"coverage_80": None, "mdape": 0.07},
+        "median5": {"coverage_80": 0.805, "mdape": 0.04},
+    }
+    assert _verdict("duration", "coverage_80", figures) == "target 0.75–0.85: [green]met[/]"
+    assert _verdict("duration", "mdape", figures) == "[red]lost[/]"
+    figures["model"]["coverage_80"] = 0.867
+    assert _verdict("duration", "coverage_80", figures) == "target 0.75–0.85: [red]missed[/]"

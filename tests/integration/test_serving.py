@@ -14,7 +14,7 @@ from controltower.bootstrap import build
 from controltower.config import Settings
 from controltower.ingest import processing
 from controltower.intelligence import registry
-from controltower.intelligence.features import featurize
+from controltower.intelligence.features import INDEX, featurize
 from controltower.intelligence.records import request_order
 from controltower.intelligence.serving import (
     predict_for_run,
@@ -72,7 +72,7 @@ def test_without_a_trained_version_the_baselines_serve(engine: Engine) -> None:
     assert (served.failure_predictor, served.duration_predictor) == ("previous", "median5")
     assert served.version is None
     row = featurize(runs[:50])[49]
-    assert served.duration_p50 == pytest.approx(row[-1])
+    assert served.duration_p50 == pytest.approx(row[INDEX["base_dur_median5"]])
 
 
 def _with(settings: Settings, **update: Any) -> Settings:

@@ -11,9 +11,11 @@ nobody labelled it, and each such alarm costs its reader attention. The false
 alarms that coincide (same kind, within a third of a window) with one raised
 on the stored series are counted apart as well (``on_stored``), to tell how
 many of them the real series carries. An injected anomaly is **recalled**
-when a true alarm of its kind is raised. ``false_alarm_share`` (the figure
-of the interface) is the strict share: false alarms over all alarms, those on
-the stored series included, since nobody labelled them as anomalies;
+when a true alarm of its kind is raised, and **found** when a true alarm of
+any kind is (a drift told as a level shift is found, not recalled).
+``false_alarm_share`` (the figure of the interface) is the strict share:
+false alarms over all alarms, those on the stored series included, since
+nobody labelled them as anomalies;
 ``false_alarm_share_beyond_stored`` leaves the ``on_stored`` ones out of both.
 Pure: no I/O.
 """
@@ -37,13 +39,14 @@ NUMERIC_KINDS: tuple[Kind, ...] = ("spike", "level_shift", "drift")
 
 @dataclass
 class Tally:
-    """Counts for one kind (or all): trials, recalled, and alarms by label.
+    """Counts for one kind (or all): trials, recalled, found, and alarms by label.
 
     ``on_stored`` is the part of ``false_alarms`` that the stored series raises too.
     """
 
     injected: int = 0
     recalled: int = 0
+    found: int = 0
     true_alarms: int = 0
     false_alarms: int = 0
     on_stored: int = 0
@@ -51,6 +54,11 @@ class Tally:
     @property
     def recall(self) -> float | None:
         return self.recalled / self.injected if self.injected else None
+
+    @property
+    def found_share(self) -> float | None:
+        """The share of injected anomalies met by a true alarm of any kind."""
+        return self.found / self.injected if self.injected else None
 
     @property
     def alarms(self) -> int:
@@ -68,7 +76,7 @@ class Tally:
         return (self.false_alarms - self.on_stored) / alarms if alarms else None
 
     def add(self, other: Tally) -> None:
-        for name in ("injected", "recalled", "true_alarms", "false_alarms", "on_stored"):
+        for name in ("injected", "recalled", "found", "true_alarms", "false_alarms", "on_stored"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
     def as_dict(self) -> dict[str, Any]:
@@ -76,6 +84,7 @@ class Tally:
             **vars(self),
             "alarms": self.alarms,
             "recall": self.recall,
+            "found_share": self.found_share,
             "false_alarm_share": self.false_alarm_share,
             "false_alarm_share_beyond_stored": self.false_alarm_share_beyond_stored,
         }
@@ -172,6 +181,7 @@ def score(
     for alarm in alarms:
         if start <= alarm.index <= end + reach:
             tally.true_alarms += 1
+            tally.found = 1
             if alarm.kind == kind:
                 tally.recalled = 1
         else:

@@ -15,6 +15,8 @@ from controltower.cli.job_report import job_report, print_job_report
 app = typer.Typer(help="Prediction of run duration and failure.", no_args_is_help=True)
 
 BETTER_LOW = frozenset({"brier", "mdape"})
+# An interval's coverage is judged against the target band, not against another predictor.
+COVERAGE_TARGET = (0.75, 0.85)
 BASELINES = {"outcome": ("previous", "always_pass"), "duration": ("previous", "median5")}
 
 
@@ -99,6 +101,10 @@ def _verdict(section: str, figure: str, figures: dict[str, dict[str, float | Non
     base = [v for b in BASELINES[section] if (v := figures[b][figure]) is not None]
     if model is None:
         return "–"
+    if figure == "coverage_80":
+        low, high = COVERAGE_TARGET
+        met = "[green]met[/]" if low <= model <= high else "[red]missed[/]"
+        return f"target {low:.2f}–{high:.2f}: {met}"
     if not base:
         return "no baseline"
     low = figure in BETTER_LOW

@@ -8,7 +8,10 @@ history, so a baseline sees exactly what a model sees and nothing else:
 - ``always_pass``: never predicts a failure;
 - ``previous`` (duration): the previous successful run of the same workflow,
   else of the repository;
-- ``median5``: the median of that workflow's last five successful runs.
+- ``median5``: the median of that workflow's last five successful runs, with
+  an 80% interval from how the workflow's recent successful runs compared
+  with the median of five before each (``median_interval``), where it has
+  enough of them.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from controltower.intelligence.features import INDEX
+from controltower.intelligence.features import INDEX, INTERVAL
 from controltower.intelligence.predictors import Labelled, Matrix, Vector
 
 
@@ -64,6 +67,22 @@ class AlwaysPass:
         return {"kind": "always_pass"}
 
 
+def median_interval(rows: Matrix, reference: Vector, out: Matrix) -> None:
+    """p10 and p90 around ``reference`` from the workflow's residual bounds, where known.
+
+    ``out`` holds p10, p50 and p90 in seconds and is changed in place; the
+    bounds always contain p50, and rows without bounds keep what they had.
+    """
+    low_bound, high_bound = (rows[:, INDEX[name]] for name in INTERVAL)
+    known = np.isfinite(low_bound) & np.isfinite(high_bound) & np.isfinite(out[:, 1])
+    # Residuals are measured with one second added (``intervals.log_residual``).
+    with np.errstate(invalid="ignore"):
+        low = np.maximum((reference + 1.0) * np.exp(low_bound) - 1.0, 0.0)
+        high = (reference + 1.0) * np.exp(high_bound) - 1.0
+        out[:, 0] = np.where(known, np.minimum(low, out[:, 1]), out[:, 0])
+        out[:, 2] = np.where(known, np.maximum(high, out[:, 1]), out[:, 2])
+
+
 class _ColumnDuration:
     name = ""
     column = ""
@@ -90,10 +109,16 @@ class PreviousDuration(_ColumnDuration):
 
 
 class MedianOfFive(_ColumnDuration):
-    """The median of the last five successful runs of the same workflow."""
+    """The median of the last five successful runs of the same workflow, and its interval."""
 
     name = "median5"
     column = "base_dur_median5"
+
+    def predict(self, rows: Matrix) -> Matrix:
+        """The median of five; p10 and p90 where the workflow has enough residuals."""
+        out = super().predict(rows)
+        median_interval(rows, out[:, 1].copy(), out)
+        return out
 
 
 BASELINES: dict[str, Any] = {

@@ -5,9 +5,16 @@ five successful runs (``base_dur_median5``), from the features plus the
 other recent durations as log-ratios to that median: scale-free, so one tree
 serves workflows of seconds and of hours alike. The trees learn on the
 fitting slice; on the later validation slice the correction is shrunk by the
-factor (0 to 1.5) that minimises the median absolute percentage error, and
-the 10-90% interval is widened (split-conformal on the log-ratios) so that
-it covers 80% of the validation runs.
+factor (0 to 1.5) that minimises the median absolute percentage error.
+
+The 10-90% interval is the median of five's (``baselines.median_interval``):
+the median scaled by the conformal bounds of the workflow's own recent
+residuals (how its last successful runs compared with the median of five
+before each), so it follows a workflow whose durations became steadier or
+more variable without a new calibration; it always contains p50. A workflow
+with too few residuals gets the quantile regressors' interval, widened
+(split-conformal on the log-ratios) so that it covers 80% of the validation
+runs.
 """
 
 from __future__ import annotations
@@ -18,7 +25,8 @@ from typing import Any
 import lightgbm as lgb
 import numpy as np
 
-from controltower.intelligence.features import FEATURES, INDEX
+from controltower.intelligence.baselines import median_interval
+from controltower.intelligence.features import FEATURES, INDEX, inputs
 from controltower.intelligence.models import Trees, dataset, load_booster, thread_count
 from controltower.intelligence.predictors import Labelled, Matrix, Vector
 
@@ -47,10 +55,11 @@ class DurationModel:
         trees: Trees | None = None,
         ratios: bool = True,
         shrink: bool = True,
+        trailing: bool = True,
     ) -> None:
         self.trees = (trees or Trees()).with_rounds(rounds)
         self.seed, self.threads = seed, threads
-        self.ratios, self.choose_shrink = ratios, shrink
+        self.ratios, self.choose_shrink, self.trailing = ratios, shrink, trailing
         self.boosters: list[lgb.Booster] = []
         self.fallback = 60.0
         self.shrink = 1.0
@@ -62,10 +71,13 @@ class DurationModel:
 
     def _inputs(self, rows: Matrix) -> Matrix:
         if not self.ratios:
-            return rows
+            return inputs(rows)
         ref = self._reference(rows)
         extra = [np.log(np.maximum(rows[:, INDEX[n]], MIN_SECONDS) / ref) for n in RATIOS]
-        return np.column_stack([rows, *extra])
+        return np.column_stack([inputs(rows), *extra])
+
+    def _names(self) -> tuple[str, ...]:
+        return NAMES if self.ratios else FEATURES
 
     def _log_ratio(self, labelled: Labelled) -> Vector:
         seconds = np.maximum(labelled.targets, MIN_SECONDS)
@@ -78,7 +90,7 @@ class DurationModel:
         if len(fitting) < MIN_RUNS:
             return
         self.fallback = float(np.median(np.maximum(fitting.targets, MIN_SECONDS)))
-        names = NAMES if self.ratios else FEATURES
+        names = self._names()
         data = dataset(self._inputs(fitting.rows), self._log_ratio(fitting), names)
         self.boosters = [
             lgb.train(
@@ -119,13 +131,20 @@ class DurationModel:
         return [low + moved, mid + moved, high + moved]
 
     def predict(self, rows: Matrix) -> Matrix:
-        """Seconds at p10, p50 and p90 (the interval widened, the quantiles kept in order)."""
+        """Seconds at p10, p50 and p90 (the interval containing p50)."""
         low, mid, high = self._log_quantiles(rows)
+        reference = self._reference(rows)
         stacked = np.column_stack(
             [np.minimum(low - self.widen, mid), mid, np.maximum(high + self.widen, mid)]
         )
-        out: Matrix = np.exp(stacked) * self._reference(rows)[:, None]
+        out: Matrix = np.exp(stacked) * reference[:, None]
+        if self.trailing:
+            self._trailing_interval(rows, reference, out)
         return out
+
+    def _trailing_interval(self, rows: Matrix, reference: Vector, out: Matrix) -> None:
+        """Where the workflow has its own residual bounds, p10 and p90 around ``reference``."""
+        median_interval(rows, reference, out)
 
     def to_dict(self) -> dict[str, Any]:
         """The three boosters' model text, the shrink and the interval widening."""
@@ -138,13 +157,18 @@ class DurationModel:
             "ratios": self.ratios,
             "shrink": self.shrink,
             "widen": self.widen,
+            "trailing": self.trailing,
         }
 
     @classmethod
     def from_dict(cls, saved: dict[str, Any]) -> DurationModel:
-        """The model a ``to_dict`` came from (older versions: no ratios, no shrink)."""
-        ratios = bool(saved.get("ratios", False))
-        model = cls(seed=saved["seed"], trees=Trees.from_dict(saved), ratios=ratios)
+        """The model a ``to_dict`` came from (older versions: no ratios, shrink or trailing)."""
+        model = cls(
+            seed=saved["seed"],
+            trees=Trees.from_dict(saved),
+            ratios=bool(saved.get("ratios", False)),
+            trailing=bool(saved.get("trailing", False)),
+        )
         model.boosters = [load_booster(text) for text in saved["boosters"]]
         model.fallback = float(saved["fallback"])
         model.shrink = float(saved.get("shrink", 1.0))

@@ -23,6 +23,7 @@ from typing import TypeVar
 import numpy as np
 import numpy.typing as npt
 
+from controltower.intelligence.intervals import conformal_bounds, log_residual
 from controltower.intelligence.records import HistoryRun, known_at, request_times
 
 NAN = math.nan
@@ -78,7 +79,13 @@ FEATURES = (
     "base_dur_prev",
     "base_dur_median5",
 )
-INDEX = {name: i for i, name in enumerate(FEATURES)}
+# Columns a row carries after the models' inputs: how the workflow's recent successful runs
+# compared with the median of five before each, as the conformal 10% and 90% bounds of those
+# log-ratios (``intervals``). They place the duration interval; no tree reads them, so models
+# saved before they existed read the same inputs.
+INTERVAL = ("dur_res_low", "dur_res_high")
+COLUMNS = (*FEATURES, *INTERVAL)
+INDEX = {name: i for i, name in enumerate(COLUMNS)}
 CATEGORICAL = ("event",)
 
 Matrix = npt.NDArray[np.float64]
@@ -140,6 +147,7 @@ class RepositoryHistory:
         self.by_branch: dict[str | None, Record] = {}
         self.by_sha: dict[str, int] = {}
         self.durations: dict[str, deque[float]] = {}
+        self.residuals: dict[str, deque[float]] = {}
         self.wb_duration: dict[tuple[str, str | None], float] = {}
         self.repo_durations: deque[float] = deque(maxlen=5)
         self.pending: list[tuple[float, int, HistoryRun]] = []
@@ -185,12 +193,18 @@ class RepositoryHistory:
             queue = self.durations.get(run.workflow)
             if queue is None:
                 queue = self.durations[run.workflow] = deque(maxlen=RECENT)
+            residual = log_residual(seconds, list(queue)[-5:])
+            if residual is not None:
+                residuals = self.residuals.get(run.workflow)
+                if residuals is None:
+                    residuals = self.residuals[run.workflow] = deque(maxlen=RECENT)
+                residuals.append(residual)
             queue.append(seconds)
             self.wb_duration[(run.workflow, run.branch)] = seconds
             self.repo_durations.append(seconds)
 
     def features(self, run: HistoryRun, requested: float) -> list[float]:
-        """The feature row of ``run`` from what has been taken in (``FEATURES`` order)."""
+        """The row of ``run`` from what has been taken in (``COLUMNS`` order)."""
         return [
             *_trigger(run),
             *_change(run),
@@ -242,6 +256,7 @@ class RepositoryHistory:
             spread = (s[int(0.9 * (len(s) - 1))] - s[int(0.1 * (len(s) - 1))]) / median20
         prev = recent[-1] if recent else NAN
         repo_prev = self.repo_durations[-1] if self.repo_durations else NAN
+        bounds = conformal_bounds(self.residuals.get(run.workflow, ()))
         return [
             prev,
             median5,
@@ -250,6 +265,7 @@ class RepositoryHistory:
             self.wb_duration.get((run.workflow, run.branch), NAN),
             prev if recent else repo_prev,
             median5 if recent else _median(self.repo_durations),
+            *(bounds or (NAN, NAN)),
         ]
 
 
@@ -286,6 +302,11 @@ def _change(run: HistoryRun) -> list[float]:
     ]
 
 
+def inputs(rows: Matrix) -> Matrix:
+    """The models' inputs of feature rows (``FEATURES``, without the ``INTERVAL`` columns)."""
+    return rows[:, : len(FEATURES)]
+
+
 def featurize(runs: Sequence[HistoryRun]) -> Matrix:
     """Feature rows of ``runs`` (in ``records.request_order``), each from its own past only."""
     rows: list[list[float]] = []
@@ -295,5 +316,5 @@ def featurize(runs: Sequence[HistoryRun]) -> Matrix:
         for run, requested in zip(ordered, request_times(ordered), strict=True):
             rows.append(history.request(run, requested))
     if not rows:
-        return np.empty((0, len(FEATURES)))
+        return np.empty((0, len(COLUMNS)))
     return np.asarray(rows, dtype=np.float64)

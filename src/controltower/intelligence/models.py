@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 from sklearn.linear_model import LogisticRegression
 
-from controltower.intelligence.features import CATEGORICAL, FEATURES, INDEX
+from controltower.intelligence.features import CATEGORICAL, FEATURES, INDEX, inputs
 from controltower.intelligence.predictors import Labelled, Matrix, Vector
 
 THRESHOLDS = tuple(float(t) for t in np.linspace(0.05, 0.95, 91))
@@ -119,7 +119,8 @@ class FailureModel:
         """Train on the fitting slice; calibrate and pick the threshold on validation."""
         threads = thread_count(self.threads, len(fitting))
         params = self.trees.params(self.seed, threads, objective="binary")
-        self.booster = lgb.train(params, dataset(fitting.rows, fitting.targets), self.trees.rounds)
+        data = dataset(inputs(fitting.rows), fitting.targets)
+        self.booster = lgb.train(params, data, self.trees.rounds)
         check = validation if len(set(validation.targets.tolist())) == 2 else fitting
         raw = self._raw(check.rows)
         platt = LogisticRegression(C=1e6, random_state=self.seed)
@@ -131,7 +132,7 @@ class FailureModel:
 
     def _raw(self, rows: Matrix) -> Vector:
         assert self.booster is not None, "fit or load the model first"
-        return np.asarray(self.booster.predict(rows, raw_score=True, num_threads=1))
+        return np.asarray(self.booster.predict(inputs(rows), raw_score=True, num_threads=1))
 
     def predict_proba(self, rows: Matrix) -> Vector:
         """Calibrated probability of failure."""
@@ -149,7 +150,7 @@ class FailureModel:
     def contributions(self, rows: Matrix) -> Matrix:
         """Per-feature contributions to the raw score (last column: the expected value)."""
         assert self.booster is not None, "fit or load the model first"
-        return np.asarray(self.booster.predict(rows, pred_contrib=True, num_threads=1))
+        return np.asarray(self.booster.predict(inputs(rows), pred_contrib=True, num_threads=1))
 
     def to_dict(self) -> dict[str, Any]:
         """The booster's model text, the calibration and the decision."""

@@ -233,6 +233,9 @@ def _peek(history: RepositoryHistory, run: HistoryRun, now: float) -> Row:
     if run.workflow in history.durations:
         recent = history.durations[run.workflow]
         view.durations[run.workflow] = deque(recent, maxlen=recent.maxlen)
+    if run.workflow in history.residuals:
+        residuals = history.residuals[run.workflow]
+        view.residuals[run.workflow] = deque(residuals, maxlen=residuals.maxlen)
     if run.actor in history.by_actor:
         view.by_actor[run.actor] = _copy(history.by_actor[run.actor])
     if run.branch in history.by_branch:

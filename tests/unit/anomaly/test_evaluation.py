@@ -42,9 +42,13 @@ def test_alarms_are_true_or_false_and_those_on_the_stored_series_count_as_false(
 
 
 def test_an_alarm_of_another_kind_is_true_but_not_recall() -> None:
-    """A spike raised on an injected shift is not a false alarm, nor does it recall the shift."""
+    """A spike raised on an injected shift is not a false alarm, nor does it recall the shift;
+    it finds it. An alarm outside the reach finds nothing."""
     tally = score("level_shift", 100, 100, [alarm("spike", 100)], [], Tuning())
-    assert (tally.recalled, tally.true_alarms, tally.false_alarms) == (0, 1, 0)
+    assert (tally.recalled, tally.found, tally.true_alarms, tally.false_alarms) == (0, 1, 1, 0)
+    missed = score("level_shift", 100, 100, [alarm("level_shift", 99)], [], Tuning())
+    assert (missed.recalled, missed.found, missed.false_alarms) == (0, 0, 1)
+    assert missed.found_share == 0.0
 
 
 @pytest.mark.parametrize("kind", ["spike", "level_shift", "drift", "failure_burst"])

@@ -9,7 +9,8 @@ import time
 import numpy as np
 import pytest
 
-from controltower.intelligence.features import FEATURES, INDEX, RepositoryHistory, featurize
+from controltower.intelligence.features import COLUMNS, INDEX, RepositoryHistory, featurize
+from controltower.intelligence.intervals import conformal_bounds, log_residual
 from controltower.intelligence.records import HistoryRun, known_at, request_order, request_times
 from tests.support.histories import T0, synthetic_history
 
@@ -32,7 +33,7 @@ def _run(i: int, conclusion: str, *, created: float, duration: float = 100.0) ->
 def test_every_row_has_every_feature() -> None:
     """A feature row has one value per named feature."""
     runs = request_order(synthetic_history(runs=50))
-    assert featurize(runs).shape == (100, len(FEATURES))
+    assert featurize(runs).shape == (100, len(COLUMNS))
 
 
 def test_a_run_still_running_when_the_next_is_requested_is_not_seen() -> None:
@@ -62,6 +63,23 @@ def test_streaks_rates_and_durations_of_the_past() -> None:
     assert rows[4, INDEX["wb_fail_streak"]] == 3.0
     assert last[INDEX["dur_prev"]] == 300.0
     assert last[INDEX["base_dur_median5"]] == 200.0
+
+
+def test_residual_bounds_of_the_workflows_recent_successful_runs() -> None:
+    """Each success is compared with the median of five before it; the bounds appear once
+    there are enough of those log-ratios, the last twenty of them, and failures count not."""
+    seconds = [100.0 + 7.0 * ((i * 37) % 11) for i in range(30)]
+    runs = [_run(i, "success", created=T0 + i * 1000, duration=d) for i, d in enumerate(seconds)]
+    runs.insert(12, _run(99, "failure", created=T0 + 11_500, duration=5_000.0))
+    rows = featurize(runs)
+    residuals = [log_residual(d, seconds[max(0, i - 5) : i]) for i, d in enumerate(seconds)]
+    known = [r for r in residuals if r is not None]
+    low, high = INDEX["dur_res_low"], INDEX["dur_res_high"]
+    first = next(i for i, row in enumerate(rows) if not np.isnan(row[low]))
+    assert first == 10  # nine residuals (runs 1 to 9) before the tenth run's request
+    assert np.isnan(rows[:first, high]).all()
+    assert tuple(rows[-1, [low, high]]) == conformal_bounds(known[-21:-1])
+    assert rows[-1, low] < 0.0 < rows[-1, high]
 
 
 def _alter_future(runs: list[HistoryRun], cutoff: float, seed: int) -> list[HistoryRun]:

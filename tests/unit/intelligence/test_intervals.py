@@ -1,12 +1,15 @@
-"""Calibrated job duration intervals: conformal bounds on log-ratio residuals."""
+"""Calibrated duration intervals of jobs and runs: conformal bounds on log-ratio residuals."""
 
 from __future__ import annotations
 
 import math
 import random
 
+import numpy as np
 import pytest
 
+from controltower.intelligence.baselines import MedianOfFive
+from controltower.intelligence.features import featurize
 from controltower.intelligence.intervals import (
     MIN_RESIDUALS,
     conformal_bounds,
@@ -14,6 +17,7 @@ from controltower.intelligence.intervals import (
     log_residual,
 )
 from controltower.intelligence.jobs import JobAttempt, JobHistory, predict_job
+from controltower.intelligence.records import HistoryRun
 
 
 def _coverage(sigma: float, runs: int, seed: int) -> tuple[float, int]:
@@ -39,6 +43,50 @@ def test_a_log_normal_job_is_covered_about_eighty_percent(sigma: float) -> None:
     coverage, served = _coverage(sigma, 3000, seed=7)
     assert served > 2900
     assert 0.75 <= coverage <= 0.85
+
+
+def _run_coverage(sigmas: list[float], seed: int) -> tuple[float, float]:
+    """Coverage of a workflow's runs by the median of five's interval: overall, and over the
+    last quarter of the runs."""
+    rng = random.Random(seed)
+    runs = []
+    for i, sigma in enumerate(sigmas):
+        seconds = 300.0 * math.exp(rng.gauss(0.0, sigma))
+        created = 1.7e9 + i * 3600.0
+        runs.append(
+            HistoryRun(
+                repository="o/r",
+                run_id=str(i),
+                run_number=i,
+                workflow="ci",
+                branch="main",
+                conclusion="success",
+                created=created,
+                started=created,
+                completed=created + seconds,
+                duration_s=seconds,
+            )
+        )
+    predicted = MedianOfFive().predict(featurize(runs))
+    actual = np.array([r.duration_s for r in runs])
+    served = np.isfinite(predicted[:, 0])
+    inside = (predicted[:, 0] <= actual) & (actual <= predicted[:, 2])
+    last = np.arange(len(runs)) >= 3 * len(runs) // 4
+    return float(inside[served].mean()), float(inside[served & last].mean())
+
+
+@pytest.mark.parametrize("sigma", [0.05, 0.3, 0.8])
+def test_a_log_normal_workflow_is_covered_about_eighty_percent(sigma: float) -> None:
+    """A run's interval (from the workflow's residuals) covers 75-85% of its durations."""
+    coverage, _ = _run_coverage([sigma] * 3000, seed=11)
+    assert 0.75 <= coverage <= 0.85
+
+
+def test_a_runs_interval_follows_a_workflow_that_became_more_variable() -> None:
+    """Steady for a while, then four times as variable: the later runs are still covered
+    about 80%, because the interval comes from the workflow's recent residuals."""
+    _, later = _run_coverage([0.05] * 1500 + [0.2] * 1500, seed=5)
+    assert 0.75 <= later <= 0.85
 
 
 def test_the_interval_widens_with_the_job_spread() -> None:

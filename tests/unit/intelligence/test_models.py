@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from controltower.intelligence.duration import DurationModel
-from controltower.intelligence.features import FEATURES, INDEX
+from controltower.intelligence.features import COLUMNS, INDEX
 from controltower.intelligence.models import PARALLEL_ROWS, FailureModel, Trees, _best_threshold
 from controltower.intelligence.predictors import Labelled, Matrix
 
@@ -14,7 +14,7 @@ SMALL = Trees(rounds=100, leaves=7, min_leaf=10)
 
 def _rows(n: int, seed: int) -> Matrix:
     rng = np.random.default_rng(seed)
-    rows = np.full((n, len(FEATURES)), np.nan)
+    rows = np.full((n, len(COLUMNS)), np.nan)
     rows[:, INDEX["files_changed"]] = rng.integers(0, 2, n)
     rows[:, INDEX["base_prev_failed"]] = rng.integers(0, 2, n)
     rows[:, INDEX["base_dur_median5"]] = 100.0
@@ -80,20 +80,47 @@ def test_a_correction_that_holds_on_validation_is_kept() -> None:
 def test_versions_saved_before_ratios_and_shrink_load_into_the_same_predictions() -> None:
     """A saved form without the newer keys loads as the plain model it was."""
     fitting, validation = _durations(_rows(400, 1), 0.3), _durations(_rows(200, 2), 0.3)
-    plain = DurationModel(trees=Trees(30, 31, 40), ratios=False, shrink=False)
+    plain = DurationModel(trees=Trees(30, 31, 40), ratios=False, shrink=False, trailing=False)
     plain.fit(fitting, validation)
     failure = FailureModel(trees=Trees(30, 31, 40), or_previous=False)
     failure.fit(_failures(_rows(400, 1), 2), _failures(_rows(200, 3), 4))
     old_duration, old_failure = plain.to_dict(), failure.to_dict()
-    for key in ("ratios", "shrink", "leaves", "min_leaf"):
+    for key in ("ratios", "shrink", "trailing", "leaves", "min_leaf"):
         old_duration.pop(key)
     for key in ("or_previous", "leaves", "min_leaf"):
         old_failure.pop(key)
-    rows = _rows(50, 5)
+    rows = _with_bounds(_rows(50, 5), -0.2, 0.4)
     assert np.array_equal(DurationModel.from_dict(old_duration).predict(rows), plain.predict(rows))
     loaded = FailureModel.from_dict(old_failure)
     assert np.array_equal(loaded.predict(rows), failure.predict(rows))
     assert loaded.trees == Trees(30, 31, 40)
+
+
+def _with_bounds(rows: Matrix, low: float, high: float) -> Matrix:
+    out = rows.copy()
+    out[:, INDEX["dur_res_low"]], out[:, INDEX["dur_res_high"]] = low, high
+    return out
+
+
+def test_the_interval_comes_from_the_workflows_own_recent_residuals() -> None:
+    """Bounds known: p10 and p90 are the median of five scaled by them; unknown: the widened
+    quantiles. p50 is the model's either way, and the choice survives saving and loading."""
+    model = DurationModel(trees=SMALL)
+    model.fit(_durations(_rows(600, 1), 0.5), _durations(_rows(300, 2), 0.5))
+    plain = DurationModel.from_dict({**model.to_dict(), "trailing": False})
+    rows = _rows(40, 3)
+    steady, variable = _with_bounds(rows, -0.05, 0.05), _with_bounds(rows, -0.5, 0.9)
+    predicted = model.predict(variable)
+    assert np.allclose(predicted[:, 0], np.minimum(101.0 * np.exp(-0.5) - 1.0, predicted[:, 1]))
+    assert np.allclose(predicted[:, 2], np.maximum(101.0 * np.exp(0.9) - 1.0, predicted[:, 1]))
+    narrow = model.predict(steady)
+    assert (narrow[:, 2] - narrow[:, 0] < predicted[:, 2] - predicted[:, 0]).all()
+    assert ((narrow[:, 0] <= narrow[:, 1]) & (narrow[:, 1] <= narrow[:, 2])).all()
+    assert np.array_equal(predicted[:, 1], plain.predict(variable)[:, 1])
+    assert np.array_equal(model.predict(rows), plain.predict(rows))
+    assert not np.array_equal(predicted, plain.predict(variable))
+    loaded = DurationModel.from_dict(model.to_dict())
+    assert np.array_equal(loaded.predict(variable), predicted)
 
 
 def test_small_data_trains_on_one_thread_and_large_data_on_the_threads_asked_for() -> None:
