@@ -69,6 +69,26 @@ class VetoedStreak(FailureModel):
         return decided
 
 
+class HighestTiedThreshold(FailureModel):
+    """Variant: of thresholds tied for the best F1 on the calibration slice, the highest (the
+    adopted rule takes the lowest): a lower one flags runs the calibration slice did not ask for.
+    """
+
+    def fit(self, fitting: Labelled, validation: Labelled) -> None:
+        super().fit(fitting, validation)
+        check = validation if len(set(validation.targets.tolist())) == 2 else fitting
+        probability = self.predict_proba(check.rows)
+        streak = np.nan_to_num(check.rows[:, INDEX["base_prev_failed"]]) >= 0.5
+        failed = check.targets > 0.5
+        best = -1.0
+        for threshold in (1.0, *reversed(THRESHOLDS)):
+            predicted = (probability >= threshold) | streak
+            tp = float((predicted & failed).sum())
+            f1 = 2 * tp / (tp + float(predicted.sum()) + float(failed.sum()) or 1.0)
+            if f1 > best + 1e-12:
+                best, self.threshold = f1, threshold
+
+
 class SpreadScaledInterval(DurationModel):
     """Variant: the conformal widening scaled by the workflow's recent spread (``dur_spread20``).
 
@@ -132,6 +152,9 @@ FAILURE: dict[str, Callable[[], Any]] = {
     "100/15/100; threshold": lambda: FailureModel(trees=NOW, or_previous=False),
     "100/15/100; previous failed or threshold": lambda: FailureModel(trees=NOW),
     "100/15/100; previous failed unless vetoed, or threshold": lambda: VetoedStreak(trees=NOW),
+    "100/15/100; previous failed or threshold, highest of tied thresholds": lambda: (
+        HighestTiedThreshold(trees=NOW)
+    ),
 }
 DURATION: dict[str, Callable[[], Any]] = {
     "200 rounds, 31 leaves, min 40": lambda: DurationModel(
