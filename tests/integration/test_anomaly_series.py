@@ -93,3 +93,56 @@ def test_a_slowdown_is_found_with_its_commit_runner_and_monthly_cost(engine: Eng
     assert dearer
     assert dearer[0].usd_per_month is not None
     assert dearer[0].usd_per_month > 0
+
+
+def _seldom_built() -> list[dict[str, Any]]:
+    """Two runs a week (Tuesdays and Thursdays) for 80 weeks, three times as long from week 50."""
+    records = []
+    monday = datetime(2025, 1, 6, 9, 0, tzinfo=UTC)
+    for week in range(80):
+        for weekday in (1, 3):
+            created = monday + timedelta(weeks=week, days=weekday)
+            seconds = (600 if week < 50 else 1800) + 60 * ((week * 7 + weekday) % 3)
+            records.append(
+                {
+                    **_run(0, seconds),
+                    "repository": "octo/seldom",
+                    "run_id": week * 10 + weekday,
+                    "head_sha": f"w{week}d{weekday}",
+                    "created_at": created.isoformat(),
+                    "started_at": created.isoformat(),
+                    "completed_at": (created + timedelta(seconds=seconds)).isoformat(),
+                }
+            )
+    return records
+
+
+def test_a_seldom_built_workflow_is_judged_by_its_weekly_cost(tmp_path: Path) -> None:
+    """Built on two days of seven: cost and runs come as weekly totals, and the tripled cost
+    from week 50 is a lasting change priced per month from the weekly change."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'seldom.sqlite'}")
+    schema.upgrade(engine)
+    with engine.begin() as conn:
+        FactWriter(conn).upsert_runs([parse_record(r).fact for r in _seldom_built()])
+    with engine.connect() as conn:
+        series = {
+            (s.metric, s.name): s
+            for s in load_series(conn, ["cost", "runs"], rate=lambda _s, _d: RATE)
+        }
+    engine.dispose()
+    cost = series["cost", "octo/seldom · CI"]
+    assert (cost.unit, cost.days_per_point, cost.label) == ("USD per week", 7, "cost weekly")
+    assert len(cost.points) == 79  # the last week ends on its Thursday run: not over, left out
+    assert cost.points[0].timestamp == datetime(2025, 1, 6, tzinfo=UTC)
+    assert cost.points[0].value == pytest.approx((11 + 10) * RATE)  # 660 s and 600 s, billed
+    runs = series["runs", "octo/seldom · CI"]
+    assert runs.unit == "runs per week"
+    assert {p.value for p in runs.points} == {2.0}
+    dearer = [
+        f
+        for f in findings([cost])
+        if f.anomaly.kind in ("level_shift", "drift") and f.anomaly.change > 0
+    ]
+    assert len(dearer) == 1
+    assert dearer[0].anomaly.start.date() >= date(2025, 12, 1)  # week 47 or later
+    assert dearer[0].usd_per_month == pytest.approx(dearer[0].anomaly.change * 30 / 7)

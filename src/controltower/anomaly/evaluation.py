@@ -32,7 +32,7 @@ import numpy as np
 from controltower.anomaly.detection import detect, judged_series
 from controltower.anomaly.injection import inject
 from controltower.anomaly.model import KINDS, Anomaly, Kind, Point, Series
-from controltower.anomaly.tuning import Tuning
+from controltower.anomaly.tuning import Tuning, for_series
 
 NUMERIC_KINDS: tuple[Kind, ...] = ("spike", "level_shift", "drift")
 
@@ -133,21 +133,22 @@ def evaluate(
     trials_per_series: int = 1,
 ) -> Evaluation:
     """Inject each applicable kind into each series and tally what the detectors raise."""
-    tuning = tuning or Tuning()
+    base = tuning or Tuning()
     rng = np.random.default_rng(seed)
     result = Evaluation(seed, {kind: Tally() for kind in KINDS})
     for s in series:
+        tuning = for_series(base, s.days_per_point)  # weekly totals: a shorter window
         kinds = ("failure_burst",) if s.outcomes else NUMERIC_KINDS
         values = np.array([p.value for p in s.points], dtype=float)
         lo, hi = _room(tuning, len(values), s.outcomes)
         if lo >= hi or float(np.ptp(values)) == 0.0 or not (s.outcomes or judged_series(values)):
-            result.skipped[s.metric] += 1
+            result.skipped[s.label] += 1
             continue  # too short, constant or mostly zero: nothing normal to depart from
-        result.series[s.metric] += 1
-        result.points[s.metric] += len(values)
+        result.series[s.label] += 1
+        result.points[s.label] += len(values)
         stamps = [p.timestamp for p in s.points]
         background = detect(s.points, tuning, outcomes=s.outcomes)
-        result.stored_alarms[s.metric] += len(background)
+        result.stored_alarms[s.label] += len(background)
         for _ in range(trials_per_series):
             for kind in kinds:
                 changed, where = inject(kind, values, int(rng.integers(lo, hi)), rng, tuning)

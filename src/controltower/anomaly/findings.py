@@ -3,7 +3,8 @@
 The likely trigger is read from the runs around the anomaly's start: the
 first run of a change is the first one after a given commit; if the runner
 type there is not the one most used before, a new runner type is named too.
-For a series of cost per day, a lasting change is priced per month (30 days).
+For a series of cost per day or per week, a lasting change is priced per month
+(30 days).
 Pure: no I/O.
 """
 
@@ -16,7 +17,7 @@ from typing import Any
 
 from controltower.anomaly.detection import detect
 from controltower.anomaly.model import Anomaly, Series
-from controltower.anomaly.tuning import Tuning
+from controltower.anomaly.tuning import Tuning, for_series
 
 DAYS_PER_MONTH = 30
 _LOOKBACK = 30
@@ -72,17 +73,18 @@ def likely_trigger(series: Series, anomaly: Anomaly) -> dict[str, str] | None:
 
 
 def monthly_cost(series: Series, anomaly: Anomaly) -> float | None:
-    """What a lasting change of cost per day adds (or saves) in a month of 30 days."""
+    """What a lasting change of cost per day (or week) adds or saves in a month of 30 days."""
     if series.metric != "cost" or anomaly.kind == "spike":
         return None
-    return anomaly.change * DAYS_PER_MONTH
+    return anomaly.change * DAYS_PER_MONTH / (series.days_per_point or 1)
 
 
 def findings(series: Sequence[Series], tuning: Tuning | None = None) -> list[Finding]:
     """The anomalies of every series, explained, newest first."""
     found = []
     for s in series:
-        for anomaly in detect(s.points, tuning, outcomes=s.outcomes):
+        judged_with = for_series(tuning or Tuning(), s.days_per_point)
+        for anomaly in detect(s.points, judged_with, outcomes=s.outcomes):
             found.append(
                 Finding(
                     s.name,

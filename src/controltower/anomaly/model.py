@@ -88,7 +88,8 @@ class Series:
 
     ``context`` holds, per point, what could explain a change there (the
     commit built, the runner type); ``outcomes`` marks a series of 0 (passed)
-    and 1 (failed) per run.
+    and 1 (failed) per run. ``days_per_point`` is 1 for a series of daily
+    totals, 7 for weekly ones, and ``None`` for one point per run.
     """
 
     name: str
@@ -97,3 +98,9 @@ class Series:
     points: list[Point]
     context: list[dict[str, str | None]] = field(default_factory=list)
     outcomes: bool = False
+    days_per_point: int | None = None
+
+    @property
+    def label(self) -> str:
+        """The metric, and "weekly" for weekly totals (how evaluations count series)."""
+        return f"{self.metric} weekly" if self.days_per_point == 7 else self.metric

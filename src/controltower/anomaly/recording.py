@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 
 from controltower.anomaly.findings import Finding, findings
 from controltower.anomaly.sources import Rate, load_series
-from controltower.anomaly.tuning import Tuning
+from controltower.anomaly.tuning import Tuning, for_series
 from controltower.store import anomalies
 from controltower.store.engine import reading
 
@@ -29,10 +29,10 @@ def detect_and_record(
     now = now or datetime.now(UTC)
     with engine.connect() as conn:
         series = load_series(reading(conn), rate=rate)
-    lengths: dict[tuple[str, str], int] = {(s.name, s.metric): len(s.points) for s in series}
-    current = [
-        f for f in findings(series, tuning) if _going_on(f, lengths[f.series, f.metric], tuning)
-    ]
+    judged: dict[tuple[str, str], tuple[int, Tuning]] = {
+        (s.name, s.metric): (len(s.points), for_series(tuning, s.days_per_point)) for s in series
+    }
+    current = [f for f in findings(series, tuning) if _going_on(f, *judged[f.series, f.metric])]
     with engine.begin() as conn:
         return anomalies.record(conn, (_row(f) for f in current), now)
 

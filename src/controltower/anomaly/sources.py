@@ -10,6 +10,11 @@
   estimated minutes, each at the rate of its runner type on its day;
 - ``job_duration``: seconds of each successful job, per workflow and job name;
 - ``runs``: runs per day of each workflow.
+
+A repository or workflow built on fewer than half of its days has daily
+totals that are mostly zero, and no normal day to depart from; its cost and
+runs are given as weekly totals instead (Monday to Sunday, the last week only
+once it is over), which the detectors can judge where it builds most weeks.
 """
 
 from __future__ import annotations
@@ -19,8 +24,10 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+import numpy as np
 from sqlalchemy import Connection, exists, func, select
 
+from controltower.anomaly.detection import judged_series
 from controltower.anomaly.model import Metric, Point, Series
 from controltower.domain import FAILED_CONCLUSIONS
 from controltower.store.tables import Job, Repository, Workflow, WorkflowRun, table_of
@@ -143,7 +150,7 @@ def runs_per_day(conn: Connection, since: datetime | None) -> list[Series]:
     for row in conn.execute(query):
         if row.created_day is not None:
             days[row.series][_day(row.created_day)] = float(row.n)
-    return [Series(name, "runs", "runs", _daily(by_day)) for name, by_day in days.items()]
+    return [_totals(name, "runs", "runs", by_day) for name, by_day in days.items()]
 
 
 def cost_series(conn: Connection, rate: Rate, since: datetime | None) -> list[Series]:
@@ -153,7 +160,7 @@ def cost_series(conn: Connection, rate: Rate, since: datetime | None) -> list[Se
         amount = minutes * rate(sku or _LINUX, day)
         usd[workflow][day] += amount
         usd[workflow.split(" · ", 1)[0]][day] += amount
-    return [Series(name, "cost", "USD", _daily(by_day)) for name, by_day in usd.items()]
+    return [_totals(name, "cost", "USD", by_day) for name, by_day in usd.items()]
 
 
 def _priced_minutes(
@@ -196,6 +203,29 @@ def _priced_minutes(
 
 def _day(value: Any) -> date:
     return value if isinstance(value, date) else date.fromisoformat(str(value))
+
+
+def _totals(name: str, metric: Metric, unit: str, by_day: dict[date, float]) -> Series:
+    """Daily totals, or weekly ones where most days have none (``judged_series``)."""
+    daily = _daily(by_day)
+    if judged_series(np.array([p.value for p in daily], dtype=float)):
+        return Series(name, metric, unit, daily, days_per_point=1)
+    return Series(name, metric, f"{unit} per week", weekly(daily), days_per_point=7)
+
+
+def weekly(daily: list[Point]) -> list[Point]:
+    """Totals per week from Monday of consecutive daily points, dated on the Monday.
+
+    The week of the last day is left out unless that day is a Sunday: it
+    may not be over, and a partial total would look like a fall.
+    """
+    totals: dict[date, float] = defaultdict(float)
+    for point in daily:
+        day = point.timestamp.date()
+        totals[day - timedelta(days=day.weekday())] += point.value
+    if daily and daily[-1].timestamp.weekday() != 6:
+        totals.pop(max(totals))
+    return [Point(datetime.combine(day, time(), UTC), totals[day]) for day in sorted(totals)]
 
 
 def _daily(by_day: dict[date, float]) -> list[Point]:

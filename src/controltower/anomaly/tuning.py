@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from controltower.anomaly.model import Direction
 
@@ -70,3 +70,27 @@ class Tuning:
             raise ValueError("tail_quantile must be in (0, 1) and tail_window at least min_history")
         if not 0 < self.burst_alpha < 1 or self.burst_window < 2:
             raise ValueError("burst_alpha must be in (0, 1) and burst_window at least 2")
+
+
+# Weekly totals: half a year of weeks is the baseline, two years the tail a spike is held to.
+WEEKLY_WINDOW, WEEKLY_TAIL = 26, 104
+
+
+def for_series(tuning: Tuning, days_per_point: int | None) -> Tuning:
+    """The tuning for a series of weekly totals (``days_per_point`` 7), else ``tuning`` itself.
+
+    A window of 60 weeks would be more than a year of baseline, and the
+    evaluation would need five years of history to place an anomaly with a
+    baseline before it and room after it; weekly totals get half a year.
+    """
+    if days_per_point != 7:
+        return tuning
+    window = min(tuning.window, WEEKLY_WINDOW)
+    min_history = min(tuning.min_history, window // 2)
+    return replace(
+        tuning,
+        window=window,
+        min_history=min_history,
+        tail_window=max(min_history, min(tuning.tail_window, WEEKLY_TAIL)),
+        classify_after=min(tuning.classify_after, window // 2),
+    )
