@@ -97,6 +97,11 @@ def test_evaluate_json_has_the_interface_shape_and_is_repeatable(
     overall = report["overall"]
     assert overall["injected"] == sum(k["injected"] for k in report["per_kind"].values())
     assert overall["injected"] > 0
+    per_metric = report["per_metric"]
+    assert set(per_metric) <= set(report["series"])
+    for name in ("injected", "recalled", "found", "true_alarms", "false_alarms"):
+        assert overall[name] == sum(m[name] for m in per_metric.values())
+    assert overall["recalled"] <= overall["found"] <= overall["injected"]
     assert 0 <= overall["recall"] <= 1
     again = runner.invoke(app, ["anomaly", "evaluate", "--json", "--seed", "3"])
     assert json.loads(again.stdout) == report

@@ -92,7 +92,7 @@ class Tally:
 
 @dataclass
 class Evaluation:
-    """Tallies per kind and overall, with how many series of which metrics were judged.
+    """Tallies per kind, per metric and overall, with how many series of each were judged.
 
     ``skipped`` counts per metric the series not judged (too short, constant or
     mostly zero); ``stored_alarms`` and ``points`` the alarms raised on the
@@ -101,6 +101,7 @@ class Evaluation:
 
     seed: int
     by_kind: dict[str, Tally] = field(default_factory=dict)
+    by_metric: dict[str, Tally] = field(default_factory=dict)
     series: Counter[str] = field(default_factory=Counter)
     skipped: Counter[str] = field(default_factory=Counter)
     stored_alarms: Counter[str] = field(default_factory=Counter)
@@ -121,6 +122,7 @@ class Evaluation:
             "stored_alarms": dict(self.stored_alarms),
             "points": dict(self.points),
             "per_kind": {kind: t.as_dict() for kind, t in self.by_kind.items()},
+            "per_metric": {metric: t.as_dict() for metric, t in sorted(self.by_metric.items())},
             "overall": self.overall.as_dict(),
         }
 
@@ -154,9 +156,9 @@ def evaluate(
                 changed, where = inject(kind, values, int(rng.integers(lo, hi)), rng, tuning)
                 points = [Point(t, float(v)) for t, v in zip(stamps, changed, strict=True)]
                 alarms = detect(points, tuning, outcomes=s.outcomes)
-                result.by_kind[kind].add(
-                    score(kind, where.start, where.end, alarms, background, tuning)
-                )
+                tally = score(kind, where.start, where.end, alarms, background, tuning)
+                result.by_kind[kind].add(tally)
+                result.by_metric.setdefault(s.label, Tally()).add(tally)
     return result
 
 

@@ -113,6 +113,18 @@ def _print_evaluation(result: Evaluation) -> None:
         )
     console = Console()
     console.print(table)
+    per_metric = Table(
+        "metric", "injected", "recall", "found (any kind)", "false alarm share", title="per metric"
+    )
+    for metric, t in sorted(result.by_metric.items()):
+        per_metric.add_row(
+            metric,
+            str(t.injected),
+            _percent(t.recall),
+            _percent(t.found_share),
+            _percent(t.false_alarm_share),
+        )
+    console.print(per_metric)
     console.print("series: " + ", ".join(f"{n} {m}" for m, n in sorted(result.series.items())))
     if result.skipped:
         skipped = ", ".join(f"{n} {m}" for m, n in sorted(result.skipped.items()))
