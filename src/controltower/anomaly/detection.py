@@ -79,7 +79,9 @@ def large_enough(anomaly: Anomaly, min_relative: float) -> bool:
 def episodes(found: list[Anomaly], tuning: Tuning, *, logged: bool = False) -> list[Anomaly]:
     """One alarm per episode.
 
-    After a shift or drift, no other its way for a window of points. A spike
+    After a shift or drift, no other its way for a window of points, but a
+    further change (``details["further"]``: judged against the level a
+    shift moved to, ``detectors._Further``). A spike
     its way from where such a change began to a window after its alarm is
     part of it, and told only when it is a spike against the level the series
     changed to (``stands_out``): the changed points follow the change, but a
@@ -103,7 +105,7 @@ def episodes(found: list[Anomaly], tuning: Tuning, *, logged: bool = False) -> l
             ):
                 continue
             last_spike[up] = anomaly.index
-        elif anomaly.index <= quiet[up]:
+        elif anomaly.index <= quiet[up] and not anomaly.details.get("further"):
             continue
         else:
             quiet[up] = anomaly.index + tuning.window

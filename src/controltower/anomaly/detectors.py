@@ -13,18 +13,21 @@ before they are summed. The change is then told apart by two least-squares
 fits of what followed: a step (a **level shift**) and a ramp of at least half
 a window that rises to a plateau (a **drift**); it is a drift when the ramp
 fits clearly better, or better while the series still moves its way after
-the alarm.
+the alarm. While the trailing baseline catches up after a level shift, a
+**further change** its way is summed against the level the shift moved to,
+so that a second step soon after the first is not absorbed unseen.
 Pure: no I/O.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import numpy as np
 
-from controltower.anomaly.baseline import Array, Baseline
+from controltower.anomaly.baseline import LEVEL_FLOOR, MAD_TO_SD, Array, Baseline
 from controltower.anomaly.model import Anomaly, Kind
 from controltower.anomaly.severity import metric_severity
 from controltower.anomaly.tuning import Tuning
@@ -131,7 +134,8 @@ def detect_changes(
     While a sum is above zero, its points are scored against the baseline
     where it left zero, held fixed: the trailing baseline would otherwise
     follow the change it is accumulating evidence of, and a large shift or a
-    slow drift would never add up.
+    slow drift would never add up. For a window after an alarm no new change
+    is looked for, except a further one after a level shift (``_Further``).
     """
     raw = z_scores(values, baseline)
     scale = inflation(raw, tuning.clip)
@@ -140,10 +144,17 @@ def detect_changes(
     sums = {1: 0.0, -1: 0.0}
     starts: dict[int, int | None] = {1: None, -1: None}
     resume = 0
+    further: _Further | None = None
     for i in range(len(values)):
+        if i < resume and further is not None:
+            more = further.step(timestamps, values, baseline, tuning, scale, i)
+            if more is not None:
+                found.append(more)
+                resume, further = i + tuning.window, None
         if i < resume or not np.isfinite(raw[i]):
             sums, starts = {1: 0.0, -1: 0.0}, {1: None, -1: None}
             continue
+        further = None
         for sign in (1, -1):
             held = starts[sign]
             z = raw[i] if held is None else _held_z(values, baseline, level, held, i)
@@ -155,11 +166,84 @@ def detect_changes(
         for sign in (1, -1):
             start = starts[sign]
             if sums[sign] > tuning.cusum_h and start is not None:
+                change = _change(timestamps, values, baseline, tuning, start, i)
                 if _allowed(tuning, sign):
-                    found.append(_change(timestamps, values, baseline, tuning, start, i))
+                    found.append(change)
                 resume = i + tuning.window
+                if change.kind == "level_shift":
+                    further = _Further.after(values, baseline, tuning, sign, i)
                 break
     return found
+
+
+@dataclass(slots=True)
+class _Further:
+    """A further change its way after a level shift, while the baseline catches up.
+
+    From ``classify_after`` points after the shift's alarm, points are scored
+    against the level the shift moved to (``reference``: the median of those
+    points, the rhythm removed) and its spread (their MAD, at least
+    ``LEVEL_FLOOR`` of the level and the baseline's calmest spread in the
+    window before the alarm), and summed by the same CUSUM; crossing its
+    threshold is a further change, told with ``details["further"]``.
+    """
+
+    sign: int
+    reference: float
+    spread: float
+    settled_from: int
+    begin: int
+    total: float = 0.0
+    start: int | None = None
+
+    @classmethod
+    def after(
+        cls, values: Array, baseline: Baseline, tuning: Tuning, sign: int, alarm: int
+    ) -> _Further | None:
+        """The watch for a further change after the shift alarmed at ``alarm`` (None: no room)."""
+        begin = alarm + 1 + tuning.classify_after
+        settled = values[alarm + 1 : begin] - baseline.profile[alarm + 1 : begin]
+        before = baseline.scale[max(0, alarm - tuning.window) : alarm + 1]
+        if settled.size < max(2, tuning.min_history // 2) or not np.isfinite(before).any():
+            return None
+        reference = float(np.median(settled))
+        spread = MAD_TO_SD * float(np.median(np.abs(settled - reference)))
+        floor = max(LEVEL_FLOOR * abs(reference), float(np.nanmin(before)), 1e-9)
+        return cls(sign, reference, max(spread, floor), alarm + 1, begin)
+
+    def step(
+        self,
+        timestamps: Sequence[datetime],
+        values: Array,
+        baseline: Baseline,
+        tuning: Tuning,
+        scale: float,
+        i: int,
+    ) -> Anomaly | None:
+        """Add point ``i`` (``scale``: the autocorrelation inflation the scores are divided by);
+        the further change, when the sum crosses the threshold there."""
+        if i < self.begin or not np.isfinite(values[i]):
+            return None
+        z = (float(values[i] - baseline.profile[i]) - self.reference) / self.spread
+        added = self.sign * _clipped(z, tuning) / scale - tuning.cusum_k
+        self.total = max(0.0, self.total + added)
+        if self.total == 0.0:
+            self.start = None
+            return None
+        if self.start is None:
+            self.start = i
+        if self.total <= tuning.cusum_h or not _allowed(tuning, self.sign):
+            return None
+        settled = (self.settled_from, self.reference)
+        change = _change(timestamps, values, baseline, tuning, self.start, i, settled)
+        expected = self.reference + float(baseline.profile[self.start])
+        return replace(
+            change,
+            expected=expected,
+            score=abs(change.observed - expected) / self.spread,
+            severity=metric_severity(expected, change.observed),
+            details={**change.details, "further": True},
+        )
 
 
 def _held_z(values: Array, baseline: Baseline, level: Array, held: int, i: int) -> float:
@@ -178,6 +262,7 @@ def _change(
     tuning: Tuning,
     start: int,
     alarm: int,
+    settled: tuple[int, float] | None = None,
 ) -> Anomaly:
     """Describe the change that began at ``start`` and crossed the threshold at ``alarm``.
 
@@ -185,13 +270,17 @@ def _change(
     alarm (a slow drift is often only noticed late) to ``classify_after``
     points after it, against the baseline before that stretch: as later points
     arrive, a change first called a shift is re-labelled a drift once the ramp
-    is evident (``classified_at`` says when the kind was settled).
+    is evident (``classified_at`` says when the kind was settled). A further
+    change is judged from where the level it departs from had ``settled``
+    (the first point, and that level) instead.
     """
     end = min(len(values), alarm + tuning.classify_after + 1)
     first = max(0, alarm - 2 * tuning.window, min(start, alarm - tuning.window))
     if not np.isfinite(baseline.center[first]):
         first = start
     reference = float(baseline.center[first] - baseline.profile[first])
+    if settled is not None:
+        first, reference = settled
     residual = values[first:end] - baseline.profile[first:end] - reference
     kind = classify_change(residual, tuning.window // 2, alarm - first)
     expected = float(baseline.center[start])

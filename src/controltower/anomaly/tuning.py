@@ -32,7 +32,9 @@ class Tuning:
     spike by at least ``spike_relative`` (1.0: twice normal), since single
     points of real series stray far more than their levels do.
     After a lasting change, no other is reported in the same direction for
-    ``window`` points: it is the same episode while the baseline catches up.
+    ``window`` points: it is the same episode while the baseline catches up,
+    unless, after a level shift, the series moves on further its way against
+    the level the shift settled at (a further change).
     A spike that way from where the change began until then is reported only
     when it is a spike against the level the series changed to, and a spike
     within ``confirm`` points after another that way is the same one.

@@ -219,6 +219,29 @@ def test_a_spike_while_a_drift_builds_up_is_part_of_it() -> None:
         assert found[0].start < T0 + timedelta(hours=172) < found[0].timestamp
 
 
+def test_a_second_step_soon_after_a_first_is_a_further_change() -> None:
+    """+50 at 150, another +50 at 190, while the baseline still catches up with the first:
+    two level shifts, the second against the level the first moved to. A return to normal
+    is no further change (the ordinary detector tells it, once the window is over)."""
+    for seed in range(1, 4):
+        values = noise(seed, 400)
+        values[150:] += 50
+        values[190:] += 50
+        found = detect(points(values))
+        assert [a.kind for a in found] == ["level_shift", "level_shift"]
+        first, second = found
+        assert first.index < 190 <= second.index < first.index + Tuning().window
+        assert second.details["further"] is True
+        assert second.expected == pytest.approx(150.0, abs=5.0)
+        assert second.observed == pytest.approx(200.0, abs=5.0)
+        one_step = noise(seed, 400)
+        one_step[150:] += 50
+        assert len(detect(points(one_step))) == 1
+        back = one_step.copy()
+        back[200:] -= 50
+        assert not any(a.details.get("further") for a in detect(points(back)))
+
+
 def test_two_far_points_close_together_are_one_spike() -> None:
     """Points 150 and 152 both far out, 151 normal: one spike, dated at the first."""
     values = noise()
