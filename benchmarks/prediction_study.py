@@ -34,6 +34,22 @@ from controltower.intelligence.models import THRESHOLDS, FailureModel, Trees
 from controltower.intelligence.predictors import Labelled, Matrix, Vector
 from controltower.intelligence.records import request_order
 
+Flags = npt.NDArray[np.bool_]
+
+
+def _calibration(
+    model: FailureModel, fitting: Labelled, validation: Labelled
+) -> tuple[Vector, Flags, Flags]:
+    """On the slice the model calibrates on: its probabilities, runs after a failure, failures."""
+    check = validation if len(set(validation.targets.tolist())) == 2 else fitting
+    after_failure = np.nan_to_num(check.rows[:, INDEX["base_prev_failed"]]) >= 0.5
+    return model.predict_proba(check.rows), after_failure, check.targets > 0.5
+
+
+def _f1(predicted: Flags, failed: Flags) -> float:
+    tp = float((predicted & failed).sum())
+    return 2 * tp / (tp + float(predicted.sum()) + float(failed.sum()) or 1.0)
+
 
 class VetoedStreak(FailureModel):
     """Variant: after a failure, fail unless the probability is below a second threshold.
@@ -47,16 +63,12 @@ class VetoedStreak(FailureModel):
 
     def fit(self, fitting: Labelled, validation: Labelled) -> None:
         super().fit(fitting, validation)
-        check = validation if len(set(validation.targets.tolist())) == 2 else fitting
-        probability = self.predict_proba(check.rows)
-        after_failure = np.nan_to_num(check.rows[:, INDEX["base_prev_failed"]]) >= 0.5
-        failed = check.targets > 0.5
+        probability, after_failure, failed = _calibration(self, fitting, validation)
         best = -1.0
         for threshold in (*THRESHOLDS, 1.0):
             for veto in (0.0, *(t for t in THRESHOLDS if t <= threshold)):
                 predicted = (probability >= threshold) | (after_failure & (probability >= veto))
-                tp = float((predicted & failed).sum())
-                f1 = 2 * tp / (tp + float(predicted.sum()) + float(failed.sum()) or 1.0)
+                f1 = _f1(predicted, failed)
                 if f1 > best + 1e-12:
                     best, self.threshold, self.veto = f1, threshold, veto
 
@@ -76,15 +88,10 @@ class HighestTiedThreshold(FailureModel):
 
     def fit(self, fitting: Labelled, validation: Labelled) -> None:
         super().fit(fitting, validation)
-        check = validation if len(set(validation.targets.tolist())) == 2 else fitting
-        probability = self.predict_proba(check.rows)
-        streak = np.nan_to_num(check.rows[:, INDEX["base_prev_failed"]]) >= 0.5
-        failed = check.targets > 0.5
+        probability, streak, failed = _calibration(self, fitting, validation)
         best = -1.0
         for threshold in (1.0, *reversed(THRESHOLDS)):
-            predicted = (probability >= threshold) | streak
-            tp = float((predicted & failed).sum())
-            f1 = 2 * tp / (tp + float(predicted.sum()) + float(failed.sum()) or 1.0)
+            f1 = _f1((probability >= threshold) | streak, failed)
             if f1 > best + 1e-12:
                 best, self.threshold = f1, threshold
 
