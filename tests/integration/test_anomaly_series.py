@@ -95,11 +95,11 @@ def test_a_slowdown_is_found_with_its_commit_runner_and_monthly_cost(engine: Eng
     assert dearer[0].usd_per_month > 0
 
 
-def _seldom_built() -> list[dict[str, Any]]:
-    """Two runs a week (Tuesdays and Thursdays) for 80 weeks, three times as long from week 50."""
+def _seldom_built(weeks: int = 80) -> list[dict[str, Any]]:
+    """Two runs a week (Tuesdays and Thursdays), three times as long from week 50."""
     records = []
     monday = datetime(2025, 1, 6, 9, 0, tzinfo=UTC)
-    for week in range(80):
+    for week in range(weeks):
         for weekday in (1, 3):
             created = monday + timedelta(weeks=week, days=weekday)
             seconds = (600 if week < 50 else 1800) + 60 * ((week * 7 + weekday) % 3)
@@ -117,19 +117,31 @@ def _seldom_built() -> list[dict[str, Any]]:
     return records
 
 
-def test_a_seldom_built_workflow_is_judged_by_its_weekly_cost(tmp_path: Path) -> None:
-    """Built on two days of seven: cost and runs come as weekly totals, and the tripled cost
-    from week 50 is a lasting change priced per month from the weekly change."""
+def _loaded(tmp_path: Path, records: list[dict[str, Any]]) -> dict[tuple[str, str], Any]:
     engine = make_engine(f"sqlite:///{tmp_path / 'seldom.sqlite'}")
     schema.upgrade(engine)
     with engine.begin() as conn:
-        FactWriter(conn).upsert_runs([parse_record(r).fact for r in _seldom_built()])
+        FactWriter(conn).upsert_runs([parse_record(r).fact for r in records])
     with engine.connect() as conn:
-        series = {
-            (s.metric, s.name): s
-            for s in load_series(conn, ["cost", "runs"], rate=lambda _s, _d: RATE)
-        }
+        loaded = load_series(conn, ["cost", "runs"], rate=lambda _s, _d: RATE)
     engine.dispose()
+    return {(s.metric, s.name): s for s in loaded}
+
+
+@pytest.mark.parametrize(("weeks", "kept"), [(53, True), (52, False)])
+def test_a_year_of_weeks_is_enough_to_judge(tmp_path: Path, weeks: int, kept: bool) -> None:
+    """Weekly totals need two of their 26-week windows (the last week, not over, left out),
+    not the 60 points a daily or per-run series needs."""
+    series = _loaded(tmp_path, _seldom_built(weeks))
+    assert (("cost", "octo/seldom · CI") in series) is kept
+    if kept:
+        assert len(series["cost", "octo/seldom · CI"].points) == 52
+
+
+def test_a_seldom_built_workflow_is_judged_by_its_weekly_cost(tmp_path: Path) -> None:
+    """Built on two days of seven: cost and runs come as weekly totals, and the tripled cost
+    from week 50 is a lasting change priced per month from the weekly change."""
+    series = _loaded(tmp_path, _seldom_built())
     cost = series["cost", "octo/seldom · CI"]
     assert (cost.unit, cost.days_per_point, cost.label) == ("USD per week", 7, "cost weekly")
     assert len(cost.points) == 79  # the last week ends on its Thursday run: not over, left out

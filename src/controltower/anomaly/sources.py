@@ -29,6 +29,7 @@ from sqlalchemy import Connection, exists, func, select
 
 from controltower.anomaly.detection import judged_series
 from controltower.anomaly.model import Metric, Point, Series
+from controltower.anomaly.tuning import WEEKLY_WINDOW
 from controltower.domain import FAILED_CONCLUSIONS
 from controltower.store.tables import Job, Repository, Workflow, WorkflowRun, table_of
 
@@ -47,7 +48,11 @@ def load_series(
     min_points: int = 60,
     since: datetime | None = None,
 ) -> list[Series]:
-    """Every series of ``metrics`` with at least ``min_points`` points, by name."""
+    """Every series of ``metrics`` with at least ``min_points`` points, by name.
+
+    Weekly totals need no more than two of their shorter windows
+    (``tuning.WEEKLY_WINDOW``): a year of weeks is enough to judge.
+    """
     found: list[Series] = []
     for metric in metrics:
         if metric == "cost":
@@ -58,8 +63,14 @@ def load_series(
             found += job_durations(conn, since)
         else:
             found += run_series(conn, metric, since)
+    weekly_points = min(min_points, 2 * WEEKLY_WINDOW)
     return sorted(
-        (s for s in found if len(s.points) >= min_points), key=lambda s: (s.metric, s.name)
+        (
+            s
+            for s in found
+            if len(s.points) >= (weekly_points if s.days_per_point == 7 else min_points)
+        ),
+        key=lambda s: (s.metric, s.name),
     )
 
 
