@@ -11,19 +11,16 @@ from sqlalchemy import Engine
 from controltower.config import Settings
 from controltower.store import schema
 from controltower.store.engine import make_engine
-from tests.support.services import postgres_schema
+from tests.support.services import DATABASES, database
 
 SECRET = "It's a Secret to Everybody"
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+@pytest.fixture(params=DATABASES)
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A migrated-or-empty database on SQLite and on the real PostgreSQL."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'controltower.db'}"
-    else:
-        with postgres_schema() as url:
-            yield url
+    with database(request.param, tmp_path) as url:
+        yield url
 
 
 @pytest.fixture
