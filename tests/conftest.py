@@ -11,19 +11,34 @@ from sqlalchemy import Engine
 from controltower.config import Settings
 from controltower.store import schema
 from controltower.store.engine import make_engine
-from tests.support.services import postgres_schema
+from tests.support.migrated import MigratedSchemas
+from tests.support.services import DATABASES, database
 
 SECRET = "It's a Secret to Everybody"
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+@pytest.fixture(scope="session")
+def migrated_schemas() -> Iterator[MigratedSchemas]:
+    """PostgreSQL schemas migrated once for the session and emptied after each test."""
+    schemas = MigratedSchemas()
+    yield schemas
+    schemas.close()
+
+
+@pytest.fixture(params=DATABASES)
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A migrated-or-empty database on SQLite and on the real PostgreSQL."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'controltower.db'}"
-    else:
-        with postgres_schema() as url:
+    """A database on SQLite and on the real PostgreSQL: empty, or migrated for ``engine``.
+
+    A test that asks for ``engine`` gets, on PostgreSQL, a schema migrated
+    earlier and emptied since: migrating anew would take longer than the test.
+    """
+    if request.param == "postgresql" and "engine" in request.fixturenames:
+        schemas: MigratedSchemas = request.getfixturevalue("migrated_schemas")
+        with schemas.lend() as url:
             yield url
+        return
+    with database(request.param, tmp_path) as url:
+        yield url
 
 
 @pytest.fixture

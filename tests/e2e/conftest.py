@@ -1,4 +1,5 @@
-"""Fixtures of the end-to-end tests: a headless Chromium and pages that record their errors."""
+"""Fixtures of the end-to-end tests: a headless Chromium, pages that record their errors, and a
+store holding a real dataset."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from tests.support.browser import CHROMIUM, FLAGS
+from tests.support.paths import DATASETS
+from tests.support.server import cli_env, run_cli
 
 
 @pytest.fixture(scope="module")
@@ -38,3 +41,17 @@ def page(browser: Browser) -> Iterator[Page]:
     page.errors = errors  # type: ignore[attr-defined]
     yield page
     context.close()
+
+
+@pytest.fixture(scope="session")
+def microservices_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file the microservices dataset was imported into once, by the CLI.
+
+    Tests copy it (``tests.support.templates.copy_database``) before they change anything.
+    """
+    work = tmp_path_factory.mktemp("microservices")
+    path = work / "ct.db"
+    env = cli_env(data_dir=str(work), database_url=f"sqlite:///{path}")
+    result = run_cli("import", str(DATASETS / "gha-microservices-5repos.jsonl.gz"), env=env)
+    assert result.returncode == 0, result.stderr
+    return path

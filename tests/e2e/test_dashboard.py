@@ -6,6 +6,7 @@ Screenshots of every page are saved under ``test-artifacts/screenshots/`` for re
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page
@@ -14,8 +15,8 @@ from sqlalchemy import create_engine, delete, func, select
 from controltower.store.anomalies import anomalies_t, record
 from controltower.store.tables import Repository, Workflow, WorkflowRun, table_of
 from tests.support.browser import A11Y_PROBLEMS, SHOTS
-from tests.support.paths import DATASETS
-from tests.support.server import Process, cli_env, run_cli, start_server
+from tests.support.server import Process, cli_env, start_server
+from tests.support.templates import copy_database
 
 runs_t, repos_t, workflows_t = table_of(WorkflowRun), table_of(Repository), table_of(Workflow)
 
@@ -23,17 +24,13 @@ QUERY = "?days=90"
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Process]:
-    """A server over the real microservices history."""
+def server(tmp_path_factory: pytest.TempPathFactory, microservices_db: Path) -> Iterator[Process]:
+    """A server over the real microservices history (a copy of it: the tests change it)."""
     work = tmp_path_factory.mktemp("dashboard")
     env = cli_env(
         data_dir=str(work),
-        database_url=f"sqlite:///{work / 'ct.db'}",
+        database_url=copy_database(microservices_db, work / "ct.db"),
         github__webhook_secret="dashboard",
-    )
-    assert (
-        run_cli("import", str(DATASETS / "gha-microservices-5repos.jsonl.gz"), env=env).returncode
-        == 0
     )
     process = start_server(env, work / "server.log")
     process.extra["database_url"] = env["CONTROLTOWER_DATABASE_URL"]

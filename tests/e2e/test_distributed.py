@@ -46,16 +46,17 @@ def test_two_workers_share_the_backlog_through_redis(tmp_path: Path) -> None:
                 lambda: all("worker_started" in w.log.read_text() for w in workers), timeout=120
             )
 
+            # One client for every request: httpx.post would build a TLS context for each.
+            client = httpx.Client(timeout=10)
+
             def send(run_id: int) -> int:
                 body, headers = signed(
                     "workflow_run", workflow_run_payload(run_id), SECRET, str(uuid.uuid4())
                 )
-                response = httpx.post(
-                    f"{web.url}/webhooks/github", content=body, headers=headers, timeout=10
-                )
+                response = client.post(f"{web.url}/webhooks/github", content=body, headers=headers)
                 return response.status_code
 
-            with ThreadPoolExecutor(max_workers=8) as pool:
+            with client, ThreadPoolExecutor(max_workers=8) as pool:
                 codes = list(pool.map(send, range(1, DELIVERIES + 1)))
             assert codes == [202] * DELIVERIES
 

@@ -9,19 +9,15 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from tests.support.paths import DATASETS
 from tests.support.server import cli_env, run_cli
-
-DATASET = DATASETS / "gha-microservices-5repos.jsonl.gz"
+from tests.support.templates import copy_database
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+def env(tmp_path_factory: pytest.TempPathFactory, microservices_db: Path) -> dict[str, str]:
     """A database holding the microservices dataset (6,826 runs, 15,914 jobs)."""
     work = tmp_path_factory.mktemp("exports")
-    env = cli_env(data_dir=str(work), database_url=f"sqlite:///{work / 'ct.db'}")
-    assert run_cli("import", str(DATASET), env=env).returncode == 0
-    return env
+    return cli_env(data_dir=str(work), database_url=copy_database(microservices_db, work / "ct.db"))
 
 
 def test_jobs_to_parquet_keep_every_job_with_typed_columns(

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import gzip
 import json
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine
@@ -14,8 +16,33 @@ from controltower.store.engine import make_engine
 from tests.support.dump import dump_facts
 from tests.support.paths import DATASETS
 from tests.support.server import cli_env, run_cli
+from tests.support.templates import copy_database
 
 SMALL = ("gha-microservices-5repos.jsonl.gz", "gha-flask-requests-django-petclinic.jsonl.gz")
+FILES = [str(DATASETS / name) for name in SMALL]
+
+
+@dataclass(frozen=True)
+class Imported:
+    """A SQLite file the GitHub Actions datasets were imported into, the report, the rows."""
+
+    path: Path
+    report: dict[str, Any]
+    dump: dict[str, list[object]]
+
+    def copy_to(self, folder: Path) -> str:
+        """A copy of the file in ``folder`` for one test to change; its URL."""
+        return copy_database(self.path, folder / "imported.db")
+
+
+@pytest.fixture(scope="module")
+def imported(tmp_path_factory: pytest.TempPathFactory) -> Imported:
+    """Both GitHub Actions datasets imported once, by the CLI, into an empty SQLite file."""
+    work = tmp_path_factory.mktemp("imported")
+    path = work / "ct.db"
+    result = run_cli("import", *FILES, "--json", env=_env(work, f"sqlite:///{path}"))
+    assert result.returncode == 0, result.stderr
+    return Imported(path, json.loads(result.stdout), _dump(f"sqlite:///{path}"))
 
 
 def _env(tmp_path: Path, url: str) -> dict[str, str]:
@@ -30,17 +57,26 @@ def _dump(url: str) -> dict[str, list[object]]:
         engine.dispose()
 
 
-def test_datasets_import_idempotently(tmp_path: Path, database_url: str) -> None:
-    """The GitHub Actions datasets import whole; importing them again stores nothing new."""
-    env = _env(tmp_path, database_url)
-    files = [str(DATASETS / name) for name in SMALL]
-    first = run_cli("import", *files, "--json", env=env)
+def _first_import(
+    tmp_path: Path, database_url: str, imported: Imported
+) -> tuple[str, dict[str, Any], dict[str, list[object]]]:
+    """The database imported into, the report and the rows: SQLite's copy the module's import."""
+    if database_url.startswith("sqlite"):
+        return imported.copy_to(tmp_path), imported.report, imported.dump
+    first = run_cli("import", *FILES, "--json", env=_env(tmp_path, database_url))
     assert first.returncode == 0, first.stderr
-    report = json.loads(first.stdout)
+    return database_url, json.loads(first.stdout), _dump(database_url)
+
+
+def test_datasets_import_idempotently(
+    tmp_path: Path, database_url: str, imported: Imported
+) -> None:
+    """The GitHub Actions datasets import whole; importing them again stores nothing new."""
+    database_url, report, before = _first_import(tmp_path, database_url, imported)
+    env = _env(tmp_path, database_url)
     assert report["records"] == report["stored"] == 6826 + 2477
     assert report["rejected"] == 0
-    before = _dump(database_url)
-    second = json.loads(run_cli("import", *files, "--json", env=env).stdout)
+    second = json.loads(run_cli("import", *FILES, "--json", env=env).stdout)
     assert (second["stored"], second["unchanged"]) == (0, 6826 + 2477)
     assert _dump(database_url) == before
     assert len(before["jobs"]) > 6826
@@ -58,13 +94,10 @@ def test_travis_dataset_imports_whole(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "csv"])
-def test_export_imports_back_as_the_same_rows(tmp_path: Path, fmt: str) -> None:
+def test_export_imports_back_as_the_same_rows(tmp_path: Path, fmt: str, imported: Imported) -> None:
     """export runs, imported into an empty database, gives the same rows (jobs and steps too)."""
-    source = f"sqlite:///{tmp_path / 'a.db'}"
+    source = imported.copy_to(tmp_path)
     target = f"sqlite:///{tmp_path / 'b.db'}"
-    run_cli(
-        "import", str(DATASETS / SMALL[0]), str(DATASETS / SMALL[1]), env=_env(tmp_path, source)
-    )
     out = tmp_path / f"runs.{fmt}"
     exported = run_cli(
         "export", "runs", "--format", fmt, "-o", str(out), env=_env(tmp_path, source)
@@ -73,8 +106,7 @@ def test_export_imports_back_as_the_same_rows(tmp_path: Path, fmt: str) -> None:
     back = run_cli("import", str(out), "--json", env=_env(tmp_path, target))
     assert back.returncode == 0, back.stderr
     assert json.loads(back.stdout)["stored"] == 6826 + 2477
-    original, copy = _dump(source), _dump(target)
-    assert original == copy
+    assert _dump(target) == imported.dump
 
 
 def test_bad_records_are_rejected_by_line_and_the_rest_imported(tmp_path: Path) -> None:

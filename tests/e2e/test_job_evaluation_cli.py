@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -28,17 +29,24 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return _slice(tmp_path_factory.mktemp("jobs"), "gha-microservices-5repos.jsonl.gz", 4)
 
 
-def test_job_report_from_a_file_scores_served_predictors_beside_baselines(
-    tmp_path: Path, history: Path
-) -> None:
-    """The JSON report: counts, outcome and duration figures three ways, per predictor."""
+@pytest.fixture(scope="module")
+def file_report(tmp_path_factory: pytest.TempPathFactory, history: Path) -> dict[str, Any]:
+    """``model evaluate --jobs --json --dataset`` on the slice, run once for the module."""
     result = CliRunner().invoke(
         app,
         ["model", "evaluate", "--jobs", "--json", "--dataset", str(history)],
-        env={"CONTROLTOWER_DATA_DIR": str(tmp_path)},
+        env={"CONTROLTOWER_DATA_DIR": str(tmp_path_factory.mktemp("report"))},
     )
     assert result.exit_code == 0, result.output
-    report = json.loads(result.stdout)
+    report: dict[str, Any] = json.loads(result.stdout)
+    return report
+
+
+def test_job_report_from_a_file_scores_served_predictors_beside_baselines(
+    file_report: dict[str, Any],
+) -> None:
+    """The JSON report: counts, outcome and duration figures three ways, per predictor."""
+    report = file_report
     assert 0 < report["expected"] <= report["test_jobs"]
     outcome, duration = report["outcome"], report["duration"]
     assert set(outcome["pooled"]) == {"history_rate", "previous", "always_pass"}
@@ -49,14 +57,15 @@ def test_job_report_from_a_file_scores_served_predictors_beside_baselines(
     assert len(duration["per_repository"]) == 5
 
 
-def test_the_database_gives_the_report_the_file_gives(tmp_path: Path, history: Path) -> None:
+def test_the_database_gives_the_report_the_file_gives(
+    tmp_path: Path, history: Path, file_report: dict[str, Any]
+) -> None:
     """Imported, then evaluated from the stored runs and jobs: the same figures."""
     env = cli_env(data_dir=str(tmp_path), database_url=f"sqlite:///{tmp_path}/ct.db")
     assert run_cli("import", str(history), env=env).returncode == 0
     stored = run_cli("model", "evaluate", "--jobs", "--json", env=env)
     assert stored.returncode == 0, stored.stderr
-    from_file = run_cli("model", "evaluate", "--jobs", "--json", "--dataset", str(history), env=env)
-    assert json.loads(stored.stdout) == json.loads(from_file.stdout)
+    assert json.loads(stored.stdout) == file_report
 
 
 def test_a_history_without_jobs_says_so(tmp_path: Path) -> None:

@@ -8,14 +8,13 @@ from urllib.parse import urlencode
 import orjson
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 
 from controltower.bootstrap import Container, build
 from controltower.config import Settings
 from controltower.errors import ConfigurationError
 from controltower.ingest.processing import process_all_pending
 from controltower.ingest.signature import signature_for
-from controltower.store import schema
 from controltower.store.tables import Delivery, WorkflowRun
 from controltower.web import create_app
 from tests.conftest import SECRET
@@ -25,13 +24,12 @@ URL = "/webhooks/github"
 
 
 @pytest.fixture
-def container(settings: Settings) -> Iterator[Container]:
-    """A container on a migrated database, with a small body limit for the 413 test."""
+def container(settings: Settings, engine: Engine) -> Iterator[Container]:
+    """A container on the database ``engine`` migrated, with a small body limit for the 413 test."""
     settings = settings.model_copy(
         update={"ingest": settings.ingest.model_copy(update={"max_body_bytes": 200_000})}
     )
     container = build(settings)
-    schema.upgrade(container.engine)
     yield container
     container.close()
 

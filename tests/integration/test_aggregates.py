@@ -11,7 +11,7 @@ import gzip
 import json
 import math
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import date, timedelta
 
 import pytest
@@ -20,12 +20,15 @@ from sqlalchemy import Engine
 from controltower.config import DEFAULT_RATES
 from controltower.domain import RunFact
 from controltower.ingest.history import parse_record
+from controltower.store import schema
+from controltower.store.engine import make_engine
 from controltower.store.writer import FactWriter
 from controltower.telemetry import service
 from controltower.telemetry.cost import job_cost, runner_sku
 from controltower.telemetry.metrics import Attempt, Window, by_group
 from controltower.telemetry.scope import Filters
 from tests.support.paths import DATASETS
+from tests.support.services import DATABASES, database
 
 LABELS: dict[str, Callable[[RunFact], str]] = {
     "repository": lambda r: r.repository,
@@ -40,6 +43,20 @@ def facts() -> list[RunFact]:
     path = DATASETS / "gha-microservices-5repos.jsonl.gz"
     with gzip.open(path, "rt") as lines:
         return [parse_record(json.loads(line)).fact for line in lines]
+
+
+@pytest.fixture(scope="module", params=DATABASES)
+def engine(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, facts: list[RunFact]
+) -> Iterator[Engine]:
+    """A migrated store the history is written to once per database; the tests only read it."""
+    with database(request.param, tmp_path_factory.mktemp("aggregates")) as url:
+        engine = make_engine(url)
+        schema.upgrade(engine)
+        with engine.begin() as conn:
+            FactWriter(conn).upsert_runs(facts)
+        yield engine
+        engine.dispose()
 
 
 def _window(facts: list[RunFact], days: int) -> Window:
@@ -73,8 +90,6 @@ def test_metrics_match_the_pure_definition(
     engine: Engine, facts: list[RunFact], group: str
 ) -> None:
     """Every figure of every group, and its change, equals ``by_group`` over the records."""
-    with engine.begin() as conn:
-        FactWriter(conn).upsert_runs(facts)
     window = _window(facts, 90)
     expected = by_group(_attempts(facts, window, group), _attempts(facts, window.previous(), group))
     with engine.connect() as conn:
@@ -94,8 +109,6 @@ def test_metrics_match_the_pure_definition(
 
 def test_cost_matches_pricing_each_job(engine: Engine, facts: list[RunFact]) -> None:
     """Totals by repository, day and runner equal pricing every job with ``job_cost``."""
-    with engine.begin() as conn:
-        FactWriter(conn).upsert_runs(facts)
     window = _window(facts, 120)
     rates = service.rate_table(DEFAULT_RATES)
     by_repository: dict[str, float] = defaultdict(float)

@@ -12,7 +12,6 @@ from sqlalchemy import Engine, func, select
 
 from controltower.bootstrap import build
 from controltower.config import AlertRule, Settings
-from controltower.store import schema
 from controltower.store.tables import Alert, Silence, table_of
 from controltower.telemetry.activity import Problem
 from controltower.telemetry.alerts import evaluate
@@ -30,10 +29,9 @@ def _raise(engine: Engine, found: list[Problem], now: datetime) -> None:
 
 
 @pytest.fixture
-def web(settings: Settings) -> Iterator[tuple[TestClient, Engine]]:
-    """The app over a store with two firing alerts and one resolved."""
+def web(settings: Settings, engine: Engine) -> Iterator[tuple[TestClient, Engine]]:
+    """The app over a store (migrated by ``engine``) with two firing alerts and one resolved."""
     container = build(settings)
-    schema.upgrade(container.engine)
     now = datetime.now(UTC)
     _raise(container.engine, [APP, BACKLOG, GONE], now - timedelta(hours=1))
     _raise(container.engine, [APP, BACKLOG], now - timedelta(minutes=30))

@@ -14,7 +14,6 @@ from controltower.config import Settings
 from controltower.errors import InvalidMode, UnknownCapability
 from controltower.intelligence import capability
 from controltower.intelligence.capability import prediction_mode, switch_mode
-from controltower.store import schema
 from controltower.store.capabilities import current_switches, switch_history
 from controltower.store.tables import CapabilityChange, table_of
 from controltower.web.app import create_app
@@ -66,12 +65,11 @@ def test_another_process_switch_is_seen_within_the_cache_time(
 
 
 @pytest.fixture
-def client(settings: Settings) -> Iterator[TestClient]:
-    """The API with prediction on in the settings."""
+def client(settings: Settings, engine: Engine) -> Iterator[TestClient]:
+    """The API with prediction on in the settings, over the database ``engine`` migrated."""
     container = build(
         Settings.model_validate({**settings.model_dump(), "intelligence": {"mode": "on"}})
     )
-    schema.upgrade(container.engine)
     capability.forget()
     with TestClient(create_app(container)) as client:
         yield client

@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine
 
 from controltower.bootstrap import build
 from controltower.config import Settings
 from controltower.intelligence import registry
 from controltower.intelligence.records import request_order
 from controltower.intelligence.serving import predict_new_runs
-from controltower.store import schema
 from controltower.web.app import create_app
 from tests.support.predictions import small_history, store, trained_version
 
@@ -31,8 +31,8 @@ ASK = {
 
 
 def _client(settings: Settings, **update: Any) -> Iterator[TestClient]:
+    """The app over the store the engine fixture migrated, with a live version and a prediction."""
     container = build(Settings.model_validate({**settings.model_dump(), **update}))
-    schema.upgrade(container.engine)
     runs = request_order(small_history())
     store(container.engine, runs[:100])
     pending = dataclasses.replace(runs[100], status="queued", conclusion=None, completed=None)
@@ -47,13 +47,13 @@ def _client(settings: Settings, **update: Any) -> Iterator[TestClient]:
 
 
 @pytest.fixture
-def client(settings: Settings) -> Iterator[TestClient]:
+def client(settings: Settings, engine: Engine) -> Iterator[TestClient]:
     """The API with prediction on, a live version and one queued run predicted."""
     yield from _client(settings, intelligence={"mode": "on"})
 
 
 @pytest.fixture
-def shadow(settings: Settings) -> Iterator[TestClient]:
+def shadow(settings: Settings, engine: Engine) -> Iterator[TestClient]:
     """The same in shadow mode."""
     yield from _client(settings, intelligence={"mode": "shadow"})
 

@@ -17,7 +17,6 @@ from controltower.config import Settings
 from controltower.ingest.normalize import normalize
 from controltower.ingest.processing import write_fact
 from controltower.ingest.reconcile import reconcile
-from controltower.store import schema
 from controltower.store.tables import Job, Reconciliation, WorkflowRun
 from controltower.store.writer import FactWriter
 from controltower.telemetry.completeness import active_problems, data_completeness
@@ -68,10 +67,11 @@ def deliver_run(engine: Engine, history: FakeRepository, n: int, *, jobs: bool =
 
 
 @pytest.fixture
-def engine_with_gaps(github_settings: Settings, history: FakeRepository) -> Iterator[Engine]:
-    """17 runs delivered whole; one without jobs; one stuck in progress; two lost."""
+def engine_with_gaps(
+    github_settings: Settings, history: FakeRepository, engine: Engine
+) -> Iterator[Engine]:
+    """On the store ``engine`` migrated: 17 runs whole, one without jobs, one stuck, two lost."""
     container = build(github_settings)
-    schema.upgrade(container.engine)
     for n in range(17):
         deliver_run(container.engine, history, n, jobs=n != 5)
     stuck = copy.deepcopy(history.runs[17].latest)

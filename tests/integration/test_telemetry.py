@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import Engine
 
 from controltower.bootstrap import build
 from controltower.config import Settings
@@ -82,10 +83,9 @@ RECORDS = [
 
 
 @pytest.fixture
-def client(settings: Settings) -> Iterator[TestClient]:
-    """The API over a database holding ``RECORDS``."""
+def client(settings: Settings, engine: Engine) -> Iterator[TestClient]:
+    """The API over a database (migrated by ``engine``) holding ``RECORDS``."""
     container = build(settings)
-    schema.upgrade(container.engine)
     with container.engine.begin() as conn:
         FactWriter(conn).upsert_runs([parse_record(r).fact for r in RECORDS])
     with TestClient(create_app(container)) as client:

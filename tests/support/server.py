@@ -85,14 +85,17 @@ def start_server(env: dict[str, str], log: Path, *extra: str, port: int | None =
     process = start(["serve", "--port", str(port), *extra], env, log)
     process.url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.popen.poll() is not None:
-            raise RuntimeError(f"server exited: {log.read_text()[-3000:]}")
-        try:
-            if httpx.get(f"{process.url}/healthz", timeout=1).status_code == 200:
-                return process
-        except httpx.HTTPError:
-            time.sleep(0.2)
+    # One client for every poll: a new one per poll would build a TLS context each time,
+    # on the CPU the starting server needs.
+    with httpx.Client(timeout=1) as client:
+        while time.monotonic() < deadline:
+            if process.popen.poll() is not None:
+                raise RuntimeError(f"server exited: {log.read_text()[-3000:]}")
+            try:
+                if client.get(f"{process.url}/healthz").status_code == 200:
+                    return process
+            except httpx.HTTPError:
+                time.sleep(0.05)
     process.kill()
     raise RuntimeError(f"server did not answer in time: {log.read_text()[-3000:]}")
 
@@ -107,7 +110,7 @@ def server(env: dict[str, str], log: Path, *extra: str) -> Iterator[Process]:
         process.stop()
 
 
-def wait_until(predicate: object, timeout: float = 60, interval: float = 0.2) -> None:
+def wait_until(predicate: object, timeout: float = 60, interval: float = 0.1) -> None:
     """Poll ``predicate()`` until true; ``AssertionError`` after ``timeout`` seconds."""
     assert callable(predicate)
     deadline = time.monotonic() + timeout

@@ -7,6 +7,7 @@ import socket
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -49,3 +50,16 @@ def postgres_schema() -> Iterator[str]:
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{name}" CASCADE'))
         admin.dispose()
+
+
+DATABASES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+@contextmanager
+def database(kind: str, folder: Path) -> Iterator[str]:
+    """An empty database, a SQLite file in ``folder`` or a PostgreSQL schema; yields its URL."""
+    if kind == "sqlite":
+        yield f"sqlite:///{folder / 'controltower.db'}"
+    else:
+        with postgres_schema() as url:
+            yield url
