@@ -351,10 +351,25 @@ class AlertSettings(BaseModel):
 
 
 class ServerSettings(BaseModel):
-    """Where ``serve`` listens."""
+    """Where ``serve`` listens, and what a write through the HTTP API must carry.
+
+    With ``api_token`` set, every write of the API (acknowledgements,
+    silences, capability switches) needs ``Authorization: Bearer <token>``;
+    reads, hypothetical predictions and the webhook (signed on its own) do
+    not. Unset, writes are open to whoever reaches the port: set it whenever
+    ``host`` is not a loopback address.
+    """
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
+    api_token: SecretStr | None = None
+
+    @field_validator("api_token")
+    @classmethod
+    def _token_not_blank(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().strip():
+            raise ValueError("api_token must not be blank; leave it unset for no token")
+        return value
 
 
 class Settings(BaseSettings):

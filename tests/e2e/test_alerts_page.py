@@ -26,8 +26,7 @@ BACKLOG = Problem("ingest-backlog", "critical", "12000 deliveries waiting", "y")
 OLD = Problem("failing-branch", "warning", "lint is failing on main", "z", None, "org/web", 8)
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[Process]:
+def _serve(tmp_path: Path, **settings: str) -> Process:
     """A server over a store with two firing alerts and one resolved an hour ago.
 
     Scheduled evaluation is off, so the alerts stay as stored while the page is used.
@@ -46,8 +45,21 @@ def server(tmp_path: Path) -> Iterator[Process]:
         database_url=url,
         github__webhook_secret="alerts",
         alerts__enabled="false",
+        **settings,
     )
-    process = start_server(env, tmp_path / "server.log")
+    return start_server(env, tmp_path / "server.log")
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Process]:
+    process = _serve(tmp_path)
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+def guarded(tmp_path: Path) -> Iterator[Process]:
+    process = _serve(tmp_path, server__api_token="page-token")
     yield process
     process.stop()
 
@@ -113,3 +125,23 @@ def test_a_refused_action_says_why_and_changes_nothing(server: Process, page: Pa
     message.wait_for()
     assert message.inner_text().startswith("Not done:")
     assert _alert(server, "CI is failing on main")["acknowledged"] is False
+
+
+def test_with_an_api_token_the_page_asks_for_it_and_sends_it(guarded: Process, page: Page) -> None:
+    """The server wants a token: the page shows a token field; without it an action is refused
+    with the reason and nothing changes; with it the action goes through."""
+    page.goto(f"{guarded.url}/alerts")
+    field = page.get_by_label("API token")
+    assert field.get_attribute("type") == "password"
+    page.get_by_role("button", name="Acknowledge: CI is failing on main").click()
+    message = page.get_by_role("alert")
+    message.wait_for()
+    assert "needs the API token" in message.inner_text()
+    assert _alert(guarded, "CI is failing on main")["acknowledged"] is False
+    field.fill("page-token")
+    field.dispatch_event("change")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Acknowledge: CI is failing on main").click()
+    assert _alert(guarded, "CI is failing on main")["acknowledged"] is True
+    assert page.get_by_label("API token").input_value() == "page-token"  # kept for the tab
+    assert page.evaluate(A11Y_PROBLEMS) == []

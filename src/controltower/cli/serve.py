@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 import sys
 from importlib.resources import as_file, files
@@ -52,6 +53,15 @@ def _serve(
     # the default 5 ms switch interval would add up to that to every acknowledgement.
     sys.setswitchinterval(0.0005)
     host, port = settings.server.host, settings.server.port
+    if settings.server.api_token is None and not _loopback(host):
+        typer.secho(
+            f"WARNING: listening on {host} with no API token; anyone who reaches the port can "
+            "acknowledge and silence alerts and switch capabilities. "
+            "Set CONTROLTOWER_SERVER__API_TOKEN.",
+            err=True,
+            fg="yellow",
+            bold=True,
+        )
     typer.echo(banner or f"controltower listening on http://{host}:{port}/", err=True)
     try:
         uvicorn.run(
@@ -64,6 +74,16 @@ def _serve(
         )
     finally:
         container.close()
+
+
+def _loopback(host: str) -> bool:
+    """Whether ``host`` is reachable only from this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def serve_command(

@@ -1,11 +1,12 @@
-"""Dependencies shared by the routers: the container and a database connection."""
+"""Dependencies shared by the routers: the container, a database connection, the API token."""
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Callable, Hashable, Iterator
 from typing import Annotated, TypeVar
 
-from fastapi import Depends, Request
+from fastapi import Depends, HTTPException, Request
 from sqlalchemy import Connection
 
 from controltower.bootstrap import Container
@@ -31,6 +32,28 @@ def get_connection(container: ContainerDep) -> Iterator[Connection]:
 
 
 ConnectionDep = Annotated[Connection, Depends(get_connection)]
+
+
+async def require_token(request: Request, container: ContainerDep) -> None:
+    """Refuse a write without the configured API token (``server.api_token``; none: open).
+
+    401 with ``WWW-Authenticate: Bearer`` before the write is looked at, so
+    nothing changes; the token is compared in constant time.
+    """
+    token = container.settings.server.api_token
+    if token is None:
+        return
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    expected = token.get_secret_value().encode()
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected):
+        raise HTTPException(
+            status_code=401,
+            detail="this write needs the API token: Authorization: Bearer <token>",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+
+WRITES = [Depends(require_token)]
 
 
 def kept(container: Container, key: Hashable, compute: Callable[[Connection], T]) -> View[T]:

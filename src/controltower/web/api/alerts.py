@@ -1,8 +1,8 @@
 """``/api/v1/alerts`` and ``/api/v1/silences``: alerts, acknowledgements and silences.
 
 Reads use the request's read connection; each write is one transaction of its
-own, and a refused write (``AlertError``, mapped in ``web.errors``) changes
-nothing.
+own, needs the API token where one is set (``deps.require_token``), and a
+refused write (``AlertError``, mapped in ``web.errors``) changes nothing.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pydantic import AwareDatetime, BaseModel, Field, model_validator
 
 from controltower.telemetry import acknowledgements, alert_records, silences
 from controltower.telemetry.alert_records import AlertRecord
-from controltower.web.deps import ConnectionDep, ContainerDep
+from controltower.web.deps import WRITES, ConnectionDep, ContainerDep
 
 router = APIRouter(prefix="/api/v1", tags=["alerts"])
 Severity = Literal["info", "warning", "critical"]
@@ -99,14 +99,14 @@ def get_alert(alert_id: int, conn: ConnectionDep) -> AlertRecord:
     return alert_records.get_alert(conn, alert_id, datetime.now(UTC))
 
 
-@router.post("/alerts/{alert_id}/ack")
+@router.post("/alerts/{alert_id}/ack", dependencies=WRITES)
 def acknowledge(alert_id: int, body: AckRequest, container: ContainerDep) -> AlertRecord:
     """Acknowledge a firing alert: it is not notified again while it grows worse."""
     with container.engine.begin() as conn:
         return acknowledgements.acknowledge(conn, alert_id, body.by, body.note, datetime.now(UTC))
 
 
-@router.post("/alerts/{alert_id}/unack")
+@router.post("/alerts/{alert_id}/unack", dependencies=WRITES)
 def unacknowledge(alert_id: int, container: ContainerDep) -> AlertRecord:
     """Take back an alert's acknowledgement."""
     with container.engine.begin() as conn:
@@ -126,7 +126,7 @@ def list_silences(
     return [_public(s, now) for s in found]
 
 
-@router.post("/silences", status_code=201)
+@router.post("/silences", status_code=201, dependencies=WRITES)
 def create_silence(body: SilenceCreate, container: ContainerDep) -> SilencePublic:
     """Silence the alerts the matchers select, from ``starts_at`` (default now) to its end."""
     now = datetime.now(UTC)
@@ -145,7 +145,7 @@ def create_silence(body: SilenceCreate, container: ContainerDep) -> SilencePubli
         return _public(silences.create_silence(conn, request, now), now)
 
 
-@router.post("/silences/{silence_id}/expire")
+@router.post("/silences/{silence_id}/expire", dependencies=WRITES)
 def expire_silence(silence_id: int, container: ContainerDep) -> SilencePublic:
     """End a silence now; it stays listed as history."""
     now = datetime.now(UTC)

@@ -20,7 +20,7 @@ from controltower.intelligence.capability import (
     switch_mode,
 )
 from controltower.store.capabilities import Switch, switch_history
-from controltower.web.deps import ConnectionDep, ContainerDep
+from controltower.web.deps import WRITES, ConnectionDep, ContainerDep
 
 router = APIRouter(prefix="/api/v1", tags=["capabilities"])
 Mode = Literal["off", "shadow", "canary", "on"]
@@ -80,7 +80,7 @@ def capabilities(conn: ConnectionDep, container: ContainerDep) -> list[Capabilit
     return [_public(c, switch_history(conn, c.name)) for c in all_modes(conn, container.settings)]
 
 
-@router.put("/capabilities/{name}")
+@router.put("/capabilities/{name}", dependencies=WRITES)
 def switch(
     name: str, body: SwitchRequest, request: Request, container: ContainerDep
 ) -> CapabilityPublic:

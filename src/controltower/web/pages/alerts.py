@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse
 from controltower.telemetry.alert_records import list_alerts
 from controltower.telemetry.metrics import Window
 from controltower.telemetry.silences import list_silences
-from controltower.web.deps import ConnectionDep
+from controltower.web.deps import ConnectionDep, ContainerDep
 from controltower.web.pages.filters import PageFilters, templates
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
@@ -23,7 +23,7 @@ RESOLVED_DAYS = 7
 
 
 @router.get("/alerts", response_class=HTMLResponse)
-def alerts_page(request: Request, conn: ConnectionDep) -> HTMLResponse:
+def alerts_page(request: Request, conn: ConnectionDep, container: ContainerDep) -> HTMLResponse:
     """Firing alerts first, then silences in force, then alerts resolved lately."""
     now = datetime.now(UTC)
     since = now - timedelta(days=RESOLVED_DAYS)
@@ -43,6 +43,7 @@ def alerts_page(request: Request, conn: ConnectionDep) -> HTMLResponse:
             "window": Window(since, now),
             "as_of": None,
             "firing": list_alerts(conn, now, state="firing", limit=500),
+            "token_required": container.settings.server.api_token is not None,
             "silences": list_silences(conn, now, active_only=True, limit=500),
             "resolved": resolved,
             "resolved_days": RESOLVED_DAYS,

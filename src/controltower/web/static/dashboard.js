@@ -24,6 +24,14 @@
   if (!status) { return; }
   var actor = document.getElementById("alert-actor");
   var reason = document.getElementById("silence-reason");
+  // Where the server asks for an API token, it is kept for this tab only.
+  var token = document.getElementById("api-token");
+  if (token) {
+    token.value = window.sessionStorage.getItem("controltower-token") || "";
+    token.addEventListener("change", function () {
+      window.sessionStorage.setItem("controltower-token", token.value.trim());
+    });
+  }
   var saved = window.localStorage.getItem("controltower-actor");
   if (saved) { actor.value = saved; }
   actor.addEventListener("change", function () {
@@ -34,9 +42,11 @@
 
   function call(path, body, done) {
     status.textContent = "Working…";
+    var headers = { "Content-Type": "application/json", "Accept": "application/json" };
+    if (token && token.value.trim()) { headers.Authorization = "Bearer " + token.value.trim(); }
     fetch(path, {
       method: "POST",
-      headers: { "Content-Type": "application/json", "Accept": "application/json" },
+      headers: headers,
       body: body === null ? null : JSON.stringify(body)
     }).then(function (response) {
       return response.json().then(function (answer) {
