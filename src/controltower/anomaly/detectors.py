@@ -35,7 +35,7 @@ from controltower.anomaly.tuning import Tuning
 MAX_AUTOCORRELATION = 0.8
 SMOOTH = 5
 # A ramp that leaves at most this share of a step's squared error is a drift by its shape alone.
-CLEAR_FIT = 0.5
+CLEAR_FIT = 0.5  # ``Tuning.drift_fit``
 # A change is still under way when the points after its alarm move this share of it its way.
 STILL_MOVING = 0.05
 
@@ -170,7 +170,7 @@ def detect_changes(
                 if _allowed(tuning, sign):
                     found.append(change)
                 resume = i + tuning.window
-                if change.kind == "level_shift":
+                if change.kind == "level_shift" and tuning.further:
                     further = _Further.after(values, baseline, tuning, sign, i)
                 break
     return found
@@ -282,7 +282,8 @@ def _change(
     if settled is not None:
         first, reference = settled
     residual = values[first:end] - baseline.profile[first:end] - reference
-    kind = classify_change(residual, tuning.window // 2, alarm - first)
+    ramp, fit = tuning.window // 2, tuning.drift_fit
+    kind = classify_change(residual, ramp, alarm - first, clear_fit=fit, smooth=tuning.smooth)
     expected = float(baseline.center[start])
     observed = float(np.median(values[alarm:end]))
     return Anomaly(
@@ -298,10 +299,17 @@ def _change(
     )
 
 
-def classify_change(residual: Array, min_ramp: int, alarm_at: int) -> Kind:
+def classify_change(
+    residual: Array,
+    min_ramp: int,
+    alarm_at: int,
+    *,
+    clear_fit: float = CLEAR_FIT,
+    smooth: int = SMOOTH,
+) -> Kind:
     """``drift`` when a ramp fits a change better than a step, and clearly so or while it goes on.
 
-    The shape: the residual is smoothed by a running median of ``SMOOTH``
+    The shape: the residual is smoothed by a running median of ``smooth``
     points (so single outliers of a heavy-tailed series do not decide) and
     fitted, least squares with the best size, by a step and by a ramp to a
     plateau, both beginning anywhere but in the last points (where the change
@@ -310,13 +318,13 @@ def classify_change(residual: Array, min_ramp: int, alarm_at: int) -> Kind:
     off yet). A rise quicker than ``min_ramp`` points is a step as the
     detectors see it, and a ramp allowed to be that short copies a step and
     wins on noise alone wherever the series wandered before. A ramp that
-    leaves at most ``CLEAR_FIT`` of the step's error is a drift; one that
+    leaves at most ``clear_fit`` of the step's error is a drift; one that
     fits only somewhat better is a drift when the series still moves the
     change's way after the alarm (point ``alarm_at`` of the residual,
     ``still_moving``): after a step it is flat, however it wandered before.
     """
     raw = np.asarray(residual, dtype=float)
-    r = running_median(raw, SMOOTH)
+    r = running_median(raw, smooth)
     n = len(r)
     if n < 6:
         return "level_shift"
@@ -333,7 +341,7 @@ def classify_change(residual: Array, min_ramp: int, alarm_at: int) -> Kind:
     ramp_error = _best_error(ramps, r)
     if ramp_error >= step_error:
         return "level_shift"
-    clear = ramp_error <= CLEAR_FIT * step_error
+    clear = ramp_error <= clear_fit * step_error
     return "drift" if clear or still_moving(raw, alarm_at) else "level_shift"
 
 

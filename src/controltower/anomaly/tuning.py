@@ -20,7 +20,10 @@ class Tuning:
     are found by a CUSUM of robust z-scores clipped at ``clip`` (so one spike
     cannot raise it alone), with allowance ``cusum_k`` and threshold
     ``cusum_h``; whether a change is a shift or a drift is judged on what
-    follows up to ``classify_after`` points after the alarm.
+    follows up to ``classify_after`` points after the alarm, smoothed by a
+    running median of ``smooth`` points, a ramp that leaves at most
+    ``drift_fit`` of a step's error being a drift by its shape alone.
+    With ``further``, a further change after a level shift is looked for.
     Failure bursts compare the last ``burst_window`` outcomes with the
     ``burst_reference`` before them: a binomial tail below ``burst_alpha`` and a
     rise of at least ``burst_min_increase`` in the failure rate. With
@@ -51,6 +54,9 @@ class Tuning:
     cusum_k: float = 0.5
     cusum_h: float = 20.0
     classify_after: int = 30
+    drift_fit: float = 0.5
+    smooth: int = 5
+    further: bool = True
     min_relative: float = 0.25
     spike_relative: float = 1.0
     direction: Direction = "both"
@@ -68,6 +74,8 @@ class Tuning:
             raise ValueError("spike_z and cusum_h must be positive and clip above cusum_k")
         if self.min_relative < 0 or self.spike_tail < 0 or self.classify_after < 0:
             raise ValueError("min_relative, spike_tail and classify_after must not be negative")
+        if not 0 < self.drift_fit <= 1 or self.smooth < 1 or self.smooth % 2 == 0:
+            raise ValueError("drift_fit must be in (0, 1] and smooth an odd number of points")
         if not 0 < self.tail_quantile < 1 or self.tail_window < self.min_history:
             raise ValueError("tail_quantile must be in (0, 1) and tail_window at least min_history")
         if not 0 < self.burst_alpha < 1 or self.burst_window < 2:

@@ -356,6 +356,27 @@ def test_points_out_of_order_are_sorted_first() -> None:
 
 
 def test_bad_tuning_is_refused() -> None:
-    """A window shorter than its history requirement cannot work."""
+    """A window shorter than its history requirement cannot work, nor can a drift test that
+    no ramp could pass or a running median with no middle point."""
     with pytest.raises(ValueError, match="window"):
         Tuning(window=10, min_history=20)
+    for bad in ({"drift_fit": 0.0}, {"drift_fit": 1.5}, {"smooth": 4}, {"smooth": 0}):
+        with pytest.raises(ValueError, match="drift_fit must be in"):
+            Tuning(**bad)
+
+
+def test_the_shape_test_follows_the_tuning() -> None:
+    """A creep then a step is a level shift by default, a drift with a looser drift fit; with
+    no further-change watch a second step soon after a first is told, if at all, only once
+    the first one's window is over."""
+    creep = np.concatenate([np.linspace(0, 3, 50), np.full(35, 8.0)])
+    assert classify_change(creep, 30, 55) == "level_shift"
+    assert classify_change(creep, 30, 55, clear_fit=0.9) == "drift"
+    values = noise(2, 400)
+    values[150:] += 50
+    values[190:] += 50
+    first, second = detect(points(values))
+    assert second.index < first.index + Tuning().window
+    late = detect(points(values), Tuning(further=False))
+    assert late[0] == first
+    assert all(a.index >= first.index + Tuning().window for a in late[1:])
