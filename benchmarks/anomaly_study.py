@@ -22,7 +22,7 @@ from controltower.telemetry.service import rate_table
 VARIANTS = {
     "defaults": Tuning(),
     "no further-change watch": Tuning(further=False),
-    "drift fit 0.7": Tuning(drift_fit=0.7),
+    "drift fit 0.5 (the default before)": Tuning(drift_fit=0.5),
     "drift fit 0.8": Tuning(drift_fit=0.8),
     "shape smoothed over 9 points": Tuning(smooth=9),
     "shape smoothed over 15 points": Tuning(smooth=15),

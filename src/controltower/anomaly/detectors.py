@@ -35,7 +35,7 @@ from controltower.anomaly.tuning import Tuning
 MAX_AUTOCORRELATION = 0.8
 SMOOTH = 5
 # A ramp that leaves at most this share of a step's squared error is a drift by its shape alone.
-CLEAR_FIT = 0.5  # ``Tuning.drift_fit``
+CLEAR_FIT = 0.7  # ``Tuning.drift_fit``
 # A change is still under way when the points after its alarm move this share of it its way.
 STILL_MOVING = 0.05
 

@@ -54,7 +54,7 @@ class Tuning:
     cusum_k: float = 0.5
     cusum_h: float = 20.0
     classify_after: int = 30
-    drift_fit: float = 0.5
+    drift_fit: float = 0.7
     smooth: int = 5
     further: bool = True
     min_relative: float = 0.25

@@ -277,8 +277,10 @@ def test_constant_series_raises_nothing() -> None:
             "level_shift",
         ),
         (np.linspace(0.2, 8, 40) + 40 * (np.arange(40) == 35), 10, "drift"),
-        # A creep of 3 over 50 points, then a step to 8: flat after the alarm, so a step.
-        (np.concatenate([np.linspace(0, 3, 50), np.full(35, 8.0)]), 55, "level_shift"),
+        # A creep of 2.5 over 50 points, then a step to 8: flat after the alarm, so a step.
+        (np.concatenate([np.linspace(0, 2.5, 50), np.full(35, 8.0)]), 55, "level_shift"),
+        # A creep of 3 then a step to 8: more than a third of it came slowly, a drift.
+        (np.concatenate([np.linspace(0, 3, 50), np.full(35, 8.0)]), 55, "drift"),
         # A ramp noticed before it levels off, still rising after the alarm.
         (np.concatenate([np.zeros(40), np.linspace(0, 5, 50)]), 60, "drift"),
         # A ramp of 60 points noticed only once it levelled off: its shape tells it.
@@ -369,7 +371,7 @@ def test_the_shape_test_follows_the_tuning() -> None:
     """A creep then a step is a level shift by default, a drift with a looser drift fit; with
     no further-change watch a second step soon after a first is told, if at all, only once
     the first one's window is over."""
-    creep = np.concatenate([np.linspace(0, 3, 50), np.full(35, 8.0)])
+    creep = np.concatenate([np.linspace(0, 2.5, 50), np.full(35, 8.0)])
     assert classify_change(creep, 30, 55) == "level_shift"
     assert classify_change(creep, 30, 55, clear_fit=0.9) == "drift"
     values = noise(2, 400)
