@@ -26,6 +26,9 @@ VARIANTS = {
     "drift fit 0.8": Tuning(drift_fit=0.8),
     "shape smoothed over 9 points": Tuning(smooth=9),
     "shape smoothed over 15 points": Tuning(smooth=15),
+    "burst tail 3e-3": Tuning(burst_alpha=3e-3),
+    "burst tail 1e-2": Tuning(burst_alpha=1e-2),
+    "burst rise 0.15": Tuning(burst_min_increase=0.15),
 }
 KINDS = ("spike", "level_shift", "drift", "failure_burst")
 
