@@ -66,7 +66,12 @@ def judged_series(values: np.ndarray) -> bool:
     """Whether a numeric series can be judged: not constant, and not mostly zero."""
     if len(values) == 0 or float(np.ptp(values)) == 0.0:
         return False
-    return float(np.mean(values == 0.0)) <= INTERMITTENT
+    return not intermittent(values)
+
+
+def intermittent(values: np.ndarray) -> bool:
+    """Whether a numeric series is zero at more than ``INTERMITTENT`` of its points."""
+    return len(values) > 0 and float(np.mean(values == 0.0)) > INTERMITTENT
 
 
 def large_enough(anomaly: Anomaly, min_relative: float) -> bool:

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Connection, exists, func, select
 
-from controltower.anomaly.detection import judged_series
+from controltower.anomaly.detection import intermittent
 from controltower.anomaly.model import Metric, Point, Series
 from controltower.anomaly.tuning import WEEKLY_WINDOW
 from controltower.domain import FAILED_CONCLUSIONS
@@ -217,9 +217,9 @@ def _day(value: Any) -> date:
 
 
 def _totals(name: str, metric: Metric, unit: str, by_day: dict[date, float]) -> Series:
-    """Daily totals, or weekly ones where most days have none (``judged_series``)."""
+    """Daily totals, or weekly ones where most days have none (``detection.intermittent``)."""
     daily = _daily(by_day)
-    if judged_series(np.array([p.value for p in daily], dtype=float)):
+    if not intermittent(np.array([p.value for p in daily], dtype=float)):
         return Series(name, metric, unit, daily, days_per_point=1)
     return Series(name, metric, f"{unit} per week", weekly(daily), days_per_point=7)
 

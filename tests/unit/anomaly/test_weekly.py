@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
+
+from controltower.anomaly.detection import intermittent
 from controltower.anomaly.model import Point
 from controltower.anomaly.sources import weekly
 from controltower.anomaly.tuning import WEEKLY_WINDOW, Tuning, for_series
@@ -42,3 +45,11 @@ def test_weekly_totals_are_judged_with_half_a_year_of_weeks() -> None:
     assert (weeks.spike_z, weeks.cusum_h) == (base.spike_z, base.cusum_h)
     short = Tuning(window=10, min_history=5)
     assert for_series(short, 7).window == 10
+
+
+def test_only_mostly_zero_days_make_a_series_weekly() -> None:
+    """Every day the same number of runs is steady, not seldom: it stays daily (and, being
+    constant, is simply not judged); zero on more than half the days is seldom."""
+    assert not intermittent(np.array([3.0] * 30))
+    assert not intermittent(np.array([0.0, 1.0] * 15))
+    assert intermittent(np.array([0.0, 0.0, 5.0] * 10))
