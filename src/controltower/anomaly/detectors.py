@@ -33,9 +33,9 @@ from controltower.anomaly.severity import metric_severity
 from controltower.anomaly.tuning import Tuning
 
 MAX_AUTOCORRELATION = 0.8
-SMOOTH = 5
-# A ramp that leaves at most this share of a step's squared error is a drift by its shape alone.
-CLEAR_FIT = 0.7  # ``Tuning.drift_fit``
+# The shape test's defaults, from the tuning's: the running median's width, and the share of a
+# step's squared error a ramp may leave and be a drift by its shape alone.
+SMOOTH, CLEAR_FIT = Tuning().smooth, Tuning().drift_fit
 # A change is still under way when the points after its alarm move this share of it its way.
 STILL_MOVING = 0.05
 
