@@ -3,9 +3,10 @@
 The baseline at point *i* is the median of the ``window`` points before it and
 its spread the median absolute deviation (scaled to a standard deviation for
 normal data), so the outliers a detector looks for move neither much. Daily
-or weekly rhythm is removed first when the series is long enough to show it
-and removing it makes the series measurably steadier. The rhythm at a point is
-learnt only from earlier points of the same weekday or hour (trailing), so a
+or weekly rhythm is removed first where the points before are long enough to
+show it and removing it has made them measurably steadier. The rhythm at a
+point is learnt only from earlier points of the same weekday or hour
+(trailing), and whether to remove one is decided from earlier points too, so a
 point is judged exactly as it would have been when it arrived. Pure: no I/O.
 """
 
@@ -25,7 +26,10 @@ _MIN_PER_BUCKET = 3
 _PER_BUCKET = 8  # the rhythm at a point: the median of up to this many earlier ones in its bucket
 _GAIN = 0.9  # a rhythm is kept only if it cuts the spread of residuals by 10 % or more
 LEVEL_FLOOR = 0.05  # the spread at a point is at least 5 % of its level
-GLOBAL_FLOOR = 0.0
+# and at least this share of the trailing median of |values| (a level near zero still has a spread)
+TYPICAL_FLOOR = 0.02
+# How often a rhythm is chosen, from how many points before, and how few are too few to tell
+_CHOICE_EVERY, _CHOICE_SPAN, _CHOICE_MIN = 10, 500, 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,8 +37,8 @@ class Baseline:
     """Per point: the expected value (``center``) and the normal spread (``scale``).
 
     Both are ``nan`` where fewer than ``min_history`` points precede; ``season``
-    names the rhythm removed (``None``: none), and ``profile`` is what was
-    removed at each point (zeros without a rhythm).
+    names the rhythm removed at the last point (``None``: none), and
+    ``profile`` is what was removed at each point (zeros without a rhythm).
     """
 
     center: Array
@@ -54,8 +58,8 @@ def trailing_median(values: Array, window: int, min_history: int) -> tuple[Array
     enough = counts >= min_history
     if enough.any():
         rows = frames[enough]
-        center[enough] = np.nanmedian(rows, axis=1)
-        scale[enough] = MAD_TO_SD * np.nanmedian(np.abs(rows - center[enough, None]), axis=1)
+        center[enough] = row_medians(rows)
+        scale[enough] = MAD_TO_SD * row_medians(np.abs(rows - center[enough, None]))
     return center, scale
 
 
@@ -64,9 +68,12 @@ def spread_floor(values: Array, share: float = 0.25) -> float:
 
     A window of identical values (a step that always takes 12 s, a day with no
     runs) has a MAD of zero; dividing by it would make any change infinite.
-    The baseline uses no share of the whole series' spread (``GLOBAL_FLOOR``):
-    a series that moved between regimes would make its calm stretches
-    insensitive; ``LEVEL_FLOOR`` of the level at each point bounds it instead.
+    Used where a whole series is known (the evaluation sizes its anomalies
+    with it). The baseline uses no share of the whole series' spread: a
+    series that moved between regimes would make its calm stretches
+    insensitive, and a point would be judged with later ones;
+    ``LEVEL_FLOOR`` of the level and ``TYPICAL_FLOOR`` of the trailing
+    typical size bound it at each point instead.
     """
     finite = values[np.isfinite(values)]
     if finite.size == 0:
@@ -81,40 +88,106 @@ def spread_floor(values: Array, share: float = 0.25) -> float:
 def robust_baseline(
     timestamps: Sequence[datetime], values: Array, window: int, min_history: int
 ) -> Baseline:
-    """The baseline of a series, with daily or weekly rhythm removed where it helps."""
+    """The baseline of a series, with daily or weekly rhythm removed where it has helped so far.
+
+    Whether a rhythm is removed is decided at each point from the points
+    before it (``_choices``), like everything else here, so appending points
+    to a series never changes how an earlier point was judged.
+    """
     center, scale = trailing_median(values, window, min_history)
-    season, profile = _rhythm(timestamps, values, center)
-    if season is not None:
-        adjusted_center, scale = trailing_median(values - profile, window, min_history)
-        center = adjusted_center + profile
-    floor = np.maximum(LEVEL_FLOOR * np.abs(center), spread_floor(values, GLOBAL_FLOOR))
-    scale = np.where(np.isnan(scale), scale, np.maximum(scale, floor))
+    profile = np.zeros(len(values))
+    seasons = _seasons(timestamps, values, center)
+    season: str | None = None
+    if seasons:
+        chosen = _choices(values - center, [p for _, p in seasons])
+        for k, (_, option) in enumerate(seasons, start=1):
+            use = chosen == k
+            if not use.any():
+                continue
+            adjusted_center, adjusted_scale = trailing_median(values - option, window, min_history)
+            center = np.where(use, adjusted_center + option, center)
+            scale = np.where(use, adjusted_scale, scale)
+            profile = np.where(use, option, profile)
+        if len(chosen) and chosen[-1]:
+            season = seasons[int(chosen[-1]) - 1][0]
+    typical, _ = trailing_median(np.abs(values), window, min_history)
+    floor = np.maximum(LEVEL_FLOOR * np.abs(center), TYPICAL_FLOOR * np.nan_to_num(typical))
+    scale = np.where(np.isnan(scale), scale, np.maximum(np.maximum(scale, floor), 1e-9))
     return Baseline(center, scale, profile, season)
 
 
-def _rhythm(
+def _seasons(
     timestamps: Sequence[datetime], values: Array, center: Array
-) -> tuple[str | None, Array]:
-    """The rhythm (by weekday or hour of day) that best steadies the series, if any does."""
-    zero = np.zeros(len(values))
+) -> list[tuple[str, Array]]:
+    """Each rhythm the series spans, with its trailing profile (zero before it is spanned)."""
     if len(timestamps) < 2:
-        return None, zero
-    span = timestamps[-1] - timestamps[0]
+        return []
     residual = values - center
     known = np.isfinite(residual)
-    if known.sum() < 2 * _MIN_PER_BUCKET:
-        return None, zero
-    before = _mad(residual[known])
-    best: tuple[str | None, Array, float] = (None, zero, before * _GAIN)
+    since = np.array([t - timestamps[0] for t in timestamps])
+    options = []
     for season, needed in _SEASONS.items():
-        if span < needed:
+        if timestamps[-1] - timestamps[0] < needed:
             continue
         buckets = np.array([_bucket(season, t) for t in timestamps])
-        profile = _profile(buckets, residual, known)
-        spread = _mad((residual - profile)[known])
-        if spread < best[2]:
-            best = (season, profile, spread)
-    return best[0], best[1]
+        profile = np.where(since >= needed, _profile(buckets, residual, known), 0.0)
+        options.append((season, profile))
+    return options
+
+
+def _choices(residual: Array, profiles: list[Array]) -> NDArray[np.int_]:
+    """Per point, the rhythm to remove (0: none, k: ``profiles[k - 1]``), judged on earlier points.
+
+    Every ``_CHOICE_EVERY`` points, the residuals of the last ``_CHOICE_SPAN``
+    points before it (at least ``_CHOICE_MIN``: a profile of a few noisy
+    medians steadies a few points by chance) are compared with each profile
+    removed and with none; the choice changes when another option cuts their
+    spread by ``1 - _GAIN`` or more against the current one (at first: none),
+    and holds until the next comparison. A choice that flipped on small
+    differences would move the baseline back and forth by the rhythm and make
+    steps of its own.
+    """
+    n = len(residual)
+    chosen = np.zeros(n, dtype=int)
+    if n == 0:
+        return chosen
+    ats = np.arange(0, n, _CHOICE_EVERY)
+    frames = trailing_frames(residual, _CHOICE_SPAN, ats)
+    enough = np.sum(np.isfinite(frames), axis=1) >= _CHOICE_MIN
+    spreads = [row_mads(frames)]
+    spreads += [row_mads(frames - trailing_frames(p, _CHOICE_SPAN, ats)) for p in profiles]
+    table = np.column_stack(spreads)
+    current = 0
+    for row, at in enumerate(ats):
+        if enough[row]:
+            best = int(np.argmin(table[row]))
+            if table[row, best] < _GAIN * table[row, current]:
+                current = best
+        chosen[at : at + _CHOICE_EVERY] = current
+    return chosen
+
+
+def trailing_frames(values: Array, span: int, ats: NDArray[np.int_]) -> Array:
+    """Per position in ``ats``, the ``span`` values before it (``nan`` before the first)."""
+    padded = np.concatenate([np.full(span, np.nan), values.astype(float)])
+    frames: Array = np.lib.stride_tricks.sliding_window_view(padded, span)[ats]
+    return frames
+
+
+def row_medians(rows: Array) -> Array:
+    """The median of each row, ``nan`` left out (``nan`` for a row of nothing else)."""
+    ordered = np.sort(rows, axis=1)  # nan sorts last
+    counts = np.sum(~np.isnan(rows), axis=1)
+    index = np.arange(len(rows))
+    low, high = np.maximum((counts - 1) // 2, 0), np.maximum(counts // 2, 0)
+    high = np.minimum(high, rows.shape[1] - 1)
+    middle = (ordered[index, low] + ordered[index, high]) / 2
+    return np.where(counts > 0, middle, np.nan)
+
+
+def row_mads(rows: Array) -> Array:
+    """The median absolute deviation of each row, ``nan`` left out."""
+    return row_medians(np.abs(rows - row_medians(rows)[:, None]))
 
 
 def _bucket(season: str, stamp: datetime) -> int:
@@ -144,7 +217,3 @@ def _profile(buckets: NDArray[np.int_], residual: Array, known: NDArray[np.bool_
         before = counted - known[members]  # known residuals before each member
         profile[members] = np.where(before >= _MIN_PER_BUCKET, medians[before], 0.0)
     return profile
-
-
-def _mad(values: Array) -> float:
-    return float(np.median(np.abs(values - np.median(values))))

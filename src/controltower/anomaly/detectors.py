@@ -8,8 +8,8 @@ can raise it alone; where it crosses its threshold, the change began just
 after it last stood at zero. Real series wander: neighbouring z-scores are
 correlated, and a sum of correlated scores strays further than one of
 independent ones, so the scores are divided by the long-run inflation of an
-AR(1) process with the series' lag-one autocorrelation, sqrt((1 + r) / (1 - r)),
-before they are summed. The change is then told apart by two least-squares
+AR(1) process, sqrt((1 + r) / (1 - r)), with the lag-one autocorrelation of
+the scores before them, before they are summed. The change is then told apart by two least-squares
 fits of what followed: a step (a **level shift**) and a ramp of at least half
 a window that rises to a plateau (a **drift**); it is a drift when the ramp
 fits clearly better, or better while the series still moves its way after
@@ -26,13 +26,15 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 import numpy as np
+from numpy.typing import NDArray
 
-from controltower.anomaly.baseline import LEVEL_FLOOR, MAD_TO_SD, Array, Baseline
+from controltower.anomaly.baseline import LEVEL_FLOOR, MAD_TO_SD, Array, Baseline, row_mads
 from controltower.anomaly.model import Anomaly, Kind
 from controltower.anomaly.severity import metric_severity
 from controltower.anomaly.tuning import Tuning
 
 MAX_AUTOCORRELATION = 0.8
+INFLATION_EVERY, INFLATION_SPAN, INFLATION_MIN, INFLATION_FEWEST = 10, 500, 30, 10
 # The shape test's defaults, from the tuning's: the running median's width, and the share of a
 # step's squared error a ramp may leave and be a drift by its shape alone.
 SMOOTH, CLEAR_FIT = Tuning().smooth, Tuning().drift_fit
@@ -103,27 +105,49 @@ def detect_spikes(
     return found
 
 
-def inflation(z: Array, clip: float = np.inf) -> float:
-    """How much wider sums of these scores stray than sums of independent ones.
+def trailing_inflation(z: Array, clip: float = np.inf, lag: int = 0) -> Array:
+    """Per point, how much wider sums of the scores before it stray than sums of independent ones.
 
     The lag-one autocorrelation *r* of an AR(1) process satisfies
-    var(z[t] - z[t-1]) = 2 (1 - r) var(z); both spreads are taken as MADs of
+    var(z[t] - z[t-1]) = 2 (1 - r) var(z), and its sums stray
+    sqrt((1 + r) / (1 - r)) times as wide; both spreads are taken as MADs of
     the scores within ``clip``, so outliers and the few large steps being
-    looked for (one large difference each) move it little.
+    looked for (one large difference each) move it little. It is 1 with
+    fewer than ``INFLATION_FEWEST`` such scores.
+
+    The scores are the ``INFLATION_SPAN`` that end ``lag`` points before,
+    judged from earlier points only, so that appending points never changes
+    how an earlier one was summed; recomputed every ``INFLATION_EVERY`` points.
+    Leaving out the last ``lag`` points keeps a change under way (whose
+    scores rise together) from inflating the sums that should find it; until
+    ``INFLATION_MIN`` scores lie that far back, all earlier scores are used
+    (early in a series a change in them is rare, and scores past the clip,
+    as those of a sudden step are, count for nothing).
     """
-    kept = z[np.isfinite(z) & (np.abs(z) < clip)]
-    if kept.size < 10:
-        return 1.0
-    spread = _mad(kept)
-    if spread == 0.0:
-        return 1.0
-    r = 1.0 - (_mad(np.diff(kept)) / spread) ** 2 / 2.0
-    r = min(max(r, 0.0), MAX_AUTOCORRELATION)
-    return float(np.sqrt((1 + r) / (1 - r)))
+    ats = np.arange(0, len(z), INFLATION_EVERY)
+    kept = np.isfinite(z) & (np.abs(z) < clip)
+    where = np.flatnonzero(kept)
+    scores = z[kept]
+    first = np.searchsorted(where, np.maximum(0, ats - lag - INFLATION_SPAN))
+    last = np.searchsorted(where, np.maximum(0, ats - lag))
+    near = last - first < INFLATION_MIN
+    first = np.where(near, np.searchsorted(where, np.maximum(0, ats - INFLATION_SPAN)), first)
+    last = np.where(near, np.searchsorted(where, ats), last)
+    spread = row_mads(_ranges(scores, first, last))
+    steps = row_mads(_ranges(np.diff(scores), first, np.maximum(first, last - 1)))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = np.clip(1.0 - (steps / spread) ** 2 / 2.0, 0.0, MAX_AUTOCORRELATION)
+    few = (last - first < INFLATION_FEWEST) | ~(spread > 0.0)
+    each = np.where(few, 1.0, np.sqrt((1 + r) / (1 - r)))
+    return np.repeat(each, INFLATION_EVERY)[: len(z)]
 
 
-def _mad(values: Array) -> float:
-    return float(np.median(np.abs(values - np.median(values))))
+def _ranges(values: Array, first: NDArray[np.int_], last: NDArray[np.int_]) -> Array:
+    """One row per range: ``values[first:last]``, padded with ``nan`` to ``INFLATION_SPAN``."""
+    index = first[:, None] + np.arange(INFLATION_SPAN)[None, :]
+    inside = index < last[:, None]
+    padded = np.append(values, np.nan)
+    return np.where(inside, padded[np.minimum(index, len(values))], np.nan)
 
 
 def detect_changes(
@@ -138,7 +162,7 @@ def detect_changes(
     is looked for, except a further one after a level shift (``_Further``).
     """
     raw = z_scores(values, baseline)
-    scale = inflation(raw, tuning.clip)
+    scale = trailing_inflation(raw, tuning.clip, tuning.window)
     level = baseline.center - baseline.profile
     found: list[Anomaly] = []
     sums = {1: 0.0, -1: 0.0}
@@ -147,7 +171,7 @@ def detect_changes(
     further: _Further | None = None
     for i in range(len(values)):
         if i < resume and further is not None:
-            more = further.step(timestamps, values, baseline, tuning, scale, i)
+            more = further.step(timestamps, values, baseline, tuning, float(scale[i]), i)
             if more is not None:
                 found.append(more)
                 resume, further = i + tuning.window, None
@@ -158,7 +182,8 @@ def detect_changes(
         for sign in (1, -1):
             held = starts[sign]
             z = raw[i] if held is None else _held_z(values, baseline, level, held, i)
-            sums[sign] = max(0.0, sums[sign] + sign * _clipped(z, tuning) / scale - tuning.cusum_k)
+            added = sign * _clipped(z, tuning) / scale[i] - tuning.cusum_k
+            sums[sign] = max(0.0, sums[sign] + added)
             if sums[sign] == 0.0:
                 starts[sign] = None
             elif starts[sign] is None:
@@ -285,7 +310,9 @@ def _change(
     ramp, fit = tuning.window // 2, tuning.drift_fit
     kind = classify_change(residual, ramp, alarm - first, clear_fit=fit, smooth=tuning.smooth)
     expected = float(baseline.center[start])
-    observed = float(np.median(values[alarm:end]))
+    # a shift: the level after the alarm; a drift: where the ramp had got to when classified
+    reached = end - max(tuning.smooth, tuning.classify_after // 3) if kind == "drift" else alarm
+    observed = float(np.median(values[max(alarm, reached) : end]))
     return Anomaly(
         kind=kind,
         severity=metric_severity(expected, observed),
