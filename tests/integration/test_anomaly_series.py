@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from controltower.anomaly.findings import findings
 from controltower.anomaly.sources import load_series
 from controltower.anomaly.tuning import Tuning
+from controltower.domain import PushFact
 from controltower.ingest.history import parse_record
 from controltower.store import schema
 from controltower.store.engine import make_engine
@@ -158,3 +159,41 @@ def test_a_seldom_built_workflow_is_judged_by_its_weekly_cost(tmp_path: Path) ->
     assert len(dearer) == 1
     assert dearer[0].anomaly.start.date() >= date(2025, 12, 1)  # week 47 or later
     assert dearer[0].usd_per_month == pytest.approx(dearer[0].anomaly.change * 30 / 7)
+
+
+def test_a_slowdown_after_a_workflow_file_change_names_the_file(tmp_path: Path) -> None:
+    """The same runner throughout; the push that built run 150 changed the workflow file."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    schema.upgrade(engine)
+    history = [
+        _run(i, 600 + (i * 37) % 60 if i < 150 else 1300 + (i * 37) % 60) for i in range(200)
+    ]
+    pushed = T0 + timedelta(hours=6 * 150)
+    with engine.begin() as conn:
+        writer = FactWriter(conn)
+        writer.upsert_runs([parse_record(r).fact for r in history])
+        writer.upsert_push(_push("sha120", pushed, ()))  # a push that changed no workflow file
+        writer.upsert_push(_push("sha150", pushed, (".github/workflows/ci.yml",)))
+    with engine.connect() as conn:
+        series = load_series(conn, ["duration"], rate=lambda _s, _d: RATE, min_points=30)
+    engine.dispose()
+    [slower] = [f for f in findings(series) if f.anomaly.kind == "level_shift"]
+    assert slower.trigger == {"workflow_files": ".github/workflows/ci.yml", "commit": "sha150"}
+
+
+def _push(after: str, at: datetime, workflow_files: tuple[str, ...]) -> PushFact:
+    return PushFact(
+        repository="octo/app",
+        ref="refs/heads/main",
+        before="0" * 40,
+        after=after,
+        pusher="octocat",
+        commits=1,
+        distinct_commits=1,
+        created=False,
+        deleted=False,
+        forced=False,
+        first_commit_at=at,
+        head_commit_at=at,
+        workflow_files=workflow_files,
+    )

@@ -47,11 +47,13 @@ class Finding:
 
 
 def likely_trigger(series: Series, anomaly: Anomaly) -> dict[str, str] | None:
-    """The commit first built when the anomaly began, or a runner type new by its alarm.
+    """The commit built when the anomaly began, or a new runner type or workflow file by its alarm.
 
     A runner type other than the one most used before, appearing between the
     start and the alarm, is the likelier cause; the commit named is then the
-    first built on it.
+    first built on it. Else the first commit built in that stretch whose push
+    changed workflow files (``workflow_files``, from GitHub's push
+    deliveries), else the commit built at the start.
     """
     if not series.context:
         return None
@@ -67,7 +69,15 @@ def likely_trigger(series: Series, anomaly: Anomaly) -> dict[str, str] | None:
             trigger = {"new_runner": str(runner), "previous_runner": str(usual[0][0])}
             if context.get("commit"):
                 trigger["commit"] = str(context["commit"])
+            if context.get("workflow_files"):
+                trigger["workflow_files"] = str(context["workflow_files"])
             return trigger
+    for context in series.context[start : anomaly.index + 1]:
+        if context.get("workflow_files") and context.get("commit"):
+            return {
+                "workflow_files": str(context["workflow_files"]),
+                "commit": str(context["commit"]),
+            }
     commit = series.context[min(start, len(series.context) - 1)].get("commit")
     return {"commit": str(commit)} if commit else None
 

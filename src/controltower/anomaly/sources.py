@@ -31,11 +31,14 @@ from controltower.anomaly.detection import intermittent
 from controltower.anomaly.model import Metric, Point, Series
 from controltower.anomaly.tuning import WEEKLY_WINDOW
 from controltower.domain import FAILED_CONCLUSIONS
-from controltower.store.tables import Job, Repository, Workflow, WorkflowRun, table_of
+from controltower.store.tables import Job, Push, Repository, Workflow, WorkflowRun, table_of
 
 runs_t, jobs_t = table_of(WorkflowRun), table_of(Job)
 repos_t, workflows_t = table_of(Repository), table_of(Workflow)
+pushes_t = table_of(Push)
 Rate = Callable[[str, date], float]
+# per repository id and commit pushed: the workflow files that push changed, comma-joined
+WorkflowChanges = dict[tuple[int, str], str]
 METRICS: tuple[Metric, ...] = ("duration", "queue", "failures", "cost", "job_duration", "runs")
 _LINUX = "linux"
 
@@ -54,15 +57,18 @@ def load_series(
     (``tuning.WEEKLY_WINDOW``): a year of weeks is enough to judge.
     """
     found: list[Series] = []
+    metrics = tuple(metrics)
+    per_run = {"duration", "queue", "failures", "job_duration"}
+    changed = workflow_changes(conn) if per_run.intersection(metrics) else {}
     for metric in metrics:
         if metric == "cost":
             found += cost_series(conn, rate, since)
         elif metric == "runs":
             found += runs_per_day(conn, since)
         elif metric == "job_duration":
-            found += job_durations(conn, since)
+            found += job_durations(conn, since, changed)
         else:
-            found += run_series(conn, metric, since)
+            found += run_series(conn, metric, since, changed)
     weekly_points = min(min_points, 2 * WEEKLY_WINDOW)
     return sorted(
         (
@@ -89,8 +95,13 @@ def _runs(since: datetime | None, *columns: Any) -> Any:
     return query if since is None else query.where(runs_t.c.created_at >= since)
 
 
-def run_series(conn: Connection, metric: Metric, since: datetime | None) -> list[Series]:
-    """Per workflow: successful durations, queue times or outcomes, one point per run."""
+def run_series(
+    conn: Connection, metric: Metric, since: datetime | None, changed: WorkflowChanges
+) -> list[Series]:
+    """Per workflow: successful durations, queue times or outcomes, one point per run.
+
+    ``changed``: ``workflow_changes``, to name the workflow files a run's push changed.
+    """
     query = _runs(
         since,
         runs_t.c.created_at,
@@ -99,6 +110,7 @@ def run_series(conn: Connection, metric: Metric, since: datetime | None) -> list
         runs_t.c.queue_s,
         runs_t.c.head_sha,
         runs_t.c.sku,
+        runs_t.c.repository_id,
     ).order_by(runs_t.c.created_at, runs_t.c.id)
     points: dict[str, list[Point]] = defaultdict(list)
     context: dict[str, list[dict[str, str | None]]] = defaultdict(list)
@@ -107,12 +119,35 @@ def run_series(conn: Connection, metric: Metric, since: datetime | None) -> list
         if value is None:
             continue
         points[row.series].append(Point(row.created_at, value))
-        context[row.series].append({"commit": row.head_sha, "runner": row.sku})
+        context[row.series].append(_context(row, changed))
     unit = {"duration": "s", "queue": "s", "failures": "failed"}[metric]
     return [
         Series(name, metric, unit, points[name], context[name], outcomes=metric == "failures")
         for name in points
     ]
+
+
+def workflow_changes(conn: Connection) -> WorkflowChanges:
+    """Per repository and commit pushed: the workflow files that push changed (comma-joined).
+
+    From the pushes GitHub delivered (``push`` webhooks list each commit's
+    files); a push that changed none, or stored before the list was kept,
+    is not here.
+    """
+    query = select(pushes_t.c.repository_id, pushes_t.c.after, pushes_t.c.workflow_files).where(
+        pushes_t.c.workflow_files.is_not(None)
+    )
+    return {
+        (row.repository_id, row.after): ", ".join(row.workflow_files)
+        for row in conn.execute(query)
+        if row.workflow_files
+    }
+
+
+def _context(row: Any, changed: WorkflowChanges) -> dict[str, str | None]:
+    """What a point's run says about its cause: commit, runner type, workflow files changed."""
+    files = changed.get((row.repository_id, row.head_sha)) if row.head_sha else None
+    return {"commit": row.head_sha, "runner": row.sku, "workflow_files": files}
 
 
 def _run_value(metric: Metric, row: Any) -> float | None:
@@ -126,7 +161,9 @@ def _run_value(metric: Metric, row: Any) -> float | None:
     return 0.0 if row.conclusion == "success" else None
 
 
-def job_durations(conn: Connection, since: datetime | None) -> list[Series]:
+def job_durations(
+    conn: Connection, since: datetime | None, changed: WorkflowChanges
+) -> list[Series]:
     """Per workflow and job name: seconds of each successful job."""
     query = (
         _runs(
@@ -136,6 +173,7 @@ def job_durations(conn: Connection, since: datetime | None) -> list[Series]:
             jobs_t.c.completed_at,
             runs_t.c.head_sha,
             jobs_t.c.sku,
+            runs_t.c.repository_id,
         )
         .join(jobs_t, jobs_t.c.run_pk == runs_t.c.id)
         .where(jobs_t.c.conclusion == "success", jobs_t.c.started_at.is_not(None))
@@ -148,7 +186,7 @@ def job_durations(conn: Connection, since: datetime | None) -> list[Series]:
         name = f"{row.series} · {row.name}"
         seconds = (row.completed_at - row.started_at).total_seconds()
         points[name].append(Point(row.started_at, seconds))
-        context[name].append({"commit": row.head_sha, "runner": row.sku})
+        context[name].append(_context(row, changed))
     return [Series(n, "job_duration", "s", points[n], context[n]) for n in points]
 
 

@@ -147,6 +147,8 @@ class PushFact:
     first_commit_at: datetime | None
     head_commit_at: datetime | None
     snapshot: str = ""
+    # the workflow files (under .github/workflows/) its commits added, changed or removed
+    workflow_files: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -297,8 +297,24 @@ def _push(payload: Mapping[str, Any]) -> list[Fact]:
         forced=bool(payload.get("forced")),
         first_commit_at=min(stamps) if stamps else None,
         head_commit_at=head_at,
+        workflow_files=_workflow_files(commits),
     )
     return [_stamped(fact, "completed", head_at)]
+
+
+WORKFLOWS_DIR = ".github/workflows/"
+
+
+def _workflow_files(commits: list[Mapping[str, Any]]) -> tuple[str, ...]:
+    """The workflow files the commits of a push added, modified or removed, in order."""
+    paths = {
+        str(path)
+        for commit in commits
+        for change in ("added", "modified", "removed")
+        for path in commit.get(change) or []
+        if str(path).startswith(WORKFLOWS_DIR)
+    }
+    return tuple(sorted(paths))
 
 
 def _pull_request(payload: Mapping[str, Any]) -> list[Fact]:

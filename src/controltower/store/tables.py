@@ -230,6 +230,8 @@ class Push(Base):
     first_commit_at: Mapped[datetime | None]
     head_commit_at: Mapped[datetime | None]
     snapshot: Mapped[str] = mapped_column(String(128))
+    # workflow files its commits added, changed or removed (revision 0016; null before it)
+    workflow_files: Mapped[list[str] | None] = mapped_column(JSONType)
 
 
 class PullRequest(Base):

@@ -93,3 +93,18 @@ def test_events_we_do_not_use_are_ignored() -> None:
     assert result.ignored
     assert result.facts == []
     assert result.note is not None
+
+
+def test_a_push_lists_the_workflow_files_its_commits_changed() -> None:
+    """GitHub's example push (one commit adding README.md), with workflow files changed too."""
+    payload = json.loads((EXAMPLES / "push" / "with-new-branch.payload.json").read_text())
+    [plain] = normalize("push", payload).facts
+    assert isinstance(plain, PushFact)
+    assert plain.workflow_files == ()
+    commit = payload["commits"][0]
+    commit["modified"] = [".github/workflows/ci.yml", "src/app.py"]
+    commit["removed"] = [".github/workflows/old.yml", ".github/dependabot.yml"]
+    payload["commits"].append({**commit, "added": [".github/workflows/ci.yml"], "removed": []})
+    [fact] = normalize("push", payload).facts
+    assert isinstance(fact, PushFact)
+    assert fact.workflow_files == (".github/workflows/ci.yml", ".github/workflows/old.yml")
