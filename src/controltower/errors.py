@@ -24,6 +24,9 @@ third-party errors are translated at the boundary with ``raise ... from exc``::
     │   ├── AlertNotOpen            the alert has resolved: nothing left to acknowledge (HTTP 409)
     │   ├── InvalidSilence          matchers, times or reason that cannot make a silence (HTTP 422)
     │   └── InvalidAcknowledgement  an acknowledgement that names nobody (HTTP 422)
+    ├── AnomalyError                a recorded anomaly could not be changed as asked
+    │   ├── AnomalyNotFound         no anomaly with that id (HTTP 404)
+    │   └── InvalidVerdict          not confirmed or dismissed, or nobody named (HTTP 422)
     ├── CapabilityError             a capability switch was refused
     │   ├── UnknownCapability       no capability of that name (HTTP 404)
     │   └── InvalidMode             not one of off, shadow, canary, on (HTTP 400)
@@ -163,3 +166,15 @@ class InvalidSilence(AlertError):
 
 class InvalidAcknowledgement(AlertError):
     """The acknowledgement asked for cannot be recorded: the message says why."""
+
+
+class AnomalyError(ControlTowerError):
+    """A recorded anomaly could not be changed as asked; nothing was changed."""
+
+
+class AnomalyNotFound(AnomalyError):
+    """No recorded anomaly has that id."""
+
+
+class InvalidVerdict(AnomalyError):
+    """The verdict is neither ``confirmed`` nor ``dismissed``, or names nobody."""

@@ -11,7 +11,13 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from controltower.anomaly.evaluation import _room
+from controltower.anomaly.sources import load_series
+from controltower.anomaly.tuning import Tuning
 from controltower.cli.app import app
+from controltower.store.anomalies import record
+from controltower.store.engine import make_engine
+from tests.support.server import cli_env, run_cli
 
 T0 = datetime(2025, 3, 1, tzinfo=UTC)
 
@@ -105,3 +111,73 @@ def test_evaluate_json_has_the_interface_shape_and_is_repeatable(
     assert 0 <= overall["recall"] <= 1
     again = runner.invoke(app, ["anomaly", "evaluate", "--json", "--seed", "3"])
     assert json.loads(again.stdout) == report
+
+
+def test_verdicts_from_the_cli_and_evaluate_leaves_confirmed_anomalies_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """list shows recorded anomalies; confirm, dismiss and retract set and clear a verdict;
+    evaluate counts the confirmed anomaly of a judged series as known to be present."""
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    monkeypatch.setenv("CONTROLTOWER_DATABASE_URL", url)
+    monkeypatch.setenv("CONTROLTOWER_DATA_DIR", str(tmp_path))
+    runner = CliRunner()
+    sample = files("controltower.data") / "demo-runs.jsonl.gz"
+    assert runner.invoke(app, ["import", str(sample)]).exit_code == 0
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        judged = next(
+            s
+            for s in load_series(conn, rate=lambda _sku, _day: 0.008)
+            if s.metric == "duration"
+            and _room(Tuning(), len(s.points), False)[0] < len(s.points) // 2
+        )
+        at = judged.points[len(judged.points) // 2].timestamp
+        row = {
+            "series": judged.name,
+            "metric": "duration",
+            "unit": "s",
+            "kind": "level_shift",
+            "severity": "warning",
+            "started_at": at,
+            "detected_at": at,
+            "expected": 60.0,
+            "observed": 90.0,
+            "score": 9.0,
+            "usd_per_month": None,
+            "trigger": None,
+        }
+        record(conn, [row], datetime.now(UTC))
+    engine.dispose()
+
+    listed = json.loads(runner.invoke(app, ["anomaly", "list", "--json"]).stdout)
+    assert [(a["series"], a["verdict"]) for a in listed] == [(judged.name, None)]
+    anomaly_id = str(listed[0]["id"])
+    before = json.loads(runner.invoke(app, ["anomaly", "evaluate", "--json", "--seed", "3"]).stdout)
+    assert before["known"] == dict.fromkeys(before["series"], 0)
+
+    dismissed = runner.invoke(app, ["anomaly", "dismiss", anomaly_id, "--by", "ana", "--json"])
+    assert json.loads(dismissed.stdout)["verdict"] == "dismissed"
+    retracted = runner.invoke(app, ["anomaly", "retract", anomaly_id])
+    assert retracted.exit_code == 0
+    assert "has no verdict" in retracted.stdout
+    confirmed = runner.invoke(
+        app, ["anomaly", "confirm", anomaly_id, "--by", "ana", "--note", "new tests"]
+    )
+    assert confirmed.exit_code == 0, confirmed.output
+    assert "confirmed by ana" in confirmed.stdout
+    after = json.loads(runner.invoke(app, ["anomaly", "evaluate", "--json", "--seed", "3"]).stdout)
+    assert after["known"]["duration"] == 1
+    overall, plain = after["overall"], before["overall"]
+    assert overall["false_alarms"] == plain["false_alarms"] - overall["known_present"]
+    assert overall["recalled"] == plain["recalled"]
+
+    nobody = runner.invoke(app, ["anomaly", "confirm", anomaly_id, "--by", " "])
+    assert nobody.exit_code == 2
+    assert "say who" in nobody.output
+    env = cli_env(data_dir=str(tmp_path), database_url=url)
+    missing = run_cli("anomaly", "dismiss", "999", "--json", env=env)
+    assert (missing.returncode, missing.stdout) == (1, "")
+    assert "no anomaly 999" in missing.stderr
+    still = json.loads(runner.invoke(app, ["anomaly", "list", "--json"]).stdout)
+    assert (still[0]["verdict"], still[0]["verdict_note"]) == ("confirmed", "new tests")

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page
+from playwright.sync_api import Page, expect
 from sqlalchemy import create_engine, delete, func, select
 
 from controltower.store.anomalies import anomalies_t, record
@@ -212,6 +212,26 @@ def test_anomalies_are_listed_on_the_overview_and_marked_on_their_charts(
         page.goto(f"{server.url}/repositories/collinbarrett/FilterLists{QUERY}")
         page.wait_for_function("document.querySelectorAll('.chart .main-svg').length >= 2")
         assert page.evaluate(ANOMALY_TRACES) == [[], []]  # another repository's charts
+
+        # a verdict from the panel: real, taken back, then not an anomaly (it leaves the panel)
+        page.goto(f"{server.url}/{QUERY}")
+        page.get_by_label("Your name").fill("ana")
+        title = f"level shift in duration of {series}"
+        page.get_by_role("button", name=f"Confirm as real: {title}").click()
+        first_row = panel.locator("tbody tr").first
+        expect(first_row).to_contain_text("confirmed by ana")
+        page.get_by_role("button", name=f"Take back the verdict: {title}").click()
+        expect(page.get_by_role("button", name=f"Confirm as real: {title}")).to_be_visible()
+        page.get_by_role("button", name=f"Dismiss, not an anomaly: {title}").click()
+        expect(panel).not_to_contain_text(title)
+        with engine.connect() as conn:
+            verdict = conn.execute(
+                select(anomalies_t.c.verdict, anomalies_t.c.verdict_by).where(
+                    anomalies_t.c.series == series
+                )
+            ).one()
+        assert tuple(verdict) == ("dismissed", "ana")
+        assert page.errors == []  # type: ignore[attr-defined]
     finally:
         with engine.begin() as conn:
             conn.execute(delete(anomalies_t).where(anomalies_t.c.series == series))

@@ -5,16 +5,27 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from huey import MemoryHuey
+from pydantic import SecretStr
 from sqlalchemy import Engine, func, select
 
 from controltower.anomaly.recording import detect_and_record
 from controltower.bootstrap import build
 from controltower.bootstrap.queue import register_tasks
 from controltower.config import Settings
+from controltower.errors import AnomalyNotFound, InvalidVerdict
 from controltower.ingest.history import parse_record
-from controltower.store.anomalies import active_anomalies, anomalies_since, anomalies_t, record
+from controltower.store.anomalies import (
+    active_anomalies,
+    anomalies_since,
+    anomalies_t,
+    confirmed_anomalies,
+    get_anomaly,
+    record,
+    set_verdict,
+)
 from controltower.store.writer import FactWriter
 from controltower.telemetry import activity
 from controltower.telemetry.metrics import Window
@@ -166,3 +177,122 @@ def test_anomalies_since_keep_a_repository_or_workflow_scope(engine: Engine) -> 
     assert sorted(workflow) == ["org/a_b · CI", "org/a_b · CI · test"]
     assert len(everything) == 4
     assert [a.series for a in newest] == [everything[-1].series]
+
+
+def _ids(engine: Engine) -> dict[str, int]:
+    with engine.connect() as conn:
+        return {
+            r.series: r.id for r in conn.execute(select(anomalies_t.c.series, anomalies_t.c.id))
+        }
+
+
+def test_verdicts_are_kept_and_a_dismissed_anomaly_leaves_what_is_shown(engine: Engine) -> None:
+    """Confirmed: still active, known to evaluations. Dismissed: not active, not on charts,
+    not a problem; recording it again keeps the verdict; retracting brings it back."""
+    with engine.begin() as conn:
+        record(conn, [_row("org/a · CI"), _row("org/b · CI", metric="cost")], NOW)
+    ids = _ids(engine)
+    later = NOW + timedelta(hours=1)
+    with engine.begin() as conn:
+        confirmed = set_verdict(conn, ids["org/a · CI"], "confirmed", " ana ", "real", later)
+        set_verdict(conn, ids["org/b · CI"], "dismissed", "ben", "  ", later)
+    assert (confirmed.verdict, confirmed.verdict_by, confirmed.verdict_note) == (
+        "confirmed",
+        "ana",
+        "real",
+    )
+    assert confirmed.verdict_at == later
+    with engine.begin() as conn:
+        record(conn, [_row("org/a · CI"), _row("org/b · CI", metric="cost")], later)
+    with engine.connect() as conn:
+        assert [a.series for a in active_anomalies(conn)] == ["org/a · CI"]
+        since = [a.series for a in anomalies_since(conn, NOW - timedelta(days=30))]
+        assert since == ["org/a · CI"]
+        dismissed = get_anomaly(conn, ids["org/b · CI"])
+        assert (dismissed.verdict, dismissed.verdict_by, dismissed.verdict_note) == (
+            "dismissed",
+            "ben",
+            None,
+        )
+        assert confirmed_anomalies(conn) == {("org/a · CI", "duration"): [NOW - timedelta(days=1)]}
+    with engine.begin() as conn:
+        back = set_verdict(conn, ids["org/b · CI"], None, None, None, later)
+    assert (back.verdict, back.verdict_by, back.verdict_at) == (None, None, None)
+    with engine.connect() as conn:
+        assert len(active_anomalies(conn)) == 2
+
+
+@pytest.mark.parametrize(
+    ("verdict", "by", "error"),
+    [
+        ("real", "ana", InvalidVerdict),
+        ("confirmed", "  ", InvalidVerdict),
+        ("confirmed", None, InvalidVerdict),
+    ],
+)
+def test_a_refused_verdict_changes_nothing(
+    engine: Engine, verdict: str, by: str | None, error: type[Exception]
+) -> None:
+    with engine.begin() as conn:
+        record(conn, [_row("org/a · CI")], NOW)
+    [anomaly_id] = _ids(engine).values()
+    with pytest.raises(error), engine.begin() as conn:
+        set_verdict(conn, anomaly_id, verdict, by, None, NOW)
+    with pytest.raises(AnomalyNotFound), engine.begin() as conn:
+        set_verdict(conn, anomaly_id + 1, "confirmed", "ana", None, NOW)
+    with engine.connect() as conn:
+        assert get_anomaly(conn, anomaly_id).verdict is None
+
+
+def test_a_verdict_through_the_api_needs_the_token_and_is_shown(
+    engine: Engine, settings: Settings
+) -> None:
+    """Without the token 401 and nothing changes; with it the verdict is stored and served;
+    an unknown anomaly is 404, an unknown verdict 422; a dismissed one is no longer a problem."""
+    with engine.begin() as conn:
+        record(conn, [_row("org/a · CI", severity="critical")], NOW)
+    [anomaly_id] = _ids(engine).values()
+    guarded = settings.model_copy(
+        update={"server": settings.server.model_copy(update={"api_token": SecretStr("s3cret")})}
+    )
+    container = build(guarded)
+    auth = {"Authorization": "Bearer s3cret"}
+    path = f"/api/v1/anomalies/{anomaly_id}/verdict"
+    with TestClient(create_app(container)) as client:
+        refused = client.post(path, json={"verdict": "dismissed", "by": "ana"})
+        unchanged = client.get(f"/api/v1/anomalies/{anomaly_id}").json()
+        assert any(
+            p["kind"] == "anomaly" for p in client.get("/api/v1/problems").json()["problems"]
+        )
+        missing = client.post(
+            f"/api/v1/anomalies/{anomaly_id + 1}/verdict",
+            json={"verdict": "confirmed", "by": "a"},
+            headers=auth,
+        )
+        bad = client.post(path, json={"verdict": "maybe", "by": "ana"}, headers=auth)
+        nobody = client.post(path, json={"verdict": "dismissed"}, headers=auth)
+        given = client.post(
+            path, json={"verdict": "dismissed", "by": "ana", "note": "a test run"}, headers=auth
+        )
+        listed = client.get("/api/v1/anomalies").json()
+    with engine.connect() as conn:
+        found, _ = activity.problems(
+            conn,
+            Window(NOW - timedelta(days=30), NOW),
+            Filters(),
+            settings.telemetry,
+            now=NOW,
+            anomalies=True,
+        )
+    container.close()
+    assert refused.status_code == 401
+    assert unchanged["verdict"] is None
+    assert (missing.status_code, bad.status_code, nobody.status_code) == (404, 422, 422)
+    assert given.status_code == 200, given.text
+    assert given.json()["verdict"] == "dismissed"
+    assert (listed[0]["verdict"], listed[0]["verdict_by"], listed[0]["verdict_note"]) == (
+        "dismissed",
+        "ana",
+        "a test run",
+    )
+    assert not [p for p in found if p.kind == "anomaly"]

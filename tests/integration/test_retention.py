@@ -170,7 +170,9 @@ def _alert(key: str, resolved_at: datetime | None) -> dict[str, object]:
     }
 
 
-def _anomaly(series: str, resolved_at: datetime | None) -> dict[str, object]:
+def _anomaly(
+    series: str, resolved_at: datetime | None, verdict: str | None = None
+) -> dict[str, object]:
     return {
         "series": series,
         "metric": "duration",
@@ -185,20 +187,27 @@ def _anomaly(series: str, resolved_at: datetime | None) -> dict[str, object]:
         "first_seen_at": OLD,
         "last_seen_at": OLD,
         "resolved_at": resolved_at,
+        "verdict": verdict,
     }
 
 
 def test_resolved_alerts_anomalies_and_old_notifications_expire_active_ones_stay(
     engine: Engine, tmp_path: Path
 ) -> None:
-    """Alerts and anomalies resolved long ago, and old notifications, go; open ones never do."""
+    """Alerts and anomalies resolved long ago, and old notifications, go; open ones never do,
+    nor an anomaly with a verdict (a label evaluations use)."""
     with engine.begin() as conn:
         conn.execute(
             insert(table_of(Alert)),
             [_alert("old", OLD), _alert("still firing", None), _alert("recent", NEW)],
         )
         conn.execute(
-            insert(table_of(AnomalyRecord)), [_anomaly("a · CI", OLD), _anomaly("b · CI", None)]
+            insert(table_of(AnomalyRecord)),
+            [
+                _anomaly("a · CI", OLD),
+                _anomaly("b · CI", None),
+                _anomaly("c · CI", OLD, verdict="confirmed"),
+            ],
         )
         conn.execute(
             insert(table_of(AlertNotification)),
@@ -232,7 +241,7 @@ def test_resolved_alerts_anomalies_and_old_notifications_expire_active_ones_stay
         anomalies = conn.execute(select(table_of(AnomalyRecord).c.series)).scalars().all()
         notified = conn.execute(select(table_of(AlertNotification).c.recorded_at)).scalars()
         assert sorted(alerts) == ["recent", "still firing"]
-        assert anomalies == ["b · CI"]
+        assert sorted(anomalies) == ["b · CI", "c · CI"]
         assert list(notified) == [NEW]
     archived = {Path(p).name.split("-")[0]: Path(p) for p in metrics.archived}
     assert pq.read_table(archived["alerts"]).to_pylist()[0]["key"] == "old"

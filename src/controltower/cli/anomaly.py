@@ -1,7 +1,15 @@
-"""``controltower anomaly``: find anomalies in any series, and measure the detectors."""
+"""``controltower anomaly``: find anomalies in any series, measure the detectors, and say
+which recorded anomalies are real.
+
+``confirm``, ``dismiss`` and ``retract`` exit 1 for an unknown anomaly and 2
+for a verdict that names nobody; with ``--json`` they print the anomaly.
+"""
 
 from __future__ import annotations
 
+import getpass
+from dataclasses import asdict
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -10,12 +18,17 @@ from rich.console import Console
 from rich.table import Table
 
 from controltower.cli.context import configured, database, print_json
-from controltower.errors import InvalidSeries
+from controltower.errors import InvalidSeries, InvalidVerdict
 
 if TYPE_CHECKING:
     from controltower.anomaly.evaluation import Evaluation
+    from controltower.store.anomalies import StoredAnomaly
 
 app = typer.Typer(help="Anomalies in metric series.", no_args_is_help=True)
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+AnomalyId = Annotated[int, typer.Argument(metavar="ID", help="The recorded anomaly.")]
+ById = Annotated[str | None, typer.Option("--by", help="Who (default: the current user).")]
+NoteOption = Annotated[str | None, typer.Option(help="Why, for the others.")]
 
 
 @app.command("detect")
@@ -65,6 +78,7 @@ def evaluate_command(
     """Inject known anomalies into the database's series; report recall and false alarms."""
     from controltower.anomaly.evaluation import evaluate
     from controltower.anomaly.sources import load_series
+    from controltower.store.anomalies import confirmed_anomalies
     from controltower.store.engine import reading
     from controltower.telemetry.service import rate_table
 
@@ -72,11 +86,105 @@ def evaluate_command(
     rates = rate_table(settings.telemetry.rates)
     with database(settings) as engine, engine.connect() as conn:
         series = load_series(reading(conn), rate=rates.rate)
-    result = evaluate(series, seed=seed, trials_per_series=trials)
+        known = confirmed_anomalies(reading(conn))
+    result = evaluate(series, seed=seed, trials_per_series=trials, known=known)
     if json_output:
         print_json(result.as_dict())
         return
     _print_evaluation(result)
+
+
+@app.command("list")
+def list_command(
+    ctx: typer.Context,
+    active: Annotated[bool, typer.Option("--active", help="Only those still going on.")] = False,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many.")] = 50,
+    json_output: JsonOption = False,
+) -> None:
+    """Recorded anomalies, newest first, with their ids and verdicts."""
+    from controltower.store.anomalies import recent_anomalies
+    from controltower.store.engine import reading
+
+    with database(configured(ctx)) as engine, engine.connect() as conn:
+        found = recent_anomalies(reading(conn), active_only=active, limit=limit)
+    if json_output:
+        print_json([asdict(a) for a in found])
+        return
+    table = Table(
+        "id", "detected (UTC)", "series", "metric", "kind", "severity", "state", "verdict"
+    )
+    for a in found:
+        table.add_row(
+            str(a.id),
+            a.detected_at.strftime("%Y-%m-%d %H:%M"),
+            a.series,
+            a.metric,
+            a.kind,
+            a.severity,
+            "active" if a.resolved_at is None else "resolved",
+            f"{a.verdict} by {a.verdict_by}" if a.verdict else "-",
+        )
+    Console().print(table)
+
+
+@app.command("confirm")
+def confirm_command(
+    ctx: typer.Context,
+    anomaly_id: AnomalyId,
+    by: ById = None,
+    note: NoteOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Say that a recorded anomaly is a real change (evaluations then know it is present)."""
+    _verdict(ctx, anomaly_id, "confirmed", by, note, json_output)
+
+
+@app.command("dismiss")
+def dismiss_command(
+    ctx: typer.Context,
+    anomaly_id: AnomalyId,
+    by: ById = None,
+    note: NoteOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Say that a recorded anomaly is not a real change: it leaves the overview and alerts."""
+    _verdict(ctx, anomaly_id, "dismissed", by, note, json_output)
+
+
+@app.command("retract")
+def retract_command(
+    ctx: typer.Context, anomaly_id: AnomalyId, json_output: JsonOption = False
+) -> None:
+    """Take back the verdict given on a recorded anomaly."""
+    _verdict(ctx, anomaly_id, None, None, None, json_output)
+
+
+def _verdict(
+    ctx: typer.Context,
+    anomaly_id: int,
+    verdict: str | None,
+    by: str | None,
+    note: str | None,
+    json_output: bool,
+) -> None:
+    from controltower.store.anomalies import set_verdict
+
+    who = by if by is not None or verdict is None else getpass.getuser()
+    with database(configured(ctx)) as engine, engine.begin() as conn:
+        try:
+            stored = set_verdict(conn, anomaly_id, verdict, who, note, datetime.now(UTC))
+        except InvalidVerdict as exc:
+            typer.secho(f"error: {exc}", err=True, fg="red")
+            raise typer.Exit(2) from exc
+    if json_output:
+        print_json(asdict(stored))
+        return
+    typer.echo(_verdict_words(stored))
+
+
+def _verdict_words(a: StoredAnomaly) -> str:
+    what = f"anomaly {a.id} ({a.kind.replace('_', ' ')} in {a.metric} of {a.series})"
+    return f"{what} {a.verdict} by {a.verdict_by}" if a.verdict else f"{what} has no verdict"
 
 
 def _percent(value: float | None) -> str:
@@ -95,6 +203,7 @@ def _print_evaluation(result: Evaluation) -> None:
         "of which on stored",
         "false alarm share",
         "false share beyond stored",
+        "known present",
         title=f"seed {result.seed}",
     )
     rows = [*result.by_kind.items(), ("overall", result.overall)]
@@ -110,6 +219,7 @@ def _print_evaluation(result: Evaluation) -> None:
             str(t.on_stored),
             _percent(t.false_alarm_share),
             _percent(t.false_alarm_share_beyond_stored),
+            str(t.known_present),
         )
     console = Console()
     console.print(table)
@@ -135,4 +245,9 @@ def _print_evaluation(result: Evaluation) -> None:
             f"{result.stored_alarms[m]} in {result.points[m]} points of {m}"
             for m in sorted(result.series)
         )
+    )
+    known = sum(result.known.values())
+    console.print(
+        f"anomalies confirmed as real in the judged series: {known}"
+        + (" (alarms at them count as neither true nor false)" if known else "")
     )

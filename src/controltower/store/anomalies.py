@@ -5,6 +5,13 @@ the same detection again updates ``last_seen_at`` (and what may have grown:
 severity, observed value, score) instead of adding a row. An active anomaly
 that a later pass no longer detects is resolved (``resolved_at``); one seen
 again afterwards is active again.
+
+What people say of an anomaly is its **verdict** (``set_verdict``):
+``confirmed``, a real change, or ``dismissed``, not one. Recording the same
+anomaly again keeps it. A dismissed anomaly is left out of the active ones
+(the overview, and the problems alerts come from), so its alert resolves;
+confirmed ones are what ``anomaly evaluate`` knows to be present in the
+stored series (``confirmed_anomalies``).
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select, update
 
+from controltower.errors import AnomalyNotFound, InvalidVerdict
 from controltower.store.tables import AnomalyRecord, table_of
 from controltower.store.upsert import insert_for
 
@@ -23,6 +31,8 @@ anomalies_t = table_of(AnomalyRecord)
 _SEVERITY_RANK = {"critical": 0, "warning": 1, "info": 2}
 _KEY = ("series", "metric", "kind", "started_at")
 _UPDATED = ("severity", "detected_at", "expected", "observed", "score", "usd_per_month", "trigger")
+VERDICTS = ("confirmed", "dismissed")
+MAX_BY = 128
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +55,10 @@ class StoredAnomaly:
     first_seen_at: datetime
     last_seen_at: datetime
     resolved_at: datetime | None
+    verdict: str | None = None
+    verdict_by: str | None = None
+    verdict_note: str | None = None
+    verdict_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,8 +111,10 @@ def record(conn: Connection, rows: Iterable[dict[str, Any]], now: datetime) -> R
 
 
 def active_anomalies(conn: Connection, limit: int = 20) -> list[StoredAnomaly]:
-    """The anomalies not resolved, worst first and then newest, at most ``limit``."""
-    rows = conn.execute(select(anomalies_t).where(anomalies_t.c.resolved_at.is_(None)))
+    """The anomalies not resolved nor dismissed, worst first and then newest, at most ``limit``."""
+    rows = conn.execute(
+        select(anomalies_t).where(anomalies_t.c.resolved_at.is_(None), _not_dismissed())
+    )
     found = [StoredAnomaly(**row._asdict()) for row in rows]
     found.sort(key=lambda a: (_SEVERITY_RANK.get(a.severity, 3), -a.detected_at.timestamp()))
     return found[:limit]
@@ -119,10 +135,12 @@ def anomalies_since(
 ) -> list[StoredAnomaly]:
     """Anomalies, active or not, started at or after ``since``: the newest ``limit``, oldest first.
 
+    Dismissed ones are left out: charts and reviews show real changes only.
+
     ``scope`` keeps those of one repository (``owner/name``) or one workflow
     (``owner/name · workflow``): the series named so, and the series under it.
     """
-    query = select(anomalies_t).where(anomalies_t.c.started_at >= since)
+    query = select(anomalies_t).where(anomalies_t.c.started_at >= since, _not_dismissed())
     if scope is not None:
         pattern = scope.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         query = query.where(
@@ -131,6 +149,65 @@ def anomalies_since(
         )
     query = query.order_by(anomalies_t.c.started_at.desc(), anomalies_t.c.id.desc()).limit(limit)
     return [StoredAnomaly(**row._asdict()) for row in conn.execute(query)][::-1]
+
+
+def get_anomaly(conn: Connection, anomaly_id: int) -> StoredAnomaly:
+    """One recorded anomaly; ``AnomalyNotFound`` if there is none with that id."""
+    row = conn.execute(select(anomalies_t).where(anomalies_t.c.id == anomaly_id)).one_or_none()
+    if row is None:
+        raise AnomalyNotFound(f"no anomaly {anomaly_id}")
+    return StoredAnomaly(**row._asdict())
+
+
+def set_verdict(
+    conn: Connection,
+    anomaly_id: int,
+    verdict: str | None,
+    by: str | None,
+    note: str | None,
+    now: datetime,
+) -> StoredAnomaly:
+    """Say of anomaly ``anomaly_id`` that it is real (``confirmed``) or not (``dismissed``).
+
+    ``None`` takes a verdict back. A verdict names who gives it; giving one
+    again replaces who, why and when. ``InvalidVerdict`` (nothing changed)
+    for another verdict or nobody named, ``AnomalyNotFound`` for an unknown id.
+    """
+    if verdict is not None and verdict not in VERDICTS:
+        raise InvalidVerdict(f"verdict: one of {', '.join(VERDICTS)}, not {verdict!r}")
+    who = (by or "").strip()
+    if verdict is not None and not 0 < len(who) <= MAX_BY:
+        raise InvalidVerdict(f"by: say who gives the verdict, in 1 to {MAX_BY} characters")
+    get_anomaly(conn, anomaly_id)
+    given = verdict is not None
+    conn.execute(
+        update(anomalies_t)
+        .where(anomalies_t.c.id == anomaly_id)
+        .values(
+            verdict=verdict,
+            verdict_by=who if given else None,
+            verdict_note=((note or "").strip() or None) if given else None,
+            verdict_at=now if given else None,
+        )
+    )
+    return get_anomaly(conn, anomaly_id)
+
+
+def confirmed_anomalies(conn: Connection) -> dict[tuple[str, str], list[datetime]]:
+    """Per series and metric, when each anomaly confirmed as real was detected, oldest first."""
+    query = (
+        select(anomalies_t.c.series, anomalies_t.c.metric, anomalies_t.c.detected_at)
+        .where(anomalies_t.c.verdict == "confirmed")
+        .order_by(anomalies_t.c.detected_at, anomalies_t.c.id)
+    )
+    found: dict[tuple[str, str], list[datetime]] = {}
+    for row in conn.execute(query):
+        found.setdefault((row.series, row.metric), []).append(row.detected_at)
+    return found
+
+
+def _not_dismissed() -> Any:
+    return anomalies_t.c.verdict.is_(None) | (anomalies_t.c.verdict != "dismissed")
 
 
 def _key(row: Any) -> tuple[Any, ...]:

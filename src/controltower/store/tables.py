@@ -419,7 +419,9 @@ class AnomalyRecord(Base):
 
     Its natural key is the series, metric, kind and start: detecting the same
     anomaly again updates the row (``last_seen_at``) instead of adding one;
-    ``resolved_at`` is set when the detectors no longer see it.
+    ``resolved_at`` is set when the detectors no longer see it. ``verdict``
+    is what someone said of it (``confirmed``: a real change; ``dismissed``:
+    not one), kept while the detectors see it again.
     """
 
     __tablename__ = "anomalies"
@@ -444,6 +446,10 @@ class AnomalyRecord(Base):
     first_seen_at: Mapped[datetime]
     last_seen_at: Mapped[datetime]
     resolved_at: Mapped[datetime | None]
+    verdict: Mapped[str | None] = mapped_column(String(16))
+    verdict_by: Mapped[str | None] = mapped_column(String(128))
+    verdict_note: Mapped[str | None] = mapped_column(Text)
+    verdict_at: Mapped[datetime | None]
 
 
 metadata = Base.metadata

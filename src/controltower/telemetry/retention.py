@@ -10,7 +10,7 @@ Four kinds, each with its own age (``retention.*_days``; None keeps forever):
 - ``metrics``: derived records finished before the cutoff: the
   reconciliation passes behind the completeness figure, alerts and anomalies
   resolved, and the notification log (an alert or anomaly still active is
-  never deleted).
+  never deleted, nor an anomaly someone gave a verdict on: it is a label).
 
 For each kind the expired rows of each table are written to
 ``ARCHIVE/<kind>/<table>-<stamp>.parquet`` (and the file flushed to disk)
@@ -89,7 +89,7 @@ def _selections(kind: str, before: datetime) -> list[tuple[Table, Any]]:
             (reconciliations_t, reconciliations_t.c.finished_at < before),
             (notifications_t, notifications_t.c.recorded_at < before),
             (alerts_t, alerts_t.c.resolved_at < before),
-            (anomalies_t, anomalies_t.c.resolved_at < before),
+            (anomalies_t, (anomalies_t.c.resolved_at < before) & anomalies_t.c.verdict.is_(None)),
         ]
     old_runs = select(runs_t.c.id).where(runs_t.c.created_at < before)
     old_jobs = select(jobs_t.c.id).where(jobs_t.c.run_pk.in_(old_runs))

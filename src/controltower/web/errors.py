@@ -5,9 +5,11 @@ from __future__ import annotations
 from controltower.errors import (
     AlertNotFound,
     AlertNotOpen,
+    AnomalyNotFound,
     ControlTowerError,
     InvalidAcknowledgement,
     InvalidSilence,
+    InvalidVerdict,
     MalformedPayload,
     ModelVersionNotFound,
     PayloadTooLarge,
@@ -32,6 +34,8 @@ _STATUS: tuple[tuple[type[ControlTowerError], int], ...] = (
     (AlertNotOpen, 409),
     (InvalidSilence, 422),
     (InvalidAcknowledgement, 422),
+    (AnomalyNotFound, 404),
+    (InvalidVerdict, 422),
     (UnknownCapability, 404),
 )
 

@@ -103,3 +103,38 @@ def test_mostly_zero_series_are_skipped_and_counted() -> None:
     result = evaluate([sparse, series(1)], seed=1)
     assert result.skipped == {"runs": 1}
     assert result.series == {"duration": 1}
+
+
+def test_an_alarm_at_an_anomaly_known_to_be_present_is_neither_true_nor_false() -> None:
+    """Beside a confirmed anomaly of the stored series an alarm is known_present; in the
+    injected anomaly's reach it stays true; elsewhere it stays false."""
+    alarms = [alarm("level_shift", 104), alarm("spike", 52), alarm("spike", 300)]
+    tally = score("level_shift", 100, 100, alarms, [alarm("spike", 52)], Tuning(), present=[50])
+    assert (tally.true_alarms, tally.false_alarms, tally.known_present) == (1, 1, 1)
+    assert tally.on_stored == 0
+    assert tally.false_alarm_share == pytest.approx(1 / 2)
+    inside = score("level_shift", 100, 100, alarms[:1], [], Tuning(), present=[104])
+    assert (inside.true_alarms, inside.known_present) == (1, 0)
+
+
+def test_confirmed_anomalies_of_a_series_leave_the_false_alarm_count() -> None:
+    """A real step in the stored series raises an alarm in every trial; once it is known,
+    exactly those alarms leave the false count, and recall does not move."""
+    rng = np.random.default_rng(3)
+    values = 100 + rng.normal(0, 2, 600)
+    values[300:] += 60
+    points = [Point(T0 + timedelta(hours=i), float(v)) for i, v in enumerate(values)]
+    stepped = Series("org/app · CI", "duration", "s", points)
+    plain = evaluate([stepped], seed=4).overall
+    at = points[305].timestamp  # the step's alarm is a few points after it
+    known = evaluate([stepped], seed=4, known={("org/app · CI", "duration"): [at]})
+    other = evaluate([stepped], seed=4, known={("org/app · CI", "queue"): [at]})
+    assert plain.false_alarms > 0
+    assert known.known["duration"] == 1
+    assert known.overall.known_present > 0
+    assert known.overall.false_alarms == plain.false_alarms - known.overall.known_present
+    assert (known.overall.recalled, known.overall.true_alarms) == (
+        plain.recalled,
+        plain.true_alarms,
+    )
+    assert other.overall.as_dict() == plain.as_dict()  # another metric's anomaly is not this one's

@@ -148,6 +148,7 @@ def overview(
             if settings.anomaly.enabled
             else None
         ),
+        token_required=settings.server.api_token is not None,
         prediction_mode=_prediction_mode_shown(conn, settings),
         alert_latency=notification_log.summary(conn) if settings.alerts.enabled else None,
         accuracy=_live_accuracy(container),

@@ -17,12 +17,13 @@
   });
 })();
 
-// The alerts page: acknowledge, silence and expire through the JSON API, then reload.
+// Writes through the JSON API, then reload: on the alerts page acknowledge, silence and
+// expire; on the overview, a verdict on an anomaly (real or not).
 (function () {
   "use strict";
-  var status = document.getElementById("alert-status");
+  var status = document.getElementById("action-status");
   if (!status) { return; }
-  var actor = document.getElementById("alert-actor");
+  var actor = document.getElementById("actor");
   var reason = document.getElementById("silence-reason");
   // Where the server asks for an API token, it is kept for this tab only.
   var token = document.getElementById("api-token");
@@ -76,11 +77,15 @@
       call("/api/v1/silences", {
         key: data.silenceKey,
         duration: data.duration,
-        reason: reason.value.trim() || "silenced from the dashboard",
+        reason: (reason && reason.value.trim()) || "silenced from the dashboard",
         created_by: who()
       }, "Silenced for " + data.duration + ".");
     } else if (data.expire) {
       call("/api/v1/silences/" + data.expire + "/expire", null, "Silence ended.");
+    } else if (data.anomaly && data.verdict !== undefined) {
+      var verdict = data.verdict || null;
+      call("/api/v1/anomalies/" + data.anomaly + "/verdict", { verdict: verdict, by: who() },
+        verdict === null ? "Verdict taken back." : "Marked " + verdict + ".");
     }
   });
 })();
