@@ -139,12 +139,23 @@ class AnomalySettings(BaseModel):
 
     ``min_relative`` is the smallest change (a share of normal) a shift or
     drift must have to be reported; ``spike_relative`` the same for spikes.
+    A cost anomaly is at most ``info`` below ``cost_warning_usd`` and at most
+    ``warning`` below ``cost_critical_usd``, in USD a month for a lasting
+    change and USD extra for a spike, whatever its size against normal.
     """
 
     enabled: bool = True
     interval_minutes: int = Field(default=15, ge=1, le=60)
     min_relative: float = Field(default=0.25, ge=0)
     spike_relative: float = Field(default=1.0, ge=0)
+    cost_warning_usd: float = Field(default=50.0, ge=0)
+    cost_critical_usd: float = Field(default=500.0, ge=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> AnomalySettings:
+        if self.cost_critical_usd < self.cost_warning_usd:
+            raise ValueError("cost_critical_usd must be at least cost_warning_usd")
+        return self
 
 
 class IngestSettings(BaseModel):

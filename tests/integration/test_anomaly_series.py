@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import Engine
 
 from controltower.anomaly.findings import findings
+from controltower.anomaly.severity import CostBands, metric_severity
 from controltower.anomaly.sources import load_series
 from controltower.anomaly.tuning import Tuning
 from controltower.domain import PushFact
@@ -159,6 +160,18 @@ def test_a_seldom_built_workflow_is_judged_by_its_weekly_cost(tmp_path: Path) ->
     assert len(dearer) == 1
     assert dearer[0].anomaly.start.date() >= date(2025, 12, 1)  # week 47 or later
     assert dearer[0].usd_per_month == pytest.approx(dearer[0].anomaly.change * 30 / 7)
+    # tripled, so critical by its size against normal, but a few dollars a month: info
+    assert metric_severity(dearer[0].anomaly.expected, dearer[0].anomaly.observed) == "critical"
+    assert abs(dearer[0].usd_per_month) < 50
+    assert dearer[0].anomaly.severity == "info"
+    usd, at = abs(dearer[0].usd_per_month), dearer[0].anomaly.index
+    for bands, severity in (
+        (CostBands(usd / 2, usd * 2), "warning"),
+        (CostBands(usd / 4, usd / 2), "critical"),
+        (CostBands(0, 0), "critical"),
+    ):
+        [again] = [f for f in findings([cost], bands=bands) if f.anomaly.index == at]
+        assert again.anomaly.severity == severity, bands
 
 
 def test_a_slowdown_after_a_workflow_file_change_names_the_file(tmp_path: Path) -> None:

@@ -4,7 +4,9 @@ The likely trigger is read from the runs around the anomaly's start: the
 first run of a change is the first one after a given commit; if the runner
 type there is not the one most used before, a new runner type is named too.
 For a series of cost per day or per week, a lasting change is priced per month
-(30 days).
+(30 days), and a cost anomaly is only as severe as its dollars say
+(``severity.cost_severity``: a lasting change by its dollars a month, a
+spike by that day's or week's extra).
 Pure: no I/O.
 """
 
@@ -12,11 +14,12 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from controltower.anomaly.detection import detect
 from controltower.anomaly.model import Anomaly, Series
+from controltower.anomaly.severity import CostBands, cost_severity
 from controltower.anomaly.tuning import Tuning, for_series
 
 DAYS_PER_MONTH = 30
@@ -89,20 +92,21 @@ def monthly_cost(series: Series, anomaly: Anomaly) -> float | None:
     return anomaly.change * DAYS_PER_MONTH / (series.days_per_point or 1)
 
 
-def findings(series: Sequence[Series], tuning: Tuning | None = None) -> list[Finding]:
+def findings(
+    series: Sequence[Series], tuning: Tuning | None = None, bands: CostBands | None = None
+) -> list[Finding]:
     """The anomalies of every series, explained, newest first."""
+    bands = bands or CostBands()
     found = []
     for s in series:
         judged_with = for_series(tuning or Tuning(), s.days_per_point)
-        for anomaly in detect(s.points, judged_with, outcomes=s.outcomes):
+        for detected in detect(s.points, judged_with, outcomes=s.outcomes):
+            per_month = monthly_cost(s, detected)
+            anomaly = detected
+            if s.metric == "cost":
+                usd = detected.change if per_month is None else per_month
+                anomaly = replace(detected, severity=cost_severity(detected.severity, usd, bands))
             found.append(
-                Finding(
-                    s.name,
-                    s.metric,
-                    s.unit,
-                    anomaly,
-                    likely_trigger(s, anomaly),
-                    monthly_cost(s, anomaly),
-                )
+                Finding(s.name, s.metric, s.unit, anomaly, likely_trigger(s, anomaly), per_month)
             )
     return sorted(found, key=lambda f: f.anomaly.timestamp, reverse=True)

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from controltower.anomaly.findings import Finding, findings
+from controltower.anomaly.severity import CostBands
 from controltower.anomaly.sources import Rate, load_series
 from controltower.anomaly.tuning import Tuning, for_series
 from controltower.store import anomalies
@@ -22,9 +23,16 @@ SPIKE_RECENT = 3
 
 
 def detect_and_record(
-    engine: Engine, rate: Rate, tuning: Tuning | None = None, now: datetime | None = None
+    engine: Engine,
+    rate: Rate,
+    tuning: Tuning | None = None,
+    now: datetime | None = None,
+    bands: CostBands | None = None,
 ) -> anomalies.RecordReport:
-    """Run the detectors over every series in the store and record what is going on now."""
+    """Run the detectors over every series in the store and record what is going on now.
+
+    ``bands``: the dollars a cost anomaly must reach to be a warning or critical.
+    """
     tuning = tuning or Tuning()
     now = now or datetime.now(UTC)
     with engine.connect() as conn:
@@ -32,7 +40,8 @@ def detect_and_record(
     judged: dict[tuple[str, str], tuple[int, Tuning]] = {
         (s.name, s.metric): (len(s.points), for_series(tuning, s.days_per_point)) for s in series
     }
-    current = [f for f in findings(series, tuning) if _going_on(f, *judged[f.series, f.metric])]
+    found = findings(series, tuning, bands)
+    current = [f for f in found if _going_on(f, *judged[f.series, f.metric])]
     with engine.begin() as conn:
         return anomalies.record(conn, (_row(f) for f in current), now)
 

@@ -1,6 +1,8 @@
-"""How serious an anomaly is, from its size against normal."""
+"""How serious an anomaly is, from its size against normal (and for cost, in dollars)."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from controltower.anomaly.model import Severity
 
@@ -31,3 +33,31 @@ def rate_severity(expected: float, observed: float) -> Severity:
     if rise >= WARNING_RATE:
         return "warning"
     return "info"
+
+
+@dataclass(frozen=True, slots=True)
+class CostBands:
+    """The dollars a cost anomaly must reach to be a warning, and to be critical."""
+
+    warning_usd: float = 50.0
+    critical_usd: float = 500.0
+
+
+_RANK: dict[Severity, int] = {"info": 0, "warning": 1, "critical": 2}
+
+
+def cost_severity(severity: Severity, usd: float, bands: CostBands) -> Severity:
+    """``severity`` lowered to what ``usd`` (its size, either way) reaches in ``bands``.
+
+    Doubling a cost of a few cents a day is no emergency: the relative size
+    alone would make it critical and page someone for a few dollars a month.
+    """
+    size = abs(usd)
+    by_dollars: Severity = (
+        "critical"
+        if size >= bands.critical_usd
+        else "warning"
+        if size >= bands.warning_usd
+        else "info"
+    )
+    return by_dollars if _RANK[by_dollars] < _RANK[severity] else severity

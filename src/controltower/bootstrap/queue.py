@@ -21,6 +21,7 @@ from huey import Huey, MemoryHuey, RedisHuey, SqliteHuey, crontab
 from sqlalchemy import Engine
 
 from controltower.anomaly.recording import detect_and_record
+from controltower.anomaly.severity import CostBands
 from controltower.anomaly.tuning import Tuning
 from controltower.bootstrap.alerting import EvaluationTrigger, register_alerting
 from controltower.config import Settings
@@ -147,11 +148,12 @@ def register_tasks(
             else crontab(minute="0")
         )
         tuning = Tuning(min_relative=config.min_relative, spike_relative=config.spike_relative)
+        bands = CostBands(config.cost_warning_usd, config.cost_critical_usd)
         rates = rate_table(settings.telemetry.rates)
 
         @huey.periodic_task(every, name="record_anomalies")  # type: ignore[untyped-decorator]
         def record_anomalies() -> dict[str, int]:
-            return asdict(detect_and_record(engine, rates.rate, tuning))
+            return asdict(detect_and_record(engine, rates.rate, tuning, bands=bands))
 
         anomaly_task = record_anomalies
     return Tasks(

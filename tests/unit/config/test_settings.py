@@ -49,6 +49,7 @@ def test_defaults_put_database_and_queue_in_the_data_dir(
         ("server:\n  port: 70000\n", "server.port"),
         ("log_level: loud\n", "log_level"),
         ("no_such_setting: 1\n", "no_such_setting"),
+        ("anomaly:\n  cost_warning_usd: 100\n  cost_critical_usd: 10\n", "cost_critical_usd"),
     ],
 )
 def test_bad_settings_name_the_setting(tmp_path: Path, content: str, message: str) -> None:
