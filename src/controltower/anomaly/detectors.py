@@ -14,8 +14,9 @@ fits of what followed: a step (a **level shift**) and a ramp of at least half
 a window that rises to a plateau (a **drift**); it is a drift when the ramp
 fits clearly better, or better while the series still moves its way after
 the alarm. While the trailing baseline catches up after a level shift, a
-**further change** its way is summed against the level the shift moved to,
-so that a second step soon after the first is not absorbed unseen.
+**further change** either way is summed against the level the shift moved
+to, so that a second step soon after the first (further on, or back) is not
+absorbed unseen.
 Pure: no I/O.
 """
 
@@ -159,7 +160,8 @@ def detect_changes(
     where it left zero, held fixed: the trailing baseline would otherwise
     follow the change it is accumulating evidence of, and a large shift or a
     slow drift would never add up. For a window after an alarm no new change
-    is looked for, except a further one after a level shift (``_Further``).
+    is looked for, except a further one either way after a level shift
+    (``_Further``, one watch per direction; the first to cross is told).
     """
     raw = z_scores(values, baseline)
     scale = trailing_inflation(raw, tuning.clip, tuning.window)
@@ -168,17 +170,18 @@ def detect_changes(
     sums = {1: 0.0, -1: 0.0}
     starts: dict[int, int | None] = {1: None, -1: None}
     resume = 0
-    further: _Further | None = None
+    further: list[_Further] = []
     for i in range(len(values)):
-        if i < resume and further is not None:
-            more = further.step(timestamps, values, baseline, tuning, float(scale[i]), i)
+        for watch in further if i < resume else ():
+            more = watch.step(timestamps, values, baseline, tuning, float(scale[i]), i)
             if more is not None:
                 found.append(more)
-                resume, further = i + tuning.window, None
+                resume, further = i + tuning.window, []
+                break
         if i < resume or not np.isfinite(raw[i]):
             sums, starts = {1: 0.0, -1: 0.0}, {1: None, -1: None}
             continue
-        further = None
+        further = []
         for sign in (1, -1):
             held = starts[sign]
             z = raw[i] if held is None else _held_z(values, baseline, level, held, i)
@@ -196,14 +199,15 @@ def detect_changes(
                     found.append(change)
                 resume = i + tuning.window
                 if change.kind == "level_shift" and tuning.further:
-                    further = _Further.after(values, baseline, tuning, sign, i)
+                    watches = (_Further.after(values, baseline, tuning, w, i) for w in (1, -1))
+                    further = [w for w in watches if w is not None]
                 break
     return found
 
 
 @dataclass(slots=True)
 class _Further:
-    """A further change its way after a level shift, while the baseline catches up.
+    """A further change one way (``sign``) after a level shift, while the baseline catches up.
 
     From ``classify_after`` points after the shift's alarm, points are scored
     against the level the shift moved to (``reference``: the median of those

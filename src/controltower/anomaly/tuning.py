@@ -23,7 +23,7 @@ class Tuning:
     follows up to ``classify_after`` points after the alarm, smoothed by a
     running median of ``smooth`` points, a ramp that leaves at most
     ``drift_fit`` of a step's error being a drift by its shape alone.
-    With ``further``, a further change after a level shift is looked for.
+    With ``further``, a further change (on, or back) after a level shift is looked for.
     Failure bursts compare the last ``burst_window`` outcomes with the
     ``burst_reference`` before them: a binomial tail below ``burst_alpha`` and a
     rise of at least ``burst_min_increase`` in the failure rate. With
@@ -36,8 +36,8 @@ class Tuning:
     points of real series stray far more than their levels do.
     After a lasting change, no other is reported in the same direction for
     ``window`` points: it is the same episode while the baseline catches up,
-    unless, after a level shift, the series moves on further its way against
-    the level the shift settled at (a further change).
+    unless, after a level shift, the series moves on, or back, against the
+    level the shift settled at (a further change).
     A spike that way from where the change began until then is reported only
     when it is a spike against the level the series changed to, and a spike
     within ``confirm`` points after another that way is the same one.

@@ -231,7 +231,8 @@ def test_a_spike_while_a_drift_builds_up_is_part_of_it() -> None:
 def test_a_second_step_soon_after_a_first_is_a_further_change() -> None:
     """+50 at 150, another +50 at 190, while the baseline still catches up with the first:
     two level shifts, the second against the level the first moved to. A return to normal
-    is no further change (the ordinary detector tells it, once the window is over)."""
+    at 200 is a further change too, back, told from where it happened (before, it was
+    absorbed until the window was over and the trailing baseline stood halfway)."""
     for seed in range(1, 4):
         values = noise(seed, 400)
         values[150:] += 50
@@ -248,7 +249,13 @@ def test_a_second_step_soon_after_a_first_is_a_further_change() -> None:
         assert len(detect(points(one_step))) == 1
         back = one_step.copy()
         back[200:] -= 50
-        assert not any(a.details.get("further") for a in detect(points(back)))
+        up, down = detect(points(back))
+        assert down.details["further"] is True
+        assert down.kind == "level_shift"
+        assert 200 <= down.index < up.index + Tuning().window
+        assert down.start >= T0 + timedelta(hours=195)
+        assert down.expected == pytest.approx(150.0, abs=5.0)
+        assert down.observed == pytest.approx(100.0, abs=5.0)
 
 
 def test_two_far_points_close_together_are_one_spike() -> None:
