@@ -181,3 +181,30 @@ def test_verdicts_from_the_cli_and_evaluate_leaves_confirmed_anomalies_out(
     assert "no anomaly 999" in missing.stderr
     still = json.loads(runner.invoke(app, ["anomaly", "list", "--json"]).stdout)
     assert (still[0]["verdict"], still[0]["verdict_note"]) == ("confirmed", "new tests")
+
+
+def test_record_runs_a_pass_and_with_history_records_the_past_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """record: what is going on; --history: also what is over, as resolved, once."""
+    monkeypatch.setenv("CONTROLTOWER_DATABASE_URL", f"sqlite:///{tmp_path / 'db.sqlite'}")
+    monkeypatch.setenv("CONTROLTOWER_DATA_DIR", str(tmp_path))
+    runner = CliRunner()
+    sample = files("controltower.data") / "demo-runs.jsonl.gz"
+    assert runner.invoke(app, ["import", str(sample)]).exit_code == 0
+    now = json.loads(runner.invoke(app, ["anomaly", "record", "--json"]).stdout)
+    assert now["past"] == 0
+    listed = json.loads(runner.invoke(app, ["anomaly", "list", "--json", "--limit", "1000"]).stdout)
+    assert len(listed) == now["seen"]
+    assert all(a["resolved_at"] is None for a in listed)
+    history = json.loads(runner.invoke(app, ["anomaly", "record", "--history", "--json"]).stdout)
+    assert (history["seen"], history["new"]) == (now["seen"], 0)
+    assert history["past"] > 0
+    again = runner.invoke(app, ["anomaly", "record", "--history"])
+    assert again.exit_code == 0
+    assert f"{now['seen']} anomalies going on (0 new, 0 resolved); 0 of the past" in again.stdout
+    everything = json.loads(
+        runner.invoke(app, ["anomaly", "list", "--json", "--limit", "1000"]).stdout
+    )
+    assert len(everything) == now["seen"] + history["past"]
+    assert sum(a["resolved_at"] is not None for a in everything) == history["past"]

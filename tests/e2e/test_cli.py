@@ -62,6 +62,14 @@ def test_demo_loads_real_history_and_serves_it(tmp_path: Path) -> None:
         assert re.search(rf"http://127\.0\.0\.1:{port}/", log)
         assert "1500 real GitHub Actions runs" in log
         assert "predictions on" in log
+        # The history's anomalies were recorded: those over as resolved, marked on the charts.
+        recorded = re.search(r"(\d+) anomalies going on, (\d+) recorded in all", log)
+        assert recorded is not None, log
+        anomalies = httpx.get(
+            f"http://127.0.0.1:{port}/api/v1/anomalies", params={"limit": 1000}, timeout=5
+        ).json()
+        assert len(anomalies) == int(recorded[2]) > int(recorded[1])
+        assert sum(a["resolved_at"] is None for a in anomalies) == int(recorded[1])
         # The models were trained on the sample and the runs still in flight were predicted.
         base = f"http://127.0.0.1:{port}/api/v1"
         in_flight = httpx.get(

@@ -296,3 +296,30 @@ def test_a_verdict_through_the_api_needs_the_token_and_is_shown(
         "a test run",
     )
     assert not [p for p in found if p.kind == "anomaly"]
+
+
+def test_anomalies_of_the_past_are_recorded_resolved_once_and_keep_their_verdicts(
+    engine: Engine,
+) -> None:
+    """A pass over the history adds what is over as resolved; again, it adds nothing, leaves
+    an active one active and a verdict as it was; the next ordinary pass does not touch them."""
+    over = [_row("org/a · CI", started_at=NOW - timedelta(days=40)), _row("org/b · CI")]
+    with engine.begin() as conn:
+        first = record(conn, [_row("org/c · CI")], NOW, past=over)
+    assert (first.seen, first.new, first.past) == (1, 1, 2)
+    ids = _ids(engine)
+    with engine.begin() as conn:
+        set_verdict(conn, ids["org/a · CI"], "confirmed", "ana", None, NOW)
+        again = record(conn, [_row("org/b · CI")], NOW + timedelta(hours=1), past=over)
+    assert (again.seen, again.new, again.resolved, again.past) == (1, 0, 1, 0)
+    assert _count(engine) == 3
+    with engine.connect() as conn:
+        assert [a.series for a in active_anomalies(conn)] == ["org/b · CI"]
+        past = get_anomaly(conn, ids["org/a · CI"])
+    assert past.resolved_at == NOW
+    assert past.verdict == "confirmed"
+    with engine.begin() as conn:
+        plain = record(conn, [_row("org/b · CI")], NOW + timedelta(hours=2))
+    assert (plain.resolved, plain.past) == (0, 0)
+    with engine.connect() as conn:
+        assert get_anomaly(conn, ids["org/a · CI"]).resolved_at == NOW

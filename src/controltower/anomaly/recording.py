@@ -3,6 +3,9 @@
 An anomaly counts as going on while it is recent: its alarm within the last
 ``window`` points of its series (a spike only on the newest few points). An
 anomaly no longer going on is resolved by the next pass that does not see it.
+A pass over the ``history`` also records, as resolved, every anomaly of the
+stored series that is over (after an import or a backfill: the charts then
+mark the changes of the past, and people can review and label them).
 """
 
 from __future__ import annotations
@@ -28,10 +31,12 @@ def detect_and_record(
     tuning: Tuning | None = None,
     now: datetime | None = None,
     bands: CostBands | None = None,
+    history: bool = False,
 ) -> anomalies.RecordReport:
     """Run the detectors over every series in the store and record what is going on now.
 
-    ``bands``: the dollars a cost anomaly must reach to be a warning or critical.
+    ``bands``: the dollars a cost anomaly must reach to be a warning or critical;
+    ``history``: record the anomalies that are over as well, as resolved.
     """
     tuning = tuning or Tuning()
     now = now or datetime.now(UTC)
@@ -42,8 +47,9 @@ def detect_and_record(
     }
     found = findings(series, tuning, bands)
     current = [f for f in found if _going_on(f, *judged[f.series, f.metric])]
+    past = [f for f in found if history and not _going_on(f, *judged[f.series, f.metric])]
     with engine.begin() as conn:
-        return anomalies.record(conn, (_row(f) for f in current), now)
+        return anomalies.record(conn, (_row(f) for f in current), now, (_row(f) for f in past))
 
 
 def _going_on(finding: Finding, length: int, tuning: Tuning) -> bool:

@@ -29,6 +29,7 @@ from controltower.errors import ConfigurationError
 from controltower.ingest import joblogs, processing, reconcile
 from controltower.ingest.reconcile import vars_of
 from controltower.intelligence.capability import prediction_mode
+from controltower.store.anomalies import RecordReport
 from controltower.telemetry import retention
 from controltower.telemetry.service import rate_table
 
@@ -66,6 +67,20 @@ class Tasks:
     anomalies: Callable[[], Any] | None = None
     alerts: Callable[[], Any] | None = None
     alert_trigger: EvaluationTrigger | None = None
+
+
+def anomaly_pass(
+    engine: Engine, settings: Settings, *, history: bool = False, now: datetime | None = None
+) -> RecordReport:
+    """One pass of the anomaly recorder with the configured sensitivity, rates and dollar bands.
+
+    ``history``: the anomalies of the stored history that are over are recorded too.
+    """
+    config = settings.anomaly
+    tuning = Tuning(min_relative=config.min_relative, spike_relative=config.spike_relative)
+    bands = CostBands(config.cost_warning_usd, config.cost_critical_usd)
+    rates = rate_table(settings.telemetry.rates)
+    return detect_and_record(engine, rates.rate, tuning, now, bands, history=history)
 
 
 def register_tasks(
@@ -147,13 +162,11 @@ def register_tasks(
             if config.interval_minutes < 60
             else crontab(minute="0")
         )
-        tuning = Tuning(min_relative=config.min_relative, spike_relative=config.spike_relative)
-        bands = CostBands(config.cost_warning_usd, config.cost_critical_usd)
-        rates = rate_table(settings.telemetry.rates)
+        configured = settings
 
         @huey.periodic_task(every, name="record_anomalies")  # type: ignore[untyped-decorator]
         def record_anomalies() -> dict[str, int]:
-            return asdict(detect_and_record(engine, rates.rate, tuning, bands=bands))
+            return asdict(anomaly_pass(engine, configured))
 
         anomaly_task = record_anomalies
     return Tasks(

@@ -94,6 +94,36 @@ def evaluate_command(
     _print_evaluation(result)
 
 
+@app.command("record")
+def record_command(
+    ctx: typer.Context,
+    history: Annotated[
+        bool,
+        typer.Option(
+            "--history", help="Also record every anomaly of the stored history that is over."
+        ),
+    ] = False,
+    json_output: JsonOption = False,
+) -> None:
+    """Run the detectors over the store now and record what they find (as the worker does).
+
+    With --history the anomalies that are over are recorded too, as resolved: after
+    an import or a backfill, the charts mark them and they can be reviewed and labelled.
+    """
+    from controltower.bootstrap.queue import anomaly_pass
+
+    settings = configured(ctx)
+    with database(settings, migrate=True) as engine:
+        report = anomaly_pass(engine, settings, history=history)
+    if json_output:
+        print_json(asdict(report))
+        return
+    typer.echo(
+        f"{report.seen} anomalies going on ({report.new} new, {report.resolved} resolved)"
+        + (f"; {report.past} of the past recorded" if history else "")
+    )
+
+
 @app.command("list")
 def list_command(
     ctx: typer.Context,

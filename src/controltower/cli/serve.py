@@ -158,12 +158,13 @@ def demo_command(ctx: typer.Context, host: HostOpt = None, port: PortOpt = None)
         with as_file(files("controltower.data") / DEMO_SAMPLE) as sample:
             report = import_files(container.engine, [sample])
         predicted = _demo_predictions(container.engine, settings)
+        anomalies = _demo_anomalies(container.engine, settings)
     finally:
         container.close()
     url = f"http://{settings.server.host}:{settings.server.port}"
     banner = (
         f"controltower demo: {report.records} real GitHub Actions runs loaded "
-        f"({report.stored} new); {predicted}.\n"
+        f"({report.stored} new); {predicted}; {anomalies}.\n"
         f"  dashboard:       {url}/\n"
         f"  API:             {url}/docs\n"
         f"  webhooks:        {url}/webhooks/github{secret_note}\n"
@@ -193,6 +194,21 @@ def _demo_predictions(engine: Engine, settings: Settings) -> str:
     return (
         f"model version {live.version} live, predictions {mode} ({len(in_flight)} runs in flight)"
     )
+
+
+def _demo_anomalies(engine: Engine, settings: Settings) -> str:
+    """The anomalies of the sample's history recorded, those that are over as resolved."""
+    from sqlalchemy import func, select
+
+    from controltower.bootstrap.queue import anomaly_pass
+    from controltower.store.anomalies import anomalies_t
+
+    if not settings.anomaly.enabled:
+        return "anomaly detection off"
+    report = anomaly_pass(engine, settings, history=True)
+    with engine.connect() as conn:
+        recorded = conn.execute(select(func.count()).select_from(anomalies_t)).scalar_one()
+    return f"{report.seen} anomalies going on, {recorded} recorded in all"
 
 
 def _with_server(settings: Settings, host: str | None, port: int | None) -> Settings:

@@ -63,18 +63,27 @@ class StoredAnomaly:
 
 @dataclass(frozen=True, slots=True)
 class RecordReport:
-    """What one recording pass did."""
+    """What one recording pass did; ``past``: anomalies over before now, newly recorded."""
 
     seen: int
     new: int
     resolved: int
+    past: int = 0
 
 
-def record(conn: Connection, rows: Iterable[dict[str, Any]], now: datetime) -> RecordReport:
+def record(
+    conn: Connection,
+    rows: Iterable[dict[str, Any]],
+    now: datetime,
+    past: Iterable[dict[str, Any]] = (),
+) -> RecordReport:
     """Record the anomalies detected now; resolve the active ones not among them.
 
     Each row holds the columns of ``anomalies`` but the bookkeeping ones
     (``id``, ``first_seen_at``, ``last_seen_at``, ``resolved_at``).
+    ``past`` are anomalies of the history that are over: recorded as
+    resolved when not recorded yet, and otherwise left as they are (never
+    made active again, their verdicts kept).
     """
     before = {_key(r): r.id for r in conn.execute(select(anomalies_t))}
     seen: set[tuple[Any, ...]] = set()
@@ -107,7 +116,17 @@ def record(conn: Connection, rows: Iterable[dict[str, Any]], now: datetime) -> R
     ]
     if ended:
         conn.execute(update(anomalies_t).where(anomalies_t.c.id.in_(ended)).values(resolved_at=now))
-    return RecordReport(seen=len(seen), new=new, resolved=len(ended))
+    recorded = 0
+    for row in past:
+        key = _key_of(row)
+        if key in seen or key in before:
+            continue
+        seen.add(key)
+        values = {**row, "first_seen_at": now, "last_seen_at": now, "resolved_at": now}
+        statement = insert_for(conn, anomalies_t).values(values)
+        conn.execute(statement.on_conflict_do_nothing(index_elements=list(_KEY)))
+        recorded += 1
+    return RecordReport(seen=len(seen) - recorded, new=new, resolved=len(ended), past=recorded)
 
 
 def active_anomalies(conn: Connection, limit: int = 20) -> list[StoredAnomaly]:
