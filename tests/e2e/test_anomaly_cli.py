@@ -181,6 +181,13 @@ def test_verdicts_from_the_cli_and_evaluate_leaves_confirmed_anomalies_out(
     assert "no anomaly 999" in missing.stderr
     still = json.loads(runner.invoke(app, ["anomaly", "list", "--json"]).stdout)
     assert (still[0]["verdict"], still[0]["verdict_note"]) == ("confirmed", "new tests")
+    for verdict, count in (("confirmed", 1), ("dismissed", 0), ("none", 0)):
+        chosen = runner.invoke(app, ["anomaly", "list", "--json", "--verdict", verdict])
+        assert len(json.loads(chosen.stdout)) == count, verdict
+    assert (
+        json.loads(runner.invoke(app, ["anomaly", "list", "--json", "--offset", "1"]).stdout) == []
+    )
+    assert runner.invoke(app, ["anomaly", "list", "--verdict", "maybe"]).exit_code == 2
 
 
 def test_record_runs_a_pass_and_with_history_records_the_past_once(

@@ -132,11 +132,15 @@ def test_the_api_lists_recorded_anomalies(engine: Engine, settings: Settings) ->
     with TestClient(create_app(container)) as client:
         everything = client.get("/api/v1/anomalies").json()
         active = client.get("/api/v1/anomalies", params={"active": "true"}).json()
+        second = client.get("/api/v1/anomalies", params={"limit": 1, "offset": 1}).json()
+        unlabelled = client.get("/api/v1/anomalies", params={"verdict": "none"}).json()
         problems = client.get("/api/v1/problems").json()
     container.close()
     assert [a["series"] for a in everything] == ["b · CI", "a · CI"]
     assert everything[1]["resolved_at"] is not None
     assert [a["series"] for a in active] == ["b · CI"]
+    assert second == everything[1:]
+    assert unlabelled == everything
     assert active[0]["trigger"] == {"commit": "abc"}
     assert any(p["kind"] == "anomaly" for p in problems["problems"])
 
@@ -147,7 +151,8 @@ def test_detection_is_scheduled_with_the_other_tasks(engine: Engine, settings: S
     tasks = register_tasks(huey, engine, settings=settings)
     assert tasks.anomalies is not None
     assert "record_anomalies" in {t.__name__ for t in huey._registry._periodic_tasks}
-    assert tasks.anomalies.call_local() == {"seen": 0, "new": 0, "resolved": 0}  # type: ignore[attr-defined]
+    report = tasks.anomalies.call_local()  # type: ignore[attr-defined]
+    assert report == {"seen": 0, "new": 0, "resolved": 0, "past": 0}
     off = settings.model_copy(
         update={"anomaly": settings.anomaly.model_copy(update={"enabled": False})}
     )
@@ -271,6 +276,15 @@ def test_a_verdict_through_the_api_needs_the_token_and_is_shown(
         )
         bad = client.post(path, json={"verdict": "maybe", "by": "ana"}, headers=auth)
         nobody = client.post(path, json={"verdict": "dismissed"}, headers=auth)
+        confirm = {"verdict": "confirmed", "by": "ana"}
+        confirmed = client.post(path, json=confirm, headers=auth)
+        assert confirmed.status_code == 200, confirmed.text
+        by_verdict = {
+            v: client.get("/api/v1/anomalies", params={"verdict": v}).json()
+            for v in ("confirmed", "dismissed", "none")
+        }
+        assert [len(by_verdict[v]) for v in ("confirmed", "dismissed", "none")] == [1, 0, 0]
+        assert client.get("/api/v1/anomalies", params={"verdict": "maybe"}).status_code == 422
         given = client.post(
             path, json={"verdict": "dismissed", "by": "ana", "note": "a test run"}, headers=auth
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import getpass
 from dataclasses import asdict
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -25,6 +26,16 @@ if TYPE_CHECKING:
     from controltower.store.anomalies import StoredAnomaly
 
 app = typer.Typer(help="Anomalies in metric series.", no_args_is_help=True)
+
+
+class VerdictFilter(StrEnum):
+    """Which anomalies ``list`` shows by their verdict."""
+
+    confirmed = "confirmed"
+    dismissed = "dismissed"
+    none = "none"
+
+
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 AnomalyId = Annotated[int, typer.Argument(metavar="ID", help="The recorded anomaly.")]
 ById = Annotated[str | None, typer.Option("--by", help="Who (default: the current user).")]
@@ -128,7 +139,12 @@ def record_command(
 def list_command(
     ctx: typer.Context,
     active: Annotated[bool, typer.Option("--active", help="Only those still going on.")] = False,
+    verdict: Annotated[
+        VerdictFilter | None,
+        typer.Option(help="Only those with this verdict (none: those without one)."),
+    ] = None,
     limit: Annotated[int, typer.Option(min=1, help="At most this many.")] = 50,
+    offset: Annotated[int, typer.Option(min=0, help="Skip this many first.")] = 0,
     json_output: JsonOption = False,
 ) -> None:
     """Recorded anomalies, newest first, with their ids and verdicts."""
@@ -136,7 +152,13 @@ def list_command(
     from controltower.store.engine import reading
 
     with database(configured(ctx)) as engine, engine.connect() as conn:
-        found = recent_anomalies(reading(conn), active_only=active, limit=limit)
+        found = recent_anomalies(
+            reading(conn),
+            active_only=active,
+            verdict=None if verdict is None else verdict.value,
+            limit=limit,
+            offset=offset,
+        )
     if json_output:
         print_json([asdict(a) for a in found])
         return

@@ -140,13 +140,27 @@ def active_anomalies(conn: Connection, limit: int = 20) -> list[StoredAnomaly]:
 
 
 def recent_anomalies(
-    conn: Connection, *, active_only: bool = False, limit: int = 100
+    conn: Connection,
+    *,
+    active_only: bool = False,
+    verdict: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
 ) -> list[StoredAnomaly]:
-    """Recorded anomalies, newest detection first; only the active ones with ``active_only``."""
+    """Recorded anomalies, newest detection first, a page of ``limit`` from ``offset``.
+
+    ``active_only``: only those not resolved; ``verdict``: only those with that
+    verdict (``confirmed``, ``dismissed``), or ``none`` for those without one.
+    """
     query = select(anomalies_t).order_by(anomalies_t.c.detected_at.desc(), anomalies_t.c.id)
     if active_only:
         query = query.where(anomalies_t.c.resolved_at.is_(None))
-    return [StoredAnomaly(**row._asdict()) for row in conn.execute(query.limit(limit))]
+    if verdict == "none":
+        query = query.where(anomalies_t.c.verdict.is_(None))
+    elif verdict is not None:
+        query = query.where(anomalies_t.c.verdict == verdict)
+    page = query.limit(limit).offset(offset)
+    return [StoredAnomaly(**row._asdict()) for row in conn.execute(page)]
 
 
 def anomalies_since(

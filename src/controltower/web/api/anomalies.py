@@ -38,10 +38,14 @@ class VerdictRequest(BaseModel):
 def get_anomalies(
     conn: ConnectionDep,
     active: bool = Query(default=False, description="Only those still going on."),
+    verdict: Literal["confirmed", "dismissed", "none"] | None = Query(
+        default=None, description="Only those with this verdict (none: those without one)."
+    ),
     limit: int = Query(default=100, ge=1, le=1000),
+    offset: int = Query(default=0, ge=0),
 ) -> list[StoredAnomaly]:
     """Recorded anomalies, newest first: kind, severity, size against normal, start, trigger."""
-    return recent_anomalies(conn, active_only=active, limit=limit)
+    return recent_anomalies(conn, active_only=active, verdict=verdict, limit=limit, offset=offset)
 
 
 @router.get("/anomalies/{anomaly_id}")
