@@ -6,11 +6,12 @@ Screenshots of every page are saved under ``test-artifacts/screenshots/`` for re
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
-from sqlalchemy import create_engine, delete, func, select
+from sqlalchemy import create_engine, delete, func, insert, select
 
 from controltower.store.anomalies import anomalies_t, record
 from controltower.store.tables import Repository, Workflow, WorkflowRun, table_of
@@ -235,4 +236,60 @@ def test_anomalies_are_listed_on_the_overview_and_marked_on_their_charts(
     finally:
         with engine.begin() as conn:
             conn.execute(delete(anomalies_t).where(anomalies_t.c.series == series))
+        engine.dispose()
+
+
+def test_the_anomalies_page_pages_filters_and_takes_verdicts(server: Process, page: Page) -> None:
+    """Every recorded anomaly, 50 a page, newest first; a verdict from a row; a filter by it."""
+    engine = create_engine(server.extra["database_url"])
+    now = datetime.now(UTC)
+    rows = [
+        {
+            "series": f"org/paged · CI {n:02d}",
+            "metric": "duration",
+            "unit": "s",
+            "kind": "level_shift",
+            "severity": "warning",
+            "started_at": now - timedelta(days=60 - n),
+            "detected_at": now - timedelta(days=59 - n),
+            "expected": 600.0,
+            "observed": 800.0,
+            "score": 9.0,
+            "usd_per_month": None,
+            "trigger": None,
+            "first_seen_at": now,
+            "last_seen_at": now,
+            "resolved_at": now,
+        }
+        for n in range(55)
+    ]
+    with engine.begin() as conn:
+        conn.execute(insert(anomalies_t), rows)
+    try:
+        page.goto(f"{server.url}/anomalies")
+        table = page.get_by_role("table", name="Recorded anomalies")
+        assert page.get_by_role("heading", name="Recorded anomalies 1–50").is_visible()
+        assert table.locator("tbody tr").count() == 50
+        assert "of org/paged · CI 54" in table.locator("tbody tr").first.inner_text()
+        check_page(page, "anomalies", 0)
+        page.get_by_role("link", name="Older").click()
+        expect(page.get_by_role("heading", name="Recorded anomalies 51–55")).to_be_visible()
+        assert table.locator("tbody tr").count() == 5
+        assert "of org/paged · CI 00" in table.locator("tbody tr").last.inner_text()
+        assert page.get_by_role("link", name="Older").count() == 0
+
+        page.get_by_role("link", name="Newer").click()
+        page.get_by_label("Your name").fill("ana")
+        title = "level shift in duration of org/paged · CI 54"
+        page.get_by_role("button", name=f"Confirm as real: {title}").click()
+        expect(table.locator("tbody tr").first).to_contain_text("confirmed by ana")
+        page.get_by_label("Verdict", exact=True).select_option("confirmed")
+        page.get_by_role("button", name="Show").click()
+        page.wait_for_url("**/anomalies?verdict=confirmed*")
+        assert table.locator("tbody tr").count() == 1
+        assert title in table.inner_text()
+        assert page.errors == []  # type: ignore[attr-defined]
+    finally:
+        with engine.begin() as conn:
+            conn.execute(delete(anomalies_t).where(anomalies_t.c.series.like("org/paged%")))
         engine.dispose()

@@ -5,21 +5,21 @@ One module per area, each with its own router, gathered here into the one
 filters, number formats and rendering every page shares), ``static``
 (plotly.js and dashboard.js), ``overview`` (the overview and the kept views
 ``warm`` computes at start), ``drilldown`` (repository, workflow, run and
-job), ``reports`` (DORA and cost) and ``alerts`` (the one page that changes
-state). Filters (days, branch, event) live in the query string and every
-link on a page carries them, so a view can be shared and drilling down
-keeps them.
+job), ``reports`` (DORA and cost), ``alerts`` and ``anomalies`` (the pages
+that change state: acknowledgements, silences, verdicts). Filters (days,
+branch, event) live in the query string and every link on a page carries
+them, so a view can be shared and drilling down keeps them.
 """
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
-from controltower.web.pages import alerts, drilldown, overview, reports, static
+from controltower.web.pages import alerts, anomalies, drilldown, overview, reports, static
 from controltower.web.pages.overview import warm
 
 __all__ = ["router", "warm"]
 
 router = APIRouter()
-for area in (static, overview, drilldown, reports, alerts):
+for area in (static, overview, drilldown, reports, alerts, anomalies):
     router.include_router(area.router)
