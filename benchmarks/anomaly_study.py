@@ -12,12 +12,9 @@ from __future__ import annotations
 import argparse
 import time
 
+from benchmarks.stored_series import stored_series
 from controltower.anomaly.evaluation import Tally, evaluate
-from controltower.anomaly.sources import load_series
 from controltower.anomaly.tuning import Tuning
-from controltower.config import Settings
-from controltower.store.engine import make_engine, reading
-from controltower.telemetry.service import rate_table
 
 VARIANTS = {
     "defaults": Tuning(),
@@ -42,11 +39,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
-    settings = Settings()
-    engine = make_engine(settings.resolved_database_url)
-    with engine.connect() as conn:
-        series = load_series(reading(conn), rate=rate_table(settings.telemetry.rates).rate)
-    engine.dispose()
+    series = stored_series()
     print(f"{len(series)} series, seed {args.seed}\n")
     columns = ("recall", "found", *KINDS, "false alarm share", "stored alarms", "s")
     print("| variant | " + " | ".join(columns) + " |")

@@ -21,14 +21,11 @@ import argparse
 
 import numpy as np
 
+from benchmarks.stored_series import stored_series
 from controltower.anomaly.bursts import binomial_tail
 from controltower.anomaly.evaluation import _room
 from controltower.anomaly.injection import BURST_RISE
-from controltower.anomaly.sources import load_series
 from controltower.anomaly.tuning import Tuning
-from controltower.config import Settings
-from controltower.store.engine import make_engine, reading
-from controltower.telemetry.service import rate_table
 
 TAILS = (1e-3, 3e-3, 1e-2, 3e-2)
 RATES = ((0.0, 0.1), (0.1, 0.2), (0.2, 0.3), (0.3, 0.45), (0.45, 1.01))
@@ -51,13 +48,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
-    settings = Settings()
-    engine = make_engine(settings.resolved_database_url)
-    with engine.connect() as conn:
-        series = load_series(
-            reading(conn), rate=rate_table(settings.telemetry.rates).rate, metrics=["failures"]
-        )
-    engine.dispose()
+    series = stored_series(["failures"])
     tuning = Tuning()
     rng = np.random.default_rng(args.seed)
     references: list[np.ndarray] = []

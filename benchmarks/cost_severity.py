@@ -14,26 +14,17 @@ from __future__ import annotations
 from collections import Counter
 from typing import get_args
 
+from benchmarks.stored_series import stored_series
 from controltower.anomaly.findings import findings
 from controltower.anomaly.model import Severity
 from controltower.anomaly.severity import CostBands
-from controltower.anomaly.sources import load_series
-from controltower.config import Settings
-from controltower.store.engine import make_engine, reading
-from controltower.telemetry.service import rate_table
 
 SEVERITIES: tuple[Severity, ...] = get_args(Severity)[::-1]
 
 
 def main() -> None:
     """Print one markdown row per way of judging severity."""
-    settings = Settings()
-    engine = make_engine(settings.resolved_database_url)
-    with engine.connect() as conn:
-        series = load_series(
-            reading(conn), rate=rate_table(settings.telemetry.rates).rate, metrics=["cost"]
-        )
-    engine.dispose()
+    series = stored_series(["cost"])
     print(f"{len(series)} cost series\n")
     print("| severity by | " + " | ".join(SEVERITIES) + " |")
     print("|---|---:|---:|---:|")

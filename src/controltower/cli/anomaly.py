@@ -8,6 +8,7 @@ for a verdict that names nobody; with ``--json`` they print the anomaly.
 from __future__ import annotations
 
 import getpass
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -179,28 +180,34 @@ def list_command(
     Console().print(table)
 
 
-@app.command("confirm")
-def confirm_command(
-    ctx: typer.Context,
-    anomaly_id: AnomalyId,
-    by: ById = None,
-    note: NoteOption = None,
-    json_output: JsonOption = False,
-) -> None:
-    """Say that a recorded anomaly is a real change (evaluations then know it is present)."""
-    _verdict(ctx, anomaly_id, "confirmed", by, note, json_output)
+def _verdict_command(verdict: str, doc: str) -> Callable[..., None]:
+    """A command that gives ``verdict`` on the anomaly it is given."""
+
+    def command(
+        ctx: typer.Context,
+        anomaly_id: AnomalyId,
+        by: ById = None,
+        note: NoteOption = None,
+        json_output: JsonOption = False,
+    ) -> None:
+        _verdict(ctx, anomaly_id, verdict, by, note, json_output)
+
+    command.__doc__ = doc
+    return command
 
 
-@app.command("dismiss")
-def dismiss_command(
-    ctx: typer.Context,
-    anomaly_id: AnomalyId,
-    by: ById = None,
-    note: NoteOption = None,
-    json_output: JsonOption = False,
-) -> None:
-    """Say that a recorded anomaly is not a real change: it leaves the overview and alerts."""
-    _verdict(ctx, anomaly_id, "dismissed", by, note, json_output)
+app.command("confirm")(
+    _verdict_command(
+        "confirmed",
+        "Say that a recorded anomaly is a real change (evaluations then know it is present).",
+    )
+)
+app.command("dismiss")(
+    _verdict_command(
+        "dismissed",
+        "Say that a recorded anomaly is not a real change: it leaves the overview and alerts.",
+    )
+)
 
 
 @app.command("retract")
