@@ -24,15 +24,17 @@ from controltower.intelligence.baselines import (
 )
 from controltower.intelligence.duration import DurationModel
 from controltower.intelligence.features import featurize
+from controltower.intelligence.job_model import JobFailureModel, job_table
 from controltower.intelligence.models import FailureModel
 from controltower.intelligence.predictors import Labelled, Matrix
 from controltower.intelligence.records import HistoryRun, request_order
-from tests.support.histories import T0, synthetic_history
+from tests.support.histories import T0, synthetic_history, synthetic_jobs
 from tests.unit.intelligence.test_features import _alter_future
 
 Factory = Callable[[int], Any]
 OUTCOME: dict[str, Factory] = {
     "failure_model": lambda seed: FailureModel(seed=seed, rounds=25),
+    "job_failure_model": lambda seed: JobFailureModel(seed=seed, rounds=25),
     "previous_outcome": lambda _: PreviousOutcome(),
     "always_pass": lambda _: AlwaysPass(),
 }
@@ -49,15 +51,21 @@ def _load(saved: dict[str, Any]) -> Any:
     kind = saved["kind"]
     if kind == "failure_model":
         return FailureModel.from_dict(saved)
+    if kind == "job_failure_model":
+        return JobFailureModel.from_dict(saved)
     if kind == "duration_model":
         return DurationModel.from_dict(saved)
     return baseline_from_dict(saved)
 
 
-def _data(runs: list[HistoryRun], is_outcome: bool) -> tuple[Labelled, Labelled, Matrix]:
+def _data(runs: list[HistoryRun], name: str) -> tuple[Labelled, Labelled, Matrix]:
+    """Fitting and validation rows of the past, and every row of the past to predict."""
     rows = featurize(runs)
     past = np.array([r.created is not None and r.created < CUTOFF for r in runs])
-    if is_outcome:
+    if name.startswith("job_"):
+        table = job_table(runs, rows, synthetic_jobs(runs))
+        rows, past, target = table.rows, past[table.run_index], table.failed
+    elif name in OUTCOME:
         target = np.array([np.nan if r.failed is None else float(r.failed) for r in runs])
     else:
         target = np.array(
@@ -87,7 +95,7 @@ def runs() -> list[HistoryRun]:
 @pytest.mark.parametrize("name", list(ALL))
 def test_same_seed_gives_the_same_predictions(name: str, runs: list[HistoryRun]) -> None:
     """Two fits with one seed predict identically."""
-    fitting, validation, past = _data(runs, name in OUTCOME)
+    fitting, validation, past = _data(runs, name)
     outputs = []
     for _ in range(2):
         predictor = ALL[name](3)
@@ -99,7 +107,7 @@ def test_same_seed_gives_the_same_predictions(name: str, runs: list[HistoryRun])
 @pytest.mark.parametrize("name", list(ALL))
 def test_fit_and_predict_leave_their_inputs_unchanged(name: str, runs: list[HistoryRun]) -> None:
     """Feature rows and targets are not modified by fitting or predicting."""
-    fitting, validation, past = _data(runs, name in OUTCOME)
+    fitting, validation, past = _data(runs, name)
     copies = copy.deepcopy((fitting, validation, past))
     predictor = ALL[name](0)
     predictor.fit(fitting, validation)
@@ -113,7 +121,7 @@ def test_fit_and_predict_leave_their_inputs_unchanged(name: str, runs: list[Hist
 @pytest.mark.parametrize("name", list(ALL))
 def test_the_saved_form_loads_into_the_same_predictions(name: str, runs: list[HistoryRun]) -> None:
     """``to_dict`` through JSON and back predicts exactly the same."""
-    fitting, validation, past = _data(runs, name in OUTCOME)
+    fitting, validation, past = _data(runs, name)
     predictor = ALL[name](0)
     predictor.fit(fitting, validation)
     loaded = _load(orjson.loads(orjson.dumps(predictor.to_dict())))
@@ -128,7 +136,7 @@ def test_shuffling_the_future_leaves_past_predictions_unchanged(
     """Trained and asked about the past only, a predictor ignores a different future."""
     predictions = []
     for history in (runs, request_order(_alter_future(runs, CUTOFF, seed=5))):
-        fitting, validation, past = _data(history, name in OUTCOME)
+        fitting, validation, past = _data(history, name)
         predictor = ALL[name](0)
         predictor.fit(fitting, validation)
         predictions.append(_predict(predictor, past))

@@ -49,7 +49,7 @@ def test_job_report_from_a_file_scores_served_predictors_beside_baselines(
     report = file_report
     assert 0 < report["expected"] <= report["test_jobs"]
     outcome, duration = report["outcome"], report["duration"]
-    assert set(outcome["pooled"]) == {"history_rate", "previous", "always_pass"}
+    assert set(outcome["pooled"]) == {"model", "history_rate", "previous", "always_pass"}
     assert set(outcome["pooled"]["previous"]) == set(OUTCOME_FIGURES)
     assert set(duration["pooled"]["median5_interval"]) == set(DURATION_FIGURES)
     assert outcome["pooled"]["always_pass"]["recall"] == 0.0
@@ -78,3 +78,34 @@ def test_a_history_without_jobs_says_so(tmp_path: Path) -> None:
     )
     assert result.exit_code == 1
     assert "no run history with jobs" in result.output
+
+
+def test_the_job_model_is_scored_beside_the_baselines_and_serves_only_when_better(
+    file_report: dict[str, Any],
+) -> None:
+    """The model reads the run's features with the job's record: it ranks failures better."""
+    pooled = file_report["outcome"]["pooled"]
+    assert file_report["model"]["kind"] == "job_failure_model"
+    assert 0.0 < file_report["model"]["threshold"] < 1.0
+    assert pooled["model"]["auc"] > pooled["previous"]["auc"]
+    assert pooled["model"]["brier"] < pooled["always_pass"]["brier"]
+    best = max(pooled[name]["f1"] for name in ("history_rate", "previous", "always_pass"))
+    by_model = pooled["model"]["f1"] > best
+    assert file_report["served"]["failure_predicted"] == ("model" if by_model else "previous")
+    assert file_report["served"]["failure_probability"] == ("model" if by_model else "history_rate")
+
+
+def test_on_validation_scores_the_slice_before_the_test_period(
+    tmp_path: Path, history: Path, file_report: dict[str, Any]
+) -> None:
+    """``--jobs --on-validation``: fewer runs scored, said so in the report."""
+    result = CliRunner().invoke(
+        app,
+        ["model", "evaluate", "--jobs", "--on-validation", "--json", "--dataset", str(history)],
+        env={"CONTROLTOWER_DATA_DIR": str(tmp_path)},
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["scored_on"] == "validation"
+    assert "scored_on" not in file_report
+    assert 0 < report["test_runs_with_jobs"] < file_report["test_runs_with_jobs"]

@@ -2,13 +2,17 @@
 
 Failures come more often after a failure on the same branch and with large
 changes; durations follow a per-workflow level with noise, so models have
-something to learn and baselines something to match.
+something to learn and baselines something to match. ``synthetic_jobs``
+gives each run its jobs, derived from the run alone, so a history whose future
+is altered gets the jobs of the altered runs.
 """
 
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 
+from controltower.intelligence.jobs import JobAttempt
 from controltower.intelligence.records import HistoryRun
 
 T0 = 1_700_000_000.0
@@ -52,4 +56,32 @@ def synthetic_history(*, repositories: int = 2, runs: int = 300, seed: int = 7) 
                     lines_deleted=lines // 3,
                 )
             )
+    return out
+
+
+def synthetic_jobs(
+    runs: Sequence[HistoryRun],
+) -> dict[tuple[str, str, int], tuple[JobAttempt, ...]]:
+    """The jobs of each run: ``build`` and ``test`` for ``ci``, ``lint`` for ``lint``.
+
+    A failed ``ci`` run failed in ``test`` four times in five, else in
+    ``build`` (``test`` is then skipped); durations split the run's.
+    """
+    out: dict[tuple[str, str, int], tuple[JobAttempt, ...]] = {}
+    for run in runs:
+        seconds = run.duration_s or 0.0
+        failed = run.conclusion == "failure"
+        if run.workflow != "ci":
+            jobs: tuple[JobAttempt, ...] = (JobAttempt("lint", run.conclusion, seconds),)
+        elif failed and random.Random(f"{run.repository}/{run.run_id}").random() < 0.2:
+            jobs = (
+                JobAttempt("build", "failure", seconds * 0.4),
+                JobAttempt("test", "skipped", 0.0),
+            )
+        else:
+            jobs = (
+                JobAttempt("build", "success", seconds * 0.4),
+                JobAttempt("test", run.conclusion, seconds * 0.6),
+            )
+        out[(run.repository, run.run_id, run.attempt)] = jobs
     return out

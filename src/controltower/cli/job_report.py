@@ -44,12 +44,16 @@ def _from_database(settings: Any) -> tuple[list[Any], dict[RunKey, Any]]:
         return list(stored_history(engine)), dict(jobs)
 
 
-def job_report(settings: Any, dataset: Path | None) -> dict[str, Any] | None:
+def job_report(
+    settings: Any, dataset: Path | None, *, seed: int = 0, on_validation: bool = False
+) -> dict[str, Any] | None:
     """The per-job report of a history file or of the database (None: no run has jobs)."""
     from controltower.intelligence.job_evaluation import evaluate_jobs
 
     runs, jobs = _from_file(dataset) if dataset is not None else _from_database(settings)
-    return evaluate_jobs(runs, jobs) if jobs else None
+    if not jobs:
+        return None
+    return evaluate_jobs(runs, jobs, seed=seed, on_validation=on_validation)
 
 
 def print_job_report(report: dict[str, Any], json_output: bool) -> None:

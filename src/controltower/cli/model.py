@@ -45,11 +45,8 @@ def evaluate_command(
     from controltower.intelligence.evaluation import evaluate
 
     settings = configured(ctx)
-    if jobs and on_validation:
-        typer.secho("--on-validation scores run predictions; it does not apply to --jobs", err=True)
-        raise typer.Exit(2)
     if jobs:
-        found = job_report(settings, dataset)
+        found = job_report(settings, dataset, seed=seed, on_validation=on_validation)
         if found is None:
             typer.secho("no run history with jobs to evaluate on", err=True, fg="red")
             raise typer.Exit(1)

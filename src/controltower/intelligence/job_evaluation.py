@@ -1,29 +1,37 @@
 """Per-job predictions scored by the protocol's split (``model evaluate --jobs``).
 
 The runs are split as for runs (``evaluation.split``: per repository, in
-request order, the last 25% are the test set). Every run is fed to a
-``jobs.JobHistory`` in request order, so each test run's jobs are predicted
-from the jobs that had completed by its request. A test run's jobs are scored
-where one of that name was expected; jobs not expected are counted. Outcome
-predictors: the job's previous outcome (served as the predicted outcome),
-its smoothed recent failure share (served as the probability; failure
-predicted at 0.5 or more when scored alone) and always pass. Duration: the
-previous successful duration, and the median of the last five with the
-conformal 80% interval from the job's earlier log-ratio residuals (served;
-``intervals``). Figures are pooled, the
-unweighted mean over repositories, and per repository.
+request order, the last 25% are the test set; with ``on_validation`` each
+repository's validation slice is scored instead, ``evaluation.validation_split``).
+Every run is fed to a ``jobs.JobHistory`` in request order, so each test run's
+jobs are predicted from the jobs that had completed by its request. A test
+run's jobs are scored where one of that name was expected; jobs not expected
+are counted. Outcome predictors: the job model (``job_model``: fitted on the
+jobs of the fitting runs, calibrated on those of the validation runs), the
+job's previous outcome, its smoothed recent failure share (failure predicted
+at 0.5 or more when scored alone) and always pass. The model serves both
+failure figures when its pooled F1 beats every baseline's; otherwise the
+recent share serves the probability and the previous outcome the decision.
+Duration: the previous successful duration, and the median of the last five
+with the conformal 80% interval from the job's earlier log-ratio residuals
+(served; ``intervals``). Figures are pooled, the unweighted mean over
+repositories, and per repository.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from itertools import groupby
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
-from controltower.intelligence.evaluation import split
-from controltower.intelligence.jobs import JobAttempt, JobHistory, JobPrediction
+from controltower.intelligence.evaluation import split, validation_split
+from controltower.intelligence.features import featurize
+from controltower.intelligence.job_model import JobTable, fit_job_model, job_table
+from controltower.intelligence.jobs import JobAttempt, JobPrediction
 from controltower.intelligence.metrics import (
     DURATION_FIGURES,
     OUTCOME_FIGURES,
@@ -32,33 +40,49 @@ from controltower.intelligence.metrics import (
     mean_over,
     outcome_figures,
 )
-from controltower.intelligence.records import HistoryRun, request_order, request_times
+from controltower.intelligence.records import HistoryRun, request_order
 
 RunKey = tuple[str, str, int]
-Scored = tuple[str, JobAttempt, JobPrediction]
 NAN = float("nan")
+OUTCOME_BASELINES = ("history_rate", "previous", "always_pass")
+
+
+@dataclass(frozen=True, slots=True)
+class Scored:
+    """One expected test job that ran, its baselines' prediction and the model's (if any)."""
+
+    repository: str
+    job: JobAttempt
+    predicted: JobPrediction
+    model_probability: float
+    model_failed: bool
 
 
 def _f(value: float | None) -> float:
     return NAN if value is None else value
 
 
-def _outcomes(scored: Sequence[Scored]) -> dict[str, Figures]:
-    rows = [(j.failed, p) for _, j, p in scored if j.failed is not None]
-    failed = np.array([bool(f) for f, _ in rows], dtype=bool)
-    previous = np.array([bool(p.failure_predicted) for _, p in rows], dtype=bool)
-    rate = np.array([_f(p.failure_probability) for _, p in rows])
+def _outcomes(scored: Sequence[Scored], with_model: bool) -> dict[str, Figures]:
+    rows = [s for s in scored if s.job.failed is not None]
+    failed = np.array([bool(s.job.failed) for s in rows], dtype=bool)
+    previous = np.array([bool(s.predicted.failure_predicted) for s in rows], dtype=bool)
+    rate = np.array([_f(s.predicted.failure_probability) for s in rows])
     rate = np.where(np.isnan(rate), 0.0, rate)
     never = np.zeros(len(rows), dtype=bool)
-    return {
-        "history_rate": outcome_figures(failed, rate, rate >= 0.5),
-        "previous": outcome_figures(failed, previous.astype(float), previous),
-        "always_pass": outcome_figures(failed, never.astype(float), never),
-    }
+    out: dict[str, Figures] = {}
+    if with_model:
+        probability = np.array([s.model_probability for s in rows], dtype=np.float64)
+        decided = np.array([s.model_failed for s in rows], dtype=bool)
+        out["model"] = outcome_figures(failed, probability, decided)
+    out["history_rate"] = outcome_figures(failed, rate, rate >= 0.5)
+    out["previous"] = outcome_figures(failed, previous.astype(float), previous)
+    out["always_pass"] = outcome_figures(failed, never.astype(float), never)
+    return out
 
 
 def _durations(scored: Sequence[Scored]) -> dict[str, Figures]:
-    rows = [(j.success_duration, p) for _, j, p in scored if j.success_duration is not None]
+    rows = [(s.job.success_duration, s.predicted) for s in scored]
+    rows = [(d, p) for d, p in rows if d is not None]
     actual = np.array([d for d, _ in rows], dtype=np.float64)
     served = np.array(
         [[_f(p.duration_p10), _f(p.duration_p50), _f(p.duration_p90)] for _, p in rows]
@@ -70,9 +94,14 @@ def _durations(scored: Sequence[Scored]) -> dict[str, Figures]:
     }
 
 
-def _three_ways(scored: list[Scored], figures: Any, names: Sequence[str]) -> dict[str, Any]:
-    by_repo = {repo: figures(list(group)) for repo, group in groupby(scored, key=lambda s: s[0])}
+def _three_ways(
+    scored: list[Scored], figures: Callable[[Sequence[Scored]], dict[str, Figures]]
+) -> dict[str, Any]:
+    by_repo = {
+        repo: figures(list(group)) for repo, group in groupby(scored, key=lambda s: s.repository)
+    }
     predictors = list(figures([]).keys())
+    names = OUTCOME_FIGURES if "always_pass" in predictors else DURATION_FIGURES
     return {
         "pooled": figures(scored),
         "mean_over_repositories": {
@@ -82,46 +111,80 @@ def _three_ways(scored: list[Scored], figures: Any, names: Sequence[str]) -> dic
     }
 
 
-def _score(
-    runs: list[HistoryRun], test: Sequence[bool], jobs: Mapping[RunKey, Sequence[JobAttempt]]
-) -> tuple[list[Scored], dict[str, int]]:
-    scored: list[Scored] = []
-    counts = {"test_runs_with_jobs": 0, "test_jobs": 0, "expected": 0}
-    at = 0
-    for repo, group in groupby(runs, key=lambda r: r.repository):
-        ordered = list(group)
-        history = JobHistory()
-        for run, t in zip(ordered, request_times(ordered), strict=True):
-            own = jobs.get((run.repository, run.run_id, run.attempt), ())
-            predicted = {p.name: p for p in history.request(run, t, own)}
-            is_test, at = test[at], at + 1
-            if not is_test or not own:
-                continue
+def _counts(runs: Sequence[HistoryRun], test: Sequence[bool], jobs: Mapping[RunKey, Any]) -> Any:
+    counts = {"test_runs_with_jobs": 0, "test_jobs": 0}
+    for run, is_test in zip(runs, test, strict=True):
+        own = jobs.get((run.repository, run.run_id, run.attempt), ())
+        if is_test and own:
             counts["test_runs_with_jobs"] += 1
-            for job in {j.name: j for j in reversed(own)}.values():
-                counts["test_jobs"] += 1
-                if job.name in predicted:
-                    counts["expected"] += 1
-                    scored.append((repo, job, predicted[job.name]))
-    return scored, counts
+            counts["test_jobs"] += len({j.name for j in own})
+    return counts
+
+
+def _scored(
+    table: JobTable, test: npt.NDArray[np.bool_], probability: Any, decided: Any
+) -> list[Scored]:
+    out = []
+    for i in np.flatnonzero(test[table.run_index]):
+        job = table.ran[i]
+        if job is None:
+            continue
+        out.append(
+            Scored(
+                table.repositories[i],
+                job,
+                table.predictions[i],
+                float(probability[i]),
+                bool(decided[i]),
+            )
+        )
+    return out
+
+
+def _served(outcome: dict[str, Any]) -> str:
+    pooled = outcome["pooled"]
+    if "model" not in pooled:
+        return "baselines"
+    best = max((pooled[name]["f1"] or 0.0) for name in OUTCOME_BASELINES)
+    return "model" if (pooled["model"]["f1"] or 0.0) > best else "baselines"
 
 
 def evaluate_jobs(
-    runs: Sequence[HistoryRun], jobs: Mapping[RunKey, Sequence[JobAttempt]]
+    runs: Sequence[HistoryRun],
+    jobs: Mapping[RunKey, Sequence[JobAttempt]],
+    *,
+    seed: int = 0,
+    on_validation: bool = False,
 ) -> dict[str, Any]:
     """The per-job report: counts, then outcome and duration figures three ways."""
     ordered = request_order(runs)
-    parts = split(ordered)
-    scored, counts = _score(ordered, [bool(t) for t in parts.test], jobs)
-    return {
+    parts = validation_split(ordered) if on_validation else split(ordered)
+    table = job_table(ordered, featurize(ordered), jobs)
+    model = fit_job_model(table, parts.fitting, parts.validation, seed=seed)
+    tested = parts.test[table.run_index]
+    probability = np.full(len(table.failed), NAN)
+    decided = np.zeros(len(table.failed), dtype=bool)
+    if model is not None and tested.any():
+        probability[tested] = model.predict_proba(table.rows[tested])
+        decided[tested] = model.predict(table.rows[tested])
+    scored = _scored(table, parts.test, probability, decided)
+    outcome = _three_ways(scored, lambda s: _outcomes(s, model is not None))
+    by_model = _served(outcome) == "model"
+    report: dict[str, Any] = {
         "protocol": "shared/spec/prediction-evaluation.md, per job",
-        "model": None,
+        "model": None
+        if model is None
+        else {"kind": model.kind, "threshold": round(model.threshold, 4)},
         "served": {
-            "failure_probability": "history_rate",
-            "failure_predicted": "previous",
+            "failure_probability": "model" if by_model else "history_rate",
+            "failure_predicted": "model" if by_model else "previous",
             "duration": "median5_interval",
         },
-        **counts,
-        "outcome": _three_ways(scored, _outcomes, OUTCOME_FIGURES),
-        "duration": _three_ways(scored, _durations, DURATION_FIGURES),
+        **_counts(ordered, [bool(t) for t in parts.test], jobs),
+        "expected": len(scored),
+        "outcome": outcome,
+        "duration": _three_ways(scored, _durations),
     }
+    if on_validation:
+        report["scored_on"] = "validation"
+    return report

@@ -11,7 +11,9 @@ few (``intervals``); the failure
 probability is its recent failure share with one failure and one pass added
 (so one outcome is not a certainty); the predicted outcome is its previous
 one. ``JobHistory`` holds what had completed by a moment, fed in request
-order like ``features.RepositoryHistory``.
+order like ``features.RepositoryHistory``; it also gives each expected job's
+``JOB_FEATURES``, the job model's inputs beside the run's (``job_model``),
+from the same bounded state in training and in serving.
 """
 
 from __future__ import annotations
@@ -21,12 +23,27 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from controltower.domain import JobFact, is_failed, is_passed
 from controltower.intelligence.intervals import interval, log_residual, median_of_five
 from controltower.intelligence.records import MAX_DURATION_S, HistoryRun, known_at
 
 RECENT = 20
 POOLED = 200
+NAN = float("nan")
+JOB_FEATURES = (
+    "job_prev_failed",
+    "job_fail_share",
+    "job_fails_last5",
+    "job_fail_streak",
+    "job_runs",
+    # the share of the failed runs among the workflow's last RECENT that this job failed in
+    "job_blame",
+    "job_index",
+    "jobs_expected",
+    "job_log_median5",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +120,8 @@ class JobHistory:
         self.residuals: dict[tuple[str, str], deque[float]] = {}
         self.pooled: dict[str, deque[float]] = {}
         self.last_jobs: dict[str, tuple[str, ...]] = {}
+        # per workflow, the failed jobs' names of its last RECENT completed runs (empty: passed)
+        self.failed_sets: dict[str, deque[frozenset[str]]] = {}
         self.pending: list[tuple[float, int, str, tuple[JobAttempt, ...]]] = []
         self._seq = 0
 
@@ -111,6 +130,8 @@ class JobHistory:
         if not jobs:
             return
         self.last_jobs[workflow] = tuple(dict.fromkeys(j.name for j in jobs))
+        failed_names = frozenset(j.name for j in jobs if j.failed)
+        self.failed_sets.setdefault(workflow, deque(maxlen=RECENT)).append(failed_names)
         for job in jobs:
             key = (workflow, job.name)
             seconds, failed = job.success_duration, job.failed
@@ -140,6 +161,39 @@ class JobHistory:
             for name in self.last_jobs.get(workflow, ())
         ]
 
+    def features(self, workflow: str) -> list[tuple[str, list[float]]]:
+        """The ``JOB_FEATURES`` of each job a run of ``workflow`` is expected to run."""
+        names = self.last_jobs.get(workflow, ())
+        failed_runs = [s for s in self.failed_sets.get(workflow, ()) if s]
+        out = []
+        for index, name in enumerate(names):
+            outcomes = list(self.outcomes.get((workflow, name), ()))
+            streak = 0
+            for failed in reversed(outcomes):
+                if not failed:
+                    break
+                streak += 1
+            p50 = median_of_five(list(self.durations.get((workflow, name), ())))
+            blame = sum(name in s for s in failed_runs) / len(failed_runs) if failed_runs else NAN
+            known = bool(outcomes)
+            out.append(
+                (
+                    name,
+                    [
+                        float(outcomes[-1]) if known else NAN,
+                        (sum(outcomes) + 1) / (len(outcomes) + 2) if known else NAN,
+                        float(sum(outcomes[-5:])) if known else NAN,
+                        float(streak),
+                        float(len(outcomes)),
+                        blame,
+                        float(index),
+                        float(len(names)),
+                        float(np.log(max(p50, 1.0))) if p50 is not None else NAN,
+                    ],
+                )
+            )
+        return out
+
     def advance(self, now: float) -> None:
         """Take in the jobs of every run that had completed strictly before ``now``."""
         while self.pending and self.pending[0][0] < now:
@@ -152,10 +206,14 @@ class JobHistory:
         """Predictions for ``run`` requested at ``requested``; its jobs count once known."""
         self.advance(requested)
         predicted = self.predict(run.workflow)
+        self.hold(run, requested, jobs)
+        return predicted
+
+    def hold(self, run: HistoryRun, requested: float, jobs: Sequence[JobAttempt]) -> None:
+        """Keep the jobs of ``run`` (requested at ``requested``) until its outcome is known."""
         item = (known_at(run, requested), self._seq, run.workflow, tuple(jobs))
         heapq.heappush(self.pending, item)
         self._seq += 1
-        return predicted
 
 
 def job_attempts(jobs: Sequence[JobFact]) -> tuple[JobAttempt, ...]:

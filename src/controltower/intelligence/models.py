@@ -99,6 +99,13 @@ class FailureModel:
     """Gradient-boosted failure probability, Platt-calibrated, with an F1-optimal decision."""
 
     name = "model"
+    kind = "failure_model"
+    # The names of the columns ``model_inputs`` gives the booster.
+    features: tuple[str, ...] = FEATURES
+
+    def model_inputs(self, rows: Matrix) -> Matrix:
+        """The columns of ``rows`` the booster reads (runs' rows carry more after them)."""
+        return inputs(rows)
 
     def __init__(
         self,
@@ -119,7 +126,7 @@ class FailureModel:
         """Train on the fitting slice; calibrate and pick the threshold on validation."""
         threads = thread_count(self.threads, len(fitting))
         params = self.trees.params(self.seed, threads, objective="binary")
-        data = dataset(inputs(fitting.rows), fitting.targets)
+        data = dataset(self.model_inputs(fitting.rows), fitting.targets, self.features)
         self.booster = lgb.train(params, data, self.trees.rounds)
         check = validation if len(set(validation.targets.tolist())) == 2 else fitting
         raw = self._raw(check.rows)
@@ -132,7 +139,9 @@ class FailureModel:
 
     def _raw(self, rows: Matrix) -> Vector:
         assert self.booster is not None, "fit or load the model first"
-        return np.asarray(self.booster.predict(inputs(rows), raw_score=True, num_threads=1))
+        return np.asarray(
+            self.booster.predict(self.model_inputs(rows), raw_score=True, num_threads=1)
+        )
 
     def predict_proba(self, rows: Matrix) -> Vector:
         """Calibrated probability of failure."""
@@ -150,13 +159,15 @@ class FailureModel:
     def contributions(self, rows: Matrix) -> Matrix:
         """Per-feature contributions to the raw score (last column: the expected value)."""
         assert self.booster is not None, "fit or load the model first"
-        return np.asarray(self.booster.predict(inputs(rows), pred_contrib=True, num_threads=1))
+        return np.asarray(
+            self.booster.predict(self.model_inputs(rows), pred_contrib=True, num_threads=1)
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """The booster's model text, the calibration and the decision."""
         assert self.booster is not None, "fit or load the model first"
         return {
-            "kind": "failure_model",
+            "kind": self.kind,
             "seed": self.seed,
             **self.trees.to_dict(),
             "booster": self.booster.model_to_string(),

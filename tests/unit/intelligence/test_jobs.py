@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import pytest
 
-from controltower.intelligence.jobs import JobAttempt, JobHistory, predict_job
-from controltower.intelligence.records import HistoryRun
+from controltower.intelligence.features import featurize
+from controltower.intelligence.job_model import job_table
+from controltower.intelligence.jobs import JOB_FEATURES, JobAttempt, JobHistory, predict_job
+from controltower.intelligence.records import HistoryRun, request_order
+from tests.support.histories import T0, synthetic_history, synthetic_jobs
+from tests.unit.intelligence.test_features import _alter_future
 
 
 def _run(i: int, created: float, completed: float | None, workflow: str = "ci") -> HistoryRun:
@@ -65,3 +72,45 @@ def test_another_workflow_expects_nothing() -> None:
     history = JobHistory()
     history.request(_run(1, 0.0, 10.0), 0.0, [JobAttempt("build", "success", 9.0)])
     assert history.request(_run(2, 100.0, None, workflow="docs"), 100.0, []) == []
+
+
+def test_job_features_give_each_expected_jobs_recent_record() -> None:
+    """Last outcome, smoothed share, streak, runs, share of failed runs it failed in, position."""
+    history = JobHistory()
+    ran = [
+        [JobAttempt("build", "success", 60.0), JobAttempt("test", "failure", 100.0)],
+        [JobAttempt("build", "success", 62.0), JobAttempt("test", "failure", 90.0)],
+        [JobAttempt("build", "success", 58.0), JobAttempt("test", "success", 95.0)],
+        [JobAttempt("build", "failure", 10.0), JobAttempt("test", "skipped", 0.0)],
+    ]
+    for i, jobs in enumerate(ran):
+        history.request(_run(i, i * 1000.0, i * 1000.0 + 500), i * 1000.0, jobs)
+    history.advance(10_000.0)
+    features = dict(history.features("ci"))
+    named = {
+        name: dict(zip(JOB_FEATURES, values, strict=True)) for name, values in features.items()
+    }
+    build, test = named["build"], named["test"]
+    assert build["job_prev_failed"] == 1.0
+    assert build["job_fail_share"] == pytest.approx((1 + 1) / (4 + 2))
+    assert (build["job_fail_streak"], build["job_runs"], build["job_index"]) == (1.0, 4.0, 0.0)
+    assert build["job_blame"] == pytest.approx(1 / 3)  # failed in one of the three failed runs
+    assert build["job_log_median5"] == pytest.approx(math.log(60.0))  # median of the three passes
+    # a skipped job has no outcome: its last one is the pass before
+    assert (test["job_prev_failed"], test["job_fail_streak"], test["job_runs"]) == (0.0, 0.0, 3.0)
+    assert test["job_blame"] == pytest.approx(2 / 3)
+    assert test["jobs_expected"] == 2.0
+    assert history.features("other") == []
+
+
+def test_job_rows_of_the_past_do_not_change_when_the_future_does() -> None:
+    """Shuffled outcomes after a moment leave every earlier job row as it was."""
+    runs = request_order(synthetic_history(runs=200, seed=4))
+    cutoff = T0 + 100 * 1800
+    altered = request_order(_alter_future(runs, cutoff, seed=4))
+    tables = [job_table(r, featurize(r), synthetic_jobs(r)) for r in (runs, altered)]
+    past = np.array([r.created is not None and r.created < cutoff for r in runs])
+    before, after = (t.rows[past[t.run_index]] for t in tables)
+    assert len(before) > 100
+    np.testing.assert_array_equal(before, after)
+    assert not np.array_equal(tables[0].failed, tables[1].failed)
