@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 from functools import cache
 
+import numpy as np
 import orjson
 import pytest
 from fastapi.testclient import TestClient
@@ -19,16 +20,20 @@ from controltower.config import Settings
 from controltower.domain import RunFact
 from controltower.domain.status import snapshot_key
 from controltower.ingest.history import parse_record
-from controltower.intelligence import capability
+from controltower.intelligence import capability, registry
+from controltower.intelligence.features import featurize
+from controltower.intelligence.job_model import job_table
 from controltower.intelligence.job_serving import job_comparisons
 from controltower.intelligence.jobs import JobHistory, job_attempts
 from controltower.intelligence.records import from_fact, known_at, request_order, request_times
 from controltower.intelligence.serving import predict_new_runs
 from controltower.intelligence.source import run_pk_of
+from controltower.intelligence.training import train
 from controltower.store import schema
 from controltower.store.writer import FactWriter
 from controltower.web.app import create_app
 from tests.support.paths import DATASETS
+from tests.support.predictions import trained_version
 
 RUNS = 40
 
@@ -170,3 +175,29 @@ def test_a_job_that_called_a_reusable_workflow_is_compared_with_the_job_it_ran(
         compared = {j.name: j for j in job_comparisons(conn, pk)}
     assert compared[first.name].actual_conclusion == first.conclusion
     assert compared[first.name].actual_duration_s is not None
+
+
+def test_where_the_job_model_serves_the_stored_job_figures_are_its_on_the_training_rows(
+    engine: Engine, settings: Settings
+) -> None:
+    """Serving builds each job's row as training does: stored figures are the model's on them."""
+    facts = _facts()
+    done = [from_fact(f) for f in facts[:-1]]
+    jobs = {(f.repository, f.run_id, f.attempt): job_attempts(f.jobs or ()) for f in facts}
+    trained = train(done, jobs=jobs, threads=1)
+    model = trained.job_failure
+    assert model is not None
+    report = {**trained_version()[1], "jobs": {"served": {"failure_predicted": "model"}}}
+    with engine.begin() as conn:
+        registry.promote(conn, registry.register(conn, trained, report).version)
+    target, pk = _stored(engine, settings)
+    runs = request_order([*done, from_fact(target)])
+    table = job_table(runs, featurize(runs), jobs)
+    at = next(i for i, r in enumerate(runs) if r.run_id == target.run_id)
+    mine = table.run_index == at
+    with engine.connect() as conn:
+        stored = job_comparisons(conn, pk)
+    assert len(stored) == int(mine.sum()) > 0
+    probability = np.array([j.failure_probability for j in stored], dtype=np.float64)
+    np.testing.assert_allclose(probability, model.predict_proba(table.rows[mine]))
+    assert [j.failure_predicted for j in stored] == model.predict(table.rows[mine]).tolist()

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import copy
 
+import numpy as np
 import pytest
 from sqlalchemy import Engine, func, select
 
 from controltower.errors import ModelVersionNotFound
 from controltower.intelligence import registry
+from controltower.intelligence.features import featurize
+from controltower.intelligence.job_evaluation import evaluate_jobs
+from controltower.intelligence.job_model import job_table
+from controltower.intelligence.records import request_order
+from controltower.intelligence.training import train
 from controltower.store.tables import ModelVersion, table_of
-from tests.support.predictions import trained_version
+from tests.support.histories import synthetic_jobs
+from tests.support.predictions import small_history, trained_version
 
 
 def _register(engine: Engine, n: int) -> list[int]:
@@ -77,3 +84,29 @@ def test_a_version_whose_model_lost_serves_the_baseline(engine: Engine) -> None:
     assert info.failure_predictor == "previous"
     assert loaded.failure_predictor == "previous"
     assert loaded.failure.threshold == trained.failure.threshold
+
+
+def test_a_version_keeps_its_job_model_and_serves_it_as_its_job_report_chose(
+    engine: Engine,
+) -> None:
+    """Saved and loaded, the job model predicts the same; the job report picks what serves."""
+    runs = request_order(small_history())
+    jobs = synthetic_jobs(runs)
+    trained = train(runs, jobs=jobs, threads=1)
+    assert trained.job_failure is not None
+    report = {**trained_version()[1], "jobs": evaluate_jobs(runs, jobs)}
+    lost = copy.deepcopy(report)
+    lost["jobs"]["served"]["failure_predicted"] = "previous"
+    rows = job_table(runs, featurize(runs), jobs).rows
+    with engine.begin() as conn:
+        chosen = registry.load_models(conn, registry.register(conn, trained, report))
+        baselines = registry.load_models(conn, registry.register(conn, trained, lost))
+        without = registry.load_models(conn, registry.register(conn, *trained_version()))
+    assert chosen.job_failure is not None
+    np.testing.assert_array_equal(
+        chosen.job_failure.predict_proba(rows), trained.job_failure.predict_proba(rows)
+    )
+    served = report["jobs"]["served"]["failure_predicted"]
+    assert chosen.job_failure_predictor == ("model" if served == "model" else "baselines")
+    assert baselines.job_failure_predictor == "baselines"
+    assert (without.job_failure, without.job_failure_predictor) == (None, None)

@@ -147,7 +147,17 @@ def _print_per_repository(console: Console, section: str, per_repo: dict[str, An
 
 def _print_versions(summaries: list[dict[str, Any]], title: str) -> None:
     table = Table(title=title)
-    for column in ("version", "status", "created", "runs", "failure", "duration", "F1 model/prev"):
+    columns = (
+        "version",
+        "status",
+        "created",
+        "runs",
+        "failure",
+        "duration",
+        "jobs",
+        "F1 model/prev",
+    )
+    for column in columns:
         table.add_column(column)
     for s in summaries:
         f1 = s["failure_f1"]
@@ -158,6 +168,7 @@ def _print_versions(summaries: list[dict[str, Any]], title: str) -> None:
             str(s["trained_runs"]),
             s["failure_predictor"],
             s["duration_predictor"],
+            s.get("job_failure_predictor") or "–",
             f"{_fmt(f1.get('model'))} / {_fmt(f1.get('previous'))}",
         )
     Console().print(table)

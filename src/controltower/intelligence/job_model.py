@@ -21,18 +21,17 @@ from itertools import groupby
 import numpy as np
 import numpy.typing as npt
 
-from controltower.intelligence.features import FEATURES, inputs
 from controltower.intelligence.jobs import (
-    JOB_FEATURES,
+    JOB_INPUTS,
     JobAttempt,
     JobHistory,
     JobPrediction,
+    job_rows,
 )
-from controltower.intelligence.models import FailureModel, Trees
+from controltower.intelligence.models import FailureModel
 from controltower.intelligence.predictors import Labelled, Matrix, Vector
 from controltower.intelligence.records import HistoryRun, request_times
 
-JOB_INPUTS = (*FEATURES, *JOB_FEATURES)
 RunKey = tuple[str, str, int]
 Mask = npt.NDArray[np.bool_]
 
@@ -42,31 +41,11 @@ class JobFailureModel(FailureModel):
 
     kind = "job_failure_model"
     features = JOB_INPUTS
-
-    def __init__(
-        self,
-        seed: int = 0,
-        rounds: int | None = None,
-        threads: int = 2,
-        *,
-        trees: Trees | None = None,
-        or_previous: bool = False,
-    ) -> None:
-        super().__init__(seed, rounds, threads, trees=trees, or_previous=or_previous)
+    streak_rule = False
 
     def model_inputs(self, rows: Matrix) -> Matrix:
         """Job rows are the booster's inputs as they are."""
         return rows
-
-
-def job_rows(run_row: Vector, expected: Sequence[tuple[str, list[float]]]) -> Matrix:
-    """The model rows of a run's expected jobs: its inputs, then each job's features."""
-    head = inputs(run_row.reshape(1, -1))[0]
-    out = np.empty((len(expected), len(JOB_INPUTS)), dtype=np.float64)
-    for i, (_, values) in enumerate(expected):
-        out[i, : len(head)] = head
-        out[i, len(head) :] = values
-    return out
 
 
 @dataclass(frozen=True, slots=True)

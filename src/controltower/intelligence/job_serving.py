@@ -3,23 +3,32 @@
 The jobs' history is read for the run's workflow only, its last ``WINDOW``
 runs requested before the run (bounded, whatever the history's size), and
 fed to ``jobs.JobHistory`` in request order so only jobs of runs completed by
-the request count.
+the request count. Where the live version's job model serves (its evaluation
+chose it), the jobs' failure figures are the model's, from the run's feature
+row and each job's record (``jobs.job_rows``); otherwise the job's recent
+failure share and previous outcome.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
+import numpy as np
+import numpy.typing as npt
 from sqlalchemy import Connection, select
 
-from controltower.intelligence.jobs import JobAttempt, JobHistory, JobPrediction
+from controltower.intelligence.jobs import JobAttempt, JobHistory, JobPrediction, job_rows
 from controltower.intelligence.records import request_order, request_times
 from controltower.intelligence.source import history_query, history_run
 from controltower.store.tables import Job, Repository, WorkflowRun, table_of
 from controltower.store.tables import JobPrediction as JobPredictionRow
 from controltower.store.upsert import insert_for
+
+if TYPE_CHECKING:
+    from controltower.intelligence.job_model import JobFailureModel
 
 WINDOW = 40
 runs_t, jobs_t, job_predictions_t = table_of(WorkflowRun), table_of(Job), table_of(JobPredictionRow)
@@ -39,8 +48,17 @@ def _jobs_of(conn: Connection, pks: list[int]) -> dict[int, list[JobAttempt]]:
     return found
 
 
-def predict_jobs_for_run(conn: Connection, run_pk: int) -> list[JobPrediction]:
-    """Predictions for the jobs stored run ``run_pk`` is expected to run (none: no job history)."""
+def predict_jobs_for_run(
+    conn: Connection,
+    run_pk: int,
+    run_row: npt.NDArray[np.float64] | None = None,
+    model: JobFailureModel | None = None,
+) -> list[JobPrediction]:
+    """Predictions for the jobs stored run ``run_pk`` is expected to run (none: no job history).
+
+    With ``model`` and the run's feature row ``run_row`` (shape 1 x columns),
+    the failure figures are the model's.
+    """
     target = conn.execute(
         select(runs_t.c.workflow_id, runs_t.c.created_at).where(runs_t.c.id == run_pk)
     ).first()
@@ -63,7 +81,18 @@ def predict_jobs_for_run(conn: Connection, run_pk: int) -> list[JobPrediction]:
     for run, t in zip(ordered, request_times(ordered), strict=True):
         history.request(run, t, jobs.get(pk_of[id(run)], ()))
     history.advance(target.created_at.timestamp())
-    return history.predict(ordered[0].workflow) if ordered else []
+    if not ordered:
+        return []
+    workflow = ordered[0].workflow
+    predicted = history.predict(workflow)
+    if model is None or run_row is None or not predicted:
+        return predicted
+    inputs = job_rows(run_row[0], history.features(workflow))
+    probability, failed = model.predict_proba(inputs), model.predict(inputs)
+    return [
+        replace(p, failure_probability=float(q), failure_predicted=bool(f))
+        for p, q, f in zip(predicted, probability, failed, strict=True)
+    ]
 
 
 def record_job_predictions(conn: Connection, run_pk: int, predicted: list[JobPrediction]) -> int:

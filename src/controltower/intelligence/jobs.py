@@ -24,8 +24,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from controltower.domain import JobFact, is_failed, is_passed
+from controltower.intelligence.features import FEATURES, inputs
 from controltower.intelligence.intervals import interval, log_residual, median_of_five
 from controltower.intelligence.records import MAX_DURATION_S, HistoryRun, known_at
 
@@ -44,6 +46,8 @@ JOB_FEATURES = (
     "jobs_expected",
     "job_log_median5",
 )
+# The job model's inputs: its run's, then its own.
+JOB_INPUTS = (*FEATURES, *JOB_FEATURES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,6 +218,18 @@ class JobHistory:
         item = (known_at(run, requested), self._seq, run.workflow, tuple(jobs))
         heapq.heappush(self.pending, item)
         self._seq += 1
+
+
+def job_rows(
+    run_row: npt.NDArray[np.float64], expected: Sequence[tuple[str, list[float]]]
+) -> npt.NDArray[np.float64]:
+    """The job model's rows (``JOB_INPUTS``) of a run's expected jobs (``JobHistory.features``)."""
+    head = inputs(run_row.reshape(1, -1))[0]
+    out = np.empty((len(expected), len(JOB_INPUTS)), dtype=np.float64)
+    for i, (_, values) in enumerate(expected):
+        out[i, : len(head)] = head
+        out[i, len(head) :] = values
+    return out
 
 
 def job_attempts(jobs: Sequence[JobFact]) -> tuple[JobAttempt, ...]:

@@ -3,7 +3,9 @@
 The evaluation follows the protocol (``evaluation.evaluate``) on the same
 history, so the report stored with the version says, figure by figure,
 whether the model beat the baselines; the live predictor of each figure is
-chosen from it when the version is registered.
+chosen from it when the version is registered. Where jobs are stored, the
+job model is trained and scored too (``job_evaluation``), its report kept
+under ``jobs``.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from sqlalchemy import Engine
 from controltower.errors import NoHistory
 from controltower.intelligence import registry
 from controltower.intelligence.evaluation import evaluate
+from controltower.intelligence.job_evaluation import evaluate_jobs
+from controltower.intelligence.job_serving import stored_jobs
 from controltower.intelligence.source import stored_history
 from controltower.intelligence.training import train
 
@@ -27,8 +31,11 @@ def retrain(
     history = list(stored_history(engine))
     if not history:
         raise NoHistory("no run history to train on: import or collect runs first")
-    trained = train(history, seed=seed, threads=threads)
+    with engine.connect() as conn:
+        jobs = stored_jobs(conn)
+    trained = train(history, jobs=jobs, seed=seed, threads=threads)
     report = evaluate(history, seed=seed)
+    report["jobs"] = evaluate_jobs(history, jobs, seed=seed) if jobs else None
     with engine.begin() as conn:
         info = registry.register(conn, trained, report)
         if promote:
@@ -40,5 +47,6 @@ def retrain(
         status=info.status,
         failure=info.failure_predictor,
         duration=info.duration_predictor,
+        job_failure=registry.job_failure_predictor(info.report),
     )
     return info

@@ -12,7 +12,7 @@ duration model is in ``duration``.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Self
 
 import lightgbm as lgb
 import numpy as np
@@ -102,10 +102,8 @@ class FailureModel:
     kind = "failure_model"
     # The names of the columns ``model_inputs`` gives the booster.
     features: tuple[str, ...] = FEATURES
-
-    def model_inputs(self, rows: Matrix) -> Matrix:
-        """The columns of ``rows`` the booster reads (runs' rows carry more after them)."""
-        return inputs(rows)
+    # Whether "the previous run failed" joins the threshold in the decision unless told.
+    streak_rule = True
 
     def __init__(
         self,
@@ -114,13 +112,18 @@ class FailureModel:
         threads: int = 2,
         *,
         trees: Trees | None = None,
-        or_previous: bool = True,
+        or_previous: bool | None = None,
     ) -> None:
         self.trees = (trees or Trees()).with_rounds(rounds)
-        self.seed, self.threads, self.or_previous = seed, threads, or_previous
+        self.seed, self.threads = seed, threads
+        self.or_previous = self.streak_rule if or_previous is None else or_previous
         self.booster: lgb.Booster | None = None
         self.scale = (1.0, 0.0)
         self.threshold = 0.5
+
+    def model_inputs(self, rows: Matrix) -> Matrix:
+        """The columns of ``rows`` the booster reads (runs' rows carry more after them)."""
+        return inputs(rows)
 
     def fit(self, fitting: Labelled, validation: Labelled) -> None:
         """Train on the fitting slice; calibrate and pick the threshold on validation."""
@@ -177,7 +180,7 @@ class FailureModel:
         }
 
     @classmethod
-    def from_dict(cls, saved: dict[str, Any]) -> FailureModel:
+    def from_dict(cls, saved: dict[str, Any]) -> Self:
         """The model a ``to_dict`` came from (older versions decided by threshold alone)."""
         model = cls(
             seed=saved["seed"],

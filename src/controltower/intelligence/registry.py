@@ -24,6 +24,7 @@ from controltower.store.tables import ModelVersion, table_of
 
 if TYPE_CHECKING:
     from controltower.intelligence.duration import DurationModel
+    from controltower.intelligence.job_model import JobFailureModel
     from controltower.intelligence.models import FailureModel
     from controltower.intelligence.training import Trained
 
@@ -60,7 +61,19 @@ class VersionInfo:
             "duration_predictor": self.duration_predictor,
             "failure_f1": live.failure_f1,
             "duration_mdape": live.duration_mdape,
+            "job_failure_predictor": job_failure_predictor(self.report),
         }
+
+
+def job_failure_predictor(report: dict[str, Any]) -> str | None:
+    """What serves jobs' failure figures by the version's job report: model, baselines, or None.
+
+    None: the version was trained with no jobs stored.
+    """
+    jobs = report.get("jobs")
+    if not jobs:
+        return None
+    return "model" if jobs["served"]["failure_predicted"] == "model" else "baselines"
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +85,8 @@ class LoadedModels:
     duration: DurationModel
     failure_predictor: str
     duration_predictor: str
+    job_failure: JobFailureModel | None = None
+    job_failure_predictor: str | None = None
 
 
 def _info(row: Any) -> VersionInfo:
@@ -91,6 +106,8 @@ def _info(row: Any) -> VersionInfo:
 def serialize(trained: Trained) -> bytes:
     """The stored form of the trained models."""
     saved = {"failure": trained.failure.to_dict(), "duration": trained.duration.to_dict()}
+    if trained.job_failure is not None:
+        saved["job_failure"] = trained.job_failure.to_dict()
     return gzip.compress(orjson.dumps(saved), compresslevel=6)
 
 
@@ -188,16 +205,20 @@ def set_predictor(conn: Connection, number: int, figure: str, predictor: str) ->
 def load_models(conn: Connection, info: VersionInfo) -> LoadedModels:
     """The models of a version, deserialized (LightGBM is loaded here, not to list versions)."""
     from controltower.intelligence.duration import DurationModel  # noqa: PLC0415
+    from controltower.intelligence.job_model import JobFailureModel  # noqa: PLC0415
     from controltower.intelligence.models import FailureModel  # noqa: PLC0415
 
     blob = conn.execute(select(versions_t.c.model).where(versions_t.c.id == info.version)).scalar()
     if blob is None:
         raise ModelVersionNotFound(f"no model version {info.version}")
     saved = orjson.loads(gzip.decompress(blob))
+    job_failure = saved.get("job_failure")
     return LoadedModels(
         version=info.version,
         failure=FailureModel.from_dict(saved["failure"]),
         duration=DurationModel.from_dict(saved["duration"]),
         failure_predictor=info.failure_predictor,
         duration_predictor=info.duration_predictor,
+        job_failure=None if job_failure is None else JobFailureModel.from_dict(job_failure),
+        job_failure_predictor=job_failure_predictor(info.report),
     )

@@ -16,7 +16,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import structlog
@@ -42,6 +42,9 @@ from controltower.intelligence.state import FeatureState
 from controltower.store.tables import Prediction, table_of
 from controltower.store.upsert import insert_for
 
+if TYPE_CHECKING:
+    from controltower.intelligence.job_model import JobFailureModel
+
 log = structlog.get_logger(__name__)
 predictions_t = table_of(Prediction)
 OUTCOME_BASELINES: dict[str, OutcomePredictor] = {
@@ -52,8 +55,8 @@ DURATION_BASELINES: dict[str, DurationPredictor] = {
     "previous": PreviousDuration(),
     "median5": MedianOfFive(),
 }
-# Loaded models by (database, version): versions never change once registered.
-_loaded: dict[tuple[str, int], registry.LoadedModels] = {}
+# Loaded models by (database, version, registered): versions never change once registered.
+_loaded: dict[tuple[str, int, datetime], registry.LoadedModels] = {}
 # Feature state of the repositories predicted in this process.
 FEATURE_STATE = FeatureState()
 
@@ -82,7 +85,8 @@ def live_models(conn: Connection) -> registry.LoadedModels | None:
     info = registry.live_version(conn)
     if info is None:
         return None
-    key = (conn.engine.url.render_as_string(hide_password=True), info.version)
+    # The registration time is part of the key: a database emptied and filled again reuses numbers.
+    key = (conn.engine.url.render_as_string(hide_password=True), info.version, info.created_at)
     models = _loaded.get(key)
     if models is None:
         models = _loaded[key] = registry.load_models(conn, info)
@@ -156,6 +160,13 @@ def feature_row(conn: Connection, run_pk: int) -> Matrix | None:
         return None
     row = FEATURE_STATE.row(conn, key[0], key[1], key[2])
     return replayed_row(conn, run_pk) if row is None else np.asarray([row], dtype=np.float64)
+
+
+def job_model_of(models: registry.LoadedModels | None) -> JobFailureModel | None:
+    """The version's job model where its evaluation chose it to serve, else None."""
+    if models is None or models.job_failure_predictor != "model":
+        return None
+    return models.job_failure
 
 
 def predict_for_run(conn: Connection, run_pk: int) -> RunPrediction | None:
@@ -273,11 +284,14 @@ def predict_new_runs(
             pk = run_pk_of(conn, repository, run_id, attempt)
             if pk is None or stored_prediction(conn, pk) is not None:
                 continue
-            prediction = predict_for_run(conn, pk)
-            if prediction is None:
+            row = feature_row(conn, pk)
+            if row is None:
                 continue
+            models = live_models(conn)
+            prediction = predict_row(models, row)
             stored += record_prediction(conn, pk, prediction, mode=mode, shown=decided.show)
-            record_job_predictions(conn, pk, predict_jobs_for_run(conn, pk))
+            job_model = job_model_of(models)
+            record_job_predictions(conn, pk, predict_jobs_for_run(conn, pk, row, job_model))
         log.info(
             "run_predicted",
             repository=repository,

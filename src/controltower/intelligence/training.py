@@ -1,15 +1,21 @@
-"""Training the live models on a whole history, the latest fifth of each repository calibrating."""
+"""Training the live models on a whole history, the latest fifth of each repository calibrating.
+
+Where jobs are known, the job failure model (``job_model``) learns from the
+jobs of the same runs, split the same way.
+"""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from controltower.intelligence.duration import DurationModel
 from controltower.intelligence.features import featurize
+from controltower.intelligence.job_model import JobFailureModel, RunKey, fit_job_model, job_table
+from controltower.intelligence.jobs import JobAttempt
 from controltower.intelligence.models import FailureModel
 from controltower.intelligence.predictors import Labelled, Matrix
 from controltower.intelligence.records import HistoryRun, request_order
@@ -19,11 +25,12 @@ VALIDATION_SHARE = 0.20
 
 @dataclass(frozen=True, slots=True)
 class Trained:
-    """The two models and how many runs they learned from."""
+    """The models and how many runs they learned from (no job model: no jobs to learn from)."""
 
     failure: FailureModel
     duration: DurationModel
     runs: int
+    job_failure: JobFailureModel | None = None
 
 
 def _validation_mask(runs: Sequence[HistoryRun]) -> np.ndarray[tuple[int], np.dtype[np.bool_]]:
@@ -43,8 +50,14 @@ def _labelled(rows: Matrix, targets: np.ndarray, keep: np.ndarray) -> Labelled:
     return Labelled(rows[keep], targets[keep])
 
 
-def train(history: Sequence[HistoryRun], *, seed: int = 0, threads: int = 2) -> Trained:
-    """Fit the failure and duration models on ``history``."""
+def train(
+    history: Sequence[HistoryRun],
+    *,
+    jobs: Mapping[RunKey, Sequence[JobAttempt]] | None = None,
+    seed: int = 0,
+    threads: int = 2,
+) -> Trained:
+    """Fit the failure and duration models on ``history``, the job model on its ``jobs``."""
     runs = request_order(history)
     rows = featurize(runs)
     validation = _validation_mask(runs)
@@ -54,4 +67,8 @@ def train(history: Sequence[HistoryRun], *, seed: int = 0, threads: int = 2) -> 
     failure.fit(_labelled(rows, failed, ~validation), _labelled(rows, failed, validation))
     duration = DurationModel(seed=seed, threads=threads)
     duration.fit(_labelled(rows, seconds, ~validation), _labelled(rows, seconds, validation))
-    return Trained(failure, duration, len(runs))
+    job_failure = None
+    if jobs:
+        table = job_table(runs, rows, jobs)
+        job_failure = fit_job_model(table, ~validation, validation, seed=seed, threads=threads)
+    return Trained(failure, duration, len(runs), job_failure)
