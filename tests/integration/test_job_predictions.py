@@ -21,16 +21,33 @@ from controltower.domain import RunFact
 from controltower.domain.status import snapshot_key
 from controltower.ingest.history import parse_record
 from controltower.intelligence import capability, registry
+from controltower.intelligence.accuracy import (
+    Demotion,
+    check_live_accuracy,
+    demotions,
+    live_accuracy,
+)
 from controltower.intelligence.features import featurize
 from controltower.intelligence.job_model import job_table
-from controltower.intelligence.job_serving import job_comparisons
+from controltower.intelligence.job_serving import (
+    job_comparisons,
+    predict_jobs_for_run,
+    record_job_predictions,
+)
 from controltower.intelligence.jobs import JobHistory, job_attempts
 from controltower.intelligence.records import from_fact, known_at, request_order, request_times
-from controltower.intelligence.serving import predict_new_runs
+from controltower.intelligence.serving import (
+    job_model_of,
+    live_models,
+    predict_for_run,
+    predict_new_runs,
+    record_prediction,
+)
 from controltower.intelligence.source import run_pk_of
 from controltower.intelligence.training import train
 from controltower.store import schema
 from controltower.store.writer import FactWriter
+from controltower.web.api.predictions import model_accuracy_problems
 from controltower.web.app import create_app
 from tests.support.paths import DATASETS
 from tests.support.predictions import trained_version
@@ -201,3 +218,60 @@ def test_where_the_job_model_serves_the_stored_job_figures_are_its_on_the_traini
     probability = np.array([j.failure_probability for j in stored], dtype=np.float64)
     np.testing.assert_allclose(probability, model.predict_proba(table.rows[mine]))
     assert [j.failure_predicted for j in stored] == model.predict(table.rows[mine]).tolist()
+
+
+def test_a_job_model_whose_live_figures_fell_below_the_baselines_is_demoted(
+    engine: Engine, settings: Settings
+) -> None:
+    """All stored job predictions wrong: live F1 0, below the previous outcome; baselines serve."""
+    facts = _facts()
+    runs = [from_fact(f) for f in facts]
+    jobs = {(f.repository, f.run_id, f.attempt): job_attempts(f.jobs or ()) for f in facts}
+    trained = train(runs, jobs=jobs, threads=1)
+    report = {**trained_version()[1], "jobs": {"served": {"failure_predicted": "model"}}}
+    with engine.begin() as conn:
+        FactWriter(conn).upsert_runs(list(facts))
+        version = registry.promote(conn, registry.register(conn, trained, report).version).version
+        for fact in facts[5:]:
+            pk = run_pk_of(conn, fact.repository, fact.run_id, fact.attempt)
+            assert pk is not None
+            prediction = predict_for_run(conn, pk)
+            assert prediction is not None
+            record_prediction(conn, pk, prediction, mode="on", shown=True)
+            ran = {j.name: j for j in job_attempts(fact.jobs or ())}
+            wrong = []
+            for predicted in predict_jobs_for_run(conn, pk):
+                job = ran.get(predicted.name)
+                failed = job is not None and bool(job.failed)
+                wrong.append(
+                    dataclasses.replace(
+                        predicted,
+                        failure_probability=0.01 if failed else 0.99,
+                        failure_predicted=not failed,
+                        failure_predictor="model",
+                    )
+                )
+            record_job_predictions(conn, pk, wrong)
+    strict = Settings.model_validate(
+        {
+            **settings.model_dump(),
+            "intelligence": {"mode": "on", "accuracy_min_runs": 5, "accuracy_days": 3650},
+        }
+    )
+    last = max(f.completed_at for f in facts if f.completed_at is not None)
+    with engine.begin() as conn:
+        found = live_accuracy(conn, 3650, last + timedelta(hours=1))
+        assert found.jobs >= 40
+        assert found.served["job_failure"] == {"model": found.jobs}
+        assert found.job_failure["model"]["f1"] == 0.0
+        assert (found.job_failure["previous"]["f1"] or 0.0) > 0.05
+        made = check_live_accuracy(conn, strict, last + timedelta(hours=1))
+    assert Demotion(version, "job_failure", "baselines") in made
+    with engine.connect() as conn:
+        live = registry.live_version(conn)
+        assert live is not None
+        assert live.job_failure_predictor == "baselines"
+        assert Demotion(version, "job_failure", "baselines") in demotions(conn)
+        assert job_model_of(live_models(conn)) is None
+        problems = model_accuracy_problems(conn)
+    assert any(p.title == "prediction of job failure demoted to a baseline" for p in problems)

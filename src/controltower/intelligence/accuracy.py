@@ -8,10 +8,17 @@ by precision, recall and F1 on runs that passed or failed; duration by the
 share within ±20%, the 80% interval coverage and the median absolute
 percentage error on successful runs, as in the evaluation protocol.
 
+Jobs the same way: for each expected job of those runs that passed or failed,
+the stored failure figures for the predictor that gave them (the live
+version's job model or the baselines), and the others recomputed from the
+run's features and the job history at its request: the job model, the job's
+smoothed recent failure share (``history_rate``) and its previous outcome
+(``previous``), scored by precision, recall and F1.
+
 ``check_live_accuracy`` demotes the live version's predictor of a figure to
 the best baseline when the model's live figure falls below it by more than
-``intelligence.demote_margin``; ``demotions`` tells which figures are
-demoted, for the problems list.
+``intelligence.demote_margin`` (jobs' failure figures to the baselines);
+``demotions`` tells which figures are demoted, for the problems list.
 """
 
 from __future__ import annotations
@@ -26,8 +33,10 @@ import structlog
 from sqlalchemy import Connection, select
 
 from controltower.config import Settings
+from controltower.domain import is_failed, is_passed
 from controltower.intelligence import registry
 from controltower.intelligence.features import featurize
+from controltower.intelligence.job_serving import job_comparisons, predict_jobs_for_run
 from controltower.intelligence.metrics import Figures, duration_figures, outcome_figures
 from controltower.intelligence.records import request_order
 from controltower.intelligence.selection import DURATION_BASELINES, OUTCOME_BASELINES
@@ -43,6 +52,7 @@ from controltower.intelligence.source import repos_t, repository_history, runs_t
 log = structlog.get_logger(__name__)
 FAILURE_FIGURES = ("precision", "recall", "f1")
 DURATION_SHOWN = ("within_20", "coverage_80", "mdape")
+JOB_BASELINES = ("history_rate", "previous")
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +67,8 @@ class LiveAccuracy:
     served: dict[str, dict[str, int]]
     failure: dict[str, Figures] = field(default_factory=dict)
     duration: dict[str, Figures] = field(default_factory=dict)
+    jobs: int = 0
+    job_failure: dict[str, Figures] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +87,9 @@ class _Scored:
     predicted: dict[str, list[bool]] = field(default_factory=lambda: defaultdict(list))
     actual: list[float] = field(default_factory=list)
     quantiles: dict[str, list[list[float]]] = field(default_factory=lambda: defaultdict(list))
+    job_failed: list[bool] = field(default_factory=list)
+    job_probability: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    job_predicted: dict[str, list[bool]] = field(default_factory=lambda: defaultdict(list))
 
 
 def _predicted_runs(conn: Connection, since: datetime, until: datetime) -> list[Any]:
@@ -95,7 +110,7 @@ def live_accuracy(conn: Connection, days: int = 14, now: datetime | None = None)
     rows = _predicted_runs(conn, since, until)
     models = live_models(conn) if rows else None
     scored = _Scored()
-    served: dict[str, dict[str, int]] = {"failure": {}, "duration": {}}
+    served: dict[str, dict[str, int]] = {"failure": {}, "duration": {}, "job_failure": {}}
     by_repo: dict[str, list[Any]] = defaultdict(list)
     for row in rows:
         by_repo[row.full_name].append(row)
@@ -108,6 +123,7 @@ def live_accuracy(conn: Connection, days: int = 14, now: datetime | None = None)
             if i is None:
                 continue
             _score(scored, served, ordered[i], features[i : i + 1], row, models)
+            _score_jobs(conn, scored, served, row.run_pk, features[i : i + 1], models)
     failed = np.array(scored.failed, dtype=bool)
     actual = np.array(scored.actual, dtype=float)
     failure = {
@@ -127,6 +143,18 @@ def live_accuracy(conn: Connection, days: int = 14, now: datetime | None = None)
         )
         for name, q in scored.quantiles.items()
     }
+    job_failed = np.array(scored.job_failed, dtype=bool)
+    job_failure = {
+        name: _pick(
+            outcome_figures(
+                job_failed,
+                np.array(scored.job_probability[name], dtype=float),
+                np.array(scored.job_predicted[name], dtype=bool),
+            ),
+            FAILURE_FIGURES,
+        )
+        for name in scored.job_probability
+    }
     return LiveAccuracy(
         since=since,
         until=until,
@@ -136,6 +164,8 @@ def live_accuracy(conn: Connection, days: int = 14, now: datetime | None = None)
         served=served,
         failure=failure,
         duration=duration,
+        jobs=len(job_failed),
+        job_failure=job_failure,
     )
 
 
@@ -186,6 +216,54 @@ def _score(
             )
 
 
+def _job_failed(conclusion: str | None) -> bool | None:
+    if is_failed(conclusion):
+        return True
+    return False if is_passed(conclusion) else None
+
+
+def _score_jobs(
+    conn: Connection,
+    scored: _Scored,
+    served: dict[str, dict[str, int]],
+    run_pk: int,
+    features: Any,
+    models: registry.LoadedModels | None,
+) -> None:
+    """Score the stored job predictions of one run whose jobs passed or failed."""
+    outcomes = [(j, _job_failed(j.actual_conclusion)) for j in job_comparisons(conn, run_pk)]
+    done = [(j, failed) for j, failed in outcomes if failed is not None]
+    if not done:
+        return
+    baselines = {p.name: p for p in predict_jobs_for_run(conn, run_pk)}
+    model = models.job_failure if models is not None else None
+    modelled = (
+        {p.name: p for p in predict_jobs_for_run(conn, run_pk, features, model)}
+        if model is not None
+        else {}
+    )
+    count = served["job_failure"]
+    for job, failed in done:
+        base = baselines.get(job.name)
+        by = job.failure_predictor or "baselines"
+        # the live version's job model: as stored where it gave the figures, else again
+        again = job if by == "model" else modelled.get(job.name)
+        if base is None or job.failure_probability is None or (model is not None and again is None):
+            continue
+        count[by] = count.get(by, 0) + 1
+        scored.job_failed.append(failed)
+        share, previous = base.failure_probability or 0.0, bool(base.failure_predicted)
+        if by == "baselines":
+            share, previous = job.failure_probability, bool(job.failure_predicted)
+        scored.job_probability["history_rate"].append(share)
+        scored.job_predicted["history_rate"].append(share >= 0.5)
+        scored.job_probability["previous"].append(float(previous))
+        scored.job_predicted["previous"].append(previous)
+        if model is not None and again is not None:
+            scored.job_probability["model"].append(again.failure_probability or 0.0)
+            scored.job_predicted["model"].append(bool(again.failure_predicted))
+
+
 def _fallen(
     figures: dict[str, Figures], figure: str, baselines: tuple[str, ...], margin: float
 ) -> str | None:
@@ -217,21 +295,27 @@ def check_live_accuracy(
     checks = (
         ("failure", live.failure_predictor, report.failure_runs, report.failure, "f1"),
         ("duration", live.duration_predictor, report.duration_runs, report.duration, "within_20"),
+        ("job_failure", live.job_failure_predictor, report.jobs, report.job_failure, "f1"),
     )
+    baselines = {
+        "failure": OUTCOME_BASELINES,
+        "duration": DURATION_BASELINES,
+        "job_failure": JOB_BASELINES,
+    }
     for figure, serving, runs, figures, name in checks:
         if serving != "model" or runs < config.accuracy_min_runs:
             continue
-        names = OUTCOME_BASELINES if figure == "failure" else DURATION_BASELINES
-        baseline = _fallen(figures, name, names, config.demote_margin)
+        baseline = _fallen(figures, name, baselines[figure], config.demote_margin)
         if baseline is None:
             continue
-        registry.set_predictor(conn, live.version, figure, baseline)
-        made.append(Demotion(live.version, figure, baseline))
+        serves = "baselines" if figure == "job_failure" else baseline
+        registry.set_predictor(conn, live.version, figure, serves)
+        made.append(Demotion(live.version, figure, serves))
         log.warning(
             "model_demoted",
             version=live.version,
             figure=figure,
-            baseline=baseline,
+            baseline=serves,
             model=figures["model"][name],
             best=figures[baseline][name],
             margin=config.demote_margin,
@@ -250,4 +334,7 @@ def demotions(conn: Connection) -> list[Demotion]:
         found.append(Demotion(live.version, "failure", live.failure_predictor))
     if chosen.duration == "model" and live.duration_predictor != "model":
         found.append(Demotion(live.version, "duration", live.duration_predictor))
+    jobs_chosen = registry.job_failure_predictor(live.report)
+    if jobs_chosen == "model" and live.job_failure_predictor == "baselines":
+        found.append(Demotion(live.version, "job_failure", "baselines"))
     return found

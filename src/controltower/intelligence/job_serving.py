@@ -90,7 +90,9 @@ def predict_jobs_for_run(
     inputs = job_rows(run_row[0], history.features(workflow))
     probability, failed = model.predict_proba(inputs), model.predict(inputs)
     return [
-        replace(p, failure_probability=float(q), failure_predicted=bool(f))
+        replace(
+            p, failure_probability=float(q), failure_predicted=bool(f), failure_predictor="model"
+        )
         for p, q, f in zip(predicted, probability, failed, strict=True)
     ]
 
@@ -119,6 +121,7 @@ class JobComparison:
     duration_p90: float | None
     failure_probability: float | None
     failure_predicted: bool | None
+    failure_predictor: str | None
     actual_conclusion: str | None
     actual_duration_s: float | None
 
@@ -139,6 +142,7 @@ def job_comparisons(conn: Connection, run_pk: int) -> list[JobComparison]:
                 duration_p90=row.duration_p90,
                 failure_probability=row.failure_probability,
                 failure_predicted=row.failure_predicted,
+                failure_predictor=row.failure_predictor,
                 actual_conclusion=job.conclusion if job else None,
                 actual_duration_s=job.duration_s if job else None,
             )

@@ -85,6 +85,8 @@ class JobPrediction:
     failure_probability: float | None
     failure_predicted: bool | None
     history: int
+    # what gave the failure figures: ``baselines`` (share and previous outcome) or ``model``
+    failure_predictor: str = "baselines"
 
 
 def predict_job(

@@ -46,6 +46,7 @@ class VersionInfo:
     failure_predictor: str
     duration_predictor: str
     report: dict[str, Any]
+    job_failure_predictor: str | None = None
 
     def summary(self) -> dict[str, Any]:
         """The version as a JSON-ready dict, its pooled deciding figures instead of the report."""
@@ -61,12 +62,12 @@ class VersionInfo:
             "duration_predictor": self.duration_predictor,
             "failure_f1": live.failure_f1,
             "duration_mdape": live.duration_mdape,
-            "job_failure_predictor": job_failure_predictor(self.report),
+            "job_failure_predictor": self.job_failure_predictor,
         }
 
 
 def job_failure_predictor(report: dict[str, Any]) -> str | None:
-    """What serves jobs' failure figures by the version's job report: model, baselines, or None.
+    """What serves jobs' failure figures by a job report: ``model``, ``baselines``, or None.
 
     None: the version was trained with no jobs stored.
     """
@@ -100,6 +101,7 @@ def _info(row: Any) -> VersionInfo:
         failure_predictor=row.failure_predictor,
         duration_predictor=row.duration_predictor,
         report=row.report,
+        job_failure_predictor=row.job_failure_predictor,
     )
 
 
@@ -122,6 +124,9 @@ def register(conn: Connection, trained: Trained, report: dict[str, Any]) -> Vers
             trained_runs=trained.runs,
             failure_predictor=live.failure,
             duration_predictor=live.duration,
+            job_failure_predictor=job_failure_predictor(report)
+            if trained.job_failure is not None
+            else None,
             model=serialize(trained),
             report=report,
         )
@@ -197,8 +202,15 @@ def chosen_predictors(info: VersionInfo) -> LivePredictors:
 
 
 def set_predictor(conn: Connection, number: int, figure: str, predictor: str) -> None:
-    """Serve ``figure`` (``failure`` or ``duration``) of version ``number`` by ``predictor``."""
-    column = {"failure": "failure_predictor", "duration": "duration_predictor"}[figure]
+    """Serve ``figure`` of version ``number`` by ``predictor``.
+
+    ``figure`` is ``failure``, ``duration`` or ``job_failure`` (jobs' failure figures).
+    """
+    column = {
+        "failure": "failure_predictor",
+        "duration": "duration_predictor",
+        "job_failure": "job_failure_predictor",
+    }[figure]
     conn.execute(update(versions_t).where(versions_t.c.id == number).values({column: predictor}))
 
 
@@ -220,5 +232,5 @@ def load_models(conn: Connection, info: VersionInfo) -> LoadedModels:
         failure_predictor=info.failure_predictor,
         duration_predictor=info.duration_predictor,
         job_failure=None if job_failure is None else JobFailureModel.from_dict(job_failure),
-        job_failure_predictor=job_failure_predictor(info.report),
+        job_failure_predictor=info.job_failure_predictor,
     )

@@ -92,7 +92,10 @@ def live_models(conn: Connection) -> registry.LoadedModels | None:
         models = _loaded[key] = registry.load_models(conn, info)
     # A version's predictors change when live accuracy demotes the model: read them each time.
     return replace(
-        models, failure_predictor=info.failure_predictor, duration_predictor=info.duration_predictor
+        models,
+        failure_predictor=info.failure_predictor,
+        duration_predictor=info.duration_predictor,
+        job_failure_predictor=info.job_failure_predictor,
     )
 
 

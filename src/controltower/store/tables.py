@@ -369,7 +369,9 @@ class ModelVersion(Base):
     or ``archived`` (served before, or superseded); versions are never deleted.
     ``model`` holds the serialized models (gzip-compressed JSON); the live
     predictor of each figure (``failure_predictor``, ``duration_predictor``) is
-    ``model`` or the baseline that beat it in ``report``.
+    ``model`` or the baseline that beat it in ``report``; for jobs' failure
+    figures (``job_failure_predictor``) ``model`` or ``baselines``, None when
+    the version has no job model.
     """
 
     __tablename__ = "model_versions"
@@ -382,6 +384,7 @@ class ModelVersion(Base):
     trained_runs: Mapped[int] = mapped_column(Integer)
     failure_predictor: Mapped[str] = mapped_column(String(32))
     duration_predictor: Mapped[str] = mapped_column(String(32))
+    job_failure_predictor: Mapped[str | None] = mapped_column(String(32))
     model: Mapped[bytes] = mapped_column(LargeBinary)
     report: Mapped[dict[str, Any]] = mapped_column(JSONType)
 
@@ -571,5 +574,7 @@ class JobPrediction(Base):
     duration_p90: Mapped[float | None] = mapped_column(Float)
     failure_probability: Mapped[float | None] = mapped_column(Float)
     failure_predicted: Mapped[bool | None] = mapped_column(Boolean)
+    # ``model`` or ``baselines`` (None: stored before it was kept)
+    failure_predictor: Mapped[str | None] = mapped_column(String(32))
     history: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime]

@@ -56,6 +56,9 @@ class JobPredictionPublic(BaseModel):
     duration_p90: float | None
     failure_probability: float | None
     failure_predicted: bool | None
+    failure_predictor: str | None = Field(
+        description="what gave the failure figures: model or baselines (None: not recorded)"
+    )
     actual_conclusion: str | None
     actual_duration_s: float | None
 
@@ -131,6 +134,8 @@ class AccuracyPublic(BaseModel):
     served: dict[str, dict[str, int]]
     failure: dict[str, dict[str, float | None]]
     duration: dict[str, dict[str, float | None]]
+    jobs: int = Field(description="expected jobs of those runs that passed or failed, scored")
+    job_failure: dict[str, dict[str, float | None]]
     demoted: dict[str, str]
 
 
@@ -152,8 +157,13 @@ def accuracy(
         served=found.served,
         failure=found.failure,
         duration=found.duration,
+        jobs=found.jobs,
+        job_failure=found.job_failure,
         demoted=demoted,
     )
+
+
+FIGURE_WORDS = {"job_failure": "job failure"}
 
 
 def model_accuracy_problems(conn: Connection) -> list[Problem]:
@@ -162,10 +172,10 @@ def model_accuracy_problems(conn: Connection) -> list[Problem]:
         Problem(
             "model-accuracy",
             "warning",
-            f"prediction of {d.figure} demoted to a baseline",
+            f"prediction of {FIGURE_WORDS.get(d.figure, d.figure)} demoted to a baseline",
             f"live accuracy of model version {d.version} fell below the baseline"
-            f" by more than the margin; {d.predictor} serves {d.figure} until a new"
-            " version is promoted",
+            f" by more than the margin; {d.predictor} serves"
+            f" {FIGURE_WORDS.get(d.figure, d.figure)} until a new version is promoted",
         )
         for d in demotions(conn)
     ]
