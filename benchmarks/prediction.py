@@ -9,7 +9,14 @@ the duration quantiles; timed one run at a time over the last runs of each
 repository.
 
     python -m benchmarks.prediction [--dataset NAME] [--predictions N]
+    python -m benchmarks.prediction --jobs [--predictions N]
     python -m benchmarks.prediction --stored-sizes 1000,10000,50000 [--predictions N]
+
+``--jobs`` reads ``gha-microservices-5repos`` with its jobs, trains the run
+models and the job failure model on them (timed together), and times the
+per-job part of a prediction apart: the expected jobs' features and baseline
+figures (``jobs.JobHistory``) and the job model's probabilities and decisions
+on their rows, for one run at a time, as serving does after the run's own.
 
 ``--stored-sizes`` times instead what the worker does for a stored run, on
 SQLite, for one repository of each size: read what it needs from the database
@@ -42,6 +49,7 @@ from benchmarks.stored import time_stored
 from controltower.ingest.history import parse_record
 from controltower.intelligence.explain import risk_factors
 from controltower.intelligence.features import RepositoryHistory
+from controltower.intelligence.jobs import JobAttempt, JobHistory, job_attempts, job_rows
 from controltower.intelligence.records import HistoryRun, from_fact, request_order, request_times
 from controltower.intelligence.training import Trained, train
 from tests.support.paths import DATASETS
@@ -51,6 +59,51 @@ def load(name: str) -> list[HistoryRun]:
     """Every run of a dataset in ``runs/``."""
     with gzip.open(DATASETS / name, "rb") as handle:
         return [from_fact(parse_record(orjson.loads(line)).fact) for line in handle]
+
+
+RunKey = tuple[str, str, int]
+
+
+def load_with_jobs(name: str) -> tuple[list[HistoryRun], dict[RunKey, tuple[JobAttempt, ...]]]:
+    """Every run of a dataset and, by run, its jobs."""
+    runs, jobs = [], {}
+    with gzip.open(DATASETS / name, "rb") as handle:
+        for line in handle:
+            fact = parse_record(orjson.loads(line)).fact
+            runs.append(from_fact(fact))
+            if fact.jobs:
+                jobs[(fact.repository, fact.run_id, fact.attempt)] = job_attempts(fact.jobs)
+    return runs, jobs
+
+
+def time_job_predictions(
+    trained: Trained, runs: list[HistoryRun], jobs: dict[RunKey, tuple[JobAttempt, ...]], count: int
+) -> list[float]:
+    """Milliseconds of the per-job part of ``count`` single predictions of runs with jobs."""
+    model = trained.job_failure
+    assert model is not None, "no job model: the history has no jobs"
+    timings: list[float] = []
+    repositories = [list(g) for _, g in groupby(request_order(runs), key=lambda r: r.repository)]
+    per_repo = max(1, count // len(repositories))
+    for ordered in repositories:
+        history, job_history = RepositoryHistory(), JobHistory()
+        cut = len(ordered) - per_repo
+        for i, (run, t) in enumerate(zip(ordered, request_times(ordered), strict=True)):
+            own = jobs.get((run.repository, run.run_id, run.attempt), ())
+            history.advance(t)
+            row = np.asarray([history.features(run, t)])
+            start = time.perf_counter()
+            job_history.advance(t)
+            expected = job_history.features(run.workflow)
+            if i >= cut and expected:
+                job_history.predict(run.workflow)
+                inputs = job_rows(row[0], expected)
+                model.predict_proba(inputs)
+                model.predict(inputs)
+                timings.append((time.perf_counter() - start) * 1000)
+            history.request(run, t)
+            job_history.hold(run, t, own)
+    return timings
 
 
 def time_predictions(trained: Trained, runs: list[HistoryRun], count: int) -> list[float]:
@@ -82,7 +135,11 @@ def main() -> None:
     parser.add_argument("--dataset", default="travis-builds-2021.jsonl.gz")
     parser.add_argument("--predictions", type=int, default=2000)
     parser.add_argument("--stored-sizes", default="")
+    parser.add_argument("--jobs", action="store_true")
     args = parser.parse_args()
+    if args.jobs:
+        print(json.dumps(_jobs(args.predictions)))
+        return
     if args.stored_sizes:
         runs = load("travis-builds-2021.jsonl.gz")
         small = load("gha-flask-requests-django-petclinic.jsonl.gz")
@@ -107,6 +164,25 @@ def main() -> None:
             }
         )
     )
+
+
+def _jobs(count: int) -> dict[str, object]:
+    name = "gha-microservices-5repos.jsonl.gz"
+    runs, jobs = load_with_jobs(name)
+    start = time.perf_counter()
+    trained = train(runs, jobs=jobs, threads=2)
+    training_s = time.perf_counter() - start
+    timings = time_job_predictions(trained, runs, jobs, count)
+    quantiles = statistics.quantiles(timings, n=100)
+    return {
+        "dataset": name,
+        "runs": trained.runs,
+        "runs_with_jobs": len(jobs),
+        "training_with_jobs_s": round(training_s, 1),
+        "job_predictions": len(timings),
+        "job_prediction_p50_ms": round(quantiles[49], 3),
+        "job_prediction_p95_ms": round(quantiles[94], 3),
+    }
 
 
 if __name__ == "__main__":

@@ -167,6 +167,7 @@ def test_the_run_api_and_page_show_the_job_predictions(
     page = client.get(base).text
     assert 'aria-label="Job predictions"' in page
     assert names[0] in page
+    assert "failure from its recent failure share and its previous outcome" in page
 
 
 def test_a_job_that_called_a_reusable_workflow_is_compared_with_the_job_it_ran(
@@ -195,7 +196,7 @@ def test_a_job_that_called_a_reusable_workflow_is_compared_with_the_job_it_ran(
 
 
 def test_where_the_job_model_serves_the_stored_job_figures_are_its_on_the_training_rows(
-    engine: Engine, settings: Settings
+    engine: Engine, settings: Settings, client: TestClient
 ) -> None:
     """Serving builds each job's row as training does: stored figures are the model's on them."""
     facts = _facts()
@@ -218,6 +219,9 @@ def test_where_the_job_model_serves_the_stored_job_figures_are_its_on_the_traini
     probability = np.array([j.failure_probability for j in stored], dtype=np.float64)
     np.testing.assert_allclose(probability, model.predict_proba(table.rows[mine]))
     assert [j.failure_predicted for j in stored] == model.predict(table.rows[mine]).tolist()
+    assert {j.failure_predictor for j in stored} == {"model"}
+    page = client.get(f"/repositories/{target.repository}/runs/{target.run_id}").text
+    assert "failure from the job model" in page
 
 
 def test_a_job_model_whose_live_figures_fell_below_the_baselines_is_demoted(
