@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
+import html
 import statistics
 from collections.abc import Iterator
 from datetime import timedelta
@@ -27,6 +28,7 @@ from controltower.intelligence.accuracy import (
     demotions,
     live_accuracy,
 )
+from controltower.intelligence.explain import risk_factors
 from controltower.intelligence.features import featurize
 from controltower.intelligence.job_model import job_table
 from controltower.intelligence.job_serving import (
@@ -34,7 +36,7 @@ from controltower.intelligence.job_serving import (
     predict_jobs_for_run,
     record_job_predictions,
 )
-from controltower.intelligence.jobs import JobHistory, job_attempts
+from controltower.intelligence.jobs import JOB_INPUTS, JobHistory, job_attempts
 from controltower.intelligence.records import from_fact, known_at, request_order, request_times
 from controltower.intelligence.serving import (
     job_model_of,
@@ -44,7 +46,7 @@ from controltower.intelligence.serving import (
     record_prediction,
 )
 from controltower.intelligence.source import run_pk_of
-from controltower.intelligence.training import train
+from controltower.intelligence.training import Trained, train
 from controltower.store import schema
 from controltower.store.writer import FactWriter
 from controltower.web.api.predictions import model_accuracy_problems
@@ -56,14 +58,27 @@ RUNS = 40
 
 
 @cache
-def _facts() -> tuple[RunFact, ...]:
-    """The first runs, in request order, of the dataset's first repository with jobs."""
+def _repository() -> tuple[RunFact, ...]:
+    """Every run, in request order, of the dataset's first repository with jobs."""
     with gzip.open(DATASETS / "gha-microservices-5repos.jsonl.gz", "rb") as handle:
         facts = [parse_record(orjson.loads(line)).fact for line in handle]
     repository = next(f.repository for f in facts if f.jobs)
     mine = {(f.run_id, f.attempt): f for f in facts if f.repository == repository}
     ordered = request_order(from_fact(f) for f in mine.values())
-    return tuple(mine[(r.run_id, r.attempt)] for r in ordered[:RUNS])
+    return tuple(mine[(r.run_id, r.attempt)] for r in ordered)
+
+
+def _facts() -> tuple[RunFact, ...]:
+    """The first runs of that repository."""
+    return _repository()[:RUNS]
+
+
+@cache
+def _trained_on_the_repository() -> Trained:
+    """The models trained on all of that repository's runs and jobs (enough for a job model)."""
+    facts = _repository()
+    jobs = {(f.repository, f.run_id, f.attempt): job_attempts(f.jobs or ()) for f in facts}
+    return train([from_fact(f) for f in facts], jobs=jobs, threads=1)
 
 
 def _expected(facts: tuple[RunFact, ...], target: RunFact) -> dict[str, float | None]:
@@ -168,6 +183,9 @@ def test_the_run_api_and_page_show_the_job_predictions(
     assert 'aria-label="Job predictions"' in page
     assert names[0] in page
     assert "failure from its recent failure share and its previous outcome" in page
+    assert all(
+        j["risk_factors"] == [] and j["failure_predictor"] == "baselines" for j in body["jobs"]
+    )
 
 
 def test_a_job_that_called_a_reusable_workflow_is_compared_with_the_job_it_ran(
@@ -202,7 +220,7 @@ def test_where_the_job_model_serves_the_stored_job_figures_are_its_on_the_traini
     facts = _facts()
     done = [from_fact(f) for f in facts[:-1]]
     jobs = {(f.repository, f.run_id, f.attempt): job_attempts(f.jobs or ()) for f in facts}
-    trained = train(done, jobs=jobs, threads=1)
+    trained = _trained_on_the_repository()
     model = trained.job_failure
     assert model is not None
     report = {**trained_version()[1], "jobs": {"served": {"failure_predicted": "model"}}}
@@ -220,8 +238,15 @@ def test_where_the_job_model_serves_the_stored_job_figures_are_its_on_the_traini
     np.testing.assert_allclose(probability, model.predict_proba(table.rows[mine]))
     assert [j.failure_predicted for j in stored] == model.predict(table.rows[mine]).tolist()
     assert {j.failure_predictor for j in stored} == {"model"}
+    pushes = model.contributions(table.rows[mine])
+    for job, row, push in zip(stored, table.rows[mine], pushes, strict=True):
+        words = [r.phrase for r in risk_factors(row, push, top=2, names=JOB_INPUTS)]
+        assert job.risk_factors == words
+    assert any(job.risk_factors for job in stored)
     page = client.get(f"/repositories/{target.repository}/runs/{target.run_id}").text
     assert "failure from the job model" in page
+    first = next(job for job in stored if job.risk_factors)
+    assert html.escape(first.risk_factors[0]) in page
 
 
 def test_a_job_model_whose_live_figures_fell_below_the_baselines_is_demoted(

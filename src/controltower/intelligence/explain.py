@@ -3,6 +3,8 @@
 Contributions come from the model (LightGBM's ``pred_contrib``, in log-odds);
 ``risk_factors`` keeps the strongest few and phrases each from the value the
 feature had, e.g. "failed 3 of the last 5 runs" or "large change: 1,200 lines".
+A job's row (``jobs.JOB_INPUTS``: the run's features, then the job's) is
+phrased the same way, its own features as "this job ...".
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from controltower.intelligence.features import FEATURES, INDEX
+from controltower.intelligence.features import FEATURES
 
 Values = Sequence[float] | Any  # a list or a NumPy row
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -72,6 +74,18 @@ PHRASES: dict[str, Callable[[float], str]] = {
     "branch_runs": lambda v: f"{v:,.0f} earlier runs on this branch",
     "sha_prev_failed": lambda v: f"this commit already {'failed' if v else 'passed'} once",
     "base_prev_failed": lambda v: f"the previous run {'failed' if v else 'passed'}",
+    # a job's own record (``jobs.JOB_FEATURES``)
+    "job_prev_failed": lambda v: f"this job {'failed' if v else 'passed'} last time",
+    "job_fail_share": lambda v: f"this job's recent failure share is {_pct(v)}",
+    "job_fails_last5": lambda v: f"this job failed {v:.0f} of its last 5 runs",
+    "job_fail_streak": lambda v: (
+        f"this job failed {v:.0f} times in a row" if v else "this job's last run did not fail"
+    ),
+    "job_runs": lambda v: f"{v:,.0f} earlier runs of this job",
+    "job_blame": lambda v: f"this job failed in {_pct(v)} of the workflow's recent failed runs",
+    "job_index": lambda v: f"job {v + 1:.0f} of the workflow",
+    "jobs_expected": lambda v: f"{v:.0f} jobs expected",
+    "job_log_median5": lambda v: f"this job usually takes {math.exp(v) / 60:,.1f} min",
 }
 
 
@@ -84,15 +98,24 @@ def phrase(feature: str, value: float) -> str:
 
 
 def risk_factors(
-    row: Values, contributions: Values, *, top: int = 3, minimum: float = 0.05
+    row: Values,
+    contributions: Values,
+    *,
+    top: int = 3,
+    minimum: float = 0.05,
+    names: Sequence[str] = FEATURES,
 ) -> list[RiskFactor]:
-    """The ``top`` features with the largest push (at least ``minimum`` log-odds)."""
+    """The ``top`` features with the largest push (at least ``minimum`` log-odds).
+
+    ``names`` are the model's inputs in order: the row's first columns and the
+    contributions' (a run's rows carry more columns after them).
+    """
     pushes = sorted(
-        ((float(contributions[i]), name) for i, name in enumerate(FEATURES)),
-        key=lambda pair: -abs(pair[0]),
+        ((float(contributions[i]), i, name) for i, name in enumerate(names)),
+        key=lambda item: -abs(item[0]),
     )
     return [
-        RiskFactor(name, float(row[INDEX[name]]), effect, phrase(name, float(row[INDEX[name]])))
-        for effect, name in pushes[:top]
+        RiskFactor(name, float(row[i]), effect, phrase(name, float(row[i])))
+        for effect, i, name in pushes[:top]
         if abs(effect) >= minimum
     ]

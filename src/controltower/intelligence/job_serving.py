@@ -20,7 +20,14 @@ import numpy as np
 import numpy.typing as npt
 from sqlalchemy import Connection, select
 
-from controltower.intelligence.jobs import JobAttempt, JobHistory, JobPrediction, job_rows
+from controltower.intelligence.explain import risk_factors
+from controltower.intelligence.jobs import (
+    JOB_INPUTS,
+    JobAttempt,
+    JobHistory,
+    JobPrediction,
+    job_rows,
+)
 from controltower.intelligence.records import request_order, request_times
 from controltower.intelligence.source import history_query, history_run
 from controltower.store.tables import Job, Repository, WorkflowRun, table_of
@@ -31,6 +38,8 @@ if TYPE_CHECKING:
     from controltower.intelligence.job_model import JobFailureModel
 
 WINDOW = 40
+# Risk factors told per job: the run's own are told beside them.
+JOB_FACTORS = 2
 runs_t, jobs_t, job_predictions_t = table_of(WorkflowRun), table_of(Job), table_of(JobPredictionRow)
 
 
@@ -89,11 +98,18 @@ def predict_jobs_for_run(
         return predicted
     inputs = job_rows(run_row[0], history.features(workflow))
     probability, failed = model.predict_proba(inputs), model.predict(inputs)
+    pushes = model.contributions(inputs)
     return [
         replace(
-            p, failure_probability=float(q), failure_predicted=bool(f), failure_predictor="model"
+            p,
+            failure_probability=float(q),
+            failure_predicted=bool(f),
+            failure_predictor="model",
+            risk_factors=tuple(
+                r.phrase for r in risk_factors(row, push, top=JOB_FACTORS, names=JOB_INPUTS)
+            ),
         )
-        for p, q, f in zip(predicted, probability, failed, strict=True)
+        for p, q, f, row, push in zip(predicted, probability, failed, inputs, pushes, strict=True)
     ]
 
 
@@ -105,6 +121,7 @@ def record_job_predictions(conn: Connection, run_pk: int, predicted: list[JobPre
     rows = [{**asdict(p), "run_pk": run_pk, "created_at": now} for p in predicted]
     for row in rows:
         row.pop("duration_previous")
+        row["risk_factors"] = list(row["risk_factors"]) if row["risk_factors"] else None
     stmt = insert_for(conn, job_predictions_t).on_conflict_do_nothing(
         index_elements=["run_pk", "name"]
     )
@@ -122,6 +139,7 @@ class JobComparison:
     failure_probability: float | None
     failure_predicted: bool | None
     failure_predictor: str | None
+    risk_factors: list[str]
     actual_conclusion: str | None
     actual_duration_s: float | None
 
@@ -143,6 +161,7 @@ def job_comparisons(conn: Connection, run_pk: int) -> list[JobComparison]:
                 failure_probability=row.failure_probability,
                 failure_predicted=row.failure_predicted,
                 failure_predictor=row.failure_predictor,
+                risk_factors=list(row.risk_factors or ()),
                 actual_conclusion=job.conclusion if job else None,
                 actual_duration_s=job.duration_s if job else None,
             )

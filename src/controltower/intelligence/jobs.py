@@ -87,6 +87,8 @@ class JobPrediction:
     history: int
     # what gave the failure figures: ``baselines`` (share and previous outcome) or ``model``
     failure_predictor: str = "baselines"
+    # the job model's risk factors, in words (none from the baselines)
+    risk_factors: tuple[str, ...] = ()
 
 
 def predict_job(

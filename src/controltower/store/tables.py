@@ -576,5 +576,7 @@ class JobPrediction(Base):
     failure_predicted: Mapped[bool | None] = mapped_column(Boolean)
     # ``model`` or ``baselines`` (None: stored before it was kept)
     failure_predictor: Mapped[str | None] = mapped_column(String(32))
+    # the job model's risk factors, in words (None: the baselines gave the failure figures)
+    risk_factors: Mapped[list[str] | None] = mapped_column(JSONType)
     history: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime]

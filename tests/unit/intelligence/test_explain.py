@@ -9,6 +9,7 @@ import pytest
 
 from controltower.intelligence.explain import phrase, risk_factors
 from controltower.intelligence.features import FEATURES, INDEX
+from controltower.intelligence.jobs import JOB_INPUTS
 from controltower.intelligence.models import FailureModel
 from controltower.intelligence.predictors import Labelled
 
@@ -21,6 +22,10 @@ from controltower.intelligence.predictors import Labelled
         ("lines_changed", 12.0, "small change: 12 lines"),
         ("sha_prev_failed", 1.0, "this commit already failed once"),
         ("files_changed", math.nan, "files changed unknown"),
+        ("job_blame", 0.75, "this job failed in 75% of the workflow's recent failed runs"),
+        ("job_fail_streak", 0.0, "this job's last run did not fail"),
+        ("job_fail_streak", 2.0, "this job failed 2 times in a row"),
+        ("job_log_median5", math.log(90.0), "this job usually takes 1.5 min"),
     ],
 )
 def test_phrases_say_what_the_value_means(feature: str, value: float, words: str) -> None:
@@ -40,6 +45,20 @@ def test_the_strongest_pushes_come_first_and_weak_ones_are_left_out() -> None:
     assert [f.phrase for f in factors] == [
         "large change: 1,200 lines",
         "failed 3 of the last 5 runs",
+    ]
+
+
+def test_a_job_row_is_explained_by_the_job_models_inputs() -> None:
+    """With ``names``, values and pushes are read by position in those inputs."""
+    row = np.zeros(len(JOB_INPUTS))
+    at = JOB_INPUTS.index("job_fails_last5")
+    row[at], row[INDEX["wb_fail_streak"]] = 4.0, 2.0
+    contributions = np.zeros(len(JOB_INPUTS) + 1)
+    contributions[at], contributions[INDEX["wb_fail_streak"]] = 0.7, -0.3
+    factors = risk_factors(row, contributions, names=JOB_INPUTS)
+    assert [(f.feature, f.phrase) for f in factors] == [
+        ("job_fails_last5", "this job failed 4 of its last 5 runs"),
+        ("wb_fail_streak", "failed 2 times in a row on this branch"),
     ]
 
 

@@ -1,4 +1,5 @@
-"""which predictor serves jobs' failure figures, per version and per stored job prediction
+"""which predictor serves jobs' failure figures, per version and per stored job prediction;
+the job model's risk factors of each job
 
 Revision ID: 0018
 Revises: 0017
@@ -12,6 +13,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from controltower.store.types import JSONType
+
 revision: str = "0018"
 down_revision: str | None = "0017"
 branch_labels: str | Sequence[str] | None = None
@@ -24,11 +27,13 @@ def upgrade() -> None:
         batch.add_column(sa.Column("job_failure_predictor", sa.String(32), nullable=True))
     with op.batch_alter_table("job_predictions") as batch:
         batch.add_column(sa.Column("failure_predictor", sa.String(32), nullable=True))
+        batch.add_column(sa.Column("risk_factors", JSONType, nullable=True))
 
 
 def downgrade() -> None:
     """Drop the columns (which predictor served is lost)."""
     with op.batch_alter_table("job_predictions") as batch:
+        batch.drop_column("risk_factors")
         batch.drop_column("failure_predictor")
     with op.batch_alter_table("model_versions") as batch:
         batch.drop_column("job_failure_predictor")

@@ -59,6 +59,9 @@ class JobPredictionPublic(BaseModel):
     failure_predictor: str | None = Field(
         description="what gave the failure figures: model or baselines (None: not recorded)"
     )
+    risk_factors: list[str] = Field(
+        description="what pushed the job model's failure probability up or down, in words"
+    )
     actual_conclusion: str | None
     actual_duration_s: float | None
 
