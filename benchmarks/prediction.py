@@ -15,8 +15,9 @@ repository.
 ``--jobs`` reads ``gha-microservices-5repos`` with its jobs, trains the run
 models and the job failure model on them (timed together), and times the
 per-job part of a prediction apart: the expected jobs' features and baseline
-figures (``jobs.JobHistory``) and the job model's probabilities and decisions
-on their rows, for one run at a time, as serving does after the run's own.
+figures (``jobs.JobHistory``) and the job model's probabilities, decisions and
+risk factors on their rows, for one run at a time, as serving does after the
+run's own.
 
 ``--stored-sizes`` times instead what the worker does for a stored run, on
 SQLite, for one repository of each size: read what it needs from the database
@@ -49,7 +50,13 @@ from benchmarks.stored import time_stored
 from controltower.ingest.history import parse_record
 from controltower.intelligence.explain import risk_factors
 from controltower.intelligence.features import RepositoryHistory
-from controltower.intelligence.jobs import JobAttempt, JobHistory, job_attempts, job_rows
+from controltower.intelligence.jobs import (
+    JOB_INPUTS,
+    JobAttempt,
+    JobHistory,
+    job_attempts,
+    job_rows,
+)
 from controltower.intelligence.records import HistoryRun, from_fact, request_order, request_times
 from controltower.intelligence.training import Trained, train
 from tests.support.paths import DATASETS
@@ -100,6 +107,8 @@ def time_job_predictions(
                 inputs = job_rows(row[0], expected)
                 model.predict_proba(inputs)
                 model.predict(inputs)
+                for values, push in zip(inputs, model.contributions(inputs), strict=True):
+                    risk_factors(values, push, top=2, names=JOB_INPUTS)
                 timings.append((time.perf_counter() - start) * 1000)
             history.request(run, t)
             job_history.hold(run, t, own)
