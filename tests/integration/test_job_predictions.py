@@ -7,7 +7,7 @@ import gzip
 import html
 import statistics
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from functools import cache
 
 import numpy as np
@@ -304,3 +304,26 @@ def test_a_job_model_whose_live_figures_fell_below_the_baselines_is_demoted(
         assert job_model_of(live_models(conn)) is None
         problems = model_accuracy_problems(conn)
     assert any(p.title == "prediction of job failure demoted to a baseline" for p in problems)
+
+
+def test_a_hypothetical_run_gets_its_workflows_expected_jobs(
+    client: TestClient, engine: Engine, settings: Settings
+) -> None:
+    """``POST /api/v1/predict``: the jobs of the workflow's last completed run, as stored runs."""
+    facts = _facts()
+    with engine.begin() as conn:
+        FactWriter(conn).upsert_runs(list(facts))
+    last = facts[-1]
+    ask = {"repository": last.repository, "workflow": last.workflow, "branch": last.branch}
+    response = client.post("/api/v1/predict", json=ask)
+    assert response.status_code == 200, response.text
+    jobs = response.json()["jobs"]
+    now = dataclasses.replace(last, run_id="later", created_at=datetime.now(UTC))
+    expected = _expected(facts, now)
+    assert [j["name"] for j in jobs] == list(expected)
+    for job in jobs:
+        assert job["duration_p50"] == pytest.approx(expected[job["name"]])
+        assert (job["failure_predictor"], job["actual_conclusion"]) == ("baselines", None)
+    other = client.post("/api/v1/predict", json={**ask, "workflow": "no such workflow"})
+    assert other.status_code == 200
+    assert other.json()["jobs"] == []

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import Connection, select
+from sqlalchemy import ColumnElement, Connection, and_, select
 
 from controltower.intelligence.explain import risk_factors
 from controltower.intelligence.jobs import (
@@ -30,7 +30,7 @@ from controltower.intelligence.jobs import (
 )
 from controltower.intelligence.records import request_order, request_times
 from controltower.intelligence.source import history_query, history_run
-from controltower.store.tables import Job, Repository, WorkflowRun, table_of
+from controltower.store.tables import Job, Repository, Workflow, WorkflowRun, table_of
 from controltower.store.tables import JobPrediction as JobPredictionRow
 from controltower.store.upsert import insert_for
 
@@ -41,6 +41,7 @@ WINDOW = 40
 # Risk factors told per job: the run's own are told beside them.
 JOB_FACTORS = 2
 runs_t, jobs_t, job_predictions_t = table_of(WorkflowRun), table_of(Job), table_of(JobPredictionRow)
+repos_t, workflows_t = table_of(Repository), table_of(Workflow)
 
 
 def _jobs_of(conn: Connection, pks: list[int]) -> dict[int, list[JobAttempt]]:
@@ -73,11 +74,35 @@ def predict_jobs_for_run(
     ).first()
     if target is None or target.created_at is None:
         return []
+    same = runs_t.c.workflow_id == target.workflow_id
+    return _predict_jobs(conn, same, target.created_at, run_row, model)
+
+
+def predict_jobs_hypothetical(
+    conn: Connection,
+    repository: str,
+    workflow: str,
+    at: datetime,
+    run_row: npt.NDArray[np.float64] | None = None,
+    model: JobFailureModel | None = None,
+) -> list[JobPrediction]:
+    """Predictions for the jobs a run of ``workflow`` (by name) requested at ``at`` would run."""
+    same = and_(repos_t.c.full_name == repository, workflows_t.c.name == workflow)
+    return _predict_jobs(conn, same, at, run_row, model)
+
+
+def _predict_jobs(
+    conn: Connection,
+    same_workflow: ColumnElement[bool],
+    at: datetime,
+    run_row: npt.NDArray[np.float64] | None,
+    model: JobFailureModel | None,
+) -> list[JobPrediction]:
     query = (
         history_query()
         .add_columns(runs_t.c.id)
-        .where(runs_t.c.workflow_id == target.workflow_id)
-        .where(runs_t.c.created_at < target.created_at)
+        .where(same_workflow)
+        .where(runs_t.c.created_at < at)
         .order_by(runs_t.c.created_at.desc())
         .limit(WINDOW)
     )
@@ -89,7 +114,7 @@ def predict_jobs_for_run(
     history = JobHistory()
     for run, t in zip(ordered, request_times(ordered), strict=True):
         history.request(run, t, jobs.get(pk_of[id(run)], ()))
-    history.advance(target.created_at.timestamp())
+    history.advance(at.timestamp())
     if not ordered:
         return []
     workflow = ordered[0].workflow
@@ -185,7 +210,6 @@ def ran_as(name: str, actual: dict[str, JobAttempt]) -> JobAttempt | None:
 
 def stored_jobs(conn: Connection) -> dict[tuple[str, str, int], list[JobAttempt]]:
     """Every stored job as a ``JobAttempt``, by (repository, run id, attempt)."""
-    repos_t = table_of(Repository)
     c = jobs_t.c
     query = (
         select(

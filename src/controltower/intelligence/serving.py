@@ -33,7 +33,12 @@ from controltower.intelligence.baselines import (
 from controltower.intelligence.capability import prediction_mode
 from controltower.intelligence.explain import phrase, risk_factors
 from controltower.intelligence.features import INDEX, featurize
-from controltower.intelligence.job_serving import predict_jobs_for_run, record_job_predictions
+from controltower.intelligence.job_serving import (
+    predict_jobs_for_run,
+    predict_jobs_hypothetical,
+    record_job_predictions,
+)
+from controltower.intelligence.jobs import JobPrediction
 from controltower.intelligence.predictors import DurationPredictor, Matrix, OutcomePredictor
 from controltower.intelligence.records import HistoryRun, request_order
 from controltower.intelligence.rollout import exposure
@@ -178,13 +183,29 @@ def predict_for_run(conn: Connection, run_pk: int) -> RunPrediction | None:
     return None if row is None else predict_row(live_models(conn), row)
 
 
-def predict_hypothetical(conn: Connection, run: HistoryRun) -> RunPrediction:
-    """The prediction for a run requested now that is not stored (``run.created`` is now)."""
+def hypothetical_row(conn: Connection, run: HistoryRun) -> Matrix:
+    """The feature row of a run requested now that is not stored (``run.created`` is now)."""
     kept = FEATURE_STATE.hypothetical_row(conn, run)
     if kept is not None:
-        return predict_row(live_models(conn), np.asarray([kept], dtype=np.float64))
-    history = repository_history(conn, run.repository)
-    return predict_row(live_models(conn), _row_of(history, run))
+        return np.asarray([kept], dtype=np.float64)
+    return _row_of(repository_history(conn, run.repository), run)
+
+
+def predict_hypothetical(
+    conn: Connection, run: HistoryRun
+) -> tuple[RunPrediction, list[JobPrediction]]:
+    """The prediction for a run requested now that is not stored, and for its expected jobs.
+
+    ``run.created`` is now; the jobs are predicted as a stored run's are.
+    """
+    assert run.created is not None, "a hypothetical run is requested now"
+    row = hypothetical_row(conn, run)
+    models = live_models(conn)
+    at = datetime.fromtimestamp(run.created, UTC)
+    jobs = predict_jobs_hypothetical(
+        conn, run.repository, run.workflow, at, row, job_model_of(models)
+    )
+    return predict_row(models, row), jobs
 
 
 def record_prediction(

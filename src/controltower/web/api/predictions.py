@@ -81,6 +81,17 @@ class PredictionPublic(BaseModel):
     jobs: list[JobPredictionPublic] = Field(default_factory=list)
 
 
+JOB_FIELDS = (
+    "name",
+    "duration_p10",
+    "duration_p50",
+    "duration_p90",
+    "failure_probability",
+    "failure_predicted",
+    "failure_predictor",
+)
+
+
 def _public(prediction: RunPrediction | dict[str, Any]) -> PredictionPublic:
     if isinstance(prediction, dict):
         return PredictionPublic(**{**prediction, "version": prediction["version_id"]})
@@ -90,7 +101,7 @@ def _public(prediction: RunPrediction | dict[str, Any]) -> PredictionPublic:
 
 @router.post("/predict")
 def predict(body: PredictRequest, container: ContainerDep, conn: ConnectionDep) -> PredictionPublic:
-    """Predict a hypothetical run of ``repository`` requested now."""
+    """Predict a hypothetical run of ``repository`` requested now, and its expected jobs."""
     mode = prediction_mode(conn, container.settings).mode
     decided = exposure(container.settings, body.repository, None, mode)
     if not decided.show:
@@ -102,7 +113,17 @@ def predict(body: PredictRequest, container: ContainerDep, conn: ConnectionDep) 
         created=datetime.now(UTC).timestamp(),
         pull_request=None,
     )
-    return _public(predict_hypothetical(conn, run))
+    prediction, expected = predict_hypothetical(conn, run)
+    jobs = [
+        JobPredictionPublic(
+            **{f: getattr(j, f) for f in JOB_FIELDS},
+            risk_factors=list(j.risk_factors),
+            actual_conclusion=None,
+            actual_duration_s=None,
+        )
+        for j in expected
+    ]
+    return _public(prediction).model_copy(update={"jobs": jobs})
 
 
 @router.get("/repositories/{owner}/{name}/runs/{run_id}/prediction")
