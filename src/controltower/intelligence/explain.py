@@ -35,6 +35,10 @@ def _pct(v: float) -> str:
     return f"{v:.0%}"
 
 
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:,.1f} min" if seconds >= 60 else f"{seconds:.0f} s"
+
+
 def _fails5(v: float) -> str:
     return f"failed {v:.0f} of the last 5 runs"
 
@@ -74,6 +78,14 @@ PHRASES: dict[str, Callable[[float], str]] = {
     "branch_runs": lambda v: f"{v:,.0f} earlier runs on this branch",
     "sha_prev_failed": lambda v: f"this commit already {'failed' if v else 'passed'} once",
     "base_prev_failed": lambda v: f"the previous run {'failed' if v else 'passed'}",
+    # durations of successful runs (seconds)
+    "dur_prev": lambda v: f"the workflow's last successful run took {_minutes(v)}",
+    "dur_median5": lambda v: f"the workflow's last 5 successful runs took {_minutes(v)} (median)",
+    "dur_median20": lambda v: f"its last 20 successful runs took {_minutes(v)} (median)",
+    "dur_spread20": lambda v: f"its recent durations vary by {_pct(v)} of their median",
+    "dur_wb_prev": lambda v: f"the last successful run on this branch took {_minutes(v)}",
+    "base_dur_prev": lambda v: f"the last successful run took {_minutes(v)}",
+    "base_dur_median5": lambda v: f"the last 5 successful runs took {_minutes(v)} (median)",
     # a job's own record (``jobs.JOB_FEATURES``)
     "job_prev_failed": lambda v: f"this job {'failed' if v else 'passed'} last time",
     "job_fail_share": lambda v: f"this job's recent failure share is {_pct(v)}",
@@ -85,7 +97,7 @@ PHRASES: dict[str, Callable[[float], str]] = {
     "job_blame": lambda v: f"this job failed in {_pct(v)} of the workflow's recent failed runs",
     "job_index": lambda v: f"job {v + 1:.0f} of the workflow",
     "jobs_expected": lambda v: f"{v:.0f} jobs expected",
-    "job_log_median5": lambda v: f"this job usually takes {math.exp(v) / 60:,.1f} min",
+    "job_log_median5": lambda v: f"this job usually takes {_minutes(math.exp(v))}",
 }
 
 

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from controltower.intelligence.explain import phrase, risk_factors
+from controltower.intelligence.explain import PHRASES, phrase, risk_factors
 from controltower.intelligence.features import FEATURES, INDEX
 from controltower.intelligence.jobs import JOB_INPUTS
 from controltower.intelligence.models import FailureModel
@@ -26,11 +26,19 @@ from controltower.intelligence.predictors import Labelled
         ("job_fail_streak", 0.0, "this job's last run did not fail"),
         ("job_fail_streak", 2.0, "this job failed 2 times in a row"),
         ("job_log_median5", math.log(90.0), "this job usually takes 1.5 min"),
+        ("dur_wb_prev", 1071.0, "the last successful run on this branch took 17.9 min"),
+        ("dur_prev", 42.0, "the workflow's last successful run took 42 s"),
+        ("dur_spread20", 0.25, "its recent durations vary by 25% of their median"),
     ],
 )
 def test_phrases_say_what_the_value_means(feature: str, value: float, words: str) -> None:
     """Each feature's value reads as a short phrase."""
     assert phrase(feature, value) == words
+
+
+def test_every_input_of_either_model_has_its_own_words() -> None:
+    """No feature falls back to its bare name."""
+    assert [name for name in JOB_INPUTS if name not in PHRASES] == []
 
 
 def test_the_strongest_pushes_come_first_and_weak_ones_are_left_out() -> None:
