@@ -11,10 +11,11 @@ from sqlalchemy import Engine
 
 from controltower.domain import RunFact
 from controltower.intelligence.evaluation import evaluate
-from controltower.intelligence.records import HistoryRun
+from controltower.intelligence.job_evaluation import evaluate_jobs
+from controltower.intelligence.records import HistoryRun, request_order
 from controltower.intelligence.training import Trained, train
 from controltower.store.writer import FactWriter
-from tests.support.histories import synthetic_history
+from tests.support.histories import synthetic_history, synthetic_jobs
 
 
 def _at(epoch: float | None) -> datetime | None:
@@ -64,3 +65,12 @@ def trained_version() -> tuple[Trained, dict[str, Any]]:
     """Models trained on ``small_history`` and their evaluation report (computed once)."""
     runs = small_history()
     return train(runs, threads=1), evaluate(runs)
+
+
+@cache
+def trained_with_jobs() -> tuple[Trained, dict[str, Any]]:
+    """Models trained on ``small_history`` with its synthetic jobs; the report carries ``jobs``."""
+    runs = request_order(small_history())
+    jobs = synthetic_jobs(runs)
+    report = {**trained_version()[1], "jobs": evaluate_jobs(runs, jobs)}
+    return train(runs, jobs=jobs, threads=1), report

@@ -27,6 +27,7 @@ from controltower.web.api import alerts as alerts_api
 from controltower.web.api import anomalies as anomalies_api
 from controltower.web.api import capabilities as capabilities_api
 from controltower.web.api import github as github_api
+from controltower.web.api import models as models_api
 from controltower.web.api import notifications as notifications_api
 from controltower.web.api import predictions as predictions_api
 from controltower.web.api import runs as runs_api
@@ -93,6 +94,7 @@ def create_app(
     app.include_router(telemetry_api.router)
     app.include_router(github_api.router)
     app.include_router(predictions_api.router)
+    app.include_router(models_api.router)
     app.include_router(anomalies_api.router)
     app.include_router(notifications_api.router)  # before /api/v1/alerts/{alert_id}
     app.include_router(alerts_api.router)

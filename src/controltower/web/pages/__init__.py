@@ -5,8 +5,9 @@ One module per area, each with its own router, gathered here into the one
 filters, number formats and rendering every page shares), ``static``
 (plotly.js and dashboard.js), ``overview`` (the overview and the kept views
 ``warm`` computes at start), ``drilldown`` (repository, workflow, run and
-job), ``reports`` (DORA and cost), ``alerts`` and ``anomalies`` (the pages
-that change state: acknowledgements, silences, verdicts). Filters (days,
+job), ``reports`` (DORA and cost), ``alerts``, ``anomalies`` and ``models``
+(the pages that change state: acknowledgements, silences, verdicts, which
+model version is live). Filters (days,
 branch, event) live in the query string and every link on a page carries
 them, so a view can be shared and drilling down keeps them.
 """
@@ -15,11 +16,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from controltower.web.pages import alerts, anomalies, drilldown, overview, reports, static
+from controltower.web.pages import alerts, anomalies, drilldown, models, overview, reports, static
 from controltower.web.pages.overview import warm
 
 __all__ = ["router", "warm"]
 
 router = APIRouter()
-for area in (static, overview, drilldown, reports, alerts, anomalies):
+for area in (static, overview, drilldown, reports, alerts, anomalies, models):
     router.include_router(area.router)

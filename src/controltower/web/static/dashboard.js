@@ -18,7 +18,8 @@
 })();
 
 // Writes through the JSON API, then reload: on the alerts page acknowledge, silence and
-// expire; on the overview, a verdict on an anomaly (real or not).
+// expire; on the overview, a verdict on an anomaly (real or not); on the models page,
+// promote a version or roll back.
 (function () {
   "use strict";
   var status = document.getElementById("action-status");
@@ -34,12 +35,14 @@
     });
   }
   var saved = window.localStorage.getItem("controltower-actor");
-  if (saved) { actor.value = saved; }
-  actor.addEventListener("change", function () {
-    window.localStorage.setItem("controltower-actor", actor.value.trim());
-  });
+  if (actor && saved) { actor.value = saved; }
+  if (actor) {
+    actor.addEventListener("change", function () {
+      window.localStorage.setItem("controltower-actor", actor.value.trim());
+    });
+  }
 
-  function who() { return actor.value.trim(); }
+  function who() { return actor ? actor.value.trim() : ""; }
 
   function call(path, body, done) {
     status.textContent = "Working…";
@@ -82,6 +85,10 @@
       }, "Silenced for " + data.duration + ".");
     } else if (data.expire) {
       call("/api/v1/silences/" + data.expire + "/expire", null, "Silence ended.");
+    } else if (data.promote) {
+      call("/api/v1/models/" + data.promote + "/promote", null, "Version " + data.promote + " is live.");
+    } else if (data.rollback) {
+      call("/api/v1/models/rollback", null, "Rolled back.");
     } else if (data.anomaly && data.verdict !== undefined) {
       var verdict = data.verdict || null;
       call("/api/v1/anomalies/" + data.anomaly + "/verdict", { verdict: verdict, by: who() },

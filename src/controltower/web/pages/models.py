@@ -1,0 +1,106 @@
+"""The ``/models`` page: the registry of model versions and what each one's evaluation chose.
+
+Every version, newest first, with what serves each figure; for the live
+version (else the newest) its evaluation's pooled figures beside the
+baselines', for runs and, where it has a job model, for jobs, and the figures
+live accuracy demoted. Promote and roll back call the JSON API
+(``web/api/models.py``) from ``static/dashboard.js``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+
+from controltower.intelligence import registry
+from controltower.intelligence.accuracy import demotions
+from controltower.telemetry.metrics import Window
+from controltower.web.deps import ConnectionDep, ContainerDep
+from controltower.web.pages.filters import PageFilters, templates
+
+router = APIRouter(tags=["pages"], include_in_schema=False)
+# The figures shown per section, and whether lower is better.
+SECTIONS = {
+    "outcome": (
+        ("f1", False),
+        ("auc", False),
+        ("precision", False),
+        ("recall", False),
+        ("brier", True),
+    ),
+    "duration": (("mdape", True), ("within_20", False), ("coverage_80", None)),
+}
+FIGURE_WORDS = {
+    "f1": "F1",
+    "auc": "ROC AUC",
+    "precision": "precision",
+    "recall": "recall",
+    "brier": "Brier",
+    "mdape": "median abs. % error",
+    "within_20": "within ±20%",
+    "coverage_80": "80% interval coverage",
+}
+
+
+def _rows(pooled: dict[str, dict[str, float | None]], figures: Any) -> list[dict[str, Any]]:
+    """Per figure: each predictor's value and the one best alone (none for coverage or a tie)."""
+    names = list(pooled)
+    out = []
+    for figure, low in figures:
+        values = {name: pooled[name].get(figure) for name in names}
+        known = {n: v for n, v in values.items() if v is not None}
+        best = None
+        if low is not None and known:
+            top = (min if low else max)(known.values())
+            leaders = [n for n, v in known.items() if v == top]
+            best = leaders[0] if len(leaders) == 1 else None  # a tie has no best
+        out.append({"figure": FIGURE_WORDS[figure], "values": values, "best": best})
+    return out
+
+
+def _evaluation(info: registry.VersionInfo) -> dict[str, Any]:
+    report = info.report
+    sections = {
+        section: {
+            "predictors": list(report[section]["pooled"]),
+            "rows": _rows(report[section]["pooled"], figures),
+        }
+        for section, figures in SECTIONS.items()
+        if section in report
+    }
+    jobs = report.get("jobs")
+    if jobs:
+        pooled = jobs["outcome"]["pooled"]
+        sections["jobs"] = {"predictors": list(pooled), "rows": _rows(pooled, SECTIONS["outcome"])}
+    return sections
+
+
+@router.get("/models", response_class=HTMLResponse)
+def models_page(request: Request, conn: ConnectionDep, container: ContainerDep) -> HTMLResponse:
+    """The registered versions, and the shown version's evaluation beside the baselines."""
+    versions = registry.versions(conn)
+    shown = next((v for v in versions if v.status == registry.LIVE), None) or (
+        versions[0] if versions else None
+    )
+    now = datetime.now(UTC)
+    return templates.TemplateResponse(
+        request,
+        "models.html",
+        {
+            "page": "models",
+            "title": "Models",
+            "filters": PageFilters(),
+            "query": "",
+            "window": Window(now, now),
+            "as_of": None,
+            "versions": versions,
+            "shown": shown,
+            "evaluation": _evaluation(shown) if shown is not None else {},
+            "test_runs": shown.report.get("test_runs") if shown is not None else None,
+            "demoted": {d.figure: d.predictor for d in demotions(conn)},
+            "token_required": container.settings.server.api_token is not None,
+        },
+    )
