@@ -117,3 +117,15 @@ def test_a_figure_live_accuracy_demoted_is_said_on_the_page(
         registry.set_predictor(conn, number, "failure", "previous")
     page = client.get("/models").text
     assert "Demoted by live accuracy: previous serves." in page
+
+
+def test_with_no_version_the_page_says_how_to_train_one(settings: Settings, engine: Engine) -> None:
+    """An empty registry: no evaluation, the command to run; the API lists nothing."""
+    container = build(settings)
+    with TestClient(create_app(container)) as client:
+        page = client.get("/models").text
+        assert "No version yet" in page
+        assert "Evaluation of version" not in page
+        assert client.get("/api/v1/models").json() == []
+        assert client.post("/api/v1/models/rollback").status_code == 404
+    container.close()
