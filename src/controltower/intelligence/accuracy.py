@@ -238,7 +238,7 @@ def _score_jobs(
     baselines = {p.name: p for p in predict_jobs_for_run(conn, run_pk)}
     model = models.job_failure if models is not None else None
     modelled = (
-        {p.name: p for p in predict_jobs_for_run(conn, run_pk, features, model)}
+        {p.name: p for p in predict_jobs_for_run(conn, run_pk, features, model, explain=False)}
         if model is not None
         else {}
     )

@@ -63,11 +63,13 @@ def predict_jobs_for_run(
     run_pk: int,
     run_row: npt.NDArray[np.float64] | None = None,
     model: JobFailureModel | None = None,
+    *,
+    explain: bool = True,
 ) -> list[JobPrediction]:
     """Predictions for the jobs stored run ``run_pk`` is expected to run (none: no job history).
 
     With ``model`` and the run's feature row ``run_row`` (shape 1 x columns),
-    the failure figures are the model's.
+    the failure figures are the model's, with risk factors unless not ``explain``.
     """
     target = conn.execute(
         select(runs_t.c.workflow_id, runs_t.c.created_at).where(runs_t.c.id == run_pk)
@@ -75,7 +77,7 @@ def predict_jobs_for_run(
     if target is None or target.created_at is None:
         return []
     same = runs_t.c.workflow_id == target.workflow_id
-    return _predict_jobs(conn, same, target.created_at, run_row, model)
+    return _predict_jobs(conn, same, target.created_at, run_row, model, explain)
 
 
 def predict_jobs_hypothetical(
@@ -88,7 +90,7 @@ def predict_jobs_hypothetical(
 ) -> list[JobPrediction]:
     """Predictions for the jobs a run of ``workflow`` (by name) requested at ``at`` would run."""
     same = and_(repos_t.c.full_name == repository, workflows_t.c.name == workflow)
-    return _predict_jobs(conn, same, at, run_row, model)
+    return _predict_jobs(conn, same, at, run_row, model, explain=True)
 
 
 def _predict_jobs(
@@ -97,6 +99,7 @@ def _predict_jobs(
     at: datetime,
     run_row: npt.NDArray[np.float64] | None,
     model: JobFailureModel | None,
+    explain: bool,
 ) -> list[JobPrediction]:
     query = (
         history_query()
@@ -123,18 +126,22 @@ def _predict_jobs(
         return predicted
     inputs = job_rows(run_row[0], history.features(workflow))
     probability, failed = model.predict_proba(inputs), model.predict(inputs)
-    pushes = model.contributions(inputs)
+    words: list[tuple[str, ...]] = [()] * len(predicted)
+    if explain:
+        pushes = model.contributions(inputs)
+        words = [
+            tuple(r.phrase for r in risk_factors(row, push, top=JOB_FACTORS, names=JOB_INPUTS))
+            for row, push in zip(inputs, pushes, strict=True)
+        ]
     return [
         replace(
             p,
             failure_probability=float(q),
             failure_predicted=bool(f),
             failure_predictor="model",
-            risk_factors=tuple(
-                r.phrase for r in risk_factors(row, push, top=JOB_FACTORS, names=JOB_INPUTS)
-            ),
+            risk_factors=why,
         )
-        for p, q, f, row, push in zip(predicted, probability, failed, inputs, pushes, strict=True)
+        for p, q, f, why in zip(predicted, probability, failed, words, strict=True)
     ]
 
 
