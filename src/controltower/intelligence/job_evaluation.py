@@ -95,13 +95,14 @@ def _durations(scored: Sequence[Scored]) -> dict[str, Figures]:
 
 
 def _three_ways(
-    scored: list[Scored], figures: Callable[[Sequence[Scored]], dict[str, Figures]]
+    scored: list[Scored],
+    figures: Callable[[Sequence[Scored]], dict[str, Figures]],
+    names: Sequence[str],
 ) -> dict[str, Any]:
     by_repo = {
         repo: figures(list(group)) for repo, group in groupby(scored, key=lambda s: s.repository)
     }
     predictors = list(figures([]).keys())
-    names = OUTCOME_FIGURES if "always_pass" in predictors else DURATION_FIGURES
     return {
         "pooled": figures(scored),
         "mean_over_repositories": {
@@ -168,7 +169,7 @@ def evaluate_jobs(
         probability[tested] = model.predict_proba(table.rows[tested])
         decided[tested] = model.predict(table.rows[tested])
     scored = _scored(table, parts.test, probability, decided)
-    outcome = _three_ways(scored, lambda s: _outcomes(s, model is not None))
+    outcome = _three_ways(scored, lambda s: _outcomes(s, model is not None), OUTCOME_FIGURES)
     by_model = _served(outcome) == "model"
     report: dict[str, Any] = {
         "protocol": "shared/spec/prediction-evaluation.md, per job",
@@ -183,7 +184,7 @@ def evaluate_jobs(
         **_counts(ordered, [bool(t) for t in parts.test], jobs),
         "expected": len(scored),
         "outcome": outcome,
-        "duration": _three_ways(scored, _durations),
+        "duration": _three_ways(scored, _durations, DURATION_FIGURES),
     }
     if on_validation:
         report["scored_on"] = "validation"
