@@ -45,6 +45,21 @@ def test_detect_prints_each_anomaly_with_time_kind_severity_and_score(tmp_path: 
     assert all({"timestamp", "kind", "severity", "score"} <= a.keys() for a in found)
 
 
+def test_detect_finds_an_incident_in_a_mostly_zero_error_count(tmp_path: Path) -> None:
+    """Errors per five minutes, zero most of the time: thirty at once is a critical spike."""
+    values = np.random.default_rng(4).poisson(0.1, 500).astype(float)
+    values[400] = 30.0
+    result = CliRunner().invoke(
+        app, ["anomaly", "detect", str(_csv(tmp_path / "errors.csv", values)), "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    found = json.loads(result.stdout)["anomalies"]
+    assert [(a["kind"], a["severity"], a["timestamp"][:16]) for a in found] == [
+        ("spike", "critical", (T0 + timedelta(minutes=5 * 400)).isoformat()[:16])
+    ]
+    assert found[0]["score"] > 6
+
+
 def test_detect_table_names_the_columns(tmp_path: Path) -> None:
     """Without --json a table with timestamp, kind, severity and score is printed."""
     values = 80 + np.random.default_rng(2).normal(0, 4, 200)

@@ -2,7 +2,9 @@
 
 A numeric series that is constant, or zero at more than half its points (an
 intermittent series, such as the cost per day of a repository built now and
-then), has no normal spread to depart from and is not judged.
+then), has no normal spread to depart from and is not judged for shifts and
+drifts; with ``Tuning.sporadic`` (``anomaly detect``: error counts and the
+like) an intermittent one is judged for spikes against its usual peak.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import numpy as np
 
 from controltower.anomaly.baseline import robust_baseline
 from controltower.anomaly.bursts import detect_bursts
-from controltower.anomaly.detectors import detect_changes, detect_spikes
+from controltower.anomaly.detectors import detect_changes, detect_spikes, detect_sporadic_spikes
 from controltower.anomaly.model import Anomaly, Point, sorted_points
 from controltower.anomaly.severity import metric_severity
 from controltower.anomaly.tuning import Tuning
@@ -43,6 +45,8 @@ def detect(
     if outcomes:
         return detect_bursts(timestamps, values, tuning)
     if not judged_series(values):
+        if tuning.sporadic and sporadic_series(values):
+            return episodes(detect_sporadic_spikes(timestamps, values, tuning), tuning)
         return []
     logged = tuning.log_scale and float(values.min()) >= 0.0
     judged = np.log1p(values) if logged else values
@@ -67,6 +71,11 @@ def judged_series(values: np.ndarray) -> bool:
     if len(values) == 0 or float(np.ptp(values)) == 0.0:
         return False
     return not intermittent(values)
+
+
+def sporadic_series(values: np.ndarray) -> bool:
+    """Whether a numeric series is intermittent but not constant: judged for spikes alone."""
+    return intermittent(values) and float(np.ptp(values[np.isfinite(values)])) > 0.0
 
 
 def intermittent(values: np.ndarray) -> bool:

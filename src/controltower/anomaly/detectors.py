@@ -22,6 +22,7 @@ Pure: no I/O.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -31,7 +32,7 @@ from numpy.typing import NDArray
 
 from controltower.anomaly.baseline import LEVEL_FLOOR, MAD_TO_SD, Array, Baseline, row_mads
 from controltower.anomaly.model import Anomaly, Kind
-from controltower.anomaly.severity import metric_severity
+from controltower.anomaly.severity import metric_severity, peak_severity
 from controltower.anomaly.tuning import Tuning
 
 MAX_AUTOCORRELATION = 0.8
@@ -103,6 +104,56 @@ def detect_spikes(
                 details={"tail": round(tail, 6)},
             )
         )
+    return found
+
+
+def detect_sporadic_spikes(
+    timestamps: Sequence[datetime], values: Array, tuning: Tuning
+) -> list[Anomaly]:
+    """Spikes of a mostly-zero series: each more than ``sporadic_peak`` times its usual peak.
+
+    A mostly-zero series (errors per minute, failures per day) has a median and
+    a spread of zero, so no score against them means anything. Its usual peak
+    at a point is the second-largest departure from their median of the
+    ``tail_window`` points before (one earlier incident does not raise the
+    bar), and at least the smallest value away from zero seen before (its
+    unit: one error); with fewer than ``min_history`` points before, or none
+    yet away from zero, nothing is judged. The score is the departure in
+    multiples of that peak.
+    """
+    found: list[Anomaly] = []
+    smallest = math.inf
+    for i in range(len(values)):
+        value = float(values[i])
+        if not math.isfinite(value):
+            continue
+        if i >= tuning.min_history and value != 0.0 and math.isfinite(smallest):
+            before = values[max(0, i - tuning.tail_window) : i]
+            before = before[np.isfinite(before)]
+            expected = float(np.median(before))
+            departures = np.abs(before - expected)
+            # the second highest: one earlier incident in the window does not set the bar
+            reach = float(np.partition(departures, -2)[-2]) if len(departures) > 1 else 0.0
+            peak = max(reach, smallest)
+            departure = value - expected
+            times = abs(departure) / peak
+            sign = 1 if departure > 0 else -1
+            if times > tuning.sporadic_peak and _allowed(tuning, sign):
+                found.append(
+                    Anomaly(
+                        kind="spike",
+                        severity=peak_severity(times, tuning.sporadic_peak),
+                        start=timestamps[i],
+                        timestamp=timestamps[i],
+                        expected=expected,
+                        observed=value,
+                        score=times,
+                        index=i,
+                        details={"sporadic": True, "peak": round(peak, 6)},
+                    )
+                )
+        if value != 0.0:
+            smallest = min(smallest, abs(value))
     return found
 
 

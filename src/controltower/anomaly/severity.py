@@ -25,6 +25,11 @@ def metric_severity(expected: float, observed: float) -> Severity:
     return "info"
 
 
+def peak_severity(times_peak: float, bar: float) -> Severity:
+    """A mostly-zero series's spike, ``times_peak`` its usual peak: critical from twice ``bar``."""
+    return "critical" if times_peak >= 2 * bar else "warning"
+
+
 def rate_severity(expected: float, observed: float) -> Severity:
     """Critical when the failure rate rose by 50 points, warning from 20."""
     rise = observed - expected

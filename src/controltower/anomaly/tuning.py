@@ -41,6 +41,11 @@ class Tuning:
     A spike that way from where the change began until then is reported only
     when it is a spike against the level the series changed to, and a spike
     within ``confirm`` points after another that way is the same one.
+    With ``sporadic``, a series zero at most points (error counts, say), which
+    has no spread to depart from, is judged for spikes alone: a point more
+    than ``sporadic_peak`` times the series' usual peak
+    (``detectors.detect_sporadic_spikes``; 3: on Poisson noise 2 raised a
+    false alarm every few thousand points, ``benchmarks/sporadic_noise.py``).
     """
 
     window: int = 60
@@ -61,6 +66,8 @@ class Tuning:
     spike_relative: float = 1.0
     direction: Direction = "both"
     log_scale: bool = False
+    sporadic: bool = False
+    sporadic_peak: float = 3.0
     burst_window: int = 20
     burst_reference: int = 100
     burst_min_reference: int = 30
@@ -74,6 +81,8 @@ class Tuning:
             raise ValueError("spike_z and cusum_h must be positive and clip above cusum_k")
         if self.min_relative < 0 or self.spike_tail < 0 or self.classify_after < 0:
             raise ValueError("min_relative, spike_tail and classify_after must not be negative")
+        if self.sporadic_peak <= 0:
+            raise ValueError("sporadic_peak must be positive")
         if not 0 < self.drift_fit <= 1 or self.smooth < 1 or self.smooth % 2 == 0:
             raise ValueError("drift_fit must be in (0, 1] and smooth an odd number of points")
         if not 0 < self.tail_quantile < 1 or self.tail_window < self.min_history:

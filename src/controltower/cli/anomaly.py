@@ -53,6 +53,7 @@ def detect_command(
     """Find spikes, level shifts, drifts (or, for 0/1 values, failure bursts) in FILE."""
     from controltower.anomaly.csvseries import parse_series
     from controltower.anomaly.detection import detect
+    from controltower.anomaly.tuning import Tuning
 
     try:
         points = parse_series(file.read_text(encoding="utf-8"))
@@ -62,7 +63,8 @@ def detect_command(
     except InvalidSeries as exc:
         typer.secho(f"error: {file}: {exc}", err=True, fg="red")
         raise typer.Exit(2) from exc
-    found = detect(points)
+    # Any metric: a mostly-zero one (errors per minute) is judged for spikes against its peaks.
+    found = detect(points, Tuning(sporadic=True))
     if json_output:
         print_json({"points": len(points), "anomalies": [a.as_dict() for a in found]})
         return

@@ -462,3 +462,43 @@ def _inflation(z: np.ndarray, clip: float) -> float:
     r = 1.0 - (_mad(np.diff(kept)) / _mad(kept)) ** 2 / 2.0
     r = min(max(r, 0.0), MAX_AUTOCORRELATION)
     return float(np.sqrt((1 + r) / (1 - r)))
+
+
+def _errors(seed: int = 3, n: int = 400) -> np.ndarray:
+    """Errors per minute: zero most minutes, now and then one or two."""
+    rng = np.random.default_rng(seed)
+    return rng.poisson(0.15, n).astype(float)
+
+
+def test_a_mostly_zero_series_is_judged_for_spikes_against_its_usual_peak() -> None:
+    """With ``sporadic``: 40 errors in a minute where one or two is the peak is a critical spike,
+    scored in multiples of that peak; the usual ones and ones raise nothing."""
+    values = _errors()
+    assert float(np.mean(values == 0)) > 0.5
+    sporadic = Tuning(sporadic=True)
+    assert detect(points(values), sporadic) == []
+    values[300] = 40.0
+    found = detect(points(values), sporadic)
+    assert [(a.kind, a.index, a.severity) for a in found] == [("spike", 300, "critical")]
+    peak = found[0].details["peak"]
+    assert 1.0 <= peak <= 3.0
+    assert found[0].score == pytest.approx(40.0 / peak)
+    assert found[0].details["sporadic"] is True
+    assert detect(points(values)) == []  # CI series: intermittent ones are not judged
+
+
+def test_a_sporadic_spike_must_pass_the_bar_and_a_unit_must_be_seen_before() -> None:
+    """Where the peak is one: three is not beyond the bar of three peaks, four is (a warning);
+    those raise the peak (the second largest) to three, so twenty, past twice the bar, is
+    critical; the first value away from zero is not judged."""
+    values = np.zeros(300)
+    values[100:300:20] = 1.0
+    values[150], values[230], values[270] = 3.0, 4.0, 20.0
+    sporadic = Tuning(sporadic=True)
+    found = detect(points(values), sporadic)
+    assert [(a.index, a.severity) for a in found] == [(230, "warning"), (270, "critical")]
+    assert detect(points(values), Tuning(sporadic=True, direction="down")) == []
+    first = np.zeros(300)
+    first[200] = 5.0
+    first[250] = 1.0
+    assert detect(points(first), sporadic) == []  # nothing before 200 to measure it by
