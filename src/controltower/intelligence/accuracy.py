@@ -124,49 +124,47 @@ def live_accuracy(conn: Connection, days: int = 14, now: datetime | None = None)
                 continue
             _score(scored, served, ordered[i], features[i : i + 1], row, models)
             _score_jobs(conn, scored, served, row.run_pk, features[i : i + 1], models)
-    failed = np.array(scored.failed, dtype=bool)
     actual = np.array(scored.actual, dtype=float)
-    failure = {
-        name: _pick(
-            outcome_figures(
-                failed,
-                np.array(scored.probability[name], dtype=float),
-                np.array(scored.predicted[name], dtype=bool),
-            ),
-            FAILURE_FIGURES,
-        )
-        for name in scored.probability
-    }
+    failure = _failure_figures(scored.failed, scored.probability, scored.predicted)
     duration = {
         name: _pick(
             duration_figures(actual, np.array(q, dtype=float).reshape(-1, 3)), DURATION_SHOWN
         )
         for name, q in scored.quantiles.items()
     }
-    job_failed = np.array(scored.job_failed, dtype=bool)
-    job_failure = {
-        name: _pick(
-            outcome_figures(
-                job_failed,
-                np.array(scored.job_probability[name], dtype=float),
-                np.array(scored.job_predicted[name], dtype=bool),
-            ),
-            FAILURE_FIGURES,
-        )
-        for name in scored.job_probability
-    }
+    job_failure = _failure_figures(scored.job_failed, scored.job_probability, scored.job_predicted)
     return LiveAccuracy(
         since=since,
         until=until,
         runs=len(rows),
-        failure_runs=len(failed),
+        failure_runs=len(scored.failed),
         duration_runs=len(actual),
         served=served,
         failure=failure,
         duration=duration,
-        jobs=len(job_failed),
+        jobs=len(scored.job_failed),
         job_failure=job_failure,
     )
+
+
+def _failure_figures(
+    failed: list[bool],
+    probability: dict[str, list[float]],
+    predicted: dict[str, list[bool]],
+) -> dict[str, Figures]:
+    """Precision, recall and F1 of each predictor on the same outcomes."""
+    outcomes = np.array(failed, dtype=bool)
+    return {
+        name: _pick(
+            outcome_figures(
+                outcomes,
+                np.array(probability[name], dtype=float),
+                np.array(predicted[name], dtype=bool),
+            ),
+            FAILURE_FIGURES,
+        )
+        for name in probability
+    }
 
 
 def _pick(figures: Figures, names: tuple[str, ...]) -> Figures:
