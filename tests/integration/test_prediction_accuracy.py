@@ -124,6 +124,20 @@ def test_a_model_below_the_baseline_is_demoted_and_reported(container: Container
     assert "model 0.00" in overview.split("failure F1", 1)[1].split(";", 1)[0]
 
 
+def test_the_models_page_shows_live_accuracy_per_predictor(container: Container) -> None:
+    """The same scoring in tables: the wrong stored model predictions score F1 0 there."""
+    with TestClient(create_app(container)) as client:
+        page = client.get("/models").text
+    live = page.split('id="live-h"', 1)[1]
+    assert f"{STORED - 40} predicted runs completed in the last 3650 days" in live
+    failure = live.split('aria-label="Failure of runs, live"', 1)[1].split("</table>", 1)[0]
+    model_row = failure.split("<td>model</td>", 1)[1].split("</tr>", 1)[0]
+    assert model_row.count('<td class="num">0.000</td>') == 3  # precision, recall and F1
+    assert "<td>previous</td>" in failure
+    assert 'aria-label="Duration of successful runs, live"' in live
+    assert 'aria-label="Failure of jobs, live"' not in live  # no run here has jobs
+
+
 def test_a_margin_wider_than_the_gap_keeps_the_model(container: Container) -> None:
     """With a margin of 1 nothing can fall below the baseline by more."""
     settings = Settings.model_validate(

@@ -3,8 +3,9 @@
 Every version, newest first, with what serves each figure; for the live
 version (else the newest) its evaluation's pooled figures beside the
 baselines', for runs and, where it has a job model, for jobs, and the figures
-live accuracy demoted. Promote and roll back call the JSON API
-(``web/api/models.py``) from ``static/dashboard.js``.
+live accuracy demoted; then live accuracy itself (the overview's kept
+view). Promote and roll back call the JSON API (``web/api/models.py``) from
+``static/dashboard.js``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from controltower.intelligence.accuracy import demotions
 from controltower.telemetry.metrics import Window
 from controltower.web.deps import ConnectionDep, ContainerDep
 from controltower.web.pages.filters import PageFilters, templates
+from controltower.web.pages.overview import live_accuracy_view
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 # The figures shown per section, and whether lower is better.
@@ -33,6 +35,12 @@ SECTIONS = {
     ),
     "duration": (("mdape", True), ("within_20", False), ("coverage_80", None)),
 }
+# Live accuracy's sections: its attribute, heading, and figures shown.
+LIVE_SECTIONS = (
+    ("failure", "Failure of runs", ("precision", "recall", "f1")),
+    ("duration", "Duration of successful runs", ("within_20", "coverage_80", "mdape")),
+    ("job_failure", "Failure of jobs", ("precision", "recall", "f1")),
+)
 FIGURE_WORDS = {
     "f1": "F1",
     "auc": "ROC AUC",
@@ -101,6 +109,10 @@ def models_page(request: Request, conn: ConnectionDep, container: ContainerDep) 
             "evaluation": _evaluation(shown) if shown is not None else {},
             "test_runs": shown.report.get("test_runs") if shown is not None else None,
             "demoted": {d.figure: d.predictor for d in demotions(conn)},
+            "accuracy": live_accuracy_view(container),
+            "accuracy_days": container.settings.intelligence.accuracy_days,
+            "live_sections": LIVE_SECTIONS,
+            "figure_words": FIGURE_WORDS,
             "token_required": container.settings.server.api_token is not None,
         },
     )

@@ -151,7 +151,7 @@ def overview(
         token_required=settings.server.api_token is not None,
         prediction_mode=_prediction_mode_shown(conn, settings),
         alert_latency=notification_log.summary(conn) if settings.alerts.enabled else None,
-        accuracy=_live_accuracy(container),
+        accuracy=live_accuracy_view(container),
         accuracy_days=settings.intelligence.accuracy_days,
         feed=activity.feed(conn, scope, limit=25),
         deliveries=queries.delivery_states(conn, only=("pending",)),
@@ -166,7 +166,7 @@ def _prediction_mode_shown(conn: Connection, settings: Settings) -> str:
     return "disabled" if current.source == "ml_enabled" else current.mode
 
 
-def _live_accuracy(container: Container) -> LiveAccuracy | None:
+def live_accuracy_view(container: Container) -> LiveAccuracy | None:
     """Live accuracy of each predictor (kept as a view), while predictions are made at all."""
     settings = container.settings
     if not prediction_mode(container.engine, settings).predicts:
