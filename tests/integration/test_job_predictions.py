@@ -44,6 +44,7 @@ from controltower.intelligence.serving import (
     predict_for_run,
     predict_new_runs,
     record_prediction,
+    stored_prediction,
 )
 from controltower.intelligence.source import run_pk_of
 from controltower.intelligence.training import Trained, train
@@ -240,9 +241,16 @@ def test_where_the_job_model_serves_the_stored_job_figures_are_its_on_the_traini
     assert {j.failure_predictor for j in stored} == {"model"}
     pushes = model.contributions(table.rows[mine])
     for job, row, push in zip(stored, table.rows[mine], pushes, strict=True):
-        words = [r.phrase for r in risk_factors(row, push, top=2, names=JOB_INPUTS)]
+        words = [r.told for r in risk_factors(row, push, top=2, names=JOB_INPUTS)]
         assert job.risk_factors == words
     assert any(job.risk_factors for job in stored)
+    told = [w for job in stored for w in job.risk_factors]
+    with engine.connect() as conn:
+        run_prediction = stored_prediction(conn, pk)
+    assert run_prediction is not None
+    told += run_prediction["risk_factors"]
+    assert len(told) > len(stored)
+    assert all(w.endswith(("(raises the risk)", "(lowers the risk)")) for w in told)
     page = client.get(f"/repositories/{target.repository}/runs/{target.run_id}").text
     assert "failure from the job model" in page
     first = next(job for job in stored if job.risk_factors)

@@ -70,7 +70,9 @@ def test_a_hypothetical_run_gets_percentiles_risk_and_who_served(client: TestCli
     assert body["duration_p50"] > 0
     if body["duration_predictor"] == "model":
         assert body["duration_p10"] <= body["duration_p50"] <= body["duration_p90"]
-    assert all(isinstance(words, str) and words for words in body["risk_factors"])
+    assert all(
+        words.endswith(("(raises the risk)", "(lowers the risk)")) for words in body["risk_factors"]
+    )
 
 
 def test_the_stored_prediction_of_a_queued_run_is_served(client: TestClient) -> None:

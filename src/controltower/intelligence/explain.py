@@ -30,6 +30,11 @@ class RiskFactor:
     effect: float
     phrase: str
 
+    @property
+    def told(self) -> str:
+        """The phrase and which way it pushed: "failed 3 of the last 5 runs (raises the risk)"."""
+        return f"{self.phrase} ({'raises' if self.effect > 0 else 'lowers'} the risk)"
+
 
 def _pct(v: float) -> str:
     return f"{v:.0%}"

@@ -130,7 +130,7 @@ def _predict_jobs(
     if explain:
         pushes = model.contributions(inputs)
         words = [
-            tuple(r.phrase for r in risk_factors(row, push, top=JOB_FACTORS, names=JOB_INPUTS))
+            tuple(r.told for r in risk_factors(row, push, top=JOB_FACTORS, names=JOB_INPUTS))
             for row, push in zip(inputs, pushes, strict=True)
         ]
     return [

@@ -31,7 +31,7 @@ from controltower.intelligence.baselines import (
     PreviousOutcome,
 )
 from controltower.intelligence.capability import prediction_mode
-from controltower.intelligence.explain import phrase, risk_factors
+from controltower.intelligence.explain import RiskFactor, phrase, risk_factors
 from controltower.intelligence.features import INDEX, featurize
 from controltower.intelligence.job_serving import (
     predict_jobs_for_run,
@@ -119,10 +119,13 @@ def predict_row(models: registry.LoadedModels | None, row: Matrix) -> RunPredict
         )
     if models is not None:
         factors = risk_factors(row[0], models.failure.contributions(row)[0])
-        words = [f.phrase for f in factors]
+        words = [f.told for f in factors]
     else:
+        # the previous outcome decides alone: a failure raises the risk, a pass lowers it
         prev = float(row[0, INDEX["base_prev_failed"]])
-        words = [] if math.isnan(prev) else [phrase("base_prev_failed", prev)]
+        effect = 1.0 if prev >= 0.5 else -1.0
+        told = RiskFactor("base_prev_failed", prev, effect, phrase("base_prev_failed", prev)).told
+        words = [] if math.isnan(prev) else [told]
     quantiles = np.full(3, np.nan)
     if models is not None and duration_name == "model":
         quantiles = models.duration.predict(row)[0]

@@ -56,6 +56,18 @@ def test_the_strongest_pushes_come_first_and_weak_ones_are_left_out() -> None:
     ]
 
 
+def test_a_factor_is_told_with_the_way_it_pushed() -> None:
+    """Positive contributions raise the risk, negative ones lower it."""
+    row = np.zeros(len(FEATURES))
+    row[INDEX["wb_fails_last5"]], row[INDEX["wb_pass_streak"]] = 3.0, 12.0
+    contributions = np.zeros(len(FEATURES) + 1)
+    contributions[INDEX["wb_fails_last5"]], contributions[INDEX["wb_pass_streak"]] = 0.6, -0.2
+    assert [f.told for f in risk_factors(row, contributions)] == [
+        "failed 3 of the last 5 runs (raises the risk)",
+        "passed 12 times in a row on this branch (lowers the risk)",
+    ]
+
+
 def test_a_job_row_is_explained_by_the_job_models_inputs() -> None:
     """With ``names``, values and pushes are read by position in those inputs."""
     row = np.zeros(len(JOB_INPUTS))
