@@ -46,7 +46,7 @@ def _live(server: Process) -> int:
 def test_promote_and_roll_back_from_the_models_page(server: Process, page: Page) -> None:
     """Without the token a promotion is refused and nothing changes; with it, then rolled back."""
     page.goto(f"{server.url}/")
-    page.get_by_role("link", name="Models").click()
+    page.get_by_role("link", name="Models", exact=True).click()
     page.wait_for_url("**/models")
     assert page.get_by_role("table", name="Failure of runs").is_visible()
     assert page.evaluate(A11Y_PROBLEMS) == []
