@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
 import pytest
 
 from controltower.intelligence.features import featurize
+from controltower.intelligence.job_evaluation import evaluate_jobs
 from controltower.intelligence.job_model import job_table
 from controltower.intelligence.jobs import JOB_FEATURES, JobAttempt, JobHistory, predict_job
 from controltower.intelligence.records import HistoryRun, request_order
@@ -114,3 +116,18 @@ def test_job_rows_of_the_past_do_not_change_when_the_future_does() -> None:
     assert len(before) > 100
     np.testing.assert_array_equal(before, after)
     assert not np.array_equal(tables[0].failed, tables[1].failed)
+
+
+def test_without_a_failed_job_to_learn_from_there_is_no_job_model_and_baselines_serve() -> None:
+    """Every job passed: no model is fitted, the report says so and scores the baselines."""
+    runs = request_order(synthetic_history(runs=150, seed=6))
+    passing = [dataclasses.replace(r, conclusion="success") for r in runs]
+    report = evaluate_jobs(passing, synthetic_jobs(passing))
+    assert report["model"] is None
+    assert report["served"] == {
+        "failure_probability": "history_rate",
+        "failure_predicted": "previous",
+        "duration": "median5_interval",
+    }
+    assert "model" not in report["outcome"]["pooled"]
+    assert report["expected"] > 0
