@@ -16,6 +16,7 @@ from controltower.domain.status import (
     digest,
     is_failed,
     is_passed,
+    outcome,
     snapshot_key,
     status_rank,
 )
@@ -34,6 +35,7 @@ __all__ = [
     "digest",
     "is_failed",
     "is_passed",
+    "outcome",
     "snapshot_key",
     "status_rank",
 ]

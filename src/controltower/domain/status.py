@@ -66,6 +66,13 @@ def is_passed(conclusion: str | None) -> bool:
     return conclusion == Conclusion.SUCCESS
 
 
+def outcome(conclusion: str | None) -> bool | None:
+    """True failed, False passed, None neither (cancelled, skipped, neutral, unknown)."""
+    if is_failed(conclusion):
+        return True
+    return False if is_passed(conclusion) else None
+
+
 def snapshot_key(status: str | None, updated_at: datetime | None, digest: str) -> str:
     """A string whose order is the order in which snapshots supersede each other."""
     stamp = updated_at.strftime("%Y%m%dT%H%M%S.%f") if updated_at else "0" * 22

@@ -33,7 +33,7 @@ import structlog
 from sqlalchemy import Connection, select
 
 from controltower.config import Settings
-from controltower.domain import is_failed, is_passed
+from controltower.domain import outcome
 from controltower.intelligence import registry
 from controltower.intelligence.features import featurize
 from controltower.intelligence.job_serving import job_comparisons, predict_jobs_for_run
@@ -214,12 +214,6 @@ def _score(
             )
 
 
-def _job_failed(conclusion: str | None) -> bool | None:
-    if is_failed(conclusion):
-        return True
-    return False if is_passed(conclusion) else None
-
-
 def _score_jobs(
     conn: Connection,
     scored: _Scored,
@@ -229,7 +223,7 @@ def _score_jobs(
     models: registry.LoadedModels | None,
 ) -> None:
     """Score the stored job predictions of one run whose jobs passed or failed."""
-    outcomes = [(j, _job_failed(j.actual_conclusion)) for j in job_comparisons(conn, run_pk)]
+    outcomes = [(j, outcome(j.actual_conclusion)) for j in job_comparisons(conn, run_pk)]
     done = [(j, failed) for j, failed in outcomes if failed is not None]
     if not done:
         return

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from controltower.domain import JobFact, is_failed, is_passed
+from controltower.domain import JobFact, is_passed, outcome
 from controltower.intelligence.features import FEATURES, inputs
 from controltower.intelligence.intervals import interval, log_residual, median_of_five
 from controltower.intelligence.records import MAX_DURATION_S, HistoryRun, known_at
@@ -61,9 +61,7 @@ class JobAttempt:
     @property
     def failed(self) -> bool | None:
         """True failed, False passed, None neither."""
-        if is_failed(self.conclusion):
-            return True
-        return False if is_passed(self.conclusion) else None
+        return outcome(self.conclusion)
 
     @property
     def success_duration(self) -> float | None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from itertools import groupby
 
-from controltower.domain import RunFact, is_failed, is_passed
+from controltower.domain import RunFact, is_passed, outcome
 
 # Runs longer than this are recording errors, left out of duration targets and history.
 MAX_DURATION_S = 24 * 3600.0
@@ -50,11 +50,7 @@ class HistoryRun:
     @property
     def failed(self) -> bool | None:
         """True failed, False passed, None neither (cancelled, skipped, not completed)."""
-        if self.status != "completed":
-            return None
-        if is_failed(self.conclusion):
-            return True
-        return False if is_passed(self.conclusion) else None
+        return outcome(self.conclusion) if self.status == "completed" else None
 
     @property
     def success_duration(self) -> float | None:
