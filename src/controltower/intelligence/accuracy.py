@@ -36,7 +36,7 @@ from controltower.config import Settings
 from controltower.domain import outcome
 from controltower.intelligence import registry
 from controltower.intelligence.features import featurize
-from controltower.intelligence.job_serving import job_comparisons, predict_jobs_for_run
+from controltower.intelligence.job_serving import baselines_and_model, job_comparisons
 from controltower.intelligence.metrics import Figures, duration_figures, outcome_figures
 from controltower.intelligence.records import request_order
 from controltower.intelligence.selection import DURATION_BASELINES, OUTCOME_BASELINES
@@ -227,13 +227,10 @@ def _score_jobs(
     done = [(j, failed) for j, failed in outcomes if failed is not None]
     if not done:
         return
-    baselines = {p.name: p for p in predict_jobs_for_run(conn, run_pk)}
     model = models.job_failure if models is not None else None
-    modelled = (
-        {p.name: p for p in predict_jobs_for_run(conn, run_pk, features, model, explain=False)}
-        if model is not None
-        else {}
-    )
+    by_baselines, by_model = baselines_and_model(conn, run_pk, features, model)
+    baselines = {p.name: p for p in by_baselines}
+    modelled = {p.name: p for p in by_model}
     count = served["job_failure"]
     for job, failed in done:
         base = baselines.get(job.name)

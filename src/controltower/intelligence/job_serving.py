@@ -63,21 +63,33 @@ def predict_jobs_for_run(
     run_pk: int,
     run_row: npt.NDArray[np.float64] | None = None,
     model: JobFailureModel | None = None,
-    *,
-    explain: bool = True,
 ) -> list[JobPrediction]:
     """Predictions for the jobs stored run ``run_pk`` is expected to run (none: no job history).
 
     With ``model`` and the run's feature row ``run_row`` (shape 1 x columns),
-    the failure figures are the model's, with risk factors unless not ``explain``.
+    the failure figures are the model's, with its risk factors.
     """
-    target = conn.execute(
-        select(runs_t.c.workflow_id, runs_t.c.created_at).where(runs_t.c.id == run_pk)
-    ).first()
-    if target is None or target.created_at is None:
+    found = _history_of_run(conn, run_pk)
+    if found is None:
         return []
-    same = runs_t.c.workflow_id == target.workflow_id
-    return _predict_jobs(conn, same, target.created_at, run_row, model, explain)
+    history, workflow = found
+    return _by_model(history, workflow, run_row, model, explain=True)
+
+
+def baselines_and_model(
+    conn: Connection,
+    run_pk: int,
+    run_row: npt.NDArray[np.float64],
+    model: JobFailureModel | None,
+) -> tuple[list[JobPrediction], list[JobPrediction]]:
+    """For scoring: what the baselines and what ``model`` predict for stored run ``run_pk``'s
+    jobs (the latter empty without a model), from one read of the history, no risk factors."""
+    found = _history_of_run(conn, run_pk)
+    if found is None:
+        return [], []
+    history, workflow = found
+    modelled = _by_model(history, workflow, run_row, model, explain=False) if model else []
+    return history.predict(workflow), modelled
 
 
 def predict_jobs_hypothetical(
@@ -90,17 +102,26 @@ def predict_jobs_hypothetical(
 ) -> list[JobPrediction]:
     """Predictions for the jobs a run of ``workflow`` (by name) requested at ``at`` would run."""
     same = and_(repos_t.c.full_name == repository, workflows_t.c.name == workflow)
-    return _predict_jobs(conn, same, at, run_row, model, explain=True)
+    found = _history(conn, same, at)
+    if found is None:
+        return []
+    history, name = found
+    return _by_model(history, name, run_row, model, explain=True)
 
 
-def _predict_jobs(
-    conn: Connection,
-    same_workflow: ColumnElement[bool],
-    at: datetime,
-    run_row: npt.NDArray[np.float64] | None,
-    model: JobFailureModel | None,
-    explain: bool,
-) -> list[JobPrediction]:
+def _history_of_run(conn: Connection, run_pk: int) -> tuple[JobHistory, str] | None:
+    target = conn.execute(
+        select(runs_t.c.workflow_id, runs_t.c.created_at).where(runs_t.c.id == run_pk)
+    ).first()
+    if target is None or target.created_at is None:
+        return None
+    return _history(conn, runs_t.c.workflow_id == target.workflow_id, target.created_at)
+
+
+def _history(
+    conn: Connection, same_workflow: ColumnElement[bool], at: datetime
+) -> tuple[JobHistory, str] | None:
+    """The workflow's job history up to ``at`` and its name (None: no run before ``at``)."""
     query = (
         history_query()
         .add_columns(runs_t.c.id)
@@ -118,9 +139,18 @@ def _predict_jobs(
     for run, t in zip(ordered, request_times(ordered), strict=True):
         history.request(run, t, jobs.get(pk_of[id(run)], ()))
     history.advance(at.timestamp())
-    if not ordered:
-        return []
-    workflow = ordered[0].workflow
+    return (history, ordered[0].workflow) if ordered else None
+
+
+def _by_model(
+    history: JobHistory,
+    workflow: str,
+    run_row: npt.NDArray[np.float64] | None,
+    model: JobFailureModel | None,
+    *,
+    explain: bool,
+) -> list[JobPrediction]:
+    """The expected jobs' predictions, their failure figures the model's where there is one."""
     predicted = history.predict(workflow)
     if model is None or run_row is None or not predicted:
         return predicted
