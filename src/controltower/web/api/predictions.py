@@ -81,17 +81,6 @@ class PredictionPublic(BaseModel):
     jobs: list[JobPredictionPublic] = Field(default_factory=list)
 
 
-JOB_FIELDS = (
-    "name",
-    "duration_p10",
-    "duration_p50",
-    "duration_p90",
-    "failure_probability",
-    "failure_predicted",
-    "failure_predictor",
-)
-
-
 def _public(prediction: RunPrediction | dict[str, Any]) -> PredictionPublic:
     if isinstance(prediction, dict):
         return PredictionPublic(**{**prediction, "version": prediction["version_id"]})
@@ -114,10 +103,10 @@ def predict(body: PredictRequest, container: ContainerDep, conn: ConnectionDep) 
         pull_request=None,
     )
     prediction, expected = predict_hypothetical(conn, run)
+    shown = JobPredictionPublic.model_fields
     jobs = [
         JobPredictionPublic(
-            **{f: getattr(j, f) for f in JOB_FIELDS},
-            risk_factors=list(j.risk_factors),
+            **{k: v for k, v in asdict(j).items() if k in shown},
             actual_conclusion=None,
             actual_duration_s=None,
         )
