@@ -17,7 +17,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from controltower.intelligence import registry
-from controltower.intelligence.accuracy import demotions
+from controltower.intelligence.accuracy import DURATION_SHOWN, FAILURE_FIGURES, demotions
 from controltower.telemetry.metrics import Window
 from controltower.web.deps import ConnectionDep, ContainerDep
 from controltower.web.pages.filters import PageFilters, templates
@@ -37,9 +37,9 @@ SECTIONS = {
 }
 # Live accuracy's sections: its attribute, heading, and figures shown.
 LIVE_SECTIONS = (
-    ("failure", "Failure of runs", ("precision", "recall", "f1")),
-    ("duration", "Duration of successful runs", ("within_20", "coverage_80", "mdape")),
-    ("job_failure", "Failure of jobs", ("precision", "recall", "f1")),
+    ("failure", "Failure of runs", FAILURE_FIGURES),
+    ("duration", "Duration of successful runs", DURATION_SHOWN),
+    ("job_failure", "Failure of jobs", FAILURE_FIGURES),
 )
 FIGURE_WORDS = {
     "f1": "F1",
