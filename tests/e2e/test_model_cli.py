@@ -64,11 +64,13 @@ def test_evaluate_a_file_as_json_and_as_tables(tmp_path: Path, history: Path) ->
     tables = CliRunner().invoke(
         app,
         ["model", "evaluate", "--dataset", str(history)],
-        env={"CONTROLTOWER_DATA_DIR": str(tmp_path)},
+        env={"CONTROLTOWER_DATA_DIR": str(tmp_path), "COLUMNS": "160"},
     )
     assert tables.exit_code == 0, tables.output
     assert "model vs better baseline" in tables.stdout
     assert "median5" in tables.stdout
+    f1 = json.loads(result.stdout)["margins"]["outcome"]["pooled"]["f1"]
+    assert f"{f1['difference']:+.3f} ({f1['low']:+.3f} to {f1['high']:+.3f})" in tables.stdout
 
 
 def test_evaluate_on_validation_scores_the_runs_before_the_test_period(

@@ -34,7 +34,7 @@ def test_versions_are_registered_as_candidates_with_their_report(engine: Engine)
         assert registry.live_version(conn) is None
     assert info.status == "candidate"
     assert info.trained_runs == 240
-    assert set(info.report) == {"outcome", "duration", "test_runs", "excluded"}
+    assert set(info.report) == {"outcome", "duration", "test_runs", "excluded", "margins"}
     assert info.failure_predictor in {"model", "previous", "always_pass"}
     assert info.duration_predictor in {"model", "previous", "median5"}
 

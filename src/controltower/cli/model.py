@@ -110,6 +110,13 @@ def _verdict(section: str, figure: str, figures: dict[str, dict[str, float | Non
     return "[green]won[/]" if won else "[red]lost[/]"
 
 
+def _margin(margin: dict[str, Any]) -> str:
+    """The model's difference from the better baseline, and its resampled 95% interval."""
+    low, high = margin["low"], margin["high"]
+    text = f"{margin['difference']:+.3f} ({low:+.3f} to {high:+.3f})"
+    return text if low > 0 or high < 0 else f"[dim]{text}[/]"
+
+
 def _print_report(report: dict[str, Any]) -> None:
     console = Console()
     for section in ("outcome", "duration"):
@@ -120,16 +127,20 @@ def _print_report(report: dict[str, Any]) -> None:
             for name in figures:
                 table.add_column(name, justify="right")
             table.add_column("model vs better baseline")
+            margins = report.get("margins", {}).get(section, {}).get(way, {})
             for figure in next(iter(figures.values())):
-                table.add_row(
-                    figure,
-                    *(_fmt(figures[name][figure]) for name in figures),
-                    _verdict(section, figure, figures),
-                )
+                verdict = _verdict(section, figure, figures)
+                if figure in margins:
+                    verdict += f", {_margin(margins[figure])}"
+                table.add_row(figure, *(_fmt(figures[name][figure]) for name in figures), verdict)
             console.print(table)
         _print_per_repository(console, section, report[section]["per_repository"])
     scored = "validation runs (not the test period)" if "scored_on" in report else "test runs"
     console.print(f"{scored}: {report['test_runs']}; excluded: {report['excluded']}")
+    console.print(
+        "beside a verdict: the model minus the better baseline, and in brackets the 2.5th to "
+        "97.5th percentile of that over resamples of the runs scored (dim where it spans zero)"
+    )
 
 
 def _print_per_repository(console: Console, section: str, per_repo: dict[str, Any]) -> None:

@@ -31,6 +31,13 @@ from controltower.intelligence.baselines import (
 )
 from controltower.intelligence.duration import DurationModel
 from controltower.intelligence.features import featurize
+from controltower.intelligence.margins import (
+    RESAMPLES,
+    Weighted,
+    duration_figures_under,
+    margins,
+    outcome_figures_under,
+)
 from controltower.intelligence.metrics import (
     DURATION_FIGURES,
     OUTCOME_FIGURES,
@@ -53,6 +60,7 @@ from controltower.intelligence.records import (
     request_order,
     request_times,
 )
+from controltower.intelligence.selection import DURATION_BASELINES, OUTCOME_BASELINES
 
 TEST_SHARE = 0.25
 VALIDATION_SHARE = 0.20
@@ -183,7 +191,7 @@ def evaluate(
     runs = request_order(history)
     rows = featurize(runs)
     parts = validation_split(runs) if on_validation else split(runs)
-    report = score(rows, parts, outcome(seed), duration(seed))
+    report = score(rows, parts, outcome(seed), duration(seed), seed=seed)
     if on_validation:
         report["scored_on"] = "validation"
     return report
@@ -194,14 +202,41 @@ def score(
     parts: Split,
     outcome: list[OutcomePredictor],
     duration: list[DurationPredictor],
+    *,
+    seed: int = 0,
+    resamples: int = RESAMPLES,
 ) -> dict[str, Any]:
-    """Fit the predictors on ``parts``' fitting and validation rows; score its test rows."""
-    return {
-        "outcome": _outcome_section(rows, parts, outcome),
-        "duration": _duration_section(rows, parts, duration),
+    """Fit the predictors on ``parts``' fitting and validation rows; score its test rows.
+
+    ``margins`` (beside the spec's keys) gives, per section, way and figure
+    compared, the model's difference from the better baseline with its 95%
+    interval over ``resamples`` resamples of the scored runs
+    (``intelligence.margins``; none with 0).
+    """
+    outcome_section, outcome_under = _outcome_section(rows, parts, outcome)
+    duration_section, duration_under = _duration_section(rows, parts, duration)
+    report: dict[str, Any] = {
+        "outcome": outcome_section,
+        "duration": duration_section,
         "test_runs": int(parts.test.sum()),
         "excluded": parts.excluded,
+        "margins": {"outcome": {}, "duration": {}},
     }
+    if resamples:
+        for section, under, baselines in (
+            ("outcome", outcome_under, OUTCOME_BASELINES),
+            ("duration", duration_under, DURATION_BASELINES),
+        ):
+            figures, groups = under
+            points = {way: report[section][way] for way in ("pooled", "mean_over_repositories")}
+            report["margins"][section] = margins(
+                figures, points, baselines, groups, seed=seed, resamples=resamples
+            )
+    return report
+
+
+# Per predictor, its compared figures as functions of weights; and each scored run's repository.
+Under = tuple[dict[str, dict[str, Weighted]], npt.NDArray[np.int64]]
 
 
 def _labelled(rows: Matrix, targets: npt.NDArray[np.float64], mask: Mask) -> Labelled:
@@ -209,7 +244,9 @@ def _labelled(rows: Matrix, targets: npt.NDArray[np.float64], mask: Mask) -> Lab
     return Labelled(rows[keep], targets[keep])
 
 
-def _outcome_section(rows: Matrix, parts: Split, predictors: list[OutcomePredictor]) -> Any:
+def _outcome_section(
+    rows: Matrix, parts: Split, predictors: list[OutcomePredictor]
+) -> tuple[Any, Under]:
     scored = parts.test & ~np.isnan(parts.failed)
     failed = parts.failed > 0.5
     results: dict[str, tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]] = {}
@@ -225,10 +262,17 @@ def _outcome_section(rows: Matrix, parts: Split, predictors: list[OutcomePredict
         probability, predicted = results[name]
         return outcome_figures(failed[scored][sub], probability[sub], predicted[sub])
 
-    return _three_ways(parts, scored, list(results), score, OUTCOME_FIGURES)
+    under = {
+        name: outcome_figures_under(failed[scored], probability, predicted)
+        for name, (probability, predicted) in results.items()
+    }
+    section = _three_ways(parts, scored, list(results), score, OUTCOME_FIGURES)
+    return section, (under, parts.repo_of[scored])
 
 
-def _duration_section(rows: Matrix, parts: Split, predictors: list[DurationPredictor]) -> Any:
+def _duration_section(
+    rows: Matrix, parts: Split, predictors: list[DurationPredictor]
+) -> tuple[Any, Under]:
     scored = parts.test & ~np.isnan(parts.seconds)
     results: dict[str, Matrix] = {}
     for predictor in predictors:
@@ -241,7 +285,12 @@ def _duration_section(rows: Matrix, parts: Split, predictors: list[DurationPredi
     def score(name: str, sub: Mask) -> Figures:
         return duration_figures(parts.seconds[scored][sub], results[name][sub])
 
-    return _three_ways(parts, scored, list(results), score, DURATION_FIGURES)
+    under = {
+        name: duration_figures_under(parts.seconds[scored], predicted)
+        for name, predicted in results.items()
+    }
+    section = _three_ways(parts, scored, list(results), score, DURATION_FIGURES)
+    return section, (under, parts.repo_of[scored])
 
 
 def _three_ways(

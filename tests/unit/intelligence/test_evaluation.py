@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from controltower.intelligence.baselines import AlwaysPass, MedianOfFive, PreviousOutcome
 from controltower.intelligence.evaluation import evaluate, split, validation_split
@@ -57,3 +58,29 @@ def test_evaluation_on_validation_says_so_and_scores_fewer_runs() -> None:
     assert "scored_on" not in test
     assert validation["scored_on"] == "validation"
     assert validation["test_runs"] == int(parts.test.sum()) < test["test_runs"]
+
+
+def test_the_report_gives_the_models_margin_over_the_better_baseline_on_each_compared_figure() -> (
+    None
+):
+    """Margins are the report's own figures' differences, with an interval around them."""
+    history = synthetic_history(repositories=2, runs=160)
+    report = evaluate(history, seed=0)
+    for section, names in (("outcome", ("f1", "auc", "brier")), ("duration", ("mdape",))):
+        for way in ("pooled", "mean_over_repositories"):
+            figures = report[section][way]
+            for name in names:
+                margin = report["margins"][section][way][name]
+                against = margin["against"]
+                assert against in figures
+                assert against != "model"
+                expected = figures["model"][name] - figures[against][name]
+                assert margin["difference"] == pytest.approx(expected)
+                assert margin["low"] <= margin["high"]
+    assert "coverage_80" not in report["margins"]["duration"]["pooled"]
+    assert report["margins"]["outcome"]["pooled"]["f1"]["against"] == (
+        "previous"
+        if report["outcome"]["pooled"]["previous"]["f1"]
+        >= report["outcome"]["pooled"]["always_pass"]["f1"]
+        else "always_pass"
+    )
