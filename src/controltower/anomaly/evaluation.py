@@ -27,6 +27,7 @@ Pure: no I/O.
 
 from __future__ import annotations
 
+import math
 from bisect import bisect_left
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -65,6 +66,11 @@ class Tally:
         return self.recalled / self.injected if self.injected else None
 
     @property
+    def recall_interval(self) -> tuple[float, float] | None:
+        """The 95% Wilson interval of the recall: each injection is one independent trial."""
+        return wilson(self.recalled, self.injected) if self.injected else None
+
+    @property
     def found_share(self) -> float | None:
         """The share of injected anomalies met by a true alarm of any kind."""
         return self.found / self.injected if self.injected else None
@@ -93,10 +99,28 @@ class Tally:
             **vars(self),
             "alarms": self.alarms,
             "recall": self.recall,
+            "recall_interval": self.recall_interval,
             "found_share": self.found_share,
             "false_alarm_share": self.false_alarm_share,
             "false_alarm_share_beyond_stored": self.false_alarm_share_beyond_stored,
         }
+
+
+Z_95 = 1.959964  # the standard normal's 97.5th percentile
+
+
+def wilson(successes: int, trials: int, z: float = Z_95) -> tuple[float, float]:
+    """The Wilson score interval of a binomial share (95% with the default ``z``).
+
+    Unlike the normal approximation it stays inside 0 to 1 and is not
+    degenerate at 0 or all successes, which small per-kind counts reach.
+    """
+    share = successes / trials
+    centre = (share + z * z / (2 * trials)) / (1 + z * z / trials)
+    half = (z / (1 + z * z / trials)) * math.sqrt(
+        share * (1 - share) / trials + z * z / (4 * trials * trials)
+    )
+    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 @dataclass

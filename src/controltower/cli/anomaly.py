@@ -23,7 +23,7 @@ from controltower.cli.context import configured, database, print_json
 from controltower.errors import InvalidSeries, InvalidVerdict
 
 if TYPE_CHECKING:
-    from controltower.anomaly.evaluation import Evaluation
+    from controltower.anomaly.evaluation import Evaluation, Tally
     from controltower.store.anomalies import StoredAnomaly
 
 app = typer.Typer(help="Anomalies in metric series.", no_args_is_help=True)
@@ -252,12 +252,20 @@ def _percent(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.1f} %"
 
 
+def _recall(t: Tally) -> str:
+    """The recall with its 95% interval, in percent."""
+    if t.recall_interval is None:
+        return "-"
+    low, high = t.recall_interval
+    return f"{_percent(t.recall)} ({100 * low:.1f}–{100 * high:.1f})"
+
+
 def _print_evaluation(result: Evaluation) -> None:
     table = Table(
         "kind",
         "injected",
         "recalled",
-        "recall",
+        "recall (95% interval)",
         "found (any kind)",
         "true",
         "false",
@@ -273,7 +281,7 @@ def _print_evaluation(result: Evaluation) -> None:
             kind,
             str(t.injected),
             str(t.recalled),
-            _percent(t.recall),
+            _recall(t),
             _percent(t.found_share),
             str(t.true_alarms),
             str(t.false_alarms),

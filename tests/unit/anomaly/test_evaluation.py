@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from controltower.anomaly.evaluation import evaluate, score
+from controltower.anomaly.evaluation import Tally, evaluate, score, wilson
 from controltower.anomaly.injection import inject
 from controltower.anomaly.model import Anomaly, Kind, Point, Series
 from controltower.anomaly.tuning import Tuning
@@ -138,3 +138,16 @@ def test_confirmed_anomalies_of_a_series_leave_the_false_alarm_count() -> None:
         plain.true_alarms,
     )
     assert other.overall.as_dict() == plain.as_dict()  # another metric's anomaly is not this one's
+
+
+def test_recall_comes_with_a_wilson_interval_that_narrows_with_more_trials() -> None:
+    """The interval holds the recall, stays within 0 to 1, and is narrower for more trials."""
+    assert wilson(45, 50)[0] < 0.9 < wilson(45, 50)[1]
+    assert wilson(450, 500)[1] - wilson(450, 500)[0] < wilson(45, 50)[1] - wilson(45, 50)[0]
+    low, high = wilson(10, 10)
+    assert 0.69 < low < 0.73  # the textbook figure for 10 of 10: 0.722
+    assert high == pytest.approx(1.0)
+    assert wilson(0, 7)[0] == 0.0
+    tally = Tally(injected=20, recalled=15)
+    assert tally.as_dict()["recall_interval"] == wilson(15, 20)
+    assert Tally().as_dict()["recall_interval"] is None
