@@ -89,8 +89,13 @@ def test_the_page_lists_the_versions_and_the_live_ones_evaluation(
     assert 'aria-label="Failure of runs"' in page
     assert 'aria-label="Duration of successful runs"' in page
     assert 'aria-label="Failure of jobs"' not in page  # version 1 has no job model
-    f1 = trained_version()[1]["outcome"]["pooled"]["model"]["f1"]
+    report = trained_version()[1]
+    f1 = report["outcome"]["pooled"]["model"]["f1"]
     assert f"{f1:.3f}" in page
+    margin = report["margins"]["outcome"]["pooled"]["f1"]
+    assert "Model's margin" in page
+    assert f"{margin['difference']:+.3f} against {margin['against']}" in page
+    assert f"(95%: {margin['low']:+.3f} to {margin['high']:+.3f}" in page
     with container.engine.begin() as conn:
         registry.promote(conn, 2)
     page = client.get("/models").text

@@ -53,8 +53,25 @@ FIGURE_WORDS = {
 }
 
 
-def _rows(pooled: dict[str, dict[str, float | None]], figures: Any) -> list[dict[str, Any]]:
-    """Per figure: each predictor's value and the one best alone (none for coverage or a tie)."""
+def _margin(margin: dict[str, Any] | None) -> str | None:
+    """The model's margin over the better baseline in words, with its 95% interval."""
+    if margin is None:
+        return None
+    low, high = margin["low"], margin["high"]
+    clear = "" if low > 0 or high < 0 else ", not clear"
+    return (
+        f"{margin['difference']:+.3f} against {margin['against']} "
+        f"(95%: {low:+.3f} to {high:+.3f}{clear})"
+    )
+
+
+def _rows(
+    pooled: dict[str, dict[str, float | None]],
+    figures: Any,
+    margins: dict[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """Per figure: each predictor's value, the one best alone (none for coverage or a tie),
+    and the model's margin over the better baseline where the report has one."""
     names = list(pooled)
     out = []
     for figure, low in figures:
@@ -65,7 +82,10 @@ def _rows(pooled: dict[str, dict[str, float | None]], figures: Any) -> list[dict
             top = (min if low else max)(known.values())
             leaders = [n for n, v in known.items() if v == top]
             best = leaders[0] if len(leaders) == 1 else None  # a tie has no best
-        out.append({"figure": FIGURE_WORDS[figure], "values": values, "best": best})
+        margin = _margin((margins or {}).get(figure))
+        out.append(
+            {"figure": FIGURE_WORDS[figure], "values": values, "best": best, "margin": margin}
+        )
     return out
 
 
@@ -74,7 +94,11 @@ def _evaluation(info: registry.VersionInfo) -> dict[str, Any]:
     sections = {
         section: {
             "predictors": list(report[section]["pooled"]),
-            "rows": _rows(report[section]["pooled"], figures),
+            "rows": _rows(
+                report[section]["pooled"],
+                figures,
+                report.get("margins", {}).get(section, {}).get("pooled"),
+            ),
         }
         for section, figures in SECTIONS.items()
         if section in report
