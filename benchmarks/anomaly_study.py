@@ -5,6 +5,9 @@ as well; this prints, for each variant of ``anomaly.tuning.Tuning``, the
 figures ``anomaly evaluate`` gives with it, as one markdown table.
 
     CONTROLTOWER_DATABASE_URL=sqlite:///PATH python -m benchmarks.anomaly_study --seed 1
+
+``--trials N`` injects N anomalies of each kind per series; ``--only TEXT``
+evaluates only the variants whose label contains TEXT.
 """
 
 from __future__ import annotations
@@ -18,6 +21,9 @@ from controltower.anomaly.tuning import Tuning
 
 VARIANTS = {
     "defaults": Tuning(),
+    "kind judged on 30 points after the alarm only (the default before)": Tuning(kind_after=0),
+    "kind judged again on 45 points after the alarm": Tuning(kind_after=45),
+    "kind judged again on 90 points after the alarm": Tuning(kind_after=90),
     "no further-change watch": Tuning(further=False),
     "drift fit 0.5 (the default before)": Tuning(drift_fit=0.5),
     "drift fit 0.8": Tuning(drift_fit=0.8),
@@ -38,15 +44,19 @@ def main() -> None:
     """Evaluate every variant on the same series and seed."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--trials", type=int, default=1, help="injections per kind and series")
+    parser.add_argument("--only", default="", help="the variants whose label contains this")
     args = parser.parse_args()
     series = stored_series()
-    print(f"{len(series)} series, seed {args.seed}\n")
+    print(f"{len(series)} series, seed {args.seed}, {args.trials} trial(s)\n")
     columns = ("recall", "found", *KINDS, "false alarm share", "stored alarms", "s")
     print("| variant | " + " | ".join(columns) + " |")
     print("|---" + "|---:" * (len(KINDS) + 5) + "|")
     for label, tuning in VARIANTS.items():
+        if args.only not in label:
+            continue
         start = time.perf_counter()
-        result = evaluate(series, seed=args.seed, tuning=tuning)
+        result = evaluate(series, seed=args.seed, tuning=tuning, trials_per_series=args.trials)
         overall: Tally = result.overall
         kinds = " | ".join(_pct(result.by_kind[k].recall) for k in KINDS)
         print(

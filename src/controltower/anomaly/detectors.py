@@ -222,13 +222,16 @@ def detect_changes(
     starts: dict[int, int | None] = {1: None, -1: None}
     resume = 0
     further: list[_Further] = []
+    settling: _Settling | None = None
     for i in range(len(values)):
         for watch in further if i < resume else ():
             more = watch.step(timestamps, values, baseline, tuning, float(scale[i]), i)
             if more is not None:
                 found.append(more)
-                resume, further = i + tuning.window, []
+                resume, further, settling = i + tuning.window, [], None
                 break
+        if settling is not None and i >= resume:
+            found[settling.position], settling = settling.later, None
         if i < resume or not np.isfinite(raw[i]):
             sums, starts = {1: 0.0, -1: 0.0}, {1: None, -1: None}
             continue
@@ -236,24 +239,71 @@ def detect_changes(
         for sign in (1, -1):
             held = starts[sign]
             z = raw[i] if held is None else _held_z(values, baseline, level, held, i)
-            added = sign * _clipped(z, tuning) / scale[i] - tuning.cusum_k
-            sums[sign] = max(0.0, sums[sign] + added)
-            if sums[sign] == 0.0:
-                starts[sign] = None
-            elif starts[sign] is None:
-                starts[sign] = i
+            sums[sign], starts[sign] = _summed(
+                sums[sign], held, sign * z, float(scale[i]), tuning, i
+            )
         for sign in (1, -1):
             start = starts[sign]
             if sums[sign] > tuning.cusum_h and start is not None:
                 change = _change(timestamps, values, baseline, tuning, start, i)
                 if _allowed(tuning, sign):
+                    at = len(found)
+                    settling = _Settling.of(timestamps, values, baseline, tuning, change, start, at)
                     found.append(change)
                 resume = i + tuning.window
                 if change.kind == "level_shift" and tuning.further:
                     watches = (_Further.after(values, baseline, tuning, w, i) for w in (1, -1))
                     further = [w for w in watches if w is not None]
                 break
+    if settling is not None and len(values) > resume:
+        found[settling.position] = settling.later  # its window is over without a further change
     return found
+
+
+def _summed(
+    total: float, start: int | None, z: float, scale: float, tuning: Tuning, i: int
+) -> tuple[float, int | None]:
+    """One CUSUM step: the sum after adding score ``z`` at point ``i``, and where it began."""
+    total = max(0.0, total + _clipped(z, tuning) / scale - tuning.cusum_k)
+    if total == 0.0:
+        return total, None
+    return total, i if start is None else start
+
+
+@dataclass(frozen=True, slots=True)
+class _Settling:
+    """A change whose kind, judged on ``kind_after`` points after its alarm, differs (``later``).
+
+    It replaces the change told at ``position`` once the window after the
+    alarm is over without a further change (a second step soon after a first
+    makes the two look like a ramp, and they are two shifts); until then, as
+    at the end of a series still being recorded, the first kind stands, so a
+    recorded change is re-labelled at most once.
+    """
+
+    later: Anomaly
+    position: int
+
+    @classmethod
+    def of(
+        cls,
+        timestamps: Sequence[datetime],
+        values: Array,
+        baseline: Baseline,
+        tuning: Tuning,
+        change: Anomaly,
+        start: int,
+        position: int,
+    ) -> _Settling | None:
+        """The change (from ``start``) told at ``position`` as judged later (None: the same)."""
+        if tuning.kind_after <= tuning.classify_after:
+            return None
+        longer = replace(tuning, classify_after=tuning.kind_after)
+        judged = _change(timestamps, values, baseline, longer, start, change.index)
+        if judged.kind == change.kind:
+            return None
+        details = {**change.details, "classified_at": judged.details["classified_at"]}
+        return cls(replace(change, kind=judged.kind, details=details), position)
 
 
 @dataclass(slots=True)

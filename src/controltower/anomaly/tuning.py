@@ -23,7 +23,9 @@ class Tuning:
     follows up to ``classify_after`` points after the alarm, smoothed by a
     running median of ``smooth`` points, a ramp that leaves at most
     ``drift_fit`` of a step's error being a drift by its shape alone.
-    With ``further``, a further change (on, or back) after a level shift is looked for.
+    With ``further``, a further change (on, or back) after a level shift is looked for;
+    where none is found within the window, the kind is judged again on what
+    follows up to ``kind_after`` points after the alarm, and that kind is told.
     Failure bursts compare the last ``burst_window`` outcomes with the
     ``burst_reference`` before them: a binomial tail below ``burst_alpha`` and a
     rise of at least ``burst_min_increase`` in the failure rate. With
@@ -59,6 +61,7 @@ class Tuning:
     cusum_k: float = 0.5
     cusum_h: float = 20.0
     classify_after: int = 30
+    kind_after: int = 60
     drift_fit: float = 0.7
     smooth: int = 5
     further: bool = True
@@ -79,8 +82,10 @@ class Tuning:
             raise ValueError("window must be at least 3 and min_history between 2 and window")
         if self.spike_z <= 0 or self.cusum_h <= 0 or self.clip <= self.cusum_k:
             raise ValueError("spike_z and cusum_h must be positive and clip above cusum_k")
-        if self.min_relative < 0 or self.spike_tail < 0 or self.classify_after < 0:
-            raise ValueError("min_relative, spike_tail and classify_after must not be negative")
+        if min(self.min_relative, self.spike_tail, self.classify_after, self.kind_after) < 0:
+            raise ValueError(
+                "min_relative, spike_tail, classify_after and kind_after must not be negative"
+            )
         if self.sporadic_peak <= 0:
             raise ValueError("sporadic_peak must be positive")
         if not 0 < self.drift_fit <= 1 or self.smooth < 1 or self.smooth % 2 == 0:
@@ -112,4 +117,5 @@ def for_series(tuning: Tuning, days_per_point: int | None) -> Tuning:
         min_history=min_history,
         tail_window=max(min_history, min(tuning.tail_window, WEEKLY_TAIL)),
         classify_after=min(tuning.classify_after, window // 2),
+        kind_after=round(tuning.kind_after * window / tuning.window),
     )

@@ -336,6 +336,31 @@ def test_a_noisy_ramp_noticed_early_is_mostly_a_drift() -> None:
     assert drifts >= 18
 
 
+@pytest.mark.parametrize("seed", [3, 34])
+def test_a_slow_ramp_in_wandering_noise_is_told_a_drift_once_more_of_it_is_seen(seed: int) -> None:
+    """+60 over 120 points in autocorrelated noise: 30 points after the alarm the rise
+    still looks like a step; with no further change after it, the kind is judged again on
+    the 60 points after the alarm, and told a drift, settled then."""
+    rng = np.random.default_rng(seed)
+    values = np.zeros(500)
+    for i in range(1, 500):
+        values[i] = 0.8 * values[i - 1] + rng.normal(0, 5)
+    values += 100
+    values[150:270] += np.linspace(0, 60, 120)
+    values[270:] += 60
+    (early,) = detect(points(values), Tuning(kind_after=30))
+    (told,) = detect(points(values))
+    assert early.kind == "level_shift"
+    assert told.kind == "drift"
+    assert (told.index, told.expected, told.observed) == (
+        early.index,
+        early.expected,
+        early.observed,
+    )
+    settled = T0 + timedelta(hours=told.index + Tuning().kind_after)
+    assert told.details["classified_at"] == settled.isoformat()
+
+
 def test_a_long_failing_streak_is_one_burst() -> None:
     """Sixty failures in a row after a 10 % failure rate raise one burst, not one per window."""
     outcomes = (np.random.default_rng(3).random(400) < 0.1).astype(float)
@@ -386,7 +411,8 @@ def test_bad_tuning_is_refused() -> None:
 def test_the_shape_test_follows_the_tuning() -> None:
     """A creep then a step is a level shift by default, a drift with a looser drift fit; with
     no further-change watch a second step soon after a first is told, if at all, only once
-    the first one's window is over."""
+    the first one's window is over, and the first, judged on the points up to ``kind_after``
+    after its alarm, which hold both steps, is a rise in stages: a drift."""
     creep = np.concatenate([np.linspace(0, 2.5, 50), np.full(35, 8.0)])
     assert classify_change(creep, 30, 55) == "level_shift"
     assert classify_change(creep, 30, 55, clear_fit=0.9) == "drift"
@@ -396,8 +422,10 @@ def test_the_shape_test_follows_the_tuning() -> None:
     first, second = detect(points(values))
     assert second.index < first.index + Tuning().window
     late = detect(points(values), Tuning(further=False))
-    assert late[0] == first
+    assert (late[0].index, late[0].kind) == (first.index, "drift")
     assert all(a.index >= first.index + Tuning().window for a in late[1:])
+    told_early = detect(points(values), Tuning(further=False, kind_after=30))
+    assert told_early[0] == first
 
 
 def test_appending_points_never_changes_earlier_alarms() -> None:
@@ -406,7 +434,7 @@ def test_appending_points_never_changes_earlier_alarms() -> None:
     Daily points with a weekly rhythm, a spike, a step, and later a long
     wandering stretch: its autocorrelation, or a rhythm choice made over
     the whole series, would change how the earlier points were summed.
-    Only the kind looks ahead (up to ``classify_after`` points), so alarms
+    Only the kind looks ahead (up to ``kind_after`` points), so alarms
     that far before the cut are compared.
     """
     rng = np.random.default_rng(9)
@@ -421,7 +449,7 @@ def test_appending_points_never_changes_earlier_alarms() -> None:
     values[330:] += wander[330:]
     whole = detect(points(values, timedelta(days=1)))
     assert {"spike", "level_shift"} <= {a.kind for a in whole}
-    settled = Tuning().classify_after + Tuning().confirm
+    settled = Tuning().kind_after + Tuning().confirm
     for cut in (200, 260, 340, 420):
         part = detect(points(values[:cut], timedelta(days=1)))
         assert [a for a in part if a.index < cut - settled] == [
@@ -502,3 +530,22 @@ def test_a_sporadic_spike_must_pass_the_bar_and_a_unit_must_be_seen_before() -> 
     first[200] = 5.0
     first[250] = 1.0
     assert detect(points(first), sporadic) == []  # nothing before 200 to measure it by
+
+
+def test_a_changes_kind_is_judged_again_only_once_its_window_is_over() -> None:
+    """Cut inside the window after the alarm, the series' change keeps its first kind; cut
+    after it, the change is told as judged on the points up to ``kind_after`` after it."""
+    rng = np.random.default_rng(3)
+    values = np.zeros(500)
+    for i in range(1, 500):
+        values[i] = 0.8 * values[i - 1] + rng.normal(0, 5)
+    values += 100
+    values[150:270] += np.linspace(0, 60, 120)
+    values[270:] += 60
+    (whole,) = detect(points(values))
+    window = Tuning().window
+    for cut in (whole.index + 35, whole.index + window):
+        (part,) = detect(points(values[:cut]))
+        assert (part.index, part.kind) == (whole.index, "level_shift")
+    (after,) = detect(points(values[: whole.index + window + 1]))
+    assert after == whole

@@ -42,6 +42,8 @@ def test_weekly_totals_are_judged_with_half_a_year_of_weeks() -> None:
     assert weeks.window == WEEKLY_WINDOW
     assert weeks.min_history <= weeks.window <= weeks.tail_window
     assert weeks.classify_after <= weeks.window
+    assert weeks.kind_after == WEEKLY_WINDOW  # a window after the alarm, as for daily points
+    assert for_series(Tuning(kind_after=0), 7).kind_after == 0
     assert (weeks.spike_z, weeks.cusum_h) == (base.spike_z, base.cusum_h)
     short = Tuning(window=10, min_history=5)
     assert for_series(short, 7).window == 10
