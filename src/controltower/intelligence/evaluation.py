@@ -30,7 +30,7 @@ from controltower.intelligence.baselines import (
     PreviousOutcome,
 )
 from controltower.intelligence.duration import DurationModel
-from controltower.intelligence.features import featurize
+from controltower.intelligence.features import Featurized, featurized
 from controltower.intelligence.margins import (
     RESAMPLES,
     Weighted,
@@ -57,7 +57,6 @@ from controltower.intelligence.records import (
     MAX_DURATION_S,
     HistoryRun,
     known_at,
-    request_order,
     request_times,
 )
 from controltower.intelligence.selection import DURATION_BASELINES, OUTCOME_BASELINES
@@ -175,7 +174,7 @@ def duration_predictors(seed: int) -> list[DurationPredictor]:
 
 
 def evaluate(
-    history: Sequence[HistoryRun],
+    history: Sequence[HistoryRun] | Featurized,
     *,
     seed: int = 0,
     outcome: Callable[[int], list[OutcomePredictor]] = outcome_predictors,
@@ -188,8 +187,8 @@ def evaluate(
     instead of the test period, for choosing settings; the report then says so
     in ``scored_on``.
     """
-    runs = request_order(history)
-    rows = featurize(runs)
+    data = featurized(history)
+    runs, rows = data.runs, data.rows
     parts = validation_split(runs) if on_validation else split(runs)
     report = score(rows, parts, outcome(seed), duration(seed), seed=seed)
     if on_validation:

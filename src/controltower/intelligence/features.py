@@ -14,7 +14,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import groupby
@@ -24,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from controltower.intelligence.intervals import conformal_bounds, log_residual
-from controltower.intelligence.records import HistoryRun, known_at, request_times
+from controltower.intelligence.records import HistoryRun, known_at, request_order, request_times
 
 NAN = math.nan
 RECENT = 20
@@ -318,3 +318,26 @@ def featurize(runs: Sequence[HistoryRun]) -> Matrix:
     if not rows:
         return np.empty((0, len(COLUMNS)))
     return np.asarray(rows, dtype=np.float64)
+
+
+@dataclass(frozen=True, slots=True)
+class Featurized:
+    """A history in request order with its feature rows, built once for every use of them.
+
+    ``model train`` fits the models, evaluates them and evaluates the job
+    model on the same history; each would otherwise order and featurize it
+    again (on travis-builds-2021 a few seconds each time).
+    """
+
+    runs: list[HistoryRun]
+    rows: Matrix
+
+    @classmethod
+    def of(cls, history: Iterable[HistoryRun]) -> Featurized:
+        runs = request_order(history)
+        return cls(runs, featurize(runs))
+
+
+def featurized(history: Iterable[HistoryRun] | Featurized) -> Featurized:
+    """``history`` ordered and featurized, unless it already is."""
+    return history if isinstance(history, Featurized) else Featurized.of(history)

@@ -29,7 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from controltower.intelligence.evaluation import split, validation_split
-from controltower.intelligence.features import featurize
+from controltower.intelligence.features import Featurized, featurized
 from controltower.intelligence.job_model import JobTable, fit_job_model, job_table
 from controltower.intelligence.jobs import JobAttempt, JobPrediction
 from controltower.intelligence.metrics import (
@@ -40,7 +40,7 @@ from controltower.intelligence.metrics import (
     mean_over,
     outcome_figures,
 )
-from controltower.intelligence.records import HistoryRun, request_order
+from controltower.intelligence.records import HistoryRun
 
 RunKey = tuple[str, str, int]
 NAN = float("nan")
@@ -151,16 +151,17 @@ def _served(outcome: dict[str, Any]) -> str:
 
 
 def evaluate_jobs(
-    runs: Sequence[HistoryRun],
+    runs: Sequence[HistoryRun] | Featurized,
     jobs: Mapping[RunKey, Sequence[JobAttempt]],
     *,
     seed: int = 0,
     on_validation: bool = False,
 ) -> dict[str, Any]:
     """The per-job report: counts, then outcome and duration figures three ways."""
-    ordered = request_order(runs)
+    data = featurized(runs)
+    ordered = data.runs
     parts = validation_split(ordered) if on_validation else split(ordered)
-    table = job_table(ordered, featurize(ordered), jobs)
+    table = job_table(ordered, data.rows, jobs)
     model = fit_job_model(table, parts.fitting, parts.validation, seed=seed)
     tested = parts.test[table.run_index]
     probability = np.full(len(table.failed), NAN)

@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from controltower.errors import NoHistory
 from controltower.intelligence import registry
 from controltower.intelligence.evaluation import evaluate
+from controltower.intelligence.features import Featurized
 from controltower.intelligence.job_evaluation import evaluate_jobs
 from controltower.intelligence.job_serving import stored_jobs
 from controltower.intelligence.source import stored_history
@@ -33,9 +34,10 @@ def retrain(
         raise NoHistory("no run history to train on: import or collect runs first")
     with engine.connect() as conn:
         jobs = stored_jobs(conn)
-    trained = train(history, jobs=jobs, seed=seed, threads=threads)
-    report = evaluate(history, seed=seed)
-    report["jobs"] = evaluate_jobs(history, jobs, seed=seed) if jobs else None
+    data = Featurized.of(history)  # ordered and featurized once for the three uses below
+    trained = train(data, jobs=jobs, seed=seed, threads=threads)
+    report = evaluate(data, seed=seed)
+    report["jobs"] = evaluate_jobs(data, jobs, seed=seed) if jobs else None
     with engine.begin() as conn:
         info = registry.register(conn, trained, report)
         if promote:

@@ -13,12 +13,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from controltower.intelligence.duration import DurationModel
-from controltower.intelligence.features import featurize
+from controltower.intelligence.features import Featurized, featurized
 from controltower.intelligence.job_model import JobFailureModel, RunKey, fit_job_model, job_table
 from controltower.intelligence.jobs import JobAttempt
 from controltower.intelligence.models import FailureModel
 from controltower.intelligence.predictors import Labelled, Matrix
-from controltower.intelligence.records import HistoryRun, request_order
+from controltower.intelligence.records import HistoryRun
 
 VALIDATION_SHARE = 0.20
 
@@ -51,15 +51,15 @@ def _labelled(rows: Matrix, targets: np.ndarray, keep: np.ndarray) -> Labelled:
 
 
 def train(
-    history: Sequence[HistoryRun],
+    history: Sequence[HistoryRun] | Featurized,
     *,
     jobs: Mapping[RunKey, Sequence[JobAttempt]] | None = None,
     seed: int = 0,
     threads: int = 2,
 ) -> Trained:
     """Fit the failure and duration models on ``history``, the job model on its ``jobs``."""
-    runs = request_order(history)
-    rows = featurize(runs)
+    data = featurized(history)
+    runs, rows = data.runs, data.rows
     validation = _validation_mask(runs)
     failed = np.array([np.nan if r.failed is None else float(r.failed) for r in runs])
     seconds = np.array([np.nan if (d := r.success_duration) is None else d for r in runs])

@@ -7,6 +7,7 @@ import pytest
 
 from controltower.intelligence.baselines import AlwaysPass, MedianOfFive, PreviousOutcome
 from controltower.intelligence.evaluation import evaluate, split, validation_split
+from controltower.intelligence.features import Featurized, featurized
 from controltower.intelligence.records import known_at, request_order, request_times
 from tests.support.histories import synthetic_history
 
@@ -84,3 +85,12 @@ def test_the_report_gives_the_models_margin_over_the_better_baseline_on_each_com
         >= report["outcome"]["pooled"]["always_pass"]["f1"]
         else "always_pass"
     )
+
+
+def test_a_history_featurized_once_evaluates_as_the_history_itself() -> None:
+    """``model train`` orders and featurizes once for training and both evaluations."""
+    history = synthetic_history(repositories=2, runs=120)
+    data = Featurized.of(history)
+    assert featurized(data) is data
+    assert data.runs == request_order(history)
+    assert evaluate(data, seed=0) == evaluate(history, seed=0)
