@@ -93,6 +93,14 @@ def test_the_job_model_is_scored_beside_the_baselines_and_serves_only_when_bette
     by_model = pooled["model"]["f1"] > best
     assert file_report["served"]["failure_predicted"] == ("model" if by_model else "previous")
     assert file_report["served"]["failure_probability"] == ("model" if by_model else "history_rate")
+    auc = file_report["margins"]["outcome"]["pooled"]["auc"]
+    assert auc["against"] == max(
+        ("history_rate", "previous", "always_pass"), key=lambda name: pooled[name]["auc"]
+    )
+    assert auc["difference"] == pytest.approx(
+        pooled["model"]["auc"] - pooled[auc["against"]]["auc"]
+    )
+    assert auc["low"] <= auc["high"]
 
 
 def test_on_validation_scores_the_slice_before_the_test_period(

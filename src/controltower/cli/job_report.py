@@ -56,6 +56,13 @@ def job_report(
     return evaluate_jobs(runs, jobs, seed=seed, on_validation=on_validation)
 
 
+def margin_words(margin: dict[str, Any]) -> str:
+    """The model's difference from the better baseline, and its resampled 95% interval."""
+    low, high = margin["low"], margin["high"]
+    text = f"{margin['difference']:+.3f} ({low:+.3f} to {high:+.3f})"
+    return text if low > 0 or high < 0 else f"[dim]{text}[/]"
+
+
 def print_job_report(report: dict[str, Any], json_output: bool) -> None:
     """The report as JSON, or as one table per section and way."""
     if json_output:
@@ -65,13 +72,19 @@ def print_job_report(report: dict[str, Any], json_output: bool) -> None:
     for section in ("outcome", "duration"):
         for way in ("pooled", "mean_over_repositories"):
             figures = report[section][way]
+            margins = report.get("margins", {}).get(section, {}).get(way, {})
             table = Table(title=f"jobs, {section}, {way.replace('_', ' ')}")
             table.add_column("figure")
             for name in figures:
                 table.add_column(name, justify="right")
+            if margins:
+                table.add_column("model's margin (95%)", justify="right")
             for figure in next(iter(figures.values())):
                 values = (figures[name][figure] for name in figures)
-                table.add_row(figure, *("–" if v is None else f"{v:.3f}" for v in values))
+                shown = ["–" if v is None else f"{v:.3f}" for v in values]
+                if margins:
+                    shown.append(margin_words(margins[figure]) if figure in margins else "")
+                table.add_row(figure, *shown)
             console.print(table)
     console.print(
         f"test runs with jobs: {report['test_runs_with_jobs']}; test jobs: {report['test_jobs']};"

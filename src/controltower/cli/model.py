@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from controltower.cli.context import configured, database, print_json
-from controltower.cli.job_report import job_report, print_job_report
+from controltower.cli.job_report import job_report, margin_words, print_job_report
 
 app = typer.Typer(help="Prediction of run duration and failure.", no_args_is_help=True)
 
@@ -110,13 +110,6 @@ def _verdict(section: str, figure: str, figures: dict[str, dict[str, float | Non
     return "[green]won[/]" if won else "[red]lost[/]"
 
 
-def _margin(margin: dict[str, Any]) -> str:
-    """The model's difference from the better baseline, and its resampled 95% interval."""
-    low, high = margin["low"], margin["high"]
-    text = f"{margin['difference']:+.3f} ({low:+.3f} to {high:+.3f})"
-    return text if low > 0 or high < 0 else f"[dim]{text}[/]"
-
-
 def _print_report(report: dict[str, Any]) -> None:
     console = Console()
     for section in ("outcome", "duration"):
@@ -131,7 +124,7 @@ def _print_report(report: dict[str, Any]) -> None:
             for figure in next(iter(figures.values())):
                 verdict = _verdict(section, figure, figures)
                 if figure in margins:
-                    verdict += f", {_margin(margins[figure])}"
+                    verdict += f", {margin_words(margins[figure])}"
                 table.add_row(figure, *(_fmt(figures[name][figure]) for name in figures), verdict)
             console.print(table)
         _print_per_repository(console, section, report[section]["per_repository"])

@@ -32,6 +32,7 @@ from controltower.intelligence.evaluation import split, validation_split
 from controltower.intelligence.features import Featurized, featurized
 from controltower.intelligence.job_model import JobTable, fit_job_model, job_table
 from controltower.intelligence.jobs import JobAttempt, JobPrediction
+from controltower.intelligence.margins import margins, outcome_figures_under
 from controltower.intelligence.metrics import (
     DURATION_FIGURES,
     OUTCOME_FIGURES,
@@ -62,22 +63,43 @@ def _f(value: float | None) -> float:
     return NAN if value is None else value
 
 
-def _outcomes(scored: Sequence[Scored], with_model: bool) -> dict[str, Figures]:
+Decisions = dict[str, tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]]
+
+
+def _decisions(scored: Sequence[Scored], with_model: bool) -> tuple[Any, Decisions]:
+    """Whether each scored job with an outcome failed, and each predictor's probability and call."""
     rows = [s for s in scored if s.job.failed is not None]
     failed = np.array([bool(s.job.failed) for s in rows], dtype=bool)
     previous = np.array([bool(s.predicted.failure_predicted) for s in rows], dtype=bool)
     rate = np.array([_f(s.predicted.failure_probability) for s in rows])
     rate = np.where(np.isnan(rate), 0.0, rate)
     never = np.zeros(len(rows), dtype=bool)
-    out: dict[str, Figures] = {}
+    out: Decisions = {}
     if with_model:
         probability = np.array([s.model_probability for s in rows], dtype=np.float64)
-        decided = np.array([s.model_failed for s in rows], dtype=bool)
-        out["model"] = outcome_figures(failed, probability, decided)
-    out["history_rate"] = outcome_figures(failed, rate, rate >= 0.5)
-    out["previous"] = outcome_figures(failed, previous.astype(float), previous)
-    out["always_pass"] = outcome_figures(failed, never.astype(float), never)
-    return out
+        out["model"] = (probability, np.array([s.model_failed for s in rows], dtype=bool))
+    out["history_rate"] = (rate, rate >= 0.5)
+    out["previous"] = (previous.astype(float), previous)
+    out["always_pass"] = (never.astype(float), never)
+    return failed, out
+
+
+def _outcomes(scored: Sequence[Scored], with_model: bool) -> dict[str, Figures]:
+    failed, decisions = _decisions(scored, with_model)
+    return {name: outcome_figures(failed, p, d) for name, (p, d) in decisions.items()}
+
+
+def _outcome_margins(
+    scored: Sequence[Scored], outcome: dict[str, Any], seed: int
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """The job model's margins over the better job baseline (``intelligence.margins``)."""
+    failed, decisions = _decisions(scored, with_model=True)
+    repositories = [s.repository for s in scored if s.job.failed is not None]
+    names = {name: i for i, name in enumerate(sorted(set(repositories)))}
+    groups = np.array([names[r] for r in repositories], dtype=np.int64)
+    figures = {n: outcome_figures_under(failed, p, d) for n, (p, d) in decisions.items()}
+    points = {way: outcome[way] for way in ("pooled", "mean_over_repositories")}
+    return margins(figures, points, OUTCOME_BASELINES, groups, seed=seed)
 
 
 def _durations(scored: Sequence[Scored]) -> dict[str, Figures]:
@@ -186,6 +208,7 @@ def evaluate_jobs(
         "expected": len(scored),
         "outcome": outcome,
         "duration": _three_ways(scored, _durations, DURATION_FIGURES),
+        "margins": {"outcome": _outcome_margins(scored, outcome, seed) if model else {}},
     }
     if on_validation:
         report["scored_on"] = "validation"
