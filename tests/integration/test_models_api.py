@@ -101,6 +101,9 @@ def test_the_page_lists_the_versions_and_the_live_ones_evaluation(
     page = client.get("/models").text
     assert "Evaluation of version 2 (live)" in page
     assert 'aria-label="Failure of jobs"' in page
+    jobs = trained_with_jobs()[1]["jobs"]
+    f1 = jobs["margins"]["outcome"]["pooled"]["f1"]
+    assert f"{f1['difference']:+.3f} against {f1['against']}" in page.split("Failure of jobs")[-1]
     assert 'data-rollback="1"' in page
     assert "Jobs' failure by" in page
 

@@ -106,7 +106,11 @@ def _evaluation(info: registry.VersionInfo) -> dict[str, Any]:
     jobs = report.get("jobs")
     if jobs:
         pooled = jobs["outcome"]["pooled"]
-        sections["jobs"] = {"predictors": list(pooled), "rows": _rows(pooled, SECTIONS["outcome"])}
+        margins = jobs.get("margins", {}).get("outcome", {}).get("pooled")
+        sections["jobs"] = {
+            "predictors": list(pooled),
+            "rows": _rows(pooled, SECTIONS["outcome"], margins),
+        }
     return sections
 
 
