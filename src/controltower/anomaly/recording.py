@@ -1,7 +1,8 @@
 """Detection over the store, recorded: one pass finds every series' anomalies and keeps them.
 
 An anomaly counts as going on while it is recent: its alarm within the last
-``window`` points of its series (a spike only on the newest few points). An
+``window`` points of its series (a spike only on the newest few points, a
+shift or drift until its kind is settled, one point more). An
 anomaly no longer going on is resolved by the next pass that does not see it.
 A pass over the ``history`` also records, as resolved, every anomaly of the
 stored series that is over (after an import or a backfill: the charts then
@@ -53,7 +54,20 @@ def detect_and_record(
 
 
 def _going_on(finding: Finding, length: int, tuning: Tuning) -> bool:
-    recent = SPIKE_RECENT if finding.anomaly.kind == "spike" else tuning.window
+    """Whether ``finding`` is recent in a series of ``length`` points.
+
+    A shift or drift stays going on for one point more than a window: its
+    kind is judged again once the window after its alarm is over
+    (``detectors.detect_changes``), and the pass that sees that point records
+    the settled kind (a new row; the first kind's resolves) before it ends.
+    """
+    kind = finding.anomaly.kind
+    if kind == "spike":
+        recent = SPIKE_RECENT
+    elif kind in ("level_shift", "drift"):
+        recent = tuning.window + 1
+    else:
+        recent = tuning.window
     return finding.anomaly.index >= length - recent
 
 

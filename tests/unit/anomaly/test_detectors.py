@@ -21,6 +21,7 @@ from controltower.anomaly.detectors import (
 )
 from controltower.anomaly.model import Point
 from controltower.anomaly.tuning import Tuning
+from tests.support.series import wandering_ramp
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 OUTLIER_AT_12 = 40 * (np.arange(40) == 12)
@@ -336,25 +337,12 @@ def test_a_noisy_ramp_noticed_early_is_mostly_a_drift() -> None:
     assert drifts >= 18
 
 
-def _wandering_ramp(seed: int) -> np.ndarray:
-    """Noise that wanders (each point 0.8 of the last plus noise of 5) around 100, and from
-    point 150 a ramp of +60 over 120 points that stays."""
-    rng = np.random.default_rng(seed)
-    values = np.zeros(500)
-    for i in range(1, 500):
-        values[i] = 0.8 * values[i - 1] + rng.normal(0, 5)
-    values += 100
-    values[150:270] += np.linspace(0, 60, 120)
-    values[270:] += 60
-    return values
-
-
 @pytest.mark.parametrize("seed", [3, 34])
 def test_a_slow_ramp_in_wandering_noise_is_told_a_drift_once_more_of_it_is_seen(seed: int) -> None:
     """+60 over 120 points in autocorrelated noise: 30 points after the alarm the rise
     still looks like a step; with no further change after it, the kind is judged again on
     the 60 points after the alarm, and told a drift, settled then."""
-    values = _wandering_ramp(seed)
+    values = wandering_ramp(seed)
     (early,) = detect(points(values), Tuning(kind_after=30))
     (told,) = detect(points(values))
     assert early.kind == "level_shift"
@@ -542,7 +530,7 @@ def test_a_sporadic_spike_must_pass_the_bar_and_a_unit_must_be_seen_before() -> 
 def test_a_changes_kind_is_judged_again_only_once_its_window_is_over() -> None:
     """Cut inside the window after the alarm, the series' change keeps its first kind; cut
     after it, the change is told as judged on the points up to ``kind_after`` after it."""
-    values = _wandering_ramp(3)
+    values = wandering_ramp(3)
     (whole,) = detect(points(values))
     window = Tuning().window
     for cut in (whole.index + 35, whole.index + window):
