@@ -278,7 +278,8 @@ class _Settling:
     alarm is over without a further change (a second step soon after a first
     makes the two look like a ramp, and they are two shifts); until then, as
     at the end of a series still being recorded, the first kind stands, so a
-    recorded change is re-labelled at most once.
+    recorded change is re-labelled at most once (with ``kind_after`` at most
+    a window, as by default: beyond it the later look may still be short).
     """
 
     later: Anomaly
