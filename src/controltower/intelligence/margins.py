@@ -40,24 +40,6 @@ LOWER_IS_BETTER = frozenset({"brier", "mdape"})
 
 
 @dataclass(frozen=True, slots=True)
-class Margin:
-    """The model's figure minus the better baseline's (``against``), with its interval."""
-
-    against: str
-    difference: float
-    low: float
-    high: float
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "against": self.against,
-            "difference": self.difference,
-            "low": self.low,
-            "high": self.high,
-        }
-
-
-@dataclass(frozen=True, slots=True)
 class Groups:
     """The runs' groups (repositories, or one for the pooled figures), numbered 0 to ``count``."""
 
@@ -217,7 +199,9 @@ def margins(
     seed: int = 0,
     resamples: int = RESAMPLES,
 ) -> dict[str, dict[str, dict[str, Any]]]:
-    """Per way (``pooled``, ``mean_over_repositories``) and figure, the model's margin.
+    """Per way (``pooled``, ``mean_over_repositories``) and figure, the model's margin:
+    the better baseline (``against``), the model's figure minus its
+    (``difference``) and the interval of that difference (``low``, ``high``).
 
     ``figures``: per predictor, each figure as a function of weights;
     ``points``: the report's figures per way and predictor (the better
@@ -245,7 +229,12 @@ def margins(
             if model is None or base is None or finite.size == 0:
                 continue
             low, high = np.percentile(finite, [tail, 100 - tail])
-            out[way][name] = Margin(against, model - base, float(low), float(high)).as_dict()
+            out[way][name] = {
+                "against": against,
+                "difference": model - base,
+                "low": float(low),
+                "high": float(high),
+            }
     return out
 
 
