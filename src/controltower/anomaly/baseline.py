@@ -119,7 +119,11 @@ def robust_baseline(
 def _seasons(
     timestamps: Sequence[datetime], values: Array, center: Array
 ) -> list[tuple[str, Array]]:
-    """Each rhythm the series spans, with its trailing profile (zero before it is spanned)."""
+    """Each rhythm the series spans, with its trailing profile.
+
+    The profile is zero before the rhythm is spanned and until the points
+    before fall in two of its buckets.
+    """
     if len(timestamps) < 2:
         return []
     residual = values - center
@@ -131,6 +135,9 @@ def _seasons(
             continue
         buckets = np.array([_bucket(season, t) for t in timestamps])
         profile = np.where(since >= needed, _profile(buckets, residual, known), 0.0)
+        # a rhythm needs two buckets: with one (daily points, all at midnight) its profile
+        # is a short trailing median of the residuals, which follows every change
+        profile = np.where(_buckets_before(buckets) >= 2, profile, 0.0)
         options.append((season, profile))
     return options
 
@@ -188,6 +195,14 @@ def row_medians(rows: Array) -> Array:
 def row_mads(rows: Array) -> Array:
     """The median absolute deviation of each row, ``nan`` left out."""
     return row_medians(np.abs(rows - row_medians(rows)[:, None]))
+
+
+def _buckets_before(buckets: NDArray[np.int_]) -> NDArray[np.int_]:
+    """Per point, how many distinct buckets the points before it fell in."""
+    _, first = np.unique(buckets, return_index=True)
+    new = np.zeros(len(buckets), dtype=int)
+    new[first] = 1
+    return np.concatenate([[0], np.cumsum(new)[:-1]])
 
 
 def _bucket(season: str, stamp: datetime) -> int:

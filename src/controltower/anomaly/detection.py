@@ -9,6 +9,7 @@ like) an intermittent one is judged for spikes against its usual peak.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import replace
 
@@ -60,7 +61,39 @@ def detect(
         for a in found
         if large_enough(a, tuning.spike_relative if a.kind == "spike" else tuning.min_relative)
     ]
-    return episodes(sorted(found, key=lambda a: (a.index, a.kind)), tuning, logged=logged)
+    told = episodes(sorted(found, key=lambda a: (a.index, a.kind)), tuning, logged=logged)
+    return _scored_in_units(told, values)
+
+
+# A score this large is a departure over the spread's last floor (1e-9): normal was all zero.
+UNSPREAD_SCORE = 1e6
+
+
+def _scored_in_units(found: list[Anomaly], values: np.ndarray) -> list[Anomaly]:
+    """Departures from a normal of zero scored in the series' unit instead of its spread.
+
+    Where the points before an anomaly were all zero (a repository without
+    runs for weeks), normal has no spread and the robust z-score is the
+    departure over a floor of 1e-9: a number in the billions that says
+    nothing. Such an anomaly is scored, as sporadic spikes are, by its
+    departure in multiples of the smallest value away from zero seen before
+    it (one run, a cent a day; ``details["unit"]``), or of its own value where
+    none was. Scores of other anomalies are left as they are. Done after
+    ``episodes``, which reads the spread back from the score.
+    """
+    away = np.where(np.isfinite(values) & (values != 0.0), np.abs(values), np.inf)
+    smallest_before = np.concatenate([[np.inf], np.minimum.accumulate(away)[:-1]])
+    scored = []
+    for anomaly in found:
+        if anomaly.expected != 0.0 or anomaly.score < UNSPREAD_SCORE:
+            scored.append(anomaly)
+            continue
+        departure = abs(anomaly.observed)
+        unit = float(smallest_before[anomaly.index])
+        unit = unit if math.isfinite(unit) else departure
+        details = {**anomaly.details, "unit": round(unit, 6)}
+        scored.append(replace(anomaly, score=departure / unit, details=details))
+    return scored
 
 
 INTERMITTENT = 0.5  # a numeric series zero at more than this share of points is not judged

@@ -212,7 +212,8 @@ def detect_changes(
     follow the change it is accumulating evidence of, and a large shift or a
     slow drift would never add up. For a window after an alarm no new change
     is looked for, except a further one either way after a level shift
-    (``_Further``, one watch per direction; the first to cross is told).
+    (``_Further``, one watch per direction; the first to cross is told, and
+    is watched after in turn).
     """
     raw = z_scores(values, baseline)
     scale = trailing_inflation(raw, tuning.clip, tuning.window)
@@ -229,6 +230,9 @@ def detect_changes(
             if more is not None:
                 found.append(more)
                 resume, further, settling = i + tuning.window, [], None
+                if more.kind == "level_shift" and tuning.further_chain:
+                    watches = (_Further.after(values, baseline, tuning, w, i) for w in (1, -1))
+                    further = [w for w in watches if w is not None]
                 break
         if settling is not None and i >= resume:
             found[settling.position], settling = settling.later, None
@@ -311,12 +315,15 @@ class _Settling:
 class _Further:
     """A further change one way (``sign``) after a level shift, while the baseline catches up.
 
-    From ``classify_after`` points after the shift's alarm, points are scored
-    against the level the shift moved to (``reference``: the median of those
-    points, the rhythm removed) and its spread (their MAD, at least
-    ``LEVEL_FLOOR`` of the level and the baseline's calmest spread in the
-    window before the alarm), and summed by the same CUSUM; crossing its
-    threshold is a further change, told with ``details["further"]``.
+    From ``further_after`` points after the shift's alarm to the end of its
+    window, points are scored against the level the shift moved to
+    (``reference``: the median of those points, the rhythm removed) and its
+    spread (their MAD, at least ``LEVEL_FLOOR`` of the level and the
+    baseline's calmest spread in the window before the alarm), and summed by
+    the same CUSUM; crossing its threshold is a further change, told with
+    ``details["further"]``. A further change that is a level shift is
+    watched the same way (``further_chain``): a series that steps up in
+    stages is told at every stage, not only at the first two.
     """
 
     sign: int
@@ -332,10 +339,11 @@ class _Further:
         cls, values: Array, baseline: Baseline, tuning: Tuning, sign: int, alarm: int
     ) -> _Further | None:
         """The watch for a further change after the shift alarmed at ``alarm`` (None: no room)."""
-        begin = alarm + 1 + tuning.classify_after
+        begin = alarm + 1 + tuning.further_after
         settled = values[alarm + 1 : begin] - baseline.profile[alarm + 1 : begin]
         before = baseline.scale[max(0, alarm - tuning.window) : alarm + 1]
-        if settled.size < max(2, tuning.min_history // 2) or not np.isfinite(before).any():
+        fewest = max(2, min(tuning.further_after, tuning.min_history // 2))
+        if settled.size < fewest or not np.isfinite(before).any():
             return None
         reference = float(np.median(settled))
         spread = MAD_TO_SD * float(np.median(np.abs(settled - reference)))

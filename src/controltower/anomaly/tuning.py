@@ -23,7 +23,9 @@ class Tuning:
     follows up to ``classify_after`` points after the alarm, smoothed by a
     running median of ``smooth`` points, a ramp that leaves at most
     ``drift_fit`` of a step's error being a drift by its shape alone.
-    With ``further``, a further change (on, or back) after a level shift is looked for;
+    With ``further``, a further change (on, or back) after a level shift is looked for,
+    against the level of the ``further_after`` points after its alarm, and,
+    with ``further_chain``, after a further change that is a level shift too;
     where none is found within the window, the kind is judged again on what
     follows up to ``kind_after`` points after the alarm, and that kind is told.
     Failure bursts compare the last ``burst_window`` outcomes with the
@@ -65,6 +67,8 @@ class Tuning:
     drift_fit: float = 0.7
     smooth: int = 5
     further: bool = True
+    further_after: int = 30
+    further_chain: bool = True
     min_relative: float = 0.25
     spike_relative: float = 1.0
     direction: Direction = "both"
@@ -86,6 +90,8 @@ class Tuning:
             raise ValueError(
                 "min_relative, spike_tail, classify_after and kind_after must not be negative"
             )
+        if self.further_after < 2:
+            raise ValueError("further_after must be at least 2 (the level of the points after)")
         if self.sporadic_peak <= 0:
             raise ValueError("sporadic_peak must be positive")
         if not 0 < self.drift_fit <= 1 or self.smooth < 1 or self.smooth % 2 == 0:
@@ -117,5 +123,6 @@ def for_series(tuning: Tuning, days_per_point: int | None) -> Tuning:
         min_history=min_history,
         tail_window=max(min_history, min(tuning.tail_window, WEEKLY_TAIL)),
         classify_after=min(tuning.classify_after, window // 2),
+        further_after=min(tuning.further_after, window // 2),
         kind_after=round(tuning.kind_after * window / tuning.window),
     )

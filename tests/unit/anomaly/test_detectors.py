@@ -187,6 +187,31 @@ def test_the_rhythm_at_a_point_is_learnt_from_earlier_points_only() -> None:
     assert np.array_equal(first.profile[:101], second.profile[:101])
 
 
+def paused(seed: int) -> np.ndarray:
+    """Runs per day: about 6 for 150 days, none for 70, then about 6 again for 100."""
+    rng = np.random.default_rng(seed)
+    return np.concatenate([rng.poisson(6, 150), np.zeros(70), rng.poisson(6, 100)]).astype(float)
+
+
+def test_a_pause_in_building_is_a_drop_and_a_return() -> None:
+    """A pause of ten weeks raises two level shifts, down to none and back; the return, from a
+    normal of zero that has no spread, is scored in runs (the smallest value seen before).
+    Daily points all dated at midnight fall in one hour-of-day bucket, and no rhythm of one
+    bucket (a trailing median of the residuals) follows the drop and makes alarms of its own."""
+    for seed in range(1, 5):
+        drop, back = detect(points(paused(seed), timedelta(days=1)))
+        assert (drop.kind, back.kind) == ("level_shift", "level_shift")
+        assert 150 <= drop.index < 175
+        assert drop.observed == 0.0
+        assert drop.expected == pytest.approx(6.0, abs=1.5)
+        assert "unit" not in drop.details
+        assert drop.score < 10
+        assert 220 <= back.index < 245
+        assert back.expected == 0.0
+        assert back.details["unit"] == 1.0
+        assert back.score == back.observed == pytest.approx(6.0, abs=1.5)
+
+
 def test_an_intermittent_series_is_not_judged() -> None:
     """Mostly zero (a repository built now and then) has no normal spread: nothing is raised."""
     rng = np.random.default_rng(8)
@@ -257,6 +282,47 @@ def test_a_second_step_soon_after_a_first_is_a_further_change() -> None:
         assert down.start >= T0 + timedelta(hours=195)
         assert down.expected == pytest.approx(150.0, abs=5.0)
         assert down.observed == pytest.approx(100.0, abs=5.0)
+
+
+def test_a_series_stepping_up_in_stages_is_told_at_every_stage() -> None:
+    """+100 at 150, 190 and 230: each step is a level shift told within a few points of it,
+    the later two as further changes; without watching after a further change the third is
+    told only once the second's window is over, and as a drift."""
+    for seed in range(1, 4):
+        values = noise(seed, 500)
+        for at in (150, 190, 230):
+            values[at:] += 100
+        found = detect(points(values))
+        assert [a.kind for a in found] == ["level_shift"] * 3
+        for anomaly, at in zip(found, (150, 190, 230), strict=True):
+            assert at <= anomaly.index < at + 12
+        assert [a.details.get("further") for a in found] == [None, True, True]
+        assert found[2].expected == pytest.approx(300.0, abs=10.0)
+        assert found[2].observed == pytest.approx(400.0, abs=10.0)
+        unchained = detect(points(values), Tuning(further_chain=False))
+        assert unchained[:2] == found[:2]
+        assert [(a.kind, a.index >= found[1].index + Tuning().window) for a in unchained[2:]] == [
+            ("drift", True)
+        ]
+
+
+def test_a_further_change_is_watched_for_from_further_after_points() -> None:
+    """A second step 27 points after the first alarm is told within a few points of it when
+    the level is settled on the 20 points after the alarm, and later, once the watch has
+    begun, when it is settled on 30 (the default)."""
+    sooner = Tuning(further_after=20)
+    for seed in range(1, 4):
+        values = noise(seed, 400)
+        values[150:] += 50
+        first = detect(points(values))[0]
+        second_at = first.index + 27
+        values[second_at:] += 50
+        early = detect(points(values), sooner)
+        assert [a.kind for a in early] == ["level_shift", "level_shift"]
+        assert second_at <= early[1].index < second_at + 8
+        later = detect(points(values))
+        assert later[0] == early[0]
+        assert later[1].index > max(first.index + 30, early[1].index)
 
 
 def test_two_far_points_close_together_are_one_spike() -> None:
@@ -401,6 +467,8 @@ def test_bad_tuning_is_refused() -> None:
     for bad in ({"drift_fit": 0.0}, {"drift_fit": 1.5}, {"smooth": 4}, {"smooth": 0}):
         with pytest.raises(ValueError, match="drift_fit must be in"):
             Tuning(**bad)
+    with pytest.raises(ValueError, match="further_after"):
+        Tuning(further_after=1)
 
 
 def test_the_shape_test_follows_the_tuning() -> None:
