@@ -231,8 +231,7 @@ def detect_changes(
                 found.append(more)
                 resume, further, settling = i + tuning.window, [], None
                 if more.kind == "level_shift" and tuning.further_chain:
-                    watches = (_Further.after(values, baseline, tuning, w, i) for w in (1, -1))
-                    further = [w for w in watches if w is not None]
+                    further = _Further.both_ways(values, baseline, tuning, i)
                 break
         if settling is not None and i >= resume:
             found[settling.position], settling = settling.later, None
@@ -256,8 +255,7 @@ def detect_changes(
                     found.append(change)
                 resume = i + tuning.window
                 if change.kind == "level_shift" and tuning.further:
-                    watches = (_Further.after(values, baseline, tuning, w, i) for w in (1, -1))
-                    further = [w for w in watches if w is not None]
+                    further = _Further.both_ways(values, baseline, tuning, i)
                 break
     if settling is not None and len(values) > resume:
         found[settling.position] = settling.later  # its window is over without a further change
@@ -333,6 +331,14 @@ class _Further:
     begin: int
     total: float = 0.0
     start: int | None = None
+
+    @classmethod
+    def both_ways(
+        cls, values: Array, baseline: Baseline, tuning: Tuning, alarm: int
+    ) -> list[_Further]:
+        """The watches, on and back, after the shift alarmed at ``alarm`` (none: no room)."""
+        watches = (cls.after(values, baseline, tuning, sign, alarm) for sign in (1, -1))
+        return [watch for watch in watches if watch is not None]
 
     @classmethod
     def after(
