@@ -17,7 +17,12 @@ import numpy as np
 
 from controltower.anomaly.baseline import robust_baseline
 from controltower.anomaly.bursts import detect_bursts
-from controltower.anomaly.detectors import detect_changes, detect_spikes, detect_sporadic_spikes
+from controltower.anomaly.detectors import (
+    detect_changes,
+    detect_spikes,
+    detect_sporadic_spikes,
+    smallest_away_from_zero_before,
+)
 from controltower.anomaly.model import Anomaly, Point, sorted_points
 from controltower.anomaly.severity import metric_severity
 from controltower.anomaly.tuning import Tuning
@@ -81,8 +86,7 @@ def _scored_in_units(found: list[Anomaly], values: np.ndarray) -> list[Anomaly]:
     none was. Scores of other anomalies are left as they are. Done after
     ``episodes``, which reads the spread back from the score.
     """
-    away = np.where(np.isfinite(values) & (values != 0.0), np.abs(values), np.inf)
-    smallest_before = np.concatenate([[np.inf], np.minimum.accumulate(away)[:-1]])
+    smallest_before = smallest_away_from_zero_before(values)
     scored = []
     for anomaly in found:
         if anomaly.expected != 0.0 or anomaly.score < UNSPREAD_SCORE:

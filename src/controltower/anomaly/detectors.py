@@ -122,9 +122,9 @@ def detect_sporadic_spikes(
     multiples of that peak.
     """
     found: list[Anomaly] = []
-    smallest = math.inf
+    units = smallest_away_from_zero_before(values)
     for i in range(len(values)):
-        value = float(values[i])
+        value, smallest = float(values[i]), float(units[i])
         if not math.isfinite(value):
             continue
         if i >= tuning.min_history and value != 0.0 and math.isfinite(smallest):
@@ -152,9 +152,14 @@ def detect_sporadic_spikes(
                         details={"sporadic": True, "peak": round(peak, 6)},
                     )
                 )
-        if value != 0.0:
-            smallest = min(smallest, abs(value))
     return found
+
+
+def smallest_away_from_zero_before(values: Array) -> Array:
+    """At each point, the smallest absolute value away from zero among the known points
+    before it (the series' unit: one error, one run, a cent), or infinity where none was."""
+    away = np.where(np.isfinite(values) & (values != 0.0), np.abs(values), np.inf)
+    return np.concatenate([[np.inf], np.minimum.accumulate(away)[:-1]])
 
 
 def trailing_inflation(z: Array, clip: float = np.inf, lag: int = 0) -> Array:

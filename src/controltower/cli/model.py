@@ -14,7 +14,6 @@ from controltower.cli.job_report import job_report, margin_words, print_job_repo
 
 app = typer.Typer(help="Prediction of run duration and failure.", no_args_is_help=True)
 
-BETTER_LOW = frozenset({"brier", "mdape"})
 # An interval's coverage is judged against the target band, not against another predictor.
 COVERAGE_TARGET = (0.75, 0.85)
 BASELINES = {"outcome": ("previous", "always_pass"), "duration": ("previous", "median5")}
@@ -94,6 +93,8 @@ def _fmt(value: float | None) -> str:
 
 
 def _verdict(section: str, figure: str, figures: dict[str, dict[str, float | None]]) -> str:
+    from controltower.intelligence.margins import LOWER_IS_BETTER
+
     model = figures["model"][figure]
     base = [v for b in BASELINES[section] if (v := figures[b][figure]) is not None]
     if model is None:
@@ -104,7 +105,7 @@ def _verdict(section: str, figure: str, figures: dict[str, dict[str, float | Non
         return f"target {low:.2f}–{high:.2f}: {met}"
     if not base:
         return "no baseline"
-    low = figure in BETTER_LOW
+    low = figure in LOWER_IS_BETTER
     best = min(base) if low else max(base)
     won = model < best if low else model > best
     return "[green]won[/]" if won else "[red]lost[/]"
