@@ -12,11 +12,11 @@ AR(1) process, sqrt((1 + r) / (1 - r)), with the lag-one autocorrelation of
 the scores before them, before they are summed. The change is then told apart by two least-squares
 fits of what followed: a step (a **level shift**) and a ramp of at least half
 a window that rises to a plateau (a **drift**); it is a drift when the ramp
-fits clearly better, or better while the series still moves its way after
-the alarm. While the trailing baseline catches up after a level shift, a
-**further change** either way is summed against the level the shift moved
-to, so that a second step soon after the first (further on, or back) is not
-absorbed unseen.
+saves a given number of points' worth of the step's error, or fits better
+while the series still moves its way after the alarm. While the trailing
+baseline catches up after a level shift, a **further change** either way
+is summed against the level the shift moved to, so that a second step soon
+after the first (further on, or back) is not absorbed unseen.
 Pure: no I/O.
 """
 
@@ -37,9 +37,9 @@ from controltower.anomaly.tuning import Tuning
 
 MAX_AUTOCORRELATION = 0.8
 INFLATION_EVERY, INFLATION_SPAN, INFLATION_MIN, INFLATION_FEWEST = 10, 500, 30, 10
-# The shape test's defaults, from the tuning's: the running median's width, and the share of a
-# step's squared error a ramp may leave and be a drift by its shape alone.
-SMOOTH, CLEAR_FIT = Tuning().smooth, Tuning().drift_fit
+# The shape test's defaults, from the tuning's: the running median's width, and how many points'
+# worth of a step's mean squared error a ramp must save to be a drift by its shape alone.
+SMOOTH, EVIDENCE = Tuning().smooth, Tuning().drift_evidence
 # A change is still under way when the points after its alarm move this share of it its way.
 STILL_MOVING = 0.05
 
@@ -432,8 +432,8 @@ def _change(
     if settled is not None:
         first, reference = settled
     residual = values[first:end] - baseline.profile[first:end] - reference
-    ramp, fit = tuning.window // 2, tuning.drift_fit
-    kind = classify_change(residual, ramp, alarm - first, clear_fit=fit, smooth=tuning.smooth)
+    ramp, evidence = tuning.window // 2, tuning.drift_evidence
+    kind = classify_change(residual, ramp, alarm - first, evidence=evidence, smooth=tuning.smooth)
     expected = float(baseline.center[start])
     # a shift: the level after the alarm; a drift: where the ramp had got to when classified
     reached = end - max(tuning.smooth, tuning.classify_after // 3) if kind == "drift" else alarm
@@ -456,7 +456,7 @@ def classify_change(
     min_ramp: int,
     alarm_at: int,
     *,
-    clear_fit: float = CLEAR_FIT,
+    evidence: float = EVIDENCE,
     smooth: int = SMOOTH,
 ) -> Kind:
     """``drift`` when a ramp fits a change better than a step, and clearly so or while it goes on.
@@ -470,10 +470,13 @@ def classify_change(
     off yet). A rise quicker than ``min_ramp`` points is a step as the
     detectors see it, and a ramp allowed to be that short copies a step and
     wins on noise alone wherever the series wandered before. A ramp that
-    leaves at most ``clear_fit`` of the step's error is a drift; one that
-    fits only somewhat better is a drift when the series still moves the
-    change's way after the alarm (point ``alarm_at`` of the residual,
-    ``still_moving``): after a step it is flat, however it wandered before.
+    saves at least ``evidence`` points' worth of the step's mean squared
+    error (the step's error over the stretch's length) is a drift: how much
+    better the ramp must fit does not grow with the stretch, most of which
+    is flat before and after the change. One that fits only somewhat better
+    is a drift when the series still moves the change's way after the alarm
+    (point ``alarm_at`` of the residual, ``still_moving``): after a step it
+    is flat, however it wandered before.
     """
     raw = np.asarray(residual, dtype=float)
     r = running_median(raw, smooth)
@@ -493,7 +496,7 @@ def classify_change(
     ramp_error = _best_error(ramps, r)
     if ramp_error >= step_error:
         return "level_shift"
-    clear = ramp_error <= clear_fit * step_error
+    clear = step_error - ramp_error >= evidence * step_error / n
     return "drift" if clear or still_moving(raw, alarm_at) else "level_shift"
 
 

@@ -21,8 +21,9 @@ class Tuning:
     cannot raise it alone), with allowance ``cusum_k`` and threshold
     ``cusum_h``; whether a change is a shift or a drift is judged on what
     follows up to ``classify_after`` points after the alarm, smoothed by a
-    running median of ``smooth`` points, a ramp that leaves at most
-    ``drift_fit`` of a step's error being a drift by its shape alone.
+    running median of ``smooth`` points, a ramp that saves at least
+    ``drift_evidence`` points' worth of a step's mean squared error being a
+    drift by its shape alone.
     With ``further``, a further change (on, or back) after a level shift is looked for,
     against the level of the ``further_after`` points after its alarm, and,
     with ``further_chain``, after a further change that is a level shift too;
@@ -64,7 +65,7 @@ class Tuning:
     cusum_h: float = 20.0
     classify_after: int = 30
     kind_after: int = 60
-    drift_fit: float = 0.7
+    drift_evidence: float = 15.0
     smooth: int = 5
     further: bool = True
     further_after: int = 30
@@ -94,8 +95,8 @@ class Tuning:
             raise ValueError("further_after must be at least 2 (the level of the points after)")
         if self.sporadic_peak <= 0:
             raise ValueError("sporadic_peak must be positive")
-        if not 0 < self.drift_fit <= 1 or self.smooth < 1 or self.smooth % 2 == 0:
-            raise ValueError("drift_fit must be in (0, 1] and smooth an odd number of points")
+        if self.drift_evidence <= 0 or self.smooth < 1 or self.smooth % 2 == 0:
+            raise ValueError("drift_evidence must be positive and smooth an odd number of points")
         if not 0 < self.tail_quantile < 1 or self.tail_window < self.min_history:
             raise ValueError("tail_quantile must be in (0, 1) and tail_window at least min_history")
         if not 0 < self.burst_alpha < 1 or self.burst_window < 2:
