@@ -124,6 +124,10 @@ def test_evaluate_json_has_the_interface_shape_and_is_repeatable(
         assert overall[name] == sum(m[name] for m in per_metric.values())
     assert overall["recalled"] <= overall["found"] <= overall["injected"]
     assert 0 <= overall["recall"] <= 1
+    assert overall["recalled"] > 0
+    assert 0 <= overall["delay_median"] <= overall["delay_p90"]
+    table = runner.invoke(app, ["anomaly", "evaluate", "--seed", "3"], env={"COLUMNS": "300"})
+    assert f"{overall['delay_median']:.0f} / {overall['delay_p90']:.0f}" in table.stdout
     again = runner.invoke(app, ["anomaly", "evaluate", "--json", "--seed", "3"])
     assert json.loads(again.stdout) == report
 

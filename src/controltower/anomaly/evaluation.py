@@ -13,7 +13,10 @@ alarms that coincide (same kind, within a third of a window) with one raised
 on the stored series are counted apart as well (``on_stored``), to tell how
 many of them the real series carries. An injected anomaly is **recalled**
 when a true alarm of its kind is raised, and **found** when a true alarm of
-any kind is (a drift told as a level shift is found, not recalled).
+any kind is (a drift told as a level shift is found, not recalled). Its
+**delay** is how many points after the anomaly's first point the first true
+alarm of its kind is raised (runs for durations and outcomes, days or weeks
+for daily or weekly totals): how long a reader waits to hear of it.
 ``false_alarm_share`` (the figure of the interface) is the strict share:
 false alarms over all alarms, those on the stored series included, since
 nobody labelled them as anomalies;
@@ -50,7 +53,8 @@ class Tally:
     """Counts for one kind (or all): trials, recalled, found, and alarms by label.
 
     ``on_stored`` is the part of ``false_alarms`` that the stored series raises too;
-    ``known_present`` the alarms at anomalies known to be present, in neither count.
+    ``known_present`` the alarms at anomalies known to be present, in neither count;
+    ``delays`` the delay, in points, of each recalled anomaly.
     """
 
     injected: int = 0
@@ -60,6 +64,7 @@ class Tally:
     false_alarms: int = 0
     on_stored: int = 0
     known_present: int = 0
+    delays: list[int] = field(default_factory=list)
 
     @property
     def recall(self) -> float | None:
@@ -90,13 +95,20 @@ class Tally:
         alarms = self.alarms - self.on_stored
         return (self.false_alarms - self.on_stored) / alarms if alarms else None
 
+    def delay_quantile(self, q: float) -> float | None:
+        """The ``q`` quantile of the recalled anomalies' delays, in points (None: none)."""
+        return float(np.quantile(self.delays, q)) if self.delays else None
+
     def add(self, other: Tally) -> None:
         for name in vars(other):
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
     def as_dict(self) -> dict[str, Any]:
+        counts = {name: value for name, value in vars(self).items() if name != "delays"}
         return {
-            **vars(self),
+            **counts,
+            "delay_median": self.delay_quantile(0.5),
+            "delay_p90": self.delay_quantile(0.9),
             "alarms": self.alarms,
             "recall": self.recall,
             "recall_interval": self.recall_interval,
@@ -239,6 +251,7 @@ def score(
             tally.found = 1
             if alarm.kind == kind:
                 tally.recalled = 1
+                tally.delays = [min([alarm.index - start, *tally.delays])]
         elif any(abs(at - alarm.index) <= near for at in present):
             tally.known_present += 1
         else:

@@ -260,6 +260,11 @@ def _recall(t: Tally) -> str:
     return f"{_percent(t.recall)} ({100 * low:.1f}–{100 * high:.1f})"
 
 
+def _delays(tally: Tally) -> str:
+    median, p90 = tally.delay_quantile(0.5), tally.delay_quantile(0.9)
+    return "–" if median is None or p90 is None else f"{median:.0f} / {p90:.0f}"
+
+
 def _print_evaluation(result: Evaluation) -> None:
     table = Table(
         "kind",
@@ -273,6 +278,7 @@ def _print_evaluation(result: Evaluation) -> None:
         "false alarm share",
         "false share beyond stored",
         "known present",
+        "delay, points (median / p90)",
         title=f"seed {result.seed}",
     )
     rows = [*result.by_kind.items(), ("overall", result.overall)]
@@ -289,6 +295,7 @@ def _print_evaluation(result: Evaluation) -> None:
             _percent(t.false_alarm_share),
             _percent(t.false_alarm_share_beyond_stored),
             str(t.known_present),
+            _delays(t),
         )
     console = Console()
     console.print(table)

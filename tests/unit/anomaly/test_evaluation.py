@@ -51,6 +51,26 @@ def test_an_alarm_of_another_kind_is_true_but_not_recall() -> None:
     assert missed.found_share == 0.0
 
 
+def test_the_delay_is_from_the_anomalys_first_point_to_the_first_alarm_of_its_kind() -> None:
+    """A drift from point 100 told by a level shift at 103 and drifts at 130 and 112: 12
+    points; an anomaly found only by another kind, or missed, has no delay. Tallies add
+    their delays up, and the report gives their median and 90th percentile."""
+    alarms = [alarm("level_shift", 103), alarm("drift", 130), alarm("drift", 112)]
+    told = score("drift", 100, 180, alarms, [], Tuning())
+    assert told.delays == [12]
+    assert score("drift", 100, 180, [alarm("level_shift", 103)], [], Tuning()).delays == []
+    assert score("drift", 100, 180, [alarm("drift", 99)], [], Tuning()).delays == []
+    total = Tally()
+    for delay in (2, 4, 30):
+        total.add(score("spike", 100, 100, [alarm("spike", 100 + delay)], [], Tuning()))
+    assert total.delays == [2, 4, 30]
+    report = total.as_dict()
+    assert report["delay_median"] == 4.0
+    assert report["delay_p90"] == pytest.approx(np.quantile([2, 4, 30], 0.9))
+    assert "delays" not in report
+    assert Tally().as_dict()["delay_median"] is None
+
+
 @pytest.mark.parametrize("kind", ["spike", "level_shift", "drift", "failure_burst"])
 def test_injection_changes_a_copy_from_the_place(kind: Kind) -> None:
     """The original is untouched and nothing before the place changes."""
