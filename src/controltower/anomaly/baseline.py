@@ -26,6 +26,7 @@ _MIN_PER_BUCKET = 3
 _PER_BUCKET = 8  # the rhythm at a point: the median of up to this many earlier ones in its bucket
 _GAIN = 0.9  # a rhythm is kept only if it cuts the spread of residuals by 10 % or more
 LEVEL_FLOOR = 0.05  # the spread at a point is at least 5 % of its level
+NO_SPREAD = 1e-9  # the spread of a normal that has none (all zero): never divide by zero
 # and at least this share of the trailing median of |values| (a level near zero still has a spread)
 TYPICAL_FLOOR = 0.02
 # How often a rhythm is chosen, from how many points before, and how few are too few to tell
@@ -112,7 +113,7 @@ def robust_baseline(
             season = seasons[int(chosen[-1]) - 1][0]
     typical, _ = trailing_median(np.abs(values), window, min_history)
     floor = np.maximum(LEVEL_FLOOR * np.abs(center), TYPICAL_FLOOR * np.nan_to_num(typical))
-    scale = np.where(np.isnan(scale), scale, np.maximum(np.maximum(scale, floor), 1e-9))
+    scale = np.where(np.isnan(scale), scale, np.maximum(np.maximum(scale, floor), NO_SPREAD))
     return Baseline(center, scale, profile, season)
 
 

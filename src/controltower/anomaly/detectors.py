@@ -30,7 +30,14 @@ from datetime import datetime
 import numpy as np
 from numpy.typing import NDArray
 
-from controltower.anomaly.baseline import LEVEL_FLOOR, MAD_TO_SD, Array, Baseline, row_mads
+from controltower.anomaly.baseline import (
+    LEVEL_FLOOR,
+    MAD_TO_SD,
+    NO_SPREAD,
+    Array,
+    Baseline,
+    row_mads,
+)
 from controltower.anomaly.model import Anomaly, Kind
 from controltower.anomaly.severity import metric_severity, peak_severity
 from controltower.anomaly.tuning import Tuning
@@ -76,8 +83,16 @@ def detect_spikes(
     """Points beyond ``spike_z`` and ``spike_tail`` times the tail that the next do not follow.
 
     At most half of the next ``confirm`` points may be beyond ``spike_z / 2``.
+    Where normal has no spread (the points before were all zero: a
+    repository without runs for weeks), spreads are counted in the series'
+    unit instead, the smallest value away from zero seen before
+    (``details["unit"]``): against a spread of nothing, the ordinary points
+    after a spike would count as following it, and the spike as the start of
+    a lasting change.
     """
-    z = z_scores(values, baseline)
+    unit = smallest_away_from_zero_before(values)
+    unspread = (baseline.scale <= NO_SPREAD) & np.isfinite(unit)
+    z = z_scores(values, replace(baseline, scale=np.where(unspread, unit, baseline.scale)))
     found = []
     for i in (int(j) for j in np.flatnonzero(np.abs(np.nan_to_num(z)) >= tuning.spike_z)):
         sign = 1 if z[i] > 0 else -1
@@ -101,7 +116,8 @@ def detect_spikes(
                 observed=observed,
                 score=float(abs(z[i])),
                 index=int(i),
-                details={"tail": round(tail, 6)},
+                details={"tail": round(tail, 6)}
+                | ({"unit": round(float(unit[i]), 6)} if unspread[i] else {}),
             )
         )
     return found

@@ -212,6 +212,23 @@ def test_a_pause_in_building_is_a_drop_and_a_return() -> None:
         assert back.score == back.observed == pytest.approx(6.0, abs=1.5)
 
 
+def test_a_busy_day_in_a_quiet_stretch_is_a_spike_counted_in_runs() -> None:
+    """After weeks with a run now and then (normal: zero, with no spread), a day of 25 runs
+    followed by days of one run each is a spike of 25 runs, not the start of a change: the
+    ordinary days after it are one run from normal, not a billion spreads."""
+    for seed in range(1, 4):
+        quiet = np.zeros(130)
+        quiet[[25, 57, 83, 111, 112]] = 1.0
+        quiet[110] = 25.0
+        values = np.concatenate([np.random.default_rng(seed).poisson(3, 150), quiet])
+        found = detect(points(values, timedelta(days=1)))
+        (spike,) = [a for a in found if a.start >= T0 + timedelta(days=200)]
+        assert (spike.kind, spike.index) == ("spike", 260)
+        assert (spike.expected, spike.observed) == (0.0, 25.0)
+        assert spike.details["unit"] == 1.0
+        assert spike.score == 25.0
+
+
 def test_an_intermittent_series_is_not_judged() -> None:
     """Mostly zero (a repository built now and then) has no normal spread: nothing is raised."""
     rng = np.random.default_rng(8)
