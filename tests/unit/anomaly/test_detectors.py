@@ -512,7 +512,6 @@ def test_the_shape_test_follows_the_tuning() -> None:
     creep = np.concatenate([np.linspace(0, 2.5, 50), np.full(35, 8.0)])
     assert classify_change(creep, 30, 55) == "drift"
     assert classify_change(creep, 30, 55, evidence=30) == "level_shift"
-    assert classify_change(creep, 30, 55, evidence=Tuning().drift_evidence) == "drift"
     values = noise(2, 400)
     values[150:] += 50
     values[190:] += 50
