@@ -36,6 +36,9 @@ VARIANTS = {
     "burst tail 3e-3": Tuning(burst_alpha=3e-3),
     "burst tail 1e-2": Tuning(burst_alpha=1e-2),
     "burst rise 0.15": Tuning(burst_min_increase=0.15),
+    "no stops": Tuning(stops=False),
+    "stop chance 1e-2": Tuning(stop_alpha=1e-2),
+    "stop chance 1e-4": Tuning(stop_alpha=1e-4),
 }
 KINDS = ("spike", "level_shift", "drift", "failure_burst")
 

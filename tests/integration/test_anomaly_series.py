@@ -210,3 +210,48 @@ def _push(after: str, at: datetime, workflow_files: tuple[str, ...]) -> PushFact
         head_commit_at=at,
         workflow_files=workflow_files,
     )
+
+
+def _daily_runs(workflow: str, days: range, per_day: int) -> list[dict[str, Any]]:
+    start = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
+    first_id = 10**6 * ("CI", "Nightly", "Old").index(workflow)
+    return [
+        {
+            **_run(0, 300),
+            "workflow": workflow,
+            "run_id": first_id + 10 * day + k,
+            "head_sha": f"{workflow}{day}k{k}",
+            "created_at": (start + timedelta(days=day, hours=k)).isoformat(),
+            "started_at": (start + timedelta(days=day, hours=k)).isoformat(),
+            "completed_at": (start + timedelta(days=day, hours=k, minutes=5)).isoformat(),
+        }
+        for day in days
+        for k in range(per_day)
+    ]
+
+
+def test_a_workflow_that_stopped_running_is_told_within_days(tmp_path: Path) -> None:
+    """CI ran three times a day and stopped on day 100 while Nightly went on to day 150: CI's
+    runs per day go on as zeros to the store's last complete day (day 149; day 150 may not
+    be over), and the stop is a level shift to none, told on the third day without a run. A
+    workflow that stopped long before is followed for 60 days after its last run, no more."""
+    records = _daily_runs("CI", range(100), 3) + _daily_runs("Nightly", range(151), 1)
+    records += _daily_runs("Old", range(70), 2)
+    engine = make_engine(f"sqlite:///{tmp_path / 'stops.sqlite'}")
+    schema.upgrade(engine)
+    with engine.begin() as conn:
+        FactWriter(conn).upsert_runs([parse_record(r).fact for r in records])
+    with engine.connect() as conn:
+        loaded = load_series(conn, ["runs"], rate=lambda _s, _d: RATE)
+    engine.dispose()
+    series = {s.name: s for s in loaded}
+    ci, nightly, old = (series[f"octo/app · {w}"] for w in ("CI", "Nightly", "Old"))
+    day0 = datetime(2025, 3, 3, tzinfo=UTC)
+    assert [len(s.points) for s in (ci, nightly, old)] == [150, 150, 130]
+    assert ci.points[-1].timestamp == day0 + timedelta(days=149)
+    assert {p.value for p in ci.points[100:]} == {0.0}
+    assert {p.value for p in old.points[70:]} == {0.0}
+    [stop] = [f.anomaly for f in findings([ci])]
+    assert (stop.kind, stop.start, stop.index) == ("level_shift", day0 + timedelta(days=100), 102)
+    assert (stop.expected, stop.observed, stop.details["zeros"]) == (3.0, 0.0, 3)
+    assert findings([nightly]) == []

@@ -4,7 +4,12 @@ A numeric series that is constant, or zero at more than half its points (an
 intermittent series, such as the cost per day of a repository built now and
 then), has no normal spread to depart from and is not judged for shifts and
 drifts; with ``Tuning.sporadic`` (``anomaly detect``: error counts and the
-like) an intermittent one is judged for spikes against its usual peak.
+like) an intermittent one is judged for spikes against its usual peak. With
+``Tuning.stops``, a judged series without negative values is also watched
+for a stop: a run of zeros
+longer than its history makes likely (``stops``), told as a level shift to
+zero; a fall the change detector tells during that run of zeros is the
+same drop, told once.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from controltower.anomaly.detectors import (
 )
 from controltower.anomaly.model import Anomaly, Point, sorted_points
 from controltower.anomaly.severity import metric_severity
+from controltower.anomaly.stops import detect_stops, with_stops
 from controltower.anomaly.tuning import Tuning
 
 
@@ -59,6 +65,9 @@ def detect(
     baseline = robust_baseline(timestamps, judged, tuning.window, tuning.min_history)
     found = detect_spikes(timestamps, judged, baseline, tuning)
     found += detect_changes(timestamps, judged, baseline, tuning)
+    if tuning.stops and tuning.direction != "up" and float(values.min()) >= 0.0:
+        stops = detect_stops(timestamps, judged, baseline, tuning)
+        found = with_stops(found, stops, judged)
     if logged:
         found = [_unlogged(a) for a in found]
     found = [
@@ -132,7 +141,8 @@ def episodes(found: list[Anomaly], tuning: Tuning, *, logged: bool = False) -> l
 
     After a shift or drift, no other its way for a window of points, but a
     further change (``details["further"]``: judged against the level a
-    shift moved to, ``detectors._Further``). A spike
+    shift moved to, ``detectors._Further``) or a stop (``details["stopped"]``:
+    a fall to nothing is news after a fall part of the way). A spike
     its way from where such a change began to a window after its alarm is
     part of it, and told only when it is a spike against the level the series
     changed to (``stands_out``): the changed points follow the change, but a
@@ -156,7 +166,9 @@ def episodes(found: list[Anomaly], tuning: Tuning, *, logged: bool = False) -> l
             ):
                 continue
             last_spike[up] = anomaly.index
-        elif anomaly.index <= quiet[up] and not anomaly.details.get("further"):
+        elif anomaly.index <= quiet[up] and not (
+            anomaly.details.get("further") or anomaly.details.get("stopped")
+        ):
             continue
         else:
             quiet[up] = anomaly.index + tuning.window

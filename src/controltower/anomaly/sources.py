@@ -11,6 +11,11 @@
 - ``job_duration``: seconds of each successful job, per workflow and job name;
 - ``runs``: runs per day of each workflow.
 
+Daily totals run to the store's last complete day (the day before its
+newest run: that day may not be over), or ``FOLLOWED_DAYS`` after the
+series' last run where that is sooner: a workflow that stopped shows as
+days of zero (``stops``), but not as years of them.
+
 A repository or workflow built on fewer than half of its days has daily
 totals that are mostly zero, and no normal day to depart from; its cost and
 runs are given as weekly totals instead (Monday to Sunday, the last week only
@@ -40,6 +45,8 @@ Rate = Callable[[str, date], float]
 # per repository id and commit pushed: the workflow files that push changed, comma-joined
 WorkflowChanges = dict[tuple[int, str], str]
 METRICS: tuple[Metric, ...] = ("duration", "queue", "failures", "cost", "job_duration", "runs")
+# Days of zero after a series' last run, at most: a baseline window, room to tell a stop.
+FOLLOWED_DAYS = 60
 _LINUX = "linux"
 
 
@@ -60,11 +67,12 @@ def load_series(
     metrics = tuple(metrics)
     per_run = {"duration", "queue", "failures", "job_duration"}
     changed = workflow_changes(conn) if per_run.intersection(metrics) else {}
+    through = last_complete_day(conn)
     for metric in metrics:
         if metric == "cost":
-            found += cost_series(conn, rate, since)
+            found += cost_series(conn, rate, since, through)
         elif metric == "runs":
-            found += runs_per_day(conn, since)
+            found += runs_per_day(conn, since, through)
         elif metric == "job_duration":
             found += job_durations(conn, since, changed)
         else:
@@ -78,6 +86,12 @@ def load_series(
         ),
         key=lambda s: (s.metric, s.name),
     )
+
+
+def last_complete_day(conn: Connection) -> date | None:
+    """The day before the store's newest run (None: no runs)."""
+    newest = conn.execute(select(func.max(runs_t.c.created_day))).scalar()
+    return None if newest is None else _day(newest) - timedelta(days=1)
 
 
 def _workflow_name() -> Any:
@@ -190,7 +204,7 @@ def job_durations(
     return [Series(n, "job_duration", "s", points[n], context[n]) for n in points]
 
 
-def runs_per_day(conn: Connection, since: datetime | None) -> list[Series]:
+def runs_per_day(conn: Connection, since: datetime | None, through: date | None) -> list[Series]:
     """Per workflow: how many runs were created each day (days without any as zero)."""
     query = _runs(since, runs_t.c.created_day, func.count().label("n")).group_by(
         repos_t.c.full_name, workflows_t.c.name, runs_t.c.created_day
@@ -199,17 +213,19 @@ def runs_per_day(conn: Connection, since: datetime | None) -> list[Series]:
     for row in conn.execute(query):
         if row.created_day is not None:
             days[row.series][_day(row.created_day)] = float(row.n)
-    return [_totals(name, "runs", "runs", by_day) for name, by_day in days.items()]
+    return [_totals(name, "runs", "runs", by_day, through) for name, by_day in days.items()]
 
 
-def cost_series(conn: Connection, rate: Rate, since: datetime | None) -> list[Series]:
+def cost_series(
+    conn: Connection, rate: Rate, since: datetime | None, through: date | None
+) -> list[Series]:
     """USD per day of each workflow and each repository (days without runs as zero)."""
     usd: dict[str, dict[date, float]] = defaultdict(lambda: defaultdict(float))
     for workflow, day, sku, minutes in _priced_minutes(conn, since):
         amount = minutes * rate(sku or _LINUX, day)
         usd[workflow][day] += amount
         usd[workflow.split(" · ", 1)[0]][day] += amount
-    return [_totals(name, "cost", "USD", by_day) for name, by_day in usd.items()]
+    return [_totals(name, "cost", "USD", by_day, through) for name, by_day in usd.items()]
 
 
 def _priced_minutes(
@@ -254,9 +270,12 @@ def _day(value: Any) -> date:
     return value if isinstance(value, date) else date.fromisoformat(str(value))
 
 
-def _totals(name: str, metric: Metric, unit: str, by_day: dict[date, float]) -> Series:
-    """Daily totals, or weekly ones where most days have none (``detection.intermittent``)."""
-    daily = _daily(by_day)
+def _totals(
+    name: str, metric: Metric, unit: str, by_day: dict[date, float], through: date | None
+) -> Series:
+    """Daily totals up to ``through``, or weekly ones where most days have none
+    (``detection.intermittent``)."""
+    daily = _daily(by_day, through)
     if not intermittent(np.array([p.value for p in daily], dtype=float)):
         return Series(name, metric, unit, daily, days_per_point=1)
     return Series(name, metric, f"{unit} per week", weekly(daily), days_per_point=7)
@@ -277,11 +296,15 @@ def weekly(daily: list[Point]) -> list[Point]:
     return [Point(datetime.combine(day, time(), UTC), totals[day]) for day in sorted(totals)]
 
 
-def _daily(by_day: dict[date, float]) -> list[Point]:
-    """One point per day from the first to the last, zero where nothing happened."""
-    if not by_day:
+def _daily(by_day: dict[date, float], through: date | None) -> list[Point]:
+    """One point per day from the first to ``through`` (at most ``FOLLOWED_DAYS`` after the
+    last with a total; None: to the last), zero where nothing happened."""
+    known = [day for day in by_day if through is None or day <= through]
+    if not known:
         return []
-    first, last = min(by_day), max(by_day)
+    first, last = min(known), max(known)
+    if through is not None:
+        last = min(through, last + timedelta(days=FOLLOWED_DAYS))
     return [
         Point(
             datetime.combine(first + timedelta(days=d), time(), UTC),

@@ -32,6 +32,11 @@ class Tuning:
     Failure bursts compare the last ``burst_window`` outcomes with the
     ``burst_reference`` before them: a binomial tail below ``burst_alpha`` and a
     rise of at least ``burst_min_increase`` in the failure rate. With
+    ``stops``, a series without negative values that falls to zero is
+    stopped once the run of
+    zeros has a chance below ``stop_alpha`` given how often the ``window``
+    points before were zero, and is longer than any run of zeros in the
+    ``tail_window`` before (``stops.detect_stops``). With
     ``log_scale``, series without negative values are judged on ``log(1 + x)``:
     durations, costs and counts vary by factors, not by fixed amounts.
     A spike, shift or drift is reported only when it departs from normal by at
@@ -81,6 +86,8 @@ class Tuning:
     burst_min_reference: int = 30
     burst_alpha: float = 1e-3
     burst_min_increase: float = 0.2
+    stops: bool = True
+    stop_alpha: float = 1e-3
 
     def __post_init__(self) -> None:
         if self.window < 3 or not 2 <= self.min_history <= self.window:
@@ -101,6 +108,8 @@ class Tuning:
             raise ValueError("tail_quantile must be in (0, 1) and tail_window at least min_history")
         if not 0 < self.burst_alpha < 1 or self.burst_window < 2:
             raise ValueError("burst_alpha must be in (0, 1) and burst_window at least 2")
+        if not 0 < self.stop_alpha < 1:
+            raise ValueError("stop_alpha must be in (0, 1)")
 
 
 # Weekly totals: half a year of weeks is the baseline, two years the tail a spike is held to.
@@ -108,12 +117,18 @@ WEEKLY_WINDOW, WEEKLY_TAIL = 26, 104
 
 
 def for_series(tuning: Tuning, days_per_point: int | None) -> Tuning:
-    """The tuning for a series of weekly totals (``days_per_point`` 7), else ``tuning`` itself.
+    """The tuning for a series of weekly totals (``days_per_point`` 7), of one point per run
+    (None), else ``tuning`` itself.
+
+    A series of one point per run is not watched for stops: its zeros are
+    values (a run that did not wait for a runner), not days without runs.
 
     A window of 60 weeks would be more than a year of baseline, and the
     evaluation would need five years of history to place an anomaly with a
     baseline before it and room after it; weekly totals get half a year.
     """
+    if days_per_point is None:
+        return replace(tuning, stops=False)
     if days_per_point != 7:
         return tuning
     window = min(tuning.window, WEEKLY_WINDOW)

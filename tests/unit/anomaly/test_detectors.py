@@ -20,6 +20,7 @@ from controltower.anomaly.detectors import (
     trailing_inflation,
 )
 from controltower.anomaly.model import Point
+from controltower.anomaly.stops import zero_runs, zeros_needed
 from controltower.anomaly.tuning import Tuning
 from tests.support.series import wandering_ramp
 
@@ -194,14 +195,16 @@ def paused(seed: int) -> np.ndarray:
 
 
 def test_a_pause_in_building_is_a_drop_and_a_return() -> None:
-    """A pause of ten weeks raises two level shifts, down to none and back; the return, from a
+    """A pause of ten weeks raises two level shifts, down to none (a stop, told on its third
+    or fourth day without a run) and back; the return, from a
     normal of zero that has no spread, is scored in runs (the smallest value seen before).
     Daily points all dated at midnight fall in one hour-of-day bucket, and no rhythm of one
     bucket (a trailing median of the residuals) follows the drop and makes alarms of its own."""
     for seed in range(1, 5):
         drop, back = detect(points(paused(seed), timedelta(days=1)))
         assert (drop.kind, back.kind) == ("level_shift", "level_shift")
-        assert 150 <= drop.index < 175
+        assert (drop.start, drop.details["stopped"]) == (T0 + timedelta(days=150), True)
+        assert 152 <= drop.index <= 153  # a zero day among the 60 before asks for one more
         assert drop.observed == 0.0
         assert drop.expected == pytest.approx(6.0, abs=1.5)
         assert "unit" not in drop.details
@@ -639,3 +642,63 @@ def test_a_changes_kind_is_judged_again_only_once_its_window_is_over() -> None:
         assert (part.index, part.kind) == (whole.index, "level_shift")
     (after,) = detect(points(values[: whole.index + window + 1]))
     assert after == whole
+
+
+def test_zero_runs_and_how_many_zeros_make_a_stop() -> None:
+    """Runs of zeros as inclusive index pairs; a stop needs the first zero and as many more as
+    bring their chance under alpha, and one more than the longest run seen before."""
+    assert zero_runs(np.array([0.0, 1, 0, 0, 2, 0])) == [(0, 0), (2, 3), (5, 5)]
+    assert zero_runs(np.array([1.0, 2.0])) == []
+    assert zeros_needed(1 / 62, 0, 1e-3) == 3  # 62**-2 < 1e-3 < 62**-1
+    assert zeros_needed(0.3, 0, 1e-3) == 7  # 0.3**6 = 7.3e-4
+    assert zeros_needed(0.3, 9, 1e-3) == 10
+
+
+def working_days(seed: int, days: int = 400) -> np.ndarray:
+    """Runs per day, about 4 on working days and none at weekends (day 0 a Monday)."""
+    values = np.random.default_rng(seed).poisson(4, days).astype(float)
+    values[np.arange(days) % 7 >= 5] = 0.0
+    return values
+
+
+def test_a_stop_is_told_within_days_and_weekends_are_not_one() -> None:
+    """Built on working days, about four runs each, then never again from day 301 (a Monday):
+    one fall, a level shift to none from the weekend before (the run of zeros begins there),
+    told once the zeros outrun a weekend and the chance of so many (about a week of them,
+    weekends being zero). The change detector, slower, adds the same drop up later: it is
+    not told again."""
+    for seed in range(1, 6):
+        values = working_days(seed)
+        values[301:] = 0.0
+        found = detect(points(values, timedelta(days=1)))
+        assert [(a.kind, a.start, a.observed) for a in found if a.change < 0] == [
+            ("level_shift", T0 + timedelta(days=299), 0.0)
+        ], seed
+        [stop] = [a for a in found if a.change < 0]
+        assert stop.details["stopped"] is True
+        assert 299 + 5 <= stop.index <= 299 + 10
+        assert stop.expected > 2.0
+
+
+def test_a_holiday_the_series_already_had_is_not_a_stop() -> None:
+    """A first fortnight without runs is a stop; the same fortnight again within the 250 points
+    the series' own runs of zeros are read from is not (longer runs than any before are)."""
+    values = working_days(3)
+    values[180:194] = 0.0
+    values[320:334] = 0.0
+    stops = [a for a in detect(points(values, timedelta(days=1))) if a.details.get("stopped")]
+    assert [a.start for a in stops] == [T0 + timedelta(days=180)]
+    alone = [a for a in detect(points(values[200:], timedelta(days=1))) if a.change < 0]
+    assert [(a.start, a.details.get("stopped")) for a in alone] == [
+        (T0 + timedelta(days=120), True)
+    ]
+
+
+def test_a_series_without_zeros_that_drops_to_zero_is_told_on_the_third() -> None:
+    """Operational metrics too: requests per minute near 100 that fall to none for good are a
+    stop on the third zero (a zero by chance has at most 1 in 62 going by the last 60)."""
+    values = noise(4)
+    values[200:] = 0.0
+    [stop] = detect(points(values))
+    assert (stop.kind, stop.index, stop.details["zeros"]) == ("level_shift", 202, 3)
+    assert detect(points(values), Tuning(direction="up")) == []
