@@ -16,7 +16,10 @@ of zeros in the
 ``tail_window`` points before (the weekends of a workflow built on working
 days, a holiday the series already had). It is told once, at the zero that
 made it improbable, as a level shift to zero that began at the run's first
-zero (``details["zeros"]``: how many in a row then). Pure: no I/O.
+zero (``details["zeros"]``: how many in a row then), with severity
+``warning`` whatever its size: nothing happening may be an outage or a
+holiday, which the series cannot tell apart, and a holiday should not page
+anyone. Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -28,9 +31,10 @@ from datetime import datetime
 import numpy as np
 
 from controltower.anomaly.baseline import Array, Baseline
-from controltower.anomaly.model import Anomaly
-from controltower.anomaly.severity import metric_severity
+from controltower.anomaly.model import Anomaly, Severity
 from controltower.anomaly.tuning import Tuning
+
+STOP_SEVERITY: Severity = "warning"
 
 
 def zero_runs(values: Array) -> list[tuple[int, int]]:
@@ -70,7 +74,7 @@ def detect_stops(
         found.append(
             Anomaly(
                 kind="level_shift",
-                severity=metric_severity(level, 0.0),
+                severity=STOP_SEVERITY,
                 start=timestamps[first],
                 timestamp=timestamps[alarm],
                 expected=level,

@@ -675,7 +675,7 @@ def test_a_stop_is_told_within_days_and_weekends_are_not_one() -> None:
             ("level_shift", T0 + timedelta(days=299), 0.0)
         ], seed
         [stop] = [a for a in found if a.change < 0]
-        assert stop.details["stopped"] is True
+        assert (stop.details["stopped"], stop.severity) == (True, "warning")
         assert 299 + 5 <= stop.index <= 299 + 10
         assert stop.expected > 2.0
 
