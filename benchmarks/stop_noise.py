@@ -7,7 +7,8 @@ and, with the same noise stopped for good at a random day after the first
 300 (90 days of zeros, then the series ends), whether the fall is told, as
 a stop or by the change detector (a level shift down), and after how many
 zero days (the delay: from the first zero to the first alarm of a fall, in
-days, median and largest over the seeds).
+days, median and largest over the seeds). The change detector alone
+(``stops`` off) is measured on the same series for comparison.
 
     python -m benchmarks.stop_noise
 """
@@ -25,7 +26,7 @@ from controltower.anomaly.tuning import Tuning
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)  # a Monday
 RATES = (1.5, 2.0, 3.0, 5.0, 10.0)
-ALPHAS = (1e-2, 1e-3, 1e-4)
+ALPHAS: tuple[float | None, ...] = (None, 1e-2, 1e-3, 1e-4)  # None: no stops
 DAYS, SEEDS, ZEROS = 2_000, 10, 90
 
 
@@ -46,7 +47,7 @@ def main() -> None:
     for working_days in (False, True):
         for rate in RATES:
             for alpha in ALPHAS:
-                tuning = Tuning(stop_alpha=alpha)
+                tuning = Tuning(stops=False) if alpha is None else Tuning(stop_alpha=alpha)
                 false, delays = 0, []
                 for seed in range(SEEDS):
                     rng = np.random.default_rng(seed)
