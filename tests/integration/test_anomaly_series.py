@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, update
 
 from controltower.anomaly.findings import findings
 from controltower.anomaly.severity import CostBands, metric_severity
@@ -18,6 +18,7 @@ from controltower.domain import PushFact
 from controltower.ingest.history import parse_record
 from controltower.store import schema
 from controltower.store.engine import make_engine
+from controltower.store.tables import Workflow, table_of
 from controltower.store.writer import FactWriter
 
 T0 = datetime(2026, 1, 1, 8, 0, tzinfo=UTC)
@@ -245,13 +246,56 @@ def test_a_workflow_that_stopped_running_is_told_within_days(tmp_path: Path) -> 
         loaded = load_series(conn, ["runs"], rate=lambda _s, _d: RATE)
     engine.dispose()
     series = {s.name: s for s in loaded}
+    assert series["octo/app · CI"].context == []  # no pushes known
     ci, nightly, old = (series[f"octo/app · {w}"] for w in ("CI", "Nightly", "Old"))
     day0 = datetime(2025, 3, 3, tzinfo=UTC)
     assert [len(s.points) for s in (ci, nightly, old)] == [150, 150, 130]
     assert ci.points[-1].timestamp == day0 + timedelta(days=149)
     assert {p.value for p in ci.points[100:]} == {0.0}
     assert {p.value for p in old.points[70:]} == {0.0}
-    [stop] = [f.anomaly for f in findings([ci])]
-    assert (stop.kind, stop.start, stop.index) == ("level_shift", day0 + timedelta(days=100), 102)
-    assert (stop.expected, stop.observed, stop.details["zeros"]) == (3.0, 0.0, 3)
+    [stop] = findings([ci])
+    assert (stop.anomaly.kind, stop.anomaly.start) == ("level_shift", day0 + timedelta(days=100))
+    assert (stop.anomaly.index, stop.anomaly.severity) == (102, "warning")
+    assert (stop.anomaly.expected, stop.anomaly.observed) == (3.0, 0.0)
+    assert stop.anomaly.details["zeros"] == 3
+    assert stop.trigger is None  # no push known
     assert findings([nightly]) == []
+
+
+def test_a_stop_names_the_push_that_changed_its_workflow_file(tmp_path: Path) -> None:
+    """The evening of CI's last run a push changed the nightly workflow's file; the next
+    morning one removed CI's own (its path is known from GitHub): the stop names the second.
+    The repository's cost names the first push of each day that changed any workflow file."""
+    day0 = datetime(2025, 3, 3, tzinfo=UTC)
+    records = _daily_runs("CI", range(100), 3) + _daily_runs("Nightly", range(151), 1)
+    engine = make_engine(f"sqlite:///{tmp_path / 'pushed.sqlite'}")
+    schema.upgrade(engine)
+    with engine.begin() as conn:
+        writer = FactWriter(conn)
+        writer.upsert_runs([parse_record(r).fact for r in records])
+        evening, morning = day0 + timedelta(days=99, hours=20), day0 + timedelta(days=100, hours=9)
+        writer.upsert_push(_push("sha-nightly", evening, (".github/workflows/nightly.yml",)))
+        writer.upsert_push(_push("sha-ci", morning, (".github/workflows/ci.yml",)))
+        writer.upsert_push(_push("sha-docs", morning + timedelta(hours=1), ()))
+        conn.execute(
+            update(table_of(Workflow))
+            .where(table_of(Workflow).c.name == "CI")
+            .values(path=".github/workflows/ci.yml")
+        )
+    with engine.connect() as conn:
+        loaded = load_series(conn, ["runs", "cost"], rate=lambda _s, _d: RATE)
+    engine.dispose()
+    series = {(s.metric, s.name): s for s in loaded}
+    [stop] = findings([series["runs", "octo/app · CI"]])
+    assert stop.anomaly.details["stopped"]
+    assert stop.trigger == {"workflow_files": ".github/workflows/ci.yml", "commit": "sha-ci"}
+    nightly = series["runs", "octo/app · Nightly"].context  # its path is not known: any file
+    assert [(i, c["commit"]) for i, c in enumerate(nightly) if c] == [
+        (99, "sha-nightly"),
+        (100, "sha-ci"),
+    ]
+    cost = series["cost", "octo/app"].context
+    assert [(i, c["commit"]) for i, c in enumerate(cost) if c] == [
+        (99, "sha-nightly"),
+        (100, "sha-ci"),
+    ]

@@ -56,7 +56,9 @@ def likely_trigger(series: Series, anomaly: Anomaly) -> dict[str, str] | None:
     start and the alarm, is the likelier cause; the commit named is then the
     first built on it. Else the first commit built in that stretch whose push
     changed workflow files (``workflow_files``, from GitHub's push
-    deliveries), else the commit built at the start.
+    deliveries; for daily or weekly totals, the first such push of a day or
+    week, and for a stop from the day before its first zero, the day of the
+    last run), else the commit built at the start.
     """
     if not series.context:
         return None
@@ -75,7 +77,9 @@ def likely_trigger(series: Series, anomaly: Anomaly) -> dict[str, str] | None:
             if context.get("workflow_files"):
                 trigger["workflow_files"] = str(context["workflow_files"])
             return trigger
-    for context in series.context[start : anomaly.index + 1]:
+    # a stop: the change that ended the runs may have come the day of the last one
+    changed_from = start - 1 if anomaly.details.get("stopped") and start > 0 else start
+    for context in series.context[changed_from : anomaly.index + 1]:
         if context.get("workflow_files") and context.get("commit"):
             return {
                 "workflow_files": str(context["workflow_files"]),

@@ -14,7 +14,11 @@
 Daily totals run to the store's last complete day (the day before its
 newest run: that day may not be over), or ``FOLLOWED_DAYS`` after the
 series' last run where that is sooner: a workflow that stopped shows as
-days of zero (``stops``), but not as years of them.
+days of zero (``stops``), but not as years of them. Each day (or week) of
+a workflow's totals carries, as its context, the first push that day that
+changed the workflow's file (any workflow file, for a repository's cost,
+or where the workflow's path is not known): the likely trigger of a change
+there, such as the commit that removed the workflow it stopped after.
 
 A repository or workflow built on fewer than half of its days has daily
 totals that are mostly zero, and no normal day to depart from; its cost and
@@ -47,6 +51,9 @@ WorkflowChanges = dict[tuple[int, str], str]
 METRICS: tuple[Metric, ...] = ("duration", "queue", "failures", "cost", "job_duration", "runs")
 # Days of zero after a series' last run, at most: a baseline window, room to tell a stop.
 FOLLOWED_DAYS = 60
+# Per series name (a workflow's, or a repository's): per day, the commit of the first push that
+# changed its workflow file (or any workflow file), and the files it changed
+DailyChanges = dict[str, dict[date, tuple[str, str]]]
 _LINUX = "linux"
 
 
@@ -68,11 +75,12 @@ def load_series(
     per_run = {"duration", "queue", "failures", "job_duration"}
     changed = workflow_changes(conn) if per_run.intersection(metrics) else {}
     through = last_complete_day(conn)
+    pushed = daily_workflow_changes(conn) if {"cost", "runs"}.intersection(metrics) else {}
     for metric in metrics:
         if metric == "cost":
-            found += cost_series(conn, rate, since, through)
+            found += cost_series(conn, rate, since, through, pushed)
         elif metric == "runs":
-            found += runs_per_day(conn, since, through)
+            found += runs_per_day(conn, since, through, pushed)
         elif metric == "job_duration":
             found += job_durations(conn, since, changed)
         else:
@@ -158,6 +166,60 @@ def workflow_changes(conn: Connection) -> WorkflowChanges:
     }
 
 
+def daily_workflow_changes(conn: Connection) -> DailyChanges:
+    """Per workflow series (and per repository): the first push each day that changed its file.
+
+    A push is dated by its head commit. A workflow whose path is not known
+    (history files do not say it) takes a push that changed any workflow file.
+    """
+    workflows = conn.execute(
+        select(repos_t.c.id, repos_t.c.full_name, workflows_t.c.name, workflows_t.c.path).join(
+            workflows_t, workflows_t.c.repository_id == repos_t.c.id
+        )
+    ).all()
+    pushes = conn.execute(
+        select(
+            pushes_t.c.repository_id,
+            pushes_t.c.after,
+            pushes_t.c.head_commit_at,
+            pushes_t.c.workflow_files,
+        )
+        .where(pushes_t.c.workflow_files.is_not(None), pushes_t.c.head_commit_at.is_not(None))
+        .order_by(pushes_t.c.head_commit_at)
+    ).all()
+    by_repository: dict[int, list[Any]] = defaultdict(list)
+    for push in pushes:
+        if push.workflow_files:
+            by_repository[push.repository_id].append(push)
+    found: DailyChanges = defaultdict(dict)
+    for repository_id, full_name, name, path in workflows:
+        for push in by_repository.get(repository_id, ()):
+            day, files = _day_of(push.head_commit_at), ", ".join(push.workflow_files)
+            found[full_name].setdefault(day, (push.after, files))
+            if path is None or path in push.workflow_files:
+                found[f"{full_name} · {name}"].setdefault(day, (push.after, files))
+    return found
+
+
+def _totals_context(
+    points: list[Point], changes: dict[date, tuple[str, str]], days_per_point: int
+) -> list[dict[str, str | None]]:
+    """Per point of daily or weekly totals: the first workflow change in its day or week."""
+    context: list[dict[str, str | None]] = []
+    for point in points:
+        first = point.timestamp.date()
+        pushed = next(
+            (
+                changes[day]
+                for day in (first + timedelta(days=d) for d in range(days_per_point))
+                if day in changes
+            ),
+            None,
+        )
+        context.append({"commit": pushed[0], "workflow_files": pushed[1]} if pushed else {})
+    return context
+
+
 def _context(row: Any, changed: WorkflowChanges) -> dict[str, str | None]:
     """What a point's run says about its cause: commit, runner type, workflow files changed."""
     files = changed.get((row.repository_id, row.head_sha)) if row.head_sha else None
@@ -204,7 +266,12 @@ def job_durations(
     return [Series(n, "job_duration", "s", points[n], context[n]) for n in points]
 
 
-def runs_per_day(conn: Connection, since: datetime | None, through: date | None) -> list[Series]:
+def runs_per_day(
+    conn: Connection,
+    since: datetime | None,
+    through: date | None,
+    pushed: DailyChanges | None = None,
+) -> list[Series]:
     """Per workflow: how many runs were created each day (days without any as zero)."""
     query = _runs(since, runs_t.c.created_day, func.count().label("n")).group_by(
         repos_t.c.full_name, workflows_t.c.name, runs_t.c.created_day
@@ -213,11 +280,19 @@ def runs_per_day(conn: Connection, since: datetime | None, through: date | None)
     for row in conn.execute(query):
         if row.created_day is not None:
             days[row.series][_day(row.created_day)] = float(row.n)
-    return [_totals(name, "runs", "runs", by_day, through) for name, by_day in days.items()]
+    pushed = pushed or {}
+    return [
+        _totals(name, "runs", "runs", by_day, through, pushed.get(name, {}))
+        for name, by_day in days.items()
+    ]
 
 
 def cost_series(
-    conn: Connection, rate: Rate, since: datetime | None, through: date | None
+    conn: Connection,
+    rate: Rate,
+    since: datetime | None,
+    through: date | None,
+    pushed: DailyChanges | None = None,
 ) -> list[Series]:
     """USD per day of each workflow and each repository (days without runs as zero)."""
     usd: dict[str, dict[date, float]] = defaultdict(lambda: defaultdict(float))
@@ -225,7 +300,11 @@ def cost_series(
         amount = minutes * rate(sku or _LINUX, day)
         usd[workflow][day] += amount
         usd[workflow.split(" · ", 1)[0]][day] += amount
-    return [_totals(name, "cost", "USD", by_day, through) for name, by_day in usd.items()]
+    pushed = pushed or {}
+    return [
+        _totals(name, "cost", "USD", by_day, through, pushed.get(name, {}))
+        for name, by_day in usd.items()
+    ]
 
 
 def _priced_minutes(
@@ -266,19 +345,34 @@ def _priced_minutes(
             yield row.series, _day(row.created_day), row.sku, int(row.minutes or 0)
 
 
+def _day_of(stamp: Any) -> date:
+    """The UTC day of a timestamp (SQLite gives it back without its zone, in UTC)."""
+    if isinstance(stamp, datetime):
+        return (stamp.astimezone(UTC) if stamp.tzinfo else stamp).date()
+    return datetime.fromisoformat(str(stamp)).date()
+
+
 def _day(value: Any) -> date:
     return value if isinstance(value, date) else date.fromisoformat(str(value))
 
 
 def _totals(
-    name: str, metric: Metric, unit: str, by_day: dict[date, float], through: date | None
+    name: str,
+    metric: Metric,
+    unit: str,
+    by_day: dict[date, float],
+    through: date | None,
+    changes: dict[date, tuple[str, str]],
 ) -> Series:
     """Daily totals up to ``through``, or weekly ones where most days have none
-    (``detection.intermittent``)."""
+    (``detection.intermittent``), each point with the workflow change of its days."""
     daily = _daily(by_day, through)
     if not intermittent(np.array([p.value for p in daily], dtype=float)):
-        return Series(name, metric, unit, daily, days_per_point=1)
-    return Series(name, metric, f"{unit} per week", weekly(daily), days_per_point=7)
+        context = _totals_context(daily, changes, 1) if changes else []
+        return Series(name, metric, unit, daily, context, days_per_point=1)
+    weeks = weekly(daily)
+    context = _totals_context(weeks, changes, 7) if changes else []
+    return Series(name, metric, f"{unit} per week", weeks, context, days_per_point=7)
 
 
 def weekly(daily: list[Point]) -> list[Point]:
