@@ -31,7 +31,7 @@ from controltower.telemetry import activity
 from controltower.telemetry.metrics import Window
 from controltower.telemetry.scope import Filters
 from controltower.web import create_app
-from tests.integration.test_anomaly_series import RATE, _history
+from tests.integration.test_anomaly_series import RATE, _daily_runs, _history
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
 
@@ -337,3 +337,29 @@ def test_anomalies_of_the_past_are_recorded_resolved_once_and_keep_their_verdict
     assert (plain.resolved, plain.past) == (0, 0)
     with engine.connect() as conn:
         assert get_anomaly(conn, ids["org/a · CI"]).resolved_at == NOW
+
+
+def test_a_stop_is_going_on_for_two_months_after_the_last_run(engine: Engine) -> None:
+    """CI stopped after day 99 while Nightly went on: its stop is recorded as going on while
+    the store's last complete day is within 60 days of CI's last run, then resolved."""
+    records = _daily_runs("CI", range(100), 3) + _daily_runs("Nightly", range(131), 1)
+    with engine.begin() as conn:
+        FactWriter(conn).upsert_runs([parse_record(r).fact for r in records])
+    detect_and_record(engine, lambda _s, _d: RATE, now=NOW)
+    with engine.connect() as conn:
+        stops = [a for a in active_anomalies(conn, 50) if a.metric == "runs"]
+    assert [(a.series, a.kind, a.observed, a.severity) for a in stops] == [
+        ("octo/app · CI", "level_shift", 0.0, "warning")
+    ]
+    later = _daily_runs("Nightly", range(131, 161), 1)  # day 159 complete: 60 days after day 99
+    with engine.begin() as conn:
+        FactWriter(conn).upsert_runs([parse_record(r).fact for r in later])
+    still = detect_and_record(engine, lambda _s, _d: RATE, now=NOW + timedelta(days=1))
+    assert still.resolved == 0
+    more = _daily_runs("Nightly", range(161, 162), 1)
+    with engine.begin() as conn:
+        FactWriter(conn).upsert_runs([parse_record(r).fact for r in more])
+    over = detect_and_record(engine, lambda _s, _d: RATE, now=NOW + timedelta(days=2))
+    with engine.connect() as conn:
+        assert [a for a in active_anomalies(conn, 50) if a.series == "octo/app · CI"] == []
+    assert over.resolved >= 1

@@ -2,7 +2,11 @@
 
 An anomaly counts as going on while it is recent: its alarm within the last
 ``window`` points of its series (a spike only on the newest few points, a
-shift or drift until its kind is settled, one point more). An
+shift or drift until its kind is settled, one point more), and its series
+still followed: something happened in it within ``sources.FOLLOWED_DAYS``
+of the store's last complete day (a run, or a day with a total). So the
+stop of a workflow that never runs again is going on for two months after
+its last run, and then over, as is any anomaly of a workflow retired. An
 anomaly no longer going on is resolved by the next pass that does not see it.
 A pass over the ``history`` also records, as resolved, every anomaly of the
 stored series that is over (after an import or a backfill: the charts then
@@ -11,14 +15,15 @@ mark the changes of the past, and people can review and label them).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine
 
 from controltower.anomaly.findings import Finding, findings
+from controltower.anomaly.model import Series
 from controltower.anomaly.severity import CostBands
-from controltower.anomaly.sources import Rate, load_series
+from controltower.anomaly.sources import FOLLOWED_DAYS, Rate, last_complete_day, load_series
 from controltower.anomaly.tuning import Tuning, for_series
 from controltower.store import anomalies
 from controltower.store.engine import reading
@@ -43,14 +48,33 @@ def detect_and_record(
     now = now or datetime.now(UTC)
     with engine.connect() as conn:
         series = load_series(reading(conn), rate=rate)
+        through = last_complete_day(reading(conn))
     judged: dict[tuple[str, str], tuple[int, Tuning]] = {
-        (s.name, s.metric): (len(s.points), for_series(tuning, s.days_per_point)) for s in series
+        (s.name, s.metric): (len(s.points), for_series(tuning, s.days_per_point))
+        for s in series
+        if followed(s, through)
     }
     found = findings(series, tuning, bands)
-    current = [f for f in found if _going_on(f, *judged[f.series, f.metric])]
-    past = [f for f in found if history and not _going_on(f, *judged[f.series, f.metric])]
+    current = [f for f in found if _current(f, judged)]
+    past = [f for f in found if history and not _current(f, judged)]
     with engine.begin() as conn:
         return anomalies.record(conn, (_row(f) for f in current), now, (_row(f) for f in past))
+
+
+def followed(series: Series, through: date | None) -> bool:
+    """Whether anything happened in ``series`` within ``FOLLOWED_DAYS`` of ``through`` (the
+    store's last complete day; None: always): its last point, or for totals its last one
+    above zero."""
+    if through is None:
+        return True
+    active = [p for p in series.points if p.value != 0.0] if series.days_per_point else []
+    last = (active or series.points)[-1].timestamp.date()
+    return last >= through - timedelta(days=FOLLOWED_DAYS)
+
+
+def _current(finding: Finding, judged: dict[tuple[str, str], tuple[int, Tuning]]) -> bool:
+    known = judged.get((finding.series, finding.metric))
+    return known is not None and _going_on(finding, *known)
 
 
 def _going_on(finding: Finding, length: int, tuning: Tuning) -> bool:
