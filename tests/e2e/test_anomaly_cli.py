@@ -126,6 +126,8 @@ def test_evaluate_json_has_the_interface_shape_and_is_repeatable(
     assert 0 <= overall["recall"] <= 1
     assert overall["recalled"] > 0
     assert 0 <= overall["delay_median"] <= overall["delay_p90"]
+    stops = report["stops"]  # apart from the spec's kinds and overall
+    assert stops["recalled"] <= stops["injected"]
     table = runner.invoke(app, ["anomaly", "evaluate", "--seed", "3"], env={"COLUMNS": "300"})
     assert f"{overall['delay_median']:.0f} / {overall['delay_p90']:.0f}" in table.stdout
     again = runner.invoke(app, ["anomaly", "evaluate", "--json", "--seed", "3"])

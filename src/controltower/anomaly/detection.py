@@ -1,15 +1,14 @@
 """One entry point for any series: numeric metrics, or run outcomes (0 passed, 1 failed).
 
-A numeric series that is constant, or zero at more than half its points (an
-intermittent series, such as the cost per day of a repository built now and
-then), has no normal spread to depart from and is not judged for shifts and
-drifts; with ``Tuning.sporadic`` (``anomaly detect``: error counts and the
-like) an intermittent one is judged for spikes against its usual peak. With
-``Tuning.stops``, a judged series without negative values is also watched
-for a stop: a run of zeros
-longer than its history makes likely (``stops``), told as a level shift to
-zero; a fall the change detector tells during that run of zeros is the
-same drop, told once.
+A numeric series that is constant, or zero at more than half its points up to
+its last one away from zero (an intermittent series, such as the cost per day
+of a repository built now and then), has no normal spread to depart from and
+is not judged for shifts and drifts; with ``Tuning.sporadic`` (``anomaly
+detect``: error counts and the like) an intermittent one is judged for spikes
+against its usual peak. With ``Tuning.stops``, a judged series without
+negative values is also watched for a stop: a run of zeros longer than its
+history makes likely (``stops``), told as a level shift to zero; a fall the
+change detector tells during that run of zeros is the same drop, told once.
 """
 
 from __future__ import annotations
@@ -125,8 +124,17 @@ def sporadic_series(values: np.ndarray) -> bool:
 
 
 def intermittent(values: np.ndarray) -> bool:
-    """Whether a numeric series is zero at more than ``INTERMITTENT`` of its points."""
-    return len(values) > 0 and float(np.mean(values == 0.0)) > INTERMITTENT
+    """Whether a numeric series is zero at more than ``INTERMITTENT`` of its points up to its
+    last one away from zero.
+
+    The zeros after that are left out: a series that stopped (a workflow no
+    longer run, followed for weeks of zero) is judged on its habit before,
+    so that the stop is told; counted in, they would soon make it mostly
+    zero and not judged at all.
+    """
+    away = np.flatnonzero(values != 0.0)
+    active = values[: away[-1] + 1] if away.size else values
+    return len(active) > 0 and float(np.mean(active == 0.0)) > INTERMITTENT
 
 
 def large_enough(anomaly: Anomaly, min_relative: float) -> bool:

@@ -25,6 +25,14 @@ Anomalies **known** to be present in the stored series (``known``: those
 people confirmed as real, ``store.anomalies.confirmed_anomalies``) are left
 out as the interface says: an alarm within a third of a window of one is
 neither true nor false but counted as ``known_present``.
+
+**Stops** are measured apart (``stops``; not one of the interface's kinds,
+and not in ``overall``): each series of daily or weekly totals is cut at a
+random place and followed by the zeros a workflow that stopped there would
+give (``tuning.FOLLOWED_DAYS`` of them, as the store reads it), and the
+stop is recalled when a level shift down is raised in them. Its places are
+drawn from a generator of their own, so the four kinds are placed as
+without it.
 Pure: no I/O.
 """
 
@@ -43,7 +51,7 @@ import numpy as np
 from controltower.anomaly.detection import detect, judged_series
 from controltower.anomaly.injection import inject
 from controltower.anomaly.model import KINDS, Anomaly, Kind, Point, Series
-from controltower.anomaly.tuning import Tuning, for_series
+from controltower.anomaly.tuning import FOLLOWED_DAYS, Tuning, for_series
 
 NUMERIC_KINDS: tuple[Kind, ...] = ("spike", "level_shift", "drift")
 
@@ -147,6 +155,7 @@ class Evaluation:
 
     seed: int
     by_kind: dict[str, Tally] = field(default_factory=dict)
+    stops: Tally = field(default_factory=Tally)
     by_metric: dict[str, Tally] = field(default_factory=dict)
     series: Counter[str] = field(default_factory=Counter)
     skipped: Counter[str] = field(default_factory=Counter)
@@ -172,6 +181,7 @@ class Evaluation:
             "per_kind": {kind: t.as_dict() for kind, t in self.by_kind.items()},
             "per_metric": {metric: t.as_dict() for metric, t in sorted(self.by_metric.items())},
             "overall": self.overall.as_dict(),
+            "stops": self.stops.as_dict(),
         }
 
 
@@ -190,6 +200,7 @@ def evaluate(
     """
     base = tuning or Tuning()
     rng = np.random.default_rng(seed)
+    stop_rng = np.random.default_rng([seed, 1])
     result = Evaluation(seed, {kind: Tally() for kind in KINDS})
     for s in series:
         tuning = for_series(base, s.days_per_point)  # weekly totals: a shorter window
@@ -214,7 +225,41 @@ def evaluate(
                 tally = score(kind, where.start, where.end, alarms, background, tuning, present)
                 result.by_kind[kind].add(tally)
                 result.by_metric.setdefault(s.label, Tally()).add(tally)
+        if s.days_per_point:
+            zeros = FOLLOWED_DAYS // s.days_per_point
+            for _ in range(trials_per_series):
+                at = int(stop_rng.integers(lo, hi))  # at least two windows before the end
+                kept = zip(stamps[:at], values[:at], strict=True)
+                stopped = [Point(t, float(v)) for t, v in kept]
+                stopped += [Point(t, 0.0) for t in stamps[at : at + zeros]]
+                alarms = detect(stopped, tuning)
+                end = at + zeros - 1
+                result.stops.add(score_stop(at, end, alarms, background, tuning, present))
     return result
+
+
+def score_stop(
+    at: int,
+    end: int,
+    alarms: Sequence[Anomaly],
+    background: Sequence[Anomaly],
+    tuning: Tuning,
+    present: Sequence[int] = (),
+) -> Tally:
+    """Label the alarms of a series whose points from ``at`` to ``end`` are the zeros of a stop.
+
+    Every alarm in the zeros is true; the stop is recalled by a fall there (a
+    level shift or drift down: a stop, or the change detector's own), its
+    delay counted from ``at``.
+    """
+    tally = score("level_shift", at, end, alarms, background, tuning, present)
+    falls = [
+        a.index - at
+        for a in alarms
+        if at <= a.index <= end and a.kind in ("level_shift", "drift") and a.change < 0
+    ]
+    tally.recalled, tally.delays = (1, [min(falls)]) if falls else (0, [])
+    return tally
 
 
 def _indices(stamps: Sequence[datetime], times: Sequence[datetime]) -> list[int]:

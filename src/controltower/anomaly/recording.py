@@ -3,7 +3,7 @@
 An anomaly counts as going on while it is recent: its alarm within the last
 ``window`` points of its series (a spike only on the newest few points, a
 shift or drift until its kind is settled, one point more), and its series
-still followed: something happened in it within ``sources.FOLLOWED_DAYS``
+still followed: something happened in it within ``tuning.FOLLOWED_DAYS``
 of the store's last complete day (a run, or a day with a total). So the
 stop of a workflow that never runs again is going on for two months after
 its last run, and then over, as is any anomaly of a workflow retired. An
@@ -23,8 +23,8 @@ from sqlalchemy import Engine
 from controltower.anomaly.findings import Finding, findings
 from controltower.anomaly.model import Series
 from controltower.anomaly.severity import CostBands
-from controltower.anomaly.sources import FOLLOWED_DAYS, Rate, last_complete_day, load_series
-from controltower.anomaly.tuning import Tuning, for_series
+from controltower.anomaly.sources import Rate, last_complete_day, load_series
+from controltower.anomaly.tuning import FOLLOWED_DAYS, Tuning, for_series
 from controltower.store import anomalies
 from controltower.store.engine import reading
 

@@ -38,7 +38,7 @@ from sqlalchemy import Connection, exists, func, select
 
 from controltower.anomaly.detection import intermittent
 from controltower.anomaly.model import Metric, Point, Series
-from controltower.anomaly.tuning import WEEKLY_WINDOW
+from controltower.anomaly.tuning import FOLLOWED_DAYS, WEEKLY_WINDOW
 from controltower.domain import FAILED_CONCLUSIONS
 from controltower.store.tables import Job, Push, Repository, Workflow, WorkflowRun, table_of
 
@@ -49,8 +49,6 @@ Rate = Callable[[str, date], float]
 # per repository id and commit pushed: the workflow files that push changed, comma-joined
 WorkflowChanges = dict[tuple[int, str], str]
 METRICS: tuple[Metric, ...] = ("duration", "queue", "failures", "cost", "job_duration", "runs")
-# Days of zero after a series' last run, at most: a baseline window, room to tell a stop.
-FOLLOWED_DAYS = 60
 # Per series name (a workflow's, or a repository's): per day, the commit of the first push that
 # changed its workflow file (or any workflow file), and the files it changed
 DailyChanges = dict[str, dict[date, tuple[str, str]]]

@@ -112,6 +112,9 @@ class Tuning:
             raise ValueError("stop_alpha must be in (0, 1)")
 
 
+# Days of zero a series of totals is followed for after its last run (a baseline window: room
+# to tell a stop), and how long after it the series counts as no longer followed.
+FOLLOWED_DAYS = 60
 # Weekly totals: half a year of weeks is the baseline, two years the tail a spike is held to.
 WEEKLY_WINDOW, WEEKLY_TAIL = 26, 104
 

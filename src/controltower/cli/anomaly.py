@@ -282,6 +282,8 @@ def _print_evaluation(result: Evaluation) -> None:
         title=f"seed {result.seed}",
     )
     rows = [*result.by_kind.items(), ("overall", result.overall)]
+    if result.stops.injected:
+        rows.append(("stop (apart from overall)", result.stops))
     for kind, t in rows:
         table.add_row(
             kind,

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from controltower.anomaly.evaluation import Tally, evaluate, score, wilson
+from controltower.anomaly.evaluation import Tally, evaluate, score, score_stop, wilson
 from controltower.anomaly.injection import inject
 from controltower.anomaly.model import Anomaly, Kind, Point, Series
 from controltower.anomaly.tuning import Tuning
@@ -171,3 +171,39 @@ def test_recall_comes_with_a_wilson_interval_that_narrows_with_more_trials() -> 
     tally = Tally(injected=20, recalled=15)
     assert tally.as_dict()["recall_interval"] == wilson(15, 20)
     assert Tally().as_dict()["recall_interval"] is None
+
+
+def daily_runs(seed: int, n: int = 400) -> Series:
+    """Runs per day, about 5, as the store gives a workflow's daily totals."""
+    values = np.random.default_rng(seed).poisson(5, n)
+    points = [Point(T0 + timedelta(days=i), float(v)) for i, v in enumerate(values)]
+    return Series(f"w{seed}", "runs", "runs", points, days_per_point=1)
+
+
+def test_stops_are_measured_apart_and_leave_the_four_kinds_where_they_were() -> None:
+    """Daily totals are also cut at a random place and followed by the zeros of a stop: each is
+    one stop trial, recalled by a fall within them, its delay counted from the cut; stops
+    are in neither the spec's kinds nor overall."""
+    per_run = [series(s) for s in range(2)]
+    totals = [daily_runs(s) for s in range(4)]
+    result = evaluate(per_run + totals, seed=5, trials_per_series=2)
+    assert result.stops.injected == 8
+    assert result.stops.recalled == 8  # five runs a day, then none: told within days
+    assert result.stops.delay_quantile(0.9) is not None
+    assert 2 <= (result.stops.delay_quantile(0.9) or 0) <= 5
+    assert result.overall.injected == 3 * 6 * 2  # the stops are not in it
+    alone = evaluate(per_run, seed=5, trials_per_series=2)
+    assert alone.stops.injected == 0
+    assert result.as_dict()["stops"]["injected"] == 8
+    assert [result.by_kind[k].injected for k in result.by_kind] == [12, 12, 12, 0]
+
+
+def test_a_stop_is_recalled_by_a_fall_in_its_zeros_only() -> None:
+    """A rise in the zeros, or a fall before them, recalls nothing; both alarms are counted."""
+    fall = Anomaly("level_shift", "warning", T0, T0, 5.0, 0.0, 5.0, 203)
+    rise = Anomaly("level_shift", "warning", T0, T0, 0.0, 5.0, 5.0, 205)
+    early = Anomaly("level_shift", "warning", T0, T0, 5.0, 0.0, 5.0, 150)
+    told = score_stop(200, 259, [early, fall], [], Tuning())
+    assert (told.recalled, told.delays, told.true_alarms, told.false_alarms) == (1, [3], 1, 1)
+    missed = score_stop(200, 259, [early, rise], [], Tuning())
+    assert (missed.recalled, missed.found, missed.true_alarms) == (0, 1, 1)

@@ -57,3 +57,7 @@ def test_only_mostly_zero_days_make_a_series_weekly() -> None:
     assert not intermittent(np.array([3.0] * 30))
     assert not intermittent(np.array([0.0, 1.0] * 15))
     assert intermittent(np.array([0.0, 0.0, 5.0] * 10))
+    # zeros after the last value away from zero are a stop, not the series' habit
+    assert not intermittent(np.array([0.0, 1.0] * 15 + [0.0] * 60))
+    assert intermittent(np.array([0.0, 0.0, 1.0] * 15 + [0.0] * 60))
+    assert intermittent(np.zeros(5))
