@@ -299,3 +299,22 @@ def test_a_stop_names_the_push_that_changed_its_workflow_file(tmp_path: Path) ->
         (99, "sha-nightly"),
         (100, "sha-ci"),
     ]
+
+
+def test_a_seldom_built_workflow_that_stops_is_followed_for_half_a_year_of_weeks(
+    tmp_path: Path,
+) -> None:
+    """Built two days a week for 60 weeks, then never again while another workflow goes on:
+    its weekly totals go on as zero weeks (up to 26, a window of weeks, where a daily series
+    gets 60 days), and the stop is told after a few of them."""
+    records = _seldom_built(60) + _daily_runs("Nightly", range(500), 1)
+    series = _loaded(tmp_path, records)
+    runs = series["runs", "octo/seldom · CI"]
+    assert runs.days_per_point == 7
+    active = [p for p in runs.points if p.value]
+    zero_weeks = runs.points[len(active) :]
+    assert {p.value for p in zero_weeks} == {0.0}
+    assert len(zero_weeks) == 19  # to the last complete week, before 26 weeks are over
+    [stop] = [f.anomaly for f in findings([runs]) if f.anomaly.details.get("stopped")]
+    assert stop.start == zero_weeks[0].timestamp
+    assert stop.index == len(active) + 3  # no zero week in 26: 1 in 28 by Laplace, four in a row

@@ -29,7 +29,7 @@ neither true nor false but counted as ``known_present``.
 **Stops** are measured apart (``stops``; not one of the interface's kinds,
 and not in ``overall``): each series of daily or weekly totals is cut at a
 random place and followed by the zeros a workflow that stopped there would
-give (``tuning.FOLLOWED_DAYS`` of them, as the store reads it), and the
+give (``tuning.followed_days`` of them, as the store reads it), and the
 stop is recalled when a level shift down is raised in them. Its places are
 drawn from a generator of their own, so the four kinds are placed as
 without it.
@@ -51,7 +51,7 @@ import numpy as np
 from controltower.anomaly.detection import detect, judged_series
 from controltower.anomaly.injection import inject
 from controltower.anomaly.model import KINDS, Anomaly, Kind, Point, Series
-from controltower.anomaly.tuning import FOLLOWED_DAYS, Tuning, for_series
+from controltower.anomaly.tuning import Tuning, followed_days, for_series
 
 NUMERIC_KINDS: tuple[Kind, ...] = ("spike", "level_shift", "drift")
 
@@ -226,7 +226,7 @@ def evaluate(
                 result.by_kind[kind].add(tally)
                 result.by_metric.setdefault(s.label, Tally()).add(tally)
         if s.days_per_point:
-            zeros = FOLLOWED_DAYS // s.days_per_point
+            zeros = followed_days(s.days_per_point) // s.days_per_point
             for _ in range(trials_per_series):
                 at = int(stop_rng.integers(lo, hi))  # at least two windows before the end
                 kept = zip(stamps[:at], values[:at], strict=True)

@@ -3,10 +3,11 @@
 An anomaly counts as going on while it is recent: its alarm within the last
 ``window`` points of its series (a spike only on the newest few points, a
 shift or drift until its kind is settled, one point more), and its series
-still followed: something happened in it within ``tuning.FOLLOWED_DAYS``
-of the store's last complete day (a run, or a day with a total). So the
-stop of a workflow that never runs again is going on for two months after
-its last run, and then over, as is any anomaly of a workflow retired. An
+still followed: something happened in it within ``tuning.followed_days``
+of the store's last complete day (a run, or a day with a total: 60 days,
+half a year for weekly totals). So the stop of a workflow that never runs
+again is going on for two months after its last run, and then over, as is
+any anomaly of a workflow retired. An
 anomaly no longer going on is resolved by the next pass that does not see it.
 A pass over the ``history`` also records, as resolved, every anomaly of the
 stored series that is over (after an import or a backfill: the charts then
@@ -24,7 +25,7 @@ from controltower.anomaly.findings import Finding, findings
 from controltower.anomaly.model import Series
 from controltower.anomaly.severity import CostBands
 from controltower.anomaly.sources import Rate, last_complete_day, load_series
-from controltower.anomaly.tuning import FOLLOWED_DAYS, Tuning, for_series
+from controltower.anomaly.tuning import Tuning, followed_days, for_series
 from controltower.store import anomalies
 from controltower.store.engine import reading
 
@@ -62,14 +63,14 @@ def detect_and_record(
 
 
 def followed(series: Series, through: date | None) -> bool:
-    """Whether anything happened in ``series`` within ``FOLLOWED_DAYS`` of ``through`` (the
+    """Whether anything happened in ``series`` within ``followed_days`` of ``through`` (the
     store's last complete day; None: always): its last point, or for totals its last one
     above zero."""
     if through is None:
         return True
     active = [p for p in series.points if p.value != 0.0] if series.days_per_point else []
     last = (active or series.points)[-1].timestamp.date()
-    return last >= through - timedelta(days=FOLLOWED_DAYS)
+    return last >= through - timedelta(days=followed_days(series.days_per_point))
 
 
 def _current(finding: Finding, judged: dict[tuple[str, str], tuple[int, Tuning]]) -> bool:

@@ -12,7 +12,7 @@
 - ``runs``: runs per day of each workflow.
 
 Daily totals run to the store's last complete day (the day before its
-newest run: that day may not be over), or ``FOLLOWED_DAYS`` after the
+newest run: that day may not be over), or a baseline window after the
 series' last run where that is sooner: a workflow that stopped shows as
 days of zero (``stops``), but not as years of them. Each day (or week) of
 a workflow's totals carries, as its context, the first push that day that
@@ -38,7 +38,7 @@ from sqlalchemy import Connection, exists, func, select
 
 from controltower.anomaly.detection import intermittent
 from controltower.anomaly.model import Metric, Point, Series
-from controltower.anomaly.tuning import FOLLOWED_DAYS, WEEKLY_WINDOW
+from controltower.anomaly.tuning import WEEKLY_WINDOW, followed_days
 from controltower.domain import FAILED_CONCLUSIONS
 from controltower.store.tables import Job, Push, Repository, Workflow, WorkflowRun, table_of
 
@@ -364,11 +364,11 @@ def _totals(
 ) -> Series:
     """Daily totals up to ``through``, or weekly ones where most days have none
     (``detection.intermittent``), each point with the workflow change of its days."""
-    daily = _daily(by_day, through)
+    daily = _daily(by_day, through, followed_days(1))
     if not intermittent(np.array([p.value for p in daily], dtype=float)):
         context = _totals_context(daily, changes, 1) if changes else []
         return Series(name, metric, unit, daily, context, days_per_point=1)
-    weeks = weekly(daily)
+    weeks = weekly(_daily(by_day, through, followed_days(7)))
     context = _totals_context(weeks, changes, 7) if changes else []
     return Series(name, metric, f"{unit} per week", weeks, context, days_per_point=7)
 
@@ -388,15 +388,15 @@ def weekly(daily: list[Point]) -> list[Point]:
     return [Point(datetime.combine(day, time(), UTC), totals[day]) for day in sorted(totals)]
 
 
-def _daily(by_day: dict[date, float], through: date | None) -> list[Point]:
-    """One point per day from the first to ``through`` (at most ``FOLLOWED_DAYS`` after the
+def _daily(by_day: dict[date, float], through: date | None, followed: int) -> list[Point]:
+    """One point per day from the first to ``through`` (at most ``followed`` days after the
     last with a total; None: to the last), zero where nothing happened."""
     known = [day for day in by_day if through is None or day <= through]
     if not known:
         return []
     first, last = min(known), max(known)
     if through is not None:
-        last = min(through, last + timedelta(days=FOLLOWED_DAYS))
+        last = min(through, last + timedelta(days=followed))
     return [
         Point(
             datetime.combine(first + timedelta(days=d), time(), UTC),

@@ -112,11 +112,20 @@ class Tuning:
             raise ValueError("stop_alpha must be in (0, 1)")
 
 
-# Days of zero a series of totals is followed for after its last run (a baseline window: room
-# to tell a stop), and how long after it the series counts as no longer followed.
-FOLLOWED_DAYS = 60
 # Weekly totals: half a year of weeks is the baseline, two years the tail a spike is held to.
 WEEKLY_WINDOW, WEEKLY_TAIL = 26, 104
+# Days a series of daily totals is followed for after its last run (a baseline window: room to
+# tell a stop), and after which it counts as no longer followed; weekly totals, a window of weeks.
+FOLLOWED_DAYS = 60
+
+
+def followed_days(days_per_point: int | None) -> int:
+    """How many days after its last run a series is followed: a baseline window of its points.
+
+    A workflow built a few weeks a year is only seen to stop after many
+    quiet weeks, so weekly totals are followed for half a year.
+    """
+    return WEEKLY_WINDOW * 7 if days_per_point == 7 else FOLLOWED_DAYS
 
 
 def for_series(tuning: Tuning, days_per_point: int | None) -> Tuning:
