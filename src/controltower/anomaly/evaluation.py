@@ -2,7 +2,10 @@
 
 For each series the detectors judge (long enough, not constant, not mostly
 zero) and kind, one anomaly is injected at a random place after enough
-history for a baseline, and the detectors run on the changed series.
+history for a baseline and two windows before the end of its active life
+(for daily or weekly totals, the last point above zero: the zeros a
+stopped workflow is followed with are not a place for a slowdown), and the
+detectors run on the changed series.
 An alarm is **true** when it is raised from the anomaly's first point to
 ``window`` points after its last (the time a lasting change takes to be
 recognised); every other alarm is **false**, including those the series as
@@ -206,7 +209,7 @@ def evaluate(
         tuning = for_series(base, s.days_per_point)  # weekly totals: a shorter window
         kinds = ("failure_burst",) if s.outcomes else NUMERIC_KINDS
         values = np.array([p.value for p in s.points], dtype=float)
-        lo, hi = _room(tuning, len(values), s.outcomes)
+        lo, hi = _room(tuning, _active(values, s), s.outcomes)
         if lo >= hi or float(np.ptp(values)) == 0.0 or not (s.outcomes or judged_series(values)):
             result.skipped[s.label] += 1
             continue  # too short, constant or mostly zero: nothing normal to depart from
@@ -265,6 +268,15 @@ def score_stop(
 def _indices(stamps: Sequence[datetime], times: Sequence[datetime]) -> list[int]:
     """Where in the series each of ``times`` falls: its first point at or after it."""
     return [i for i in (bisect_left(stamps, t) for t in times) if i < len(stamps)]
+
+
+def _active(values: np.ndarray, s: Series) -> int:
+    """How many points of ``s`` are its active life: for totals, up to the last above zero (the
+    zeros after are a workflow that stopped, followed; nothing can change there)."""
+    if not s.days_per_point:
+        return len(values)
+    away = np.flatnonzero(values != 0.0)
+    return int(away[-1]) + 1 if away.size else len(values)
 
 
 def _room(tuning: Tuning, n: int, outcomes: bool) -> tuple[int, int]:

@@ -7,7 +7,15 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from controltower.anomaly.evaluation import Tally, evaluate, score, score_stop, wilson
+from controltower.anomaly.evaluation import (
+    Tally,
+    _active,
+    _room,
+    evaluate,
+    score,
+    score_stop,
+    wilson,
+)
 from controltower.anomaly.injection import inject
 from controltower.anomaly.model import Anomaly, Kind, Point, Series
 from controltower.anomaly.tuning import Tuning
@@ -207,3 +215,14 @@ def test_a_stop_is_recalled_by_a_fall_in_its_zeros_only() -> None:
     assert (told.recalled, told.delays, told.true_alarms, told.false_alarms) == (1, [3], 1, 1)
     missed = score_stop(200, 259, [early, rise], [], Tuning())
     assert (missed.recalled, missed.found, missed.true_alarms) == (0, 1, 1)
+
+
+def test_nothing_is_put_into_the_zeros_a_stopped_workflow_is_followed_with() -> None:
+    """Daily totals that end in 100 days of zero (a workflow that stopped, followed) get their
+    anomalies two windows before the last day with runs, never in the zeros."""
+    points = daily_runs(3, 500).points
+    values = np.array([p.value if i < 400 else 0.0 for i, p in enumerate(points)])
+    stopped = Series("w3", "runs", "runs", points, days_per_point=1)
+    assert _room(Tuning(), _active(values, stopped), False) == (120, 400 - 120)
+    per_run = Series("d", "duration", "s", points)
+    assert _active(values, per_run) == 500  # a per-run zero is a value
