@@ -2,9 +2,9 @@
 
 Over every series of daily or weekly totals (cost, runs), with the default
 tuning: how many alarms are stops (``details["stopped"]``), how many of
-those come within a window (61 points) of the series' end (a workflow or
-repository that stopped for good before the data ends), and how many of the
-rest begin between 20 December and 10 January (a year-end break).
+those are for good (nothing above zero after them: a workflow or repository
+that stopped before the data ends), and how many of the rest begin between
+20 December and 10 January (a year-end break).
 
     CONTROLTOWER_DATABASE_URL=sqlite:///PATH python -m benchmarks.stored_stops
 """
@@ -16,8 +16,6 @@ from collections import Counter
 from benchmarks.stored_series import stored_series
 from controltower.anomaly.detection import detect
 from controltower.anomaly.tuning import Tuning, for_series
-
-LAST_POINTS = Tuning().window + 1
 
 
 def main() -> None:
@@ -32,7 +30,7 @@ def main() -> None:
             if not a.details.get("stopped"):
                 continue
             tally["stops"] += 1
-            if a.index >= len(s.points) - LAST_POINTS:
+            if not any(p.value for p in s.points[a.index :]):
                 tally["at the end"] += 1
             elif (a.start.month, a.start.day) >= (12, 20) or (a.start.month, a.start.day) <= (
                 1,
