@@ -351,6 +351,10 @@ def test_a_stop_is_going_on_for_two_months_after_the_last_run(engine: Engine) ->
     assert [(a.series, a.kind, a.observed, a.severity) for a in stops] == [
         ("octo/app · CI", "level_shift", 0.0, "warning")
     ]
+    assert activity.anomaly_words(stops[0]) == (
+        "stop in runs of octo/app · CI",
+        "none since 2025-06-11, against a normal 3 runs",
+    )
     later = _daily_runs("Nightly", range(131, 161), 1)  # day 159 complete: 60 days after day 99
     with engine.begin() as conn:
         FactWriter(conn).upsert_runs([parse_record(r).fact for r in later])

@@ -101,14 +101,25 @@ def problems(
     return found[:limit], count + len(found) - len(failing)
 
 
+STOPPING = ("runs", "cost")  # totals whose fall to nothing is a workflow that stopped
+
+
 def anomaly_words(a: StoredAnomaly) -> tuple[str, str]:
-    """What changed and by how much, in words: the title and the detail of an anomaly."""
+    """What changed and by how much, in words: the title and the detail of an anomaly.
+
+    A fall of runs or cost to nothing (a stop) is called one, with the day
+    it began.
+    """
     change = a.observed - a.expected
     relative = f" ({change / a.expected:+.0%})" if a.expected else ""
     detail = f"{a.observed:.4g} {a.unit} against a normal {a.expected:.4g}{relative}"
+    what = a.kind.replace("_", " ")
+    if a.kind == "level_shift" and a.metric in STOPPING and a.observed == 0 < a.expected:
+        what = "stop"
+        detail = f"none since {a.started_at:%Y-%m-%d}, against a normal {a.expected:.4g} {a.unit}"
     if a.usd_per_month:
         detail += f"; {a.usd_per_month:+,.0f} USD a month"
-    return f"{a.kind.replace('_', ' ')} in {a.metric} of {a.series}", detail
+    return f"{what} in {a.metric} of {a.series}", detail
 
 
 def _anomaly_problems(conn: Connection, limit: int) -> list[Problem]:
