@@ -190,13 +190,20 @@ def daily_workflow_changes(conn: Connection) -> DailyChanges:
         if push.workflow_files:
             by_repository[push.repository_id].append(push)
     found: DailyChanges = defaultdict(dict)
+    repositories = {repository_id: full_name for repository_id, full_name, _, _ in workflows}
+    for repository_id, full_name in repositories.items():
+        for push in by_repository.get(repository_id, ()):
+            found[full_name].setdefault(_day(push.head_commit_at), _pushed(push))
     for repository_id, full_name, name, path in workflows:
         for push in by_repository.get(repository_id, ()):
-            day, files = _day_of(push.head_commit_at), ", ".join(push.workflow_files)
-            found[full_name].setdefault(day, (push.after, files))
             if path is None or path in push.workflow_files:
-                found[f"{full_name} · {name}"].setdefault(day, (push.after, files))
+                series = f"{full_name} · {name}"
+                found[series].setdefault(_day(push.head_commit_at), _pushed(push))
     return found
+
+
+def _pushed(push: Any) -> tuple[str, str]:
+    return push.after, ", ".join(push.workflow_files)
 
 
 def _totals_context(
@@ -343,15 +350,14 @@ def _priced_minutes(
             yield row.series, _day(row.created_day), row.sku, int(row.minutes or 0)
 
 
-def _day_of(stamp: Any) -> date:
-    """The UTC day of a timestamp (SQLite gives it back without its zone, in UTC)."""
-    if isinstance(stamp, datetime):
-        return (stamp.astimezone(UTC) if stamp.tzinfo else stamp).date()
-    return datetime.fromisoformat(str(stamp)).date()
-
-
 def _day(value: Any) -> date:
-    return value if isinstance(value, date) else date.fromisoformat(str(value))
+    """The UTC day of a date, or of a timestamp (SQLite gives those back without their zone,
+    in UTC, or as text)."""
+    if isinstance(value, datetime):
+        return (value.astimezone(UTC) if value.tzinfo else value).date()
+    if isinstance(value, date):
+        return value
+    return datetime.fromisoformat(str(value)).date()
 
 
 def _totals(

@@ -58,6 +58,7 @@ def detect_stops(
     """Runs of zeros too long for the series' history: level shifts to zero (``values`` >= 0)."""
     found: list[Anomaly] = []
     runs = zero_runs(values)
+    oldest = 0  # the first run that still ends within the tail window
     for position, (first, last) in enumerate(runs):
         before = values[max(0, first - tuning.window) : first]
         before = before[np.isfinite(before)]
@@ -66,7 +67,9 @@ def detect_stops(
             continue
         share = (float(np.sum(before == 0.0)) + 1.0) / (before.size + 2.0)
         reach = first - tuning.tail_window
-        longest = max((b - max(a, reach) + 1 for a, b in runs[:position] if b >= reach), default=0)
+        while runs[oldest][1] < reach:
+            oldest += 1
+        longest = max((b - max(a, reach) + 1 for a, b in runs[oldest:position]), default=0)
         needed = zeros_needed(share, longest, tuning.stop_alpha)
         if last - first + 1 < needed:
             continue
