@@ -132,9 +132,14 @@ def intermittent(values: np.ndarray) -> bool:
     so that the stop is told; counted in, they would soon make it mostly
     zero and not judged at all.
     """
-    away = np.flatnonzero(values != 0.0)
-    active = values[: away[-1] + 1] if away.size else values
+    active = values[: active_length(values)]
     return len(active) > 0 and float(np.mean(active == 0.0)) > INTERMITTENT
+
+
+def active_length(values: np.ndarray) -> int:
+    """How many points up to the last one away from zero (all of them, where none is)."""
+    away = np.flatnonzero(values != 0.0)
+    return int(away[-1]) + 1 if away.size else len(values)
 
 
 def large_enough(anomaly: Anomaly, min_relative: float) -> bool:

@@ -51,7 +51,7 @@ from typing import Any
 
 import numpy as np
 
-from controltower.anomaly.detection import detect, judged_series
+from controltower.anomaly.detection import active_length, detect, judged_series
 from controltower.anomaly.injection import inject
 from controltower.anomaly.model import KINDS, Anomaly, Kind, Point, Series
 from controltower.anomaly.tuning import Tuning, followed_days, for_series
@@ -273,10 +273,7 @@ def _indices(stamps: Sequence[datetime], times: Sequence[datetime]) -> list[int]
 def _active(values: np.ndarray, s: Series) -> int:
     """How many points of ``s`` are its active life: for totals, up to the last above zero (the
     zeros after are a workflow that stopped, followed; nothing can change there)."""
-    if not s.days_per_point:
-        return len(values)
-    away = np.flatnonzero(values != 0.0)
-    return int(away[-1]) + 1 if away.size else len(values)
+    return active_length(values) if s.days_per_point else len(values)
 
 
 def _room(tuning: Tuning, n: int, outcomes: bool) -> tuple[int, int]:
