@@ -149,18 +149,39 @@ class BoundInputs(DurationModel):
         return np.column_stack([super()._inputs(rows), *bounds])
 
 
+class RefitDuration(DurationModel):
+    """Variant: with the shrink and widening chosen, the regressors learn again from the fitting
+    and validation slices together (as the failure model does)."""
+
+    def fit(self, fitting: Labelled, validation: Labelled) -> None:
+        super().fit(fitting, validation)
+        if self.boosters and len(validation):
+            shrink, widen = self.shrink, self.widen
+            both = Labelled(
+                np.vstack([fitting.rows, validation.rows]),
+                np.concatenate([fitting.targets, validation.targets]),
+            )
+            super().fit(both, Labelled(both.rows[:0], both.targets[:0]))
+            self.shrink, self.widen = shrink, widen
+
+
 BEFORE = Trees(rounds=200, leaves=31, min_leaf=40)
 NOW = Trees()
 FAILURE: dict[str, Callable[[], Any]] = {
     "200 rounds, 31 leaves, min 40; threshold": lambda: FailureModel(
-        trees=BEFORE, or_previous=False
+        trees=BEFORE, or_previous=False, refit=False
     ),
-    "200/31/40; previous failed or threshold": lambda: FailureModel(trees=BEFORE),
-    "100/15/100; threshold": lambda: FailureModel(trees=NOW, or_previous=False),
-    "100/15/100; previous failed or threshold": lambda: FailureModel(trees=NOW),
-    "100/15/100; previous failed unless vetoed, or threshold": lambda: VetoedStreak(trees=NOW),
+    "200/31/40; previous failed or threshold": lambda: FailureModel(trees=BEFORE, refit=False),
+    "100/15/100; threshold": lambda: FailureModel(trees=NOW, or_previous=False, refit=False),
+    "100/15/100; previous failed or threshold": lambda: FailureModel(trees=NOW, refit=False),
+    "100/15/100; previous failed unless vetoed, or threshold": lambda: VetoedStreak(
+        trees=NOW, refit=False
+    ),
     "100/15/100; previous failed or threshold, highest of tied thresholds": lambda: (
-        HighestTiedThreshold(trees=NOW)
+        HighestTiedThreshold(trees=NOW, refit=False)
+    ),
+    "100/15/100; previous failed or threshold; refit on both slices": lambda: FailureModel(
+        trees=NOW
     ),
 }
 DURATION: dict[str, Callable[[], Any]] = {
@@ -179,6 +200,9 @@ DURATION: dict[str, Callable[[], Any]] = {
     ),
     "100/15/100; ratio and residual-bound features; shrink; trailing interval": lambda: BoundInputs(
         trees=NOW
+    ),
+    "100/15/100; ratio features; shrink; trailing interval; refit on both slices": lambda: (
+        RefitDuration(trees=NOW)
     ),
 }
 OUTCOME_COLUMNS = ("f1", "auc", "precision", "recall")

@@ -2,7 +2,11 @@
 
 The classifier learns on the fitting slice with a fixed seed and
 single-stream determinism, then uses the later validation slice for Platt
-scaling of its scores and for the decision threshold that maximises F1. The
+scaling of its scores and for the decision threshold that maximises F1;
+with both settled, the trees learn again, with the same settings, from the
+fitting and validation slices together, so the runs nearest to the ones
+predicted are learnt from as well (chosen on the validation slices,
+``docs/evaluation.md``). The
 decision is "the previous run of the workflow and branch failed, or the
 probability reaches the threshold": failures come in streaks, and the
 threshold only has to add the failures a streak does not announce. The
@@ -11,6 +15,7 @@ duration model is in ``duration``.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from typing import Any, Self
 
@@ -113,10 +118,12 @@ class FailureModel:
         *,
         trees: Trees | None = None,
         or_previous: bool | None = None,
+        refit: bool = True,
     ) -> None:
         self.trees = (trees or Trees()).with_rounds(rounds)
         self.seed, self.threads = seed, threads
         self.or_previous = self.streak_rule if or_previous is None else or_previous
+        self.refit = refit
         self.booster: lgb.Booster | None = None
         self.scale = (1.0, 0.0)
         self.threshold = 0.5
@@ -126,19 +133,27 @@ class FailureModel:
         return inputs(rows)
 
     def fit(self, fitting: Labelled, validation: Labelled) -> None:
-        """Train on the fitting slice; calibrate and pick the threshold on validation."""
-        threads = thread_count(self.threads, len(fitting))
-        params = self.trees.params(self.seed, threads, objective="binary")
-        data = dataset(self.model_inputs(fitting.rows), fitting.targets, self.features)
-        self.booster = lgb.train(params, data, self.trees.rounds)
+        """Train on the fitting slice; calibrate and pick the threshold on validation; with
+        ``refit``, train again on both slices, the calibration and threshold kept."""
+        self.booster = self._trained(fitting)
         check = validation if len(set(validation.targets.tolist())) == 2 else fitting
         raw = self._raw(check.rows)
-        platt = LogisticRegression(C=1e6, random_state=self.seed)
-        platt.fit(raw.reshape(-1, 1), check.targets.astype(int))
-        self.scale = (float(platt.coef_[0][0]), float(platt.intercept_[0]))
+        self.scale = _platt(raw, check.targets, self.seed)
         streak = _previous_failed(check.rows) & self.or_previous
         probability = self.predict_proba(check.rows)
         self.threshold = _best_threshold(probability, streak, check.targets > 0.5)
+        if self.refit and len(validation):
+            both = Labelled(
+                np.vstack([fitting.rows, validation.rows]),
+                np.concatenate([fitting.targets, validation.targets]),
+            )
+            self.booster = self._trained(both)
+
+    def _trained(self, labelled: Labelled) -> lgb.Booster:
+        threads = thread_count(self.threads, len(labelled))
+        params = self.trees.params(self.seed, threads, objective="binary")
+        data = dataset(self.model_inputs(labelled.rows), labelled.targets, self.features)
+        return lgb.train(params, data, self.trees.rounds)
 
     def _raw(self, rows: Matrix) -> Vector:
         assert self.booster is not None, "fit or load the model first"
@@ -192,6 +207,24 @@ class FailureModel:
         model.scale = (float(a), float(b))
         model.threshold = float(saved["threshold"])
         return model
+
+
+def _platt(raw: Vector, targets: Vector, seed: int) -> tuple[float, float]:
+    """Platt scaling of ``raw`` scores: (slope, intercept) of the logistic fit to ``targets``.
+
+    A slope below zero (scores that ran against the outcomes of the
+    calibration slice) is no signal to turn around: the trees learnt the
+    other way, and after they learn again from that slice a reversed map
+    would reverse what they learnt there too. The probability is then the
+    slice's failure rate, whatever the score.
+    """
+    platt = LogisticRegression(C=1e6, random_state=seed)
+    platt.fit(raw.reshape(-1, 1), targets.astype(int))
+    slope = float(platt.coef_[0][0])
+    if slope > 0.0:
+        return slope, float(platt.intercept_[0])
+    rate = min(max(float(np.mean(targets)), 1e-6), 1 - 1e-6)
+    return 0.0, math.log(rate / (1 - rate))
 
 
 def _best_threshold(

@@ -52,6 +52,52 @@ def test_failure_is_predicted_wherever_the_previous_run_failed() -> None:
     assert (alone.predict(rows) == (alone.predict_proba(rows) >= alone.threshold)).all()
 
 
+def _shifting(
+    seed: int, fitting_chances: tuple[float, float], later: tuple[float, float]
+) -> tuple[Labelled, Labelled]:
+    """Failures with ``files_changed`` (chance without it, with it) in the fitting slice, and
+    ``later`` in the validation slice."""
+    rng = np.random.default_rng(seed)
+    slices = []
+    for chances, part in ((fitting_chances, 1), (later, 2)):
+        rows = _rows(1500, part)
+        chance = np.where(rows[:, INDEX["files_changed"]] == 1.0, chances[1], chances[0])
+        slices.append(Labelled(rows, (rng.random(len(rows)) < chance).astype(float)))
+    return slices[0], slices[1]
+
+
+def _gap(model: FailureModel, rows: Matrix) -> float:
+    """How much likelier to fail the model finds runs with a changed file than without."""
+    probability = model.predict_proba(rows)
+    changed = rows[:, INDEX["files_changed"]] == 1.0
+    return float(probability[changed].mean() - probability[~changed].mean())
+
+
+def test_the_trees_learn_again_from_the_validation_slice_once_it_has_calibrated() -> None:
+    """A cause of failure that grew in the latest runs (the validation slice) counts for more
+    with ``refit``: the trees also learn from those runs once calibration and threshold are set."""
+    fitting, validation = _shifting(7, (0.2, 0.4), (0.1, 0.8))
+    rows = _rows(200, 3)
+    gaps = {}
+    for refit in (True, False):
+        model = FailureModel(trees=SMALL, refit=refit)
+        model.fit(fitting, validation)
+        gaps[refit] = _gap(model, rows)
+    assert gaps[False] > 0.1
+    assert gaps[True] > gaps[False] + 0.1
+
+
+def test_scores_that_ran_against_the_latest_outcomes_are_not_turned_around() -> None:
+    """Learnt "a changed file fails" and then the latest runs say the opposite: the Platt slope
+    would be negative, so the probability is the calibration slice's failure rate for every run."""
+    fitting, validation = _shifting(8, (0.1, 0.8), (0.6, 0.1))
+    model = FailureModel(trees=SMALL)
+    model.fit(fitting, validation)
+    probability = model.predict_proba(_rows(200, 3))
+    assert model.scale[0] == 0.0
+    assert np.allclose(probability, validation.targets.mean())
+
+
 def _durations(rows: Matrix, effect: float) -> Labelled:
     noise = np.random.default_rng(int(effect * 10)).normal(0.0, 0.02, len(rows))
     return Labelled(rows, 100.0 * np.exp(effect * rows[:, INDEX["files_changed"]] + noise))
