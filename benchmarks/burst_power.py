@@ -1,7 +1,8 @@
 """How many injected failure bursts any 20-run window test could find, at each tail.
 
 The evaluation puts a burst of ``burst_window`` runs, each failing with the
-recent failure rate plus 0.4 (at most 0.95), into each outcome series. The
+recent failure rate plus 0.4, into each outcome series, where that rate
+is at most 0.55 (``injection.burst_places``). The
 best a window test can do is to look at exactly those runs: with the rate
 *p* of the ``burst_reference`` runs before (Laplace's rule, as the detector
 takes it), it raises an alarm from the least number of failures *k* whose
@@ -24,11 +25,11 @@ import numpy as np
 from benchmarks.stored_series import stored_series
 from controltower.anomaly.bursts import binomial_tail
 from controltower.anomaly.evaluation import _room
-from controltower.anomaly.injection import BURST_RISE
+from controltower.anomaly.injection import BURST_CEILING, BURST_RISE, burst_places
 from controltower.anomaly.tuning import Tuning
 
 TAILS = (1e-3, 3e-3, 1e-2, 3e-2)
-RATES = ((0.0, 0.1), (0.1, 0.2), (0.2, 0.3), (0.3, 0.45), (0.45, 1.01))
+RATES = ((0.0, 0.1), (0.1, 0.2), (0.2, 0.3), (0.3, 0.45), (0.45, 0.551))
 PLACES = 20
 
 
@@ -36,7 +37,7 @@ def aligned_power(reference: np.ndarray, tail: float, tuning: Tuning) -> float:
     """The chance that a window on exactly the burst's runs raises an alarm."""
     m = tuning.burst_window
     p = (float(reference.sum()) + 1) / (len(reference) + 2)
-    burst = min(0.95, float(reference.mean()) + BURST_RISE)
+    burst = min(BURST_CEILING, float(reference.mean()) + BURST_RISE)
     for k in range(m + 1):
         if k / m - p >= tuning.burst_min_increase and binomial_tail(k, m, p) < tail:
             return binomial_tail(k, m, burst)
@@ -55,9 +56,10 @@ def main() -> None:
     for s in series:
         values = np.array([p.value for p in s.points], dtype=float)
         lo, hi = _room(tuning, len(values), outcomes=True)
-        if lo >= hi or float(np.ptp(values)) == 0.0:
+        places = burst_places(values, lo, hi, tuning)
+        if not places.size or float(np.ptp(values)) == 0.0:
             continue
-        for at in rng.integers(lo, hi, PLACES):
+        for at in places[rng.integers(len(places), size=PLACES)]:
             references.append(values[max(0, int(at) - tuning.burst_reference) : int(at)])
     rates = np.array([r.mean() for r in references])
     print(f"{len(references)} places in {len(references) // PLACES} outcome series\n")

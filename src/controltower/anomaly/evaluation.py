@@ -4,8 +4,9 @@ For each series the detectors judge (long enough, not constant, not mostly
 zero) and kind, one anomaly is injected at a random place after enough
 history for a baseline and two windows before the end of its active life
 (for daily or weekly totals, the last point above zero: the zeros a
-stopped workflow is followed with are not a place for a slowdown), and the
-detectors run on the changed series.
+stopped workflow is followed with are not a place for a slowdown; for a
+failure burst, where the failure rate before leaves room for its rise,
+``injection.burst_places``), and the detectors run on the changed series.
 An alarm is **true** when it is raised from the anomaly's first point to
 ``window`` points after its last (the time a lasting change takes to be
 recognised); every other alarm is **false**, including those the series as
@@ -52,7 +53,7 @@ from typing import Any
 import numpy as np
 
 from controltower.anomaly.detection import active_length, detect, judged_series
-from controltower.anomaly.injection import inject
+from controltower.anomaly.injection import burst_places, inject
 from controltower.anomaly.model import KINDS, Anomaly, Kind, Point, Series
 from controltower.anomaly.tuning import Tuning, followed_days, for_series
 
@@ -150,8 +151,9 @@ def wilson(successes: int, trials: int, z: float = Z_95) -> tuple[float, float]:
 class Evaluation:
     """Tallies per kind, per metric and overall, with how many series of each were judged.
 
-    ``skipped`` counts per metric the series not judged (too short, constant or
-    mostly zero); ``stored_alarms`` and ``points`` the alarms raised on the
+    ``skipped`` counts per metric the series not judged (too short, constant,
+    mostly zero, or, for outcomes, failing too often for a burst to rise from);
+    ``stored_alarms`` and ``points`` the alarms raised on the
     judged series as stored, and their points; ``known`` the anomalies known
     to be present in them.
     """
@@ -210,9 +212,13 @@ def evaluate(
         kinds = ("failure_burst",) if s.outcomes else NUMERIC_KINDS
         values = np.array([p.value for p in s.points], dtype=float)
         lo, hi = _room(tuning, _active(values, s), s.outcomes)
-        if lo >= hi or float(np.ptp(values)) == 0.0 or not (s.outcomes or judged_series(values)):
+        places = burst_places(values, lo, hi, tuning) if s.outcomes else np.arange(lo, hi)
+        if not places.size or float(np.ptp(values)) == 0.0:
             result.skipped[s.label] += 1
-            continue  # too short, constant or mostly zero: nothing normal to depart from
+            continue  # too short, constant or failing too often for a burst: nothing to rise from
+        if not (s.outcomes or judged_series(values)):
+            result.skipped[s.label] += 1
+            continue  # mostly zero: nothing normal to depart from
         result.series[s.label] += 1
         result.points[s.label] += len(values)
         stamps = [p.timestamp for p in s.points]
@@ -222,7 +228,8 @@ def evaluate(
         result.stored_alarms[s.label] += len(background)
         for _ in range(trials_per_series):
             for kind in kinds:
-                changed, where = inject(kind, values, int(rng.integers(lo, hi)), rng, tuning)
+                at = int(places[rng.integers(len(places))])
+                changed, where = inject(kind, values, at, rng, tuning)
                 points = [Point(t, float(v)) for t, v in zip(stamps, changed, strict=True)]
                 alarms = detect(points, tuning, outcomes=s.outcomes)
                 tally = score(kind, where.start, where.end, alarms, background, tuning, present)

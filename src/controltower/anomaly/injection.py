@@ -8,7 +8,9 @@ by 40 % to 100 % over one to two windows and staying there, each at least
 ``SPIKE_SPREADS``, ``SHIFT_SPREADS`` or ``DRIFT_SPREADS`` robust standard
 deviations of those points (a change that the series' own noise swallows is
 not one anybody could see); and a **failure burst** of ``burst_window`` runs
-each failing with the recent failure rate plus 0.4 (at most 0.95). A spike
+each failing with the recent failure rate plus 0.4, put only where that
+rate leaves room for the rise (0.55 or less: at most 0.95 after it; a
+workflow failing 90 % of the time cannot fail 0.4 more often). A spike
 also lies 2 to 4 times as far above the level as the series' own reach (its
 ``tail_quantile`` over the ``tail_window`` points before, minus the level):
 on a heavy-tailed series a point at three times the median comes every few
@@ -21,12 +23,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import NDArray
 
 from controltower.anomaly.baseline import MAD_TO_SD, Array, spread_floor
 from controltower.anomaly.model import Kind
 from controltower.anomaly.tuning import Tuning
 
-BURST_RISE = 0.4
+BURST_RISE, BURST_CEILING = 0.4, 0.95
 SPIKE_RELATIVE, SPIKE_SPREADS, SPIKE_TAIL = (1.0, 3.0), 8.0, (2.0, 4.0)
 SHIFT_RELATIVE, SHIFT_SPREADS = (0.3, 1.0), 4.0
 DRIFT_RELATIVE, DRIFT_SPREADS = (0.4, 1.0), 5.0
@@ -55,6 +58,17 @@ def tail_reach(values: Array, at: int, level: float, tuning: Tuning) -> float:
     return max(float(np.quantile(before, tuning.tail_quantile)) - level, 0.0)
 
 
+def burst_places(values: Array, lo: int, hi: int, tuning: Tuning) -> NDArray[np.int_]:
+    """The places from ``lo`` to ``hi`` (excluded) where a failure burst fits: the failure rate
+    of the ``burst_reference`` outcomes before leaves room for its rise."""
+    places = np.arange(max(lo, 1), max(hi, lo, 1))
+    before = np.concatenate([[0.0], np.cumsum(values, dtype=float)])
+    first = np.maximum(0, places - tuning.burst_reference)
+    rate = (before[places] - before[first]) / (places - first)
+    fitting: NDArray[np.int_] = places[rate + BURST_RISE <= BURST_CEILING + 1e-9]
+    return fitting
+
+
 def inject(
     kind: Kind, values: Array, at: int, rng: np.random.Generator, tuning: Tuning
 ) -> tuple[Array, Injected]:
@@ -62,7 +76,7 @@ def inject(
     changed = values.astype(float).copy()
     if kind == "failure_burst":
         reference = values[max(0, at - tuning.burst_reference) : at]
-        p = min(0.95, float(reference.mean()) + BURST_RISE)
+        p = min(BURST_CEILING, float(reference.mean()) + BURST_RISE)
         end = min(len(values), at + tuning.burst_window) - 1
         changed[at : end + 1] = (rng.random(end - at + 1) < p).astype(float)
         return changed, Injected(kind, at, end, p)

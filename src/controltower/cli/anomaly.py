@@ -316,7 +316,9 @@ def _print_evaluation(result: Evaluation) -> None:
     console.print("series: " + ", ".join(f"{n} {m}" for m, n in sorted(result.series.items())))
     if result.skipped:
         skipped = ", ".join(f"{n} {m}" for m, n in sorted(result.skipped.items()))
-        console.print(f"not judged (too short, constant or mostly zero): {skipped}")
+        console.print(
+            f"not judged (too short, constant, mostly zero or failing too often): {skipped}"
+        )
     console.print(
         "alarms on the stored series: "
         + ", ".join(

@@ -16,7 +16,7 @@ from controltower.anomaly.evaluation import (
     score_stop,
     wilson,
 )
-from controltower.anomaly.injection import inject
+from controltower.anomaly.injection import BURST_CEILING, BURST_RISE, burst_places, inject
 from controltower.anomaly.model import Anomaly, Kind, Point, Series
 from controltower.anomaly.tuning import Tuning
 
@@ -122,6 +122,38 @@ def test_a_spike_on_a_heavy_tailed_series_clears_its_own_tail() -> None:
     assert reach > 3 * level
     assert 2 * reach <= where.size <= 4 * reach
     assert changed[300] == pytest.approx(values[300] + where.size)
+
+
+def _outcomes(name: str, rates: list[tuple[int, float]], seed: int = 3) -> Series:
+    """An outcome series of runs failing at each (count, rate) in turn."""
+    rng = np.random.default_rng(seed)
+    values = np.concatenate([rng.random(count) < rate for count, rate in rates])
+    points = [Point(T0 + timedelta(hours=i), float(v)) for i, v in enumerate(values)]
+    return Series(name, "failures", "s", points, [], True)
+
+
+def test_a_burst_is_put_only_where_the_failure_rate_leaves_room_for_its_rise() -> None:
+    """Runs failing 90 % of the time, then 10 %: the places are in the second stretch, where
+    the 100 runs before fail at most 55 % of the time, and the burst there rises by 0.4."""
+    s = _outcomes("flaky", [(300, 0.9), (400, 0.1)])
+    values = np.array([p.value for p in s.points])
+    tuning = Tuning()
+    places = burst_places(values, 120, 660, tuning)
+    reference = [values[max(0, p - tuning.burst_reference) : p].mean() for p in places]
+    assert places.size
+    assert max(reference) + BURST_RISE <= BURST_CEILING + 1e-9
+    assert places.min() > 300
+    assert 640 in places
+    _, where = inject("failure_burst", values, int(places[0]), np.random.default_rng(1), tuning)
+    assert where.size == pytest.approx(reference[0] + BURST_RISE)
+
+
+def test_a_series_failing_too_often_for_a_burst_is_not_judged() -> None:
+    """A workflow failing 90 % of its runs has no room for a rise of 0.4: it is counted among
+    the series not judged, and no burst goes into it."""
+    result = evaluate([_outcomes("red", [(600, 0.9)]), _outcomes("ok", [(600, 0.1)])], seed=1)
+    assert result.skipped == {"failures": 1}
+    assert result.by_kind["failure_burst"].injected == 1
 
 
 def test_mostly_zero_series_are_skipped_and_counted() -> None:
