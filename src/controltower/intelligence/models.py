@@ -175,11 +175,17 @@ class FailureModel:
         return decided
 
     def contributions(self, rows: Matrix) -> Matrix:
-        """Per-feature contributions to the raw score (last column: the expected value)."""
+        """Per-feature contributions to the calibrated log-odds of failure (last column: the
+        expected value): LightGBM's ``pred_contrib`` through the Platt scaling, so they are
+        what moved the probability served (none, where the slope is zero)."""
         assert self.booster is not None, "fit or load the model first"
-        return np.asarray(
+        a, b = self.scale
+        raw = np.asarray(
             self.booster.predict(self.model_inputs(rows), pred_contrib=True, num_threads=1)
         )
+        out: Matrix = a * raw
+        out[:, -1] += b
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         """The booster's model text, the calibration and the decision."""

@@ -96,6 +96,19 @@ def test_scores_that_ran_against_the_latest_outcomes_are_not_turned_around() -> 
     probability = model.predict_proba(_rows(200, 3))
     assert model.scale[0] == 0.0
     assert np.allclose(probability, validation.targets.mean())
+    assert not model.contributions(_rows(5, 4))[:, :-1].any()  # nothing moved it: no risk factor
+
+
+def test_contributions_add_up_to_the_calibrated_log_odds() -> None:
+    """The risk factors' pushes are in the log-odds of the probability served."""
+    model = FailureModel(trees=SMALL)
+    model.fit(_failures(_rows(600, 1), 2), _failures(_rows(300, 3), 4))
+    rows = _rows(20, 5)
+    probability = model.predict_proba(rows)
+    assert model.scale[0] not in (0.0, 1.0)
+    np.testing.assert_allclose(
+        model.contributions(rows).sum(axis=1), np.log(probability / (1 - probability))
+    )
 
 
 def _durations(rows: Matrix, effect: float) -> Labelled:
