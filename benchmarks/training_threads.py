@@ -6,8 +6,9 @@ sample (1,500 runs) on one thread and on two, the second by lifting
 ``--repeat`` times; then again while another process does NumPy matrix
 products (as the anomaly detectors do, say in a command run beside the
 worker): LightGBM's OpenMP threads and the BLAS library's both wait for work
-by spinning, and then take turns with each other's. Prints the median
-seconds per case.
+by spinning, and then take turns with each other's; and once more with that
+process's BLAS kept to one thread, as controltower's own processes keep it
+(``controltower.threads``). Prints the median seconds per case.
 
     python -m benchmarks.training_threads [--repeat 3]
 """
@@ -28,6 +29,7 @@ from controltower.ingest.history import parse_record
 from controltower.intelligence import models
 from controltower.intelligence.records import HistoryRun, from_fact
 from controltower.intelligence.training import train
+from controltower.threads import limit_blas_threads
 
 
 def _sample() -> list[HistoryRun]:
@@ -36,8 +38,10 @@ def _sample() -> list[HistoryRun]:
     return [from_fact(parse_record(orjson.loads(line)).fact) for line in lines if line.strip()]
 
 
-def _spin(stop: float) -> None:
+def _spin(stop: float, blas_threads: int | None) -> None:
     """Keep NumPy busy with matrix products, the anomaly detectors' shape fits among them."""
+    if blas_threads is not None:
+        limit_blas_threads(blas_threads)
     rng = np.random.default_rng(0)
     shapes, residual = rng.random((7500, 150)), rng.random(150)
     while time.monotonic() < stop:
@@ -69,10 +73,16 @@ def main() -> None:
     print(f"{len(history)} runs, median of {args.repeat}\n")
     print("| beside | 1 thread | 2 threads |")
     print("|---|---:|---:|")
-    for busy in (False, True):
+    cases = {
+        "nothing": None,
+        "NumPy matrix products": (None,),
+        "NumPy matrix products, BLAS on one thread": (1,),
+    }
+    for beside, busy in cases.items():
         spinner = None
-        if busy:
-            spinner = multiprocessing.Process(target=_spin, args=(time.monotonic() + 3600,))
+        if busy is not None:
+            stop = time.monotonic() + 3600
+            spinner = multiprocessing.Process(target=_spin, args=(stop, *busy))
             spinner.start()
         try:
             one = _seconds(history, 1, args.repeat)
@@ -81,7 +91,6 @@ def main() -> None:
             if spinner is not None:
                 spinner.terminate()
                 spinner.join()
-        beside = "NumPy matrix products" if busy else "nothing"
         print(f"| {beside} | {one:.2f} s | {two:.2f} s |")
 
 

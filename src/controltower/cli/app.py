@@ -31,6 +31,7 @@ from controltower.cli import (
 )
 from controltower.cli.context import state
 from controltower.errors import ConfigurationError, ControlTowerError
+from controltower.threads import limit_blas_threads
 
 app = typer.Typer(
     name="controltower",
@@ -77,6 +78,7 @@ app.command("demo")(serve.demo_command)
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``controltower`` script and ``python -m controltower``."""
+    limit_blas_threads()
     try:
         app(args=argv)
     except ConfigurationError as exc:
