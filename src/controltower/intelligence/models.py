@@ -218,11 +218,11 @@ class FailureModel:
 def _platt(raw: Vector, targets: Vector, seed: int) -> tuple[float, float]:
     """Platt scaling of ``raw`` scores: (slope, intercept) of the logistic fit to ``targets``.
 
-    A slope below zero (scores that ran against the outcomes of the
-    calibration slice) is no signal to turn around: the trees learnt the
-    other way, and after they learn again from that slice a reversed map
-    would reverse what they learnt there too. The probability is then the
-    slice's failure rate, whatever the score.
+    A slope at or below zero (scores that ran against the outcomes of the
+    calibration slice, or told nothing of them) is no signal to turn
+    around: the trees learnt the other way, and after they learn again from
+    that slice a reversed map would reverse what they learnt there too. The
+    probability is then the slice's failure rate, whatever the score.
     """
     platt = LogisticRegression(C=1e6, random_state=seed)
     platt.fit(raw.reshape(-1, 1), targets.astype(int))
