@@ -73,16 +73,18 @@ def main() -> None:
     print(f"{len(history)} runs, median of {args.repeat}\n")
     print("| beside | 1 thread | 2 threads |")
     print("|---|---:|---:|")
-    cases = {
-        "nothing": None,
-        "NumPy matrix products": (None,),
-        "NumPy matrix products, BLAS on one thread": (1,),
-    }
-    for beside, busy in cases.items():
+    # beside: nothing, or a process doing NumPy work (its BLAS threads: the library's default,
+    # or one)
+    cases: list[tuple[str, bool, int | None]] = [
+        ("nothing", False, None),
+        ("NumPy matrix products", True, None),
+        ("NumPy matrix products, BLAS on one thread", True, 1),
+    ]
+    for beside, busy, blas_threads in cases:
         spinner = None
-        if busy is not None:
+        if busy:
             stop = time.monotonic() + 3600
-            spinner = multiprocessing.Process(target=_spin, args=(stop, *busy))
+            spinner = multiprocessing.Process(target=_spin, args=(stop, blas_threads))
             spinner.start()
         try:
             one = _seconds(history, 1, args.repeat)

@@ -213,12 +213,13 @@ def evaluate(
         values = np.array([p.value for p in s.points], dtype=float)
         lo, hi = _room(tuning, _active(values, s), s.outcomes)
         places = burst_places(values, lo, hi, tuning) if s.outcomes else np.arange(lo, hi)
-        if not places.size or float(np.ptp(values)) == 0.0:
+        if (
+            not places.size
+            or float(np.ptp(values)) == 0.0
+            or not (s.outcomes or judged_series(values))
+        ):
             result.skipped[s.label] += 1
-            continue  # too short, constant or failing too often for a burst: nothing to rise from
-        if not (s.outcomes or judged_series(values)):
-            result.skipped[s.label] += 1
-            continue  # mostly zero: nothing normal to depart from
+            continue  # too short, constant, mostly zero or failing too often: nothing to leave
         result.series[s.label] += 1
         result.points[s.label] += len(values)
         stamps = [p.timestamp for p in s.points]

@@ -61,7 +61,7 @@ def tail_reach(values: Array, at: int, level: float, tuning: Tuning) -> float:
 def burst_places(values: Array, lo: int, hi: int, tuning: Tuning) -> NDArray[np.int_]:
     """The places from ``lo`` to ``hi`` (excluded) where a failure burst fits: the failure rate
     of the ``burst_reference`` outcomes before leaves room for its rise."""
-    places = np.arange(max(lo, 1), max(hi, lo, 1))
+    places = np.arange(max(lo, 1), hi)  # from 1: a place needs runs before it
     before = np.concatenate([[0.0], np.cumsum(values, dtype=float)])
     first = np.maximum(0, places - tuning.burst_reference)
     rate = (before[places] - before[first]) / (places - first)
