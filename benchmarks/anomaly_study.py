@@ -24,8 +24,15 @@ VARIANTS = {
     "kind judged on 30 points after the alarm only (the default before)": Tuning(kind_after=0),
     "kind judged again on 45 points after the alarm": Tuning(kind_after=45),
     "kind judged again on 90 points after the alarm": Tuning(kind_after=90),
+    "rhythm from the last points of each bucket (the default before)": Tuning(rhythm_by_turn=False),
+    "spike followed by any point half its spreads out (the default before)": Tuning(
+        follow_share=0.0
+    ),
     "no further-change watch": Tuning(further=False),
     "no watch after a further change (the default before)": Tuning(further_chain=False),
+    "no second step among the settled points (the default before)": Tuning(
+        further_second_step=False
+    ),
     "further change against the 10 points after the alarm": Tuning(further_after=10),
     "further change against the 15 points after the alarm": Tuning(further_after=15),
     "further change against the 20 points after the alarm": Tuning(further_after=20),

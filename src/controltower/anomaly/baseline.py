@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import pairwise
 
 import numpy as np
 from numpy.typing import NDArray
@@ -87,17 +88,24 @@ def spread_floor(values: Array, share: float = 0.25) -> float:
 
 
 def robust_baseline(
-    timestamps: Sequence[datetime], values: Array, window: int, min_history: int
+    timestamps: Sequence[datetime],
+    values: Array,
+    window: int,
+    min_history: int,
+    *,
+    by_turn: bool = True,
 ) -> Baseline:
     """The baseline of a series, with daily or weekly rhythm removed where it has helped so far.
 
     Whether a rhythm is removed is decided at each point from the points
     before it (``_choices``), like everything else here, so appending points
-    to a series never changes how an earlier point was judged.
+    to a series never changes how an earlier point was judged. ``by_turn``:
+    a rhythm is learnt from its last turns (weeks, days), else from the last
+    points of each bucket (``_profile``).
     """
     center, scale = trailing_median(values, window, min_history)
     profile = np.zeros(len(values))
-    seasons = _seasons(timestamps, values, center)
+    seasons = _seasons(timestamps, values, center, by_turn=by_turn)
     season: str | None = None
     if seasons:
         chosen = _choices(values - center, [p for _, p in seasons])
@@ -118,7 +126,7 @@ def robust_baseline(
 
 
 def _seasons(
-    timestamps: Sequence[datetime], values: Array, center: Array
+    timestamps: Sequence[datetime], values: Array, center: Array, *, by_turn: bool = True
 ) -> list[tuple[str, Array]]:
     """Each rhythm the series spans, with its trailing profile.
 
@@ -135,7 +143,13 @@ def _seasons(
         if timestamps[-1] - timestamps[0] < needed:
             continue
         buckets = np.array([_bucket(season, t) for t in timestamps])
-        profile = np.where(since >= needed, _profile(buckets, residual, known), 0.0)
+        # by point (the profile before): each point a turn of its own
+        turns = (
+            np.array([_turn(season, t) for t in timestamps])
+            if by_turn
+            else np.arange(len(timestamps))
+        )
+        profile = np.where(since >= needed, _profile(buckets, turns, residual, known), 0.0)
         # a rhythm needs two buckets: with one (daily points, all at midnight) its profile
         # is a short trailing median of the residuals, which follows every change
         profile = np.where(_buckets_before(buckets) >= 2, profile, 0.0)
@@ -210,26 +224,40 @@ def _bucket(season: str, stamp: datetime) -> int:
     return stamp.weekday() if season == "weekday" else stamp.hour
 
 
-def _profile(buckets: NDArray[np.int_], residual: Array, known: NDArray[np.bool_]) -> Array:
-    """Per point, the median residual of the last earlier points of its bucket.
+def _turn(season: str, stamp: datetime) -> int:
+    """Which turn of the rhythm ``stamp`` falls in: its week, or its day."""
+    day = stamp.toordinal()  # day 1 was a Monday
+    return (day - 1) // 7 if season == "weekday" else day
 
-    Only points before it count (at most ``_PER_BUCKET``, at least
-    ``_MIN_PER_BUCKET``; zero with fewer), so the profile never looks ahead.
+
+def _profile(
+    buckets: NDArray[np.int_], turns: NDArray[np.int_], residual: Array, known: NDArray[np.bool_]
+) -> Array:
+    """Per point, the rhythm of its bucket: the median, over the last earlier turns of the
+    rhythm (weeks, or days) with points in that bucket, of each turn's median residual there.
+
+    Only earlier turns count (at most ``_PER_BUCKET``, at least
+    ``_MIN_PER_BUCKET``; zero with fewer), so the profile never looks ahead,
+    and a series run many times a day learns its rhythm from several weeks
+    (days), not from its last few runs: those follow a change of level.
     """
     profile = np.zeros(len(residual))
     for bucket in np.unique(buckets):
-        members = np.flatnonzero(buckets == bucket)
-        seen = residual[members][known[members]]  # the bucket's known residuals, in order
+        members = np.flatnonzero((buckets == bucket) & known)
+        if members.size == 0:
+            continue
+        seen_turns, first = np.unique(turns[members], return_index=True)
+        bounds = np.append(first, members.size)
+        seen = np.array([np.median(residual[members[a:b]]) for a, b in pairwise(bounds)])
         if seen.size < _MIN_PER_BUCKET:
             continue
-        # medians[c]: the median of the last (up to) _PER_BUCKET of the first c seen
         medians = np.zeros(seen.size + 1)
         for c in range(_MIN_PER_BUCKET, min(_PER_BUCKET, seen.size + 1)):
             medians[c] = np.median(seen[:c])
         if seen.size >= _PER_BUCKET:
             windows = np.lib.stride_tricks.sliding_window_view(seen, _PER_BUCKET)
             medians[_PER_BUCKET:] = np.median(windows, axis=1)
-        counted: NDArray[np.int_] = np.cumsum(known[members])
-        before = counted - known[members]  # known residuals before each member
-        profile[members] = np.where(before >= _MIN_PER_BUCKET, medians[before], 0.0)
+        everyone = np.flatnonzero(buckets == bucket)
+        before = np.searchsorted(seen_turns, turns[everyone])  # earlier turns with known residuals
+        profile[everyone] = np.where(before >= _MIN_PER_BUCKET, medians[before], 0.0)
     return profile

@@ -61,7 +61,9 @@ def detect(
         return []
     logged = tuning.log_scale and float(values.min()) >= 0.0
     judged = np.log1p(values) if logged else values
-    baseline = robust_baseline(timestamps, judged, tuning.window, tuning.min_history)
+    baseline = robust_baseline(
+        timestamps, judged, tuning.window, tuning.min_history, by_turn=tuning.rhythm_by_turn
+    )
     found = detect_spikes(timestamps, judged, baseline, tuning)
     found += detect_changes(timestamps, judged, baseline, tuning)
     if tuning.stops and tuning.direction != "up" and float(values.min()) >= 0.0:

@@ -49,6 +49,10 @@ INFLATION_EVERY, INFLATION_SPAN, INFLATION_MIN, INFLATION_FEWEST = 10, 500, 30, 
 SMOOTH, EVIDENCE = Tuning().smooth, Tuning().drift_evidence
 # A change is still under way when the points after its alarm move this share of it its way.
 STILL_MOVING = 0.05
+# A second step among the points a shift settles on: its levels this many spreads apart.
+STEP_SPREADS = 4.0
+# ... and the two levels fit with at most this share of a straight line's squared error.
+STEP_OVER_LINE = 0.5
 
 
 def z_scores(values: Array, baseline: Baseline) -> Array:
@@ -82,7 +86,10 @@ def detect_spikes(
 ) -> list[Anomaly]:
     """Points beyond ``spike_z`` and ``spike_tail`` times the tail that the next do not follow.
 
-    At most half of the next ``confirm`` points may be beyond ``spike_z / 2``.
+    At most half of the next ``confirm`` points may follow it: be beyond
+    ``spike_z / 2`` and at least ``follow_share`` of its departure from
+    normal (on a heavy-tailed series, points a few spreads out are common
+    and do not make a point ten times as far out the start of a change).
     Where normal has no spread (the points before were all zero: a
     repository without runs for weeks), spreads are counted in the series'
     unit instead, the smallest value away from zero seen before
@@ -99,7 +106,10 @@ def detect_spikes(
         if not _allowed(tuning, sign):
             continue
         after = z[i + 1 : i + 1 + tuning.confirm]
-        followed = int(np.sum(np.nan_to_num(after) * sign >= tuning.spike_z / 2))
+        departure = sign * (values[i] - baseline.center[i])
+        reach = sign * (values[i + 1 : i + 1 + tuning.confirm] - baseline.center[i])
+        beyond = np.nan_to_num(after) * sign >= tuning.spike_z / 2
+        followed = int(np.sum(beyond & (reach >= tuning.follow_share * departure)))
         if followed > tuning.confirm // 2:
             continue
         expected, observed = float(baseline.center[i]), float(values[i])
@@ -269,7 +279,8 @@ def detect_changes(
         for sign in (1, -1):
             start = starts[sign]
             if sums[sign] > tuning.cusum_h and start is not None:
-                change = _change(timestamps, values, baseline, tuning, start, i)
+                until = _before_second_step(values, baseline, tuning, i)
+                change = _change(timestamps, values, baseline, tuning, start, i, until=until)
                 if _allowed(tuning, sign):
                     at = len(found)
                     settling = _Settling.of(timestamps, values, baseline, tuning, change, start, at)
@@ -352,6 +363,7 @@ class _Further:
     begin: int
     total: float = 0.0
     start: int | None = None
+    summed: int = 0
 
     @classmethod
     def both_ways(
@@ -369,13 +381,15 @@ class _Further:
         begin = alarm + 1 + tuning.further_after
         settled = values[alarm + 1 : begin] - baseline.profile[alarm + 1 : begin]
         before = baseline.scale[max(0, alarm - tuning.window) : alarm + 1]
-        fewest = max(2, min(tuning.further_after, tuning.min_history // 2))
-        if settled.size < fewest or not np.isfinite(before).any():
+        if settled.size < _fewest_settled(tuning) or not np.isfinite(before).any():
             return None
-        reference = float(np.median(settled))
-        spread = MAD_TO_SD * float(np.median(np.abs(settled - reference)))
+        level = settled[
+            : (_before_second_step(values, baseline, tuning, alarm) or begin) - alarm - 1
+        ]
+        reference = float(np.median(level))
+        spread = MAD_TO_SD * float(np.median(np.abs(level - reference)))
         floor = max(LEVEL_FLOOR * abs(reference), float(np.nanmin(before)), 1e-9)
-        return cls(sign, reference, max(spread, floor), alarm + 1, begin)
+        return cls(sign, reference, max(spread, floor), alarm + 1, alarm + 1 + level.size)
 
     def step(
         self,
@@ -388,17 +402,21 @@ class _Further:
     ) -> Anomaly | None:
         """Add point ``i`` (``scale``: the autocorrelation inflation the scores are divided by);
         the further change, when the sum crosses the threshold there."""
-        if i < self.begin or not np.isfinite(values[i]):
-            return None
-        z = (float(values[i] - baseline.profile[i]) - self.reference) / self.spread
-        added = self.sign * _clipped(z, tuning) / scale - tuning.cusum_k
-        self.total = max(0.0, self.total + added)
-        if self.total == 0.0:
-            self.start = None
-            return None
-        if self.start is None:
-            self.start = i
-        if self.total <= tuning.cusum_h or not _allowed(tuning, self.sign):
+        if i < self.settled_from + tuning.further_after or not np.isfinite(values[i]):
+            return None  # the level it settled at is known once its points are
+        crossed = False
+        for j in range(max(self.begin, self.summed), i + 1):  # a second step among them: caught up
+            self.summed = j + 1
+            if not np.isfinite(values[j]):
+                continue
+            z = (float(values[j] - baseline.profile[j]) - self.reference) / self.spread
+            added = self.sign * _clipped(z, tuning) / scale - tuning.cusum_k
+            self.total = max(0.0, self.total + added)
+            self.start = None if self.total == 0.0 else (j if self.start is None else self.start)
+            crossed = self.total > tuning.cusum_h
+            if crossed:
+                break
+        if not crossed or self.start is None or not _allowed(tuning, self.sign):
             return None
         settled = (self.settled_from, self.reference)
         change = _change(timestamps, values, baseline, tuning, self.start, i, settled)
@@ -410,6 +428,60 @@ class _Further:
             severity=metric_severity(expected, change.observed),
             details={**change.details, "further": True},
         )
+
+
+def _fewest_settled(tuning: Tuning) -> int:
+    """The fewest points after a shift's alarm its settled level is taken from."""
+    return max(2, min(tuning.further_after, tuning.min_history // 2))
+
+
+def _before_second_step(
+    values: Array, baseline: Baseline, tuning: Tuning, alarm: int
+) -> int | None:
+    """Where a second step begins among the points a shift alarmed at ``alarm`` settles on
+    (None: none, or not looked for).
+
+    The first change is then judged on the points before it (two steps are
+    no ramp), and the second summed from it as a further change.
+    """
+    if not (tuning.further and tuning.further_second_step):
+        return None
+    settled = values[alarm + 1 : alarm + 1 + tuning.further_after]
+    settled = settled - baseline.profile[alarm + 1 : alarm + 1 + settled.size]
+    before = baseline.scale[max(0, alarm - tuning.window) : alarm + 1]
+    if settled.size < _fewest_settled(tuning) or not np.isfinite(settled).all():
+        return None
+    if not np.isfinite(before).any():
+        return None
+    kept = second_step(settled, _fewest_settled(tuning) // 2, float(np.nanmin(before)))
+    return alarm + 1 + kept if kept < settled.size else None
+
+
+def second_step(settled: Array, shortest: int, spread: float) -> int:
+    """How many of the ``settled`` points precede a second step among them (all: none).
+
+    The best split into two levels, each of at least ``shortest`` points, is
+    a step when the levels differ by ``STEP_SPREADS`` of the larger of their
+    spread and ``spread``: a further change that began before the level
+    could settle, which the level of all the points would half absorb.
+    """
+    n = settled.size
+    best, at = math.inf, n
+    for k in range(shortest, n - shortest + 1):
+        error = float(np.var(settled[:k]) * k + np.var(settled[k:]) * (n - k))
+        if error < best:
+            best, at = error, k
+    if at == n:
+        return n
+    first, second = settled[:at], settled[at:]
+    within = MAD_TO_SD * float(
+        np.median(np.abs(np.concatenate([first - np.median(first), second - np.median(second)])))
+    )
+    gap = abs(float(np.median(second) - np.median(first)))
+    t = np.arange(n, dtype=float)
+    line = float(np.sum((settled - np.polyval(np.polyfit(t, settled, 1), t)) ** 2))
+    steeper = best <= STEP_OVER_LINE * line  # a ramp (a drift going on) is no second step
+    return at if steeper and gap >= STEP_SPREADS * max(within, spread) else n
 
 
 def _held_z(values: Array, baseline: Baseline, level: Array, held: int, i: int) -> float:
@@ -429,6 +501,8 @@ def _change(
     start: int,
     alarm: int,
     settled: tuple[int, float] | None = None,
+    *,
+    until: int | None = None,
 ) -> Anomaly:
     """Describe the change that began at ``start`` and crossed the threshold at ``alarm``.
 
@@ -438,9 +512,10 @@ def _change(
     arrive, a change first called a shift is re-labelled a drift once the ramp
     is evident (``classified_at`` says when the kind was settled). A further
     change is judged from where the level it departs from had ``settled``
-    (the first point, and that level) instead.
+    (the first point, and that level) instead; a change followed by a second
+    step before ``classify_after`` points, on the points ``until`` it.
     """
-    end = min(len(values), alarm + tuning.classify_after + 1)
+    end = min(len(values), alarm + tuning.classify_after + 1, until or len(values))
     first = max(0, alarm - 2 * tuning.window, min(start, alarm - tuning.window))
     if not np.isfinite(baseline.center[first]):
         first = start

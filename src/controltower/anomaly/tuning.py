@@ -13,7 +13,9 @@ class Tuning:
 
     ``window`` points form the baseline (at least ``min_history`` before any
     judgement); a spike is a point ``spike_z`` robust standard deviations from
-    it that the next ``confirm`` points do not follow, and also ``spike_tail``
+    it that the next ``confirm`` points do not follow (a point follows when it
+    is ``spike_z / 2`` out and at least ``follow_share`` of the spike's
+    departure; 0: any point ``spike_z / 2`` out), and also ``spike_tail``
     times as far from it as the series' own ``tail_quantile`` of departures over
     the last ``tail_window`` points (on heavy-tailed series such as queue times
     that tail lies far beyond what the robust spread suggests). Lasting changes
@@ -27,8 +29,11 @@ class Tuning:
     With ``further``, a further change (on, or back) after a level shift is looked for,
     against the level of the ``further_after`` points after its alarm, and,
     with ``further_chain``, after a further change that is a level shift too;
-    where none is found within the window, the kind is judged again on what
-    follows up to ``kind_after`` points after the alarm, and that kind is told.
+    with ``further_second_step``, a second step among those points (a further
+    change that began before the level settled) leaves its points out of the
+    level and is summed from where it began. Where none is found within the
+    window, the kind is judged again on what follows up to ``kind_after``
+    points after the alarm, and that kind is told.
     Failure bursts compare the last ``burst_window`` outcomes with the
     ``burst_reference`` before them: a binomial tail below ``burst_alpha`` and a
     rise of at least ``burst_min_increase`` in the failure rate. With
@@ -36,7 +41,10 @@ class Tuning:
     stopped once the run of
     zeros has a chance below ``stop_alpha`` given how often the ``window``
     points before were zero, and is longer than any run of zeros in the
-    ``tail_window`` before (``stops.detect_stops``). With
+    ``tail_window`` before (``stops.detect_stops``). With ``rhythm_by_turn``,
+    a daily or weekly rhythm is learnt from the series' last days or weeks,
+    else from the last points of each hour or weekday (``baseline._profile``).
+    With
     ``log_scale``, series without negative values are judged on ``log(1 + x)``:
     durations, costs and counts vary by factors, not by fixed amounts.
     A spike, shift or drift is reported only when it departs from normal by at
@@ -62,6 +70,7 @@ class Tuning:
     min_history: int = 30
     spike_z: float = 8.0
     confirm: int = 3
+    follow_share: float = 0.5
     tail_window: int = 250
     tail_quantile: float = 0.99
     spike_tail: float = 2.0
@@ -75,6 +84,8 @@ class Tuning:
     further: bool = True
     further_after: int = 30
     further_chain: bool = True
+    further_second_step: bool = True
+    rhythm_by_turn: bool = True
     min_relative: float = 0.25
     spike_relative: float = 1.0
     direction: Direction = "both"
@@ -100,6 +111,8 @@ class Tuning:
             )
         if self.further_after < 2:
             raise ValueError("further_after must be at least 2 (the level of the points after)")
+        if not 0 <= self.follow_share <= 1:
+            raise ValueError("follow_share must be between 0 and 1")
         if self.sporadic_peak <= 0:
             raise ValueError("sporadic_peak must be positive")
         if self.drift_evidence <= 0 or self.smooth < 1 or self.smooth % 2 == 0:

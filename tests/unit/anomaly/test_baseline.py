@@ -19,33 +19,70 @@ from controltower.anomaly.baseline import (
     robust_baseline,
     row_medians,
 )
+from controltower.anomaly.detection import detect
+from controltower.anomaly.model import Point
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 
 
-def _by_definition(buckets: np.ndarray, residual: np.ndarray, known: np.ndarray) -> np.ndarray:
+def _by_definition(
+    buckets: np.ndarray, turns: np.ndarray, residual: np.ndarray, known: np.ndarray
+) -> np.ndarray:
     """The profile computed point by point, as its docstring defines it."""
     profile = np.zeros(len(residual))
     for i in range(len(residual)):
-        earlier = [residual[j] for j in range(i) if buckets[j] == buckets[i] and known[j]]
-        if len(earlier) >= _MIN_PER_BUCKET:
-            profile[i] = np.median(earlier[-_PER_BUCKET:])
+        earlier: dict[int, list[float]] = {}  # per earlier turn, its known residuals in the bucket
+        for j in range(len(residual)):
+            if buckets[j] == buckets[i] and known[j] and turns[j] < turns[i]:
+                earlier.setdefault(int(turns[j]), []).append(float(residual[j]))
+        medians = [float(np.median(earlier[turn])) for turn in sorted(earlier)]
+        if len(medians) >= _MIN_PER_BUCKET:
+            profile[i] = np.median(medians[-_PER_BUCKET:])
     return profile
 
 
-@pytest.mark.parametrize("seed", range(5))
-def test_the_profile_is_the_median_of_the_last_earlier_known_points_of_each_bucket(
-    seed: int,
-) -> None:
-    """Any buckets, residuals and gaps: the same profile as the definition gives."""
+@pytest.mark.parametrize("seed", range(6))
+def test_the_profile_is_the_median_over_the_last_earlier_turns_of_each_bucket(seed: int) -> None:
+    """Any buckets, turns, residuals and gaps: the same profile as the definition gives; with
+    every point a turn of its own, the median of the last earlier known points of its bucket."""
     rng = np.random.default_rng(seed)
     n = int(rng.integers(1, 200))
     buckets = rng.integers(0, int(rng.integers(1, 8)), n)
+    turns = np.cumsum(rng.random(n) < 0.3).astype(int) if seed % 2 else np.arange(n)
     residual = rng.normal(0, 1, n)
     known = rng.random(n) < 0.8
     residual[~known] = np.nan
-    expected = _by_definition(buckets, residual, known)
-    assert np.array_equal(_profile(buckets, residual, known), expected)
+    expected = _by_definition(buckets, turns, residual, known)
+    assert np.array_equal(_profile(buckets, turns, residual, known), expected)
+
+
+def test_a_rhythm_is_learnt_from_weeks_so_a_shift_stays_a_shift() -> None:
+    """Eight runs a day for ten weeks, quicker at weekends, then 4 minutes slower from a Monday.
+
+    Learnt from the last runs of each weekday, the rhythm takes in the new
+    level within a day of runs, and the shift is removed as "rhythm"; learnt
+    from the last weeks, the profile of the days after the step is the one
+    before it, and the step is told as a level shift.
+    """
+    rng = np.random.default_rng(5)
+    stamps = [T0 + timedelta(hours=3 * i) for i in range(8 * 7 * 14)]
+    values = np.array([600.0 if t.weekday() < 5 else 400.0 for t in stamps])
+    values += rng.normal(0, 10, len(values))
+    step = 8 * 7 * 10  # a Monday
+    values[step:] += 240.0
+    turns = robust_baseline(stamps, values, 60, 30)
+    points = robust_baseline(stamps, values, 60, 30, by_turn=False)
+    assert turns.season == "weekday"
+    after = slice(step + 8, step + 16)  # the second day after the step, and a week before it
+    week_before = slice(after.start - 8 * 7, after.stop - 8 * 7)
+    assert np.all(np.abs(turns.profile[after] - turns.profile[week_before]) < 30)
+    assert np.all(points.profile[after][-3:] - points.profile[week_before][-3:] > 200)
+    found = [
+        (a.kind, a.index)
+        for a in detect([Point(t, float(v)) for t, v in zip(stamps, values, strict=True)])
+    ]
+    assert [kind for kind, _ in found] == ["level_shift"]
+    assert step <= found[0][1] < step + 16
 
 
 def test_appending_points_never_changes_the_baseline_of_earlier_ones() -> None:

@@ -17,6 +17,7 @@ from controltower.anomaly.detectors import (
     INFLATION_SPAN,
     MAX_AUTOCORRELATION,
     classify_change,
+    second_step,
     trailing_inflation,
 )
 from controltower.anomaly.model import Point
@@ -50,6 +51,19 @@ def test_one_far_point_is_a_spike_with_its_size() -> None:
     assert found.expected == pytest.approx(100, abs=3)
     assert found.score > 8
     assert found.severity == "critical"
+
+
+@pytest.mark.parametrize("after", [25.0, 70.0])
+def test_a_spike_is_followed_only_by_points_half_as_far_out(after: float) -> None:
+    """A point 300 above normal, the next two 25 or 70 above (5 or 14 spreads: beyond half
+    the spike's z-score, but well short of half its departure): a spike all the same. With
+    the next two 200 above, it is where a change began, not a spike."""
+    values = noise(4)
+    values[150] += 300
+    values[151:153] += after
+    assert spikes(values) == [150]
+    values[151:153] += 200 - after
+    assert 150 not in spikes(values)
 
 
 def test_a_lasting_step_is_a_level_shift_starting_at_the_step() -> None:
@@ -329,7 +343,8 @@ def test_a_series_stepping_up_in_stages_is_told_at_every_stage() -> None:
 def test_a_further_change_is_watched_for_from_further_after_points() -> None:
     """A second step 27 points after the first alarm is told within a few points of it when
     the level is settled on the 20 points after the alarm, and later, once the watch has
-    begun, when it is settled on 30 (the default)."""
+    begun, when it is settled on 30 (the default): too few of those points follow it for a
+    second step among them."""
     sooner = Tuning(further_after=20)
     for seed in range(1, 4):
         values = noise(seed, 400)
@@ -343,6 +358,33 @@ def test_a_further_change_is_watched_for_from_further_after_points() -> None:
         later = detect(points(values))
         assert later[0] == early[0]
         assert later[1].index > max(first.index + 30, early[1].index)
+
+
+@pytest.mark.parametrize("seed", range(1, 5))
+def test_a_second_step_before_the_level_settled_is_a_further_change(seed: int) -> None:
+    """A step 10 points after a shift's alarm: the level the first settled at is that of the
+    points before it, and the second is told once the settled points are known, from where
+    it began. Summed against the level of all 30 points, which it half makes, it is lost."""
+    values = noise(seed, 400)
+    values[150:] += 50
+    first = detect(points(values))[0]
+    values[first.index + 10 :] += 60
+    told = detect(points(values))
+    assert [a.kind for a in told] == ["level_shift", "level_shift"]
+    assert told[0].index == first.index
+    assert first.index + 31 <= told[1].index <= first.index + 33
+    assert told[1].start == points(values)[first.index + 10].timestamp
+    assert told[1].expected == pytest.approx(150, abs=8)
+    assert told[1].observed == pytest.approx(210, abs=8)
+    assert len(detect(points(values), Tuning(further_second_step=False))) == 1
+
+
+def test_a_settled_level_that_still_rises_is_no_second_step() -> None:
+    """Points that go on rising after a shift (a ramp, not two levels) are no second step."""
+    ramp = np.linspace(0.0, 40.0, 30)
+    assert second_step(150 + ramp, 5, 5.0) == 30
+    two = np.concatenate([np.full(12, 150.0), np.full(18, 200.0)])
+    assert second_step(two + noise(2, 30) - 100, 5, 5.0) == 12
 
 
 def test_two_far_points_close_together_are_one_spike() -> None:
