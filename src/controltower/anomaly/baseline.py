@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from itertools import pairwise
 
 import numpy as np
 from numpy.typing import NDArray
@@ -247,8 +246,7 @@ def _profile(
         if members.size == 0:
             continue
         seen_turns, first = np.unique(turns[members], return_index=True)
-        bounds = np.append(first, members.size)
-        seen = np.array([np.median(residual[members[a:b]]) for a, b in pairwise(bounds)])
+        seen = _group_medians(residual[members], first)
         if seen.size < _MIN_PER_BUCKET:
             continue
         medians = np.zeros(seen.size + 1)
@@ -261,3 +259,13 @@ def _profile(
         before = np.searchsorted(seen_turns, turns[everyone])  # earlier turns with known residuals
         profile[everyone] = np.where(before >= _MIN_PER_BUCKET, medians[before], 0.0)
     return profile
+
+
+def _group_medians(values: Array, first: NDArray[np.intp]) -> Array:
+    """The median of each run of ``values`` that begins at an index of ``first`` (ascending)."""
+    group = np.repeat(np.arange(first.size), np.diff(np.append(first, values.size)))
+    ordered = values[np.lexsort((values, group))]  # sorted within each run, runs in place
+    counts = np.diff(np.append(first, values.size))
+    low, high = first + (counts - 1) // 2, first + counts // 2
+    medians: Array = (ordered[low] + ordered[high]) / 2
+    return medians

@@ -262,7 +262,8 @@ def detect_changes(
                 found.append(more)
                 resume, further, settling = i + tuning.window, [], None
                 if more.kind == "level_shift" and tuning.further_chain:
-                    further = _Further.both_ways(values, baseline, tuning, i)
+                    until = _before_second_step(values, baseline, tuning, i)
+                    further = _Further.both_ways(values, baseline, tuning, i, until)
                 break
         if settling is not None and i >= resume:
             found[settling.position], settling = settling.later, None
@@ -287,7 +288,7 @@ def detect_changes(
                     found.append(change)
                 resume = i + tuning.window
                 if change.kind == "level_shift" and tuning.further:
-                    further = _Further.both_ways(values, baseline, tuning, i)
+                    further = _Further.both_ways(values, baseline, tuning, i, until)
                 break
     if settling is not None and len(values) > resume:
         found[settling.position] = settling.later  # its window is over without a further change
@@ -367,15 +368,23 @@ class _Further:
 
     @classmethod
     def both_ways(
-        cls, values: Array, baseline: Baseline, tuning: Tuning, alarm: int
+        cls, values: Array, baseline: Baseline, tuning: Tuning, alarm: int, until: int | None
     ) -> list[_Further]:
-        """The watches, on and back, after the shift alarmed at ``alarm`` (none: no room)."""
-        watches = (cls.after(values, baseline, tuning, sign, alarm) for sign in (1, -1))
+        """The watches, on and back, after the shift alarmed at ``alarm`` (none: no room);
+        ``until``: where a second step among its settled points begins (``_before_second_step``).
+        """
+        watches = (cls.after(values, baseline, tuning, sign, alarm, until) for sign in (1, -1))
         return [watch for watch in watches if watch is not None]
 
     @classmethod
     def after(
-        cls, values: Array, baseline: Baseline, tuning: Tuning, sign: int, alarm: int
+        cls,
+        values: Array,
+        baseline: Baseline,
+        tuning: Tuning,
+        sign: int,
+        alarm: int,
+        until: int | None,
     ) -> _Further | None:
         """The watch for a further change after the shift alarmed at ``alarm`` (None: no room)."""
         begin = alarm + 1 + tuning.further_after
@@ -383,9 +392,7 @@ class _Further:
         before = baseline.scale[max(0, alarm - tuning.window) : alarm + 1]
         if settled.size < _fewest_settled(tuning) or not np.isfinite(before).any():
             return None
-        level = settled[
-            : (_before_second_step(values, baseline, tuning, alarm) or begin) - alarm - 1
-        ]
+        level = settled[: (until or begin) - alarm - 1]
         reference = float(np.median(level))
         spread = MAD_TO_SD * float(np.median(np.abs(level - reference)))
         floor = max(LEVEL_FLOOR * abs(reference), float(np.nanmin(before)), 1e-9)
@@ -466,20 +473,23 @@ def second_step(settled: Array, shortest: int, spread: float) -> int:
     could settle, which the level of all the points would half absorb.
     """
     n = settled.size
-    best, at = math.inf, n
-    for k in range(shortest, n - shortest + 1):
-        error = float(np.var(settled[:k]) * k + np.var(settled[k:]) * (n - k))
-        if error < best:
-            best, at = error, k
-    if at == n:
+    splits = np.arange(shortest, n - shortest + 1)
+    if splits.size == 0:
         return n
+    sums, squares = np.cumsum(settled), np.cumsum(settled * settled)
+    left = squares[splits - 1] - sums[splits - 1] ** 2 / splits
+    right_sums = sums[-1] - sums[splits - 1]
+    right = squares[-1] - squares[splits - 1] - right_sums**2 / (n - splits)
+    errors = left + right  # each side's squared error about its mean
+    best, at = float(np.min(errors)), int(splits[np.argmin(errors)])
     first, second = settled[:at], settled[at:]
     within = MAD_TO_SD * float(
         np.median(np.abs(np.concatenate([first - np.median(first), second - np.median(second)])))
     )
     gap = abs(float(np.median(second) - np.median(first)))
-    t = np.arange(n, dtype=float)
-    line = float(np.sum((settled - np.polyval(np.polyfit(t, settled, 1), t)) ** 2))
+    t = np.arange(n, dtype=float) - (n - 1) / 2
+    centred = settled - float(np.mean(settled))
+    line = float(centred @ centred - (t @ centred) ** 2 / (t @ t))  # a straight line's error
     steeper = best <= STEP_OVER_LINE * line  # a ramp (a drift going on) is no second step
     return at if steeper and gap >= STEP_SPREADS * max(within, spread) else n
 
