@@ -5,9 +5,11 @@ its spread the median absolute deviation (scaled to a standard deviation for
 normal data), so the outliers a detector looks for move neither much. Daily
 or weekly rhythm is removed first where the points before are long enough to
 show it and removing it has made them measurably steadier. The rhythm at a
-point is learnt only from earlier points of the same weekday or hour
-(trailing), and whether to remove one is decided from earlier points too, so a
-point is judged exactly as it would have been when it arrived. Pure: no I/O.
+point is learnt only from earlier weeks (days) at the same weekday (hour):
+trailing, and over several turns of the rhythm, so that a series run many
+times a day does not take a change of level for rhythm. Whether to remove
+one is decided from earlier points too, so a point is judged exactly as it
+would have been when it arrived. Pure: no I/O.
 """
 
 from __future__ import annotations

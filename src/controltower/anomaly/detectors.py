@@ -15,8 +15,9 @@ a window that rises to a plateau (a **drift**); it is a drift when the ramp
 saves a given number of points' worth of the step's error, or fits better
 while the series still moves its way after the alarm. While the trailing
 baseline catches up after a level shift, a **further change** either way
-is summed against the level the shift moved to, so that a second step soon
-after the first (further on, or back) is not absorbed unseen.
+is summed against the level the shift moved to (that of its points before
+a second step among them), so that a second step soon after the first
+(further on, or back) is not absorbed unseen.
 Pure: no I/O.
 """
 
@@ -352,9 +353,13 @@ class _Further:
     spread (their MAD, at least ``LEVEL_FLOOR`` of the level and the
     baseline's calmest spread in the window before the alarm), and summed by
     the same CUSUM; crossing its threshold is a further change, told with
-    ``details["further"]``. A further change that is a level shift is
-    watched the same way (``further_chain``): a series that steps up in
-    stages is told at every stage, not only at the first two.
+    ``details["further"]``. Where a second step among those points began
+    (``second_step``), the level is that of the points before it (from
+    ``settled_from`` to ``begin``), and once all of them are known the sum
+    catches up from ``begin`` (``summed``: how far it got). A further
+    change that is a level shift is watched the same way
+    (``further_chain``): a series that steps up in stages is told at every
+    stage, not only at the first two.
     """
 
     sign: int
@@ -456,21 +461,23 @@ def _before_second_step(
     settled = values[alarm + 1 : alarm + 1 + tuning.further_after]
     settled = settled - baseline.profile[alarm + 1 : alarm + 1 + settled.size]
     before = baseline.scale[max(0, alarm - tuning.window) : alarm + 1]
-    if settled.size < _fewest_settled(tuning) or not np.isfinite(settled).all():
+    fewest = _fewest_settled(tuning)
+    if settled.size < fewest or not np.isfinite(settled).all() or not np.isfinite(before).any():
         return None
-    if not np.isfinite(before).any():
-        return None
-    kept = second_step(settled, _fewest_settled(tuning) // 2, float(np.nanmin(before)))
+    kept = second_step(settled, fewest // 2, float(np.nanmin(before)))
     return alarm + 1 + kept if kept < settled.size else None
 
 
 def second_step(settled: Array, shortest: int, spread: float) -> int:
     """How many of the ``settled`` points precede a second step among them (all: none).
 
-    The best split into two levels, each of at least ``shortest`` points, is
-    a step when the levels differ by ``STEP_SPREADS`` of the larger of their
-    spread and ``spread``: a further change that began before the level
-    could settle, which the level of all the points would half absorb.
+    The best split into two levels (least squares), each of at least
+    ``shortest`` points, is a step when the levels (their medians) differ by
+    ``STEP_SPREADS`` of the larger of their pooled spread and ``spread``,
+    and the two fit with at most ``STEP_OVER_LINE`` of a straight line's
+    squared error (points still rising, a drift going on, are no second
+    step): a further change that began before the level could settle, which
+    the level of all the points would half absorb.
     """
     n = settled.size
     splits = np.arange(shortest, n - shortest + 1)
@@ -490,8 +497,8 @@ def second_step(settled: Array, shortest: int, spread: float) -> int:
     t = np.arange(n, dtype=float) - (n - 1) / 2
     centred = settled - float(np.mean(settled))
     line = float(centred @ centred - (t @ centred) ** 2 / (t @ t))  # a straight line's error
-    steeper = best <= STEP_OVER_LINE * line  # a ramp (a drift going on) is no second step
-    return at if steeper and gap >= STEP_SPREADS * max(within, spread) else n
+    stepped = best <= STEP_OVER_LINE * line
+    return at if stepped and gap >= STEP_SPREADS * max(within, spread) else n
 
 
 def _held_z(values: Array, baseline: Baseline, level: Array, held: int, i: int) -> float:
