@@ -28,6 +28,9 @@ VARIANTS = {
     "spike followed by any point half its spreads out (the default before)": Tuning(
         follow_share=0.0
     ),
+    "a shift told where a wobble before it crossed (the default before)": Tuning(
+        wobble_restart=False
+    ),
     "no further-change watch": Tuning(further=False),
     "no watch after a further change (the default before)": Tuning(further_chain=False),
     "no second step among the settled points (the default before)": Tuning(

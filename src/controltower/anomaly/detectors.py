@@ -257,15 +257,13 @@ def detect_changes(
     further: list[_Further] = []
     settling: _Settling | None = None
     for i in range(len(values)):
-        for watch in further if i < resume else ():
-            more = watch.step(timestamps, values, baseline, tuning, float(scale[i]), i)
+        if i < resume:
+            more, further = _Further.step_all(
+                further, timestamps, values, baseline, tuning, float(scale[i]), i
+            )
             if more is not None:
                 found.append(more)
-                resume, further, settling = i + tuning.window, [], None
-                if more.kind == "level_shift" and tuning.further_chain:
-                    until = _before_second_step(values, baseline, tuning, i)
-                    further = _Further.both_ways(values, baseline, tuning, i, until)
-                break
+                resume, settling = i + tuning.window, None
         if settling is not None and i >= resume:
             found[settling.position], settling = settling.later, None
         if i < resume or not np.isfinite(raw[i]):
@@ -283,6 +281,9 @@ def detect_changes(
             if sums[sign] > tuning.cusum_h and start is not None:
                 until = _before_second_step(values, baseline, tuning, i)
                 change = _change(timestamps, values, baseline, tuning, start, i, until=until)
+                if _moved_after(values, baseline, tuning, start, i, change):
+                    sums, starts = {1: 0.0, -1: 0.0}, {1: None, -1: None}
+                    break
                 if _allowed(tuning, sign):
                     at = len(found)
                     settling = _Settling.of(timestamps, values, baseline, tuning, change, start, at)
@@ -403,6 +404,28 @@ class _Further:
         floor = max(LEVEL_FLOOR * abs(reference), float(np.nanmin(before)), 1e-9)
         return cls(sign, reference, max(spread, floor), alarm + 1, alarm + 1 + level.size)
 
+    @staticmethod
+    def step_all(
+        watches: list[_Further],
+        timestamps: Sequence[datetime],
+        values: Array,
+        baseline: Baseline,
+        tuning: Tuning,
+        scale: float,
+        i: int,
+    ) -> tuple[Anomaly | None, list[_Further]]:
+        """Point ``i`` added to each watch: the first further change told there (None: none),
+        and the watches from then on (after a further level shift, its own: ``further_chain``).
+        """
+        for watch in watches:
+            more = watch.step(timestamps, values, baseline, tuning, scale, i)
+            if more is not None:
+                if more.kind != "level_shift" or not tuning.further_chain:
+                    return more, []
+                until = _before_second_step(values, baseline, tuning, i)
+                return more, _Further.both_ways(values, baseline, tuning, i, until)
+        return None, watches
+
     def step(
         self,
         timestamps: Sequence[datetime],
@@ -440,6 +463,26 @@ class _Further:
             severity=metric_severity(expected, change.observed),
             details={**change.details, "further": True},
         )
+
+
+def _moved_after(
+    values: Array, baseline: Baseline, tuning: Tuning, start: int, alarm: int, change: Anomaly
+) -> bool:
+    """Whether a level shift's crossing was a wobble before it: the points that crossed the
+    threshold stayed under ``min_relative`` of normal, the level judged after them did not.
+
+    Told at the crossing, the change would be dated before it began and hold
+    the window; the sums start anew instead, and the change is summed from
+    where it began. (A drift's first points are small by nature: not here.)
+    """
+    expected = abs(change.expected)
+    if not tuning.wobble_restart or change.kind != "level_shift":
+        return False
+    if expected == 0.0 or abs(change.observed - change.expected) < tuning.min_relative * expected:
+        return False
+    crossed = values[start : alarm + 1] - baseline.profile[start : alarm + 1]
+    level = float(np.median(crossed)) + float(baseline.profile[start])
+    return abs(level - change.expected) < tuning.min_relative * expected
 
 
 def _fewest_settled(tuning: Tuning) -> int:

@@ -31,7 +31,10 @@ class Tuning:
     with ``further_chain``, after a further change that is a level shift too;
     with ``further_second_step``, a second step among those points (a further
     change that began before the level settled) leaves its points out of the
-    level and is summed from where it began. Where none is found within the
+    level and is summed from where it began. With ``wobble_restart``, a
+    level shift whose crossing points stayed within ``min_relative`` of
+    normal, the level after them not, is a wobble before the change: the
+    sums start anew. Where none is found within the
     window, the kind is judged again on what follows up to ``kind_after``
     points after the alarm, and that kind is told.
     Failure bursts compare the last ``burst_window`` outcomes with the
@@ -85,6 +88,7 @@ class Tuning:
     further_after: int = 30
     further_chain: bool = True
     further_second_step: bool = True
+    wobble_restart: bool = True
     rhythm_by_turn: bool = True
     min_relative: float = 0.25
     spike_relative: float = 1.0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -17,6 +18,7 @@ from controltower.anomaly.detectors import (
     INFLATION_SPAN,
     MAX_AUTOCORRELATION,
     classify_change,
+    detect_changes,
     second_step,
     trailing_inflation,
 )
@@ -379,6 +381,26 @@ def test_a_second_step_before_the_level_settled_is_a_further_change(seed: int) -
     assert len(detect(points(values), Tuning(further_second_step=False))) == 1
 
 
+@pytest.mark.parametrize("seed", range(1, 7))
+def test_a_wobble_that_crossed_just_before_a_step_is_summed_anew(seed: int) -> None:
+    """A rise of 15 % (under the 25 % a change must reach) crosses the threshold; a step of
+    60 % three points later. Told at the crossing, the shift would be dated before the step
+    (and its size is the step's); the crossing points stayed under 25 %, so the sums start
+    anew, and the step is told within a few points after it."""
+    values = noise(seed, 400)
+    values[140:] += 15
+    stamps = [p.timestamp for p in points(values)]
+    baseline = robust_baseline(stamps, values, 60, 30)
+    crossed = detect_changes(stamps, values, baseline, Tuning(wobble_restart=False))[0].index
+    step = crossed + 3
+    values[step:] += 60
+    [told] = detect(points(values))
+    assert told.kind == "level_shift"
+    assert step <= told.index <= step + 10
+    [at_crossing] = detect(points(values), Tuning(wobble_restart=False))
+    assert at_crossing.index == crossed
+
+
 def test_a_settled_level_that_still_rises_is_no_second_step() -> None:
     """Points that go on rising after a shift (a ramp, not two levels) are no second step."""
     ramp = np.linspace(0.0, 40.0, 30)
@@ -487,8 +509,9 @@ def test_a_slow_ramp_in_wandering_noise_is_told_a_drift_once_more_of_it_is_seen(
     still looks like a step; with no further change after it, the kind is judged again on
     the 60 points after the alarm, and told a drift, settled then."""
     values = wandering_ramp(3)
-    (early,) = detect(points(values), Tuning(kind_after=30))
-    (told,) = detect(points(values))
+    first_crossing = Tuning(wobble_restart=False)  # told there, not summed anew as a wobble
+    (early,) = detect(points(values), replace(first_crossing, kind_after=30))
+    (told,) = detect(points(values), first_crossing)
     assert early.kind == "level_shift"
     assert told.kind == "drift"
     assert (told.index, told.expected, told.observed) == (
@@ -677,12 +700,13 @@ def test_a_changes_kind_is_judged_again_only_once_its_window_is_over() -> None:
     """Cut inside the window after the alarm, the series' change keeps its first kind; cut
     after it, the change is told as judged on the points up to ``kind_after`` after it."""
     values = wandering_ramp(3)
-    (whole,) = detect(points(values))
+    first_crossing = Tuning(wobble_restart=False)  # told there, not summed anew as a wobble
+    (whole,) = detect(points(values), first_crossing)
     window = Tuning().window
     for cut in (whole.index + 35, whole.index + window):
-        (part,) = detect(points(values[:cut]))
+        (part,) = detect(points(values[:cut]), first_crossing)
         assert (part.index, part.kind) == (whole.index, "level_shift")
-    (after,) = detect(points(values[: whole.index + window + 1]))
+    (after,) = detect(points(values[: whole.index + window + 1]), first_crossing)
     assert after == whole
 
 
