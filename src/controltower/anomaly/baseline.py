@@ -265,9 +265,9 @@ def _profile(
 
 def _group_medians(values: Array, first: NDArray[np.intp]) -> Array:
     """The median of each run of ``values`` that begins at an index of ``first`` (ascending)."""
-    group = np.repeat(np.arange(first.size), np.diff(np.append(first, values.size)))
-    ordered = values[np.lexsort((values, group))]  # sorted within each run, runs in place
     counts = np.diff(np.append(first, values.size))
+    group = np.repeat(np.arange(first.size), counts)
+    ordered = values[np.lexsort((values, group))]  # sorted within each run, runs in place
     low, high = first + (counts - 1) // 2, first + counts // 2
     medians: Array = (ordered[low] + ordered[high]) / 2
     return medians
