@@ -31,6 +31,9 @@ VARIANTS = {
     "a shift told where a wobble before it crossed (the default before)": Tuning(
         wobble_restart=False
     ),
+    "a window held after a crossing too small to tell (the default before)": Tuning(
+        small_restart=False
+    ),
     "no further-change watch": Tuning(further=False),
     "no watch after a further change (the default before)": Tuning(further_chain=False),
     "no second step among the settled points (the default before)": Tuning(

@@ -65,7 +65,8 @@ def detect(
         timestamps, judged, tuning.window, tuning.min_history, by_turn=tuning.rhythm_by_turn
     )
     found = detect_spikes(timestamps, judged, baseline, tuning)
-    found += detect_changes(timestamps, judged, baseline, tuning)
+    # a change too small to tell is judged in the series' unit (``detectors._too_small``)
+    found += detect_changes(timestamps, judged, baseline, replace(tuning, log_scale=logged))
     if tuning.stops and tuning.direction != "up" and float(values.min()) >= 0.0:
         stops = detect_stops(timestamps, judged, baseline, tuning)
         found = with_stops(found, stops, judged)

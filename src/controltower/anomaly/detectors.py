@@ -17,7 +17,8 @@ while the series still moves its way after the alarm. While the trailing
 baseline catches up after a level shift, a **further change** either way
 is summed against the level the shift moved to (that of its points before
 a second step among them), so that a second step soon after the first
-(further on, or back) is not absorbed unseen.
+(further on, or back) is not absorbed unseen. A crossing whose change is too
+small to tell holds nothing: the sums start anew from the next point.
 Pure: no I/O.
 """
 
@@ -281,7 +282,9 @@ def detect_changes(
             if sums[sign] > tuning.cusum_h and start is not None:
                 until = _before_second_step(values, baseline, tuning, i)
                 change = _change(timestamps, values, baseline, tuning, start, i, until=until)
-                if _moved_after(values, baseline, tuning, start, i, change):
+                if _moved_after(values, baseline, tuning, start, i, change) or _too_small(
+                    change, tuning
+                ):
                     sums, starts = {1: 0.0, -1: 0.0}, {1: None, -1: None}
                     break
                 if _allowed(tuning, sign):
@@ -483,6 +486,19 @@ def _moved_after(
     crossed = values[start : alarm + 1] - baseline.profile[start : alarm + 1]
     level = float(np.median(crossed)) + float(baseline.profile[start])
     return abs(level - change.expected) < tuning.min_relative * expected
+
+
+def _too_small(change: Anomaly, tuning: Tuning) -> bool:
+    """Whether a change departs from normal by less than ``min_relative`` of it, in the series'
+    own unit (with ``log_scale``, the values were ``log(1 + x)``), and ``small_restart`` says such a
+    crossing holds nothing: it would not be reported, and a change that follows it soon would
+    otherwise wait out its window."""
+    if not tuning.small_restart:
+        return False
+    expected, observed = change.expected, change.observed
+    if tuning.log_scale:
+        expected, observed = math.expm1(expected), math.expm1(observed)
+    return expected != 0.0 and abs(observed - expected) < tuning.min_relative * abs(expected)
 
 
 def _fewest_settled(tuning: Tuning) -> int:

@@ -34,7 +34,10 @@ class Tuning:
     level and is summed from where it began. With ``wobble_restart``, a
     level shift whose crossing points stayed within ``min_relative`` of
     normal, the level after them not, is a wobble before the change: the
-    sums start anew. Where none is found within the
+    sums start anew; with ``small_restart``, so they do after a crossing
+    whose change stays under ``min_relative`` of normal (it is never told,
+    and would otherwise hold the window, unwatched after a drift, from a
+    change that follows it). Where none is found within the
     window, the kind is judged again on what follows up to ``kind_after``
     points after the alarm, and that kind is told.
     Failure bursts compare the last ``burst_window`` outcomes with the
@@ -89,6 +92,7 @@ class Tuning:
     further_chain: bool = True
     further_second_step: bool = True
     wobble_restart: bool = True
+    small_restart: bool = True
     rhythm_by_turn: bool = True
     min_relative: float = 0.25
     spike_relative: float = 1.0

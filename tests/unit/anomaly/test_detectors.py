@@ -391,7 +391,8 @@ def test_a_wobble_that_crossed_just_before_a_step_is_summed_anew(seed: int) -> N
     values[140:] += 15
     stamps = [p.timestamp for p in points(values)]
     baseline = robust_baseline(stamps, values, 60, 30)
-    crossed = detect_changes(stamps, values, baseline, Tuning(wobble_restart=False))[0].index
+    unheld = Tuning(wobble_restart=False, small_restart=False)
+    crossed = detect_changes(stamps, values, baseline, unheld)[0].index
     step = crossed + 3
     values[step:] += 60
     [told] = detect(points(values))
@@ -399,6 +400,29 @@ def test_a_wobble_that_crossed_just_before_a_step_is_summed_anew(seed: int) -> N
     assert step <= told.index <= step + 10
     [at_crossing] = detect(points(values), Tuning(wobble_restart=False))
     assert at_crossing.index == crossed
+
+
+@pytest.mark.parametrize("seed", range(1, 7))
+def test_a_crossing_too_small_to_tell_holds_no_window(seed: int) -> None:
+    """A slow rise of 15 % (under the 25 % a change must reach) crosses the threshold as a
+    drift, which is not told; a step of 60 % twenty points later. Held for a window after the
+    crossing (no further-change watch follows a drift), the step was never told; the crossing
+    now holds nothing, and the step is told within a few points after it."""
+    values = noise(seed, 400)
+    values[140:170] += np.linspace(0.0, 15.0, 30)
+    values[170:] += 15
+    stamps = [p.timestamp for p in points(values)]
+    baseline = robust_baseline(stamps, values, 60, 30)
+    [crossing] = detect_changes(stamps, values, baseline, Tuning(small_restart=False))
+    assert crossing.kind == "drift"
+    assert crossing.observed < 1.25 * crossing.expected
+    step = crossing.index + 20
+    values[step:] += 60
+    [told] = detect(points(values))
+    assert told.kind == "level_shift"
+    assert step <= told.index <= step + 15
+    assert told.observed == pytest.approx(175, abs=10)
+    assert detect(points(values), Tuning(small_restart=False)) == []
 
 
 def test_a_settled_level_that_still_rises_is_no_second_step() -> None:
