@@ -34,6 +34,9 @@ VARIANTS = {
     "a window held after a crossing too small to tell (the default before)": Tuning(
         small_restart=False
     ),
+    "a shift going on as a ramp told as a further change (the default before)": Tuning(
+        further_ramp=False
+    ),
     "no further-change watch": Tuning(further=False),
     "no watch after a further change (the default before)": Tuning(further_chain=False),
     "no second step among the settled points (the default before)": Tuning(

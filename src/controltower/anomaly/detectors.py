@@ -17,7 +17,9 @@ while the series still moves its way after the alarm. While the trailing
 baseline catches up after a level shift, a **further change** either way
 is summed against the level the shift moved to (that of its points before
 a second step among them), so that a second step soon after the first
-(further on, or back) is not absorbed unseen. A crossing whose change is too
+(further on, or back) is not absorbed unseen; but a further level shift the
+same way, where the first was a drift as judged later and no second step lies
+between, is that drift going on, told once. A crossing whose change is too
 small to tell holds nothing: the sums start anew from the next point.
 Pure: no I/O.
 """
@@ -262,7 +264,13 @@ def detect_changes(
             more, further = _Further.step_all(
                 further, timestamps, values, baseline, tuning, float(scale[i]), i
             )
-            if more is not None:
+            if (
+                more is not None
+                and settling is not None
+                and _one_ramp(values, baseline, tuning, settling, more)
+            ):
+                found[settling.position], settling, further = settling.later, None, []
+            elif more is not None:
                 found.append(more)
                 resume, settling = i + tuning.window, None
         if settling is not None and i >= resume:
@@ -271,12 +279,7 @@ def detect_changes(
             sums, starts = {1: 0.0, -1: 0.0}, {1: None, -1: None}
             continue
         further = []
-        for sign in (1, -1):
-            held = starts[sign]
-            z = raw[i] if held is None else _held_z(values, baseline, level, held, i)
-            sums[sign], starts[sign] = _summed(
-                sums[sign], held, sign * z, float(scale[i]), tuning, i
-            )
+        sums, starts = _both_summed(sums, starts, raw, values, baseline, level, scale, tuning, i)
         for sign in (1, -1):
             start = starts[sign]
             if sums[sign] > tuning.cusum_h and start is not None:
@@ -298,6 +301,27 @@ def detect_changes(
     if settling is not None and len(values) > resume:
         found[settling.position] = settling.later  # its window is over without a further change
     return found
+
+
+def _both_summed(
+    sums: dict[int, float],
+    starts: dict[int, int | None],
+    raw: Array,
+    values: Array,
+    baseline: Baseline,
+    level: Array,
+    scale: Array,
+    tuning: Tuning,
+    i: int,
+) -> tuple[dict[int, float], dict[int, int | None]]:
+    """Point ``i`` added to the sums up and down (a sum under way scores it against the
+    baseline where it left zero)."""
+    summed, begun = dict(sums), dict(starts)
+    for sign in (1, -1):
+        held = starts[sign]
+        z = raw[i] if held is None else _held_z(values, baseline, level, held, i)
+        summed[sign], begun[sign] = _summed(sums[sign], held, sign * z, float(scale[i]), tuning, i)
+    return summed, begun
 
 
 def _summed(
@@ -486,6 +510,27 @@ def _moved_after(
     crossed = values[start : alarm + 1] - baseline.profile[start : alarm + 1]
     level = float(np.median(crossed)) + float(baseline.profile[start])
     return abs(level - change.expected) < tuning.min_relative * expected
+
+
+def _one_ramp(
+    values: Array, baseline: Baseline, tuning: Tuning, settling: _Settling, more: Anomaly
+) -> bool:
+    """Whether a further level shift the same way as the shift before it is that shift going
+    on: the shift, judged again on ``kind_after`` points, is a drift (``settling``), and its
+    points from its alarm to ``further_after`` points after the further one hold no second step
+    (two steps are two shifts; a further change judged a drift is a ramp after a step)."""
+    first = settling.later
+    if not tuning.further_ramp or first.kind != "drift" or more.kind != "level_shift":
+        return False
+    if (first.change >= 0) != (more.change >= 0):
+        return False
+    begin, end = first.index + 1, min(len(values), more.index + 1 + tuning.further_after)
+    stretch = values[begin:end] - baseline.profile[begin:end]
+    before = baseline.scale[max(0, first.index - tuning.window) : first.index + 1]
+    if not np.isfinite(stretch).all() or not np.isfinite(before).any():
+        return False
+    shortest = _fewest_settled(tuning) // 2
+    return second_step(stretch, shortest, float(np.nanmin(before))) == stretch.size
 
 
 def _too_small(change: Anomaly, tuning: Tuning) -> bool:

@@ -39,7 +39,10 @@ class Tuning:
     and would otherwise hold the window, unwatched after a drift, from a
     change that follows it). Where none is found within the
     window, the kind is judged again on what follows up to ``kind_after``
-    points after the alarm, and that kind is told.
+    points after the alarm, and that kind is told; with ``further_ramp``,
+    also where a further level shift the same way is found but that later
+    look says drift and no second step lies between: the drift went on,
+    and the further change is not told.
     Failure bursts compare the last ``burst_window`` outcomes with the
     ``burst_reference`` before them: a binomial tail below ``burst_alpha`` and a
     rise of at least ``burst_min_increase`` in the failure rate. With
@@ -93,6 +96,7 @@ class Tuning:
     further_second_step: bool = True
     wobble_restart: bool = True
     small_restart: bool = True
+    further_ramp: bool = True
     rhythm_by_turn: bool = True
     min_relative: float = 0.25
     spike_relative: float = 1.0

@@ -425,6 +425,30 @@ def test_a_crossing_too_small_to_tell_holds_no_window(seed: int) -> None:
     assert detect(points(values), Tuning(small_restart=False)) == []
 
 
+def test_a_shift_that_goes_on_as_a_ramp_is_one_drift() -> None:
+    """A quick rise of 40 % over 8 points, then a slow one of 40 % more over 60. Judged on the
+    30 points after its alarm it is a level shift; the watch after it found the slow rise going
+    on as a further level shift (too small on its own to be told), which ended the window
+    before the kind was judged again. Judged again on 60 points it is a drift, and no second
+    step lies between the two: one drift is told."""
+    values = 100 + np.random.default_rng(1).normal(0, 15, 500)
+    ramp = np.concatenate([np.linspace(0, 40, 8), 40 + np.linspace(0, 40, 60)])
+    values[150 : 150 + ramp.size] += ramp
+    values[150 + ramp.size :] += 80
+    stamps = [p.timestamp for p in points(values)]
+    baseline = robust_baseline(stamps, values, 60, 30)
+    before = detect_changes(stamps, values, baseline, Tuning(further_ramp=False))
+    assert [(a.kind, bool(a.details.get("further"))) for a in before] == [
+        ("level_shift", False),
+        ("level_shift", True),
+    ]
+    [told] = detect(points(values))
+    assert told.kind == "drift"
+    assert told.index == before[0].index
+    assert told.start == before[0].start
+    assert [a.kind for a in detect(points(values), Tuning(further_ramp=False))] == ["level_shift"]
+
+
 def test_a_settled_level_that_still_rises_is_no_second_step() -> None:
     """Points that go on rising after a shift (a ramp, not two levels) are no second step."""
     ramp = np.linspace(0.0, 40.0, 30)
