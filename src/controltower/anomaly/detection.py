@@ -25,6 +25,7 @@ from controltower.anomaly.detectors import (
     detect_changes,
     detect_spikes,
     detect_sporadic_spikes,
+    large_enough,
     smallest_away_from_zero_before,
 )
 from controltower.anomaly.model import Anomaly, Point, sorted_points
@@ -143,13 +144,6 @@ def active_length(values: np.ndarray) -> int:
     """How many points up to the last one away from zero (all of them, where none is)."""
     away = np.flatnonzero(values != 0.0)
     return int(away[-1]) + 1 if away.size else len(values)
-
-
-def large_enough(anomaly: Anomaly, min_relative: float) -> bool:
-    """Whether the departure is at least ``min_relative`` of normal (always, when normal is 0)."""
-    if anomaly.expected == 0.0:
-        return anomaly.observed != 0.0
-    return abs(anomaly.change) >= min_relative * abs(anomaly.expected)
 
 
 def episodes(found: list[Anomaly], tuning: Tuning, *, logged: bool = False) -> list[Anomaly]:

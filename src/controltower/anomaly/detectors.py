@@ -279,7 +279,7 @@ def detect_changes(
             sums, starts = {1: 0.0, -1: 0.0}, {1: None, -1: None}
             continue
         further = []
-        sums, starts = _both_summed(sums, starts, raw, values, baseline, level, scale, tuning, i)
+        _add_to_both(sums, starts, raw, values, baseline, level, scale, tuning, i)
         for sign in (1, -1):
             start = starts[sign]
             if sums[sign] > tuning.cusum_h and start is not None:
@@ -303,7 +303,7 @@ def detect_changes(
     return found
 
 
-def _both_summed(
+def _add_to_both(
     sums: dict[int, float],
     starts: dict[int, int | None],
     raw: Array,
@@ -313,15 +313,13 @@ def _both_summed(
     scale: Array,
     tuning: Tuning,
     i: int,
-) -> tuple[dict[int, float], dict[int, int | None]]:
-    """Point ``i`` added to the sums up and down (a sum under way scores it against the
-    baseline where it left zero)."""
-    summed, begun = dict(sums), dict(starts)
+) -> None:
+    """Point ``i`` added to the sums up and down, in place (a sum under way scores it against
+    the baseline where it left zero)."""
     for sign in (1, -1):
         held = starts[sign]
         z = raw[i] if held is None else _held_z(values, baseline, level, held, i)
-        summed[sign], begun[sign] = _summed(sums[sign], held, sign * z, float(scale[i]), tuning, i)
-    return summed, begun
+        sums[sign], starts[sign] = _summed(sums[sign], held, sign * z, float(scale[i]), tuning, i)
 
 
 def _summed(
@@ -524,26 +522,29 @@ def _one_ramp(
         return False
     if (first.change >= 0) != (more.change >= 0):
         return False
-    begin, end = first.index + 1, min(len(values), more.index + 1 + tuning.further_after)
-    stretch = values[begin:end] - baseline.profile[begin:end]
-    before = baseline.scale[max(0, first.index - tuning.window) : first.index + 1]
-    if not np.isfinite(stretch).all() or not np.isfinite(before).any():
-        return False
-    shortest = _fewest_settled(tuning) // 2
-    return second_step(stretch, shortest, float(np.nanmin(before))) == stretch.size
+    end = min(len(values), more.index + 1 + tuning.further_after)
+    return _points_before_step(values, baseline, tuning, first.index, end) == end - first.index - 1
+
+
+def large_enough(anomaly: Anomaly, min_relative: float) -> bool:
+    """Whether the departure is at least ``min_relative`` of normal (always, when normal is 0)."""
+    if anomaly.expected == 0.0:
+        return anomaly.observed != 0.0
+    return abs(anomaly.change) >= min_relative * abs(anomaly.expected)
 
 
 def _too_small(change: Anomaly, tuning: Tuning) -> bool:
-    """Whether a change departs from normal by less than ``min_relative`` of it, in the series'
-    own unit (with ``log_scale``, the values were ``log(1 + x)``), and ``small_restart`` says such a
-    crossing holds nothing: it would not be reported, and a change that follows it soon would
-    otherwise wait out its window."""
+    """Whether ``small_restart`` lets a change under ``min_relative`` of normal hold nothing: it
+    would not be reported (``large_enough``, in the series' own unit: with ``log_scale`` the
+    values were ``log(1 + x)``), and a change that follows it soon would otherwise wait out its
+    window."""
     if not tuning.small_restart:
         return False
-    expected, observed = change.expected, change.observed
     if tuning.log_scale:
-        expected, observed = math.expm1(expected), math.expm1(observed)
-    return expected != 0.0 and abs(observed - expected) < tuning.min_relative * abs(expected)
+        unlogged = (math.expm1(change.expected), math.expm1(change.observed))
+        change = replace(change, expected=unlogged[0], observed=unlogged[1])
+    # against a normal of zero (a crossing whose level stayed zero too) the window is held
+    return change.expected != 0.0 and not large_enough(change, tuning.min_relative)
 
 
 def _fewest_settled(tuning: Tuning) -> int:
@@ -562,14 +563,22 @@ def _before_second_step(
     """
     if not (tuning.further and tuning.further_second_step):
         return None
-    settled = values[alarm + 1 : alarm + 1 + tuning.further_after]
-    settled = settled - baseline.profile[alarm + 1 : alarm + 1 + settled.size]
+    end = min(len(values), alarm + 1 + tuning.further_after)
+    kept = _points_before_step(values, baseline, tuning, alarm, end)
+    return alarm + 1 + kept if kept is not None and kept < end - alarm - 1 else None
+
+
+def _points_before_step(
+    values: Array, baseline: Baseline, tuning: Tuning, alarm: int, end: int
+) -> int | None:
+    """How many of the points after ``alarm``, up to ``end``, precede a second step among them
+    (all of them: none; None: too few, not all known, or no spread known before the alarm)."""
+    settled = values[alarm + 1 : end] - baseline.profile[alarm + 1 : end]
     before = baseline.scale[max(0, alarm - tuning.window) : alarm + 1]
     fewest = _fewest_settled(tuning)
     if settled.size < fewest or not np.isfinite(settled).all() or not np.isfinite(before).any():
         return None
-    kept = second_step(settled, fewest // 2, float(np.nanmin(before)))
-    return alarm + 1 + kept if kept < settled.size else None
+    return second_step(settled, fewest // 2, float(np.nanmin(before)))
 
 
 def second_step(settled: Array, shortest: int, spread: float) -> int:
