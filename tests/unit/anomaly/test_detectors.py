@@ -17,12 +17,13 @@ from controltower.anomaly.detectors import (
     INFLATION_MIN,
     INFLATION_SPAN,
     MAX_AUTOCORRELATION,
+    _too_small,
     classify_change,
     detect_changes,
     second_step,
     trailing_inflation,
 )
-from controltower.anomaly.model import Point
+from controltower.anomaly.model import Anomaly, Point
 from controltower.anomaly.stops import zero_runs, zeros_needed
 from controltower.anomaly.tuning import Tuning
 from tests.support.series import wandering_ramp
@@ -423,6 +424,21 @@ def test_a_crossing_too_small_to_tell_holds_no_window(seed: int) -> None:
     assert step <= told.index <= step + 15
     assert told.observed == pytest.approx(175, abs=10)
     assert detect(points(values), Tuning(small_restart=False)) == []
+
+
+def test_a_change_too_small_to_tell_is_judged_in_the_series_unit() -> None:
+    """On a series judged on log(1 + x), a rise from 100 to 160 is 10 % in the logs and 60 %
+    in the series' unit: it is not too small to tell, and holds its window; a rise to 110 is."""
+    logged = Tuning(log_scale=True)
+
+    def rise(to: float) -> Anomaly:
+        expected, observed = float(np.log1p(100.0)), float(np.log1p(to))
+        return Anomaly("level_shift", "warning", T0, T0, expected, observed, 5.0, 0)
+
+    assert not _too_small(rise(160.0), logged)
+    assert _too_small(rise(110.0), logged)
+    assert _too_small(rise(160.0), Tuning())  # read as the series' own values: 10 %
+    assert not _too_small(rise(110.0), replace(logged, small_restart=False))
 
 
 def test_a_shift_that_goes_on_as_a_ramp_is_one_drift() -> None:
