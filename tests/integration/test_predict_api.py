@@ -100,6 +100,13 @@ def test_bad_requests_get_422(client: TestClient) -> None:
     assert client.post("/api/v1/predict", json=bad).status_code == 422
 
 
+def test_a_repository_with_no_stored_runs_is_not_predicted(client: TestClient) -> None:
+    """No history to predict from: 404 saying so, not a prediction from nothing."""
+    response = client.post("/api/v1/predict", json={**ASK, "repository": "org/nowhere"})
+    assert response.status_code == 404
+    assert "no runs of org/nowhere" in response.json()["detail"]
+
+
 def test_the_run_page_shows_a_shown_prediction(client: TestClient) -> None:
     """The run page has a labelled prediction section with the figures in words."""
     run_id = request_order(small_history())[100].run_id

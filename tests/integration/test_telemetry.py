@@ -151,6 +151,36 @@ def test_bad_parameters_get_422(client: TestClient) -> None:
     assert client.get("/api/v1/cost", params={"start": "yesterday"}).status_code == 422
 
 
+def test_a_date_without_a_zone_is_utc(client: TestClient) -> None:
+    """``start=2026-04-01`` means midnight UTC, on every endpoint that takes a window."""
+    day = {"start": "2026-04-01", "end": "2026-04-08T12:00"}
+    for path in ("/api/v1/metrics", "/api/v1/cost", "/api/v1/dora", "/api/v1/problems"):
+        response = client.get(path, params=day)
+        assert response.status_code == 200, (path, response.text)
+    body = client.get("/api/v1/metrics", params={**day, "repository": "octo/app"}).json()
+    assert datetime.fromisoformat(body["start"]) == datetime(2026, 4, 1, tzinfo=UTC)
+    assert datetime.fromisoformat(body["end"]) == T0 + timedelta(days=7)
+    assert body["groups"][0]["current"]["runs"] == 3  # the same runs as with zoned times
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"days": "0"},
+        {"days": "-5"},
+        {"days": "100000"},
+        {"start": "2026-04-08", "end": "2026-04-01"},
+        {"start": "2026-04-08T00:00:00Z", "end": "2026-04-08T00:00:00Z"},
+        {"start": "2999-01-01"},  # after the window's default end: the newest run
+    ],
+)
+def test_an_empty_or_inverted_window_is_refused(client: TestClient, params: dict[str, str]) -> None:
+    """A window with no length, or ending before it starts, is a 422 naming the problem."""
+    response = client.get("/api/v1/metrics", params=params)
+    assert response.status_code == 422
+    assert "days" in response.text or "start must be before" in response.text
+
+
 def test_dora_from_github_deployment_statuses_and_pushes(settings: Settings) -> None:
     """Production deployments with success/failure statuses and their pushes give the keys."""
     container = build(

@@ -106,10 +106,42 @@ PHRASES: dict[str, Callable[[float], str]] = {
 }
 
 
+# what a missing value means, by the feature's name (first match): no history to read it from
+MISSING: tuple[tuple[str, str], ...] = (
+    ("wb_hours_since", "no earlier run of this workflow on this branch"),
+    ("dur_spread20", "fewer than 5 earlier successful runs of this workflow"),
+    ("dur_wb_", "no earlier successful run on this branch"),
+    ("wb_", "no earlier run of this workflow on this branch"),
+    ("wf_", "no earlier run of this workflow"),
+    ("dur_", "no earlier successful run of this workflow"),
+    ("repo_", "no earlier run in the repository"),
+    ("actor_", "no earlier run by this author"),
+    ("branch_", "no earlier run on this branch"),
+    ("sha_", "this commit has not run before"),
+    ("base_dur_", "no earlier successful run to compare with"),
+    ("base_", "no earlier run to compare with"),
+    ("hours_since_request", "no earlier run requested"),
+    ("job_log_", "no earlier successful run of this job"),
+    ("job_blame", "no failed run of the workflow to blame a job for"),
+    ("job_", "no earlier run of this job"),
+    ("files_changed", "the files changed are not known"),
+    ("lines_changed", "the size of the change is not known"),
+    ("commits", "the number of commits is not known"),
+    ("event", "the trigger is not known"),
+    ("hour", "the time of the request is not known"),
+    ("weekday", "the time of the request is not known"),
+    ("default_branch", "the branch is not known"),
+    ("pull_request", "whether it is a pull request is not known"),
+    ("in_flight", "the runs in progress are not known"),
+    ("jobs_expected", "no earlier run of this workflow to expect jobs from"),
+)
+
+
 def phrase(feature: str, value: float) -> str:
-    """The words for one feature's value ("unknown" when missing)."""
+    """The words for one feature's value (for a missing one, what is missing)."""
     if math.isnan(value):
-        return f"{feature.replace('_', ' ')} unknown"
+        missing = (words for prefix, words in MISSING if feature.startswith(prefix))
+        return next(missing, f"{feature.replace('_', ' ')} not known")
     words = PHRASES.get(feature)
     return words(value) if words else f"{feature.replace('_', ' ')}: {value:,.4g}"
 

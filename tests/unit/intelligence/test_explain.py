@@ -21,7 +21,11 @@ from controltower.intelligence.predictors import Labelled
         ("lines_changed", 1200.0, "large change: 1,200 lines"),
         ("lines_changed", 12.0, "small change: 12 lines"),
         ("sha_prev_failed", 1.0, "this commit already failed once"),
-        ("files_changed", math.nan, "files changed unknown"),
+        ("files_changed", math.nan, "the files changed are not known"),
+        ("wb_fail_rate", math.nan, "no earlier run of this workflow on this branch"),
+        ("dur_wb_prev", math.nan, "no earlier successful run on this branch"),
+        ("dur_spread20", math.nan, "fewer than 5 earlier successful runs of this workflow"),
+        ("base_prev_failed", math.nan, "no earlier run to compare with"),
         ("job_blame", 0.75, "this job failed in 75% of the workflow's recent failed runs"),
         ("job_fail_streak", 0.0, "this job's last run did not fail"),
         ("job_fail_streak", 2.0, "this job failed 2 times in a row"),
@@ -39,6 +43,12 @@ def test_phrases_say_what_the_value_means(feature: str, value: float, words: str
 def test_every_input_of_either_model_has_its_own_words() -> None:
     """No feature falls back to its bare name."""
     assert [name for name in JOB_INPUTS if name not in PHRASES] == []
+
+
+def test_every_input_says_what_its_missing_value_means() -> None:
+    """A missing value reads as the history that is missing, never as the feature's name."""
+    fallback = [n for n in JOB_INPUTS if phrase(n, math.nan) == f"{n.replace('_', ' ')} not known"]
+    assert fallback == []
 
 
 def test_the_strongest_pushes_come_first_and_weak_ones_are_left_out() -> None:

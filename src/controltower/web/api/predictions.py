@@ -27,6 +27,7 @@ from controltower.intelligence.records import HistoryRun
 from controltower.intelligence.rollout import exposure
 from controltower.intelligence.serving import RunPrediction, predict_hypothetical, stored_prediction
 from controltower.intelligence.source import run_pk_of
+from controltower.telemetry import drilldown
 from controltower.telemetry.activity import Problem
 from controltower.web.deps import ConnectionDep, ContainerDep
 
@@ -90,7 +91,12 @@ def _public(prediction: RunPrediction | dict[str, Any]) -> PredictionPublic:
 
 @router.post("/predict")
 def predict(body: PredictRequest, container: ContainerDep, conn: ConnectionDep) -> PredictionPublic:
-    """Predict a hypothetical run of ``repository`` requested now, and its expected jobs."""
+    """Predict a hypothetical run of ``repository`` requested now, and its expected jobs.
+
+    404 for a repository with no stored runs: there is no history to predict from.
+    """
+    if not drilldown.workflow_ids(conn, body.repository):
+        raise HTTPException(404, f"no runs of {body.repository} stored: nothing to predict from")
     mode = prediction_mode(conn, container.settings).mode
     decided = exposure(container.settings, body.repository, None, mode)
     if not decided.show:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, Literal, Self
 
-from fastapi import APIRouter, Query
-from pydantic import BaseModel
+from fastapi import APIRouter, HTTPException, Query
+from pydantic import BaseModel, Field, field_validator, model_validator
 from sqlalchemy import Connection
 
 from controltower.telemetry import activity, deployments, service
@@ -20,15 +20,34 @@ router = APIRouter(prefix="/api/v1", tags=["telemetry"])
 
 
 class WindowParams(BaseModel):
-    """The time range and filters every telemetry endpoint takes."""
+    """The time range and filters every telemetry endpoint takes.
+
+    ``start`` and ``end`` are ISO 8601 dates or times; one without a zone
+    (``2026-08-01``, ``2026-08-01T12:00``) is read as UTC. ``days`` (1 to
+    3650, as on the dashboard) sets the window's length when ``start`` is
+    not given.
+    """
 
     start: datetime | None = None
     end: datetime | None = None
-    days: int = 30
+    days: int = Field(default=30, ge=1, le=3650)
     repository: str | None = None
     workflow: str | None = None
     branch: str | None = None
     event: str | None = None
+
+    @field_validator("start", "end")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        if value is None or value.tzinfo is not None:
+            return value
+        return value.replace(tzinfo=UTC)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.start is not None and self.end is not None and self.start >= self.end:
+            raise ValueError("start must be before end")
+        return self
 
 
 WindowQuery = Annotated[WindowParams, Query()]
@@ -65,6 +84,8 @@ class CostPublic(BaseModel):
 def _window(conn: Any, params: WindowParams) -> Window:
     if params.start is not None:
         end = params.end or service.default_window(conn, params.days).end
+        if params.start >= end:
+            raise HTTPException(422, f"start must be before the window's end ({end.isoformat()})")
         return Window(params.start, end)
     return service.default_window(conn, params.days, params.end)
 
