@@ -15,7 +15,7 @@ from sqlalchemy import create_engine, delete, func, insert, select
 
 from controltower.store.anomalies import anomalies_t, record
 from controltower.store.tables import Repository, Workflow, WorkflowRun, table_of
-from tests.support.browser import A11Y_PROBLEMS, SHOTS
+from tests.support.browser import A11Y_PROBLEMS, CHART_PROBLEMS, SHOTS
 from tests.support.server import Process, cli_env, start_server
 from tests.support.templates import copy_database
 
@@ -70,6 +70,7 @@ def check_page(page: Page, name: str, charts: int) -> None:
         )
     assert page.locator(".chart").count() == charts
     assert page.evaluate(A11Y_PROBLEMS) == []
+    assert page.evaluate(CHART_PROBLEMS) == []
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
     assert page.errors == []  # type: ignore[attr-defined]

@@ -116,8 +116,7 @@ def timeline(
                 "tickvals": names,
                 "ticktext": names,
             },
-            "height": max(200, 28 * len(names) + 80),
-            "margin": {"l": 260},
+            "height": max(200, 28 * len(names) + 90),
         },
     }
 

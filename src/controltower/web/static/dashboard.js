@@ -7,12 +7,18 @@
     if (!source) { return; }
     var figure = JSON.parse(source.textContent);
     var target = holder.querySelector(".chart");
+    var own = figure.layout || {};
+    // The legend sits above the plot, where it cannot cover the axis' tick labels; a
+    // figure's own margin, legend and axes add to these defaults rather than replace them.
     var layout = Object.assign({
-      margin: { l: 50, r: 20, t: 10, b: 40 },
       height: 260,
-      font: { family: "system-ui, sans-serif", size: 12 },
-      legend: { orientation: "h" }
-    }, figure.layout || {});
+      font: { family: "system-ui, sans-serif", size: 12 }
+    }, own);
+    layout.margin = Object.assign({ l: 50, r: 20, t: 30, b: 40 }, own.margin);
+    layout.legend = Object.assign(
+      { orientation: "h", x: 0, xanchor: "left", y: 1.02, yanchor: "bottom" }, own.legend);
+    layout.xaxis = Object.assign({ automargin: true }, own.xaxis);
+    layout.yaxis = Object.assign({ automargin: true }, own.yaxis);
     Plotly.newPlot(target, figure.data, layout, { displaylogo: false, responsive: true });
   });
 })();
