@@ -158,6 +158,32 @@ def test_filters_apply_and_carry_into_the_navigation(server: Process, page: Page
     assert "hmcts/ccpay-payment-app" not in rows.all_inner_texts()[0]  # its CI runs on master
 
 
+def test_a_cleared_field_is_the_default_and_a_bad_one_a_page_that_says_so(
+    server: Process, page: Page
+) -> None:
+    """Days left empty shows the default 30 days; a wrong value or address an error page."""
+    page.goto(f"{server.url}/{QUERY}")
+    page.get_by_label("Days").fill("")
+    page.get_by_role("button", name="Apply").click()
+    page.wait_for_url("**/?days=&*")
+    assert page.get_by_label("Days").input_value() == "30"
+    check_page(page, "overview-default-days", 2)
+    for path, status, words in (
+        ("/?days=0", 422, "days: Input should be greater than or equal to 1"),
+        ("/repositories/nobody/nothing", 404, "no repository nobody/nothing"),
+        ("/no/such/page", 404, "there is no page at /no/such/page"),
+    ):
+        response = page.goto(f"{server.url}{path}")
+        assert response is not None
+        assert (response.status, response.headers["content-type"].split(";")[0]) == (
+            status,
+            "text/html",
+        )
+        expect(page.get_by_role("alert")).to_have_text(words)
+        assert page.get_by_role("link", name="back to the overview").is_visible()
+        assert page.evaluate(A11Y_PROBLEMS) == []
+
+
 ANOMALY_TRACES = """() => Array.from(document.querySelectorAll('.chart'))
   .filter(el => el.data).map(el => el.data.filter(t => t.name === 'anomaly')
   .map(t => ({x: t.x, text: t.text})))"""

@@ -15,8 +15,14 @@ from contextlib import asynccontextmanager
 from typing import Protocol
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.exception_handlers import (
+    http_exception_handler,
+    request_validation_exception_handler,
+)
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
 from prometheus_client import CollectorRegistry, make_asgi_app
+from starlette.exceptions import HTTPException
 
 import controltower
 from controltower.bootstrap import Container
@@ -33,6 +39,7 @@ from controltower.web.api import predictions as predictions_api
 from controltower.web.api import runs as runs_api
 from controltower.web.api import telemetry as telemetry_api
 from controltower.web.errors import status_for
+from controltower.web.pages.errorpage import error_page, invalid_fields, wants_page
 from controltower.web.timing import ServerTiming
 
 
@@ -107,9 +114,24 @@ def create_app(
     app.add_middleware(ServerTiming)
 
     @app.exception_handler(ControlTowerError)
-    async def refused(_request: Request, exc: ControlTowerError) -> JSONResponse:
+    async def refused(request: Request, exc: ControlTowerError) -> Response:
+        if wants_page(request):
+            return error_page(request, status_for(exc), str(exc))
         return JSONResponse(
             {"error": type(exc).__name__, "detail": str(exc)}, status_code=status_for(exc)
         )
+
+    # A browser gets errors of dashboard pages as a page; programs get FastAPI's JSON.
+    @app.exception_handler(HTTPException)
+    async def not_served(request: Request, exc: HTTPException) -> Response:
+        if wants_page(request):
+            return error_page(request, exc.status_code, str(exc.detail))
+        return await http_exception_handler(request, exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
+        if wants_page(request):
+            return error_page(request, 422, invalid_fields(exc.errors()))
+        return await request_validation_exception_handler(request, exc)
 
     return webhooks.WebhookIngress(app, container)

@@ -15,12 +15,14 @@ from urllib.parse import urlencode
 from fastapi import Depends, Query, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
+from pydantic import BeforeValidator
 from sqlalchemy import Connection
 
 from controltower.telemetry import service
 from controltower.telemetry.metrics import Window
 from controltower.telemetry.scope import Filters
 
+DEFAULT_DAYS = 30
 templates = Jinja2Templates(directory=str(files("controltower.web") / "templates"))
 
 
@@ -52,7 +54,9 @@ def duration(seconds: float | None) -> str:
 class PageFilters:
     """The query-string filters of every page."""
 
-    def __init__(self, days: int = 30, branch: str | None = None, event: str | None = None):
+    def __init__(
+        self, days: int = DEFAULT_DAYS, branch: str | None = None, event: str | None = None
+    ):
         self.days = days
         self.branch = branch or None
         self.event = event or None
@@ -72,8 +76,13 @@ class PageFilters:
         return path + self.query(**extra)
 
 
+def _blank_is_default(value: object) -> object:
+    """A field the form left empty (``?days=``) takes the default, as if it were not given."""
+    return DEFAULT_DAYS if value == "" else value
+
+
 def _page_filters(
-    days: int = Query(default=30, ge=1, le=3650),
+    days: Annotated[int, BeforeValidator(_blank_is_default), Query(ge=1, le=3650)] = DEFAULT_DAYS,
     branch: str | None = None,
     event: str | None = None,
 ) -> PageFilters:
