@@ -226,7 +226,7 @@ def test_anomalies_are_listed_on_the_overview_and_marked_on_their_charts(
         panel = page.get_by_role("table", name="Active anomalies")
         text = panel.locator("tbody tr").first.inner_text()
         assert f"level shift in duration of {series}" in text
-        assert "900 s against a normal 600 (+50%)" in text
+        assert "15.0 min against a normal 10.0 min (+50%)" in text
         assert ".github/workflows/ci.yml changed, first run of commit 0123456789" in text
 
         page.goto(f"{server.url}/repositories/hmcts/ccpay-payment-app{QUERY}")

@@ -262,6 +262,22 @@ def test_a_workflow_that_stopped_running_is_told_within_days(tmp_path: Path) -> 
     assert findings([nightly]) == []
 
 
+def test_more_runs_a_day_is_information_not_an_incident(tmp_path: Path) -> None:
+    """A workflow run three times as often is told, but as info: more builds page nobody."""
+    records = _daily_runs("CI", range(100), 1) + _daily_runs("CI", range(100, 150), 3)
+    engine = make_engine(f"sqlite:///{tmp_path / 'busier.sqlite'}")
+    schema.upgrade(engine)
+    with engine.begin() as conn:
+        FactWriter(conn).upsert_runs([parse_record(r).fact for r in records])
+    with engine.connect() as conn:
+        [runs] = load_series(conn, ["runs"], rate=lambda _s, _d: RATE)
+    engine.dispose()
+    [busier] = findings([runs])
+    assert (busier.anomaly.kind, busier.anomaly.change > 0) == ("level_shift", True)
+    assert metric_severity(busier.anomaly.expected, busier.anomaly.observed) == "critical"
+    assert busier.anomaly.severity == "info"
+
+
 def test_a_stop_names_the_push_that_changed_its_workflow_file(tmp_path: Path) -> None:
     """The evening of CI's last run a push changed the nightly workflow's file; the next
     morning one removed CI's own (its path is known from GitHub): the stop names the second.

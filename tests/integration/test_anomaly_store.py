@@ -22,6 +22,7 @@ from controltower.store.anomalies import (
     anomalies_since,
     anomalies_t,
     confirmed_anomalies,
+    count_active_anomalies,
     get_anomaly,
     record,
     set_verdict,
@@ -74,6 +75,8 @@ def test_recording_is_idempotent_and_resolves_what_ended(engine: Engine) -> None
     with engine.connect() as conn:
         active = active_anomalies(conn, 10)
     assert [a.series for a in active] == ["a · CI", "b · CI"]  # b was downgraded to warning
+    with engine.connect() as conn:
+        assert (len(active_anomalies(conn, 1)), count_active_anomalies(conn)) == (1, 2)
     assert active[0].observed == 950.0
     assert active[0].first_seen_at == NOW
     assert active[0].trigger == {"commit": "abc"}
@@ -84,6 +87,7 @@ def test_recording_is_idempotent_and_resolves_what_ended(engine: Engine) -> None
         active = active_anomalies(conn, 10)
         assert [a.series for a in active] == ["b · CI"]
         assert active_anomalies(conn, 0) == []
+        assert count_active_anomalies(conn) == 1
     with engine.begin() as conn:
         back = record(conn, [_row("a · CI"), _row("b · CI")], NOW + timedelta(hours=3))
     assert (back.new, back.resolved, _count(engine)) == (0, 0, 2)
@@ -353,7 +357,7 @@ def test_a_stop_is_going_on_for_two_months_after_the_last_run(engine: Engine) ->
     ]
     assert activity.anomaly_words(stops[0]) == (
         "stop in runs of octo/app · CI",
-        "none since 2025-06-11, against a normal 3 runs",
+        "none since 2025-06-11, against a normal 3 runs a day",
     )
     later = _daily_runs("Nightly", range(131, 161), 1)  # day 159 complete: 60 days after day 99
     with engine.begin() as conn:

@@ -6,7 +6,8 @@ type there is not the one most used before, a new runner type is named too.
 For a series of cost per day or per week, a lasting change is priced per month
 (30 days), and a cost anomaly is only as severe as its dollars say
 (``severity.cost_severity``: a lasting change by its dollars a month, a
-spike by that day's or week's extra).
+spike by that day's or week's extra). A rise in runs per day or week is
+information only (``severity.activity_severity``): more builds are no incident.
 Pure: no I/O.
 """
 
@@ -19,7 +20,7 @@ from typing import Any
 
 from controltower.anomaly.detection import detect
 from controltower.anomaly.model import Anomaly, Series
-from controltower.anomaly.severity import CostBands, cost_severity
+from controltower.anomaly.severity import CostBands, activity_severity, cost_severity
 from controltower.anomaly.tuning import Tuning, for_series
 
 DAYS_PER_MONTH = 30
@@ -110,6 +111,9 @@ def findings(
             if s.metric == "cost":
                 usd = detected.change if per_month is None else per_month
                 anomaly = replace(detected, severity=cost_severity(detected.severity, usd, bands))
+            elif s.metric == "runs":
+                severity = activity_severity(detected.severity, detected.change)
+                anomaly = replace(detected, severity=severity)
             found.append(
                 Finding(s.name, s.metric, s.unit, anomaly, likely_trigger(s, anomaly), per_month)
             )

@@ -40,6 +40,12 @@ def rate_severity(expected: float, observed: float) -> Severity:
     return "info"
 
 
+def activity_severity(severity: Severity, change: float) -> Severity:
+    """A change in how often a workflow runs: a rise is information (more builds are no
+    incident, however many more), a fall keeps ``severity`` (fewer, or none: a stop)."""
+    return "info" if change > 0 else severity
+
+
 @dataclass(frozen=True, slots=True)
 class CostBands:
     """The dollars a cost anomaly must reach to be a warning, and to be critical."""

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, func, select, update
 
 from controltower.errors import AnomalyNotFound, InvalidVerdict
 from controltower.store.tables import AnomalyRecord, table_of
@@ -137,6 +137,13 @@ def active_anomalies(conn: Connection, limit: int = 20) -> list[StoredAnomaly]:
     found = [StoredAnomaly(**row._asdict()) for row in rows]
     found.sort(key=lambda a: (_SEVERITY_RANK.get(a.severity, 3), -a.detected_at.timestamp()))
     return found[:limit]
+
+
+def count_active_anomalies(conn: Connection) -> int:
+    """How many anomalies are neither resolved nor dismissed (all ``active_anomalies`` gives)."""
+    active = anomalies_t.c.resolved_at.is_(None), _not_dismissed()
+    count = select(func.count()).select_from(anomalies_t).where(*active)
+    return int(conn.execute(count).scalar_one())
 
 
 def recent_anomalies(

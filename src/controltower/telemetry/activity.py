@@ -104,19 +104,52 @@ def problems(
 STOPPING = ("runs", "cost")  # totals whose fall to nothing is a workflow that stopped
 
 
+def duration_words(seconds: float) -> str:
+    """Seconds in the largest unit that fits: "39 s", "2.9 min", "1.4 h", "14.0 d"."""
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if abs(seconds) >= size:
+            return f"{seconds / size:.1f} {unit}"
+    return f"{seconds:.0f} s"
+
+
+def amount_words(value: float, unit: str) -> str:
+    """A value of an anomaly's series in words, with its unit: "2.9 min", "45% failed",
+    "1 run a day", "2.5 runs a week", "$1.20 a day"."""
+    per = " a week" if unit.endswith(" per week") else " a day"
+    base = unit.removesuffix(" per week")
+    if base == "s":
+        return duration_words(value)
+    if base == "failed":
+        return f"{value:.0%} failed"
+    if base == "runs":
+        return f"{value:.3g} {'run' if value == 1 else 'runs'}{per}"
+    if base == "USD":
+        return f"${value:,.2f}{per}"
+    return f"{value:.4g} {unit}"
+
+
+def _against(observed: float, expected: float) -> str:
+    """How far from normal, relative: "+80%", or "12 times normal" for ten times or more."""
+    if not expected:
+        return ""
+    ratio = observed / expected
+    if ratio >= 10:
+        return f" ({ratio:,.0f} times normal)"
+    return f" ({ratio - 1:+.0%})"
+
+
 def anomaly_words(a: StoredAnomaly) -> tuple[str, str]:
     """What changed and by how much, in words: the title and the detail of an anomaly.
 
     A fall of runs or cost to nothing (a stop) is called one, with the day
     it began.
     """
-    change = a.observed - a.expected
-    relative = f" ({change / a.expected:+.0%})" if a.expected else ""
-    detail = f"{a.observed:.4g} {a.unit} against a normal {a.expected:.4g}{relative}"
+    observed, expected = amount_words(a.observed, a.unit), amount_words(a.expected, a.unit)
+    detail = f"{observed} against a normal {expected}{_against(a.observed, a.expected)}"
     what = a.kind.replace("_", " ")
     if a.kind == "level_shift" and a.metric in STOPPING and a.observed == 0 < a.expected:
         what = "stop"
-        detail = f"none since {a.started_at:%Y-%m-%d}, against a normal {a.expected:.4g} {a.unit}"
+        detail = f"none since {a.started_at:%Y-%m-%d}, against a normal {expected}"
     if a.usd_per_month:
         detail += f"; {a.usd_per_month:+,.0f} USD a month"
     return f"{what} in {a.metric} of {a.series}", detail

@@ -50,7 +50,7 @@ def test_an_anomaly_is_marked_on_its_day_with_words_and_the_figure_passed_in_is_
     assert trace["name"] == "anomaly"
     assert trace["x"] == ["2026-03-04"]
     assert trace["text"][0].startswith("warning: level shift in duration of org/app · CI")
-    assert "540 s against a normal 300 (+80%)" in trace["text"][0]
+    assert "9.0 min against a normal 5.0 min (+80%)" in trace["text"][0]
     assert [shape["x0"] for shape in marked["layout"]["shapes"]] == ["2026-03-04"]
     assert marked["layout"]["yaxis"] == FIGURE["layout"]["yaxis"]
 

@@ -19,6 +19,7 @@ from pydantic import BeforeValidator
 from sqlalchemy import Connection
 
 from controltower.telemetry import service
+from controltower.telemetry.activity import duration_words
 from controltower.telemetry.metrics import Window
 from controltower.telemetry.scope import Filters
 
@@ -43,12 +44,7 @@ def mins(seconds: float | None) -> str:
 
 def duration(seconds: float | None) -> str:
     """Seconds in the largest unit that fits (days, hours, minutes or seconds)."""
-    if seconds is None:
-        return "–"
-    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
-        if seconds >= size:
-            return f"{seconds / size:.1f} {unit}"
-    return f"{seconds:.0f} s"
+    return "–" if seconds is None else duration_words(seconds)
 
 
 class PageFilters:

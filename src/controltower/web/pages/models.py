@@ -47,7 +47,7 @@ FIGURE_WORDS = {
     "precision": "precision",
     "recall": "recall",
     "brier": "Brier",
-    "mdape": "median abs. % error",
+    "mdape": "median abs. relative error",
     "within_20": "within ±20%",
     "coverage_80": "80% interval coverage",
 }

@@ -148,6 +148,7 @@ def overview(
             if settings.anomaly.enabled
             else None
         ),
+        anomaly_count=anomaly_store.count_active_anomalies(conn) if settings.anomaly.enabled else 0,
         token_required=settings.server.api_token is not None,
         prediction_mode=_prediction_mode_shown(conn, settings),
         alert_latency=notification_log.summary(conn) if settings.alerts.enabled else None,

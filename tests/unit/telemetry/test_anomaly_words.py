@@ -1,0 +1,77 @@
+"""An anomaly in words: values in their unit, the change against normal, stops named as such."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from controltower.store.anomalies import StoredAnomaly
+from controltower.telemetry.activity import amount_words, anomaly_words
+
+AT = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+
+
+def _anomaly(
+    metric: str, unit: str, expected: float, observed: float, **extra: object
+) -> StoredAnomaly:
+    values: dict[str, object] = {
+        "id": 1,
+        "series": "org/app · CI",
+        "metric": metric,
+        "unit": unit,
+        "kind": "level_shift",
+        "severity": "warning",
+        "started_at": AT,
+        "detected_at": AT,
+        "expected": expected,
+        "observed": observed,
+        "score": 9.0,
+        "usd_per_month": None,
+        "trigger": None,
+        "first_seen_at": AT,
+        "last_seen_at": AT,
+        "resolved_at": None,
+        **extra,
+    }
+    return StoredAnomaly(**values)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("value", "unit", "words"),
+    [
+        (39.0, "s", "39 s"),
+        (175.5, "s", "2.9 min"),
+        (5400.0, "s", "1.5 h"),
+        (1_206_000.0, "s", "14.0 d"),
+        (0.45, "failed", "45% failed"),
+        (1.0, "runs", "1 run a day"),
+        (2.5, "runs per week", "2.5 runs a week"),
+        (0.2083, "USD", "$0.21 a day"),
+        (1234.5, "USD per week", "$1,234.50 a week"),
+        (3.0, "requests", "3 requests"),
+    ],
+)
+def test_a_value_reads_in_its_unit(value: float, unit: str, words: str) -> None:
+    """Durations in the largest unit that fits, shares as percentages, totals per day or week."""
+    assert amount_words(value, unit) == words
+
+
+def test_the_detail_gives_both_values_in_the_unit_and_the_change() -> None:
+    """Observed and normal in the same unit, then how far apart: a percentage, or a multiple."""
+    slower = anomaly_words(_anomaly("duration", "s", 300.0, 540.0))
+    assert slower == (
+        "level shift in duration of org/app · CI",
+        "9.0 min against a normal 5.0 min (+80%)",
+    )
+    stuck = anomaly_words(_anomaly("duration", "s", 175.5, 1_206_000.0))[1]
+    assert stuck == "14.0 d against a normal 2.9 min (6,872 times normal)"
+    from_nothing = anomaly_words(_anomaly("runs", "runs", 0.0, 1.0))[1]
+    assert from_nothing == "1 run a day against a normal 0 runs a day"
+
+
+def test_a_fall_of_runs_to_nothing_is_a_stop_since_its_day() -> None:
+    """Runs or cost falling to zero is told as the workflow having stopped."""
+    title, detail = anomaly_words(_anomaly("cost", "USD", 1.5, 0.0, usd_per_month=-45.0))
+    assert title == "stop in cost of org/app · CI"
+    assert detail == "none since 2026-03-02, against a normal $1.50 a day; -45 USD a month"
