@@ -320,3 +320,22 @@ def test_the_anomalies_page_pages_filters_and_takes_verdicts(server: Process, pa
         with engine.begin() as conn:
             conn.execute(delete(anomalies_t).where(anomalies_t.c.series.like("org/paged%")))
         engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("path", "title"), [("/docs", ".swagger-ui .info .title"), ("/redoc", "h1")]
+)
+def test_the_api_reference_draws_from_the_server_alone(
+    server: Process, page: Page, path: str, title: str
+) -> None:
+    """Swagger UI and ReDoc load their scripts from controltower, never a CDN, and draw the API."""
+    asked: list[str] = []
+    page.on("request", lambda request: asked.append(request.url))
+    response = page.goto(f"{server.url}/docs")
+    assert response is not None
+    assert response.status == 200
+    expect(page.locator(".swagger-ui .info .title")).to_contain_text("controltower", timeout=15000)
+    expect(page.locator(".opblock-summary-path").first).to_be_visible()
+    local = (server.url, f"blob:{server.url}", "data:")  # a web worker's script is a blob
+    assert [url for url in asked if not url.startswith(local)] == []
+    assert page.errors == []  # type: ignore[attr-defined]

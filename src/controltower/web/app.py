@@ -21,6 +21,7 @@ from fastapi.exception_handlers import (
 )
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from fastapi_offline import FastAPIOffline
 from prometheus_client import CollectorRegistry, make_asgi_app
 from starlette.exceptions import HTTPException
 
@@ -88,7 +89,10 @@ def create_app(
             if background is not None:
                 background.stop()
 
-    app = FastAPI(
+    # FastAPIOffline: /docs serves Swagger UI from the package, not a CDN (no ReDoc: its page
+    # still fetches a logo from one)
+    app = FastAPIOffline(
+        redoc_url=None,
         title="controltower",
         version=controltower.__version__,
         summary="CI/CD telemetry, prediction and guarded autonomy for GitHub Actions.",
