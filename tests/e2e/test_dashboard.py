@@ -158,6 +158,16 @@ def test_filters_apply_and_carry_into_the_navigation(server: Process, page: Page
     assert "hmcts/ccpay-payment-app" not in rows.all_inner_texts()[0]  # its CI runs on master
 
 
+def test_a_chart_with_nothing_to_draw_says_so(server: Process, page: Page) -> None:
+    """A branch that never ran: no empty axes, a line saying there is nothing to draw."""
+    page.goto(f"{server.url}/?days=90&branch=no-such-branch")
+    empty = page.locator(".chart.empty")
+    expect(empty).to_have_count(2)
+    expect(empty.first).to_have_text("Nothing to draw: no runs in this period match the filters.")
+    assert page.locator(".chart .main-svg").count() == 0
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
 def test_a_cleared_field_is_the_default_and_a_bad_one_a_page_that_says_so(
     server: Process, page: Page
 ) -> None:

@@ -67,7 +67,7 @@ class StepRow:
         """How long the step ran."""
         if self.started_at is None or self.completed_at is None:
             return None
-        return (self.completed_at - self.started_at).total_seconds()
+        return max(0.0, (self.completed_at - self.started_at).total_seconds())
 
 
 @dataclass(frozen=True, slots=True)
@@ -349,8 +349,8 @@ def job_history(conn: Connection, window: Window, filters: Filters, job: str) ->
     ).all()
     points, attempts = [], []
     for r in rows:
-        seconds = (
-            (r.completed_at - r.started_at).total_seconds()
+        seconds = (  # a skipped job may end a moment before it "started": no time at all
+            max(0.0, (r.completed_at - r.started_at).total_seconds())
             if r.started_at is not None and r.completed_at is not None
             else None
         )

@@ -41,54 +41,108 @@ def trend_charts(days: list[GroupMetrics]) -> tuple[dict[str, Any], dict[str, An
         ],
         "layout": {"yaxis": {"tickformat": ".0%", "range": [0, 1.05]}},
     }
+    p50 = [minutes(d.current.duration_p50) for d in days]
+    p95 = [minutes(d.current.duration_p95) for d in days]
     duration = {
         "data": [
-            {
-                "type": "scatter",
-                "mode": "lines",
-                "name": "p50",
-                "x": x,
-                "y": [minutes(d.current.duration_p50) for d in days],
-            },
-            {
-                "type": "scatter",
-                "mode": "lines",
-                "name": "p95",
-                "x": x,
-                "y": [minutes(d.current.duration_p95) for d in days],
-            },
+            {"type": "scatter", "mode": "lines", "name": "p50", "x": x, "y": p50},
+            {"type": "scatter", "mode": "lines", "name": "p95", "x": x, "y": p95},
         ],
         "layout": {"yaxis": {"title": {"text": "minutes"}}},
     }
-    return success, duration
+    highest = [v for v in p95 if v is not None]  # a day's p95 is at least its p50
+    return success, _within_scale(duration, highest, "yaxis", ("day", "days"))
 
 
 def histogram(seconds: list[float]) -> dict[str, Any]:
-    """The distribution of durations, in minutes."""
-    return {
-        "data": [
-            {"type": "histogram", "name": "runs", "x": [minutes(v) for v in seconds], "nbinsx": 40}
-        ],
+    """The distribution of durations, in minutes; runs far beyond the rest are counted, not
+    drawn (one run stuck for days would leave every other in the first bin)."""
+    values = [m for m in (minutes(v) for v in seconds) if m is not None]
+    top = _scale_top(values)
+    shown = values if top is None else [v for v in values if v <= top]
+    figure = {
+        "data": [{"type": "histogram", "name": "runs", "x": shown, "nbinsx": 40}],
         "layout": {"xaxis": {"title": {"text": "minutes"}}, "yaxis": {"title": {"text": "runs"}}},
     }
+    if top is not None:
+        beyond = [v for v in values if v > top]
+        _note(
+            figure,
+            f"{len(beyond)} longer {'run' if len(beyond) == 1 else 'runs'}, up to "
+            f"{max(beyond):,.0f} min, not drawn",
+        )
+    return figure
+
+
+# A value beyond OUTLIER times the 90th percentile of a chart's values is off its scale.
+OUTLIER = 4.0
+
+
+def _scale_top(values: Sequence[float]) -> float | None:
+    """Where the scale should end when a few values lie far beyond the rest (None: draw all)."""
+    if len(values) < 5:
+        return None
+    ordered = sorted(values)
+    usual = ordered[int(0.9 * (len(ordered) - 1))]
+    if usual <= 0 or ordered[-1] <= OUTLIER * usual:
+        return None
+    return max(v for v in ordered if v <= OUTLIER * usual) * 1.1
+
+
+def _within_scale(
+    figure: dict[str, Any], values: Sequence[float], axis: str, what: tuple[str, str]
+) -> dict[str, Any]:
+    """``figure`` with its ``axis`` ending before values far beyond the rest, and a note saying
+    how many points (``what``) lie above it and how high they go."""
+    top = _scale_top(values)
+    if top is None:
+        return figure
+    layout = figure["layout"]
+    layout[axis] = {**layout.get(axis, {}), "range": [0, top]}
+    beyond = [v for v in values if v > top]
+    words = what[0] if len(beyond) == 1 else what[1]
+    _note(figure, f"{len(beyond)} {words} off the scale, up to {max(beyond):,.0f} min")
+    return figure
+
+
+def _note(figure: dict[str, Any], text: str) -> None:
+    """A line of text at the top right of the plot."""
+    figure["layout"].setdefault("annotations", []).append(
+        {
+            "text": text,
+            "xref": "paper",
+            "yref": "paper",
+            "x": 1,
+            "y": 1,
+            "xanchor": "right",
+            "yanchor": "bottom",
+            "showarrow": False,
+            "font": {"size": 11, "color": "#57606a"},
+        }
+    )
+
+
+# The groups a timeline's bars fall in, with their colours, in legend order.
+CRITICAL_PATH = (("critical path", "#bc4c00"), ("other", "#0969da"))
+STEP_OUTCOMES = (("failed", "#cf222e"), ("passed", "#1a7f37"), ("other", "#8c959f"))
 
 
 def timeline(
-    bars: list[tuple[str, datetime | None, datetime | None, bool, str | None]],
+    bars: list[tuple[str, datetime | None, datetime | None, str, str | None]],
+    groups: Sequence[tuple[str, str]] = CRITICAL_PATH,
 ) -> dict[str, Any]:
     """A Gantt chart: one bar per job (or step) from its start to its end.
 
-    Bars on the critical path form their own trace, so the legend names it and
-    its colour is not the only way to tell them apart (the table says it too).
+    Each bar names its group (``groups``: the critical path and the rest for
+    jobs, the outcome for steps); each group is its own trace, so the legend
+    names it and its colour is not the only way to tell them apart (the
+    table says it too).
     """
     ran = [bar for bar in bars if bar[1] is not None and bar[2] is not None]
     names = _unique([bar[0] for bar in ran])
     traces = []
-    for critical, label, colour in (
-        (True, "critical path", "#bc4c00"),
-        (False, "other", "#0969da"),
-    ):
-        chosen = [(n, b) for n, b in zip(names, ran, strict=True) if b[3] == critical]
+    for label, colour in groups:
+        chosen = [(n, b) for n, b in zip(names, ran, strict=True) if b[3] == label]
         if not chosen:
             continue
         traces.append(
@@ -98,7 +152,11 @@ def timeline(
                 "name": label,
                 "y": [n for n, _ in chosen],
                 "base": [b[1].isoformat() for _, b in chosen if b[1]],
-                "x": [(b[2] - b[1]).total_seconds() * 1000 for _, b in chosen if b[1] and b[2]],
+                "x": [
+                    max(0.0, (b[2] - b[1]).total_seconds()) * 1000
+                    for _, b in chosen
+                    if b[1] and b[2]
+                ],
                 "customdata": [b[4] or "" for _, b in chosen],
                 "hovertemplate": "%{y}: %{customdata}<extra></extra>",
                 "marker": {"color": colour},
@@ -112,6 +170,8 @@ def timeline(
             "yaxis": {
                 "autorange": "reversed",
                 "type": "category",
+                "categoryorder": "array",  # in the order they ran, whatever their group
+                "categoryarray": names,
                 "tickmode": "array",
                 "tickvals": names,
                 "ticktext": names,

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import copy
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from controltower.store.anomalies import StoredAnomaly
-from controltower.web.charts import with_anomalies
+from controltower.telemetry.metrics import GroupMetrics, Stats
+from controltower.web.charts import STEP_OUTCOMES, histogram, timeline, trend_charts, with_anomalies
 
 DAY = datetime(2026, 3, 4, 15, 30, tzinfo=UTC)
 FIGURE: dict[str, Any] = {
@@ -72,3 +73,68 @@ def test_a_cost_anomaly_says_its_monthly_impact() -> None:
     """A lasting change of cost per day carries its impact in dollars a month in the hover text."""
     marked = with_anomalies(FIGURE, [_anomaly("cost", usd_per_month=412.5, unit="USD")], "cost")
     assert "+412 USD a month" in marked["data"][-1]["text"][0]
+
+
+def _day(n: int, p50: float, p95: float) -> GroupMetrics:
+    stats = Stats(10, 10, 0, 0.9, 0.1, p50, p50, p95, None, None, 0)
+    return GroupMetrics(f"2026-03-{n:02d}", stats, None, {})
+
+
+def test_a_day_far_above_the_rest_is_off_the_scale_and_said_to_be() -> None:
+    """One day whose p95 is a run stuck for days: the axis ends above the rest, a note says so."""
+    days = [_day(n, 120.0 + n, 180.0 + n) for n in range(1, 20)] + [_day(20, 150.0, 1_209_600.0)]
+    _success, duration = trend_charts(days)
+    top = duration["layout"]["yaxis"]["range"][1]
+    assert 3.3 < top < 4.0  # minutes: a little above the usual p95 of about 3.3
+    [note] = duration["layout"]["annotations"]
+    assert note["text"] == "1 day off the scale, up to 20,160 min"
+    assert duration["data"][1]["y"][-1] == 20160.0  # the value itself is kept, for the hover
+
+
+def test_usual_days_keep_plotly_s_own_scale() -> None:
+    """Without values far beyond the rest the axis is left to plotly and nothing is noted."""
+    days = [_day(n, 120.0 + n, 180.0 + 9 * n) for n in range(1, 20)]
+    _success, duration = trend_charts(days)
+    assert "range" not in duration["layout"]["yaxis"]
+    assert "annotations" not in duration["layout"]
+
+
+def test_the_distribution_leaves_out_and_counts_runs_far_beyond_the_rest() -> None:
+    """Two runs of days would put every other in the first bin: they are counted, not drawn."""
+    seconds = [60.0 * (2 + (n % 7) / 7) for n in range(200)] + [86_400.0, 3 * 86_400.0]
+    figure = histogram(seconds)
+    assert len(figure["data"][0]["x"]) == 200
+    assert max(figure["data"][0]["x"]) < 3
+    assert figure["layout"]["annotations"][0]["text"] == "2 longer runs, up to 4,320 min, not drawn"
+    assert "annotations" not in histogram(seconds[:200])["layout"]
+
+
+def test_steps_are_coloured_and_named_by_outcome() -> None:
+    """A failed step is its own red trace named in the legend; no bar runs backwards."""
+    at = datetime(2026, 3, 4, 12, 0, tzinfo=UTC)
+    figure = timeline(
+        [
+            ("1. Set up job", at, at + timedelta(seconds=3), "passed", "success"),
+            (
+                "2. Build",
+                at + timedelta(seconds=3),
+                at + timedelta(seconds=90),
+                "failed",
+                "failure",
+            ),
+            (
+                "3. Deploy",
+                at + timedelta(seconds=91),
+                at + timedelta(seconds=90),
+                "other",
+                "skipped",
+            ),
+        ],
+        STEP_OUTCOMES,
+    )
+    traces = {t["name"]: t for t in figure["data"]}
+    assert list(traces) == ["failed", "passed", "other"]
+    assert (traces["failed"]["y"], traces["failed"]["marker"]["color"]) == (["2. Build"], "#cf222e")
+    assert traces["other"]["x"] == [0.0]
+    order = ["1. Set up job", "2. Build", "3. Deploy"]  # as they ran, across the groups
+    assert figure["layout"]["yaxis"]["categoryarray"] == order

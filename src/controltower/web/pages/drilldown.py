@@ -12,6 +12,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy import Connection
 
+from controltower.domain import is_failed
 from controltower.ingest import joblogs
 from controltower.intelligence.capability import prediction_mode
 from controltower.intelligence.job_serving import job_comparisons
@@ -27,6 +28,13 @@ from controltower.web.pages.trends import marked_trends
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 OUTCOME_COLOURS = {"success": "#1a7f37", "failure": "#cf222e", "cancelled": "#8c959f"}
+
+
+def _step_group(step: drilldown.StepRow) -> str:
+    """A step's group on the job's timeline: failed, passed, or other (skipped, cancelled)."""
+    if is_failed(step.conclusion):
+        return "failed"
+    return "passed" if step.conclusion == "success" else "other"
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,7 +197,13 @@ def run_page(
         job_predictions=job_predictions,
         timeline_chart=charts.timeline(
             [
-                (job.name, job.started_at, job.completed_at, job.critical, job.conclusion)
+                (
+                    job.name,
+                    job.started_at,
+                    job.completed_at,
+                    "critical path" if job.critical else "other",
+                    job.conclusion,
+                )
                 for job in run.jobs
             ]
         ),
@@ -245,9 +259,16 @@ def job_page(
         history=history,
         timeline_chart=charts.timeline(
             [
-                (f"{s.number}. {s.name}", s.started_at, s.completed_at, False, s.conclusion)
+                (
+                    f"{s.number}. {s.name}",
+                    s.started_at,
+                    s.completed_at,
+                    _step_group(s),
+                    s.conclusion,
+                )
                 for s in job.steps
-            ]
+            ],
+            charts.STEP_OUTCOMES,
         ),
         history_chart=trend,
         distribution_chart=charts.histogram(

@@ -7,6 +7,14 @@
     if (!source) { return; }
     var figure = JSON.parse(source.textContent);
     var target = holder.querySelector(".chart");
+    var drawn = figure.data.some(function (trace) {
+      return (trace.x || []).length > 0 || (trace.y || []).length > 0;
+    });
+    if (!drawn) {  // empty axes say nothing: say why there is no chart
+      target.classList.add("empty");
+      target.textContent = "Nothing to draw: no runs in this period match the filters.";
+      return;
+    }
     var own = figure.layout || {};
     // The legend sits above the plot, where it cannot cover the axis' tick labels; a
     // figure's own margin, legend and axes add to these defaults rather than replace them.
