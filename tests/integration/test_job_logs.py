@@ -15,7 +15,7 @@ from controltower.config import JobLogSettings, Settings
 from controltower.ingest.backfill import backfill
 from controltower.ingest.joblogs import fetch_logs, job_log
 from controltower.store import schema
-from controltower.store.tables import Job, JobLog
+from controltower.store.tables import Job, JobLog, WorkflowRun
 from controltower.web import create_app
 from tests.support.github_history import generate
 from tests.support.github_server import FakeGitHub, serve
@@ -117,3 +117,28 @@ def test_the_api_serves_a_jobs_log(configured: tuple[Settings, Engine]) -> None:
     assert response.headers["x-log-truncated"] == "false"
     assert "##[error]" in response.text
     assert missing.status_code == 404
+
+
+def test_a_failed_jobs_page_shows_its_log_or_says_why_there_is_none(
+    configured: tuple[Settings, Engine],
+) -> None:
+    """Before the logs are fetched the page says how they come; after, it shows the log."""
+    settings, engine = configured
+    job = failed_jobs(engine)[0]
+    with engine.connect() as conn:
+        run_id = conn.execute(
+            select(WorkflowRun.run_id).join(Job, Job.run_pk == WorkflowRun.id).where(Job.id == job)
+        ).scalar_one()
+    page = f"/repositories/{REPO}/runs/{run_id}/jobs/{job}"
+    container = build(settings)
+    with TestClient(create_app(container)) as client:
+        before = client.get(page)
+        fetch_logs(engine, settings)
+        after = client.get(page)
+    container.close()
+    assert before.status_code == after.status_code == 200
+    assert "No log stored for this job" in before.text
+    assert "controltower fetch-logs" in before.text
+    assert "No log stored" not in after.text
+    assert 'class="log"' in after.text
+    assert "##[error]" in after.text
