@@ -59,7 +59,8 @@ def server(tmp_path: Path) -> Iterator[Process]:
 
 @pytest.fixture
 def guarded(tmp_path: Path) -> Iterator[Process]:
-    process = _serve(tmp_path, server__api_token="page-token")
+    slack = '{"slack": ["json://127.0.0.1:9/hook"]}'  # a channel with a URL (never reached here)
+    process = _serve(tmp_path, server__api_token="page-token", alerts__channels=slack)
     yield process
     process.stop()
 
@@ -81,6 +82,9 @@ def test_acknowledge_silence_and_expire_from_the_alerts_page(server: Process, pa
     resolved = page.get_by_role("table", name="Resolved in the last 7 days")
     assert "lint is failing on main" in resolved.inner_text()
     assert page.evaluate(A11Y_PROBLEMS) == []
+    states = [row.inner_text() for row in firing.locator("tbody tr").all()]
+    assert "on the dashboard only: no channel with a URL for critical" in states[0]
+    assert "on the dashboard only: no channel with a URL for warning" in states[1]
 
     page.get_by_label("Your name").fill("ana")
     page.get_by_label("Your name").dispatch_event("change")
@@ -98,6 +102,7 @@ def test_acknowledge_silence_and_expire_from_the_alerts_page(server: Process, pa
         page.get_by_role("button", name="Silence for 4 h: 12000 deliveries waiting").click()
     silences = page.get_by_role("table", name="Silences in force (1)")
     assert "ana" in silences.inner_text()
+    assert "the alert “12000 deliveries waiting”" in silences.inner_text()  # not its key
     backlog = page.get_by_role("table", name="Firing (2)").locator("tr", has_text="12000")
     assert "silenced until" in backlog.inner_text()
     assert _alert(server, "12000 deliveries waiting")["silenced"] is True
@@ -131,6 +136,8 @@ def test_with_an_api_token_the_page_asks_for_it_and_sends_it(guarded: Process, p
     """The server wants a token: the page shows a token field; without it an action is refused
     with the reason and nothing changes; with it the action goes through."""
     page.goto(f"{guarded.url}/alerts")
+    rows = page.get_by_role("table", name="Firing (2)").locator("tbody tr")
+    assert "notifying slack" in rows.first.inner_text()  # critical: PagerDuty has no URL here
     field = page.get_by_label("API token")
     assert field.get_attribute("type") == "password"
     page.get_by_role("button", name="Acknowledge: CI is failing on main").click()
