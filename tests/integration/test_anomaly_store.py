@@ -371,3 +371,28 @@ def test_a_stop_is_going_on_for_two_months_after_the_last_run(engine: Engine) ->
     with engine.connect() as conn:
         assert [a for a in active_anomalies(conn, 50) if a.series == "octo/app · CI"] == []
     assert over.resolved >= 1
+
+
+CI_RUNS = ("octo/app · CI", "runs")
+
+
+def test_a_stop_followed_by_a_return_is_over_and_the_return_is_going_on(engine: Engine) -> None:
+    """CI paused for three weeks and came back: the stop is no longer going on (resolved, kept
+    as history), the return is; a pass that first saw only the stop resolves it then."""
+    before = _daily_runs("CI", range(100), 3) + _daily_runs("Nightly", range(109), 1)
+    with engine.begin() as conn:
+        FactWriter(conn).upsert_runs([parse_record(r).fact for r in before])
+    detect_and_record(engine, lambda _s, _d: RATE, now=NOW)
+    with engine.connect() as conn:
+        [stop] = [a for a in active_anomalies(conn, 50) if (a.series, a.metric) == CI_RUNS]
+    assert (stop.kind, stop.observed) == ("level_shift", 0.0)
+    after = _daily_runs("CI", range(121, 151), 3) + _daily_runs("Nightly", range(109, 152), 1)
+    with engine.begin() as conn:
+        FactWriter(conn).upsert_runs([parse_record(r).fact for r in after])
+    report = detect_and_record(engine, lambda _s, _d: RATE, now=NOW + timedelta(days=1))
+    with engine.connect() as conn:
+        active = [a for a in active_anomalies(conn, 50) if (a.series, a.metric) == CI_RUNS]
+        ended = get_anomaly(conn, stop.id)
+    assert [(a.kind, a.expected, a.observed > 0) for a in active] == [("level_shift", 0.0, True)]
+    assert ended.resolved_at == NOW + timedelta(days=1)
+    assert report.resolved >= 1  # the cost of CI stopped and came back too

@@ -7,8 +7,10 @@ still followed: something happened in it within ``tuning.followed_days``
 of the store's last complete day (a run, or a day with a total: 60 days,
 half a year for weekly totals). So the stop of a workflow that never runs
 again is going on for two months after its last run, and then over, as is
-any anomaly of a workflow retired. An
-anomaly no longer going on is resolved by the next pass that does not see it.
+any anomaly of a workflow retired. A shift or drift that a later one of its
+series went back from (a stop followed by a return, a slowdown by a
+recovery) is over too. An anomaly no longer going on is resolved by the next
+pass that does not see it.
 A pass over the ``history`` also records, as resolved, every anomaly of the
 stored series that is over (after an import or a backfill: the charts then
 mark the changes of the past, and people can review and label them).
@@ -56,8 +58,10 @@ def detect_and_record(
         if followed(s, through)
     }
     found = findings(series, tuning, bands)
-    current = [f for f in found if _current(f, judged)]
-    past = [f for f in found if history and not _current(f, judged)]
+    over = _returned(found)
+    now_on = [i not in over and _current(f, judged) for i, f in enumerate(found)]
+    current = [f for f, on in zip(found, now_on, strict=True) if on]
+    past = [f for f, on in zip(found, now_on, strict=True) if history and not on]
     with engine.begin() as conn:
         return anomalies.record(conn, (_row(f) for f in current), now, (_row(f) for f in past))
 
@@ -76,6 +80,24 @@ def followed(series: Series, through: date | None) -> bool:
 def _current(finding: Finding, judged: dict[tuple[str, str], tuple[int, Tuning]]) -> bool:
     known = judged.get((finding.series, finding.metric))
     return known is not None and _going_on(finding, *known)
+
+
+def _returned(found: list[Finding]) -> set[int]:
+    """The lasting changes (shifts and drifts) that a later one of their series went back from:
+    a stop followed by a return, a slowdown by a recovery. Those are over, whatever their age;
+    a later change the same way (a further step) leaves the first going on. (Their positions.)"""
+    lasting: dict[tuple[str, str], list[int]] = {}
+    for i, f in enumerate(found):
+        if f.anomaly.kind in ("level_shift", "drift"):
+            lasting.setdefault((f.series, f.metric), []).append(i)
+    over = set()
+    for changes in lasting.values():
+        changes.sort(key=lambda i: found[i].anomaly.index)
+        for n, earlier in enumerate(changes):
+            way = found[earlier].anomaly.change
+            if any(found[later].anomaly.change * way < 0 for later in changes[n + 1 :]):
+                over.add(earlier)
+    return over
 
 
 def _going_on(finding: Finding, length: int, tuning: Tuning) -> bool:
