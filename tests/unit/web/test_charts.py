@@ -9,6 +9,7 @@ from typing import Any
 from controltower.store.anomalies import StoredAnomaly
 from controltower.telemetry.metrics import GroupMetrics, Stats
 from controltower.web.charts import STEP_OUTCOMES, histogram, timeline, trend_charts, with_anomalies
+from controltower.web.pages.filters import prob
 
 DAY = datetime(2026, 3, 4, 15, 30, tzinfo=UTC)
 FIGURE: dict[str, Any] = {
@@ -138,3 +139,15 @@ def test_steps_are_coloured_and_named_by_outcome() -> None:
     assert traces["other"]["x"] == [0.0]
     order = ["1. Set up job", "2. Build", "3. Deploy"]  # as they ran, across the groups
     assert figure["layout"]["yaxis"]["categoryarray"] == order
+
+
+def test_a_probability_is_never_rounded_to_a_certainty() -> None:
+    """0.3% reads as under 1%, 99.7% as over 99%; 0 and 1 (a baseline's) stay as they are."""
+    assert [prob(v) for v in (None, 0.0, 0.003, 0.42, 0.997, 1.0)] == [
+        "–",
+        "0%",
+        "<1%",
+        "42%",
+        ">99%",
+        "100%",
+    ]

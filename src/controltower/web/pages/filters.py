@@ -3,7 +3,7 @@
 Filters (days, branch, event) live in the query string and every link on a
 page carries them, so a view can be shared and drilling down keeps them.
 The Jinja2 templates object is built here once, with the number formats
-(``pct``, ``delta``, ``mins``, ``secs``) as template globals.
+(``pct``, ``prob``, ``delta``, ``mins``, ``secs``) as template globals.
 """
 
 from __future__ import annotations
@@ -30,6 +30,17 @@ templates = Jinja2Templates(directory=str(files("controltower.web") / "templates
 def pct(value: float | None) -> str:
     """A share as a percentage, or an en dash."""
     return "–" if value is None else f"{value * 100:.1f}%"
+
+
+def prob(value: float | None) -> str:
+    """A probability as a whole percentage, never rounded to a certainty it is not."""
+    if value is None:
+        return "–"
+    if 0 < value < 0.005:
+        return "<1%"
+    if 0.995 < value < 1:
+        return ">99%"
+    return f"{value * 100:.0f}%"
 
 
 def delta(value: float | None) -> str:
@@ -121,4 +132,4 @@ def render(
     )
 
 
-templates.env.globals.update(pct=pct, delta=delta, mins=mins, secs=duration)
+templates.env.globals.update(pct=pct, prob=prob, delta=delta, mins=mins, secs=duration)
