@@ -349,3 +349,31 @@ def test_the_api_reference_draws_from_the_server_alone(
     local = (server.url, f"blob:{server.url}", "data:")  # a web worker's script is a blob
     assert [url for url in asked if not url.startswith(local)] == []
     assert page.errors == []  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/",
+        "/repositories/collinbarrett/FilterLists",
+        "/cost",
+        "/anomalies",
+        "/models",
+        "/alerts",
+        "run",
+    ],
+)
+def test_a_phone_sized_window_scrolls_tables_not_the_page(
+    server: Process, page: Page, path: str
+) -> None:
+    """At 390 px wide the page itself is no wider than the window: wide tables scroll inside."""
+    address = f"{server.url}{path}{QUERY}"
+    if path == "run":  # the newest run of a repository with jobs and a timeline
+        page.goto(f"{server.url}/repositories/collinbarrett/FilterLists{QUERY}")
+        link = page.get_by_role("table", name="Recent runs").get_by_role("link", name="run ")
+        address = f"{server.url}{link.first.get_attribute('href')}"  # with its filters
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(address)
+    page.wait_for_load_state("networkidle")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    assert page.errors == []  # type: ignore[attr-defined]
