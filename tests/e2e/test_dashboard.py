@@ -158,6 +158,19 @@ def test_filters_apply_and_carry_into_the_navigation(server: Process, page: Page
     assert "hmcts/ccpay-payment-app" not in rows.all_inner_texts()[0]  # its CI runs on master
 
 
+def test_cost_by_repository_and_workflow_links_to_their_pages(server: Process, page: Page) -> None:
+    """The costliest workflow's row opens its workflow page, with the filters kept."""
+    page.goto(f"{server.url}/cost{QUERY}")
+    repositories = page.get_by_role("table", name="Cost by repository").locator("tbody tr")
+    assert repositories.count() == 5
+    workflows = page.get_by_role("table", name="Cost by workflow")
+    top = workflows.locator("tbody tr").first.get_by_role("link")
+    name = top.inner_text()
+    top.click()
+    page.wait_for_url("**/workflows/*?days=90")
+    assert page.get_by_role("heading", level=1).inner_text() == name.split(" · ", 1)[1]
+
+
 def test_a_chart_with_nothing_to_draw_says_so(server: Process, page: Page) -> None:
     """A branch that never ran: no empty axes, a line saying there is nothing to draw."""
     page.goto(f"{server.url}/?days=90&branch=no-such-branch")

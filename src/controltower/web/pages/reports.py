@@ -7,12 +7,19 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import Connection
 
 from controltower.store import anomalies as anomaly_store
-from controltower.telemetry import deployments
+from controltower.telemetry import deployments, drilldown
 from controltower.telemetry.dora import Dora
 from controltower.telemetry.metrics import Window
 from controltower.web import charts
 from controltower.web.deps import ConnectionDep, ContainerDep, kept
-from controltower.web.pages.filters import FiltersDep, duration, page_scope, pct, render
+from controltower.web.pages.filters import (
+    FiltersDep,
+    PageFilters,
+    duration,
+    page_scope,
+    pct,
+    render,
+)
 from controltower.web.pages.overview import cost_view
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
@@ -79,7 +86,14 @@ def cost_page(
     if container.settings.anomaly.enabled:
         found = anomaly_store.anomalies_since(conn, window.start)
         chart = charts.with_anomalies(chart, found, "cost")
-    by_workflow = sorted(report.by_workflow.items(), key=lambda kv: -kv[1])
+    ids = {
+        repository: drilldown.workflow_ids(conn, repository) for repository in report.by_repository
+    }
+    by_workflow = [
+        (name, usd, _workflow_link(ids, name, filters))
+        for name, usd in sorted(report.by_workflow.items(), key=lambda kv: -kv[1])
+    ]
+    by_repository = sorted(report.by_repository.items(), key=lambda kv: -kv[1])
     return render(
         request,
         "cost.html",
@@ -91,4 +105,15 @@ def cost_page(
         cost=report,
         cost_chart=chart,
         by_workflow=by_workflow,
+        by_repository=by_repository,
     )
+
+
+def _workflow_link(ids: dict[str, dict[str, int]], name: str, filters: PageFilters) -> str | None:
+    """The page of the workflow a cost row names ("owner/repo · workflow"), None if unknown;
+    ``ids``: each repository's workflows by name."""
+    repository, _, workflow = name.partition(" · ")
+    workflow_id = ids.get(repository, {}).get(workflow)
+    if workflow_id is None:
+        return None
+    return filters.link(f"/repositories/{repository}/workflows/{workflow_id}")
