@@ -151,6 +151,24 @@ def test_bad_parameters_get_422(client: TestClient) -> None:
     assert client.get("/api/v1/cost", params={"start": "yesterday"}).status_code == 422
 
 
+def test_every_refusal_has_one_json_shape(client: TestClient) -> None:
+    """Whoever refuses (validation, a missing resource, the store's own errors), the JSON body
+    says what kind of error first, then FastAPI's detail as it is."""
+    invalid = client.get("/api/v1/metrics", params={"days": "0"})
+    assert invalid.json()["error"] == "ValidationError"
+    assert invalid.json()["detail"][0]["loc"] == ["query", "days"]
+    missing = client.get("/api/v1/repositories/octo/nope/runs/1")
+    assert missing.status_code == 404
+    assert missing.json() == {"error": "NotFound", "detail": missing.json()["detail"]}
+    assert "octo/nope" in missing.json()["detail"]
+    unknown = client.post(
+        "/api/v1/anomalies/999999/verdict", json={"verdict": "confirmed", "by": "a"}
+    )
+    assert unknown.status_code == 404
+    assert unknown.json()["error"] == "AnomalyNotFound"
+    assert client.get("/no/such/thing").json() == {"error": "NotFound", "detail": "Not Found"}
+
+
 def test_a_date_without_a_zone_is_utc(client: TestClient) -> None:
     """``start=2026-04-01`` means midnight UTC, on every endpoint that takes a window."""
     day = {"start": "2026-04-01", "end": "2026-04-08T12:00"}
