@@ -273,8 +273,14 @@ def test_dora_from_github_deployment_statuses_and_pushes(settings: Settings) -> 
     deployment(4, 30, "success", env="staging")  # not production: not counted
     with TestClient(create_app(container)) as client:
         body = client.get("/api/v1/dora", params=WEEK).json()
+        page = client.get("/dora", params={"days": 365}).text
     container.close()
     assert body["deployments"] == 3
+    # the page lists the deployments the keys count, newest first, each linking to its repository
+    rows = page.split("<tbody>")[1].split("</tbody>")[0].split("<tr>")[1:]
+    assert len(rows) == 3
+    assert ["failed" in r for r in rows] == [False, True, False]
+    assert all('href="/repositories/octo/web?days=365"' in r for r in rows)
     assert body["deployment_frequency"]["value"] == pytest.approx(2 / 7)
     assert body["lead_time"]["value"] == pytest.approx(3 * 3600 + 300)
     assert body["lead_time"]["coverage"] == 1.0

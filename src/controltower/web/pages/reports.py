@@ -8,7 +8,7 @@ from sqlalchemy import Connection
 
 from controltower.store import anomalies as anomaly_store
 from controltower.telemetry import deployments, drilldown
-from controltower.telemetry.dora import Dora
+from controltower.telemetry.dora import DeploymentEvent
 from controltower.telemetry.metrics import Window
 from controltower.web import charts
 from controltower.web.deps import ConnectionDep, ContainerDep, kept
@@ -22,6 +22,7 @@ from controltower.web.pages.filters import (
 )
 from controltower.web.pages.overview import cost_view
 
+DEPLOYMENTS_SHOWN = 100
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
 
@@ -31,14 +32,15 @@ def dora_page(
 ) -> HTMLResponse:
     """The four keys with their bands and coverage."""
 
-    def compute(conn: Connection) -> tuple[Window, Dora]:
+    def compute(conn: Connection) -> tuple[Window, list[DeploymentEvent]]:
         window, scope = page_scope(conn, filters)
-        return window, deployments.dora_report(
+        return window, deployments.deployment_events(
             conn, window, scope, container.settings.telemetry.dora
         )
 
     view = kept(container, ("dora", *filters.key()), compute)
-    window, report = view.value
+    window, events = view.value
+    report = deployments.dora_from(events, window)
     keys = [
         (
             "Deployment frequency",
@@ -61,6 +63,8 @@ def dora_page(
         as_of=view.computed_at,
         dora=report,
         keys=keys,
+        deployments=sorted(events, key=lambda e: e.finished_at, reverse=True)[:DEPLOYMENTS_SHOWN],
+        deployment_count=len(events),
     )
 
 
