@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 
+from tests.support.deliveries import signed, workflow_run_payload
 from tests.support.server import cli_env, free_port, run_cli, start
 
 
@@ -94,5 +95,13 @@ def test_demo_loads_real_history_and_serves_it(tmp_path: Path) -> None:
         )
         assert hypothetical.status_code == 200, hypothetical.text
         assert hypothetical.json()["version"] == 1
+        # The printed webhook secret verifies deliveries: signed with it, one is taken.
+        printed = re.search(r"webhook secret \(demo\): (\w+)", log)
+        assert printed is not None, log
+        body, headers = signed("workflow_run", workflow_run_payload(987654321), printed[1])
+        hook = f"http://127.0.0.1:{port}/webhooks/github"
+        assert httpx.post(hook, content=body, headers=headers, timeout=10).status_code == 202
+        _, forged = signed("workflow_run", workflow_run_payload(987654322), "not the secret")
+        assert httpx.post(hook, content=body, headers=forged, timeout=10).status_code == 401
     finally:
         demo.stop()

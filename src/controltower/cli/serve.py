@@ -9,6 +9,7 @@ from importlib.resources import as_file, files
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from pydantic import SecretStr
 
 from controltower.cli.context import state
 from controltower.cli.logs import configure
@@ -145,7 +146,9 @@ def demo_command(ctx: typer.Context, host: HostOpt = None, port: PortOpt = None)
             secret_file.write_text(secrets.token_hex(20))
         secret = secret_file.read_text().strip()
         settings = settings.model_copy(
-            update={"github": settings.github.model_copy(update={"webhook_secret": secret})}
+            update={
+                "github": settings.github.model_copy(update={"webhook_secret": SecretStr(secret)})
+            }
         )
         secret_note = f"\n  webhook secret (demo): {secret}  (kept in {secret_file})"
     if "mode" not in settings.intelligence.model_fields_set:  # shown, unless configured
