@@ -86,8 +86,14 @@ RECORDS = [
         ],
     ),
     run(2, 3600, "failure", jobs=[job("build", 3605, 3800), job("test", 3805, 3900, "failure")]),
-    run(
-        2, 3600, "success", run_attempt=2, jobs=[job("build", 4005, 4200), job("test", 4205, 4600)]
+    run(  # re-run at 4000 s: GitHub keeps the run's created_at, its run_started_at is new
+        2,
+        3600,
+        "success",
+        run_attempt=2,
+        started_at=at(4000),
+        completed_at=at(4600),
+        jobs=[job("build", 4005, 4200), job("test", 4205, 4600)],
     ),
     run(3, 7200, "success"),
     run(4, 10800, "failure"),
@@ -117,6 +123,7 @@ def test_run_detail_has_its_attempts_jobs_steps_and_critical_path(engine: Engine
     assert {j.name: len(j.steps) for j in first.jobs}["test"] == 2
     assert first.queue_s == 5
     assert (rerun.attempt, rerun.attempts, rerun.conclusion) == (2, (1, 2), "success")
+    assert (earlier.queue_s, rerun.queue_s) == (5, 5)  # each from its own request, not 405 s
     assert (earlier.attempt, earlier.conclusion) == (1, "failure")
     assert [j.name for j in earlier.critical_path] == ["build", "test"]
 
@@ -138,7 +145,7 @@ def test_steps_rank_by_median_and_jobs_have_a_history(engine: Engine) -> None:
     assert [p.seconds for p in history.points] == [295, 95, 395]
     assert history.stats.runs == 2
     assert history.stats.flaky_commits == 1
-    assert sorted(durations) == [595.0, 595.0, 595.0]  # runs 1, 2 (attempt 2), 3
+    assert sorted(durations) == [595.0, 595.0, 600.0]  # runs 1, 3, 2 (attempt 2)
     assert workflow is not None
     assert workflow.name == "CI"
 

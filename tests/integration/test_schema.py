@@ -108,3 +108,39 @@ def test_upgrading_fills_the_derived_figures_of_stored_runs_and_jobs(database_ur
         2,
         2,
     )
+
+
+def test_upgrading_clears_the_queue_time_of_re_runs(database_url: str) -> None:
+    """Stored before revision 0019, a re-run's "queue" (days since the run's first request) is
+    cleared; a first attempt's is kept."""
+    engine = make_engine(database_url)
+    try:
+        schema.upgrade(engine, "0018")
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO repositories (id, full_name, created_at) "
+                    "VALUES (1, 'octo/app', '2026-01-01 00:00:00')"
+                )
+            )
+            conn.execute(
+                text("INSERT INTO workflows (id, repository_id, name) VALUES (1, 1, 'CI')")
+            )
+            for pk, attempt, queue in ((1, 1, 12.0), (2, 2, 259200.0)):
+                conn.execute(
+                    text(
+                        "INSERT INTO workflow_runs (id, repository_id, workflow_id, run_id,"
+                        " attempt, status, conclusion, created_at, queue_s, source, snapshot)"
+                        " VALUES (:pk, 1, 1, '7', :attempt, 'completed', 'success',"
+                        " '2026-03-01 23:59:00', :queue, 'import', 's')"
+                    ),
+                    {"pk": pk, "attempt": attempt, "queue": queue},
+                )
+        schema.upgrade(engine)
+        with engine.connect() as conn:
+            queues = conn.execute(
+                text("SELECT attempt, queue_s FROM workflow_runs ORDER BY attempt")
+            ).all()
+    finally:
+        engine.dispose()
+    assert [tuple(row) for row in queues] == [(1, 12.0), (2, None)]

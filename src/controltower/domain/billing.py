@@ -97,14 +97,19 @@ def run_figures(
     duration_s: float | None,
     runner_labels: Iterable[str],
     runner_os: str | None,
+    attempt: int = 1,
 ) -> dict[str, Any]:
     """What the store keeps beside a run attempt for aggregate queries.
 
     Its UTC day, its queue time (requested to started, when both are known and
-    in order), its runner type, and the minutes it is estimated at when no job
-    of it is known (its whole duration, rounded up).
+    in order; none for a re-run, ``attempt`` over 1: GitHub keeps the run's
+    first ``created_at``, so that span is how long after the first attempt it
+    was re-run, not a wait), its runner type, and the minutes it is estimated
+    at when no job of it is known (its whole duration, rounded up).
     """
-    queue = (started_at - created_at).total_seconds() if created_at and started_at else None
+    queue = None
+    if created_at is not None and started_at is not None and attempt <= 1:
+        queue = (started_at - created_at).total_seconds()
     return {
         "created_day": created_at.astimezone(UTC).date() if created_at else None,
         "queue_s": queue if queue is not None and queue >= 0 else None,

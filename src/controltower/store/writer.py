@@ -306,6 +306,7 @@ class FactWriter:
                 fact.duration_s,
                 fact.runner_labels,
                 fact.runner_os,
+                fact.attempt,
             ),
         }
 

@@ -144,12 +144,17 @@ class RunDetail:
 
     @property
     def queue_s(self) -> float | None:
-        """From the run being requested to its first job starting."""
+        """From the attempt being requested to its first job starting: for the first attempt
+        from the run's ``created_at``; for a re-run, which keeps that, from the attempt's own
+        start (``started_at``, GitHub's ``run_started_at``), and only when its jobs are known."""
         starts = [j.started_at for j in self.jobs if j.started_at is not None]
-        first = min(starts) if starts else self.started_at
-        if first is None or self.created_at is None or first < self.created_at:
+        if self.attempt > 1:
+            requested, first = self.started_at, min(starts) if starts else None
+        else:
+            requested, first = self.created_at, min(starts) if starts else self.started_at
+        if first is None or requested is None or first < requested:
             return None
-        return (first - self.created_at).total_seconds()
+        return (first - requested).total_seconds()
 
 
 def find_workflow(conn: Connection, repository: str, workflow_id: int) -> WorkflowRef | None:

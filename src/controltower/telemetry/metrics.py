@@ -4,7 +4,9 @@ What each figure counts:
 
 - ``runs``: distinct workflow runs created in the window; ``attempts``: their
   attempts (a re-run is another attempt of the same run); ``reruns``:
-  attempts beyond the first.
+  attempts beyond the first, counted from the latest attempt's number, so
+  that a run whose earlier attempts were never stored (GitHub's API lists
+  only the latest) still counts its re-runs.
 - ``success_rate`` and ``failure_rate``: shares of runs whose *latest*
   attempt passed (``success``) or failed (``failure``, ``timed_out``,
   ``startup_failure``), among completed runs; cancelled and skipped runs
@@ -12,7 +14,8 @@ What each figure counts:
 - ``duration_p50/p90/p95``: seconds, over successful *attempts*, each attempt
   counted once, so a re-run neither hides nor doubles a duration.
 - ``queue_p50/p95``: seconds from a run being requested to its first job
-  starting, where both are known.
+  starting, where both are known, over first attempts (GitHub keeps a run's
+  first ``created_at`` on its re-runs).
 - ``flaky_commits``: commits on which the same workflow (or, for jobs, the
   same job) both failed and later passed: the flaky-test signal.
 """
@@ -98,16 +101,18 @@ class Outcome:
     conclusion: str | None
     duration_s: float | None
     queue_s: float | None
+    attempt: int = 1
 
 
 def summarize(outcomes: Sequence[Outcome], flaky: int = 0) -> Stats:
     """The figures of one group from its attempts; ``flaky``: its flaky commits, counted apart."""
-    runs = completed = passed = failed = 0
+    runs = completed = passed = failed = reruns = 0
     durations: list[float] = []
     queues: list[float] = []
     for o in outcomes:
         if o.latest:
             runs += 1
+            reruns += max(0, o.attempt - 1)  # counted from its number: earlier ones may be missing
             if o.conclusion is not None:
                 completed += 1
                 passed += is_passed(o.conclusion)
@@ -120,8 +125,8 @@ def summarize(outcomes: Sequence[Outcome], flaky: int = 0) -> Stats:
     queues.sort()
     return Stats(
         runs=runs,
-        attempts=len(outcomes),
-        reruns=len(outcomes) - runs,
+        attempts=runs + reruns,
+        reruns=reruns,
         success_rate=passed / completed if completed else None,
         failure_rate=failed / completed if completed else None,
         duration_p50=percentile(durations, 50, ordered=True),
@@ -141,13 +146,17 @@ def stats(attempts: Sequence[Attempt]) -> Stats:
         if current is None or item.attempt > current.attempt:
             latest[item.run_key] = item
     outcomes = [
-        Outcome(latest[a.run_key] is a, a.conclusion, a.duration_s, _queue(a)) for a in attempts
+        Outcome(latest[a.run_key] is a, a.conclusion, a.duration_s, _queue(a), a.attempt)
+        for a in attempts
     ]
     return summarize(outcomes, flaky_commits(attempts))
 
 
 def _queue(a: Attempt) -> float | None:
-    if a.started_at is None or a.created_at is None or a.started_at < a.created_at:
+    """Requested to started, for a first attempt (a re-run keeps the run's first ``created_at``)."""
+    if a.attempt > 1 or a.started_at is None or a.created_at is None:
+        return None
+    if a.started_at < a.created_at:
         return None
     return (a.started_at - a.created_at).total_seconds()
 

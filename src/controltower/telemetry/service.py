@@ -76,12 +76,13 @@ def _figures(
             runs_t.c.conclusion,
             runs_t.c.duration_s,
             runs_t.c.queue_s,
+            runs_t.c.attempt,
         )
     ).all()
     width = len(columns)
     split: dict[str, dict[str, list[Outcome]]] = {key: defaultdict(list) for key in keys}
     for row in rows:
-        outcome = Outcome(bool(row[width]), row[width + 1], row[width + 2], row[width + 3])
+        outcome = Outcome(bool(row[width]), *row[width + 1 : width + 5])
         for index, key in enumerate(keys):
             split[key][_label(key, row[index])].append(outcome)
     flaky = _flaky(conn, window, filters, keys) if with_flaky else {key: {} for key in keys}

@@ -44,6 +44,21 @@ def test_rerun_counts_once_as_a_run_and_its_latest_attempt_decides() -> None:
     assert result.failure_rate == 0.0
 
 
+def test_re_runs_count_from_the_attempt_number_when_earlier_ones_were_never_stored() -> None:
+    """GitHub's API lists only a run's latest attempt: attempt 4 alone is still three re-runs."""
+    result = stats([_a("r1", 4, "success", 100), _a("r2", 1, "success", 80)])
+    assert (result.runs, result.attempts, result.reruns) == (2, 5, 3)
+
+
+def test_a_re_run_has_no_queue_time_from_the_run_s_creation() -> None:
+    """A re-run keeps the run's first created_at: started minus that is no wait for a runner."""
+    days_later = 3 * 86400.0
+    result = stats(
+        [_a("r1", 1, "success", 100, queue=5.0), _a("r1", 2, "success", 90, queue=days_later)]
+    )
+    assert (result.queue_p50, result.queue_p95) == (5.0, 5.0)
+
+
 def test_durations_count_each_successful_attempt_once() -> None:
     """Only successful attempts give durations, failed attempts' durations are left out."""
     result = stats(
