@@ -133,7 +133,7 @@ def test_the_models_page_shows_live_accuracy_per_predictor(container: Container)
     failure = live.split('aria-label="Failure of runs, live"', 1)[1].split("</table>", 1)[0]
     model_row = failure.split("<td>model</td>", 1)[1].split("</tr>", 1)[0]
     assert model_row.count('<td class="num">0.000</td>') == 3  # precision, recall and F1
-    assert "<td>previous</td>" in failure
+    assert "<td>previous run</td>" in failure  # the baseline named in words
     assert 'aria-label="Duration of successful runs, live"' in live
     assert 'aria-label="Failure of jobs, live"' not in live  # no run here has jobs
 

@@ -196,7 +196,11 @@ def test_an_empty_or_inverted_window_is_refused(client: TestClient, params: dict
     """A window with no length, or ending before it starts, is a 422 naming the problem."""
     response = client.get("/api/v1/metrics", params=params)
     assert response.status_code == 422
-    assert "days" in response.text or "start must be before" in response.text
+    assert response.json()["error"] == "ValidationError"  # whichever check refused it
+    [problem] = response.json()["detail"]
+    field = "days" if "days" in params else "start"
+    assert problem["loc"] == ["query", field]
+    assert field == "days" or "start must be before end" in problem["msg"]
 
 
 def test_dora_from_github_deployment_statuses_and_pushes(settings: Settings) -> None:

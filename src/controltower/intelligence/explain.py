@@ -48,6 +48,11 @@ def _fails5(v: float) -> str:
     return f"failed {v:.0f} of the last 5 runs"
 
 
+def _hours(v: float) -> str:
+    """Hours, or days from two days on."""
+    return f"{v / 24:,.1f} days" if v >= 48 else f"{v:,.1f} hours"
+
+
 def _lines(v: float) -> str:
     return f"{'large' if v >= 500 else 'small'} change: {v:,.0f} lines"
 
@@ -67,7 +72,7 @@ PHRASES: dict[str, Callable[[float], str]] = {
     "wb_fails_last5": _fails5,
     "wb_fail_rate": lambda v: f"{_pct(v)} of recent runs on this branch failed",
     "wb_runs": lambda v: f"{v:,.0f} earlier runs of this workflow on this branch",
-    "wb_hours_since": lambda v: f"{v:,.1f} hours since this branch's last run finished",
+    "wb_hours_since": lambda v: f"{_hours(v)} since this branch's last run finished",
     "wf_fails_last5": lambda v: f"the workflow failed {v:.0f} of its last 5 runs",
     "wf_fail_rate": lambda v: f"{_pct(v)} of the workflow's recent runs failed",
     "repo_prev_failed": lambda v: f"the repository's last run {'failed' if v else 'passed'}",
@@ -75,7 +80,7 @@ PHRASES: dict[str, Callable[[float], str]] = {
     "repo_fail_rate": lambda v: f"{_pct(v)} of the repository's recent runs failed",
     "repo_fail_rate_all": lambda v: f"{_pct(v)} of all the repository's runs failed",
     "repo_runs": lambda v: f"{v:,.0f} earlier runs in the repository",
-    "hours_since_request": lambda v: f"{v:,.1f} hours since the previous run was requested",
+    "hours_since_request": lambda v: f"{_hours(v)} since the previous run was requested",
     "in_flight": lambda v: f"{v:.0f} other runs in progress",
     "actor_fail_rate": lambda v: f"{_pct(v)} of this author's recent runs failed",
     "actor_runs": lambda v: f"this author's {v:,.0f} earlier runs",

@@ -152,7 +152,18 @@ def anomaly_words(a: StoredAnomaly) -> tuple[str, str]:
         detail = f"none since {a.started_at:%Y-%m-%d}, against a normal {expected}"
     if a.usd_per_month:
         detail += f"; {a.usd_per_month:+,.0f} USD a month"
-    return f"{what} in {a.metric} of {a.series}", detail
+    return f"{what} in {METRIC_WORDS.get(a.metric, a.metric)} of {a.series}", detail
+
+
+# The series' metrics as a title names them.
+METRIC_WORDS = {
+    "duration": "duration",
+    "job_duration": "job duration",
+    "queue": "queue time",
+    "failures": "failures",
+    "cost": "cost",
+    "runs": "runs",
+}
 
 
 def _anomaly_problems(conn: Connection, limit: int) -> list[Problem]:

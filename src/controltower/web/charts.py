@@ -106,7 +106,7 @@ def _within_scale(
 
 
 def _note(figure: dict[str, Any], text: str) -> None:
-    """A line of text at the top right of the plot."""
+    """A line of text in the plot's top right corner (inside it: above, the legend may be)."""
     figure["layout"].setdefault("annotations", []).append(
         {
             "text": text,
@@ -115,8 +115,9 @@ def _note(figure: dict[str, Any], text: str) -> None:
             "x": 1,
             "y": 1,
             "xanchor": "right",
-            "yanchor": "bottom",
+            "yanchor": "top",
             "showarrow": False,
+            "bgcolor": "rgba(255,255,255,0.85)",
             "font": {"size": 11, "color": "#57606a"},
         }
     )
@@ -174,11 +175,19 @@ def timeline(
                 "categoryarray": names,
                 "tickmode": "array",
                 "tickvals": names,
-                "ticktext": names,
+                "ticktext": [_short(n) for n in names],  # in full in the hover and the table
             },
             "height": max(200, 28 * len(names) + 90),
         },
     }
+
+
+LABEL_CHARACTERS = 32
+
+
+def _short(name: str) -> str:
+    """A bar's label cut to ``LABEL_CHARACTERS``, so the bars keep most of a narrow chart."""
+    return name if len(name) <= LABEL_CHARACTERS else name[: LABEL_CHARACTERS - 1] + "…"
 
 
 def _unique(names: list[str]) -> list[str]:

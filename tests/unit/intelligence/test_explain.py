@@ -32,6 +32,8 @@ from controltower.intelligence.predictors import Labelled
         ("job_log_median5", math.log(90.0), "this job usually takes 1.5 min"),
         ("dur_wb_prev", 1071.0, "the last successful run on this branch took 17.9 min"),
         ("dur_prev", 42.0, "the workflow's last successful run took 42 s"),
+        ("hours_since_request", 30.0, "30.0 hours since the previous run was requested"),
+        ("hours_since_request", 10926.5, "455.3 days since the previous run was requested"),
         ("dur_spread20", 0.25, "its recent durations vary by 25% of their median"),
     ],
 )

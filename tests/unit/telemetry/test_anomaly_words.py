@@ -66,6 +66,8 @@ def test_the_detail_gives_both_values_in_the_unit_and_the_change() -> None:
     )
     stuck = anomaly_words(_anomaly("duration", "s", 175.5, 1_206_000.0))[1]
     assert stuck == "14.0 d against a normal 2.9 min (6,872 times normal)"
+    job = anomaly_words(_anomaly("job_duration", "s", 60.0, 150.0))[0]
+    assert job == "level shift in job duration of org/app · CI"  # the metric in words
     from_nothing = anomaly_words(_anomaly("runs", "runs", 0.0, 1.0))[1]
     assert from_nothing == "1 run a day against a normal 0 runs a day"
 

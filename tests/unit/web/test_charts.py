@@ -141,6 +141,17 @@ def test_steps_are_coloured_and_named_by_outcome() -> None:
     assert figure["layout"]["yaxis"]["categoryarray"] == order
 
 
+def test_a_long_bar_label_is_cut_and_kept_whole_for_the_hover() -> None:
+    """A step named at length leaves the bars room: its tick is cut, its category whole."""
+    at = datetime(2026, 3, 4, 12, 0, tzinfo=UTC)
+    name = "11. Upload Launcher build artifacts for every board we support"
+    figure = timeline([(name, at, at + timedelta(seconds=30), "passed", "success")], STEP_OUTCOMES)
+    [tick] = figure["layout"]["yaxis"]["ticktext"]
+    assert (len(tick), tick[-1]) == (32, "…")
+    assert name.startswith(tick[:-1])
+    assert figure["data"][0]["y"] == [name]
+
+
 def test_a_probability_is_never_rounded_to_a_certainty() -> None:
     """0.3% reads as under 1%, 99.7% as over 99%; 0 and 1 (a baseline's) stay as they are."""
     assert [prob(v) for v in (None, 0.0, 0.003, 0.42, 0.997, 1.0)] == [

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query
-from pydantic import BaseModel, Field, field_validator, model_validator
+from fastapi import APIRouter, Query
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import Connection
 
 from controltower.telemetry import activity, deployments, service
@@ -43,12 +44,6 @@ class WindowParams(BaseModel):
             return value
         return value.replace(tzinfo=UTC)
 
-    @model_validator(mode="after")
-    def _ordered(self) -> Self:
-        if self.start is not None and self.end is not None and self.start >= self.end:
-            raise ValueError("start must be before end")
-        return self
-
 
 WindowQuery = Annotated[WindowParams, Query()]
 
@@ -84,8 +79,10 @@ class CostPublic(BaseModel):
 def _window(conn: Any, params: WindowParams) -> Window:
     if params.start is not None:
         end = params.end or service.default_window(conn, params.days).end
-        if params.start >= end:
-            raise HTTPException(422, f"start must be before the window's end ({end.isoformat()})")
+        if params.start >= end:  # refused like a malformed parameter
+            message = f"Value error, start must be before end ({end.isoformat()})"
+            error = {"type": "value_error", "loc": ("query", "start"), "msg": message}
+            raise RequestValidationError([{**error, "input": params.start.isoformat()}])
         return Window(params.start, end)
     return service.default_window(conn, params.days, params.end)
 

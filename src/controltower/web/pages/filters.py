@@ -132,4 +132,15 @@ def render(
     )
 
 
-templates.env.globals.update(pct=pct, prob=prob, delta=delta, mins=mins, secs=duration)
+# What each predictor is, in words, where a page names it.
+PREDICTORS = {
+    "model": "model",
+    "previous": "previous run",
+    "always_pass": "always pass",
+    "median5": "median of last 5",
+    "history_rate": "job's past failure rate",
+}
+
+templates.env.globals.update(
+    pct=pct, prob=prob, delta=delta, mins=mins, secs=duration, predictor=PREDICTORS.get
+)
