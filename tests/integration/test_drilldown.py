@@ -11,7 +11,7 @@ from sqlalchemy import Engine, insert
 from controltower.bootstrap import build
 from controltower.config import Settings
 from controltower.ingest.history import parse_record
-from controltower.store import schema
+from controltower.store import queries, schema
 from controltower.store.engine import reading
 from controltower.store.tables import Delivery, table_of
 from controltower.store.writer import FactWriter
@@ -252,3 +252,18 @@ def test_the_api_serves_runs_problems_and_events(settings: Settings) -> None:
     assert problems["problems"][0]["kind"] == "failing-branch"
     assert [e["run_id"] for e in events] == ["6", "5"]
     assert {"/api/v1/problems", "/api/v1/events"} <= set(spec["paths"])
+
+
+def test_recent_runs_are_those_of_the_period(engine: Engine) -> None:
+    """The runs tables list runs created in the period asked for, its end excluded."""
+    _load(engine)
+    hours = [T0 + timedelta(hours=h) for h in (0, 2, 4)]
+    with engine.connect() as conn:
+        everything = queries.recent_runs(conn, repository="octo/app")
+        middle = queries.recent_runs(conn, repository="octo/app", within=(hours[0], hours[1]))
+        later = queries.recent_runs(conn, within=(hours[2], hours[2] + timedelta(days=1)))
+        before = queries.recent_runs(conn, within=(T0 - timedelta(days=9), T0))
+    assert [r.run_id for r in everything] == ["6", "5", "4", "3", "2", "2", "1"]
+    assert [(r.run_id, r.attempt) for r in middle] == [("2", 2), ("2", 1), ("1", 1)]
+    assert [r.run_id for r in later] == ["6", "5"]
+    assert before == []

@@ -42,8 +42,10 @@ def recent_runs(
     workflow_id: int | None = None,
     branch: str | None = None,
     event: str | None = None,
+    within: tuple[datetime, datetime] | None = None,
 ) -> list[RunRow]:
-    """The most recently created run attempts, newest first, optionally narrowed.
+    """The most recently created run attempts, newest first, optionally narrowed (``within``:
+    created in that period, its end excluded).
 
     Ordered as the ``created_at`` index runs (backwards), so the newest are
     found without sorting the table; a run not known beyond a job yet (no
@@ -80,6 +82,8 @@ def recent_runs(
         query = query.where(runs_t.c.branch == branch)
     if event is not None:
         query = query.where(runs_t.c.event == event)
+    if within is not None:
+        query = query.where(runs_t.c.created_at >= within[0], runs_t.c.created_at < within[1])
     return [RunRow(*row) for row in conn.execute(query)]  # type: ignore[call-arg]
 
 

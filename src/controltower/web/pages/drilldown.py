@@ -94,7 +94,12 @@ def repository_page(
         workflows=workflows,
         jobs=jobs,
         runs=queries.recent_runs(
-            conn, limit=20, repository=full_name, branch=filters.branch, event=filters.event
+            conn,
+            limit=20,
+            repository=full_name,
+            branch=filters.branch,
+            event=filters.event,
+            within=(window.start, window.end),
         ),
     )
 
@@ -158,6 +163,7 @@ def workflow_page(
             workflow_id=workflow.id,
             branch=filters.branch,
             event=filters.event,
+            within=(window.start, window.end),
         ),
     )
 

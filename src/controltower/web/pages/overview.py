@@ -157,7 +157,13 @@ def overview(
         feed=activity.feed(conn, scope, limit=25),
         deliveries=queries.delivery_states(conn, only=("pending",)),
         last_delivery=_ago(last),
-        runs=queries.recent_runs(conn, limit=20, branch=filters.branch, event=filters.event),
+        runs=queries.recent_runs(
+            conn,
+            limit=20,
+            branch=filters.branch,
+            event=filters.event,
+            within=(window.start, window.end),
+        ),
     )
 
 
