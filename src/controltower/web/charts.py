@@ -124,7 +124,7 @@ def _note(figure: dict[str, Any], text: str) -> None:
 
 
 # The groups a timeline's bars fall in, with their colours, in legend order.
-CRITICAL_PATH = (("critical path", "#bc4c00"), ("other", "#0969da"))
+CRITICAL_PATH = (("critical path", "#bc4c00"), ("other", "#0969da"), ("running", "#8250df"))
 STEP_OUTCOMES = (("failed", "#cf222e"), ("passed", "#1a7f37"), ("other", "#8c959f"))
 
 
@@ -137,13 +137,15 @@ def timeline(
     Each bar names its group (``groups``: the critical path and the rest for
     jobs, the outcome for steps); each group is its own trace, so the legend
     names it and its colour is not the only way to tell them apart (the
-    table says it too).
+    table says it too). One not started yet keeps its row, with no bar.
     """
-    ran = [bar for bar in bars if bar[1] is not None and bar[2] is not None]
-    names = _unique([bar[0] for bar in ran])
+    names = _unique([bar[0] for bar in bars])
+    ran = [
+        (n, b) for n, b in zip(names, bars, strict=True) if b[1] is not None and b[2] is not None
+    ]
     traces = []
     for label, colour in groups:
-        chosen = [(n, b) for n, b in zip(names, ran, strict=True) if b[3] == label]
+        chosen = [(n, b) for n, b in ran if b[3] == label]
         if not chosen:
             continue
         traces.append(

@@ -162,3 +162,23 @@ def test_a_probability_is_never_rounded_to_a_certainty() -> None:
         ">99%",
         "100%",
     ]
+
+
+def test_a_job_not_started_keeps_its_row_and_a_running_one_is_named() -> None:
+    """Queued jobs are listed without a bar; one running is its own trace in the legend."""
+    at = datetime(2026, 3, 4, 12, 0, tzinfo=UTC)
+    figure = timeline(
+        [
+            ("build", at, at + timedelta(minutes=3), "critical path", "success"),
+            (
+                "test",
+                at + timedelta(minutes=3),
+                at + timedelta(minutes=5),
+                "running",
+                "in_progress",
+            ),
+            ("deploy", None, None, "other", "queued"),
+        ]
+    )
+    assert [t["name"] for t in figure["data"]] == ["critical path", "running"]
+    assert figure["layout"]["yaxis"]["categoryarray"] == ["build", "test", "deploy"]

@@ -7,6 +7,7 @@ the filters; an unknown repository, workflow, run or job is a 404.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse
@@ -28,6 +29,16 @@ from controltower.web.pages.trends import marked_trends
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 OUTCOME_COLOURS = {"success": "#1a7f37", "failure": "#cf222e", "cancelled": "#8c959f"}
+
+
+def _job_bar(
+    job: drilldown.JobRow, now: datetime
+) -> tuple[str, datetime | None, datetime | None, str, str | None]:
+    """A job's bar on the run's timeline: one still running reaches ``now``."""
+    if job.started_at is not None and job.completed_at is None:
+        return (job.name, job.started_at, now, "running", job.status or "in progress")
+    group = "critical path" if job.critical else "other"
+    return (job.name, job.started_at, job.completed_at, group, job.conclusion or job.status)
 
 
 def _step_group(step: drilldown.StepRow) -> str:
@@ -187,6 +198,7 @@ def run_page(
     prediction = None
     if prediction_mode(conn, container.settings).shows:
         prediction = shown_prediction(conn, run.id, run.status, run.conclusion, run.duration_s)
+    now = datetime.now(UTC)  # where the bars of jobs still running end
     job_predictions = job_comparisons(conn, run.id) if prediction is not None else []
     window = service.default_window(conn, filters.days)
     title = f"{run.workflow.name} #{run.run_number or run.run_id}"
@@ -201,18 +213,7 @@ def run_page(
         run=run,
         prediction=prediction,
         job_predictions=job_predictions,
-        timeline_chart=charts.timeline(
-            [
-                (
-                    job.name,
-                    job.started_at,
-                    job.completed_at,
-                    "critical path" if job.critical else "other",
-                    job.conclusion,
-                )
-                for job in run.jobs
-            ]
-        ),
+        timeline_chart=charts.timeline([_job_bar(job, now) for job in run.jobs]),
     )
 
 
