@@ -105,3 +105,24 @@ def test_demo_loads_real_history_and_serves_it(tmp_path: Path) -> None:
         assert httpx.post(hook, content=body, headers=forged, timeout=10).status_code == 401
     finally:
         demo.stop()
+
+
+def test_a_database_that_does_not_answer_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    """No traceback: which database and why, for every command that needs it."""
+    env = cli_env(data_dir=str(tmp_path), database_url="postgresql://nobody@127.0.0.1:1/db")
+    for command in (["db", "upgrade"], ["model", "list"], ["alerts", "list"]):
+        result = run_cli(*command, env=env)
+        assert result.returncode == 2, (command, result.stderr)
+        assert result.stderr.startswith("database error: ")
+        assert "CONTROLTOWER_DATABASE_URL" in result.stderr
+        assert "Traceback" not in result.stderr
+
+
+def test_a_file_that_cannot_be_written_is_named_and_exit_2(tmp_path: Path) -> None:
+    """An export into a directory that does not exist says which path, without a traceback."""
+    env = cli_env(data_dir=str(tmp_path), database_url=f"sqlite:///{tmp_path / 'ct.db'}")
+    assert run_cli("db", "upgrade", env=env).returncode == 0
+    target = tmp_path / "missing" / "runs.csv"
+    result = run_cli("export", "runs", "--format", "csv", "-o", str(target), env=env)
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"error: No such file or directory: {target}"

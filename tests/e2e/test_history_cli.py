@@ -152,3 +152,28 @@ def test_unknown_file_kind_is_a_clear_error_and_imports_nothing(tmp_path: Path) 
     assert schema.current_revision(engine) is not None
     assert _dump(url)["runs"] == []
     engine.dispose()
+
+
+def test_a_truncated_or_false_archive_keeps_what_it_could_read_and_says_where_it_broke(
+    tmp_path: Path,
+) -> None:
+    """A download cut short: the records before the break are stored, the break is a rejection
+    with its line, exit status 1; a file that is no gzip at all stores nothing, the same way."""
+    whole = tmp_path / "whole.jsonl.gz"
+    with gzip.open(whole, "wt") as handle:
+        for n in range(1, 3001):
+            record = {"repository": "o/r", "run_id": n, "run_number": n, "conclusion": "success"}
+            handle.write(json.dumps(record) + "\n")
+    cut = tmp_path / "cut.jsonl.gz"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    false = tmp_path / "false.jsonl.gz"
+    false.write_text("not gzip\n")
+    url = f"sqlite:///{tmp_path / 'ct.db'}"
+    result = run_cli("import", str(cut), str(false), "--json", env=_env(tmp_path, url))
+    assert result.returncode == 1, result.stderr
+    report = json.loads(result.stdout)
+    [broken, not_gzip] = report["rejections"]
+    assert broken["reason"] == "unreadable from here on: the file ends early (truncated)"
+    assert broken["line"] == report["stored"] + 1 > 1000
+    assert (not_gzip["line"], "Not a gzipped file" in not_gzip["reason"]) == (1, True)
+    assert len(_dump(url)["runs"]) == report["stored"]

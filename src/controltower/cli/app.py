@@ -87,3 +87,23 @@ def main(argv: list[str] | None = None) -> None:
     except ControlTowerError as exc:
         typer.secho(f"error: {exc}", err=True, fg="red")
         sys.exit(1)
+    except OSError as exc:  # a file named on the command line or in the settings
+        where = f": {exc.filename}" if exc.filename else ""
+        typer.secho(f"error: {exc.strerror or exc}{where}", err=True, fg="red")
+        sys.exit(2)
+    except Exception as exc:
+        unreachable = _database_error(exc)
+        if unreachable is None:
+            raise
+        typer.secho(f"database error: {unreachable}", err=True, fg="red")
+        sys.exit(2)
+
+
+def _database_error(exc: Exception) -> str | None:
+    """The reason in one line, when ``exc`` is the database refusing or not answering."""
+    from sqlalchemy.exc import InterfaceError, OperationalError  # only on this path: slow
+
+    if not isinstance(exc, OperationalError | InterfaceError):
+        return None
+    reason = str(exc.orig or exc).strip().splitlines()
+    return f"{reason[0] if reason else type(exc).__name__} (check CONTROLTOWER_DATABASE_URL)"

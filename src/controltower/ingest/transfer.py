@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,29 +78,36 @@ def file_format(path: Path) -> str:
 
 
 def read_records(path: Path) -> Iterator[_Line]:
-    """Records of a file with their line numbers; undecodable lines come as ``RecordRejected``."""
+    """Records of a file with their line numbers; undecodable lines come as ``RecordRejected``,
+    and so does the rest of a file that cannot be read to its end (a truncated or corrupt
+    archive: the records before it are kept)."""
     kind = file_format(path)
-    with open_text(path) as handle:
-        if kind == "jsonl":
-            for number, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    yield _Line(path.name, number, orjson.loads(line))
-                except orjson.JSONDecodeError as exc:
-                    yield _Line(path.name, number, RecordRejected(f"not JSON: {exc}", line=number))
-        else:
-            reader = csv.DictReader(handle)
-            for row in reader:
-                number = reader.line_num
-                if None in row:
-                    yield _Line(
-                        path.name,
-                        number,
-                        RecordRejected("more fields than the header", line=number),
-                    )
-                else:
-                    yield _Line(path.name, number, {k: v for k, v in row.items() if v != ""})
+    last = 0
+    try:
+        with open_text(path) as handle:
+            if kind == "jsonl":
+                for number, line in enumerate(handle, start=1):
+                    last = number
+                    if not line.strip():
+                        continue
+                    try:
+                        yield _Line(path.name, number, orjson.loads(line))
+                    except orjson.JSONDecodeError as exc:
+                        rejected = RecordRejected(f"not JSON: {exc}", line=number)
+                        yield _Line(path.name, number, rejected)
+            else:
+                reader = csv.DictReader(handle)
+                for row in reader:
+                    number = last = reader.line_num
+                    if None in row:
+                        rejected = RecordRejected("more fields than the header", line=number)
+                        yield _Line(path.name, number, rejected)
+                    else:
+                        yield _Line(path.name, number, {k: v for k, v in row.items() if v != ""})
+    except (EOFError, OSError, zlib.error, UnicodeDecodeError) as exc:
+        reason = "the file ends early (truncated)" if isinstance(exc, EOFError) else str(exc)
+        rejected = RecordRejected(f"unreadable from here on: {reason}", line=last + 1)
+        yield _Line(path.name, last + 1, rejected)
 
 
 def import_files(
