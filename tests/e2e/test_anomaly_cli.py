@@ -45,6 +45,22 @@ def test_detect_prints_each_anomaly_with_time_kind_severity_and_score(tmp_path: 
     assert all({"timestamp", "kind", "severity", "score"} <= a.keys() for a in found)
 
 
+def test_detect_gives_the_timestamps_back_as_the_file_wrote_them(tmp_path: Path) -> None:
+    """`YYYY-MM-DD HH:MM:SS` without a zone comes back so, not as ISO 8601 with +00:00."""
+    values = 80 + np.random.default_rng(2).normal(0, 4, 400)
+    values[120] = 200
+    rows = ["timestamp,value"] + [
+        f"{(T0 + timedelta(minutes=5 * i)).strftime('%Y-%m-%d %H:%M:%S')},{v:.3f}"
+        for i, v in enumerate(values)
+    ]
+    path = tmp_path / "plain.csv"
+    path.write_text("\n".join(rows) + "\n")
+    result = CliRunner().invoke(app, ["anomaly", "detect", str(path), "--json"])
+    assert result.exit_code == 0, result.output
+    [spike] = [a for a in json.loads(result.stdout)["anomalies"] if a["kind"] == "spike"]
+    assert (spike["timestamp"], spike["start"]) == ("2025-03-01 10:00:00", "2025-03-01 10:00:00")
+
+
 def test_detect_finds_an_incident_in_a_mostly_zero_error_count(tmp_path: Path) -> None:
     """Errors per five minutes, zero most of the time: thirty at once is a critical spike."""
     values = np.random.default_rng(4).poisson(0.1, 500).astype(float)

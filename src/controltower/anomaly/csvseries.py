@@ -18,7 +18,13 @@ from controltower.errors import InvalidSeries
 
 def parse_series(text: str) -> list[Point]:
     """The points of a CSV text; ``InvalidSeries`` names the first bad line."""
-    points = []
+    return parse_series_as_given(text)[0]
+
+
+def parse_series_as_given(text: str) -> tuple[list[Point], list[str]]:
+    """The points of a CSV text and each one's timestamp as the file wrote it (answers give
+    them back so, whatever their format)."""
+    points, given = [], []
     for number, row in enumerate(csv.reader(io.StringIO(text)), start=1):
         if not row or all(not cell.strip() for cell in row):
             continue
@@ -29,9 +35,10 @@ def parse_series(text: str) -> list[Point]:
                 f"line {number}: expected 2 columns timestamp,value, got {len(row)}"
             )
         points.append(Point(_timestamp(row[0].strip(), number), _value(row[1].strip(), number)))
+        given.append(row[0].strip())
     if not points:
         raise InvalidSeries("no points: expected rows of timestamp,value")
-    return points
+    return points, given
 
 
 def _timestamp(text: str, number: int) -> datetime:

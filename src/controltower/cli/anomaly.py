@@ -51,12 +51,12 @@ def detect_command(
     ] = False,
 ) -> None:
     """Find spikes, level shifts, drifts (or, for 0/1 values, failure bursts) in FILE."""
-    from controltower.anomaly.csvseries import parse_series
+    from controltower.anomaly.csvseries import parse_series_as_given
     from controltower.anomaly.detection import detect
     from controltower.anomaly.tuning import Tuning
 
     try:
-        points = parse_series(file.read_text(encoding="utf-8"))
+        points, given = parse_series_as_given(file.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
         typer.secho(f"error: cannot read {file}: {exc}", err=True, fg="red")
         raise typer.Exit(2) from exc
@@ -65,13 +65,18 @@ def detect_command(
         raise typer.Exit(2) from exc
     # Any metric: a mostly-zero one (errors per minute) is judged for spikes against its peaks.
     found = detect(points, Tuning(sporadic=True))
+    # timestamps as the file gave them (the interface's promise), the start's too
+    written = {p.timestamp: text for p, text in reversed(list(zip(points, given, strict=True)))}
     if json_output:
-        print_json({"points": len(points), "anomalies": [a.as_dict() for a in found]})
+        anomalies = [
+            {**a.as_dict(), "timestamp": given[a.index], "start": written[a.start]} for a in found
+        ]
+        print_json({"points": len(points), "anomalies": anomalies})
         return
     table = Table("timestamp", "kind", "severity", "score", "expected", "observed")
     for a in found:
         table.add_row(
-            a.timestamp.isoformat(),
+            given[a.index],
             a.kind,
             a.severity,
             f"{a.score:.1f}",
