@@ -163,6 +163,18 @@ def test_detection_is_scheduled_with_the_other_tasks(engine: Engine, settings: S
     assert register_tasks(MemoryHuey("u", immediate=True), engine, settings=off).anomalies is None
 
 
+def test_the_master_kill_switch_leaves_only_collection(engine: Engine, settings: Settings) -> None:
+    """CONTROLTOWER_ENABLED=false: deliveries are still normalized and swept, but nothing is
+    detected, alerted on or trained."""
+    stopped = settings.model_copy(update={"enabled": False})
+    tasks = register_tasks(MemoryHuey("k", immediate=True), engine, settings=stopped)
+    assert (tasks.normalize, tasks.sweep) != (None, None)
+    assert (tasks.anomalies, tasks.alerts, tasks.alert_trigger) == (None, None, None)
+    running = register_tasks(MemoryHuey("r", immediate=True), engine, settings=settings)
+    assert running.anomalies is not None
+    assert (running.alerts is None) == (not settings.alerts.enabled)
+
+
 def test_anomalies_since_keep_a_repository_or_workflow_scope(engine: Engine) -> None:
     """A scope keeps its own series and those under it; LIKE wildcards in names match literally."""
     with engine.begin() as conn:

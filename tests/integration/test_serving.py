@@ -104,11 +104,13 @@ def test_a_queued_run_gets_one_stored_prediction(
     assert stored["mode"] == mode
 
 
-@pytest.mark.parametrize("update", [{"ml_enabled": False}, {"intelligence": {"mode": "off"}}])
+@pytest.mark.parametrize(
+    "update", [{"enabled": False}, {"ml_enabled": False}, {"intelligence": {"mode": "off"}}]
+)
 def test_switched_off_nothing_is_predicted(
     engine: Engine, settings: Settings, update: dict[str, Any]
 ) -> None:
-    """The kill switch or mode off: no prediction stored."""
+    """Either kill switch (everything, or ML) or mode off: no prediction stored."""
     assert _queued(engine, _with(settings, **update)) is None
 
 

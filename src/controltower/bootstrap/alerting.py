@@ -152,8 +152,9 @@ class EvaluationTrigger:
 def register_alerting(
     huey: Huey, engine: Engine, settings: Settings | None
 ) -> tuple[Any, EvaluationTrigger | None]:
-    """The scheduled task ``evaluate_alerts`` and the trigger for ingest; none with alerting off."""
-    if settings is None or not settings.alerts.enabled:
+    """The scheduled task ``evaluate_alerts`` and the trigger for ingest; none with alerting off
+    (or everything but collection: ``enabled`` false)."""
+    if settings is None or not settings.enabled or not settings.alerts.enabled:
         return None, None
     notifier = Notifier(
         settings.alerts, on_outcome=lambda outcome: notification_log.record(engine, outcome)

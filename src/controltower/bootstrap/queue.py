@@ -155,7 +155,7 @@ def register_tasks(
 
         retention_task = apply_retention
     anomaly_task = None
-    if settings is not None and settings.anomaly.enabled:
+    if settings is not None and settings.enabled and settings.anomaly.enabled:
         config = settings.anomaly
         every = (
             crontab(minute=f"*/{config.interval_minutes}")

@@ -83,5 +83,6 @@ def set_command(
             switch_mode(conn, name, mode, changed_by=f"cli:{getpass.getuser()}", reason=reason)
         with engine.connect() as conn:
             current = next(c for c in all_modes(conn, settings) if c.name == name)
-    note = " (CONTROLTOWER_ML_ENABLED=false wins: off)" if current.source == "ml_enabled" else ""
+    wins = {"ml_enabled": "CONTROLTOWER_ML_ENABLED", "enabled": "CONTROLTOWER_ENABLED"}
+    note = f" ({wins[current.source]}=false wins: off)" if current.source in wins else ""
     Console(stderr=True).print(f"{name}: {mode}{note}")

@@ -55,6 +55,8 @@ class CapabilityMode:
 
 def effective(settings: Settings, name: str, switch: Switch | None) -> CapabilityMode:
     """The mode of ``name`` given its newest switch (or None) and the settings."""
+    if not settings.enabled:  # everything but collection stops acting
+        return CapabilityMode(name, "off", "enabled", switch)
     if not settings.ml_enabled:
         return CapabilityMode(name, "off", "ml_enabled", switch)
     if switch is not None:

@@ -36,7 +36,9 @@ FIXED = {
     "shadow": Exposure(predict=True, show=False, reason="prediction mode is shadow"),
     "on": Exposure(predict=True, show=True, reason="prediction mode is on"),
 }
-DISABLED = Exposure(predict=False, show=False, reason="prediction is disabled (ml_enabled)")
+DISABLED = Exposure(
+    predict=False, show=False, reason="prediction is disabled (enabled or ml_enabled)"
+)
 
 
 def exposure(
@@ -48,7 +50,7 @@ def exposure(
     """
     rollout = settings.intelligence
     mode = rollout.mode if mode is None else mode
-    if not settings.ml_enabled:
+    if not settings.enabled or not settings.ml_enabled:
         return DISABLED
     if mode in FIXED:
         return FIXED[mode]

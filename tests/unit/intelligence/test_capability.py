@@ -35,6 +35,12 @@ def test_without_a_switch_the_settings_hold(tmp_path: Path) -> None:
     assert (current.mode, current.source, current.shows) == ("on", "settings", True)
 
 
+def test_enabled_false_stops_prediction_whatever_the_switch_says(tmp_path: Path) -> None:
+    """The master kill switch: everything but collection stops acting, prediction included."""
+    current = effective(_settings(tmp_path, enabled=False), "prediction", _switch("on"))
+    assert (current.mode, current.source, current.predicts) == ("off", "enabled", False)
+
+
 def test_ml_enabled_false_wins_over_any_switch(tmp_path: Path) -> None:
     """The environment kill switch reads off whatever was switched."""
     current = effective(_settings(tmp_path, ml_enabled=False), "prediction", _switch("on"))

@@ -36,7 +36,8 @@ class SwitchPublic(BaseModel):
 
 
 class CapabilityPublic(BaseModel):
-    """A capability's mode now; ``source`` is ``switch``, ``settings`` or ``ml_enabled``."""
+    """A capability's mode now; ``source`` is ``switch``, ``settings``, ``ml_enabled`` or
+    ``enabled`` (the last two: a kill switch)."""
 
     name: str
     mode: str

@@ -170,7 +170,7 @@ def overview(
 def _prediction_mode_shown(conn: Connection, settings: Settings) -> str:
     """The prediction mode now as the overview names it ("disabled" by ml_enabled)."""
     current = prediction_mode(conn, settings)
-    return "disabled" if current.source == "ml_enabled" else current.mode
+    return "disabled" if current.source in ("ml_enabled", "enabled") else current.mode
 
 
 def live_accuracy_view(container: Container) -> LiveAccuracy | None:
