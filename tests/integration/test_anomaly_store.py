@@ -167,8 +167,11 @@ def test_the_master_kill_switch_leaves_only_collection(engine: Engine, settings:
     """CONTROLTOWER_ENABLED=false: deliveries are still normalized and swept, but nothing is
     detected, alerted on or trained."""
     stopped = settings.model_copy(update={"enabled": False})
-    tasks = register_tasks(MemoryHuey("k", immediate=True), engine, settings=stopped)
-    assert (tasks.normalize, tasks.sweep) != (None, None)
+    huey = MemoryHuey("k", immediate=True)
+    tasks = register_tasks(huey, engine, settings=stopped)
+    periodic = {t.__name__ for t in huey._registry._periodic_tasks}
+    assert "sweep_pending_deliveries" in periodic
+    assert not periodic & {"record_anomalies", "evaluate_alerts"}
     assert (tasks.anomalies, tasks.alerts, tasks.alert_trigger) == (None, None, None)
     running = register_tasks(MemoryHuey("r", immediate=True), engine, settings=settings)
     assert running.anomalies is not None
