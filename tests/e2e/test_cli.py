@@ -43,7 +43,8 @@ def test_serve_refuses_to_start_without_a_webhook_secret(tmp_path: Path) -> None
 def test_demo_loads_real_history_and_serves_it(tmp_path: Path) -> None:
     """`controltower demo` imports the bundled sample, prints where to look, and shows runs."""
     port = free_port()
-    env = cli_env(data_dir=str(tmp_path / "demo"))
+    elsewhere = tmp_path / "installation.db"  # configured, and left alone by the demo
+    env = cli_env(data_dir=str(tmp_path / "demo"), database_url=f"sqlite:///{elsewhere}")
     demo = start(["demo", "--port", str(port)], env, tmp_path / "demo.log")
     try:
         deadline = time.monotonic() + 90
@@ -103,6 +104,8 @@ def test_demo_loads_real_history_and_serves_it(tmp_path: Path) -> None:
         assert httpx.post(hook, content=body, headers=headers, timeout=10).status_code == 202
         _, forged = signed("workflow_run", workflow_run_payload(987654322), "not the secret")
         assert httpx.post(hook, content=body, headers=forged, timeout=10).status_code == 401
+        assert f"database:        {tmp_path / 'demo' / 'demo.db'}" in log
+        assert not elsewhere.exists()
     finally:
         demo.stop()
 

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from controltower.config import Settings
 
 DEMO_SAMPLE = "demo-runs.jsonl.gz"
+DEMO_DATABASE = "demo.db"  # in the data directory, apart from the installation's own
 
 HostOpt = Annotated[str | None, typer.Option("--host", help="Interface to listen on.")]
 PortOpt = Annotated[int | None, typer.Option("--port", help="Port to listen on.")]
@@ -139,6 +140,9 @@ def demo_command(ctx: typer.Context, host: HostOpt = None, port: PortOpt = None)
     settings = _with_server(state(ctx).settings(), host, port)
     configure(settings.log_level, settings.log_format)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    # a database of its own: the sample never lands in an installation's history
+    demo_db = (settings.data_dir / DEMO_DATABASE).resolve()
+    settings = settings.model_copy(update={"database_url": f"sqlite:///{demo_db}"})
     secret_note = ""
     if settings.github.webhook_secret is None:
         secret_file = settings.data_dir / "demo-webhook-secret"
@@ -171,6 +175,7 @@ def demo_command(ctx: typer.Context, host: HostOpt = None, port: PortOpt = None)
         f"  dashboard:       {url}/\n"
         f"  API:             {url}/docs\n"
         f"  webhooks:        {url}/webhooks/github{secret_note}\n"
+        f"  database:        {demo_db} (the demo's own)\n"
         "Press Ctrl+C to stop."
     )
     _serve(settings, worker=True, migrate=False, insecure=False, banner=banner)
