@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Engine, inspect, text
+from sqlalchemy import Connection, Engine, inspect, text
 
 from controltower.errors import MigrationRequired
 from controltower.store import schema
@@ -48,21 +48,24 @@ def test_sqlite_runs_in_wal_mode(sqlite_engine: Engine) -> None:
         assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
 
 
+def _repository_and_workflow(conn: Connection) -> None:
+    """octo/app and its workflow CI, as rows of an older schema (ids 1)."""
+    conn.execute(
+        text(
+            "INSERT INTO repositories (id, full_name, created_at) "
+            "VALUES (1, 'octo/app', '2026-01-01 00:00:00')"
+        )
+    )
+    conn.execute(text("INSERT INTO workflows (id, repository_id, name) VALUES (1, 1, 'CI')"))
+
+
 def test_upgrading_fills_the_derived_figures_of_stored_runs_and_jobs(database_url: str) -> None:
     """Runs and jobs stored before revision 0005 get their day, queue, runner and minutes."""
     engine = make_engine(database_url)
     try:
         schema.upgrade(engine, "0001")
         with engine.begin() as conn:
-            conn.execute(
-                text(
-                    "INSERT INTO repositories (id, full_name, created_at) "
-                    "VALUES (1, 'octo/app', '2026-01-01 00:00:00')"
-                )
-            )
-            conn.execute(
-                text("INSERT INTO workflows (id, repository_id, name) VALUES (1, 1, 'CI')")
-            )
+            _repository_and_workflow(conn)
             conn.execute(
                 text(
                     "INSERT INTO workflow_runs (id, repository_id, workflow_id, run_id, attempt,"
@@ -117,15 +120,7 @@ def test_upgrading_clears_the_queue_time_of_re_runs(database_url: str) -> None:
     try:
         schema.upgrade(engine, "0018")
         with engine.begin() as conn:
-            conn.execute(
-                text(
-                    "INSERT INTO repositories (id, full_name, created_at) "
-                    "VALUES (1, 'octo/app', '2026-01-01 00:00:00')"
-                )
-            )
-            conn.execute(
-                text("INSERT INTO workflows (id, repository_id, name) VALUES (1, 1, 'CI')")
-            )
+            _repository_and_workflow(conn)
             for pk, attempt, queue in ((1, 1, 12.0), (2, 2, 259200.0)):
                 conn.execute(
                     text(

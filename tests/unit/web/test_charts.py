@@ -110,26 +110,22 @@ def test_the_distribution_leaves_out_and_counts_runs_far_beyond_the_rest() -> No
     assert "annotations" not in histogram(seconds[:200])["layout"]
 
 
+AT = datetime(2026, 3, 4, 12, 0, tzinfo=UTC)
+Bar = tuple[str, datetime | None, datetime | None, str, str | None]
+
+
+def _bar(name: str, start_s: float, end_s: float, group: str, result: str) -> Bar:
+    """A timeline bar from ``start_s`` to ``end_s`` seconds after ``AT``."""
+    return (name, AT + timedelta(seconds=start_s), AT + timedelta(seconds=end_s), group, result)
+
+
 def test_steps_are_coloured_and_named_by_outcome() -> None:
     """A failed step is its own red trace named in the legend; no bar runs backwards."""
-    at = datetime(2026, 3, 4, 12, 0, tzinfo=UTC)
     figure = timeline(
         [
-            ("1. Set up job", at, at + timedelta(seconds=3), "passed", "success"),
-            (
-                "2. Build",
-                at + timedelta(seconds=3),
-                at + timedelta(seconds=90),
-                "failed",
-                "failure",
-            ),
-            (
-                "3. Deploy",
-                at + timedelta(seconds=91),
-                at + timedelta(seconds=90),
-                "other",
-                "skipped",
-            ),
+            _bar("1. Set up job", 0, 3, "passed", "success"),
+            _bar("2. Build", 3, 90, "failed", "failure"),
+            _bar("3. Deploy", 91, 90, "other", "skipped"),
         ],
         STEP_OUTCOMES,
     )
@@ -143,9 +139,8 @@ def test_steps_are_coloured_and_named_by_outcome() -> None:
 
 def test_a_long_bar_label_is_cut_and_kept_whole_for_the_hover() -> None:
     """A step named at length leaves the bars room: its tick is cut, its category whole."""
-    at = datetime(2026, 3, 4, 12, 0, tzinfo=UTC)
     name = "11. Upload Launcher build artifacts for every board we support"
-    figure = timeline([(name, at, at + timedelta(seconds=30), "passed", "success")], STEP_OUTCOMES)
+    figure = timeline([_bar(name, 0, 30, "passed", "success")], STEP_OUTCOMES)
     [tick] = figure["layout"]["yaxis"]["ticktext"]
     assert (len(tick), tick[-1]) == (32, "…")
     assert name.startswith(tick[:-1])
@@ -166,17 +161,10 @@ def test_a_probability_is_never_rounded_to_a_certainty() -> None:
 
 def test_a_job_not_started_keeps_its_row_and_a_running_one_is_named() -> None:
     """Queued jobs are listed without a bar; one running is its own trace in the legend."""
-    at = datetime(2026, 3, 4, 12, 0, tzinfo=UTC)
     figure = timeline(
         [
-            ("build", at, at + timedelta(minutes=3), "critical path", "success"),
-            (
-                "test",
-                at + timedelta(minutes=3),
-                at + timedelta(minutes=5),
-                "running",
-                "in_progress",
-            ),
+            _bar("build", 0, 180, "critical path", "success"),
+            _bar("test", 180, 300, "running", "in_progress"),
             ("deploy", None, None, "other", "queued"),
         ]
     )
