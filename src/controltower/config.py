@@ -14,6 +14,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
+import yaml
 from pydantic import (
     BaseModel,
     Field,
@@ -26,6 +27,7 @@ from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     YamlConfigSettingsSource,
 )
 
@@ -468,5 +470,10 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
             for err in exc.errors()
         )
         raise ConfigurationError(f"invalid settings: {problems}") from exc
+    except SettingsError as exc:  # an environment variable that is not the JSON it must be
+        cause = f": {exc.__cause__}" if exc.__cause__ else ""
+        raise ConfigurationError(f"{exc}{cause}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigurationError(f"configuration file is not valid YAML: {exc}") from exc
     finally:
         _config_file.reset(token)

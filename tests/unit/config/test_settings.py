@@ -64,3 +64,20 @@ def test_missing_config_file_is_a_configuration_error(tmp_path: Path) -> None:
     """--config naming no file is refused before anything runs."""
     with pytest.raises(ConfigurationError, match="does not exist"):
         load_settings(tmp_path / "absent.yaml")
+
+
+def test_a_file_that_is_not_yaml_is_a_configuration_error(tmp_path: Path) -> None:
+    """An unclosed bracket: the parser's place in the file, not a traceback."""
+    path = tmp_path / "bad.yaml"
+    path.write_text("github: [unclosed\n")
+    with pytest.raises(ConfigurationError, match=r"(?s)not valid YAML.*bad.yaml\", line 1"):
+        load_settings(path)
+
+
+def test_a_variable_that_is_not_the_json_it_must_be_is_a_configuration_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A list setting given as a bare name says which setting and where it came from."""
+    monkeypatch.setenv("CONTROLTOWER_GITHUB__REPOSITORIES", "acme/api")
+    with pytest.raises(ConfigurationError, match='field "github" from source "EnvSettingsSource"'):
+        load_settings()
