@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -129,3 +130,16 @@ def test_a_file_that_cannot_be_written_is_named_and_exit_2(tmp_path: Path) -> No
     result = run_cli("export", "runs", "--format", "csv", "-o", str(target), env=env)
     assert result.returncode == 2
     assert result.stderr.strip() == f"error: No such file or directory: {target}"
+
+
+def test_serve_on_a_port_in_use_is_exit_2_before_anything_starts(tmp_path: Path) -> None:
+    """Another process holds the port: say so and exit 2, with no worker started."""
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        env = cli_env(data_dir=str(tmp_path), github__webhook_secret="s")
+        result = run_cli("serve", "--port", str(port), env=env, timeout=120)
+    assert result.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert "listening on" not in result.stderr

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import secrets
+import socket
 import sys
 from importlib.resources import as_file, files
 from typing import TYPE_CHECKING, Annotated
@@ -13,6 +14,7 @@ from pydantic import SecretStr
 
 from controltower.cli.context import state
 from controltower.cli.logs import configure
+from controltower.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -36,6 +38,7 @@ def _serve(
     from controltower.web import create_app
     from controltower.worker import InProcessConsumer
 
+    _check_listen(settings.server.host, settings.server.port)  # before anything starts
     container = build(settings)
     if migrate:
         schema.upgrade(container.engine)
@@ -76,6 +79,19 @@ def _serve(
         )
     finally:
         container.close()
+
+
+def _check_listen(host: str, port: int) -> None:
+    """Refuse (exit 2) when ``host:port`` cannot be listened on, a port in use above all, before
+    the worker or anything else starts; the server binds it again right after."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server will
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            raise ConfigurationError(f"cannot listen on {host}:{port}: {reason}") from exc
 
 
 def _loopback(host: str) -> bool:
