@@ -68,3 +68,17 @@ def test_parquet_needs_a_file(env: dict[str, str]) -> None:
     result = run_cli("export", "jobs", "--format", "parquet", env=env)
     assert result.returncode == 2
     assert "-o" in result.stderr
+
+
+def test_metrics_of_a_repository_not_stored_is_refused_and_writes_nothing(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """A typo, or another spelling, is exit 2 with the reason; no empty file is left."""
+    out = tmp_path / "m.csv"
+    for name in ("nope/nope", "PR3Y/bruce"):
+        result = run_cli("export", "metrics", "--repository", name, "-o", str(out), env=env)
+        assert result.returncode == 2
+        assert f"no repository {name} is stored" in result.stderr
+        assert not out.exists()
+    one = run_cli("export", "metrics", "--repository", "pr3y/Bruce", "--days", "90", env=env)
+    assert [r["group"] for r in csv.DictReader(io.StringIO(one.stdout))] == ["pr3y/Bruce"]

@@ -102,13 +102,17 @@ def export_metrics(
 ) -> None:
     """The metrics of every group over a window, with the previous window and the change."""
     from controltower.store.engine import reading
-    from controltower.telemetry import exports, service
+    from controltower.telemetry import drilldown, exports, service
     from controltower.telemetry.scope import GROUPS, Filters
 
     if group_by not in GROUPS:
         raise ConfigurationError(f"--group-by must be one of {', '.join(GROUPS)}")
     with database(configured(ctx)) as engine:
         with engine.connect() as conn:
+            if repository is not None and not drilldown.workflow_ids(conn, repository):
+                raise ConfigurationError(
+                    f"no repository {repository} is stored (names as GitHub spells them)"
+                )
             window = service.default_window(reading(conn), days)
             groups = service.metrics(
                 reading(conn), window, Filters(repository=repository), group_by
