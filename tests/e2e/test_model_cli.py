@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from controltower.cli.app import app
 from controltower.cli.model import _verdict
+from controltower.errors import MigrationRequired
 from controltower.intelligence.metrics import DURATION_FIGURES, OUTCOME_FIGURES
 from tests.support.paths import DATASETS
 from tests.support.server import cli_env, run_cli
@@ -92,12 +93,13 @@ def test_evaluate_on_validation_scores_the_runs_before_the_test_period(
 
 
 def test_evaluate_with_no_history_says_so(tmp_path: Path) -> None:
-    """An empty database: exit 1 and a message."""
-    result = CliRunner().invoke(
-        app,
-        ["model", "evaluate"],
-        env={"CONTROLTOWER_DATABASE_URL": f"sqlite:///{tmp_path}/ct.db"},
-    )
+    """An empty database: exit 1 and a message; none at all: it is not created, only asked for."""
+    env = {"CONTROLTOWER_DATABASE_URL": f"sqlite:///{tmp_path}/ct.db"}
+    missing = CliRunner().invoke(app, ["model", "evaluate"], env=env)
+    assert isinstance(missing.exception, MigrationRequired)  # main() prints it, exit 1
+    assert "run `controltower db upgrade`" in str(missing.exception)
+    assert CliRunner().invoke(app, ["db", "upgrade"], env=env).exit_code == 0
+    result = CliRunner().invoke(app, ["model", "evaluate"], env=env)
     assert result.exit_code == 1
     assert "no run history" in result.stderr
 

@@ -274,13 +274,13 @@ def test_retention_is_scheduled_daily(settings: Settings) -> None:
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_retention_command_dry_run(tmp_path: Path, database_url: str) -> None:
-    """`controltower retention run --dry-run --json` reports every kind and exits 0."""
-    result = run_cli(
-        "retention",
-        "run",
-        "--dry-run",
-        "--json",
-        env=cli_env(database_url=database_url, data_dir=str(tmp_path)),
-    )
+    """`controltower retention run --dry-run --json` reports every kind and exits 0; on a
+    database not yet created or migrated it changes nothing and asks for `db upgrade`."""
+    env = cli_env(database_url=database_url, data_dir=str(tmp_path))
+    unmigrated = run_cli("retention", "run", "--dry-run", "--json", env=env)
+    assert unmigrated.returncode == 1
+    assert "run `controltower db upgrade`" in unmigrated.stderr
+    assert run_cli("db", "upgrade", env=env).returncode == 0
+    result = run_cli("retention", "run", "--dry-run", "--json", env=env)
     assert result.returncode == 0, result.stderr
     assert '"kind": "deliveries"' in result.stdout

@@ -52,7 +52,7 @@ def list_command(
     from controltower.store.capabilities import switch_history
 
     settings = state(ctx).settings()
-    with database(settings, migrate=True) as engine, engine.connect() as conn:
+    with database(settings) as engine, engine.connect() as conn:  # reads: changes no schema
         found = [(c, switch_history(conn, c.name)) for c in all_modes(conn, settings)]
     if json_output:
         print_json([_document(c, h) for c, h in found])

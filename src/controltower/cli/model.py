@@ -65,7 +65,7 @@ def evaluate_command(
 def _stored(settings: Any) -> list[Any]:
     from controltower.intelligence.source import stored_history
 
-    with database(settings, migrate=True) as engine:
+    with database(settings) as engine:  # reads: changes no schema
         return list(stored_history(engine))
 
 
@@ -211,7 +211,7 @@ def list_command(ctx: typer.Context, json_output: JsonOption = False) -> None:
     """The registered versions, newest first, with the predictor live for each figure."""
     from controltower.intelligence import registry
 
-    with database(configured(ctx), migrate=True) as engine, engine.connect() as conn:
+    with database(configured(ctx)) as engine, engine.connect() as conn:
         summaries = [v.summary() for v in registry.versions(conn)]
     if json_output:
         print_json(summaries)

@@ -25,7 +25,7 @@ def run_command(
     from controltower.telemetry.retention import run_retention
 
     settings = configured(ctx)
-    with database(settings, migrate=True) as engine:
+    with database(settings, migrate=not dry_run) as engine:  # a dry run changes nothing
         reports = run_retention(
             engine, settings.retention, settings.resolved_archive_dir, dry_run=dry_run
         )
