@@ -39,6 +39,7 @@ def test_health_exit_status_follows_the_checks(tmp_path: Path) -> None:
     checks = {c["name"]: c for c in json.loads(healthy.stdout)["checks"]}
     assert set(checks) == {
         "database",
+        "queue",
         "queue-backlog",
         "ingest-freshness",
         "model",

@@ -21,6 +21,7 @@ from controltower.store.engine import make_engine
 from controltower.store.tables import AlertNotification, Delivery, table_of
 from controltower.web.app import create_app
 from tests.support.predictions import trained_version
+from tests.support.services import REDIS_URL, require
 
 deliveries_t = table_of(Delivery)
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -57,6 +58,7 @@ def test_a_fresh_installation_is_healthy(engine: Engine, settings: Settings) -> 
     statuses = {c.name: c.status for c in health.checks}
     assert statuses == {
         "database": "ok",
+        "queue": "ok",
         "queue-backlog": "ok",
         "ingest-freshness": "info",
         "model": "info",
@@ -174,7 +176,8 @@ def test_an_unmigrated_database_fails_and_skips_the_rest(
         engine.dispose()
     assert (health.status, health.exit_code) == ("failing", 2)
     assert "controltower db upgrade" in health.check("database").detail
-    assert {c.status for c in health.checks[1:]} == {"skipped"}
+    assert health.check("queue").status == "ok"  # the queue does not live in the database
+    assert {c.status for c in health.checks[2:]} == {"skipped"}
 
 
 @pytest.fixture
@@ -216,6 +219,7 @@ def test_readyz_follows_the_database_and_carries_the_checks(
     assert body["health"] == "degraded"
     assert [c["name"] for c in body["checks"]] == [
         "database",
+        "queue",
         "queue-backlog",
         "ingest-freshness",
         "model",
@@ -247,3 +251,17 @@ def test_readyz_keeps_a_ready_result_for_a_few_seconds_and_never_a_failing_one(
     backlog = next(c for c in fresh["checks"] if c["name"] == "queue-backlog")
     assert backlog["status"] == "degraded"
     assert backlog["failed"] == 1
+
+
+@pytest.mark.redis
+def test_the_queue_is_checked_where_it_lives(engine: Engine, settings: Settings) -> None:
+    """Redis that answers is ok; one that does not fails the installation (exit 2 in the CLI);
+    the embedded SQLite queue needs no server."""
+    require("Redis", "127.0.0.1", 6379)
+    down = check_health(engine, _settings(settings, queue_url="redis://127.0.0.1:1/0"), NOW)
+    assert (down.status, down.check("queue").status) == ("failing", "failing")
+    assert "cannot reach the queue at redis://127.0.0.1:1/0" in down.check("queue").detail
+    up = check_health(engine, _settings(settings, queue_url=REDIS_URL), NOW).check("queue")
+    assert (up.status, up.facts["backend"]) == ("ok", "redis")
+    embedded = check_health(engine, _settings(settings, queue_url="sqlite:///q.db"), NOW)
+    assert embedded.check("queue").status == "ok"

@@ -7,6 +7,8 @@ check fails, ``degraded`` when any is degraded, and ``healthy`` otherwise.
 
 - ``database``: it answers, and its schema is at this code's revision. When it
   fails, the checks that read it are skipped.
+- ``queue``: the task queue answers (Redis pinged with a one-second timeout;
+  the embedded SQLite queue is a file beside the database, always there).
 - ``queue-backlog``: deliveries waiting to be normalized, against
   ``telemetry.problems.backlog_warning`` (degraded) and ``backlog_critical``
   (failing); deliveries that could not be normalized make it degraded.
@@ -26,6 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
+from urllib.parse import urlparse
 
 from sqlalchemy import Connection, Engine, func, select, text
 from sqlalchemy.exc import SQLAlchemyError
@@ -99,6 +102,7 @@ def check_health(engine: Engine, settings: Settings, now: datetime | None = None
     """Run every check against the database of ``engine`` with the thresholds of ``settings``."""
     now = now or datetime.now(UTC)
     database = _database(engine)
+    queue = _queue(settings.resolved_queue_url)
     if database.status == "failing":
         skipped = "not checked: the database is unavailable"
         rest = [
@@ -118,7 +122,7 @@ def check_health(engine: Engine, settings: Settings, now: datetime | None = None
         except SQLAlchemyError as exc:
             database = Check("database", "failing", _first_line(exc))
             rest = []
-    return Health([database, *rest], now)
+    return Health([database, queue, *rest], now)
 
 
 def _database(engine: Engine) -> Check:
@@ -137,6 +141,26 @@ def _database(engine: Engine) -> Check:
         f"{engine.dialect.name} answers; schema at revision {revision}",
         {"dialect": engine.dialect.name, "revision": revision},
     )
+
+
+def _queue(url: str) -> Check:
+    scheme = urlparse(url).scheme
+    if scheme not in ("redis", "rediss", "unix"):
+        kind = "an embedded SQLite file" if scheme == "sqlite" else "in this process"
+        return Check("queue", "ok", f"the queue is {kind}", {"backend": scheme})
+    import redis  # noqa: PLC0415 (only for a Redis queue)
+
+    parsed = urlparse(url)
+    port = f":{parsed.port}" if parsed.port else ""
+    where = f"{scheme}://{parsed.hostname or ''}{port}{parsed.path}"  # without a password
+    try:
+        with redis.Redis.from_url(url, socket_connect_timeout=1.0, socket_timeout=1.0) as client:
+            client.ping()
+    except redis.RedisError as exc:
+        return Check(
+            "queue", "failing", f"cannot reach the queue at {where}: {exc}", {"backend": scheme}
+        )
+    return Check("queue", "ok", f"Redis answers at {where}", {"backend": scheme})
 
 
 def _backlog(states: dict[str, int], settings: Settings) -> Check:
