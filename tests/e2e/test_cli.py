@@ -143,3 +143,13 @@ def test_serve_on_a_port_in_use_is_exit_2_before_anything_starts(tmp_path: Path)
     assert result.returncode == 2
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
     assert "listening on" not in result.stderr
+
+
+def test_upgrading_to_a_revision_that_does_not_exist_is_exit_2(tmp_path: Path) -> None:
+    """A mistyped revision names itself and the newest there is; the database is untouched."""
+    env = cli_env(data_dir=str(tmp_path), database_url=f"sqlite:///{tmp_path / 'ct.db'}")
+    result = run_cli("db", "upgrade", "nosuchrev", env=env)
+    assert result.returncode == 2
+    assert "cannot upgrade to 'nosuchrev'" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert run_cli("db", "current", env=env).stdout.strip() == "empty"

@@ -6,6 +6,7 @@ import typer
 
 from controltower.cli.context import state
 from controltower.cli.logs import configure
+from controltower.errors import ConfigurationError
 
 app = typer.Typer(help="Database schema.", no_args_is_help=True)
 
@@ -13,6 +14,8 @@ app = typer.Typer(help="Database schema.", no_args_is_help=True)
 @app.command("upgrade")
 def upgrade(ctx: typer.Context, revision: str = typer.Argument("head")) -> None:
     """Apply migrations up to REVISION (default: the newest)."""
+    from alembic.util import CommandError
+
     from controltower.store import schema
     from controltower.store.engine import make_engine
 
@@ -22,6 +25,11 @@ def upgrade(ctx: typer.Context, revision: str = typer.Argument("head")) -> None:
     try:
         schema.upgrade(engine, revision)
         typer.echo(f"database at revision {schema.current_revision(engine)}", err=True)
+    except CommandError as exc:  # a revision that does not exist, or lies behind the database
+        known = schema.head_revision(engine)
+        raise ConfigurationError(
+            f"cannot upgrade to {revision!r}: {exc} (newest: {known})"
+        ) from exc
     finally:
         engine.dispose()
 
