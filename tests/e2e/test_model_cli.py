@@ -150,3 +150,14 @@ def test_coverage_is_judged_against_its_target_band_not_the_baselines() -> None:
     assert _verdict("duration", "mdape", figures) == "[red]lost[/]"
     figures["model"]["coverage_80"] = 0.867
     assert _verdict("duration", "coverage_80", figures) == "target 0.75–0.85: [red]missed[/]"
+
+
+def test_evaluating_three_runs_says_there_is_too_little_to_learn_from(
+    tmp_path: Path, history: Path
+) -> None:
+    """Runs enough to split but none to learn from before the test period: exit 1, in words."""
+    small = tmp_path / "small.jsonl"
+    small.write_text("".join(history.read_text().splitlines(keepends=True)[:3]))
+    result = CliRunner().invoke(app, ["model", "evaluate", "--dataset", str(small)])
+    assert result.exit_code == 1
+    assert "too little run history to evaluate on (3 runs)" in result.stderr

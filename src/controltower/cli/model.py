@@ -55,7 +55,18 @@ def evaluate_command(
     if not runs:
         typer.secho("no run history to evaluate on", err=True, fg="red")
         raise typer.Exit(1)
-    report = evaluate(runs, seed=seed, on_validation=on_validation)
+    from lightgbm.basic import LightGBMError
+
+    try:
+        report = evaluate(runs, seed=seed, on_validation=on_validation)
+    except LightGBMError as exc:  # no runs left to learn from before the test period
+        typer.secho(
+            f"too little run history to evaluate on ({len(runs)} runs): the models learn from "
+            f"the runs before each repository's test period, and there were none ({exc})",
+            err=True,
+            fg="red",
+        )
+        raise typer.Exit(1) from exc
     if json_output:
         print_json(report)
     else:
