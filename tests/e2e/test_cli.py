@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+from importlib.metadata import version
 from pathlib import Path
 
 import httpx
@@ -153,3 +154,10 @@ def test_upgrading_to_a_revision_that_does_not_exist_is_exit_2(tmp_path: Path) -
     assert "cannot upgrade to 'nosuchrev'" in result.stderr
     assert "Traceback" not in result.stderr
     assert run_cli("db", "current", env=env).stdout.strip() == "empty"
+
+
+def test_version_is_the_installed_package_s(tmp_path: Path) -> None:
+    """`controltower --version` prints the version the package was installed as, exit 0."""
+    result = run_cli("--version", env=cli_env(data_dir=str(tmp_path)))
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"controltower {version('controltower')}"

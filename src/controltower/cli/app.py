@@ -42,6 +42,14 @@ app = typer.Typer(
 )
 
 
+def _version(asked: bool) -> None:
+    if asked:
+        import controltower
+
+        typer.echo(f"controltower {controltower.__version__}")
+        raise typer.Exit
+
+
 @app.callback()
 def root(
     ctx: typer.Context,
@@ -53,6 +61,12 @@ def root(
             envvar="CONTROLTOWER_CONFIG",
         ),
     ] = None,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="Print the version and exit.", callback=_version, is_eager=True
+        ),
+    ] = False,
 ) -> None:
     """controltower's command line."""
     state(ctx).config = config
