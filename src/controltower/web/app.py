@@ -12,15 +12,10 @@ from __future__ import annotations
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from http import HTTPStatus
 from typing import Protocol
 
-import orjson
 from fastapi import FastAPI, Request
-from fastapi.exception_handlers import (
-    http_exception_handler,
-    request_validation_exception_handler,
-)
+from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi_offline import FastAPIOffline
@@ -41,24 +36,9 @@ from controltower.web.api import notifications as notifications_api
 from controltower.web.api import predictions as predictions_api
 from controltower.web.api import runs as runs_api
 from controltower.web.api import telemetry as telemetry_api
-from controltower.web.errors import status_for
+from controltower.web.errors import error_name, status_for
 from controltower.web.pages.errorpage import error_page, invalid_fields, wants_page
 from controltower.web.timing import ServerTiming
-
-
-def error_name(status: int) -> str:
-    """An error's kind for a refusal that has no class of its own: "NotFound", "Conflict"."""
-    phrases = {known.value: known.phrase for known in HTTPStatus}
-    return phrases.get(status, "Error").title().replace(" ", "").replace("-", "")
-
-
-def _named(response: Response, name: str) -> Response:
-    """FastAPI's JSON error ``response`` with ``"error": name`` first."""
-    if not isinstance(response, JSONResponse):
-        return response  # no body (a 304, a 204): nothing to name
-    body = orjson.loads(bytes(response.body))
-    headers = {k: v for k, v in response.headers.items() if k.lower() != "content-length"}
-    return JSONResponse({"error": name, **body}, response.status_code, headers)
 
 
 class Background(Protocol):
@@ -148,12 +128,14 @@ def create_app(
     async def not_served(request: Request, exc: HTTPException) -> Response:
         if wants_page(request):
             return error_page(request, exc.status_code, str(exc.detail))
-        return _named(await http_exception_handler(request, exc), error_name(exc.status_code))
+        body = {"error": error_name(exc.status_code), "detail": exc.detail}
+        return JSONResponse(body, exc.status_code, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> Response:
         if wants_page(request):
             return error_page(request, 422, invalid_fields(exc.errors()))
-        return _named(await request_validation_exception_handler(request, exc), "ValidationError")
+        body = {"error": "ValidationError", "detail": jsonable_encoder(exc.errors())}
+        return JSONResponse(body, 422)
 
     return webhooks.WebhookIngress(app, container)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from http import HTTPStatus
+
 from controltower.errors import (
     AlertNotFound,
     AlertNotOpen,
@@ -43,3 +45,11 @@ _STATUS: tuple[tuple[type[ControlTowerError], int], ...] = (
 def status_for(exc: ControlTowerError) -> int:
     """The status code for an error: its class's, or 400 for any other refused input."""
     return next((code for kind, code in _STATUS if isinstance(exc, kind)), 400)
+
+
+PHRASES = {known.value: known.phrase for known in HTTPStatus}
+
+
+def error_name(status: int) -> str:
+    """An error's kind for a refusal with no class of its own: "NotFound", "Conflict"."""
+    return PHRASES.get(status, "Error").title().replace(" ", "").replace("-", "")

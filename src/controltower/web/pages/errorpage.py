@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
+from controltower.web.errors import PHRASES
 from controltower.web.pages.filters import PageFilters, templates
 
 # Paths whose answers are for programs, whatever the client accepts.
@@ -45,8 +46,7 @@ TITLES = {400: "Invalid request", 404: "Not found", 422: "Invalid request", 503:
 
 def error_page(request: Request, status: int, detail: str) -> HTMLResponse:
     """The page for an error: its status in words, what was wrong, and where to go from here."""
-    phrases = {known.value: known.phrase for known in HTTPStatus}
-    title = TITLES.get(status) or phrases.get(status, "Error")
+    title = TITLES.get(status) or PHRASES.get(status, "Error")
     if status == 404 and detail == HTTPStatus.NOT_FOUND.phrase:  # no route: say which page
         detail = f"there is no page at {request.url.path}"
     return templates.TemplateResponse(
