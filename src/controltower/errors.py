@@ -7,6 +7,7 @@ third-party errors are translated at the boundary with ``raise ... from exc``::
     ├── ConfigurationError          settings that cannot work (exit status 2)
     ├── StoreError                  the database could not do what was asked
     │   └── MigrationRequired       the schema is older than the code
+    │       └── DatabaseMissing     no SQLite file where the URL says (a command that only reads)
     ├── IngestError                 a delivery or a record was refused
     │   ├── SignatureError          missing or wrong X-Hub-Signature-256 (HTTP 401)
     │   ├── PayloadTooLarge         body above the configured limit (HTTP 413)
@@ -57,6 +58,10 @@ class StoreError(ControlTowerError):
 
 class MigrationRequired(StoreError):
     """The database schema is older than this code: run ``controltower db upgrade``."""
+
+
+class DatabaseMissing(MigrationRequired):
+    """No SQLite file at the configured path, for a command that only reads: nothing is created."""
 
 
 class IngestError(ControlTowerError):

@@ -31,7 +31,9 @@ def test_health_exit_status_follows_the_checks(tmp_path: Path) -> None:
     assert document["status"] == "failing"
     database = document["checks"][0]
     assert (database["name"], database["status"]) == ("database", "failing")
+    assert "no database at" in database["detail"]
     assert "db upgrade" in database["detail"]
+    assert not (tmp_path / "controltower.db").exists()  # a check creates nothing
 
     assert run_cli("db", "upgrade", env=env).returncode == 0
     healthy = run_cli("health", "--json", env=env)
@@ -53,3 +55,26 @@ def test_health_exit_status_follows_the_checks(tmp_path: Path) -> None:
     assert degraded.returncode == 1
     assert "controltower is degraded" in degraded.stdout
     assert "2 deliveries waiting" in degraded.stdout
+
+
+def test_commands_that_only_read_create_no_database_where_a_path_is_mistyped(
+    tmp_path: Path,
+) -> None:
+    """A mistyped SQLite path is said, and neither its directory nor an empty file is left.
+
+    Printed to a pipe, the health table's row keeps the reason on one line.
+    """
+    missing = tmp_path / "typo" / "controltower.db"
+    env = cli_env(data_dir=str(tmp_path), database_url=f"sqlite:///{missing}")
+    for command in (
+        ("health", "--json"),
+        ("db", "current"),
+        ("anomaly", "list"),
+        ("model", "list"),
+    ):
+        result = run_cli(*command, env=env)
+        assert result.returncode in (1, 2), command
+        assert f"no database at {missing}" in result.stdout + result.stderr, command
+    assert not missing.parent.exists()
+    assert run_cli("db", "upgrade", env=env).returncode == 0  # the command that creates it
+    assert missing.exists()

@@ -102,27 +102,34 @@ def check_health(engine: Engine, settings: Settings, now: datetime | None = None
     """Run every check against the database of ``engine`` with the thresholds of ``settings``."""
     now = now or datetime.now(UTC)
     database = _database(engine)
-    queue = _queue(settings.resolved_queue_url)
     if database.status == "failing":
-        skipped = "not checked: the database is unavailable"
-        rest = [
-            Check(name, "skipped", skipped)
-            for name in ("queue-backlog", "ingest-freshness", "model", "notifications")
-        ]
-    else:
-        try:
-            with engine.connect() as raw:
-                conn = reading(raw)
-                rest = [
-                    _backlog(queries.delivery_states(conn, only=("pending", "failed")), settings),
-                    _freshness(queries.last_delivery_at(conn), settings, now),
-                    _model(registry.live_version(conn), prediction_mode(conn, settings).mode),
-                    _notifications(conn, settings, now),
-                ]
-        except SQLAlchemyError as exc:
-            database = Check("database", "failing", _first_line(exc))
-            rest = []
+        return without_database(database.detail, settings, now)
+    queue = _queue(settings.resolved_queue_url)
+    try:
+        with engine.connect() as raw:
+            conn = reading(raw)
+            rest = [
+                _backlog(queries.delivery_states(conn, only=("pending", "failed")), settings),
+                _freshness(queries.last_delivery_at(conn), settings, now),
+                _model(registry.live_version(conn), prediction_mode(conn, settings).mode),
+                _notifications(conn, settings, now),
+            ]
+    except SQLAlchemyError as exc:
+        database = Check("database", "failing", _first_line(exc))
+        rest = []
     return Health([database, queue, *rest], now)
+
+
+def without_database(reason: str, settings: Settings, now: datetime | None = None) -> Health:
+    """The health of an installation whose database fails for ``reason``: the checks that read
+    it are skipped."""
+    skipped = "not checked: the database is unavailable"
+    rest = [
+        Check(name, "skipped", skipped)
+        for name in ("queue-backlog", "ingest-freshness", "model", "notifications")
+    ]
+    database = Check("database", "failing", reason)
+    return Health([database, _queue(settings.resolved_queue_url), *rest], now or datetime.now(UTC))
 
 
 def _database(engine: Engine) -> Check:

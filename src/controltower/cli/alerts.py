@@ -15,10 +15,9 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from controltower.cli.context import configured, database, print_json
+from controltower.cli.context import configured, database, output_console, print_json
 from controltower.errors import InvalidAcknowledgement, InvalidSilence
 
 if TYPE_CHECKING:
@@ -91,8 +90,8 @@ def list_command(
         table.add_row(
             str(a.id), a.state, a.severity, a.title, _when(a.started_at), ", ".join(marks)
         )
-    Console().print(table)
-    Console(stderr=True).print(f"{len(found)} alerts")
+    output_console().print(table)
+    output_console(stderr=True).print(f"{len(found)} alerts")
 
 
 @app.command("ack")
@@ -201,7 +200,7 @@ def silences_command(
             s.created_by,
             s.reason,
         )
-    Console().print(table)
+    output_console().print(table)
 
 
 @app.command("unsilence")

@@ -16,10 +16,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from controltower.cli.context import configured, database, print_json
+from controltower.cli.context import configured, database, output_console, print_json
 from controltower.errors import InvalidSeries, InvalidVerdict
 
 if TYPE_CHECKING:
@@ -83,8 +82,8 @@ def detect_command(
             f"{a.expected:.6g}",
             f"{a.observed:.6g}",
         )
-    Console().print(table)
-    Console(stderr=True).print(f"{len(points)} points, {len(found)} anomalies")
+    output_console().print(table)
+    output_console(stderr=True).print(f"{len(points)} points, {len(found)} anomalies")
 
 
 @app.command("evaluate")
@@ -184,7 +183,7 @@ def list_command(
             "active" if a.resolved_at is None else "resolved",
             f"{a.verdict} by {a.verdict_by}" if a.verdict else "-",
         )
-    Console().print(table)
+    output_console().print(table)
 
 
 def _verdict_command(verdict: str, doc: str) -> Callable[..., None]:
@@ -304,7 +303,7 @@ def _print_evaluation(result: Evaluation) -> None:
             str(t.known_present),
             _delays(t),
         )
-    console = Console()
+    console = output_console()
     console.print(table)
     per_metric = Table(
         "metric", "injected", "recall", "found (any kind)", "false alarm share", title="per metric"

@@ -11,9 +11,8 @@ import getpass
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 
-from controltower.cli.context import database, print_json, state
+from controltower.cli.context import database, output_console, print_json, state
 
 if TYPE_CHECKING:
     from controltower.intelligence.capability import CapabilityMode
@@ -57,7 +56,7 @@ def list_command(
     if json_output:
         print_json([_document(c, h) for c, h in found])
         return
-    console = Console()
+    console = output_console()
     for current, _ in found:
         s = current.switch
         since = f", switched {s.changed_at:%Y-%m-%d %H:%M} UTC by {s.changed_by}" if s else ""
@@ -85,4 +84,4 @@ def set_command(
             current = next(c for c in all_modes(conn, settings) if c.name == name)
     wins = {"ml_enabled": "CONTROLTOWER_ML_ENABLED", "enabled": "CONTROLTOWER_ENABLED"}
     note = f" ({wins[current.source]}=false wins: off)" if current.source in wins else ""
-    Console(stderr=True).print(f"{name}: {mode}{note}")
+    output_console(stderr=True).print(f"{name}: {mode}{note}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -10,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 import typer
+from rich.console import Console
 
 from controltower.cli.logs import configure
 
@@ -40,6 +42,19 @@ def state(ctx: typer.Context) -> State:
     return root.obj
 
 
+PIPED_WIDTH = 1000
+"""Columns of a console that is not a terminal: wide enough that a table's row stays one line."""
+
+
+def output_console(*, stderr: bool = False) -> Console:
+    """A console for tables and messages; written to a pipe or a file (``| grep``, ``> out``) it
+    folds nothing at 80 columns, unless ``COLUMNS`` says how wide to be."""
+    out = Console(stderr=stderr)
+    if not out.is_terminal and "COLUMNS" not in os.environ:
+        out.width = PIPED_WIDTH
+    return out
+
+
 def print_json(document: Any) -> None:
     """Print one JSON document on standard output."""
     typer.echo(orjson.dumps(document, option=orjson.OPT_INDENT_2, default=str).decode())
@@ -58,13 +73,13 @@ def database(settings: Settings, *, migrate: bool = False) -> Iterator[Engine]:
 
     With ``migrate`` the schema is first brought up to date (the commands that
     store data, which may be the first a new installation runs); otherwise it
-    must be current already, and ``MigrationRequired`` says to run
-    ``controltower db upgrade``.
+    must be current already (and a SQLite file must exist: nothing is
+    created), and ``MigrationRequired`` says to run ``controltower db upgrade``.
     """
     from controltower.store import schema
     from controltower.store.engine import make_engine
 
-    engine = make_engine(settings.resolved_database_url)
+    engine = make_engine(settings.resolved_database_url, create=migrate)
     try:
         if migrate:
             schema.upgrade(engine)

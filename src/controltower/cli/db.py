@@ -41,7 +41,7 @@ def current(ctx: typer.Context) -> None:
     from controltower.store.engine import make_engine
 
     settings = state(ctx).settings()
-    engine = make_engine(settings.resolved_database_url)
+    engine = make_engine(settings.resolved_database_url, create=False)
     try:
         typer.echo(schema.current_revision(engine) or "empty")
     finally:

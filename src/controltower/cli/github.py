@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from controltower.cli.context import configured, database, print_json
+from controltower.cli.context import configured, database, output_console, print_json
 from controltower.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -68,7 +68,7 @@ def backfill_command(
     now = datetime.now(UTC)
     start = _utc(since) if since else now - timedelta(days=30)
     end = min(_utc(until), now) if until else now
-    console = Console(stderr=True)
+    console = output_console(stderr=True)
     bar = Progress(
         TextColumn("backfill"),
         BarColumn(),
@@ -125,7 +125,7 @@ def reconcile_command(
     if json_output:
         print_json([vars_of(r) for r in results])
         return
-    console = Console(stderr=True)
+    console = output_console(stderr=True)
     if not results:
         console.print("nothing to reconcile: no repository configured or recently delivered")
     for r in results:
@@ -153,7 +153,7 @@ def fetch_logs_command(
     if json_output:
         print_json(vars(report))
         return
-    Console(stderr=True).print(
+    output_console(stderr=True).print(
         f"{report.fetched} logs stored ({report.truncated} cut to their end), "
         f"{report.unavailable} no longer on GitHub; {report.bytes_read} bytes read, "
         f"{report.bytes_stored} stored"

@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from controltower.cli.context import print_json, state
+from controltower.cli.context import output_console, print_json, state
 
 STYLES = {
     "ok": "green",
@@ -28,15 +27,20 @@ def health_command(
 
     Exit status: 0 healthy, 1 degraded, 2 failing.
     """
-    from controltower.bootstrap.health import check_health
+    from controltower.bootstrap.health import check_health, without_database
+    from controltower.errors import DatabaseMissing
     from controltower.store.engine import make_engine
 
     settings = state(ctx).settings()
-    engine = make_engine(settings.resolved_database_url)
     try:
-        health = check_health(engine, settings)
-    finally:
-        engine.dispose()
+        engine = make_engine(settings.resolved_database_url, create=False)
+    except DatabaseMissing as exc:  # a check creates nothing, not even an empty file
+        health = without_database(str(exc), settings)
+    else:
+        try:
+            health = check_health(engine, settings)
+        finally:
+            engine.dispose()
     if json_output:
         print_json(health.document())
     else:
@@ -47,5 +51,5 @@ def health_command(
         for check in health.checks:
             style = STYLES[check.status]
             table.add_row(check.name, f"[{style}]{check.status}[/]", check.detail)
-        Console(soft_wrap=False).print(table)
+        output_console().print(table)
     raise typer.Exit(health.exit_code)

@@ -7,10 +7,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from controltower.cli.context import configured, database, print_json
+from controltower.cli.context import configured, database, output_console, print_json
 
 if TYPE_CHECKING:
     from controltower.ingest.transfer import ImportReport
@@ -35,7 +34,7 @@ def import_command(
 def _import_with_progress(engine: object, files: list[Path]) -> ImportReport:
     from controltower.ingest.transfer import import_files
 
-    console = Console(stderr=True)
+    console = output_console(stderr=True)
     show = console.is_terminal
     progress = Progress(
         TextColumn("importing"),
@@ -52,7 +51,7 @@ def _import_with_progress(engine: object, files: list[Path]) -> ImportReport:
 
 
 def _print_summary(report: ImportReport) -> None:
-    err = Console(stderr=True)
+    err = output_console(stderr=True)
     for rejection in report.rejections:
         err.print(
             f"[red]rejected[/] {rejection['file']}:{rejection['line']}: {rejection['reason']}"

@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
 from rich.table import Table
 
-from controltower.cli.context import database, print_json
+from controltower.cli.context import database, output_console, print_json
 
 RunKey = tuple[str, str, int]
 
@@ -68,7 +67,7 @@ def print_job_report(report: dict[str, Any], json_output: bool) -> None:
     if json_output:
         print_json(report)
         return
-    console = Console()
+    console = output_console()
     for section in ("outcome", "duration"):
         for way in ("pooled", "mean_over_repositories"):
             figures = report[section][way]

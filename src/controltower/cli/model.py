@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from controltower.cli.context import configured, database, print_json
+from controltower.cli.context import configured, database, output_console, print_json
 from controltower.cli.job_report import job_report, margin_words, print_job_report
 
 app = typer.Typer(help="Prediction of run duration and failure.", no_args_is_help=True)
@@ -95,7 +95,7 @@ def _history_file(path: Path) -> list[Any]:
         except RecordRejected:
             rejected += 1
     if rejected:
-        Console(stderr=True).print(f"[yellow]{rejected} records left out as invalid[/]")
+        output_console(stderr=True).print(f"[yellow]{rejected} records left out as invalid[/]")
     return runs
 
 
@@ -123,7 +123,7 @@ def _verdict(section: str, figure: str, figures: dict[str, dict[str, float | Non
 
 
 def _print_report(report: dict[str, Any]) -> None:
-    console = Console()
+    console = output_console()
     for section in ("outcome", "duration"):
         for way in ("pooled", "mean_over_repositories"):
             figures = report[section][way]
@@ -187,7 +187,7 @@ def _print_versions(summaries: list[dict[str, Any]], title: str) -> None:
             s.get("job_failure_predictor") or "–",
             f"{_fmt(f1.get('model'))} / {_fmt(f1.get('previous'))}",
         )
-    Console().print(table)
+    output_console().print(table)
 
 
 def _show(summary: dict[str, Any], json_output: bool, title: str) -> None:

@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from controltower.cli.context import configured, database, print_json
+from controltower.cli.context import configured, database, output_console, print_json
 
 app = typer.Typer(help="Keep data only as long as configured.", no_args_is_help=True)
 
@@ -32,7 +31,7 @@ def run_command(
     if json_output:
         print_json([vars(r) for r in reports])
         return
-    console = Console(stderr=True)
+    console = output_console(stderr=True)
     verb = "would delete" if dry_run else "deleted"
     for r in reports:
         if r.cutoff is None:

@@ -17,7 +17,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from controltower.errors import ConfigurationError
+from controltower.errors import ConfigurationError, DatabaseMissing
 
 SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
@@ -75,8 +75,13 @@ def reading(conn: Connection) -> Connection:
     return conn.execution_options(sqlite_begin="DEFERRED")
 
 
-def make_engine(url: str, *, echo: bool = False) -> Engine:
-    """Create the engine for ``url``; raise ``ConfigurationError`` for a URL that cannot work."""
+def make_engine(url: str, *, echo: bool = False, create: bool = True) -> Engine:
+    """Create the engine for ``url``; raise ``ConfigurationError`` for a URL that cannot work.
+
+    Without ``create`` (commands that only read) a SQLite file that does not
+    exist raises ``DatabaseMissing`` instead of being created with its
+    directory, so a mistyped path is said, not left behind as an empty database.
+    """
     try:
         parsed = make_url(url)
     except ArgumentError as exc:
@@ -84,6 +89,11 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:":
+            if not create and not Path(database).exists():
+                raise DatabaseMissing(
+                    f"no database at {database} (CONTROLTOWER_DATABASE_URL): "
+                    "run `controltower db upgrade` to create one"
+                )
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(parsed, echo=echo, connect_args={"check_same_thread": False})
         gate = _WriterGate()
