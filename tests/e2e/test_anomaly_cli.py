@@ -61,6 +61,23 @@ def test_detect_gives_the_timestamps_back_as_the_file_wrote_them(tmp_path: Path)
     assert (spike["timestamp"], spike["start"]) == ("2025-03-01 10:00:00", "2025-03-01 10:00:00")
 
 
+def test_detect_on_rows_newest_first_dates_each_anomaly_at_its_own_row(tmp_path: Path) -> None:
+    """An export listing the newest row first: the spike keeps its own timestamp, and a row
+    without a value is a counted gap."""
+    values = 80 + np.random.default_rng(2).normal(0, 4, 400)
+    values[120] = 200
+    rows = [f"{(T0 + timedelta(minutes=5 * i)).isoformat()},{v:.3f}" for i, v in enumerate(values)]
+    rows[200] = rows[200].split(",")[0] + ","
+    path = tmp_path / "newest-first.csv"
+    path.write_text("time,latency\n" + "\n".join(reversed(rows)) + "\n")
+    result = CliRunner().invoke(app, ["anomaly", "detect", str(path), "--json"])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert (document["points"], document["missing"]) == (399, 1)
+    [spike] = [a for a in document["anomalies"] if a["kind"] == "spike"]
+    assert spike["timestamp"] == spike["start"] == (T0 + timedelta(minutes=5 * 120)).isoformat()
+
+
 def test_detect_finds_an_incident_in_a_mostly_zero_error_count(tmp_path: Path) -> None:
     """Errors per five minutes, zero most of the time: thirty at once is a critical spike."""
     values = np.random.default_rng(4).poisson(0.1, 500).astype(float)
@@ -93,7 +110,7 @@ def test_detect_table_names_the_columns(tmp_path: Path) -> None:
         ("timestamp,value\nyesterday,1\n", "line 2: 'yesterday' is not a timestamp"),
         ("2025-01-01T00:00:00Z,1,2\n", "line 1: expected 2 columns"),
         ("timestamp,value\n", "no points"),
-        ("1700000000,nan\n", "not a finite number"),
+        ("1700000000,inf\n", "not a finite number"),
     ],
 )
 def test_detect_refuses_bad_input_with_status_2(tmp_path: Path, text: str, reason: str) -> None:

@@ -24,6 +24,7 @@ from controltower.store.anomalies import (
     confirmed_anomalies,
     count_active_anomalies,
     get_anomaly,
+    recent_anomalies,
     record,
     set_verdict,
 )
@@ -230,6 +231,9 @@ def test_verdicts_are_kept_and_a_dismissed_anomaly_leaves_what_is_shown(engine: 
         record(conn, [_row("org/a · CI"), _row("org/b · CI", metric="cost")], later)
     with engine.connect() as conn:
         assert [a.series for a in active_anomalies(conn)] == ["org/a · CI"]
+        listed = [a.series for a in recent_anomalies(conn, active_only=True)]
+        assert listed == ["org/a · CI"]  # `anomaly list --active` and `?active=true` alike
+        assert len(recent_anomalies(conn)) == 2
         since = [a.series for a in anomalies_since(conn, NOW - timedelta(days=30))]
         assert since == ["org/a · CI"]
         dismissed = get_anomaly(conn, ids["org/b · CI"])

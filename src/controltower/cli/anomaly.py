@@ -50,18 +50,19 @@ def detect_command(
     ] = False,
 ) -> None:
     """Find spikes, level shifts, drifts (or, for 0/1 values, failure bursts) in FILE."""
-    from controltower.anomaly.csvseries import parse_series_as_given
+    from controltower.anomaly.csvseries import read_series
     from controltower.anomaly.detection import detect
     from controltower.anomaly.tuning import Tuning
 
     try:
-        points, given = parse_series_as_given(file.read_text(encoding="utf-8"))
+        series = read_series(file.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
         typer.secho(f"error: cannot read {file}: {exc}", err=True, fg="red")
         raise typer.Exit(2) from exc
     except InvalidSeries as exc:
         typer.secho(f"error: {file}: {exc}", err=True, fg="red")
         raise typer.Exit(2) from exc
+    points, given = series.points, series.given
     # Any metric: a mostly-zero one (errors per minute) is judged for spikes against its peaks.
     found = detect(points, Tuning(sporadic=True))
     # timestamps as the file gave them (the interface's promise), the start's too
@@ -70,7 +71,7 @@ def detect_command(
         anomalies = [
             {**a.as_dict(), "timestamp": given[a.index], "start": written[a.start]} for a in found
         ]
-        print_json({"points": len(points), "anomalies": anomalies})
+        print_json({"points": len(points), "missing": series.missing, "anomalies": anomalies})
         return
     table = Table("timestamp", "kind", "severity", "score", "expected", "observed")
     for a in found:
@@ -83,7 +84,8 @@ def detect_command(
             f"{a.observed:.6g}",
         )
     output_console().print(table)
-    output_console(stderr=True).print(f"{len(points)} points, {len(found)} anomalies")
+    gaps = f", {series.missing} rows without a value left out" if series.missing else ""
+    output_console(stderr=True).print(f"{len(points)} points, {len(found)} anomalies{gaps}")
 
 
 @app.command("evaluate")
@@ -145,7 +147,9 @@ def record_command(
 @app.command("list")
 def list_command(
     ctx: typer.Context,
-    active: Annotated[bool, typer.Option("--active", help="Only those still going on.")] = False,
+    active: Annotated[
+        bool, typer.Option("--active", help="Only those still going on and not dismissed.")
+    ] = False,
     verdict: Annotated[
         VerdictFilter | None,
         typer.Option(help="Only those with this verdict (none: those without one)."),

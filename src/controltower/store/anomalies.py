@@ -156,12 +156,13 @@ def recent_anomalies(
 ) -> list[StoredAnomaly]:
     """Recorded anomalies, newest detection first, a page of ``limit`` from ``offset``.
 
-    ``active_only``: only those not resolved; ``verdict``: only those with that
+    ``active_only``: only the active ones, neither resolved nor dismissed (as
+    ``active_anomalies``, newest first and unlimited); ``verdict``: only those with that
     verdict (``confirmed``, ``dismissed``), or ``none`` for those without one.
     """
     query = select(anomalies_t).order_by(anomalies_t.c.detected_at.desc(), anomalies_t.c.id)
     if active_only:
-        query = query.where(anomalies_t.c.resolved_at.is_(None))
+        query = query.where(anomalies_t.c.resolved_at.is_(None), _not_dismissed())
     if verdict == "none":
         query = query.where(anomalies_t.c.verdict.is_(None))
     elif verdict is not None:

@@ -37,7 +37,7 @@ class VerdictRequest(BaseModel):
 @router.get("/anomalies")
 def get_anomalies(
     conn: ConnectionDep,
-    active: bool = Query(default=False, description="Only those still going on."),
+    active: bool = Query(default=False, description="Only those going on and not dismissed."),
     verdict: Literal["confirmed", "dismissed", "none"] | None = Query(
         default=None, description="Only those with this verdict (none: those without one)."
     ),

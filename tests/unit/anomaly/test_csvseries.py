@@ -1,0 +1,63 @@
+"""Reading a metric series as monitoring tools and spreadsheets export it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from controltower.anomaly.csvseries import read_series
+from controltower.errors import InvalidSeries
+
+
+def test_rows_newest_first_are_sorted_and_keep_their_timestamps_as_written() -> None:
+    series = read_series(
+        "timestamp,value\n2026-03-02 00:02:00,3\n2026-03-02 00:01:00,2\n2026-03-02 00:00:00,1\n"
+    )
+    assert [p.value for p in series.points] == [1.0, 2.0, 3.0]
+    assert series.given == ["2026-03-02 00:00:00", "2026-03-02 00:01:00", "2026-03-02 00:02:00"]
+    assert series.points[0].timestamp == datetime(2026, 3, 2, tzinfo=UTC)
+
+
+def test_any_header_a_byte_order_mark_and_semicolons_with_decimal_commas() -> None:
+    series = read_series("\ufefftime;p95_ms\n2026-03-02T00:00:00Z;1,5\n2026-03-02T00:01:00Z;2\n")
+    assert [p.value for p in series.points] == [1.5, 2.0]
+    tabbed = read_series("when\tcpu\n2026-03-02T00:00:00Z\t40.5\n")
+    assert [p.value for p in tabbed.points] == [40.5]
+
+
+@pytest.mark.parametrize(
+    ("stamp", "expected"),
+    [
+        ("1772409600", datetime(2026, 3, 2, tzinfo=UTC)),
+        ("1772409600000", datetime(2026, 3, 2, tzinfo=UTC)),
+        ("20260302", datetime(2026, 3, 2, tzinfo=UTC)),
+        ("2026-03-02T05:30:00+05:30", datetime(2026, 3, 2, tzinfo=UTC)),
+    ],
+)
+def test_timestamps_in_the_forms_exporters_write(stamp: str, expected: datetime) -> None:
+    assert read_series(f"{stamp},1\n").points[0].timestamp == expected
+
+
+def test_rows_without_a_value_are_gaps_counted_not_errors() -> None:
+    series = read_series(
+        "timestamp,value\n1772409600,1\n1772409660,\n1772409720,NaN\n1772409780,null\n1772409840,4\n"
+    )
+    assert [p.value for p in series.points] == [1.0, 4.0]
+    assert series.missing == 3
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("timestamp,value\n2026-03-02T00:00:00Z,abc\n", "line 2: 'abc' is not a number"),
+        ("2026-03-02T00:00:00Z,abc\n", "line 1: 'abc' is not a number"),
+        ("yesterday,1\n", "line 1: 'yesterday' is not a timestamp"),
+        ("timestamp,value\n1772409600,inf\n", "line 2: 'inf' is not a finite number"),
+        ("timestamp,value\n1772409600,\n", "no points"),
+        ("a,b,c\n1,2,3\n", "line 1: expected 2 columns .* separated by a comma, got 3"),
+    ],
+)
+def test_what_cannot_be_read_is_refused_with_its_line(text: str, reason: str) -> None:
+    with pytest.raises(InvalidSeries, match=reason):
+        read_series(text)
