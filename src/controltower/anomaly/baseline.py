@@ -106,10 +106,14 @@ def robust_baseline(
     """
     center, scale = trailing_median(values, window, min_history)
     profile = np.zeros(len(values))
-    seasons = _seasons(timestamps, values, center, by_turn=by_turn)
+    width = sampled_bucket(timestamps, window)
+    if width is not None:  # steadier with the rhythm removed: the values themselves
+        seasons, judged = _sampled_seasons(timestamps, values, width), values
+    else:  # steadier: the residuals against the trailing median
+        seasons, judged = _seasons(timestamps, values, center, by_turn=by_turn), values - center
     season: str | None = None
     if seasons:
-        chosen = _choices(values - center, [p for _, p in seasons])
+        chosen = _choices(judged, [p for _, p in seasons])
         for k, (_, option) in enumerate(seasons, start=1):
             use = chosen == k
             if not use.any():
@@ -156,6 +160,71 @@ def _seasons(
         profile = np.where(_buckets_before(buckets) >= 2, profile, 0.0)
         options.append((season, profile))
     return options
+
+
+SAMPLED_REGULAR = 0.9
+"""A series is sampled (a metric scraped at an interval) when this share of its gaps is its
+median gap."""
+_BUCKET_MINUTES = (5, 10, 15, 20, 30, 60)
+_POINTS_PER_BUCKET = 5
+
+
+def sampled_bucket(timestamps: Sequence[datetime], window: int) -> timedelta | None:
+    """The width of a time-of-day bucket for a sampled series whose baseline window spans
+    less than a day; ``None`` for any other (runs, daily totals, hourly samples).
+
+    Such a series (latency or CPU every minute) moves with the time of day within its window,
+    so the trailing median lags the rhythm and the residuals against it do not show it;
+    its rhythm is learnt from its level instead (``_sampled_seasons``). A bucket holds
+    about ``_POINTS_PER_BUCKET`` points a day (at least 5 minutes, at most an hour), so the
+    rhythm has no steps of its own between buckets larger than the noise.
+    """
+    if len(timestamps) < 3:
+        return None
+    gaps = np.diff(np.array([t.timestamp() for t in timestamps]))
+    gap = float(np.median(gaps))
+    if gap <= 0.0 or np.mean(np.abs(gaps - gap) <= 0.01 * gap) < SAMPLED_REGULAR:
+        return None
+    if gap * window >= 86400.0:
+        return None
+    wanted = _POINTS_PER_BUCKET * gap / 60.0
+    minutes = next((m for m in _BUCKET_MINUTES if m >= wanted), _BUCKET_MINUTES[-1])
+    return timedelta(minutes=minutes)
+
+
+def _sampled_seasons(
+    timestamps: Sequence[datetime], values: Array, width: timedelta
+) -> list[tuple[str, Array]]:
+    """The rhythms of a sampled series: its shape over the day (``hour``), over the day of
+    its kind (``workday``: Monday to Friday, or the weekend) and over the week (``weekday``).
+
+    Each is learnt from earlier days only, against each day's median (the level it moved
+    around), never from a trailing median that follows the rhythm itself: at a point, the
+    median over the last (up to 8, at least 3) earlier days of that kind of the day's median
+    in its bucket less that day's median.
+    """
+    step = int(width.total_seconds())
+    seconds = np.array([t.hour * 3600 + t.minute * 60 + t.second for t in timestamps])
+    slot = seconds // step
+    days = np.array([t.toordinal() for t in timestamps])
+    weekdays = (days - 1) % 7
+    weekend = (weekdays >= 5).astype(int)
+    first = np.flatnonzero(np.r_[True, days[1:] != days[:-1]])
+    sizes = np.diff(np.append(first, days.size))
+    daily = _group_medians(values, first)
+    # against the week's level (the median of the last 7 days' medians), a weekday's and a
+    # weekend's rhythm meet at midnight: against each day's own, they would part there
+    week_level = np.array([np.median(daily[max(0, k - 6) : k + 1]) for k in range(daily.size)])
+    by_week = values - np.repeat(week_level, sizes)
+    known = np.isfinite(values)
+    per_day = int(86400 // step)
+    # where a kind of day has too few earlier days to tell (the first weekends), the rhythm
+    # of every day stands in: a choice that fell back to none there would step the level
+    everyday = np.nan_to_num(_profile(slot, days, by_week, known, unknown=np.nan))
+    workday = _profile(weekend * per_day + slot, days, by_week, known, unknown=np.nan)
+    workday = np.where(np.isnan(workday), everyday, workday)
+    weekly = _profile(weekdays * per_day + slot, days, by_week, known, unknown=np.nan)
+    return [("workday", workday), ("weekday", np.where(np.isnan(weekly), workday, weekly))]
 
 
 def _choices(residual: Array, profiles: list[Array]) -> NDArray[np.int_]:
@@ -232,7 +301,12 @@ def _turn(season: str, stamp: datetime) -> int:
 
 
 def _profile(
-    buckets: NDArray[np.int_], turns: NDArray[np.int_], residual: Array, known: NDArray[np.bool_]
+    buckets: NDArray[np.int_],
+    turns: NDArray[np.int_],
+    residual: Array,
+    known: NDArray[np.bool_],
+    *,
+    unknown: float = 0.0,
 ) -> Array:
     """Per point, the rhythm of its bucket: the median, over the last earlier turns of the
     rhythm (weeks, or days) with points in that bucket, of each turn's median residual there.
@@ -241,8 +315,9 @@ def _profile(
     ``_MIN_PER_BUCKET``; zero with fewer), so the profile never looks ahead,
     and a series run many times a day learns its rhythm from several weeks
     (days), not from its last few runs: those follow a change of level.
+    ``unknown``: the profile where too few earlier turns are known.
     """
-    profile = np.zeros(len(residual))
+    profile = np.full(len(residual), unknown)
     for bucket in np.unique(buckets):
         members = np.flatnonzero((buckets == bucket) & known)
         if members.size == 0:
@@ -259,7 +334,7 @@ def _profile(
             medians[_PER_BUCKET:] = np.median(windows, axis=1)
         everyone = np.flatnonzero(buckets == bucket)
         before = np.searchsorted(seen_turns, turns[everyone])  # earlier turns with known residuals
-        profile[everyone] = np.where(before >= _MIN_PER_BUCKET, medians[before], 0.0)
+        profile[everyone] = np.where(before >= _MIN_PER_BUCKET, medians[before], unknown)
     return profile
 
 

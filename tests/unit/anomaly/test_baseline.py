@@ -18,6 +18,7 @@ from controltower.anomaly.baseline import (
     _profile,
     robust_baseline,
     row_medians,
+    sampled_bucket,
 )
 from controltower.anomaly.detection import detect
 from controltower.anomaly.model import Point
@@ -136,3 +137,58 @@ def test_the_rhythm_chosen_is_the_one_its_definition_gives(seed: int) -> None:
 def test_row_medians_leave_nan_out() -> None:
     rows = np.array([[3.0, 1.0, np.nan, 2.0], [np.nan] * 4, [4.0, 1.0, 2.0, 8.0]])
     np.testing.assert_array_equal(row_medians(rows), [2.0, np.nan, 3.0])
+
+
+def _sampled(
+    days: int, minutes: int, seed: int, *, weekend: float = 1.0
+) -> tuple[list[datetime], np.ndarray]:
+    """A metric sampled every ``minutes``: a daily rhythm (quiet nights, a busy afternoon),
+    ``weekend`` times as busy on Saturdays and Sundays, with Poisson noise."""
+    rng = np.random.default_rng(seed)
+    stamps = [T0 + timedelta(minutes=minutes * i) for i in range(days * 24 * 60 // minutes)]
+    hours = np.array([t.hour + t.minute / 60 for t in stamps])
+    busy = np.array([weekend if t.weekday() >= 5 else 1.0 for t in stamps])
+    rate = 50 + 2000 * np.exp(-(((hours - 14) / 4) ** 2)) * busy
+    return stamps, rng.poisson(rate).astype(float)
+
+
+def test_a_sampled_metric_learns_its_daily_and_weekend_rhythm_from_its_level() -> None:
+    """Requests every five minutes, forty times as many in the afternoon, a quarter as many
+    at weekends: once three weekends are known nothing is raised, while a trailing median
+    of an hour follows the rhythm and a held sum sees every morning's rise as a change."""
+    stamps, values = _sampled(28, 5, 1, weekend=0.25)
+    found = detect([Point(t, float(v)) for t, v in zip(stamps, values, strict=True)])
+    learnt = T0 + timedelta(days=14)
+    assert [a for a in found if a.timestamp >= learnt] == []
+    assert sampled_bucket(stamps, 60) == timedelta(minutes=30)
+    assert robust_baseline(stamps, values, 60, 30).season in {"workday", "weekday"}
+
+
+def test_a_step_on_a_sampled_metric_with_a_rhythm_is_a_level_shift_when_it_comes() -> None:
+    """Latency every minute with a daily rhythm, 40 % slower from day 9 at 10:00: after the
+    three days the rhythm takes to learn, the first alarm is that step, within half an hour."""
+    rng = np.random.default_rng(5)
+    stamps = [T0 + timedelta(minutes=i) for i in range(14 * 1440)]
+    hours = np.array([t.hour + t.minute / 60 for t in stamps])
+    noise = rng.lognormal(0, 0.05, len(stamps))
+    values = 120 * (1 + 0.5 * np.sin(2 * np.pi * (hours - 9) / 24)) * noise
+    step = 9 * 1440 + 600
+    values[step:] *= 1.4
+    found = detect([Point(t, float(v)) for t, v in zip(stamps, values, strict=True)])
+    first = next(a for a in found if a.timestamp >= T0 + timedelta(days=3))
+    assert (first.kind, first.change > 0) == ("level_shift", True)
+    assert stamps[step] <= first.timestamp <= stamps[step + 30]
+
+
+@pytest.mark.parametrize(
+    "stamps",
+    [
+        [T0 + timedelta(minutes=7 * i + (i * i) % 5) for i in range(500)],  # runs, irregular
+        [T0 + timedelta(days=i) for i in range(500)],  # daily totals: the window spans days
+        [T0 + timedelta(minutes=30 * i) for i in range(500)],  # a window of 30 hours
+    ],
+)
+def test_only_a_regularly_sampled_series_within_a_day_learns_from_its_level(
+    stamps: list[datetime],
+) -> None:
+    assert sampled_bucket(stamps, 60) is None
