@@ -28,7 +28,7 @@ import numpy as np
 from controltower.anomaly import baseline
 from controltower.anomaly.detection import detect
 from controltower.anomaly.model import Point
-from controltower.anomaly.tuning import Tuning
+from controltower.anomaly.tuning import for_any_metric
 
 T0 = datetime(2026, 3, 2, tzinfo=UTC)  # a Monday
 DAYS, SEEDS = 28, 5
@@ -63,12 +63,12 @@ METRICS: dict[str, Callable[[np.random.Generator], np.ndarray]] = {
 
 def _detect(values: np.ndarray) -> list[int]:
     points = [Point(t, float(v)) for t, v in zip(STAMPS, values, strict=True)]
-    return [a.index for a in detect(points, Tuning(sporadic=True))]
+    return [a.index for a in detect(points, for_any_metric())]
 
 
 def _found(values: np.ndarray, at: int) -> bool:
     points = [Point(t, float(v)) for t, v in zip(STAMPS, values, strict=True)]
-    found = detect(points, Tuning(sporadic=True))
+    found = detect(points, for_any_metric())
     return any(a.kind == "level_shift" and at <= a.index <= at + 30 for a in found)
 
 

@@ -29,7 +29,7 @@ from controltower.anomaly.detectors import (
     smallest_away_from_zero_before,
 )
 from controltower.anomaly.model import Anomaly, Point, sorted_points
-from controltower.anomaly.severity import metric_severity
+from controltower.anomaly.severity import metric_severity, ratio_severity
 from controltower.anomaly.stops import detect_stops, with_stops
 from controltower.anomaly.tuning import Tuning
 
@@ -76,10 +76,47 @@ def detect(
     found = [
         a
         for a in found
-        if large_enough(a, tuning.spike_relative if a.kind == "spike" else tuning.min_relative)
+        if large_enough(
+            a,
+            tuning.spike_relative if a.kind == "spike" else tuning.min_relative,
+            both_ways=tuning.both_ways,
+        )
     ]
     told = episodes(sorted(found, key=lambda a: (a.index, a.kind)), tuning, logged=logged)
+    if tuning.both_ways:
+        told = graded_both_ways(told)
     return _scored_in_units(told, values)
+
+
+def graded_both_ways(found: list[Anomaly]) -> list[Anomaly]:
+    """Severity by ratio either way (``severity.ratio_severity``), and a further change back
+    the other way from the change it follows (the end of an outage, a saturation that
+    passed) told as info, ``returned``: its size against the level it leaves is as large as
+    the outage's, but it is good news."""
+    graded = []
+    previous: Anomaly | None = None
+    for anomaly in found:
+        if anomaly.kind == "spike":
+            graded.append(
+                replace(
+                    anomaly,
+                    severity=ratio_severity(anomaly.expected, anomaly.observed, spike=True),
+                )
+            )
+            continue
+        back = (
+            previous is not None
+            and bool(anomaly.details.get("further"))
+            and (anomaly.change > 0) != (previous.change > 0)
+        )
+        if back:
+            details = {**anomaly.details, "returned": True}
+            graded.append(replace(anomaly, severity="info", details=details))
+        else:
+            severity = ratio_severity(anomaly.expected, anomaly.observed)
+            graded.append(replace(anomaly, severity=severity))
+        previous = anomaly
+    return graded
 
 
 # A score this large is a departure over the spread's last floor (1e-9): normal was all zero.

@@ -43,7 +43,7 @@ from controltower.anomaly.baseline import (
     row_mads,
 )
 from controltower.anomaly.model import Anomaly, Kind
-from controltower.anomaly.severity import metric_severity, peak_severity
+from controltower.anomaly.severity import metric_severity, peak_severity, ratio_size
 from controltower.anomaly.tuning import Tuning
 
 MAX_AUTOCORRELATION = 0.8
@@ -526,10 +526,16 @@ def _one_ramp(
     return _points_before_step(values, baseline, tuning, first.index, end) == end - first.index - 1
 
 
-def large_enough(anomaly: Anomaly, min_relative: float) -> bool:
-    """Whether the departure is at least ``min_relative`` of normal (always, when normal is 0)."""
+def large_enough(anomaly: Anomaly, min_relative: float, *, both_ways: bool = False) -> bool:
+    """Whether the departure is at least ``min_relative`` of normal (always, when normal is 0).
+
+    ``both_ways``: for positive values, a fall counts as the rise of the same ratio (to half
+    is as large as to double; ``ratio_size``).
+    """
     if anomaly.expected == 0.0:
         return anomaly.observed != 0.0
+    if both_ways and anomaly.expected > 0.0 and anomaly.observed >= 0.0:
+        return ratio_size(anomaly.expected, anomaly.observed) >= min_relative
     return abs(anomaly.change) >= min_relative * abs(anomaly.expected)
 
 
@@ -544,7 +550,9 @@ def _too_small(change: Anomaly, tuning: Tuning) -> bool:
         unlogged = (math.expm1(change.expected), math.expm1(change.observed))
         change = replace(change, expected=unlogged[0], observed=unlogged[1])
     # against a normal of zero (a crossing whose level stayed zero too) the window is held
-    return change.expected != 0.0 and not large_enough(change, tuning.min_relative)
+    return change.expected != 0.0 and not large_enough(
+        change, tuning.min_relative, both_ways=tuning.both_ways
+    )
 
 
 def _fewest_settled(tuning: Tuning) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from controltower.anomaly.model import Severity
@@ -21,6 +22,32 @@ def metric_severity(expected: float, observed: float) -> Severity:
     if relative >= CRITICAL_RATIO:
         return "critical"
     if relative >= WARNING_RATIO:
+        return "warning"
+    return "info"
+
+
+SPIKE_CRITICAL_RATIO = 2.0
+"""A single point is critical from three times normal (or a third of it), either way."""
+
+
+def ratio_size(expected: float, observed: float) -> float:
+    """How far ``observed`` is from a positive ``expected`` as a ratio, either way: 1.0 for
+    double or half, infinite for zero."""
+    if observed <= 0.0:
+        return math.inf
+    return max(observed / expected, expected / observed) - 1.0
+
+
+def ratio_severity(expected: float, observed: float, *, spike: bool = False) -> Severity:
+    """The severity of a metric whose meaning is not known (``Tuning.both_ways``): a fall to
+    half is as severe as a doubling, a fall to nothing (an outage) is critical; a single
+    point (``spike``) is critical from three times normal or a third of it."""
+    if expected <= 0.0 or observed < 0.0:
+        return metric_severity(expected, observed)
+    size = ratio_size(expected, observed)
+    if size >= (SPIKE_CRITICAL_RATIO if spike else CRITICAL_RATIO):
+        return "critical"
+    if size >= WARNING_RATIO:
         return "warning"
     return "info"
 

@@ -73,6 +73,12 @@ class Tuning:
     than ``sporadic_peak`` times the series' usual peak
     (``detectors.detect_sporadic_spikes``; 3: on Poisson noise 2 raised a
     false alarm every few thousand points, ``benchmarks/sporadic_noise.py``).
+    With ``both_ways``, a metric whose meaning is not known (``anomaly
+    detect``: requests, CPU, latency alike) has its falls judged as rises of
+    the same ratio: a fall to half is as large as a doubling, both for
+    ``min_relative`` and ``spike_relative`` and for severity
+    (``severity.ratio_severity``); run durations and costs falling is news,
+    not an incident, and are judged by how far they rose or fell in their unit.
     """
 
     window: int = 60
@@ -104,6 +110,7 @@ class Tuning:
     log_scale: bool = False
     sporadic: bool = False
     sporadic_peak: float = 3.0
+    both_ways: bool = False
     burst_window: int = 20
     burst_reference: int = 100
     burst_min_reference: int = 30
@@ -179,3 +186,9 @@ def for_series(tuning: Tuning, days_per_point: int | None) -> Tuning:
         further_after=min(tuning.further_after, window // 2),
         kind_after=round(tuning.kind_after * window / tuning.window),
     )
+
+
+def for_any_metric() -> Tuning:
+    """The tuning of ``anomaly detect``: a metric exported from elsewhere, whose meaning (which
+    way is bad) is not known and which may be zero at most points (error counts)."""
+    return Tuning(sporadic=True, both_ways=True)

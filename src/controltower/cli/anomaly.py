@@ -52,7 +52,7 @@ def detect_command(
     """Find spikes, level shifts, drifts (or, for 0/1 values, failure bursts) in FILE."""
     from controltower.anomaly.csvseries import read_series
     from controltower.anomaly.detection import detect
-    from controltower.anomaly.tuning import Tuning
+    from controltower.anomaly.tuning import for_any_metric
 
     try:
         series = read_series(file.read_text(encoding="utf-8"))
@@ -64,7 +64,7 @@ def detect_command(
         raise typer.Exit(2) from exc
     points, given = series.points, series.given
     # Any metric: a mostly-zero one (errors per minute) is judged for spikes against its peaks.
-    found = detect(points, Tuning(sporadic=True))
+    found = detect(points, for_any_metric())
     # timestamps as the file gave them (the interface's promise), the start's too
     written = {p.timestamp: text for p, text in reversed(list(zip(points, given, strict=True)))}
     if json_output:

@@ -1,0 +1,67 @@
+"""Metrics whose meaning is not known (``anomaly detect``): a fall is as large as a rise."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+
+from controltower.anomaly.detection import detect
+from controltower.anomaly.model import Point
+from controltower.anomaly.severity import ratio_severity
+from controltower.anomaly.tuning import Tuning, for_any_metric
+
+T0 = datetime(2026, 3, 2, tzinfo=UTC)
+
+
+def _points(values: np.ndarray) -> list[Point]:
+    return [Point(T0 + timedelta(minutes=i), float(v)) for i, v in enumerate(values)]
+
+
+@pytest.mark.parametrize(
+    ("expected", "observed", "spike", "severity"),
+    [
+        (100.0, 200.0, False, "critical"),
+        (100.0, 50.0, False, "critical"),
+        (100.0, 0.0, False, "critical"),
+        (100.0, 80.0, False, "warning"),
+        (100.0, 125.0, False, "warning"),
+        (100.0, 110.0, False, "info"),
+        (100.0, 250.0, True, "warning"),
+        (100.0, 300.0, True, "critical"),
+        (100.0, 30.0, True, "critical"),
+    ],
+)
+def test_a_fall_is_as_severe_as_the_rise_of_the_same_ratio(
+    expected: float, observed: float, spike: bool, severity: str
+) -> None:
+    assert ratio_severity(expected, observed, spike=spike) == severity
+
+
+def test_an_outage_is_critical_and_its_end_is_good_news() -> None:
+    """Requests per minute fall to a few for half an hour: a critical level shift, and the
+    return to normal a further change told as info, not a second critical."""
+    rng = np.random.default_rng(1)
+    values = rng.poisson(1000, 1500).astype(float)
+    values[1000:1030] = rng.poisson(3, 30)
+    found = detect(_points(values), for_any_metric())
+    assert [(a.kind, a.severity, a.change < 0) for a in found] == [
+        ("level_shift", "critical", True),
+        ("level_shift", "info", False),
+    ]
+    assert found[1].details["returned"] is True
+    assert 1000 <= found[0].index <= 1010
+    ci = detect(_points(values), Tuning(sporadic=True))  # a run duration's fall: a warning
+    assert ci[0].severity == "warning"
+
+
+def test_a_dip_to_a_fifth_is_a_spike_of_a_metric_whose_meaning_is_not_known() -> None:
+    """A point at a fifth of normal is as far as one at five times; for run durations a run
+    that short is not a spike (it would have to fall to zero to change by 100 %)."""
+    rng = np.random.default_rng(2)
+    values = rng.normal(1000, 10, 600)
+    values[400] = 200.0
+    found = detect(_points(values), for_any_metric())
+    assert [(a.kind, a.index, a.severity) for a in found] == [("spike", 400, "critical")]
+    assert detect(_points(values), Tuning(sporadic=True)) == []
