@@ -106,6 +106,39 @@ def test_pagerduty_trigger_and_resolve_share_the_alert_key_as_dedup_key(
     assert all("R0UT1NGKEY" not in r.channel for r in rows)
 
 
+def test_a_resolve_reaches_every_channel_the_alert_fired_on_after_a_downgrade(
+    engine: Engine, tmp_path: Path, opened: list[Receiver]
+) -> None:
+    """Critical (PagerDuty and Slack), then warning (Slack only), then clear: both hear RESOLVED."""
+    pagerduty, slack = PagerDutyReceiver(), SlackReceiver()
+    opened += [pagerduty, slack]
+    settings = _settings(
+        tmp_path, channels={"pagerduty": [pagerduty.url()], "slack": [slack.url()]}
+    )
+    notifier = _notifier(settings, engine)
+    try:
+        store_pending(engine, 3)
+        evaluation = AlertEvaluation(engine, settings, notifier)
+        assert evaluation.run() == {"firing": 1, "resolved": 0}
+        assert wait_until(lambda: len(pagerduty.accepted) == 1 and len(slack.accepted) == 1)
+        with engine.begin() as conn:
+            first = conn.execute(select(deliveries_t.c.id).limit(1)).scalar_one()
+            conn.execute(
+                update(deliveries_t).where(deliveries_t.c.id == first).values(state="processed")
+            )
+        assert evaluation.run() == {"firing": 0, "resolved": 0}  # downgraded to warning
+        with engine.begin() as conn:
+            conn.execute(update(deliveries_t).values(state="processed"))
+        assert evaluation.run() == {"firing": 0, "resolved": 1}
+        assert wait_until(lambda: len(pagerduty.accepted) == 2 and len(slack.accepted) == 2)
+    finally:
+        notifier.close()
+    assert [e["event_action"] for e in pagerduty.accepted] == ["trigger", "resolve"]
+    assert pagerduty.accepted[1]["dedup_key"] == "ingest-backlog"
+    assert slack.texts()[1].startswith("RESOLVED")
+    assert pagerduty.invalid == slack.invalid == []
+
+
 def test_slack_gets_one_message_per_repository_while_pagerduty_gets_one_event_per_alert(
     sqlite_engine: Engine, tmp_path: Path, opened: list[Receiver]
 ) -> None:

@@ -29,7 +29,9 @@ class Notification:
 
     ``fact_at`` is when the fact behind it arrived (``fact_source``
     ``delivery``) or was detected (``detection``); it is set by whoever
-    evaluated the rules, for measuring latency.
+    evaluated the rules, for measuring latency. ``routes`` are the severities
+    whose routes it goes to, when not only its own: a resolve goes wherever
+    the alert's firing was notified.
     """
 
     key: str
@@ -40,6 +42,7 @@ class Notification:
     since: datetime
     fact_at: datetime | None = None
     fact_source: str = "detection"
+    routes: tuple[str, ...] = ()
 
     @property
     def head(self) -> str:
@@ -112,12 +115,17 @@ def messages_for(
     group_by: GroupBy,
     per_alert: Callable[[str], bool],
 ) -> list[tuple[str, Message]]:
-    """The (URL, message) pairs to send: grouped per URL, one per alert where ``per_alert(url)``."""
+    """The (URL, message) pairs to send: grouped per URL, one per alert where ``per_alert(url)``.
+
+    A notification goes to the URLs of each severity in its ``routes`` (else of its
+    own severity), to each URL once.
+    """
     buckets: dict[tuple[str, str], list[Notification]] = {}
     out: list[tuple[str, Message]] = []
     for notification in notifications:
         group = group_of(notification, group_by)
-        for url in urls_of(notification.severity):
+        severities = notification.routes or (notification.severity,)
+        for url in dict.fromkeys(url for s in severities for url in urls_of(s)):
             if per_alert(url):
                 out.append((url, Message((notification,), group)))
             else:

@@ -468,6 +468,8 @@ class Alert(Base):
 
     ``key`` identifies the condition (deduplication): while a row with the key
     is unresolved, the same problem seen again only moves ``last_seen_at``.
+    ``notified`` lists the severities its firing was notified at (comma
+    separated; null while none was): its resolve goes to all their routes.
     """
 
     __tablename__ = "alerts"
@@ -487,6 +489,7 @@ class Alert(Base):
     acknowledged_at: Mapped[datetime | None]
     acknowledged_by: Mapped[str | None] = mapped_column(String(128))
     ack_note: Mapped[str | None] = mapped_column(Text)
+    notified: Mapped[str | None] = mapped_column(String(64))
 
 
 class Silence(Base):

@@ -5,7 +5,9 @@ included), keeps those a rule matches, and compares them with the unresolved
 alerts stored in ``alerts``. A problem with no unresolved alert of its key
 opens one and fires a notification; one already alerting only updates it
 (no notification, unless its severity grew); an unresolved alert whose
-problem is gone is resolved, with a resolve notification.
+problem is gone is resolved, with a resolve notification routed to every
+severity its firing was notified at (``notified``), so it reaches each
+channel that heard it fire, whatever its severity when it cleared.
 
 The key names the condition, not its current figures: the kind, the
 repository and workflow, and the title except for the installation's own
@@ -125,12 +127,24 @@ def evaluate(
         if key in seen:
             continue
         conn.execute(update(alerts_t).where(alerts_t.c.id == row.id).values(resolved_at=now))
+        routes = notified_severities(row.notified) or (row.severity,)
         notifications.append(
             Notification(
-                key, "resolved", row.severity, row.title, "The condition cleared.", row.started_at
+                key,
+                "resolved",
+                max(routes, key=RANK.__getitem__),
+                row.title,
+                "The condition cleared.",
+                row.started_at,
+                routes=routes,
             )
         )
     return notifications
+
+
+def notified_severities(stored: str | None) -> tuple[str, ...]:
+    """The severities an alert's firing was notified at, from its ``notified`` column."""
+    return tuple(s for s in (stored or "").split(",") if s in RANK)
 
 
 def evaluate_store(

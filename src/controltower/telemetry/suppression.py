@@ -4,7 +4,9 @@ Two things hold a notification back, and each is a value with its reason,
 not an exception: an active silence that covers the alert (firing and
 resolve alike: a silenced alert notifies nobody), and an acknowledgement
 (an acknowledged alert that grows worse is not notified again; its resolve
-still is). The alert itself is recorded either way.
+still is). The alert itself is recorded either way. The severity of each
+firing sent is added to its alert's ``notified``, where its resolve will be
+routed.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import Connection, Row, select
+from sqlalchemy import Connection, Row, select, update
 
 from controltower.integrations.notify import Notification
 from controltower.store.tables import Alert, table_of
@@ -65,6 +67,8 @@ def decide(conn: Connection, notifications: list[Notification], now: datetime) -
             decision.suppressed.append(Suppressed(notification, row.id, reason))
         else:
             decision.send.append(notification)
+            if notification.event == "firing":
+                _mark_notified(conn, row, notification.severity)
     for held in decision.suppressed:
         log.info(
             "notification suppressed",
@@ -74,6 +78,14 @@ def decide(conn: Connection, notifications: list[Notification], now: datetime) -
             reason=held.reason,
         )
     return decision
+
+
+def _mark_notified(conn: Connection, row: Row[Any], severity: str) -> None:
+    """Add ``severity`` to the severities the alert's firing was notified at."""
+    notified = (row.notified or "").split(",") if row.notified else []
+    if severity not in notified:
+        value = ",".join([*notified, severity])
+        conn.execute(update(alerts_t).where(alerts_t.c.id == row.id).values(notified=value))
 
 
 def _alert_of(conn: Connection, notification: Notification) -> Row[Any] | None:

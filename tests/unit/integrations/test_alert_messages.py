@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -67,6 +68,17 @@ def test_one_message_per_url_and_group_but_one_per_alert_for_pagerduty() -> None
         "lint is failing on main",
     ]
     assert slack["o/a"].severity == "critical"
+
+
+def test_a_notification_with_routes_goes_to_each_of_their_urls_once() -> None:
+    """A resolve routed to critical and warning reaches PagerDuty and Slack, Slack once."""
+    routes = {
+        "critical": ["pagerduty-events://K", "slack-webhook://T/B/X"],
+        "warning": ["slack-webhook://T/B/X"],
+    }
+    resolve = replace(_notification(LINT_A, "resolved"), routes=("warning", "critical"))
+    pairs = messages_for([resolve], lambda s: routes[s], "repository", channels.per_alert)
+    assert sorted(url for url, _ in pairs) == ["pagerduty-events://K", "slack-webhook://T/B/X"]
 
 
 def test_grouping_by_none_sends_every_alert_alone() -> None:
