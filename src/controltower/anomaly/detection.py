@@ -25,6 +25,7 @@ from controltower.anomaly.detectors import (
     detect_changes,
     detect_spikes,
     detect_sporadic_spikes,
+    detect_transients,
     large_enough,
     smallest_away_from_zero_before,
 )
@@ -66,6 +67,10 @@ def detect(
         timestamps, judged, tuning.window, tuning.min_history, by_turn=tuning.rhythm_by_turn
     )
     found = detect_spikes(timestamps, judged, baseline, tuning)
+    if tuning.both_ways:  # a metric from elsewhere: incidents of a few points that came back
+        transients = detect_transients(timestamps, judged, baseline, tuning)
+        within = {j for t in transients for j in range(t.index, t.index + t.details["points"])}
+        found = [a for a in found if a.index not in within] + transients
     # a change too small to tell is judged in the series' unit (``detectors._too_small``)
     found += detect_changes(timestamps, judged, baseline, replace(tuning, log_scale=logged))
     if tuning.stops and tuning.direction != "up" and float(values.min()) >= 0.0:

@@ -137,6 +137,68 @@ def detect_spikes(
     return found
 
 
+TRANSIENT_POINTS = 15
+"""The most points an excursion that came back is told as one spike (``detect_transients``)."""
+
+
+def detect_transients(
+    timestamps: Sequence[datetime], values: Array, baseline: Baseline, tuning: Tuning
+) -> list[Anomaly]:
+    """Excursions of a few points that came back: spikes that more than one point followed.
+
+    A point beyond ``spike_z`` (and the series' own tail) that the next points follow is no
+    spike (``detect_spikes``): it may start a lasting change. When the points from it stay
+    beyond ``spike_z / 2`` spreads of the baseline there for at most ``TRANSIENT_POINTS``
+    and then the next ``confirm`` are all back within it, it was neither: a latency incident
+    of ten minutes, an error storm. It is told as a spike at its first point, observed at
+    its median, with how many points it lasted (``details["points"]``) and when it was
+    over (``details["classified_at"]``): what the change detector would judge too small,
+    its settled level being normal again.
+    """
+    z = z_scores(values, baseline)
+    found: list[Anomaly] = []
+    n = len(values)
+    i = 0
+    while i < n:
+        zi = float(z[i]) if math.isfinite(z[i]) else 0.0
+        sign = 1 if zi > 0 else -1
+        if abs(zi) < tuning.spike_z or not _allowed(tuning, sign):
+            i += 1
+            continue
+        center, scale = float(baseline.center[i]), float(baseline.scale[i])
+        held = sign * (values[i:] - center) / scale  # against the baseline where it began
+        out = held >= tuning.spike_z / 2
+        length = int(np.argmin(out)) if not out.all() else n - i
+        back = out[length : length + tuning.confirm]
+        if not 2 <= length <= TRANSIENT_POINTS or len(back) < tuning.confirm or back.any():
+            i += max(length, 1)
+            continue
+        run = values[i : i + length]
+        observed = float(np.median(run))
+        tail = tail_excess(values, baseline, i, sign, tuning)
+        if sign * (observed - center) > tuning.spike_tail * tail:
+            end = i + length - 1
+            found.append(
+                Anomaly(
+                    kind="spike",
+                    severity=metric_severity(center, observed),
+                    start=timestamps[i],
+                    timestamp=timestamps[i],
+                    expected=center,
+                    observed=observed,
+                    score=float(np.median(np.abs(z[i : i + length]))),
+                    index=i,
+                    details={
+                        "tail": round(tail, 6),
+                        "points": length,
+                        "classified_at": timestamps[min(end + tuning.confirm, n - 1)].isoformat(),
+                    },
+                )
+            )
+        i += length
+    return found
+
+
 def detect_sporadic_spikes(
     timestamps: Sequence[datetime], values: Array, tuning: Tuning
 ) -> list[Anomaly]:

@@ -65,3 +65,26 @@ def test_a_dip_to_a_fifth_is_a_spike_of_a_metric_whose_meaning_is_not_known() ->
     found = detect(_points(values), for_any_metric())
     assert [(a.kind, a.index, a.severity) for a in found] == [("spike", 400, "critical")]
     assert detect(_points(values), Tuning(sporadic=True)) == []
+
+
+@pytest.mark.parametrize("minutes", [2, 5, 8, 10])
+def test_an_incident_of_a_few_minutes_that_came_back_is_one_spike(minutes: int) -> None:
+    """Latency two and a half times normal for a few minutes: too long for a single-point
+    spike, too short for a lasting change; told once, at its first minute, with its length."""
+    rng = np.random.default_rng(minutes)
+    values = 120 * rng.lognormal(0, 0.1, 3000)
+    values[2000 : 2000 + minutes] *= 2.5
+    found = detect(_points(values), for_any_metric())
+    assert [(a.kind, a.index, a.details["points"]) for a in found] == [("spike", 2000, minutes)]
+    assert found[0].observed == pytest.approx(np.median(values[2000 : 2000 + minutes]))
+
+
+def test_an_incident_longer_than_a_transient_is_a_level_shift_and_its_return() -> None:
+    rng = np.random.default_rng(7)
+    values = 120 * rng.lognormal(0, 0.1, 3000)
+    values[2000:2040] *= 2.5
+    found = detect(_points(values), for_any_metric())
+    assert [(a.kind, a.severity) for a in found] == [
+        ("level_shift", "critical"),
+        ("level_shift", "info"),
+    ]
