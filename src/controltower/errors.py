@@ -17,6 +17,7 @@ third-party errors are translated at the boundary with ``raise ... from exc``::
     ├── PredictionError             prediction could not do what was asked
     │   ├── ModelVersionNotFound    no such model version, or none to roll back to (HTTP 404)
     │   ├── NoHistory               no run history to train on
+    │   ├── OneOutcome              runs of one outcome only: no failure to learn from, or no pass
     │   └── PredictionUnavailable   the rollout settings do not let predictions be shown (HTTP 503)
     ├── InvalidSeries               a metric series to analyse cannot be read (line and reason)
     ├── AlertError                  an alert or a silence could not be changed as asked
@@ -103,6 +104,10 @@ class ModelVersionNotFound(PredictionError):
 
 class NoHistory(PredictionError):
     """There is no run history to train the models on."""
+
+
+class OneOutcome(PredictionError):
+    """The runs to learn from all passed, or all failed: the failure model needs both."""
 
 
 class PredictionUnavailable(PredictionError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import json
 from pathlib import Path
@@ -13,7 +14,10 @@ from controltower.cli.app import app
 from controltower.cli.model import _verdict
 from controltower.errors import MigrationRequired
 from controltower.intelligence.metrics import DURATION_FIGURES, OUTCOME_FIGURES
+from controltower.store import schema
+from controltower.store.engine import make_engine
 from tests.support.paths import DATASETS
+from tests.support.predictions import small_history, store
 from tests.support.server import cli_env, run_cli
 
 
@@ -161,3 +165,20 @@ def test_evaluating_three_runs_says_there_is_too_little_to_learn_from(
     result = CliRunner().invoke(app, ["model", "evaluate", "--dataset", str(small)])
     assert result.exit_code == 1
     assert "too little run history to evaluate on (3 runs)" in result.stderr
+
+
+def test_training_on_runs_that_all_passed_says_both_outcomes_are_needed(tmp_path: Path) -> None:
+    """A new installation where every run passed: exit 1 in words, no traceback, no version."""
+    url = f"sqlite:///{tmp_path}/ct.db"
+    engine = make_engine(url)
+    schema.upgrade(engine)
+    store(engine, [dataclasses.replace(r, conclusion="success") for r in small_history()])
+    engine.dispose()
+    env = cli_env(database_url=url, data_dir=str(tmp_path))
+    for command in (("model", "train"), ("model", "evaluate")):
+        result = run_cli(*command, env=env)
+        assert result.returncode == 1, result.stderr
+        assert "needs both passed and failed runs" in result.stderr
+        assert "Traceback" not in result.stderr
+    listed = run_cli("model", "list", "--json", env=env)
+    assert json.loads(listed.stdout) == []

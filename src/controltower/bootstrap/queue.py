@@ -223,12 +223,15 @@ def _register_training(huey: Huey, engine: Engine, settings: Settings | None) ->
     def train_prediction_models() -> dict[str, Any] | None:
         if not _predicting(engine, settings):
             return None
-        from controltower.errors import NoHistory  # noqa: PLC0415
+        from controltower.errors import NoHistory, OneOutcome  # noqa: PLC0415
         from controltower.intelligence.lifecycle import retrain  # noqa: PLC0415 (slow import)
 
         try:
             return retrain(engine).summary()
         except NoHistory:
+            return None
+        except OneOutcome as exc:  # a young installation: the baselines serve meanwhile
+            log.warning("training_skipped", reason=str(exc))
             return None
 
     hourly = crontab(minute="47")

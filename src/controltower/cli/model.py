@@ -57,6 +57,8 @@ def evaluate_command(
         raise typer.Exit(1)
     from lightgbm.basic import LightGBMError
 
+    from controltower.errors import OneOutcome
+
     try:
         report = evaluate(runs, seed=seed, on_validation=on_validation)
     except LightGBMError as exc:  # no runs left to learn from before the test period
@@ -65,6 +67,11 @@ def evaluate_command(
             f"the runs before each repository's test period, and there were none ({exc})",
             err=True,
             fg="red",
+        )
+        raise typer.Exit(1) from exc
+    except OneOutcome as exc:
+        typer.secho(
+            f"too little run history to evaluate on ({len(runs)} runs): {exc}", err=True, fg="red"
         )
         raise typer.Exit(1) from exc
     if json_output:
@@ -210,10 +217,19 @@ def train_command(
     seed: Annotated[int, typer.Option(help="Seed of the models.")] = 0,
 ) -> None:
     """Train on the stored history, evaluate, register a version and make it live."""
+    from controltower.errors import OneOutcome
     from controltower.intelligence.lifecycle import retrain
 
     with database(configured(ctx), migrate=True) as engine:
-        info = retrain(engine, promote=not candidate, seed=seed)
+        try:
+            info = retrain(engine, promote=not candidate, seed=seed)
+        except OneOutcome as exc:
+            typer.secho(
+                f"{exc}: nothing was registered, and the baselines serve until there are",
+                err=True,
+                fg="red",
+            )
+            raise typer.Exit(1) from exc
     _show(info.summary(), json_output, f"trained version {info.version}")
 
 

@@ -24,6 +24,7 @@ import numpy as np
 import numpy.typing as npt
 from sklearn.linear_model import LogisticRegression
 
+from controltower.errors import OneOutcome
 from controltower.intelligence.features import CATEGORICAL, FEATURES, INDEX, inputs
 from controltower.intelligence.predictors import Labelled, Matrix, Vector
 
@@ -135,8 +136,8 @@ class FailureModel:
     def fit(self, fitting: Labelled, validation: Labelled) -> None:
         """Train on the fitting slice; calibrate and pick the threshold on validation; with
         ``refit``, train again on both slices, the calibration and threshold kept."""
+        check = _calibration_slice(fitting, validation)
         self.booster = self._trained(fitting)
-        check = validation if len(set(validation.targets.tolist())) == 2 else fitting
         raw = self._raw(check.rows)
         self.scale = _platt(raw, check.targets, self.seed)
         streak = _previous_failed(check.rows) & self.or_previous
@@ -213,6 +214,26 @@ class FailureModel:
         model.scale = (float(a), float(b))
         model.threshold = float(saved["threshold"])
         return model
+
+
+def _outcomes(labelled: Labelled) -> int:
+    return len(set(labelled.targets.tolist()))
+
+
+def _calibration_slice(fitting: Labelled, validation: Labelled) -> Labelled:
+    """The slice Platt scaling and the threshold learn on: validation where it holds both
+    outcomes, else the fitting slice; ``OneOutcome`` where neither does."""
+    for check in (validation, fitting):
+        if _outcomes(check) == 2:
+            return check
+    both = np.concatenate([fitting.targets, validation.targets])
+    if not len(both):
+        return fitting  # nothing to learn from at all: the trees say so
+    if len(set(both.tolist())) == 2:
+        found = "neither the older runs nor the latest fifth hold both"
+    else:
+        found = f"all {len(both)} runs {'failed' if both.min() > 0.5 else 'passed'}"
+    raise OneOutcome(f"the failure model needs both passed and failed runs to learn from ({found})")
 
 
 def _platt(raw: Vector, targets: Vector, seed: int) -> tuple[float, float]:

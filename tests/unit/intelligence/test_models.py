@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
+from controltower.errors import OneOutcome
 from controltower.intelligence.duration import DurationModel
 from controltower.intelligence.features import COLUMNS, INDEX
 from controltower.intelligence.models import PARALLEL_ROWS, FailureModel, Trees, _best_threshold
@@ -195,3 +197,11 @@ def test_small_data_trains_on_one_thread_and_large_data_on_the_threads_asked_for
         duration = DurationModel(trees=Trees(rounds=2, leaves=3, min_leaf=10), threads=2)
         duration.fit(durations, Labelled(rows[:0], durations.targets[:0]))
         assert [b.params["num_threads"] for b in duration.boosters] == [expected] * 3
+
+
+def test_runs_of_one_outcome_are_refused_in_words() -> None:
+    """Nothing but passes to learn from: ``OneOutcome`` saying both outcomes are needed."""
+    rows = _rows(300, 1)
+    passes = Labelled(rows, np.zeros(len(rows)))
+    with pytest.raises(OneOutcome, match=r"both passed and failed runs .*all 600 runs passed"):
+        FailureModel(trees=SMALL).fit(passes, passes)
