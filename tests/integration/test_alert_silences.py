@@ -83,7 +83,7 @@ def test_matchers_narrow_a_silence_to_rule_key_and_repository(engine: Engine) ->
 
 
 def test_an_expired_silence_stays_as_history_and_stops_holding(engine: Engine) -> None:
-    """Ending a silence early keeps its row, and the next occurrence notifies again."""
+    """Ending a silence early keeps its row; the alert still firing is announced, then resolves."""
     silence_id = _silence(engine, T0, kind="*")
     assert _evaluate(engine, [FAILING], T0).send == []
     later = T0 + timedelta(minutes=10)
@@ -91,14 +91,46 @@ def test_an_expired_silence_stays_as_history_and_stops_holding(engine: Engine) -
         ended = expire_silence(conn, silence_id, later)
     assert ended.ends_at == later
     assert ended.expired_at == later
-    assert _events(_evaluate(engine, [], later)) == [("resolved", "CI is failing on main")]
-    again = _evaluate(engine, [FAILING], later + timedelta(minutes=1))
-    assert _events(again) == [("firing", "CI is failing on main")]
+    assert _events(_evaluate(engine, [FAILING], later)) == [("firing", "CI is failing on main")]
+    assert _evaluate(engine, [FAILING], later + timedelta(minutes=1)).send == []
+    assert _events(_evaluate(engine, [], later + timedelta(minutes=2))) == [
+        ("resolved", "CI is failing on main")
+    ]
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(silences_t)).scalar_one() == 1
         kept = list_silences(conn, later + timedelta(days=1))
         assert [s.id for s in kept] == [silence_id]
         assert list_silences(conn, later + timedelta(days=1), active_only=True) == []
+
+
+def test_an_alert_that_began_under_a_silence_fires_when_the_silence_runs_out(
+    engine: Engine,
+) -> None:
+    """Still firing when its silence ends by itself: announced once at the next evaluation,
+    at its severity then; another alert that began and cleared under it never resolves aloud."""
+    _silence(engine, T0)  # one hour
+    assert _evaluate(engine, [FAILING, OTHER], T0).send == []
+    worse = replace(FAILING, severity="critical")
+    assert _evaluate(engine, [worse], T0 + timedelta(minutes=30)).send == []
+    after = T0 + timedelta(hours=1)
+    released = _evaluate(engine, [worse], after)
+    assert [(n.event, n.severity, n.title) for n in released.send] == [
+        ("firing", "critical", "CI is failing on main")
+    ]
+    assert _evaluate(engine, [worse], after + timedelta(minutes=1)).send == []
+
+
+def test_a_resolve_is_held_when_the_firing_was_never_notified(engine: Engine) -> None:
+    """Fired and cleared under a silence that has since ended: no RESOLVED for it, with why."""
+    silence_id = _silence(engine, T0)
+    assert _evaluate(engine, [FAILING], T0).send == []
+    with engine.begin() as conn:
+        expire_silence(conn, silence_id, T0 + timedelta(minutes=1))
+    cleared = _evaluate(engine, [], T0 + timedelta(minutes=1))
+    assert cleared.send == []
+    assert [(s.notification.event, s.reason) for s in cleared.suppressed] == [
+        ("resolved", "its firing was never notified")
+    ]
 
 
 def test_an_acknowledged_alert_does_not_notify_escalation_but_does_resolve(engine: Engine) -> None:

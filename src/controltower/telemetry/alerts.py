@@ -32,10 +32,9 @@ from controltower.store.tables import Alert, table_of
 from controltower.telemetry import activity, service
 from controltower.telemetry.metric_rules import metric_problems
 from controltower.telemetry.scope import Filters
-from controltower.telemetry.suppression import Decision, decide
+from controltower.telemetry.suppression import RANK, Decision, decide, notified_severities
 
 alerts_t = table_of(Alert)
-RANK = {"info": 0, "warning": 1, "critical": 2}
 # Problems of the installation itself: one condition each, whatever their counts say.
 SINGLE_KINDS = frozenset({"ingest-backlog", "ingest-failed", "ingest-quiet"})
 # Problems are looked for over the last month, as on the overview, and all of them are kept.
@@ -140,11 +139,6 @@ def evaluate(
             )
         )
     return notifications
-
-
-def notified_severities(stored: str | None) -> tuple[str, ...]:
-    """The severities an alert's firing was notified at, from its ``notified`` column."""
-    return tuple(s for s in (stored or "").split(",") if s in RANK)
 
 
 def evaluate_store(
