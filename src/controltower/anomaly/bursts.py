@@ -8,6 +8,9 @@ burst is a tail below ``burst_alpha`` with a rate at least
 ``burst_min_increase`` higher than *p*. A burst is told once: no other is
 raised until the window's rate falls back below *p* plus
 ``burst_min_increase`` (a failing streak of 40 runs is one burst, not two).
+While it lasts, its observed rate and severity are those of its worst
+window so far: a burst told at 5 failures in 20 that goes on to fail every
+run is critical, told where it was first clear.
 Pure: no I/O.
 """
 
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 
 import numpy as np
@@ -49,7 +53,14 @@ def detect_bursts(timestamps: Sequence[datetime], outcomes: Array, tuning: Tunin
         rate = failures / m
         if ongoing is not None:
             if rate - ongoing >= tuning.burst_min_increase:
-                continue  # the same burst, still going on
+                if rate > found[-1].observed:  # the same burst, still going on, and worse
+                    found[-1] = replace(
+                        found[-1],
+                        severity=rate_severity(ongoing, rate),
+                        observed=rate,
+                        details={**found[-1].details, "failures": failures},
+                    )
+                continue
             ongoing = None
         reference = outcomes[max(0, i - m + 1 - tuning.burst_reference) : i - m + 1]
         if len(reference) < tuning.burst_min_reference:

@@ -46,7 +46,9 @@ def detect(
     """The anomalies of a series, in time order.
 
     Outcome series (``outcomes``, or by default any series of only 0 and 1) are
-    judged for failure bursts; others for spikes, level shifts and drifts.
+    judged for failure bursts (with ``Tuning.both_ways``, bursts of zeros too, with
+    ``details["value"]`` saying which: an up/down gauge's outage); others for spikes, level
+    shifts and drifts.
     Points need not be evenly spaced; they are sorted by time first.
     """
     tuning = tuning or Tuning()
@@ -56,7 +58,14 @@ def detect(
     if outcomes is None:
         outcomes = is_outcomes(ordered)
     if outcomes:
-        return detect_bursts(timestamps, values, tuning)
+        bursts = detect_bursts(timestamps, values, tuning)
+        if not tuning.both_ways:
+            return bursts
+        # 0 and 1 of a metric from elsewhere: which is bad is not known (up is 1 for a gauge)
+        zeros = detect_bursts(timestamps, 1.0 - values, tuning)
+        marked = [replace(a, details={**a.details, "value": 1}) for a in bursts]
+        marked += [replace(a, details={**a.details, "value": 0}) for a in zeros]
+        return sorted(marked, key=lambda a: (a.timestamp, a.details["value"]))
     if not judged_series(values):
         if tuning.sporadic and sporadic_series(values):
             return episodes(detect_sporadic_spikes(timestamps, values, tuning), tuning)

@@ -88,3 +88,16 @@ def test_an_incident_longer_than_a_transient_is_a_level_shift_and_its_return() -
         ("level_shift", "critical"),
         ("level_shift", "info"),
     ]
+
+
+def test_an_up_gauge_that_falls_to_zero_is_a_burst_of_zeros() -> None:
+    """A 0/1 series of a metric from elsewhere: 1 for up, twenty minutes down. Which value
+    is bad is not known, so a burst of either is told, saying which."""
+    up = np.ones(3000)
+    up[2000:2020] = 0.0
+    found = detect(_points(up), for_any_metric())
+    assert [(a.kind, a.severity, a.details["value"]) for a in found] == [
+        ("failure_burst", "critical", 0)
+    ]
+    assert 2000 <= found[0].index < 2020
+    assert detect(_points(up), Tuning(sporadic=True)) == []  # outcomes: 0 is a pass

@@ -594,6 +594,9 @@ def test_a_long_failing_streak_is_one_burst() -> None:
     found = detect(points(outcomes))
     assert [a.kind for a in found] == ["failure_burst"]
     assert 200 <= found[0].index < 220
+    # told where it was first clear, as bad as it got: every run of the last 20 failed
+    assert (found[0].observed, found[0].severity) == (1.0, "critical")
+    assert found[0].details["failures"] == 20
 
 
 @pytest.mark.parametrize(
