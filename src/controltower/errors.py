@@ -16,6 +16,7 @@ third-party errors are translated at the boundary with ``raise ... from exc``::
     ├── RecordRejected              one history record breaks the format (line and reason)
     ├── PredictionError             prediction could not do what was asked
     │   ├── ModelVersionNotFound    no such model version, or none to roll back to (HTTP 404)
+    │   ├── AlreadyLive             promoting the version that is live: nothing changes (HTTP 409)
     │   ├── NoHistory               no run history to train on
     │   ├── OneOutcome              runs of one outcome only: no failure to learn from, or no pass
     │   └── PredictionUnavailable   the rollout settings do not let predictions be shown (HTTP 503)
@@ -100,6 +101,10 @@ class PredictionError(ControlTowerError):
 
 class ModelVersionNotFound(PredictionError):
     """No model version with that number, or no earlier live version to roll back to."""
+
+
+class AlreadyLive(PredictionError):
+    """The version asked to be promoted is the live one; nothing was changed."""
 
 
 class NoHistory(PredictionError):

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from controltower.cli.app import app
 from controltower.cli.model import _verdict
-from controltower.errors import MigrationRequired
+from controltower.errors import AlreadyLive, MigrationRequired
 from controltower.intelligence.metrics import DURATION_FIGURES, OUTCOME_FIGURES
 from controltower.store import schema
 from controltower.store.engine import make_engine
@@ -140,6 +140,9 @@ def test_train_list_promote_and_rollback(tmp_path: Path, history: Path) -> None:
     assert "model versions" in str(run("model", "list"))
     refused = runner.invoke(app, ["model", "promote", "42"], env=env)
     assert refused.exit_code == 1
+    live = runner.invoke(app, ["model", "promote", str(first["version"])], env=env)
+    assert isinstance(live.exception, AlreadyLive)  # main() prints it, exit 1
+    assert "already live: nothing changed" in str(live.exception)
 
 
 def test_coverage_is_judged_against_its_target_band_not_the_baselines() -> None:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from sqlalchemy import Engine, func, select
 
-from controltower.errors import ModelVersionNotFound
+from controltower.errors import AlreadyLive, ModelVersionNotFound
 from controltower.intelligence import registry
 from controltower.intelligence.features import featurize
 from controltower.intelligence.job_evaluation import evaluate_jobs
@@ -110,3 +110,40 @@ def test_a_version_keeps_its_job_model_and_serves_it_as_its_job_report_chose(
     assert chosen.job_failure_predictor == ("model" if served == "model" else "baselines")
     assert baselines.job_failure_predictor == "baselines"
     assert (without.job_failure, without.job_failure_predictor) == (None, None)
+
+
+def test_promoting_the_live_version_changes_nothing_and_rollbacks_stay_a_stack(
+    engine: Engine,
+) -> None:
+    """1 and 3 promoted, rolled back to 1: promoting 1 is refused as already live and moves
+    nothing; there is then nothing to roll back to (3 was taken off)."""
+    first, _, third = _register(engine, 3)
+    for number in (first, third):
+        with engine.begin() as conn:
+            registry.promote(conn, number)
+    with engine.begin() as conn:
+        assert registry.rollback(conn).version == first
+        before = registry.version(conn, first)
+        with pytest.raises(AlreadyLive, match=f"version {first} is already live"):
+            registry.promote(conn, first)
+        assert registry.version(conn, first) == before
+        assert registry.rollback_target(conn) is None
+        with pytest.raises(ModelVersionNotFound, match="roll back"):
+            registry.rollback(conn)
+
+
+def test_a_version_rolled_back_from_is_passed_over_until_promoted_again(engine: Engine) -> None:
+    """1, 2, 3 promoted, rolled back twice, 3 promoted again: a rollback goes to 1, not 2."""
+    first, second, third = _register(engine, 3)
+    for number in (first, second, third):
+        with engine.begin() as conn:
+            registry.promote(conn, number)
+    with engine.begin() as conn:
+        registry.rollback(conn)
+        registry.rollback(conn)
+        registry.promote(conn, third)
+        assert registry.rollback_target(conn) == first
+        assert registry.rollback(conn).version == first
+    with engine.begin() as conn:
+        registry.promote(conn, second)
+        assert registry.rollback(conn).version == first

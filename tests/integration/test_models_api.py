@@ -137,3 +137,22 @@ def test_with_no_version_the_page_says_how_to_train_one(settings: Settings, engi
         assert client.get("/api/v1/models").json() == []
         assert client.post("/api/v1/models/rollback").status_code == 404
     container.close()
+
+
+def test_promoting_the_live_version_is_refused_and_rollback_history_holds(
+    client: TestClient,
+) -> None:
+    """2 promoted then rolled back to 1: promoting 1 is 409 "already live" and moves nothing,
+    and a rollback then has nothing to go back to instead of bringing 2 back."""
+    assert client.post("/api/v1/models/2/promote", headers=AUTH).status_code == 200
+    assert client.post("/api/v1/models/rollback", headers=AUTH).json()["version"] == 1
+    before = client.get("/api/v1/models/1").json()
+    again = client.post("/api/v1/models/1/promote", headers=AUTH)
+    assert again.status_code == 409
+    detail = "version 1 is already live: nothing changed"
+    assert again.json() == {"error": "AlreadyLive", "detail": detail}
+    assert client.get("/api/v1/models/1").json() == before
+    back = client.post("/api/v1/models/rollback", headers=AUTH)
+    assert back.status_code == 404
+    statuses = {v["version"]: v["status"] for v in client.get("/api/v1/models").json()}
+    assert statuses == {1: "live", 2: "archived"}

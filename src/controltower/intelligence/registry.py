@@ -4,7 +4,8 @@ Each version keeps its serialized models (gzip-compressed JSON of their saved
 forms) and the evaluation report of the protocol, from which the live
 predictor of each figure is chosen (``selection``). At most one version is
 ``live``; promoting another archives it; rolling back makes the version that
-was live before the current one live again. Functions take the caller's
+was live before the current one live again (promotions stack, rollbacks take
+them off in turn; promoting the live version changes nothing). Functions take the caller's
 connection: the caller's transaction commits.
 """
 
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from sqlalchemy import Connection, select, update
 
-from controltower.errors import ModelVersionNotFound
+from controltower.errors import AlreadyLive, ModelVersionNotFound
 from controltower.intelligence.selection import LivePredictors, live_predictors
 from controltower.store.tables import ModelVersion, table_of
 
@@ -156,8 +157,13 @@ def live_version(conn: Connection) -> VersionInfo | None:
 
 
 def promote(conn: Connection, number: int) -> VersionInfo:
-    """Make version ``number`` live; the version live until now is archived."""
-    version(conn, number)
+    """Make version ``number`` live; the version live until now is archived.
+
+    ``AlreadyLive`` (nothing changed) when ``number`` is the live version.
+    """
+    found = version(conn, number)
+    if found.status == LIVE:
+        raise AlreadyLive(f"version {number} is already live: nothing changed")
     now = datetime.now(UTC)
     conn.execute(
         update(versions_t)
@@ -167,27 +173,45 @@ def promote(conn: Connection, number: int) -> VersionInfo:
     conn.execute(
         update(versions_t)
         .where(versions_t.c.id == number)
-        .values(status=LIVE, promoted_at=now, archived_at=None)
+        .values(status=LIVE, promoted_at=now, archived_at=None, rolled_back_at=None)
     )
     return version(conn, number)
 
 
-def rollback(conn: Connection) -> VersionInfo:
-    """Make live again the version promoted before the live one, and archive the live one."""
+def rollback_target(conn: Connection) -> int | None:
+    """The version a rollback would make live now, or None when there is none.
+
+    Promotions stack up and rollbacks take them off in turn: the archived
+    version promoted last before the live one, and not rolled back from since.
+    """
     current = live_version(conn)
     query = select(versions_t.c.id).where(
-        versions_t.c.status == ARCHIVED, versions_t.c.promoted_at.is_not(None)
+        versions_t.c.status == ARCHIVED,
+        versions_t.c.promoted_at.is_not(None),
+        versions_t.c.rolled_back_at.is_(None),
     )
     if current is not None and current.promoted_at is not None:
         query = query.where(versions_t.c.promoted_at < current.promoted_at)
-    previous = conn.execute(query.order_by(versions_t.c.promoted_at.desc()).limit(1)).scalar()
+    found: int | None = conn.execute(
+        query.order_by(versions_t.c.promoted_at.desc()).limit(1)
+    ).scalar()
+    return found
+
+
+def rollback(conn: Connection) -> VersionInfo:
+    """Make live again the version that was live before the live one (``rollback_target``).
+
+    The live version is archived and rolled back from: later rollbacks pass
+    over it until it is promoted again.
+    """
+    previous = rollback_target(conn)
     if previous is None:
         raise ModelVersionNotFound("no earlier live version to roll back to")
     now = datetime.now(UTC)
     conn.execute(
         update(versions_t)
         .where(versions_t.c.status == LIVE)
-        .values(status=ARCHIVED, archived_at=now)
+        .values(status=ARCHIVED, archived_at=now, rolled_back_at=now)
     )
     # The restored version keeps its promotion time, so a second rollback goes further back.
     conn.execute(

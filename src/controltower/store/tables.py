@@ -371,7 +371,9 @@ class ModelVersion(Base):
     predictor of each figure (``failure_predictor``, ``duration_predictor``) is
     ``model`` or the baseline that beat it in ``report``; for jobs' failure
     figures (``job_failure_predictor``) ``model`` or ``baselines``, None when
-    the version has no job model.
+    the version has no job model. ``rolled_back_at`` is when a rollback last
+    took it off the live slot (cleared when it is promoted again): rollbacks
+    pass over it.
     """
 
     __tablename__ = "model_versions"
@@ -381,6 +383,7 @@ class ModelVersion(Base):
     created_at: Mapped[datetime]
     promoted_at: Mapped[datetime | None]
     archived_at: Mapped[datetime | None]
+    rolled_back_at: Mapped[datetime | None]
     trained_runs: Mapped[int] = mapped_column(Integer)
     failure_predictor: Mapped[str] = mapped_column(String(32))
     duration_predictor: Mapped[str] = mapped_column(String(32))

@@ -7,6 +7,7 @@ from http import HTTPStatus
 from controltower.errors import (
     AlertNotFound,
     AlertNotOpen,
+    AlreadyLive,
     AnomalyNotFound,
     ControlTowerError,
     InvalidAcknowledgement,
@@ -30,6 +31,7 @@ _STATUS: tuple[tuple[type[ControlTowerError], int], ...] = (
     (MalformedPayload, 400),
     (StoreError, 503),
     (ModelVersionNotFound, 404),
+    (AlreadyLive, 409),
     (PredictionUnavailable, 503),
     (AlertNotFound, 404),
     (SilenceNotFound, 404),
