@@ -9,6 +9,8 @@ from sqlalchemy import Engine, func, select
 
 from controltower.config import DEFAULT_RATES, AlertRule, Settings
 from controltower.domain import RunFact
+from controltower.integrations.alert_messages import Message, group_of
+from controltower.integrations.channels import pagerduty_event
 from controltower.store.tables import Alert, table_of
 from controltower.store.writer import FactWriter
 from controltower.telemetry.alerts import evaluate_decision
@@ -77,7 +79,9 @@ def test_failure_rate_rule_fires_only_where_past_threshold_with_enough_runs(engi
 def test_metric_alert_stays_one_while_its_figure_moves_and_resolves_when_clear(
     engine: Engine, tmp_path: Path
 ) -> None:
-    """A changing figure updates one alert without notifying; falling below resolves it."""
+    """A changing figure updates one alert without notifying; falling below resolves it.
+
+    Its notification is grouped, and named to PagerDuty, by its repository, not its rule."""
     settings = Settings(data_dir=tmp_path, alerts={"rules": [FAILURE_RULE.model_dump()]})
     _store(engine, _runs("org/app", "CI", "ffffssssss"))
     first = evaluate_decision(engine, settings, NOW)
@@ -88,6 +92,9 @@ def test_metric_alert_stays_one_while_its_figure_moves_and_resolves_when_clear(
             "failure rate of org/app CI is 40 % over the last 24 h, above 20 %",
         )
     ]
+    (fired,) = first.send
+    assert (group_of(fired, "repository"), fired.repository) == ("org/app", "org/app")
+    assert pagerduty_event("K", Message((fired,)))["payload"]["component"] == "org/app"
     _store(engine, _runs("org/app", "CI", "f", first=10))
     assert evaluate_decision(engine, settings, NOW).send == []
     with engine.connect() as conn:
@@ -96,7 +103,7 @@ def test_metric_alert_stays_one_while_its_figure_moves_and_resolves_when_clear(
     assert (row.rule, row.repository) == ("CI failing often", "org/app")
     _store(engine, _runs("org/app", "CI", "s" * 20, first=20))
     resolved = evaluate_decision(engine, settings, NOW)
-    assert [n.event for n in resolved.send] == ["resolved"]
+    assert [(n.event, n.repository) for n in resolved.send] == [("resolved", "org/app")]
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(alerts_t)).scalar_one() == 1
 

@@ -66,7 +66,9 @@ def _failing(repo: str, workflow: str, severity: str = "critical") -> Notificati
     since = datetime.now(UTC) - timedelta(minutes=5)
     key = f"failing-branch|{repo}|1|{workflow} is failing on main"
     title = f"{workflow} is failing on main"
-    return Notification(key, "firing", severity, title, "failed", since, since, "delivery")
+    return Notification(
+        key, "firing", severity, title, "failed", since, since, "delivery", repository=repo
+    )
 
 
 def test_pagerduty_trigger_and_resolve_share_the_alert_key_as_dedup_key(

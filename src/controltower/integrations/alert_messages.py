@@ -7,9 +7,10 @@ the same URL travel as one ``Message`` listing them, one line each, unless the
 channel keeps one event per alert (PagerDuty: an incident per ``dedup_key``),
 where each notification is a message of its own. Pure: no I/O.
 
-The group is read from the alert key (``telemetry.alerts.alert_key``:
-``kind|repository|workflow|title``, or the kind alone for the installation's
-own problems, which have no repository).
+The kind is the first part of the alert key (``telemetry.alerts.alert_key``);
+the repository is carried by the notification itself, since keys differ in
+shape (a metric rule's names the rule before the repository, and the
+installation's own problems have none).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ class Notification:
     ``delivery``) or was detected (``detection``); it is set by whoever
     evaluated the rules, for measuring latency. ``routes`` are the severities
     whose routes it goes to, when not only its own: a resolve goes wherever
-    the alert's firing was notified.
+    the alert's firing was notified. ``repository`` is the alert's, if it has one.
     """
 
     key: str
@@ -43,6 +44,7 @@ class Notification:
     fact_at: datetime | None = None
     fact_source: str = "detection"
     routes: tuple[str, ...] = ()
+    repository: str | None = None
 
     @property
     def head(self) -> str:
@@ -58,12 +60,6 @@ class Notification:
     def kind(self) -> str:
         """The problem kind, the first part of the key."""
         return self.key.split("|", 1)[0]
-
-    @property
-    def repository(self) -> str | None:
-        """The repository the key names, if any."""
-        parts = self.key.split("|", 2)
-        return (parts[1] or None) if len(parts) > 1 else None
 
 
 @dataclass(frozen=True, slots=True)

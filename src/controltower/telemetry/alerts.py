@@ -120,7 +120,15 @@ def evaluate(
                 continue
             since = row.started_at
         notifications.append(
-            Notification(key, "firing", severity, problem.title, problem.detail, since)
+            Notification(
+                key,
+                "firing",
+                severity,
+                problem.title,
+                problem.detail,
+                since,
+                repository=problem.repository,
+            )
         )
     for key, row in open_alerts.items():
         if key in seen:
@@ -136,6 +144,7 @@ def evaluate(
                 "The condition cleared.",
                 row.started_at,
                 routes=routes,
+                repository=row.repository,
             )
         )
     return notifications

@@ -117,7 +117,15 @@ def _released(
 
 def firing_of(row: Row[Any]) -> Notification:
     """The firing notification of stored alert ``row``, as it stands."""
-    return Notification(row.key, "firing", row.severity, row.title, row.detail, row.started_at)
+    return Notification(
+        row.key,
+        "firing",
+        row.severity,
+        row.title,
+        row.detail,
+        row.started_at,
+        repository=row.repository,
+    )
 
 
 def _notified_rank(row: Row[Any]) -> int:

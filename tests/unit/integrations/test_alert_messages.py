@@ -22,7 +22,15 @@ SINCE = datetime(2026, 11, 1, tzinfo=UTC)
 
 
 def _notification(problem: activity.Problem, event: str = "firing") -> Notification:
-    return Notification(alert_key(problem), event, problem.severity, problem.title, "d", SINCE)  # type: ignore[arg-type]
+    return Notification(
+        alert_key(problem),
+        event,  # type: ignore[arg-type]
+        problem.severity,
+        problem.title,
+        "d",
+        SINCE,
+        repository=problem.repository,
+    )
 
 
 BUILD_A = activity.Problem(
@@ -45,8 +53,8 @@ BACKLOG = activity.Problem("ingest-backlog", "critical", "9 deliveries waiting",
         ("severity", ["critical", "warning", "critical", "critical"]),
     ],
 )
-def test_groups_come_from_the_alert_key(group_by: GroupBy, expected: list[str]) -> None:
-    """Repository and kind are read back from keys made by alert_key."""
+def test_groups_come_from_the_alert(group_by: GroupBy, expected: list[str]) -> None:
+    """Repository, kind and severity are those of the alert."""
     found = [group_of(_notification(p), group_by) for p in (BUILD_A, LINT_A, BUILD_B, BACKLOG)]
     assert found == expected
 
