@@ -227,7 +227,7 @@ def _register_training(huey: Huey, engine: Engine, settings: Settings | None) ->
         from controltower.intelligence.lifecycle import retrain  # noqa: PLC0415 (slow import)
 
         try:
-            return retrain(engine).summary()
+            return retrain(engine, scheduled=True).summary()
         except NoHistory:
             return None
         except OneOutcome as exc:  # a young installation: the baselines serve meanwhile

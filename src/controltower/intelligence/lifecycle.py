@@ -6,15 +6,21 @@ whether the model beat the baselines; the live predictor of each figure is
 chosen from it when the version is registered. Where jobs are stored, the
 job model is trained and scored too (``job_evaluation``), its report kept
 under ``jobs``.
+
+The worker's daily training never overrides an operator: while the live
+version was made live by ``model promote`` or ``model rollback`` (or their
+API), it only registers a candidate; otherwise it promotes the new version
+with every figure live accuracy demoted still served by its baseline.
 """
 
 from __future__ import annotations
 
 import structlog
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from controltower.errors import NoHistory
 from controltower.intelligence import registry
+from controltower.intelligence.accuracy import demotions
 from controltower.intelligence.evaluation import evaluate
 from controltower.intelligence.features import Featurized
 from controltower.intelligence.job_evaluation import evaluate_jobs
@@ -26,9 +32,19 @@ log = structlog.get_logger(__name__)
 
 
 def retrain(
-    engine: Engine, *, promote: bool = True, seed: int = 0, threads: int = 2
+    engine: Engine,
+    *,
+    promote: bool = True,
+    scheduled: bool = False,
+    seed: int = 0,
+    threads: int = 2,
 ) -> registry.VersionInfo:
-    """Train on every stored run, register the version, and make it live if ``promote``."""
+    """Train on every stored run, register the version, and make it live if ``promote``.
+
+    ``scheduled`` (the worker's daily training) promotes only where no
+    operator chose the live version, and carries the live version's
+    demotions over to the new one (``_promote_scheduled``).
+    """
     history = list(stored_history(engine))
     if not history:
         raise NoHistory("no run history to train on: import or collect runs first")
@@ -40,8 +56,10 @@ def retrain(
     report["jobs"] = evaluate_jobs(data, jobs, seed=seed) if jobs else None
     with engine.begin() as conn:
         info = registry.register(conn, trained, report)
-        if promote:
-            info = registry.promote(conn, info.version)
+        if promote and scheduled:
+            info = _promote_scheduled(conn, info)
+        elif promote:
+            info = registry.promote(conn, info.version, by=registry.TRAINING)
     log.info(
         "models_trained",
         version=info.version,
@@ -52,3 +70,35 @@ def retrain(
         job_failure=registry.job_failure_predictor(info.report),
     )
     return info
+
+
+def _promote_scheduled(conn: Connection, info: registry.VersionInfo) -> registry.VersionInfo:
+    """Make a version trained on schedule live, unless an operator chose the live version.
+
+    A figure live accuracy demoted on the live version stays on its baseline
+    in the new one: the new model's live figures are not known yet, and only
+    an operator's promotion (or ``model train``) starts afresh.
+    """
+    live = registry.live_version(conn)
+    if live is not None and live.chosen_by_operator:
+        log.info("training_kept_operator_choice", live=live.version, candidate=info.version)
+        return info
+    carried = demotions(conn)
+    promoted = registry.promote(conn, info.version, by=registry.TRAINING)
+    chosen = {
+        "failure": promoted.failure_predictor,
+        "duration": promoted.duration_predictor,
+        "job_failure": promoted.job_failure_predictor,
+    }
+    for demotion in carried:
+        if chosen[demotion.figure] != "model":
+            continue
+        registry.set_predictor(conn, info.version, demotion.figure, demotion.predictor)
+        log.warning(
+            "demotion_carried_over",
+            figure=demotion.figure,
+            predictor=demotion.predictor,
+            demoted=demotion.version,
+            version=info.version,
+        )
+    return registry.version(conn, info.version)

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 versions_t = table_of(ModelVersion)
 CANDIDATE, LIVE, ARCHIVED = "candidate", "live", "archived"
+OPERATOR, TRAINING = "operator", "training"
 _SUMMARY_COLUMNS = tuple(c for c in versions_t.c if c.name != "model")
 
 
@@ -48,6 +49,12 @@ class VersionInfo:
     duration_predictor: str
     report: dict[str, Any]
     job_failure_predictor: str | None = None
+    promoted_by: str | None = None
+
+    @property
+    def chosen_by_operator(self) -> bool:
+        """Whether an operator made it live (promote, rollback), not training."""
+        return self.promoted_by == OPERATOR
 
     def summary(self) -> dict[str, Any]:
         """The version as a JSON-ready dict, its pooled deciding figures instead of the report."""
@@ -64,6 +71,7 @@ class VersionInfo:
             "failure_f1": live.failure_f1,
             "duration_mdape": live.duration_mdape,
             "job_failure_predictor": self.job_failure_predictor,
+            "promoted_by": self.promoted_by,
         }
 
 
@@ -103,6 +111,7 @@ def _info(row: Any) -> VersionInfo:
         duration_predictor=row.duration_predictor,
         report=row.report,
         job_failure_predictor=row.job_failure_predictor,
+        promoted_by=row.promoted_by,
     )
 
 
@@ -156,10 +165,11 @@ def live_version(conn: Connection) -> VersionInfo | None:
     return None if row is None else _info(row)
 
 
-def promote(conn: Connection, number: int) -> VersionInfo:
+def promote(conn: Connection, number: int, *, by: str = OPERATOR) -> VersionInfo:
     """Make version ``number`` live; the version live until now is archived.
 
-    ``AlreadyLive`` (nothing changed) when ``number`` is the live version.
+    ``by`` is who does: ``operator`` or ``training``. ``AlreadyLive``
+    (nothing changed) when ``number`` is the live version.
     """
     found = version(conn, number)
     if found.status == LIVE:
@@ -173,7 +183,7 @@ def promote(conn: Connection, number: int) -> VersionInfo:
     conn.execute(
         update(versions_t)
         .where(versions_t.c.id == number)
-        .values(status=LIVE, promoted_at=now, archived_at=None, rolled_back_at=None)
+        .values(status=LIVE, promoted_at=now, archived_at=None, rolled_back_at=None, promoted_by=by)
     )
     return version(conn, number)
 
@@ -202,7 +212,7 @@ def rollback(conn: Connection) -> VersionInfo:
     """Make live again the version that was live before the live one (``rollback_target``).
 
     The live version is archived and rolled back from: later rollbacks pass
-    over it until it is promoted again.
+    over it until it is promoted again. Rolling back is an operator's choice.
     """
     previous = rollback_target(conn)
     if previous is None:
@@ -215,7 +225,9 @@ def rollback(conn: Connection) -> VersionInfo:
     )
     # The restored version keeps its promotion time, so a second rollback goes further back.
     conn.execute(
-        update(versions_t).where(versions_t.c.id == previous).values(status=LIVE, archived_at=None)
+        update(versions_t)
+        .where(versions_t.c.id == previous)
+        .values(status=LIVE, archived_at=None, promoted_by=OPERATOR)
     )
     return version(conn, previous)
 

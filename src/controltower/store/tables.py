@@ -373,7 +373,8 @@ class ModelVersion(Base):
     figures (``job_failure_predictor``) ``model`` or ``baselines``, None when
     the version has no job model. ``rolled_back_at`` is when a rollback last
     took it off the live slot (cleared when it is promoted again): rollbacks
-    pass over it.
+    pass over it. ``promoted_by`` is who made it live last: ``operator``
+    (promote, rollback) or ``training`` (null: training).
     """
 
     __tablename__ = "model_versions"
@@ -384,6 +385,7 @@ class ModelVersion(Base):
     promoted_at: Mapped[datetime | None]
     archived_at: Mapped[datetime | None]
     rolled_back_at: Mapped[datetime | None]
+    promoted_by: Mapped[str | None] = mapped_column(String(16))
     trained_runs: Mapped[int] = mapped_column(Integer)
     failure_predictor: Mapped[str] = mapped_column(String(32))
     duration_predictor: Mapped[str] = mapped_column(String(32))

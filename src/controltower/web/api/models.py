@@ -33,6 +33,10 @@ class VersionPublic(BaseModel):
     job_failure_predictor: str | None = Field(
         description="model or baselines for jobs' failure figures; null without a job model"
     )
+    promoted_by: str | None = Field(
+        description="who made it live last: operator (promote, rollback) or training; "
+        "scheduled training only registers candidates while an operator's choice is live"
+    )
     failure_f1: dict[str, float | None]
     duration_mdape: dict[str, float | None]
 

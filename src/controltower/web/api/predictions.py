@@ -192,9 +192,10 @@ def model_accuracy_problems(conn: Connection) -> list[Problem]:
             "model-accuracy",
             "warning",
             f"prediction of {FIGURE_WORDS.get(d.figure, d.figure)} demoted to a baseline",
-            f"live accuracy of model version {d.version} fell below the baseline"
-            f" by more than the margin; {d.predictor} serves"
-            f" {FIGURE_WORDS.get(d.figure, d.figure)} until a new version is promoted",
+            f"live accuracy of the model fell below the baseline by more than the margin;"
+            f" {d.predictor} serves {FIGURE_WORDS.get(d.figure, d.figure)} in version"
+            f" {d.version} until an operator promotes a version (scheduled training keeps"
+            " the demotion)",
         )
         for d in demotions(conn)
     ]
