@@ -11,6 +11,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.support.deliveries import signed, workflow_run_payload
 from tests.support.server import cli_env, free_port, run_cli, start
@@ -144,6 +145,26 @@ def test_serve_on_a_port_in_use_is_exit_2_before_anything_starts(tmp_path: Path)
     assert result.returncode == 2
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
     assert "listening on" not in result.stderr
+
+
+@pytest.mark.parametrize("command", [("worker",), ("serve", "--port", "0")])
+def test_a_worker_whose_redis_queue_does_not_answer_is_one_line_and_exit_2(
+    tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    """Nothing listens where the queue should be: say where and exit 2, no traceback a second."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # free once closed: nothing answers there
+    env = cli_env(
+        data_dir=str(tmp_path),
+        github__webhook_secret="s",
+        queue_url=f"redis://127.0.0.1:{port}/9",
+    )
+    assert run_cli("db", "upgrade", env=env).returncode == 0
+    result = run_cli(*command, env=env, timeout=120)
+    assert result.returncode == 2
+    assert f"cannot reach the queue at redis://127.0.0.1:{port}/9" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_upgrading_to_a_revision_that_does_not_exist_is_exit_2(tmp_path: Path) -> None:

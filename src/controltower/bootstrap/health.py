@@ -34,6 +34,7 @@ from sqlalchemy import Connection, Engine, func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from controltower.config import Settings
+from controltower.domain.wording import counted
 from controltower.errors import MigrationRequired
 from controltower.intelligence import registry
 from controltower.intelligence.capability import prediction_mode
@@ -104,7 +105,7 @@ def check_health(engine: Engine, settings: Settings, now: datetime | None = None
     database = _database(engine)
     if database.status == "failing":
         return without_database(database.detail, settings, now)
-    queue = _queue(settings.resolved_queue_url)
+    queue = queue_check(settings.resolved_queue_url)
     try:
         with engine.connect() as raw:
             conn = reading(raw)
@@ -129,7 +130,9 @@ def without_database(reason: str, settings: Settings, now: datetime | None = Non
         for name in ("queue-backlog", "ingest-freshness", "model", "notifications")
     ]
     database = Check("database", "failing", reason)
-    return Health([database, _queue(settings.resolved_queue_url), *rest], now or datetime.now(UTC))
+    return Health(
+        [database, queue_check(settings.resolved_queue_url), *rest], now or datetime.now(UTC)
+    )
 
 
 def _database(engine: Engine) -> Check:
@@ -150,7 +153,8 @@ def _database(engine: Engine) -> Check:
     )
 
 
-def _queue(url: str) -> Check:
+def queue_check(url: str) -> Check:
+    """Whether the task queue answers: a Redis queue is pinged with a one-second timeout."""
     scheme = urlparse(url).scheme
     if scheme not in ("redis", "rediss", "unix"):
         kind = "an embedded SQLite file" if scheme == "sqlite" else "in this process"
@@ -251,19 +255,22 @@ def _notifications(conn: Connection, settings: Settings, now: datetime) -> Check
         return Check(
             "notifications",
             "info",
-            f"no channel has a URL: {firing} alerts firing show on the dashboard only",
+            f"no channel has a URL: {counted(firing, 'alert')} firing show on the dashboard only",
             facts,
         )
     if sent.failed:
         return Check(
             "notifications",
             "degraded",
-            f"{sent.failed} notifications given up in the last 24 hours "
+            f"{counted(sent.failed, 'notification')} given up in the last 24 hours "
             "(GET /api/v1/alerts/notifications says why)",
             facts,
         )
     return Check(
-        "notifications", "ok", f"{len(urls)} URLs routed to; {firing} alerts firing", facts
+        "notifications",
+        "ok",
+        f"{counted(len(urls), 'URL')} routed to; {counted(firing, 'alert')} firing",
+        facts,
     )
 
 

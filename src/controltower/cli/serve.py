@@ -39,6 +39,8 @@ def _serve(
     from controltower.worker import InProcessConsumer
 
     _check_listen(settings.server.host, settings.server.port)  # before anything starts
+    if worker:
+        _check_queue(settings)
     container = build(settings)
     if migrate:
         schema.upgrade(container.engine)
@@ -94,6 +96,16 @@ def _check_listen(host: str, port: int) -> None:
             raise ConfigurationError(f"cannot listen on {host}:{port}: {reason}") from exc
 
 
+def _check_queue(settings: Settings) -> None:
+    """Refuse (exit 2) to start a worker whose Redis queue does not answer, in one line,
+    instead of a consumer that logs a traceback a second until it does."""
+    from controltower.bootstrap.health import queue_check
+
+    check = queue_check(settings.resolved_queue_url)
+    if check.status == "failing":
+        raise ConfigurationError(f"{check.detail} (check CONTROLTOWER_QUEUE_URL)")
+
+
 def _loopback(host: str) -> bool:
     """Whether ``host`` is reachable only from this machine."""
     if host == "localhost":
@@ -139,6 +151,7 @@ def worker_command(
 
     settings = state(ctx).settings()
     configure(settings.log_level, settings.log_format)
+    _check_queue(settings)
     container = build(settings)
     schema.ensure_current(container.engine)
     try:
