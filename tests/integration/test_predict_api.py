@@ -130,3 +130,36 @@ def test_the_run_page_hides_a_shadow_prediction(shadow: TestClient) -> None:
     page = shadow.get(f"/repositories/org/repo0/runs/{run_id}")
     assert page.status_code == 200, page.text
     assert "prediction-heading" not in page.text
+
+
+@pytest.fixture
+def outside_canary(settings: Settings, engine: Engine) -> Iterator[TestClient]:
+    """Prediction on, and a canary that would show no run (a share of 0, no allow-list)."""
+    yield from _client(settings, intelligence={"mode": "on", "canary_share": 0.0})
+
+
+def _shown(client: TestClient) -> tuple[int, bool]:
+    run_id = request_order(small_history())[100].run_id
+    api = client.get(f"/api/v1/repositories/org/repo0/runs/{run_id}/prediction")
+    page = client.get(f"/repositories/org/repo0/runs/{run_id}").text
+    return api.status_code, 'aria-labelledby="prediction-heading"' in page
+
+
+def test_a_prediction_made_while_on_is_hidden_once_its_run_falls_outside_the_canary(
+    outside_canary: TestClient,
+) -> None:
+    """Made in ``on`` mode; switched to ``canary`` with the run outside it: hidden in both."""
+    assert _shown(outside_canary) == (200, True)
+    switched = outside_canary.put("/api/v1/capabilities/prediction", json={"mode": "canary"})
+    assert switched.status_code == 200, switched.text
+    assert _shown(outside_canary) == (404, False)
+    run_id = request_order(small_history())[100].run_id
+    hidden = outside_canary.get(f"/api/v1/repositories/org/repo0/runs/{run_id}/prediction")
+    assert "outside the canary" in hidden.json()["detail"]
+
+
+def test_a_prediction_made_in_shadow_is_shown_once_the_mode_is_on(shadow: TestClient) -> None:
+    """Made in ``shadow`` (stored, not shown); switched to ``on``: the API and page show it."""
+    assert _shown(shadow) == (404, False)
+    assert shadow.put("/api/v1/capabilities/prediction", json={"mode": "on"}).status_code == 200
+    assert _shown(shadow) == (200, True)

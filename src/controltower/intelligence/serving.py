@@ -285,11 +285,22 @@ def shown_prediction(
     conclusion: str | None,
     duration_s: float | None,
 ) -> ShownPrediction | None:
-    """The run's stored prediction where the rollout showed it, with how it compared."""
+    """The run's stored prediction with how it compared, or None where it has none.
+
+    Whether it is shown is the rollout's decision now (``shows_now``), not the
+    one recorded when it was made (``shown``: the mode may have changed since).
+    """
     stored = stored_prediction(conn, run_pk)
-    if stored is None or not stored["shown"]:
+    if stored is None:
         return None
     return compare(stored, status, conclusion, duration_s)
+
+
+def shows_now(conn: Connection, settings: Settings, repository: str, run_id: str) -> bool:
+    """Whether a stored run's prediction is shown now: the mode in force now (and the kill
+    switches) and, in canary, whether the run is in the canary."""
+    mode = prediction_mode(conn, settings).mode
+    return exposure(settings, repository, run_id, mode).show
 
 
 def predict_new_runs(

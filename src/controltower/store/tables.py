@@ -397,8 +397,9 @@ class ModelVersion(Base):
 class Prediction(Base):
     """The prediction made for a run attempt when it was first seen requested or queued.
 
-    ``shown`` is whether the rollout mode let it be shown (shadow mode stores
-    and scores predictions without showing them). ``version_id`` is the model
+    ``shown`` is whether the rollout mode let it be shown when it was made
+    (shadow mode stores and scores predictions without showing them); pages
+    and the API show it by the mode in force now. ``version_id`` is the model
     version that served it (None: baselines only, no version trained yet).
     """
 

@@ -130,14 +130,19 @@ def run_prediction(
     container: ContainerDep,
     attempt: int = 1,
 ) -> PredictionPublic:
-    """The prediction stored when the run was requested, where the rollout shows it now."""
-    current = prediction_mode(conn, container.settings)
-    if not current.shows:
-        raise HTTPException(404, f"no prediction shown: prediction mode is {current.mode}")
-    pk = run_pk_of(conn, f"{owner}/{name}", run_id, attempt)
+    """The prediction stored when the run was requested, where the rollout shows it now.
+
+    The mode in force now decides, whatever it was when the prediction was made.
+    """
+    repository = f"{owner}/{name}"
+    mode = prediction_mode(conn, container.settings).mode
+    decided = exposure(container.settings, repository, run_id, mode)
+    if not decided.show:
+        raise HTTPException(404, f"no prediction shown: {decided.reason}")
+    pk = run_pk_of(conn, repository, run_id, attempt)
     stored = stored_prediction(conn, pk) if pk is not None else None
-    if pk is None or stored is None or not stored["shown"]:
-        raise HTTPException(404, f"no prediction shown for run {run_id} attempt {attempt}")
+    if pk is None or stored is None:
+        raise HTTPException(404, f"no prediction stored for run {run_id} attempt {attempt}")
     jobs = [JobPredictionPublic(**asdict(j)) for j in job_comparisons(conn, pk)]
     return _public(stored).model_copy(update={"jobs": jobs})
 

@@ -15,9 +15,8 @@ from sqlalchemy import Connection
 
 from controltower.domain import is_failed
 from controltower.ingest import joblogs
-from controltower.intelligence.capability import prediction_mode
 from controltower.intelligence.job_serving import job_comparisons
-from controltower.intelligence.serving import shown_prediction
+from controltower.intelligence.serving import shown_prediction, shows_now
 from controltower.store import queries
 from controltower.telemetry import drilldown, service
 from controltower.telemetry.metrics import GroupMetrics, Window
@@ -196,7 +195,7 @@ def run_page(
     if run is None:
         raise HTTPException(404, f"no run {run_id} in {full_name}")
     prediction = None
-    if prediction_mode(conn, container.settings).shows:
+    if shows_now(conn, container.settings, full_name, run.run_id):
         prediction = shown_prediction(conn, run.id, run.status, run.conclusion, run.duration_s)
     now = datetime.now(UTC)  # where the bars of jobs still running end
     job_predictions = job_comparisons(conn, run.id) if prediction is not None else []
