@@ -333,5 +333,4 @@ def test_a_hypothetical_run_gets_its_workflows_expected_jobs(
         assert job["duration_p50"] == pytest.approx(expected[job["name"]])
         assert (job["failure_predictor"], job["actual_conclusion"]) == ("baselines", None)
     other = client.post("/api/v1/predict", json={**ask, "workflow": "no such workflow"})
-    assert other.status_code == 200
-    assert other.json()["jobs"] == []
+    assert other.status_code == 404

@@ -93,11 +93,40 @@ def test_shadow_mode_shows_nothing(shadow: TestClient) -> None:
     assert stored.status_code == 404
 
 
-def test_bad_requests_get_422(client: TestClient) -> None:
-    """A missing repository or a negative change size is refused."""
-    assert client.post("/api/v1/predict", json={"workflow": "ci"}).status_code == 422
-    bad = {**ASK, "lines_added": -1}
-    assert client.post("/api/v1/predict", json=bad).status_code == 422
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"repository": None}, "repository"),
+        ({"workflow": None}, "workflow"),
+        ({"lines_added": -1}, "lines_added"),
+        ({"event": "banana"}, "event"),
+        ({"branch": ""}, "branch"),
+        ({"branch": "  "}, "branch"),
+        ({"actor": ""}, "actor"),
+        ({"colour": "red"}, "colour"),
+    ],
+)
+def test_bad_requests_get_422_naming_the_field(
+    client: TestClient, change: dict[str, Any], field: str
+) -> None:
+    """A missing repository or workflow, a negative change size, an event GitHub has no such
+    name for, an empty branch or actor, an unknown field: 422 in the API's error shape."""
+    ask = {k: v for k, v in {**ASK, **change}.items() if v is not None}
+    response = client.post("/api/v1/predict", json=ask)
+    assert response.status_code == 422, response.text
+    body = response.json()
+    assert set(body) == {"error", "detail"}
+    assert [e["loc"][-1] for e in body["detail"]] == [field]
+
+
+def test_an_unknown_workflow_of_a_known_repository_is_not_predicted(client: TestClient) -> None:
+    """No runs of that workflow: 404 naming it and the repository's workflows, as for an
+    unknown repository."""
+    response = client.post("/api/v1/predict", json={**ASK, "workflow": "nightly"})
+    assert response.status_code == 404
+    assert set(response.json()) == {"error", "detail"}
+    assert "no workflow 'nightly' in org/repo0" in response.json()["detail"]
+    assert "ci, lint" in response.json()["detail"]
 
 
 def test_a_repository_with_no_stored_runs_is_not_predicted(client: TestClient) -> None:

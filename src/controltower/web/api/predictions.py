@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 from sqlalchemy import Connection
 
 from controltower.errors import PredictionUnavailable
@@ -34,18 +34,44 @@ from controltower.web.deps import ConnectionDep, ContainerDep
 router = APIRouter(prefix="/api/v1", tags=["prediction"])
 
 
-class PredictRequest(BaseModel):
-    """A run that could be requested now: its trigger and its change."""
+# The events that trigger a GitHub Actions workflow run, as GitHub names them.
+WORKFLOW_EVENTS = frozenset(
+    {
+        "branch_protection_rule", "check_run", "check_suite", "create", "delete", "deployment",
+        "deployment_status", "discussion", "discussion_comment", "dynamic", "fork", "gollum",
+        "issue_comment", "issues", "label", "merge_group", "milestone", "page_build", "project",
+        "project_card", "project_column", "public", "pull_request", "pull_request_review",
+        "pull_request_review_comment", "pull_request_target", "push", "registry_package",
+        "release", "repository_dispatch", "schedule", "status", "watch", "workflow_call",
+        "workflow_dispatch", "workflow_run",
+    }
+)  # fmt: skip
+Name = Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=r"\S")]
 
-    repository: str = Field(examples=["octo-org/octo-repo"])
-    workflow: str = "default"
-    branch: str | None = None
-    event: str | None = Field(default=None, examples=["push", "pull_request"])
-    actor: str | None = None
+
+class PredictRequest(BaseModel):
+    """A run that could be requested now: its trigger and its change (no other field)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    repository: Name = Field(examples=["octo-org/octo-repo"])
+    workflow: Name = Field(examples=["CI"], description="the workflow's name, as its runs show it")
+    branch: Name | None = None
+    event: str | None = Field(
+        default=None, examples=["push", "pull_request"], description="a GitHub event name"
+    )
+    actor: Name | None = Field(default=None, description="who pushes; absent: not known")
     files_changed: int | None = Field(default=None, ge=0)
     lines_added: int | None = Field(default=None, ge=0)
     lines_deleted: int | None = Field(default=None, ge=0)
     commits: int | None = Field(default=None, ge=0)
+
+    @field_validator("event")
+    @classmethod
+    def _github_event(cls, event: str | None) -> str | None:
+        if event is not None and event not in WORKFLOW_EVENTS:
+            raise ValueError(f"{event!r} is not a GitHub event that runs workflows (push, ...)")
+        return event
 
 
 class JobPredictionPublic(BaseModel):
@@ -93,10 +119,19 @@ def _public(prediction: RunPrediction | dict[str, Any]) -> PredictionPublic:
 def predict(body: PredictRequest, container: ContainerDep, conn: ConnectionDep) -> PredictionPublic:
     """Predict a hypothetical run of ``repository`` requested now, and its expected jobs.
 
-    404 for a repository with no stored runs: there is no history to predict from.
+    404 for a repository with no stored runs, or a workflow of it with none: there is
+    no history to predict from.
     """
-    if not drilldown.workflow_ids(conn, body.repository):
+    workflows = drilldown.workflow_ids(conn, body.repository)
+    if not workflows:
         raise HTTPException(404, f"no runs of {body.repository} stored: nothing to predict from")
+    if body.workflow not in workflows:
+        known = ", ".join(sorted(workflows)[:20])
+        raise HTTPException(
+            404,
+            f"no workflow {body.workflow!r} in {body.repository}: nothing to predict from "
+            f"(its workflows: {known})",
+        )
     mode = prediction_mode(conn, container.settings).mode
     decided = exposure(container.settings, body.repository, None, mode)
     if not decided.show:
