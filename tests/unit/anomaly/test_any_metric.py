@@ -101,3 +101,15 @@ def test_an_up_gauge_that_falls_to_zero_is_a_burst_of_zeros() -> None:
     ]
     assert 2000 <= found[0].index < 2020
     assert detect(_points(up), Tuning(sporadic=True)) == []  # outcomes: 0 is a pass
+
+
+def test_a_daily_total_falling_to_a_tenth_is_told_on_its_fourth_day() -> None:
+    """Requests per day: a point far out counts as far as it is, so the sum crosses on the
+    fourth day; clipped at 4 spreads, as for the CI series, on the seventh."""
+    rng = np.random.default_rng(3)
+    values = rng.normal(1000, 30, 200)
+    values[150:] = rng.normal(100, 5, 50)
+    days = [Point(T0 + timedelta(days=i), float(v)) for i, v in enumerate(values)]
+    [fall] = detect(days, for_any_metric())
+    assert (fall.kind, fall.severity, fall.index) == ("level_shift", "critical", 153)
+    assert detect(days, Tuning(sporadic=True))[0].index == 156
