@@ -143,13 +143,17 @@ def test_the_run_page_shows_a_shown_prediction(client: TestClient) -> None:
     assert page.status_code == 200, page.text
     assert 'aria-labelledby="prediction-heading"' in page.text
     served = client.get(f"/api/v1/repositories/org/repo0/runs/{run_id}/prediction").json()
-    # on this small history a baseline serves failure: its 0 or 1 is no probability, so the
-    # page says pass or fail and who served, and whose risk factors it shows
-    assert served["failure_predictor"] in ("previous", "always_pass")
-    assert "Predicted outcome" in page.text
-    assert "Failure probability</div>" not in page.text
-    assert "a baseline gives no probability" in page.text
-    assert "Risk factors the model saw (the baseline served):" in page.text
+    # on this small history the previous run wins F1, the model the probability figures:
+    # the model's probability is shown beside the baseline's pass or fail, with its reason
+    assert (served["failure_predictor"], served["probability_predictor"]) == ("previous", "model")
+    assert 0.0 < served["failure_probability"] < 1.0
+    assert served["failure_reason"] in ("the previous run failed", "the previous run passed")
+    assert "Failure probability</div>" in page.text
+    verdict = "fail" if served["failure_predicted"] else "pass"
+    assert f"predicted to {verdict}: {served['failure_reason']}" in page.text
+    assert "pass or fail by baseline: same as the previous run" in page.text
+    assert "a baseline gives no probability" not in page.text
+    assert "Risk factors:" in page.text
     assert "the run has not completed yet" in page.text
 
 

@@ -40,6 +40,8 @@ def _wrong(run: HistoryRun) -> RunPrediction:
         failure_probability=0.01 if run.failed else 0.99,
         failure_predicted=not run.failed,
         failure_predictor="model",
+        probability_predictor="model",
+        failure_reason=None,
         duration_p10=seconds * 2.5,
         duration_p50=seconds * 3.0,
         duration_p90=seconds * 3.5,

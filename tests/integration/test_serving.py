@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 import pytest
 from sqlalchemy import Engine, select
 
@@ -14,6 +16,7 @@ from controltower.bootstrap import build
 from controltower.config import Settings
 from controltower.ingest import processing
 from controltower.intelligence import registry
+from controltower.intelligence.explain import risk_factors
 from controltower.intelligence.features import INDEX, featurize
 from controltower.intelligence.records import request_order
 from controltower.intelligence.serving import (
@@ -170,3 +173,69 @@ def test_processing_reports_only_unfinished_runs(engine: Engine) -> None:
     with engine.connect() as conn:
         states = conn.execute(select(table_of(Delivery).c.state)).scalars().all()
     assert states == ["processed"]
+
+
+def _served_by(
+    engine: Engine, f1: dict[str, float], brier: dict[str, float]
+) -> registry.LoadedModels:
+    trained, report = trained_version()
+    chosen = copy.deepcopy(report)
+    for name, figures in chosen["outcome"]["pooled"].items():
+        figures.update(f1=f1[name], brier=brier[name])
+    with engine.begin() as conn:
+        return registry.load_models(conn, registry.register(conn, trained, chosen))
+
+
+def _rows() -> Any:
+    return featurize(request_order(small_history()))
+
+
+def test_the_probability_shown_is_the_models_where_it_wins_brier_though_a_baseline_decides(
+    engine: Engine,
+) -> None:
+    """The previous run wins F1, the model Brier: the model's calibrated probability (never
+    exactly 0 or 1) is shown and explained, the previous run decides and is said to."""
+    models = _served_by(
+        engine,
+        f1={"model": 0.50, "previous": 0.52, "always_pass": 0.0},
+        brier={"model": 0.11, "previous": 0.25, "always_pass": 0.14},
+    )
+    assert (models.failure_predictor, models.probability_predictor) == ("previous", "model")
+    rows = _rows()
+    failed_before = np.flatnonzero(rows[:, INDEX["base_prev_failed"]] == 1.0)[0]
+    row = rows[failed_before : failed_before + 1]
+    served = predict_row(models, row)
+    assert served.failure_probability == pytest.approx(models.failure.predict_proba(row)[0])
+    assert served.failure_probability is not None
+    assert 0.0 < served.failure_probability < 1.0
+    assert (served.failure_predicted, served.failure_reason) == (True, "the previous run failed")
+    assert (served.failure_predictor, served.probability_predictor) == ("previous", "model")
+    contributions = models.failure.contributions(row)[0]
+    assert served.risk_factors == [f.told for f in risk_factors(row[0], contributions)]
+
+
+def test_a_failure_predicted_below_the_threshold_says_the_previous_run_failed(
+    engine: Engine,
+) -> None:
+    """The model decides "the previous run failed, or the probability reaches the threshold":
+    a failure predicted at a low probability gives the streak as its reason."""
+    models = _served_by(
+        engine,
+        f1={"model": 0.6, "previous": 0.5, "always_pass": 0.0},
+        brier={"model": 0.11, "previous": 0.25, "always_pass": 0.14},
+    )
+    models.failure.threshold = 0.95  # above the probability of every run after a failure here
+    rows = _rows()
+    low = models.failure.predict_proba(rows) < models.failure.threshold
+    streak = np.flatnonzero(low & (rows[:, INDEX["base_prev_failed"]] == 1.0))[0]
+    served = predict_row(models, rows[streak : streak + 1])
+    assert served.failure_predicted is True
+    assert served.failure_probability is not None
+    assert served.failure_probability < models.failure.threshold
+    assert served.failure_reason is not None
+    assert served.failure_reason.startswith("the previous run failed")
+    calm = np.flatnonzero(low & (rows[:, INDEX["base_prev_failed"]] == 0.0))[0]
+    passing = predict_row(models, rows[calm : calm + 1])
+    assert passing.failure_predicted is False
+    assert passing.failure_reason is not None
+    assert "below its threshold" in passing.failure_reason

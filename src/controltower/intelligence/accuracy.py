@@ -184,20 +184,20 @@ def _score(
         scored.failed.append(failed)
         count = served["failure"]
         count[row.failure_predictor] = count.get(row.failure_predictor, 0) + 1
-        for name, baseline in OUTCOME_PREDICTORS.items():
-            probability = float(baseline.predict_proba(features)[0])
-            predicted = bool(baseline.predict(features)[0])
+        # the decision and the probability as stored for whatever gave them, the rest again
+        gave_probability = row.probability_predictor or row.failure_predictor
+        predictors: dict[str, Any] = dict(OUTCOME_PREDICTORS)
+        if models is not None:
+            predictors["model"] = models.failure
+        for name, predictor in predictors.items():
+            probability = float(predictor.predict_proba(features)[0])
+            predicted = bool(predictor.predict(features)[0])
+            if name == gave_probability:
+                probability = row.failure_probability
             if name == row.failure_predictor:
-                probability, predicted = row.failure_probability, bool(row.failure_predicted)
+                predicted = bool(row.failure_predicted)
             scored.probability[name].append(probability)
             scored.predicted[name].append(predicted)
-        if models is not None:
-            probability = float(models.failure.predict_proba(features)[0])
-            predicted = bool(models.failure.predict(features)[0])
-            if row.failure_predictor == "model":
-                probability, predicted = row.failure_probability, bool(row.failure_predicted)
-            scored.probability["model"].append(probability)
-            scored.predicted["model"].append(predicted)
     if seconds is not None:
         scored.actual.append(seconds)
         count = served["duration"]

@@ -52,6 +52,11 @@ class VersionInfo:
     promoted_by: str | None = None
 
     @property
+    def probability_predictor(self) -> str:
+        """What gives the failure probability: chosen by the report's Brier score, then AUC."""
+        return live_predictors(self.report).probability
+
+    @property
     def chosen_by_operator(self) -> bool:
         """Whether an operator made it live (promote, rollback), not training."""
         return self.promoted_by == OPERATOR
@@ -67,6 +72,7 @@ class VersionInfo:
             "archived_at": self.archived_at.isoformat() if self.archived_at else None,
             "trained_runs": self.trained_runs,
             "failure_predictor": self.failure_predictor,
+            "probability_predictor": self.probability_predictor,
             "duration_predictor": self.duration_predictor,
             "failure_f1": live.failure_f1,
             "duration_mdape": live.duration_mdape,
@@ -88,7 +94,8 @@ def job_failure_predictor(report: dict[str, Any]) -> str | None:
 
 @dataclass(frozen=True, slots=True)
 class LoadedModels:
-    """A version's models, ready to predict, and which predictor serves each figure."""
+    """A version's models, ready to predict, and which predictor serves each figure
+    (``failure_predictor`` the pass/fail decision, ``probability_predictor`` the probability)."""
 
     version: int
     failure: FailureModel
@@ -97,6 +104,7 @@ class LoadedModels:
     duration_predictor: str
     job_failure: JobFailureModel | None = None
     job_failure_predictor: str | None = None
+    probability_predictor: str = "model"
 
 
 def _info(row: Any) -> VersionInfo:
@@ -269,4 +277,5 @@ def load_models(conn: Connection, info: VersionInfo) -> LoadedModels:
         duration_predictor=info.duration_predictor,
         job_failure=None if job_failure is None else JobFailureModel.from_dict(job_failure),
         job_failure_predictor=info.job_failure_predictor,
+        probability_predictor=info.probability_predictor,
     )

@@ -1,9 +1,14 @@
 """Which predictor serves each figure: the model, or the baseline that beat it.
 
 Read from a version's evaluation report (``evaluation.evaluate``), pooled
-over its test runs: failure by F1 (higher wins), duration by median absolute
-percentage error (lower wins). The model serves only when it is strictly
-better than every baseline; otherwise the best baseline does.
+over its test runs: the failure decision (pass or fail) by F1 (higher wins),
+the failure probability by Brier score (lower wins; ROC AUC, higher wins,
+breaks a tie), duration by median absolute percentage error (lower wins).
+The model serves only when it is strictly better than every baseline;
+otherwise the best baseline does. The probability and the decision may come
+from different predictors: F1 judges a yes or no, and a baseline can win it
+on a difference within the evaluation's resampling interval while its 0 or
+1 is no probability at all.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ class LivePredictors:
 
     failure: str
     duration: str
+    probability: str
     failure_f1: dict[str, float | None]
     duration_mdape: dict[str, float | None]
 
@@ -37,6 +43,18 @@ def _best(figures: dict[str, float | None], names: tuple[str, ...], *, low: bool
     return "model" if key("model") < key(baseline) else baseline
 
 
+def _best_probability(outcome: dict[str, dict[str, float | None]]) -> str:
+    """The predictor of the failure probability: lowest Brier score, then highest ROC AUC."""
+
+    def key(name: str) -> tuple[float, float]:
+        figures = outcome.get(name, {})
+        brier, auc = figures.get("brier"), figures.get("auc")
+        return (math.inf if brier is None else brier, math.inf if auc is None else -auc)
+
+    baseline = min(OUTCOME_BASELINES, key=key)
+    return "model" if key("model") < key(baseline) else baseline
+
+
 def live_predictors(report: dict[str, Any]) -> LivePredictors:
     """The live predictor of each figure according to ``report``."""
     outcome = report["outcome"]["pooled"]
@@ -46,6 +64,7 @@ def live_predictors(report: dict[str, Any]) -> LivePredictors:
     return LivePredictors(
         failure=_best(f1, OUTCOME_BASELINES, low=False),
         duration=_best(mdape, DURATION_BASELINES, low=True),
+        probability=_best_probability(outcome),
         failure_f1=f1,
         duration_mdape=mdape,
     )

@@ -6,8 +6,11 @@ kept per repository between predictions and brought up to date from what
 changed (``state.FeatureState``), else replayed in full. The live version's
 models predict; for each figure the predictor chosen on that version's
 evaluation serves (the model or a baseline), and with no version trained yet
-the baselines serve. Risk factors always come from the model's per-prediction
-contributions when there is one.
+the baselines serve. The failure probability shown comes from the predictor
+better on the probability figures (Brier score, then ROC AUC) and the
+pass/fail decision from the one better on F1 (``selection``), with the
+reason for the decision in words; risk factors explain the probability
+shown: the model's per-prediction contributions where it gives it.
 """
 
 from __future__ import annotations
@@ -68,11 +71,17 @@ FEATURE_STATE = FeatureState()
 
 @dataclass(frozen=True, slots=True)
 class RunPrediction:
-    """What is predicted for one run, and which predictor served each figure."""
+    """What is predicted for one run, and which predictor served each figure.
+
+    ``failure_predictor`` decided pass or fail (``failure_reason`` says why),
+    ``probability_predictor`` gave the probability, which the risk factors explain.
+    """
 
     failure_probability: float | None
     failure_predicted: bool | None
     failure_predictor: str
+    probability_predictor: str
+    failure_reason: str | None
     duration_p10: float | None
     duration_p50: float | None
     duration_p90: float | None
@@ -107,25 +116,13 @@ def live_models(conn: Connection) -> registry.LoadedModels | None:
 def predict_row(models: registry.LoadedModels | None, row: Matrix) -> RunPrediction:
     """The prediction for one feature row (shape 1 x features)."""
     failure_name = models.failure_predictor if models else "previous"
+    probability_name = models.probability_predictor if models else "previous"
     duration_name = models.duration_predictor if models else "median5"
-    if models is not None and failure_name == "model":
+    if models is not None and probability_name == "model":
         probability = float(models.failure.predict_proba(row)[0])
-        predicted: bool | None = bool(models.failure.predict(row)[0])
     else:
-        baseline = OUTCOME_BASELINES[failure_name]
-        probability, predicted = (
-            float(baseline.predict_proba(row)[0]),
-            bool(baseline.predict(row)[0]),
-        )
-    if models is not None:
-        factors = risk_factors(row[0], models.failure.contributions(row)[0])
-        words = [f.told for f in factors]
-    else:
-        # the previous outcome decides alone: a failure raises the risk, a pass lowers it
-        prev = float(row[0, INDEX["base_prev_failed"]])
-        effect = 1.0 if prev >= 0.5 else -1.0
-        told = RiskFactor("base_prev_failed", prev, effect, phrase("base_prev_failed", prev)).told
-        words = [] if math.isnan(prev) else [told]
+        probability = float(OUTCOME_BASELINES[probability_name].predict_proba(row)[0])
+    predicted, reason = decision(models, failure_name, row)
     quantiles = np.full(3, np.nan)
     if models is not None and duration_name == "model":
         quantiles = models.duration.predict(row)[0]
@@ -136,13 +133,58 @@ def predict_row(models: registry.LoadedModels | None, row: Matrix) -> RunPredict
         failure_probability=_number(probability),
         failure_predicted=predicted,
         failure_predictor=failure_name,
+        probability_predictor=probability_name,
+        failure_reason=reason,
         duration_p10=_number(quantiles[0]),
         duration_p50=_number(quantiles[1]),
         duration_p90=_number(quantiles[2]),
         duration_predictor=duration_name,
-        risk_factors=words,
+        risk_factors=_risk_words(models, probability_name, row),
         version=models.version if models else None,
     )
+
+
+def decision(models: registry.LoadedModels | None, name: str, row: Matrix) -> tuple[bool, str]:
+    """Whether predictor ``name`` predicts the run fails, and why, in words."""
+    previous = float(row[0, INDEX["base_prev_failed"]])
+    if models is not None and name == "model":
+        model = models.failure
+        predicted = bool(model.predict(row)[0])
+        chance, threshold = float(model.predict_proba(row)[0]), model.threshold
+        if chance >= threshold:
+            return predicted, (
+                f"the model's failure probability, {chance:.0%}, reaches its threshold of "
+                f"{threshold:.0%}"
+            )
+        if predicted:
+            return predicted, (
+                "the previous run failed (failures come in streaks: the model predicts a "
+                "failure after one, whatever its probability)"
+            )
+        return predicted, (
+            f"the model's failure probability, {chance:.0%}, is below its threshold of "
+            f"{threshold:.0%}"
+            + (", and the previous run did not fail" if model.or_previous else "")
+        )
+    if name == "previous":
+        if math.isnan(previous):
+            return False, "no earlier run to go by (the previous run's outcome decides)"
+        failed = previous >= 0.5
+        return failed, f"the previous run {'failed' if failed else 'passed'}"
+    return False, "the always-pass baseline decides: it did better than the model on F1"
+
+
+def _risk_words(models: registry.LoadedModels | None, name: str, row: Matrix) -> list[str]:
+    """What moved the probability of predictor ``name``, in words."""
+    if models is not None and name == "model":
+        return [f.told for f in risk_factors(row[0], models.failure.contributions(row)[0])]
+    if name != "previous":
+        return []  # a constant: nothing moves it
+    # the previous outcome decides alone: a failure raises the risk, a pass lowers it
+    prev = float(row[0, INDEX["base_prev_failed"]])
+    effect = 1.0 if prev >= 0.5 else -1.0
+    told = RiskFactor("base_prev_failed", prev, effect, phrase("base_prev_failed", prev)).told
+    return [] if math.isnan(prev) else [told]
 
 
 def _row_of(history: Sequence[HistoryRun], target: HistoryRun) -> Matrix:

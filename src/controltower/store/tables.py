@@ -401,6 +401,9 @@ class Prediction(Base):
     (shadow mode stores and scores predictions without showing them); pages
     and the API show it by the mode in force now. ``version_id`` is the model
     version that served it (None: baselines only, no version trained yet).
+    ``failure_predictor`` decided pass or fail (``failure_reason`` says why);
+    ``probability_predictor`` gave ``failure_probability`` (None: stored
+    before they could differ, ``failure_predictor`` gave it).
     """
 
     __tablename__ = "predictions"
@@ -416,6 +419,8 @@ class Prediction(Base):
     failure_probability: Mapped[float | None] = mapped_column(Float)
     failure_predicted: Mapped[bool | None] = mapped_column(Boolean)
     failure_predictor: Mapped[str] = mapped_column(String(32))
+    probability_predictor: Mapped[str | None] = mapped_column(String(32))
+    failure_reason: Mapped[str | None] = mapped_column(Text)
     duration_p10: Mapped[float | None] = mapped_column(Float)
     duration_p50: Mapped[float | None] = mapped_column(Float)
     duration_p90: Mapped[float | None] = mapped_column(Float)

@@ -45,3 +45,30 @@ def test_duration_is_served_by_the_lowest_error(
     """Lower median absolute percentage error wins."""
     live = live_predictors(_report({"model": 0.5, "previous": 0.4, "always_pass": 0.0}, mdape))
     assert live.duration == duration
+
+
+@pytest.mark.parametrize(
+    ("figures", "probability"),
+    [
+        ({"model": (0.11, 0.8), "previous": (0.2, 0.7), "always_pass": (0.13, 0.5)}, "model"),
+        ({"model": (0.14, 0.8), "previous": (0.2, 0.7), "always_pass": (0.13, 0.5)}, "always_pass"),
+        ({"model": (0.13, 0.8), "previous": (0.2, 0.7), "always_pass": (0.13, 0.5)}, "model"),
+        (
+            {"model": (None, None), "previous": (0.2, 0.7), "always_pass": (0.13, 0.5)},
+            "always_pass",
+        ),
+    ],
+)
+def test_the_probability_is_served_by_the_best_brier_whoever_wins_f1(
+    figures: dict[str, tuple[float | None, float | None]], probability: str
+) -> None:
+    """The previous run wins F1, yet the probability comes from the lowest Brier score (a tie
+    broken by ROC AUC): the decision and the probability are chosen apart."""
+    report = _report(
+        {"model": 0.5, "previous": 0.52, "always_pass": 0.0},
+        {"model": 0.1, "previous": 0.2, "median5": 0.3},
+    )
+    for name, (brier, auc) in figures.items():
+        report["outcome"]["pooled"][name].update(brier=brier, auc=auc)
+    live = live_predictors(report)
+    assert (live.failure, live.probability) == ("previous", probability)

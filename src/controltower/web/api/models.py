@@ -28,7 +28,10 @@ class VersionPublic(BaseModel):
     promoted_at: datetime | None
     archived_at: datetime | None
     trained_runs: int
-    failure_predictor: str
+    failure_predictor: str = Field(description="what decides pass or fail (best F1)")
+    probability_predictor: str = Field(
+        description="what gives the failure probability (best Brier score, then ROC AUC)"
+    )
     duration_predictor: str
     job_failure_predictor: str | None = Field(
         description="model or baselines for jobs' failure figures; null without a job model"

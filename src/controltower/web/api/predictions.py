@@ -102,15 +102,25 @@ class PredictionPublic(BaseModel):
     duration_predictor: str
     failure_probability: float | None
     failure_predicted: bool | None
-    failure_predictor: str
-    risk_factors: list[str]
+    failure_predictor: str = Field(description="what decided pass or fail (best F1)")
+    probability_predictor: str = Field(
+        description="what gave the failure probability (best Brier score, then ROC AUC)"
+    )
+    failure_reason: str | None = Field(
+        description="why it is predicted to fail or pass, in words (null: stored before)"
+    )
+    risk_factors: list[str] = Field(description="what moved the probability shown, in words")
     version: int | None
     jobs: list[JobPredictionPublic] = Field(default_factory=list)
 
 
 def _public(prediction: RunPrediction | dict[str, Any]) -> PredictionPublic:
     if isinstance(prediction, dict):
-        return PredictionPublic(**{**prediction, "version": prediction["version_id"]})
+        # stored before the probability could come from another predictor: the decider gave it
+        by = prediction["probability_predictor"] or prediction["failure_predictor"]
+        return PredictionPublic(
+            **{**prediction, "version": prediction["version_id"], "probability_predictor": by}
+        )
     fields = (f for f in PredictionPublic.model_fields if f != "jobs")
     return PredictionPublic(**{f: getattr(prediction, f) for f in fields})
 
