@@ -70,13 +70,15 @@ def test_a_failing_run_pages_and_posts_then_its_fix_resolves_the_same_incident(
     posted = _post_run(server, 9001, "failure", start)
     wait_until(lambda: len(slack.accepted) == 1 and len(pagerduty.accepted) == 1, BOUND_S, 0.02)
     assert slack.arrivals[0] - posted < BOUND_S
-    assert slack.texts()[0].startswith("CRITICAL: CI is failing on master")
+    assert slack.texts()[0].startswith("CRITICAL: ")
+    assert " · CI is failing on master" in slack.texts()[0]  # led by the repository
     _post_run(server, 9002, "success", start + timedelta(minutes=1))
     wait_until(lambda: len(pagerduty.accepted) == 2 and len(slack.accepted) == 2, BOUND_S, 0.02)
     trigger, resolve = pagerduty.accepted
     assert (trigger["event_action"], resolve["event_action"]) == ("trigger", "resolve")
     assert trigger["dedup_key"] == resolve["dedup_key"]
-    assert slack.texts()[1].startswith("RESOLVED: CI is failing on master")
+    assert slack.texts()[1].startswith("RESOLVED: failing workflow in ")
+    assert "cleared (was: CI is failing on master)" in slack.texts()[1]
     assert pagerduty.invalid == slack.invalid == []
 
 

@@ -129,7 +129,11 @@ def test_alerts_fire_once_reach_every_receiver_and_resolve(
         assert [(n.event, n.key) for n in resolved] == [("resolved", "ingest-backlog")]
         notifier.deliver(resolved[0])
         assert wait_until(lambda: len(receivers["slack"].bodies) == 2)
-        assert receivers["slack"].texts()[1].startswith("RESOLVED: 3 deliveries waiting")
+        assert (
+            receivers["slack"]
+            .texts()[1]
+            .startswith("RESOLVED: delivery backlog cleared (was: 3 deliveries waiting")
+        )
         with sqlite_engine.connect() as conn:
             row = conn.execute(select(alerts_t)).one()
         assert row.resolved_at is not None

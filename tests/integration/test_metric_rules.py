@@ -141,6 +141,15 @@ def test_duration_queue_and_cost_rules_read_their_own_figures(engine: Engine) ->
     ]
 
 
+def test_a_single_run_is_counted_in_the_singular(engine: Engine) -> None:
+    """A rule judging one run says "1 run in the window"."""
+    _store(engine, _runs("org/app", "CI", "f"))
+    rule = FAILURE_RULE.model_copy(update={"min_runs": 1})
+    with engine.connect() as conn:
+        (found,) = metric_problems(conn, [rule], RATES, NOW)
+    assert found.detail == "1 run in the window; rule 'CI failing often'"
+
+
 def test_runs_outside_the_window_are_not_judged(engine: Engine) -> None:
     """A rule over the last hour ignores failures from two hours ago."""
     _store(engine, _runs("org/app", "CI", "ffffffffff"))

@@ -163,11 +163,11 @@ def test_slack_gets_one_message_per_repository_while_pagerduty_gets_one_event_pe
     grouped = next(t for t in slack.texts() if "org/a" in t)
     assert grouped.splitlines() == [
         "2 alerts (org/a)",
-        "• CRITICAL: build is failing on main",
-        "• CRITICAL: deploy is failing on main",
+        "• CRITICAL: org/a · build is failing on main",
+        "• CRITICAL: org/a · deploy is failing on main",
     ]
     single = next(t for t in slack.texts() if "org/a" not in t)
-    assert single.startswith("CRITICAL: build is failing on main")
+    assert single.startswith("CRITICAL: org/b · build is failing on main")
     assert len({e["dedup_key"] for e in pagerduty.accepted}) == 3
     slack_rows = [r for r in _logged(sqlite_engine) if r.channel == "slack-webhook"]
     assert sorted(r.grouped for r in slack_rows) == [1, 2, 2]

@@ -18,6 +18,7 @@ import typer
 from rich.table import Table
 
 from controltower.cli.context import configured, database, output_console, print_json
+from controltower.domain.wording import counted
 from controltower.errors import InvalidAcknowledgement, InvalidSilence
 
 if TYPE_CHECKING:
@@ -83,15 +84,15 @@ def list_command(
     if json_output:
         print_json([_document(a) for a in found])
         return
-    table = Table("id", "state", "severity", "title", "since", "marks")
+    table = Table("id", "state", "severity", "repository", "title", "since", "marks")
     for a in found:
         marks = [f"acknowledged by {a.acknowledged_by}"] if a.acknowledged else []
         marks += [f"silenced by silence {a.silenced_by}"] if a.silenced else []
-        table.add_row(
-            str(a.id), a.state, a.severity, a.title, _when(a.started_at), ", ".join(marks)
-        )
+        where = a.repository or "(installation)"
+        since = _when(a.started_at)
+        table.add_row(str(a.id), a.state, a.severity, where, a.title, since, ", ".join(marks))
     output_console().print(table)
-    output_console(stderr=True).print(f"{len(found)} alerts")
+    output_console(stderr=True).print(counted(len(found), "alert"))
 
 
 @app.command("ack")

@@ -20,8 +20,21 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
+from controltower.domain.wording import counted
+
 GroupBy = Literal["repository", "kind", "severity", "none"]
 INSTALLATION = "controltower"
+# What a resolve says cleared, by kind: the condition without the figures it had.
+CONDITIONS = {
+    "ingest-backlog": "delivery backlog",
+    "ingest-failed": "failed deliveries",
+    "ingest-quiet": "quiet webhooks",
+    "failing-branch": "failing workflow",
+    "data-completeness": "missed webhook deliveries",
+    "anomaly": "anomaly",
+    "model-accuracy": "model accuracy",
+    "metric": "metric alert",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,9 +65,25 @@ class Notification:
         return "RESOLVED" if self.event == "resolved" else self.severity.upper()
 
     @property
+    def label(self) -> str:
+        """The title, led by the repository unless the title already names it."""
+        if self.repository and self.repository not in self.title:
+            return f"{self.repository} · {self.title}"
+        return self.title
+
+    @property
+    def line(self) -> str:
+        """One line: the severity and what fires, or what cleared and what it was."""
+        if self.event == "resolved":
+            where = f" in {self.repository}" if self.repository else ""
+            what = CONDITIONS.get(self.kind, self.kind)
+            return f"RESOLVED: {what}{where} cleared (was: {self.title})"
+        return f"{self.head}: {self.label}"
+
+    @property
     def text(self) -> str:
         """The message as a person reads it in a chat or a page."""
-        return f"{self.head}: {self.title}\n{self.detail}"
+        return f"{self.line}\n{self.detail}"
 
     @property
     def kind(self) -> str:
@@ -73,18 +102,21 @@ class Message:
     def title(self) -> str:
         """A heading for channels that have one."""
         if len(self.notifications) == 1:
-            return f"controltower: {self.notifications[0].title}"
-        return f"controltower: {len(self.notifications)} alerts ({self.group or INSTALLATION})"
+            n = self.notifications[0]
+            return f"controltower: {'resolved: ' if n.event == 'resolved' else ''}{n.label}"
+        return f"controltower: {self.heading}"
+
+    @property
+    def heading(self) -> str:
+        """How many alerts, and the group they share."""
+        return f"{counted(len(self.notifications), 'alert')} ({self.group or INSTALLATION})"
 
     @property
     def text(self) -> str:
         """The body: the notification's text, or one line per notification of the group."""
         if len(self.notifications) == 1:
             return self.notifications[0].text
-        lines = [f"• {n.head}: {n.title}" for n in self.notifications]
-        return f"{len(self.notifications)} alerts ({self.group or INSTALLATION})\n" + "\n".join(
-            lines
-        )
+        return "\n".join([self.heading, *(f"• {n.line}" for n in self.notifications)])
 
     @property
     def severity(self) -> str:

@@ -93,7 +93,7 @@ def pagerduty_event(routing_key: str, message: Message) -> dict[str, Any]:
     }
     if n.event == "firing":
         event["payload"] = {
-            "summary": n.title[:1024],
+            "summary": n.label[:1024],
             "source": "controltower",
             "severity": n.severity if n.severity in ("critical", "warning", "info") else "error",
             "timestamp": n.since.isoformat(),

@@ -141,7 +141,7 @@ def evaluate(
                 "resolved",
                 max(routes, key=RANK.__getitem__),
                 row.title,
-                "The condition cleared.",
+                f"It had been firing since {row.started_at:%Y-%m-%d %H:%M} UTC.",
                 row.started_at,
                 routes=routes,
                 repository=row.repository,

@@ -19,6 +19,7 @@ from fnmatch import fnmatchcase
 from sqlalchemy import Connection, select
 
 from controltower.config import AlertRule
+from controltower.domain.wording import counted
 from controltower.telemetry import service
 from controltower.telemetry.activity import Problem
 from controltower.telemetry.cost import RateTable
@@ -165,7 +166,7 @@ def _problem(
         "metric",
         rule.severity or "warning",
         title(rule, f"{repository} {workflow}", value, side),
-        f"{runs} runs in the window; rule {rule.name!r}",
+        f"{counted(runs, 'run')} in the window; rule {rule.name!r}",
         repository=repository,
         workflow_id=workflow_id,
         rule=rule.name,

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from controltower.domain.wording import counted
 from controltower.integrations import channels
 from controltower.integrations.alert_messages import (
     GroupBy,
@@ -97,14 +98,60 @@ def test_grouping_by_none_sends_every_alert_alone() -> None:
 
 
 def test_a_grouped_message_lists_one_line_per_alert_resolved_ones_marked() -> None:
-    """The text has a heading and a line per notification."""
+    """The text has a heading and a line per notification, each naming its repository."""
     message = Message((_notification(BUILD_A), _notification(LINT_A, "resolved")), "o/a")
     assert message.text.splitlines() == [
         "2 alerts (o/a)",
-        "• CRITICAL: build is failing on main",
-        "• RESOLVED: lint is failing on main",
+        "• CRITICAL: o/a · build is failing on main",
+        "• RESOLVED: failing workflow in o/a cleared (was: lint is failing on main)",
     ]
     assert message.title == "controltower: 2 alerts (o/a)"
+
+
+def test_alerts_of_two_repositories_grouped_by_kind_say_which_is_which() -> None:
+    """Grouped by kind, the same title in two repositories gives two distinct lines."""
+    pairs = messages_for(
+        [_notification(BUILD_A), _notification(BUILD_B)],
+        lambda _s: ["slack-webhook://T/B/X"],
+        "kind",
+        channels.per_alert,
+    )
+    ((_, message),) = pairs
+    assert message.text.splitlines()[1:] == [
+        "• CRITICAL: o/a · build is failing on main",
+        "• CRITICAL: o/b · build is failing on main",
+    ]
+
+
+def test_a_single_message_names_its_repository_and_a_resolve_what_cleared() -> None:
+    """Title and text lead with the repository; a resolve says the figures were then, not now."""
+    firing = Message((_notification(BUILD_B),))
+    assert firing.title == "controltower: o/b · build is failing on main"
+    assert firing.text.splitlines()[0] == "CRITICAL: o/b · build is failing on main"
+    resolved = Message((_notification(BACKLOG, "resolved"),))
+    assert resolved.title == "controltower: resolved: 9 deliveries waiting"
+    assert resolved.text.splitlines()[0] == (
+        "RESOLVED: delivery backlog cleared (was: 9 deliveries waiting)"
+    )
+    metric = activity.Problem(
+        "metric", "warning", "failure rate of o/a CI is 40 %", "", None, "o/a", 1, rule="r"
+    )
+    assert _notification(metric).line == "WARNING: failure rate of o/a CI is 40 %"
+
+
+@pytest.mark.parametrize(
+    ("count", "noun", "plural", "text"),
+    [
+        (1, "alert", None, "1 alert"),
+        (2, "alert", None, "2 alerts"),
+        (0, "URL", None, "0 URLs"),
+        (1, "delivery", "deliveries", "1 delivery"),
+        (3, "run", None, "3 runs"),
+    ],
+)
+def test_counts_are_singular_for_one(count: int, noun: str, plural: str | None, text: str) -> None:
+    """1 alert, 2 alerts, 0 URLs."""
+    assert counted(count, noun, plural) == text
 
 
 def test_pagerduty_events_trigger_with_a_payload_and_resolve_with_the_same_dedup_key() -> None:
