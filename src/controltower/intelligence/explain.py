@@ -53,6 +53,15 @@ def _hours(v: float) -> str:
     return f"{v / 24:,.1f} days" if v >= 48 else f"{v:,.1f} hours"
 
 
+def _count(v: float, one: str, many: str | None = None) -> str:
+    """``v`` things: "1 commit", "3 commits" (``many`` where the plural is not ``one`` + s)."""
+    return f"{v:,.0f} {one if round(v) == 1 else (many or one + 's')}"
+
+
+def _times(v: float) -> str:
+    return _count(v, "time")
+
+
 def _lines(v: float) -> str:
     return f"{'large' if v >= 500 else 'small'} change: {v:,.0f} lines"
 
@@ -63,15 +72,23 @@ PHRASES: dict[str, Callable[[float], str]] = {
     "weekday": lambda v: f"requested on a {WEEKDAYS[int(v) % 7]}",
     "default_branch": lambda v: "on the default branch" if v else "on a side branch",
     "pull_request": lambda v: "a pull request" if v else "not a pull request",
-    "files_changed": lambda v: f"{v:,.0f} files changed",
+    "files_changed": lambda v: f"{_count(v, 'file')} changed",
     "lines_changed": _lines,
-    "commits": lambda v: f"{v:,.0f} commits",
+    "commits": lambda v: _count(v, "commit"),
     "wb_prev_failed": lambda v: f"the previous run on this branch {'failed' if v else 'passed'}",
-    "wb_fail_streak": lambda v: f"failed {v:.0f} times in a row on this branch",
-    "wb_pass_streak": lambda v: f"passed {v:.0f} times in a row on this branch",
+    "wb_fail_streak": lambda v: (
+        f"failed {_times(v)} in a row on this branch"
+        if v
+        else "the previous run on this branch did not fail"
+    ),
+    "wb_pass_streak": lambda v: (
+        f"passed {_times(v)} in a row on this branch"
+        if v
+        else "the previous run on this branch did not pass"
+    ),
     "wb_fails_last5": _fails5,
-    "wb_fail_rate": lambda v: f"{_pct(v)} of recent runs on this branch failed",
-    "wb_runs": lambda v: f"{v:,.0f} earlier runs of this workflow on this branch",
+    "wb_fail_rate": lambda v: f"{_pct(v)} of this workflow's recent runs on this branch failed",
+    "wb_runs": lambda v: f"{_count(v, 'earlier run')} of this workflow on this branch",
     "wb_hours_since": lambda v: f"{_hours(v)} since this branch's last run finished",
     "wf_fails_last5": lambda v: f"the workflow failed {v:.0f} of its last 5 runs",
     "wf_fail_rate": lambda v: f"{_pct(v)} of the workflow's recent runs failed",
@@ -79,13 +96,13 @@ PHRASES: dict[str, Callable[[float], str]] = {
     "repo_fails_last5": lambda v: f"the repository failed {v:.0f} of its last 5 runs",
     "repo_fail_rate": lambda v: f"{_pct(v)} of the repository's recent runs failed",
     "repo_fail_rate_all": lambda v: f"{_pct(v)} of all the repository's runs failed",
-    "repo_runs": lambda v: f"{v:,.0f} earlier runs in the repository",
+    "repo_runs": lambda v: f"{_count(v, 'earlier run')} in the repository",
     "hours_since_request": lambda v: f"{_hours(v)} since the previous run was requested",
-    "in_flight": lambda v: f"{v:.0f} other runs in progress",
+    "in_flight": lambda v: f"{_count(v, 'other run')} in progress",
     "actor_fail_rate": lambda v: f"{_pct(v)} of this author's recent runs failed",
-    "actor_runs": lambda v: f"this author's {v:,.0f} earlier runs",
-    "branch_fail_rate": lambda v: f"{_pct(v)} of recent runs on this branch failed",
-    "branch_runs": lambda v: f"{v:,.0f} earlier runs on this branch",
+    "actor_runs": lambda v: f"{_count(v, 'earlier run')} by this author",
+    "branch_fail_rate": lambda v: f"{_pct(v)} of recent runs of any workflow on this branch failed",
+    "branch_runs": lambda v: f"{_count(v, 'earlier run')} of any workflow on this branch",
     "sha_prev_failed": lambda v: f"this commit already {'failed' if v else 'passed'} once",
     "base_prev_failed": lambda v: f"the previous run {'failed' if v else 'passed'}",
     # durations of successful runs (seconds)
@@ -101,12 +118,12 @@ PHRASES: dict[str, Callable[[float], str]] = {
     "job_fail_share": lambda v: f"this job's recent failure share is {_pct(v)}",
     "job_fails_last5": lambda v: f"this job failed {v:.0f} of its last 5 runs",
     "job_fail_streak": lambda v: (
-        f"this job failed {v:.0f} times in a row" if v else "this job's last run did not fail"
+        f"this job failed {_times(v)} in a row" if v else "this job's last run did not fail"
     ),
-    "job_runs": lambda v: f"{v:,.0f} earlier runs of this job",
+    "job_runs": lambda v: f"{_count(v, 'earlier run')} of this job",
     "job_blame": lambda v: f"this job failed in {_pct(v)} of the workflow's recent failed runs",
     "job_index": lambda v: f"job {v + 1:.0f} of the workflow",
-    "jobs_expected": lambda v: f"{v:.0f} jobs expected",
+    "jobs_expected": lambda v: f"{_count(v, 'job')} expected",
     "job_log_median5": lambda v: f"this job usually takes {_minutes(math.exp(v))}",
 }
 
@@ -120,8 +137,8 @@ MISSING: tuple[tuple[str, str], ...] = (
     ("wf_", "no earlier run of this workflow"),
     ("dur_", "no earlier successful run of this workflow"),
     ("repo_", "no earlier run in the repository"),
-    ("actor_", "no earlier run by this author"),
-    ("branch_", "no earlier run on this branch"),
+    ("actor_", "the author is not known"),
+    ("branch_", "the branch is not known"),
     ("sha_", "this commit has not run before"),
     ("base_dur_", "no earlier successful run to compare with"),
     ("base_", "no earlier run to compare with"),
@@ -159,17 +176,81 @@ def risk_factors(
     minimum: float = 0.05,
     names: Sequence[str] = FEATURES,
 ) -> list[RiskFactor]:
-    """The ``top`` features with the largest push (at least ``minimum`` log-odds).
+    """The ``top`` strongest pushes (at least ``minimum`` log-odds), each told once.
 
     ``names`` are the model's inputs in order: the row's first columns and the
-    contributions' (a run's rows carry more columns after them).
+    contributions' (a run's rows carry more columns after them). Inputs that
+    tell the same fact (the previous run and the streak it ends; missing values
+    that all say the same history is missing) are told once, their pushes
+    summed, in the words of the strongest; a value read from no history at
+    all (a count of 0 runs) is told as that, not as a clean record.
     """
-    pushes = sorted(
-        ((float(contributions[i]), i, name) for i, name in enumerate(names)),
-        key=lambda item: -abs(item[0]),
+    values = {name: float(row[i]) for i, name in enumerate(names)}
+    pushes = [(float(contributions[i]), name) for i, name in enumerate(names)]
+    facts = _merged(pushes, values, lambda name: _fact(name, values))
+    told = _merged(
+        [(f.effect, f.feature) for f in facts], values, lambda name: in_context(name, values)
     )
-    return [
-        RiskFactor(name, float(row[i]), effect, phrase(name, float(row[i])))
-        for effect, i, name in pushes[:top]
-        if abs(effect) >= minimum
-    ]
+    told.sort(key=lambda f: -abs(f.effect))
+    return [f for f in told[:top] if abs(f.effect) >= minimum]
+
+
+def _merged(
+    pushes: list[tuple[float, str]], values: dict[str, float], key: Callable[[str], str]
+) -> list[RiskFactor]:
+    """One factor per ``key``: the pushes summed, told by the strongest of them."""
+    groups: dict[str, list[tuple[float, str]]] = {}
+    for effect, name in pushes:
+        groups.setdefault(key(name), []).append((effect, name))
+    factors = []
+    for members in groups.values():
+        _, name = max(members, key=lambda m: abs(m[0]))
+        effect = sum(e for e, _ in members)
+        factors.append(RiskFactor(name, values[name], effect, in_context(name, values)))
+    return factors
+
+
+# Inputs read from one record of runs, and the count of its runs.
+COUNTED = {
+    "wb_runs": ("wb_prev_failed", "wb_fail_streak", "wb_pass_streak", "wb_fails_last5",
+                "wb_fail_rate"),
+    "actor_runs": ("actor_fail_rate",),
+    "branch_runs": ("branch_fail_rate",),
+    "repo_runs": ("repo_prev_failed", "repo_fails_last5", "repo_fail_rate",
+                  "repo_fail_rate_all"),
+    "job_runs": ("job_prev_failed", "job_fail_share", "job_fails_last5", "job_fail_streak"),
+}  # fmt: skip
+COUNT_OF = {name: count for count, names in COUNTED.items() for name in (count, *names)}
+NO_RUNS = {
+    "wb_runs": "no earlier run of this workflow on this branch",
+    "actor_runs": "no earlier run by this author",
+    "branch_runs": "no earlier run of any workflow on this branch",
+    "repo_runs": "no earlier run in the repository",
+    "job_runs": "no earlier run of this job",
+}
+# Inputs that tell one fact: the previous run of the workflow on the branch and the streak it
+# ends (the baseline's input is that run's outcome, else the repository's last run's).
+SAME_FACT = {
+    "wb_prev_failed": "previous",
+    "wb_fail_streak": "previous",
+    "wb_pass_streak": "previous",
+    "repo_prev_failed": "repository's previous",
+    "job_prev_failed": "job's previous",
+    "job_fail_streak": "job's previous",
+}
+
+
+def _fact(name: str, values: dict[str, float]) -> str:
+    if name == "base_prev_failed":
+        known = not math.isnan(values.get("wb_prev_failed", math.nan))
+        return "previous" if known else "repository's previous"
+    return SAME_FACT.get(name, name)
+
+
+def in_context(name: str, values: dict[str, float]) -> str:
+    """The words for input ``name`` given the whole row: where the record it reads holds no
+    run, that there is none (a streak of 0 is no clean record then)."""
+    count = COUNT_OF.get(name)
+    if count is not None and values.get(count) == 0.0:
+        return NO_RUNS[count]
+    return phrase(name, values[name])
