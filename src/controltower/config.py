@@ -9,6 +9,7 @@ validated there with messages a person can act on.
 from __future__ import annotations
 
 import os
+import re
 from contextvars import ContextVar
 from datetime import date
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import (
     BaseModel,
+    ConfigDict,
     Field,
     SecretStr,
     ValidationError,
@@ -258,6 +260,10 @@ class IntelligenceSettings(BaseModel):
 
 
 Severity = Literal["info", "warning", "critical"]
+# Channels a route may name even when ``alerts.channels`` leaves them out (they send nothing).
+BUILT_IN_CHANNELS = ("pagerduty", "slack")
+# SCHEME://REST, as apprise and the native channels read a URL.
+_CHANNEL_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://\S+$")
 
 
 MetricName = Literal["failure_rate", "duration_p50", "duration_p95", "queue_p95", "cost_per_day"]
@@ -278,7 +284,10 @@ class AlertRule(BaseModel):
     ``min_runs`` runs in the last ``window_hours`` is a problem of kind
     ``metric`` while its figure is ``above`` or ``below`` the threshold, at
     ``severity`` (default warning). ``kinds`` and ``min_severity`` do not apply.
+    A field it does not know is refused, not ignored.
     """
+
+    model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=128)
     kinds: list[str] = ["*"]
@@ -330,7 +339,13 @@ class AlertSettings(BaseModel):
     each channel as one message; PagerDuty keeps one event per alert.
     ``pagerduty-events://ROUTING_KEY`` and ``slack-webhook://T/B/X`` URLs are
     sent natively (``integrations.channels``), other URLs through apprise.
+
+    Refused at start-up: a field it does not know, a channel URL without a
+    scheme (``SCHEME://…``), and a route to a channel ``channels`` does not
+    define (``pagerduty`` and ``slack`` always exist, empty unless given).
     """
+
+    model_config = ConfigDict(extra="forbid")
 
     enabled: bool = True
     rules: list[AlertRule] = [AlertRule(name="all problems")]
@@ -356,6 +371,30 @@ class AlertSettings(BaseModel):
         if repeated := sorted({name for name in names if names.count(name) > 1}):
             raise ValueError(f"rule names must be unique: {', '.join(repeated)} repeated")
         return value
+
+    @field_validator("channels")
+    @classmethod
+    def _urls_have_a_scheme(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for channel, urls in value.items():
+            for i, url in enumerate(urls):
+                # The URL is never repeated in the message: it holds the channel's secret.
+                if not _CHANNEL_URL.match(url):
+                    raise ValueError(
+                        f"{channel}[{i}] is not a channel URL: give SCHEME://…, e.g. "
+                        "slack-webhook://T…/B…/X…, pagerduty-events://ROUTING_KEY or json://HOST/PATH"
+                    )
+        return value
+
+    @model_validator(mode="after")
+    def _routes_name_channels(self) -> AlertSettings:
+        known = {*BUILT_IN_CHANNELS, *self.channels}
+        for severity, names in self.routes.items():
+            if unknown := [name for name in names if name not in known]:
+                raise ValueError(
+                    f"routes.{severity}: no channel {', '.join(map(repr, unknown))} "
+                    f"(channels: {', '.join(sorted(known))})"
+                )
+        return self
 
     def urls(self, severity: str) -> list[str]:
         """The apprise URLs a notification of ``severity`` goes to."""

@@ -35,6 +35,15 @@ def test_bad_configuration_exits_2_with_the_reason(tmp_path: Path) -> None:
     assert "server.port" in result.stderr
 
 
+def test_a_typo_inside_alerts_exits_2_naming_it(tmp_path: Path) -> None:
+    """alerts.rule (for rules) in the settings file is refused, not ignored for the default."""
+    config = tmp_path / "ct.yaml"
+    config.write_text("alerts:\n  rule:\n    - {name: CI, kinds: [failing-branch]}\n")
+    result = run_cli("db", "upgrade", env=cli_env(data_dir=str(tmp_path), config=str(config)))
+    assert result.returncode == 2
+    assert "alerts.rule" in result.stderr
+
+
 def test_serve_refuses_to_start_without_a_webhook_secret(tmp_path: Path) -> None:
     """No secret, no --insecure-no-webhook-secret: exit 2 and say which variable to set."""
     env = cli_env(data_dir=str(tmp_path))

@@ -10,6 +10,7 @@ import pytest
 from controltower.config import load_settings
 from controltower.errors import ConfigurationError
 
+NOT_A_URL = r"alerts.channels: .*slack\[0\] is not a channel URL"
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "telemetry.md"
 
 
@@ -56,3 +57,37 @@ def test_rule_names_must_be_unique(tmp_path: Path) -> None:
     config.write_text("alerts:\n  rules:\n    - {name: a}\n    - {name: a, kinds: [anomaly]}\n")
     with pytest.raises(ConfigurationError, match="unique: a repeated"):
         load_settings(config)
+
+
+@pytest.mark.parametrize(
+    ("alerts", "message"),
+    [
+        ("{rule: [{name: a}]}", "alerts.rule: Extra inputs are not permitted"),
+        (
+            "{rules: [{name: r, metric: failure_rate, above: 0.2, min_run: 50}]}",
+            "alerts.rules.0.min_run: Extra inputs are not permitted",
+        ),
+        ("{routes: {critical: [slak]}}", "routes.critical: no channel 'slak'"),
+        ("{channels: {slack: [hooks.slack.com/services/T/B/X]}}", NOT_A_URL),
+        ("{channels: {slack: ['']}}", NOT_A_URL),
+    ],
+)
+def test_mistakes_inside_alerts_are_refused_naming_the_field(
+    tmp_path: Path, alerts: str, message: str
+) -> None:
+    """A typo, an unknown channel or a URL without a scheme stops start-up; none is ignored."""
+    config = tmp_path / "ct.yaml"
+    config.write_text(f"alerts: {alerts}\n")
+    with pytest.raises(ConfigurationError, match=message) as refused:
+        load_settings(config)
+    assert "hooks.slack.com" not in str(refused.value)  # a channel URL holds its secret
+
+
+def test_routes_may_name_the_built_in_channels_and_those_defined(tmp_path: Path) -> None:
+    """pagerduty and slack exist even when channels defines only others; routes reach those."""
+    config = tmp_path / "ct.yaml"
+    config.write_text(
+        "alerts:\n  channels: {teams: ['msteams://a/b/c']}\n"
+        "  routes: {critical: [teams, pagerduty], warning: [slack]}\n"
+    )
+    assert load_settings(config).alerts.urls("critical") == ["msteams://a/b/c"]
