@@ -80,5 +80,6 @@ def test_metrics_of_a_repository_not_stored_is_refused_and_writes_nothing(
         assert result.returncode == 2
         assert f"no repository {name} is stored" in result.stderr
         assert not out.exists()
-    one = run_cli("export", "metrics", "--repository", "pr3y/Bruce", "--days", "90", env=env)
-    assert [r["group"] for r in csv.DictReader(io.StringIO(one.stdout))] == ["pr3y/Bruce"]
+    for spelling in ("--repository", "--repo"):  # as `backfill --repo` and `alerts` spell it
+        one = run_cli("export", "metrics", spelling, "pr3y/Bruce", "--days", "90", env=env)
+        assert [r["group"] for r in csv.DictReader(io.StringIO(one.stdout))] == ["pr3y/Bruce"]

@@ -98,7 +98,9 @@ def export_metrics(
         "repository"
     ),
     days: Annotated[int, typer.Option(min=1, help="Window length, ending at the newest run.")] = 30,
-    repository: Annotated[str | None, typer.Option(help="Only this repository.")] = None,
+    repository: Annotated[
+        str | None, typer.Option("--repository", "--repo", help="Only this repository.")
+    ] = None,
 ) -> None:
     """The metrics of every group over a window, with the previous window and the change."""
     from controltower.store.engine import reading

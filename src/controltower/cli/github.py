@@ -41,7 +41,8 @@ def _utc(moment: datetime) -> datetime:
 def backfill_command(
     ctx: typer.Context,
     repo: Annotated[
-        list[str] | None, typer.Option("--repo", help="OWNER/NAME; repeat for several.")
+        list[str] | None,
+        typer.Option("--repo", "--repository", help="OWNER/NAME; repeat for several."),
     ] = None,
     org: Annotated[str | None, typer.Option(help="Every repository of this organization.")] = None,
     since: Annotated[
@@ -112,7 +113,9 @@ def reconcile_command(
     ctx: typer.Context,
     repo: Annotated[
         list[str] | None,
-        typer.Option("--repo", help="OWNER/NAME; default: configured and recently delivered."),
+        typer.Option(
+            "--repo", "--repository", help="OWNER/NAME; default: configured and recently delivered."
+        ),
     ] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
 ) -> None:
@@ -140,7 +143,8 @@ def reconcile_command(
 def fetch_logs_command(
     ctx: typer.Context,
     repo: Annotated[
-        list[str] | None, typer.Option("--repo", help="OWNER/NAME; default: every repository.")
+        list[str] | None,
+        typer.Option("--repo", "--repository", help="OWNER/NAME; default: every repository."),
     ] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
