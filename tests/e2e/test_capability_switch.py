@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import Engine
 
 from controltower.intelligence.capability import CACHE_S
@@ -77,3 +78,25 @@ def test_runs_delivered_after_off_are_not_predicted_and_after_on_they_are(tmp_pa
     listed = run_cli("capability", "list", "--json", env=env)
     assert [s["mode"] for s in json.loads(listed.stdout)[0]["history"]] == ["on", "off"]
     engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (("capability", "set", "prediction", "banana"), "mode 'banana': use one of"),
+        (("capability", "set", "nonsense", "on"), "no capability 'nonsense'"),
+        (("model", "evaluate", "--dataset", "/nonexistent"), "/nonexistent: no such file"),
+        (("model", "evaluate", "--dataset", __file__), "not a .jsonl or .csv file"),
+    ],
+)
+def test_bad_usage_exits_2_saying_what_is_wrong_and_creates_nothing(
+    tmp_path: Path, args: tuple[str, ...], says: str
+) -> None:
+    """An unknown mode or capability, a history file that is not one: usage errors (exit 2),
+    refused before any database is opened."""
+    env = cli_env(data_dir=str(tmp_path), database_url=f"sqlite:///{tmp_path}/ct.db")
+    env["COLUMNS"] = "300"  # the message on one line
+    result = run_cli(*args, env=env)
+    assert result.returncode == 2, result.stderr
+    assert says in result.stderr
+    assert not (tmp_path / "ct.db").exists()

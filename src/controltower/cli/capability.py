@@ -64,11 +64,29 @@ def list_command(
         console.print(f"{current.name}: {current.mode} (from {current.source}{since}){why}")
 
 
+def _capability(name: str) -> str:
+    """``name`` where it is a capability; a usage error (exit 2) otherwise."""
+    from controltower.intelligence.capability import CAPABILITIES
+
+    if name not in CAPABILITIES:
+        raise typer.BadParameter(f"no capability {name!r}: known are {', '.join(CAPABILITIES)}")
+    return name
+
+
+def _mode(mode: str) -> str:
+    """``mode`` where it is one; a usage error (exit 2) otherwise."""
+    from controltower.intelligence.capability import MODES
+
+    if mode not in MODES:
+        raise typer.BadParameter(f"mode {mode!r}: use one of {', '.join(MODES)}")
+    return mode
+
+
 @app.command("set")
 def set_command(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="The capability: prediction.")],
-    mode: Annotated[str, typer.Argument(help="off, shadow, canary or on.")],
+    name: Annotated[str, typer.Argument(help="The capability: prediction.", callback=_capability)],
+    mode: Annotated[str, typer.Argument(help="off, shadow, canary or on.", callback=_mode)],
     reason: Annotated[
         str | None, typer.Option("--reason", help="Why, kept with the switch.")
     ] = None,

@@ -19,13 +19,33 @@ COVERAGE_TARGET = (0.75, 0.85)
 BASELINES = {"outcome": ("previous", "always_pass"), "duration": ("previous", "median5")}
 
 
+def _history_path(path: Path | None) -> Path | None:
+    """``path`` where it is a history file; a usage error (exit 2) otherwise."""
+    from controltower.errors import RecordRejected
+    from controltower.ingest.transfer import file_format
+
+    if path is None:
+        return None
+    if not path.is_file():
+        raise typer.BadParameter(f"{path}: no such file")
+    try:
+        file_format(path)
+    except RecordRejected as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    return path
+
+
 @app.command("evaluate")
 def evaluate_command(
     ctx: typer.Context,
     json_output: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     dataset: Annotated[
         Path | None,
-        typer.Option("--dataset", help="Evaluate on a history file instead of the database."),
+        typer.Option(
+            "--dataset",
+            help="Evaluate on a history file instead of the database.",
+            callback=_history_path,
+        ),
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the models.")] = 0,
     jobs: Annotated[
