@@ -330,6 +330,8 @@ class AlertSettings(BaseModel):
     ``interval_minutes``; a notification that fails is retried up to
     ``retries`` times, waiting ``backoff_base_s`` doubled each time, at most
     ``backoff_max_s``, in the background (or after a receiver's ``Retry-After``).
+    Each channel URL has ``workers`` threads of its own, so a receiver that
+    hangs delays no other.
 
     Besides every ``interval_minutes``, the rules are evaluated soon after the
     worker has written completed runs: ``settle_s`` after the first of them (so

@@ -238,6 +238,31 @@ def test_a_hanging_receiver_delays_no_other_and_is_given_up(
     assert "Timeout" in failed.error
 
 
+def test_a_receiver_that_hangs_on_every_event_delays_no_message_to_another(
+    sqlite_engine: Engine, tmp_path: Path, opened: list[Receiver]
+) -> None:
+    """Six PagerDuty events hang, more than the threads a URL has; Slack's six still arrive at
+    once, each within a couple of seconds of being handed over."""
+    hanging = PagerDutyReceiver(always(Answer(hang_s=4.0)))
+    slack = SlackReceiver()
+    opened += [hanging, slack]
+    settings = _settings(
+        tmp_path,
+        channels={"pagerduty": [hanging.url(timeout_s=3.0)], "slack": [slack.url()]},
+        group_by="none",
+        retries=0,
+    )
+    notifier = _notifier(settings, sqlite_engine)
+    try:
+        started = time.monotonic()
+        notifier.deliver_all([_failing(f"org/r{i}", "build") for i in range(6)])
+        assert wait_until(lambda: len(slack.accepted) == 6, 5.0)
+    finally:
+        notifier.close()
+    assert max(slack.arrivals) - started < 2.0
+    assert slack.invalid == []
+
+
 def test_a_refusal_that_cannot_change_is_not_retried(
     sqlite_engine: Engine, tmp_path: Path, opened: list[Receiver]
 ) -> None:

@@ -37,7 +37,8 @@ log = structlog.get_logger(__name__)
 PAGERDUTY_HOSTS = {"us": "https://events.pagerduty.com", "eu": "https://events.eu.pagerduty.com"}
 SLACK_HOOKS = "https://hooks.slack.com/services"
 NATIVE = frozenset({"pagerduty-events", "slack-webhook"})
-DEFAULT_TIMEOUT_S = 10.0
+# Per attempt: a receiver slower than this is retried later rather than waited for.
+DEFAULT_TIMEOUT_S = 5.0
 RETRYABLE_4XX = frozenset({408, 429})
 NOTIFY_TYPES = {
     "critical": apprise.NotifyType.FAILURE,

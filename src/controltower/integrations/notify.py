@@ -2,11 +2,13 @@
 
 ``Notifier.deliver_all`` returns at once. The notifications of one evaluation
 become messages (``alert_messages.messages_for``: grouped per URL and group,
-one per alert for PagerDuty), and each message is sent from a small thread
-pool (``channels.send``). A failed send (an error status, a refused
-connection, a receiver that does not answer within the URL's timeout) is
-tried again after ``backoff_base_s`` doubled on each attempt, or after the
-receiver's ``Retry-After`` when it gave one, at most ``backoff_max_s``, up to
+one per alert for PagerDuty), and each message is sent (``channels.send``)
+from a small thread pool of its own URL's: a receiver that hangs holds only
+its own URL's threads, so it never delays a message to another. A failed
+send (an error status, a refused connection, a receiver that does not answer
+within the URL's timeout, 5 s unless it says otherwise) is tried again after
+``backoff_base_s`` doubled on each attempt, or after the receiver's
+``Retry-After`` when it gave one, at most ``backoff_max_s``, up to
 ``retries`` times; a refusal that cannot change (a 4xx other than 408 and
 429, a URL not understood) is not retried. Waiting between attempts holds no
 thread, so one dead receiver never delays the others. When a message is
@@ -53,7 +55,7 @@ class Notifier:
     def __init__(self, settings: AlertSettings, on_outcome: OutcomeHook | None = None) -> None:
         self.settings = settings
         self._on_outcome = on_outcome
-        self._pool = ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="notify")
+        self._pools: dict[str, ThreadPoolExecutor] = {}
         self._client: httpx.Client | None = None
         self._lock = threading.Lock()
         self._timers: set[threading.Timer] = set()
@@ -87,14 +89,22 @@ class Notifier:
             for timer in self._timers:
                 timer.cancel()
             self._timers.clear()
-        self._pool.shutdown(wait=False, cancel_futures=True)
+            pools = list(self._pools.values())
+        for pool in pools:
+            pool.shutdown(wait=False, cancel_futures=True)
         if self._client is not None:
             self._client.close()
 
     def _submit(self, url: str, message: Message, attempt: int) -> None:
         with self._lock:
-            if not self._closed:
-                self._pool.submit(self._attempt, url, message, attempt)
+            if self._closed:
+                return
+            pool = self._pools.get(url)
+            if pool is None:
+                name = f"notify-{channels.scheme_of(url)}"
+                pool = ThreadPoolExecutor(self.settings.workers, thread_name_prefix=name)
+                self._pools[url] = pool
+            pool.submit(self._attempt, url, message, attempt)
 
     def _attempt(self, url: str, message: Message, attempt: int) -> None:
         scheme = channels.scheme_of(url)
