@@ -189,6 +189,26 @@ def test_the_run_api_and_page_show_the_job_predictions(
     )
 
 
+def test_a_completed_run_whose_jobs_never_arrived_says_its_jobs_are_not_known(
+    client: TestClient, engine: Engine, settings: Settings
+) -> None:
+    """Queued: the expected jobs have not run yet; completed with no job stored: not known."""
+    target, _ = _stored(engine, settings)
+    base = f"/repositories/{target.repository}/runs/{target.run_id}"
+    table = client.get(base).text.split('aria-label="Job predictions"', 1)[1].split("</table>")[0]
+    assert "not run yet" in table
+    done = _facts()[-1]
+    later = done.completed_at + timedelta(minutes=1) if done.completed_at else None
+    finished = dataclasses.replace(
+        done, jobs=None, snapshot=snapshot_key(done.status, later, "no jobs")
+    )
+    with engine.begin() as conn:
+        FactWriter(conn).upsert_runs([finished])
+    table = client.get(base).text.split('aria-label="Job predictions"', 1)[1].split("</table>")[0]
+    assert "not run yet" not in table
+    assert "not known: no job of this run arrived" in table
+
+
 def test_a_job_that_called_a_reusable_workflow_is_compared_with_the_job_it_ran(
     engine: Engine, settings: Settings
 ) -> None:

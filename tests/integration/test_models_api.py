@@ -81,10 +81,12 @@ def test_promote_and_roll_back_need_the_token_and_are_undone_in_order(
 def test_the_page_lists_the_versions_and_the_live_ones_evaluation(
     client: TestClient, container: Container
 ) -> None:
-    """Versions with a Promote button for the candidate; the live version's figures per section."""
+    """Versions with a Promote button for the candidate, and Roll back only where there is an
+    earlier live version to go back to; the live version's figures per section."""
     page = client.get("/models").text
     assert 'aria-labelledby="versions-h"' in page
     assert 'data-promote="2"' in page
+    assert "data-rollback" not in page  # version 1 is the first ever live
     assert "Evaluation of version 1 (live)" in page
     assert 'aria-label="Failure of runs"' in page
     assert 'aria-label="Duration of successful runs"' in page
@@ -105,6 +107,7 @@ def test_the_page_lists_the_versions_and_the_live_ones_evaluation(
     f1 = jobs["margins"]["outcome"]["pooled"]["f1"]
     assert f"{f1['difference']:+.3f} against {f1['against']}" in page.split("Failure of jobs")[-1]
     assert 'data-rollback="1"' in page
+    assert "Roll back from version 2 to version 1" in page
     assert "Jobs' failure by" in page
 
 

@@ -123,7 +123,15 @@ def test_a_model_below_the_baseline_is_demoted_and_reported(container: Container
         assert set(body["demoted"]) == {"failure", "duration"}
         overview = client.get("/").text
     assert f"live, {STORED - 40} predicted runs completed in 3650 days" in overview
-    assert "model 0.00" in overview.split("failure F1", 1)[1].split(";", 1)[0]
+    failure_f1 = overview.split("failure F1", 1)[1].split(";", 1)[0]
+    assert "model 0.00" in failure_f1
+    # the baselines in the words the rest of the dashboard uses, not their internal names
+    assert "always pass" in failure_f1
+    assert "previous run" in failure_f1
+    within = overview.split("within ±20%", 1)[1].split("·", 1)[0]
+    assert "median of last 5" in within
+    assert "always_pass" not in overview
+    assert "median5" not in overview
 
 
 def test_the_models_page_shows_live_accuracy_per_predictor(container: Container) -> None:

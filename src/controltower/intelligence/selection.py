@@ -19,6 +19,15 @@ from typing import Any
 
 OUTCOME_BASELINES = ("previous", "always_pass")
 DURATION_BASELINES = ("median5", "previous")
+# What each predictor is, in words, where a page or a message names it.
+PREDICTOR_WORDS = {
+    "model": "model",
+    "previous": "previous run",
+    "always_pass": "always pass",
+    "median5": "median of last 5",
+    "history_rate": "job's past failure rate",
+    "baselines": "baselines",
+}
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,7 @@ from controltower.intelligence.capability import prediction_mode
 from controltower.intelligence.job_serving import job_comparisons
 from controltower.intelligence.records import HistoryRun
 from controltower.intelligence.rollout import exposure
+from controltower.intelligence.selection import PREDICTOR_WORDS
 from controltower.intelligence.serving import RunPrediction, predict_hypothetical, stored_prediction
 from controltower.intelligence.source import run_pk_of
 from controltower.telemetry import drilldown
@@ -243,7 +244,8 @@ def model_accuracy_problems(conn: Connection) -> list[Problem]:
             "warning",
             f"prediction of {FIGURE_WORDS.get(d.figure, d.figure)} demoted to a baseline",
             f"live accuracy of the model fell below the baseline by more than the margin;"
-            f" {d.predictor} serves {FIGURE_WORDS.get(d.figure, d.figure)} in version"
+            f" {PREDICTOR_WORDS.get(d.predictor, d.predictor)} serves"
+            f" {FIGURE_WORDS.get(d.figure, d.figure)} in version"
             f" {d.version} until an operator promotes a version (scheduled training keeps"
             " the demotion)",
         )

@@ -18,6 +18,7 @@ from fastapi.templating import Jinja2Templates
 from pydantic import BeforeValidator
 from sqlalchemy import Connection
 
+from controltower.intelligence.selection import PREDICTOR_WORDS
 from controltower.telemetry import service
 from controltower.telemetry.activity import duration_words
 from controltower.telemetry.metrics import Window
@@ -133,13 +134,7 @@ def render(
 
 
 # What each predictor is, in words, where a page names it.
-PREDICTORS = {
-    "model": "model",
-    "previous": "previous run",
-    "always_pass": "always pass",
-    "median5": "median of last 5",
-    "history_rate": "job's past failure rate",
-}
+PREDICTORS = PREDICTOR_WORDS
 
 templates.env.globals.update(
     pct=pct, prob=prob, delta=delta, mins=mins, secs=duration, predictor=PREDICTORS.get

@@ -133,6 +133,7 @@ def models_page(request: Request, conn: ConnectionDep, container: ContainerDep) 
             "window": Window(now, now),
             "as_of": None,
             "versions": versions,
+            "rollback_to": registry.rollback_target(conn),
             "shown": shown,
             "evaluation": _evaluation(shown) if shown is not None else {},
             "test_runs": shown.report.get("test_runs") if shown is not None else None,
