@@ -31,10 +31,14 @@ class FakeEvaluation:
         self.noted: list[datetime] = []
         self.runs: list[float] = []
         self.warmed = False
+        self.closed = False
         self.lock = threading.Lock()
 
     def warm(self) -> None:
         self.warmed = True
+
+    def close(self) -> None:
+        self.closed = True
 
     def note_delivery(self, received_at: datetime) -> None:
         with self.lock:
@@ -163,3 +167,12 @@ def test_starting_the_trigger_warms_the_evaluation_without_evaluating() -> None:
         assert _eventually(lambda: len(evaluation.runs) == 1)
     finally:
         trigger.close()
+
+
+def test_closing_the_trigger_closes_the_evaluation() -> None:
+    """Stopping the worker closes the evaluation, whose notifier reports what still waited."""
+    evaluation = FakeEvaluation()
+    trigger = EvaluationTrigger(evaluation, settle_s=0.0, min_interval_s=0.0)
+    trigger.start()
+    trigger.close()
+    assert evaluation.closed

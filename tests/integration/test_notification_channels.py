@@ -263,6 +263,30 @@ def test_a_receiver_that_hangs_on_every_event_delays_no_message_to_another(
     assert slack.invalid == []
 
 
+def test_a_notification_waiting_for_its_retry_is_recorded_given_up_when_the_notifier_closes(
+    sqlite_engine: Engine, tmp_path: Path, opened: list[Receiver]
+) -> None:
+    """Failed once, its retry a minute away: closing (a restart) logs it given up, with why, and
+    the notification log counts it failed; nothing is sent after the close."""
+    slack = SlackReceiver(always(Answer(503)))
+    opened.append(slack)
+    settings = _settings(tmp_path, channels={"slack": [slack.url()]}, backoff_base_s=60.0)
+    notifier = _notifier(settings, sqlite_engine)
+    notifier.deliver(_failing("org/a", "build", "warning"))
+    assert wait_until(lambda: slack.attempts == 1)
+    time.sleep(0.2)  # the failure is being handled: its retry gets scheduled
+    assert _logged(sqlite_engine) == []
+    notifier.close()
+    (row,) = _logged(sqlite_engine)
+    assert (row.sent_at, row.attempts, row.event) == (None, 1, "firing")
+    assert row.error == "given up: controltower stopped while it waited for its retry"
+    with sqlite_engine.connect() as conn:
+        assert notification_log.summary(conn).failed == 1
+    notifier.deliver(_failing("org/b", "build", "warning"))
+    assert len(_logged(sqlite_engine)) == 2  # refused at once, and recorded
+    assert slack.attempts == 1
+
+
 def test_a_refusal_that_cannot_change_is_not_retried(
     sqlite_engine: Engine, tmp_path: Path, opened: list[Receiver]
 ) -> None:

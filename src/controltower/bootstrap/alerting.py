@@ -48,6 +48,9 @@ class Evaluation(Protocol):
     def warm(self) -> None:
         """Prepare what the first evaluation would otherwise wait for."""
 
+    def close(self) -> None:
+        """Stop sending; report what was still waiting as given up."""
+
 
 class AlertEvaluation:
     """Evaluates the alert rules and delivers what they raise, one evaluation at a time."""
@@ -69,6 +72,10 @@ class AlertEvaluation:
     def warm(self) -> None:
         """Load what sending needs (apprise's plugins) before the first alert."""
         self.notifier.warm()
+
+    def close(self) -> None:
+        """Stop sending; notifications still waiting are recorded as given up."""
+        self.notifier.close()
 
     def run(self) -> dict[str, int]:
         """Evaluate now; notify in the background; how many fired and resolved."""
@@ -125,9 +132,11 @@ class EvaluationTrigger:
         self.start()
 
     def close(self) -> None:
-        """Stop the thread after the evaluation in progress, if any."""
+        """Stop the thread after the evaluation in progress, if any, and close the evaluation
+        (what it still had to send is recorded as given up)."""
         self._stopped.set()
         self._wanted.set()
+        self._evaluation.close()
 
     def _loop(self) -> None:
         try:

@@ -13,7 +13,9 @@ within the URL's timeout, 5 s unless it says otherwise) is tried again after
 429, a URL not understood) is not retried. Waiting between attempts holds no
 thread, so one dead receiver never delays the others. When a message is
 accepted or given up, ``on_outcome`` hears of it (for the notification log);
-its failure is logged and changes nothing else.
+its failure is logged and changes nothing else. Closing the notifier (the
+process stopping) gives up every message still waiting to be sent or
+retried, and reports each: nothing is dropped without a trace.
 """
 
 from __future__ import annotations
@@ -49,6 +51,15 @@ class Outcome:
 OutcomeHook = Callable[[Outcome], object]
 
 
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    """A message waiting to be sent to ``url``: its attempt (0 the first) not made yet."""
+
+    url: str
+    message: Message
+    attempt: int
+
+
 class Notifier:
     """Delivers notifications to the URLs their severity is routed to."""
 
@@ -58,7 +69,8 @@ class Notifier:
         self._pools: dict[str, ThreadPoolExecutor] = {}
         self._client: httpx.Client | None = None
         self._lock = threading.Lock()
-        self._timers: set[threading.Timer] = set()
+        self._pending: dict[object, _Pending] = {}
+        self._timers: dict[object, threading.Timer] = {}
         self._closed = False
 
     def deliver(self, notification: Notification) -> None:
@@ -83,30 +95,50 @@ class Notifier:
             self._http()
 
     def close(self) -> None:
-        """Stop retrying and sending; sends in flight finish on their own."""
+        """Stop retrying and sending; sends in flight finish on their own.
+
+        Every message still waiting, to be sent or for its retry, is reported given up
+        (``on_outcome``), so the notification log and health show what was lost.
+        """
         with self._lock:
             self._closed = True
-            for timer in self._timers:
+            for timer in self._timers.values():
                 timer.cancel()
             self._timers.clear()
+            waiting = list(self._pending.values())
+            self._pending.clear()
             pools = list(self._pools.values())
         for pool in pools:
             pool.shutdown(wait=False, cancel_futures=True)
+        for pending in waiting:
+            self._abandon(pending)
         if self._client is not None:
             self._client.close()
 
     def _submit(self, url: str, message: Message, attempt: int) -> None:
+        pending = _Pending(url, message, attempt)
         with self._lock:
-            if self._closed:
+            if not self._closed:
+                token = object()
+                self._pending[token] = pending
+                self._pool(url).submit(self._attempt, token)
                 return
-            pool = self._pools.get(url)
-            if pool is None:
-                name = f"notify-{channels.scheme_of(url)}"
-                pool = ThreadPoolExecutor(self.settings.workers, thread_name_prefix=name)
-                self._pools[url] = pool
-            pool.submit(self._attempt, url, message, attempt)
+        self._abandon(pending)
 
-    def _attempt(self, url: str, message: Message, attempt: int) -> None:
+    def _pool(self, url: str) -> ThreadPoolExecutor:
+        # Called with the lock held: one pool per URL, made when first needed.
+        pool = self._pools.get(url)
+        if pool is None:
+            name = f"notify-{channels.scheme_of(url)}"
+            pool = self._pools[url] = ThreadPoolExecutor(self.settings.workers, name)
+        return pool
+
+    def _attempt(self, token: object) -> None:
+        with self._lock:
+            pending = self._pending.pop(token, None)
+        if pending is None:  # given up by close() before it started
+            return
+        url, message, attempt = pending.url, pending.message, pending.attempt
         scheme = channels.scheme_of(url)
         keys = [n.key for n in message.notifications]
         sent = channels.send(url, message, self._http())
@@ -123,18 +155,34 @@ class Notifier:
             delay = sent.retry_after_s
         delay = min(delay, self.settings.backoff_max_s)
         log.warning("notification failed, retrying", keys=keys, channel=scheme, delay_s=delay)
-        timer = threading.Timer(delay, self._retry, (url, message, attempt + 1))
+        self._later(delay, _Pending(url, message, attempt + 1))
+
+    def _later(self, delay_s: float, pending: _Pending) -> None:
+        token = object()
+        timer = threading.Timer(delay_s, self._retry, (token,))
         timer.daemon = True
         with self._lock:
-            if self._closed:
+            if not self._closed:
+                self._pending[token] = pending
+                self._timers[token] = timer
+                timer.start()
                 return
-            self._timers.add(timer)
-        timer.start()
+        self._abandon(pending)
 
-    def _retry(self, url: str, message: Message, attempt: int) -> None:
+    def _retry(self, token: object) -> None:
         with self._lock:
-            self._timers = {t for t in self._timers if t.is_alive() and t.ident != _current()}
-        self._submit(url, message, attempt)
+            self._timers.pop(token, None)
+            pending = self._pending.pop(token, None)
+        if pending is not None:
+            self._submit(pending.url, pending.message, pending.attempt)
+
+    def _abandon(self, pending: _Pending) -> None:
+        scheme = channels.scheme_of(pending.url)
+        waited = "its retry" if pending.attempt else "its turn"
+        error = f"given up: controltower stopped while it waited for {waited}"
+        keys = [n.key for n in pending.message.notifications]
+        log.error("notification not sent", keys=keys, channel=scheme, error=error)
+        self._report(Outcome(pending.message, scheme, pending.attempt, None, error))
 
     def _http(self) -> httpx.Client:
         # One client for every native send, made when first needed (building its TLS
@@ -151,7 +199,3 @@ class Notifier:
             self._on_outcome(outcome)
         except Exception:  # the log of notifications must never break sending
             log.exception("notification outcome not recorded", channel=outcome.channel)
-
-
-def _current() -> int | None:
-    return threading.current_thread().ident
