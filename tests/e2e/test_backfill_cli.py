@@ -16,7 +16,16 @@ from tests.support.github_server import FakeGitHub, serve
 from tests.support.server import cli_env, run_cli, start
 
 REPO = "octo-org/octo-repo"
-ARGS = ["backfill", "--repository", REPO, "--since", "2026-01-01", "--until", "2026-01-02", "--json"]
+ARGS = [
+    "backfill",
+    "--repository",
+    REPO,
+    "--since",
+    "2026-01-01",
+    "--until",
+    "2026-01-02",
+    "--json",
+]
 
 
 def test_sigkill_then_resume_fetches_everything_once(tmp_path: Path) -> None:
