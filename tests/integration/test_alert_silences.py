@@ -133,6 +133,30 @@ def test_a_resolve_is_held_when_the_firing_was_never_notified(engine: Engine) ->
     ]
 
 
+def test_a_resolve_a_silence_held_is_sent_when_it_ends_if_the_firing_was_notified(
+    engine: Engine,
+) -> None:
+    """Notified, silenced, cleared under the silence: its RESOLVED leaves when the silence runs
+    out (closing the incident the firing opened), once; none for a condition that came back."""
+    assert _events(_evaluate(engine, [FAILING, OTHER], T0)) == [
+        ("firing", "CI is failing on main"),
+        ("firing", "lint is failing on main"),
+    ]
+    _silence(engine, T0 + timedelta(minutes=1))  # one hour
+    held = _evaluate(engine, [], T0 + timedelta(minutes=2))
+    assert held.send == []
+    assert [s.notification.event for s in held.suppressed] == ["resolved", "resolved"]
+    back = _evaluate(engine, [OTHER], T0 + timedelta(minutes=3))  # lint fails again
+    assert back.send == []
+    after = T0 + timedelta(hours=1, minutes=1)
+    released = _evaluate(engine, [OTHER], after)
+    assert [(n.event, n.title, n.severity) for n in released.send] == [
+        ("resolved", "CI is failing on main", "warning"),
+        ("firing", "lint is failing on main", "warning"),
+    ]
+    assert _evaluate(engine, [OTHER], after + timedelta(minutes=1)).send == []
+
+
 def test_an_acknowledged_alert_does_not_notify_escalation_but_does_resolve(engine: Engine) -> None:
     """Acknowledged: growing worse is held; the resolve is sent; its recurrence is a new alert."""
     _evaluate(engine, [FAILING], T0)

@@ -480,7 +480,8 @@ class Alert(Base):
     ``key`` identifies the condition (deduplication): while a row with the key
     is unresolved, the same problem seen again only moves ``last_seen_at``.
     ``notified`` lists the severities its firing was notified at (comma
-    separated; null while none was): its resolve goes to all their routes.
+    separated; null while none was, and again once its resolve is sent): its
+    resolve goes to all their routes.
     """
 
     __tablename__ = "alerts"

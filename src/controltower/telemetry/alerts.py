@@ -32,7 +32,7 @@ from controltower.store.tables import Alert, table_of
 from controltower.telemetry import activity, service
 from controltower.telemetry.metric_rules import metric_problems
 from controltower.telemetry.scope import Filters
-from controltower.telemetry.suppression import RANK, Decision, decide, notified_severities
+from controltower.telemetry.suppression import RANK, Decision, decide, resolved_of
 
 alerts_t = table_of(Alert)
 # Problems of the installation itself: one condition each, whatever their counts say.
@@ -134,19 +134,7 @@ def evaluate(
         if key in seen:
             continue
         conn.execute(update(alerts_t).where(alerts_t.c.id == row.id).values(resolved_at=now))
-        routes = notified_severities(row.notified) or (row.severity,)
-        notifications.append(
-            Notification(
-                key,
-                "resolved",
-                max(routes, key=RANK.__getitem__),
-                row.title,
-                f"It had been firing since {row.started_at:%Y-%m-%d %H:%M} UTC.",
-                row.started_at,
-                routes=routes,
-                repository=row.repository,
-            )
-        )
+        notifications.append(resolved_of(row))
     return notifications
 
 

@@ -7,12 +7,14 @@ acknowledged alert that grows worse is not notified again; its resolve still
 is), and a firing never notified (nobody saw the alert fire, so nobody is
 told it resolved). The alert itself is recorded either way. The severity of
 each firing sent is added to its alert's ``notified``, where its resolve
-will be routed.
+will be routed; sending the resolve clears it.
 
-As in Alertmanager, what a silence held is not lost: an alert still firing,
-not acknowledged, and at a severity its firing was never notified at is
-notified at the first evaluation no silence covers it, whether the silence
-ended early or ran out.
+As in Alertmanager, what a silence held is not lost: at the first evaluation
+no silence covers an alert, whether the silence ended early or ran out, a
+resolve it held is sent if the alert's firing had been notified (so the
+incident that firing opened is closed) and the condition has not come back,
+and an alert still firing, not acknowledged, at a severity its firing was
+never notified at, is notified.
 """
 
 from __future__ import annotations
@@ -67,8 +69,7 @@ def decide(conn: Connection, notifications: list[Notification], now: datetime) -
             decision.suppressed.append(held)
             continue
         decision.send.append(notification)
-        if notification.event == "firing":
-            _mark_notified(conn, row, notification.severity)
+        _mark_sent(conn, row, notification)
     for held in decision.suppressed:
         log.info(
             "notification suppressed",
@@ -78,9 +79,10 @@ def decide(conn: Connection, notifications: list[Notification], now: datetime) -
             reason=held.reason,
         )
     for row in _released(conn, silences, {n.key for n in notifications}, now):
-        decision.send.append(firing_of(row))
-        _mark_notified(conn, row, row.severity)
-        log.info("notification released", alert_id=row.id, key=row.key, severity=row.severity)
+        released = resolved_of(row) if row.resolved_at is not None else firing_of(row)
+        decision.send.append(released)
+        _mark_sent(conn, row, released)
+        log.info("notification released", alert_id=row.id, key=row.key, state=released.event)
     return decision
 
 
@@ -102,17 +104,28 @@ def _hold(
 def _released(
     conn: Connection, silences: list[StoredSilence], proposed: set[str], now: datetime
 ) -> list[Row[Any]]:
-    """Firing alerts no longer silenced whose severity was never notified (none proposed now)."""
+    """Alerts no silence covers now with a notification a silence held (none proposed now):
+    resolved ones whose firing was notified but not their resolve, in order, then firing
+    ones, not acknowledged, whose severity was never notified."""
+    firing = alerts_t.c.resolved_at.is_(None)
     query = select(alerts_t).where(
-        alerts_t.c.resolved_at.is_(None), alerts_t.c.acknowledged_at.is_(None)
+        (firing & alerts_t.c.acknowledged_at.is_(None))
+        | (~firing & alerts_t.c.notified.is_not(None))
     )
-    return [
+    rows = conn.execute(query.order_by(alerts_t.c.id)).all()
+    back = {row.key for row in rows if row.resolved_at is None}
+    held = [
         row
-        for row in conn.execute(query.order_by(alerts_t.c.id))
+        for row in rows
         if row.key not in proposed
-        and RANK[row.severity] > _notified_rank(row)
         and covering(silences, target_of(row), now) is None
+        and (row.resolved_at is not None or RANK[row.severity] > _notified_rank(row))
     ]
+    for row in held:
+        if row.resolved_at is not None and row.key in back:  # firing again: no resolve to tell
+            conn.execute(update(alerts_t).where(alerts_t.c.id == row.id).values(notified=None))
+    resolves = [row for row in held if row.resolved_at is not None and row.key not in back]
+    return resolves + [row for row in held if row.resolved_at is None]
 
 
 def firing_of(row: Row[Any]) -> Notification:
@@ -133,16 +146,36 @@ def _notified_rank(row: Row[Any]) -> int:
     return max((RANK[s] for s in notified_severities(row.notified)), default=-1)
 
 
+def resolved_of(row: Row[Any]) -> Notification:
+    """The resolve notification of stored alert ``row``, routed wherever its firing went."""
+    routes = notified_severities(row.notified) or (row.severity,)
+    return Notification(
+        row.key,
+        "resolved",
+        max(routes, key=RANK.__getitem__),
+        row.title,
+        f"It had been firing since {row.started_at:%Y-%m-%d %H:%M} UTC.",
+        row.started_at,
+        routes=routes,
+        repository=row.repository,
+    )
+
+
 def notified_severities(stored: str | None) -> tuple[str, ...]:
     """The severities an alert's firing was notified at, from its ``notified`` column."""
     return tuple(s for s in (stored or "").split(",") if s in RANK)
 
 
-def _mark_notified(conn: Connection, row: Row[Any], severity: str) -> None:
-    """Add ``severity`` to the severities the alert's firing was notified at."""
+def _mark_sent(conn: Connection, row: Row[Any], notification: Notification) -> None:
+    """Record a notification sent: a firing's severity joins the alert's ``notified``; a
+    resolve clears it (nothing is owed any more)."""
+    if notification.event == "resolved":
+        if row.notified is not None:
+            conn.execute(update(alerts_t).where(alerts_t.c.id == row.id).values(notified=None))
+        return
     notified = notified_severities(row.notified)
-    if severity not in notified:
-        value = ",".join((*notified, severity))
+    if notification.severity not in notified:
+        value = ",".join((*notified, notification.severity))
         conn.execute(update(alerts_t).where(alerts_t.c.id == row.id).values(notified=value))
 
 
