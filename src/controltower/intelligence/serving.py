@@ -34,8 +34,7 @@ from controltower.intelligence.baselines import (
     PreviousOutcome,
 )
 from controltower.intelligence.capability import prediction_mode
-from controltower.intelligence.explain import RiskFactor, phrase, risk_factors
-from controltower.intelligence.features import INDEX, featurize
+from controltower.intelligence.features import featurize
 from controltower.intelligence.job_serving import (
     predict_jobs_for_run,
     predict_jobs_hypothetical,
@@ -43,6 +42,7 @@ from controltower.intelligence.job_serving import (
 )
 from controltower.intelligence.jobs import JobPrediction
 from controltower.intelligence.predictors import DurationPredictor, Matrix, OutcomePredictor
+from controltower.intelligence.reasons import decision, risk_words
 from controltower.intelligence.records import HistoryRun, request_order
 from controltower.intelligence.rollout import exposure
 from controltower.intelligence.source import repository_history, run_key, run_pk_of
@@ -139,52 +139,9 @@ def predict_row(models: registry.LoadedModels | None, row: Matrix) -> RunPredict
         duration_p50=_number(quantiles[1]),
         duration_p90=_number(quantiles[2]),
         duration_predictor=duration_name,
-        risk_factors=_risk_words(models, probability_name, row),
+        risk_factors=risk_words(models, probability_name, row),
         version=models.version if models else None,
     )
-
-
-def decision(models: registry.LoadedModels | None, name: str, row: Matrix) -> tuple[bool, str]:
-    """Whether predictor ``name`` predicts the run fails, and why, in words."""
-    previous = float(row[0, INDEX["base_prev_failed"]])
-    if models is not None and name == "model":
-        model = models.failure
-        predicted = bool(model.predict(row)[0])
-        chance, threshold = float(model.predict_proba(row)[0]), model.threshold
-        if chance >= threshold:
-            return predicted, (
-                f"the model's failure probability, {chance:.0%}, reaches its threshold of "
-                f"{threshold:.0%}"
-            )
-        if predicted:
-            return predicted, (
-                "the previous run failed (failures come in streaks: the model predicts a "
-                "failure after one, whatever its probability)"
-            )
-        return predicted, (
-            f"the model's failure probability, {chance:.0%}, is below its threshold of "
-            f"{threshold:.0%}"
-            + (", and the previous run did not fail" if model.or_previous else "")
-        )
-    if name == "previous":
-        if math.isnan(previous):
-            return False, "no earlier run to go by (the previous run's outcome decides)"
-        failed = previous >= 0.5
-        return failed, f"the previous run {'failed' if failed else 'passed'}"
-    return False, "the always-pass baseline decides: it did better than the model on F1"
-
-
-def _risk_words(models: registry.LoadedModels | None, name: str, row: Matrix) -> list[str]:
-    """What moved the probability of predictor ``name``, in words."""
-    if models is not None and name == "model":
-        return [f.told for f in risk_factors(row[0], models.failure.contributions(row)[0])]
-    if name != "previous":
-        return []  # a constant: nothing moves it
-    # the previous outcome decides alone: a failure raises the risk, a pass lowers it
-    prev = float(row[0, INDEX["base_prev_failed"]])
-    effect = 1.0 if prev >= 0.5 else -1.0
-    told = RiskFactor("base_prev_failed", prev, effect, phrase("base_prev_failed", prev)).told
-    return [] if math.isnan(prev) else [told]
 
 
 def _row_of(history: Sequence[HistoryRun], target: HistoryRun) -> Matrix:
