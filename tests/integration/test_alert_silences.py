@@ -198,6 +198,23 @@ def test_unacknowledging_lets_escalation_notify_again(engine: Engine) -> None:
     ]
 
 
+def test_an_escalation_held_by_an_acknowledgement_leaves_when_it_is_taken_back(
+    engine: Engine,
+) -> None:
+    """Acknowledged, grown critical (held), unacknowledged: critical is notified next time, once."""
+    _evaluate(engine, [FAILING], T0)
+    with engine.begin() as conn:
+        alert_id = conn.execute(select(alerts_t.c.id)).scalar_one()
+        acknowledge(conn, alert_id, "bo", None, T0)
+    worse = replace(FAILING, severity="critical")
+    assert _evaluate(engine, [worse], T0 + timedelta(minutes=1)).send == []
+    with engine.begin() as conn:
+        unacknowledge(conn, alert_id, T0 + timedelta(minutes=2))
+    released = _evaluate(engine, [worse], T0 + timedelta(minutes=3))
+    assert [(n.event, n.severity) for n in released.send] == [("firing", "critical")]
+    assert _evaluate(engine, [worse], T0 + timedelta(minutes=4)).send == []
+
+
 def test_refused_changes_change_nothing(engine: Engine) -> None:
     """Unknown ids, resolved alerts and unusable silences are refused and store nothing."""
     _evaluate(engine, [FAILING], T0)
