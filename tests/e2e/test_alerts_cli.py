@@ -71,9 +71,7 @@ def test_list_acknowledge_and_unacknowledge(env: dict[str, str]) -> None:
 
 def test_silence_list_and_unsilence(env: dict[str, str], tmp_path: Path) -> None:
     """A silence for 2 h marks the matching alert; unsilence ends it and keeps it as history."""
-    made = _json(
-        env, "alerts", "silence", "--repository", "org/*", "--for", "2h", "--reason", "rollout"
-    )
+    made = _json(env, "alerts", "silence", "--repo", "org/*", "--for", "2h", "--reason", "rollout")
     assert isinstance(made, dict)
     ends = datetime.fromisoformat(made["ends_at"]) - datetime.fromisoformat(made["starts_at"])
     assert ends == timedelta(hours=2)

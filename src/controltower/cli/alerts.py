@@ -132,7 +132,9 @@ def silence_command(
     ctx: typer.Context,
     reason: Annotated[str, typer.Option(help="Why the alerts are silenced.")],
     kind: Annotated[str, typer.Option(help="Glob on the alert's kind.")] = "*",
-    repository: Annotated[str, typer.Option(help="Glob on OWNER/NAME.")] = "*",
+    repository: Annotated[
+        str, typer.Option("--repository", "--repo", help="Glob on OWNER/NAME.")
+    ] = "*",
     rule: Annotated[str | None, typer.Option(help="Only alerts of this rule.")] = None,
     key: Annotated[str | None, typer.Option(help="Only the alert with this key.")] = None,
     duration: Annotated[
