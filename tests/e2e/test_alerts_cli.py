@@ -56,7 +56,7 @@ def test_list_acknowledge_and_unacknowledge(env: dict[str, str]) -> None:
     assert acked == {**acked, "acknowledged": True, "acknowledged_by": "ana", "ack_note": "on it"}
     table = _run({**env, "COLUMNS": "200"}, "alerts", "list")
     assert table.exit_code == 0
-    assert "acknowledged by ana" in table.stdout
+    assert "acknowledged by ana: on it" in table.stdout
     assert "repository" in table.stdout.splitlines()[1]  # the header, under the top border
     assert "org/app" in table.stdout
     assert "(installation)" in table.stdout

@@ -96,6 +96,11 @@ def test_acknowledge_silence_and_expire_from_the_alerts_page(server: Process, pa
     assert "acknowledged by ana" in row.inner_text()
     stored = _alert(server, "CI is failing on main")
     assert (stored["acknowledged"], stored["acknowledged_by"]) == (True, "ana")
+    why = {"by": "ben", "note": "rerunning the flaky job"}
+    httpx.post(f"{server.url}/api/v1/alerts/{stored['id']}/ack", json=why).raise_for_status()
+    page.reload()
+    row = page.get_by_role("table", name="Firing (2)").locator("tr", has_text="CI is failing")
+    assert "acknowledged by ben: “rerunning the flaky job”" in row.inner_text()
     assert page.get_by_label("Your name").input_value() == "ana"  # remembered across reloads
 
     with page.expect_navigation():

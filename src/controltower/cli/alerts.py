@@ -86,7 +86,8 @@ def list_command(
         return
     table = Table("id", "state", "severity", "repository", "title", "since", "marks")
     for a in found:
-        marks = [f"acknowledged by {a.acknowledged_by}"] if a.acknowledged else []
+        note = f": {a.ack_note}" if a.ack_note else ""
+        marks = [f"acknowledged by {a.acknowledged_by}{note}"] if a.acknowledged else []
         marks += [f"silenced by silence {a.silenced_by}"] if a.silenced else []
         where = a.repository or "(installation)"
         since = _when(a.started_at)
