@@ -30,7 +30,7 @@ from controltower.anomaly.detectors import (
     smallest_away_from_zero_before,
 )
 from controltower.anomaly.model import Anomaly, Point, sorted_points
-from controltower.anomaly.severity import metric_severity, ratio_severity
+from controltower.anomaly.severity import metric_severity, ratio_severity, ratio_size
 from controltower.anomaly.stops import detect_stops, with_stops
 from controltower.anomaly.tuning import Tuning
 
@@ -98,15 +98,18 @@ def detect(
     ]
     told = episodes(sorted(found, key=lambda a: (a.index, a.kind)), tuning, logged=logged)
     if tuning.both_ways:
-        told = graded_both_ways(told)
+        told = graded_both_ways(told, tuning.min_relative)
     return _scored_in_units(told, values)
 
 
-def graded_both_ways(found: list[Anomaly]) -> list[Anomaly]:
-    """Severity by ratio either way (``severity.ratio_severity``), and a further change back
-    the other way from the change it follows (the end of an outage, a saturation that
-    passed) told as info, ``returned``: its size against the level it leaves is as large as
-    the outage's, but it is good news."""
+def graded_both_ways(found: list[Anomaly], min_relative: float) -> list[Anomaly]:
+    """Severity by ratio either way (``severity.ratio_severity``), and a change back the
+    other way from the change before it (the end of an outage, a saturation that passed)
+    told as info, ``returned``: its size against the level it leaves is as large as the
+    outage's, but it is good news. A change is back when it is a further change of the one
+    before (told against the level that one moved to), or, told later as a change of its
+    own (after an outage longer than the watch for further changes), when it ends within
+    ``min_relative`` of the level before that one."""
     graded = []
     previous: Anomaly | None = None
     for anomaly in found:
@@ -120,8 +123,11 @@ def graded_both_ways(found: list[Anomaly]) -> list[Anomaly]:
             continue
         back = (
             previous is not None
-            and bool(anomaly.details.get("further"))
             and (anomaly.change > 0) != (previous.change > 0)
+            and (
+                bool(anomaly.details.get("further"))  # told against the level it moved to
+                or _back_to(previous.expected, anomaly.observed, min_relative)
+            )
         )
         if back:
             details = {**anomaly.details, "returned": True}
@@ -235,6 +241,11 @@ def episodes(found: list[Anomaly], tuning: Tuning, *, logged: bool = False) -> l
             quiet[up] = anomaly.index + tuning.window
         kept.append(anomaly)
     return sorted(kept, key=lambda a: (a.timestamp, a.kind))
+
+
+def _back_to(level: float, observed: float, min_relative: float) -> bool:
+    """Whether ``observed`` is within ``min_relative`` of a positive ``level``, as a ratio."""
+    return level > 0.0 and observed > 0.0 and ratio_size(level, observed) < min_relative
 
 
 def stands_out(spike: Anomaly, change: Anomaly, tuning: Tuning, *, logged: bool = False) -> bool:

@@ -39,12 +39,14 @@ def test_a_fall_is_as_severe_as_the_rise_of_the_same_ratio(
     assert ratio_severity(expected, observed, spike=spike) == severity
 
 
-def test_an_outage_is_critical_and_its_end_is_good_news() -> None:
-    """Requests per minute fall to a few for half an hour: a critical level shift, and the
-    return to normal a further change told as info, not a second critical."""
+@pytest.mark.parametrize("minutes", [30, 60, 120])
+def test_an_outage_is_critical_and_its_end_is_good_news(minutes: int) -> None:
+    """Requests per minute fall to a few for half an hour or hours: a critical level shift,
+    and the return to normal told as info, not a second critical, whether it comes while the
+    watch for a further change is on or after it."""
     rng = np.random.default_rng(1)
     values = rng.poisson(1000, 1500).astype(float)
-    values[1000:1030] = rng.poisson(3, 30)
+    values[1000 : 1000 + minutes] = rng.poisson(3, minutes)
     found = detect(_points(values), for_any_metric())
     assert [(a.kind, a.severity, a.change < 0) for a in found] == [
         ("level_shift", "critical", True),
