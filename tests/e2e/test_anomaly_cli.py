@@ -101,6 +101,7 @@ def test_detect_table_names_the_columns(tmp_path: Path) -> None:
     assert result.exit_code == 0
     for word in ("timestamp", "kind", "severity", "score", "spike"):
         assert word in result.stdout
+    assert "200 points, 1 anomaly" in result.stderr  # counts of one are singular
 
 
 @pytest.mark.parametrize(

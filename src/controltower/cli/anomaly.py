@@ -19,6 +19,7 @@ import typer
 from rich.table import Table
 
 from controltower.cli.context import configured, database, output_console, print_json
+from controltower.domain.wording import counted
 from controltower.errors import InvalidSeries, InvalidVerdict
 
 if TYPE_CHECKING:
@@ -84,8 +85,9 @@ def detect_command(
             f"{a.observed:.6g}",
         )
     output_console().print(table)
-    gaps = f", {series.missing} rows without a value left out" if series.missing else ""
-    output_console(stderr=True).print(f"{len(points)} points, {len(found)} anomalies{gaps}")
+    gaps = f", {counted(series.missing, 'row')} without a value left out" if series.missing else ""
+    told = f"{counted(len(points), 'point')}, {counted(len(found), 'anomaly', 'anomalies')}"
+    output_console(stderr=True).print(told + gaps)
 
 
 @app.command("evaluate")

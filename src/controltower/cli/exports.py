@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from controltower.cli.context import configured, database
+from controltower.domain.wording import counted
 from controltower.errors import ConfigurationError
 
 app = typer.Typer(help="Export stored data (runs, jobs, metrics).", no_args_is_help=True)
@@ -71,7 +72,7 @@ def export_runs(
                 count = transfer.write_csv(records, text_out)
         else:
             count = _write_table(transfer.flat_runs(records), TableFormat.parquet, output)
-    typer.echo(f"exported {count} runs", err=True)
+    typer.echo(f"exported {counted(count, 'run')}", err=True)
 
 
 @app.command("jobs")
@@ -86,7 +87,7 @@ def export_jobs(
 
     with database(configured(ctx)) as engine, engine.connect() as conn:
         count = _write_table(exports.job_rows(reading(conn)), fmt, output)
-    typer.echo(f"exported {count} jobs", err=True)
+    typer.echo(f"exported {counted(count, 'job')}", err=True)
 
 
 @app.command("metrics")
@@ -121,5 +122,6 @@ def export_metrics(
             )
         count = _write_table(exports.metric_rows(groups), fmt, output)
     typer.echo(
-        f"exported {count} groups ({window.start:%Y-%m-%d} to {window.end:%Y-%m-%d})", err=True
+        f"exported {counted(count, 'group')} ({window.start:%Y-%m-%d} to {window.end:%Y-%m-%d})",
+        err=True,
     )
