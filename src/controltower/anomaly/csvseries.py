@@ -5,7 +5,8 @@ What spreadsheets and monitoring exports write is read as they mean it:
 - a first row that is neither a timestamp nor a number (``time,p95_ms``) is
   a header, whatever it names;
 - the cells may be separated by commas, semicolons or tabs (the first row
-  says which); with semicolons or tabs, a decimal comma (``1,5``) is a number;
+  says which); with semicolons or tabs, a decimal comma (``1,5``, ``1.234,5``)
+  is a number;
 - timestamps are ISO 8601 (without an offset: UTC), ``YYYYMMDD``, or Unix
   epoch seconds or milliseconds (13 digits, as JavaScript and many exporters
   write them);
@@ -131,8 +132,9 @@ def _timestamp(text: str, number: int) -> datetime:
 def _value(text: str, number: int, delimiter: str) -> float | None:
     if text.lower() in MISSING:
         return None
-    if delimiter != "," and "," in text and "." not in text:
-        text = text.replace(",", ".")  # 1,5 in a semicolon file
+    # 1,5 or 1.234,5 in a semicolon file: a decimal comma, with points between thousands
+    if delimiter != "," and "," in text and text.rfind(".") < text.find(","):
+        text = text.replace(".", "").replace(",", ".")
     try:
         value = float(text)
     except ValueError as exc:

@@ -20,8 +20,11 @@ def test_rows_newest_first_are_sorted_and_keep_their_timestamps_as_written() -> 
 
 
 def test_any_header_a_byte_order_mark_and_semicolons_with_decimal_commas() -> None:
-    series = read_series("\ufefftime;p95_ms\n2026-03-02T00:00:00Z;1,5\n2026-03-02T00:01:00Z;2\n")
-    assert [p.value for p in series.points] == [1.5, 2.0]
+    series = read_series(
+        "\ufefftime;p95_ms\n2026-03-02T00:00:00Z;1,5\n2026-03-02T00:01:00Z;2\n"
+        "2026-03-02T00:02:00Z;1.234,5\n"
+    )
+    assert [p.value for p in series.points] == [1.5, 2.0, 1234.5]
     tabbed = read_series("when\tcpu\n2026-03-02T00:00:00Z\t40.5\n")
     assert [p.value for p in tabbed.points] == [40.5]
 
