@@ -91,8 +91,8 @@ def make_engine(url: str, *, echo: bool = False, create: bool = True) -> Engine:
         if database and database != ":memory:":
             if not create and not Path(database).exists():
                 raise DatabaseMissing(
-                    f"no database at {database} (CONTROLTOWER_DATABASE_URL): "
-                    "run `controltower db upgrade` to create one"
+                    f"no database at {database}: run `controltower db upgrade` to create one"
+                    " (or check CONTROLTOWER_DATABASE_URL, or CONTROLTOWER_DATA_DIR without it)"
                 )
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(parsed, echo=echo, connect_args={"check_same_thread": False})
