@@ -44,7 +44,7 @@ def decision(models: registry.LoadedModels | None, name: str, row: Matrix) -> tu
         if math.isnan(previous):
             return False, "no earlier run to go by (the previous run's outcome decides)"
         failed = previous >= 0.5
-        return failed, f"the previous run {'failed' if failed else 'passed'}"
+        return failed, f"the previous run {'failed' if failed else 'did not fail'}"
     return False, "the always-pass baseline decides: it did better than the model on F1"
 
 
