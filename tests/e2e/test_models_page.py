@@ -50,6 +50,9 @@ def test_promote_and_roll_back_from_the_models_page(server: Process, page: Page)
     page.wait_for_url("**/models")
     assert page.get_by_role("table", name="Failure of runs").is_visible()
     assert page.evaluate(A11Y_PROBLEMS) == []
+    shown = page.locator("main").inner_text()
+    assert "against previous run" in shown  # the baselines' names in words, as the columns
+    assert "median5" not in shown and "history_rate" not in shown
     page.get_by_role("button", name="Make version 2 live").click()
     message = page.get_by_role("alert")
     message.wait_for()

@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse
 
 from controltower.intelligence import registry
 from controltower.intelligence.accuracy import DURATION_SHOWN, FAILURE_FIGURES, demotions
+from controltower.intelligence.selection import PREDICTOR_WORDS
 from controltower.telemetry.metrics import Window
 from controltower.web.deps import ConnectionDep, ContainerDep
 from controltower.web.pages.filters import PageFilters, templates
@@ -60,7 +61,8 @@ def _margin(margin: dict[str, Any] | None) -> str | None:
     low, high = margin["low"], margin["high"]
     clear = "" if low > 0 or high < 0 else ", not clear"
     return (
-        f"{margin['difference']:+.3f} against {margin['against']} "
+        f"{margin['difference']:+.3f} against "
+        f"{PREDICTOR_WORDS.get(margin['against'], margin['against'])} "
         f"(95%: {low:+.3f} to {high:+.3f}{clear})"
     )
 
