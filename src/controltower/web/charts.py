@@ -124,7 +124,12 @@ def _note(figure: dict[str, Any], text: str) -> None:
 
 
 # The groups a timeline's bars fall in, with their colours, in legend order.
-CRITICAL_PATH = (("critical path", "#bc4c00"), ("other", "#0969da"), ("running", "#8250df"))
+CRITICAL_PATH = (
+    ("critical path", "#bc4c00"),
+    ("other", "#0969da"),
+    ("running", "#8250df"),
+    ("end not known", "#8c959f"),
+)
 STEP_OUTCOMES = (("failed", "#cf222e"), ("passed", "#1a7f37"), ("other", "#8c959f"))
 
 

@@ -7,8 +7,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from controltower.store.anomalies import StoredAnomaly
+from controltower.telemetry.drilldown import JobRow
 from controltower.telemetry.metrics import GroupMetrics, Stats
 from controltower.web.charts import STEP_OUTCOMES, histogram, timeline, trend_charts, with_anomalies
+from controltower.web.pages.drilldown import job_bars
 from controltower.web.pages.filters import prob
 
 DAY = datetime(2026, 3, 4, 15, 30, tzinfo=UTC)
@@ -170,3 +172,36 @@ def test_a_job_not_started_keeps_its_row_and_a_running_one_is_named() -> None:
     )
     assert [t["name"] for t in figure["data"]] == ["critical path", "running"]
     assert figure["layout"]["yaxis"]["categoryarray"] == ["build", "test", "deploy"]
+
+
+def _job(name: str, started: datetime | None, completed: datetime | None) -> JobRow:
+    return JobRow(
+        id=hash(name) % 1000,
+        key=name,
+        name=name,
+        status="completed" if completed else "in_progress",
+        conclusion="success" if completed else None,
+        created_at=started,
+        started_at=started,
+        completed_at=completed,
+        runner_os="Linux",
+        runner_labels=(),
+        runner_name=None,
+        steps=(),
+    )
+
+
+def test_a_job_whose_end_never_arrived_does_not_stretch_the_timeline_to_now() -> None:
+    """A run stored months ago with one job still 'running': GitHub ends a job within 5 days,
+    so its end never arrived; its bar ends with the run's known jobs, not today."""
+    start = DAY - timedelta(days=400)
+    jobs = [
+        _job("build", start, start + timedelta(minutes=3)),
+        _job("deploy", start + timedelta(minutes=3), None),
+    ]
+    bars = job_bars(jobs, DAY)
+    assert bars[1][2:4] == (start + timedelta(minutes=3, seconds=60), "end not known")
+    figure = timeline(bars)
+    assert [t["name"] for t in figure["data"]] == ["other", "end not known"]
+    recent = [_job("deploy", DAY - timedelta(hours=2), None)]
+    assert job_bars(recent, DAY)[0][2:4] == (DAY, "running")  # still running: drawn to now

@@ -6,8 +6,9 @@ the filters; an unknown repository, workflow, run or job is a 404.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse
@@ -30,14 +31,33 @@ router = APIRouter(tags=["pages"], include_in_schema=False)
 OUTCOME_COLOURS = {"success": "#1a7f37", "failure": "#cf222e", "cancelled": "#8c959f"}
 
 
-def _job_bar(
-    job: drilldown.JobRow, now: datetime
-) -> tuple[str, datetime | None, datetime | None, str, str | None]:
-    """A job's bar on the run's timeline: one still running reaches ``now``."""
-    if job.started_at is not None and job.completed_at is None:
-        return (job.name, job.started_at, now, "running", job.status or "in progress")
-    group = "critical path" if job.critical else "other"
-    return (job.name, job.started_at, job.completed_at, group, job.conclusion or job.status)
+JOB_TIME_LIMIT = timedelta(days=5)
+"""The longest a job runs: GitHub ends one after 6 hours on its runners, 5 days on others."""
+
+Bar = tuple[str, datetime | None, datetime | None, str, str | None]
+
+
+def job_bars(jobs: Sequence[drilldown.JobRow], now: datetime) -> list[Bar]:
+    """The jobs' bars on the run's timeline: one still running reaches ``now``.
+
+    A job started longer ago than ``JOB_TIME_LIMIT`` without an end is not running: its end
+    never arrived. Drawn to ``now``, a job of a run stored months ago stretched the axis over
+    the months and flattened the others; it ends where the run's known jobs end ("end not
+    known").
+    """
+    ends = [j.completed_at for j in jobs if j.completed_at is not None]
+    bars: list[Bar] = []
+    for job in jobs:
+        if job.started_at is None or job.completed_at is not None:
+            group = "critical path" if job.critical else "other"
+            bar = (job.name, job.started_at, job.completed_at, group, job.conclusion or job.status)
+        elif now - job.started_at <= JOB_TIME_LIMIT:
+            bar = (job.name, job.started_at, now, "running", job.status or "in progress")
+        else:
+            end = max([*ends, job.started_at + timedelta(minutes=1)])
+            bar = (job.name, job.started_at, end, "end not known", "no end arrived")
+        bars.append(bar)
+    return bars
 
 
 def _step_group(step: drilldown.StepRow) -> str:
@@ -212,7 +232,7 @@ def run_page(
         run=run,
         prediction=prediction,
         job_predictions=job_predictions,
-        timeline_chart=charts.timeline([_job_bar(job, now) for job in run.jobs]),
+        timeline_chart=charts.timeline(job_bars(run.jobs, now)),
     )
 
 
