@@ -392,6 +392,19 @@ def test_a_stop_is_going_on_for_two_months_after_the_last_run(engine: Engine) ->
     assert over.resolved >= 1
 
 
+def test_a_repository_built_by_one_workflow_tells_its_stop_once(engine: Engine) -> None:
+    """octo/app has CI alone, which stopped; its runs and cost per day are CI's, so the stop
+    is recorded at the workflow, not again at the repository."""
+    records = _daily_runs("CI", range(100), 3)
+    records += [{**r, "repository": "octo/other"} for r in _daily_runs("Nightly", range(131), 1)]
+    with engine.begin() as conn:
+        FactWriter(conn).upsert_runs([parse_record(r).fact for r in records])
+    detect_and_record(engine, lambda _s, _d: RATE, now=NOW)
+    with engine.connect() as conn:
+        stops = [(a.series, a.metric) for a in active_anomalies(conn, 50) if a.observed == 0.0]
+    assert sorted(stops) == [("octo/app · CI", "cost"), ("octo/app · CI", "runs")]
+
+
 CI_RUNS = ("octo/app · CI", "runs")
 
 

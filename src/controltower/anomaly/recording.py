@@ -57,7 +57,7 @@ def detect_and_record(
         for s in series
         if followed(s, through)
     }
-    found = findings(series, tuning, bands)
+    found = most_specific(findings(series, tuning, bands))
     over = _returned(found)
     now_on = [i not in over and _current(f, judged) for i, f in enumerate(found)]
     current = [f for f, on in zip(found, now_on, strict=True) if on]
@@ -75,6 +75,27 @@ def followed(series: Series, through: date | None) -> bool:
     active = [p for p in series.points if p.value != 0.0] if series.days_per_point else []
     last = (active or series.points)[-1].timestamp.date()
     return last >= through - timedelta(days=followed_days(series.days_per_point))
+
+
+def most_specific(found: list[Finding]) -> list[Finding]:
+    """``found`` without the repository's anomalies that one of its workflows tells too.
+
+    The cost or runs of a repository built by one workflow are that workflow's, so a stop
+    or a shift in them was found twice, at the repository and at the workflow, and raised
+    two alerts for one fact. One of the same metric and kind, begun at the same time, is
+    told once: at the workflow, which says more.
+    """
+    by_workflow = {
+        (f.series.split(" · ", 1)[0], f.metric, f.anomaly.kind, f.anomaly.start)
+        for f in found
+        if " · " in f.series
+    }
+    return [
+        f
+        for f in found
+        if " · " in f.series
+        or (f.series, f.metric, f.anomaly.kind, f.anomaly.start) not in by_workflow
+    ]
 
 
 def _current(finding: Finding, judged: dict[tuple[str, str], tuple[int, Tuning]]) -> bool:
