@@ -41,7 +41,14 @@ _config_file: ContextVar[str | None] = ContextVar("controltower_config_file", de
 MiB = 1024 * 1024
 
 
-class GitHubSettings(BaseModel):
+class Section(BaseModel):
+    """A section of the settings: a field it does not have (a typo) is refused, naming it,
+    instead of being ignored while its default silently applies."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class GitHubSettings(Section):
     """How GitHub reaches us (webhooks) and how we reach GitHub (REST).
 
     Authenticate with a personal access token (``token``) or as a GitHub App
@@ -94,7 +101,7 @@ class GitHubSettings(BaseModel):
         return self.token is not None or self.app_id is not None
 
 
-class ReconcileSettings(BaseModel):
+class ReconcileSettings(Section):
     """Comparing what webhooks delivered with what GitHub's API lists, on a schedule.
 
     Runs only where GitHub credentials are configured. Runs created in the last
@@ -108,7 +115,7 @@ class ReconcileSettings(BaseModel):
     completeness_threshold: float = Field(default=0.99, ge=0, le=1)
 
 
-class JobLogSettings(BaseModel):
+class JobLogSettings(Section):
     """Logs of failed jobs: fetched after reconciliation, gzip-compressed, the end kept."""
 
     enabled: bool = True
@@ -119,7 +126,7 @@ class JobLogSettings(BaseModel):
     batch: int = Field(default=200, gt=0)
 
 
-class RetentionSettings(BaseModel):
+class RetentionSettings(Section):
     """How long each kind of data is kept (days; None keeps it forever), and archiving.
 
     Expired rows are written to Parquet under ``archive_dir`` (default
@@ -138,7 +145,7 @@ class RetentionSettings(BaseModel):
     hour: int = Field(default=3, ge=0, le=23)
 
 
-class AnomalySettings(BaseModel):
+class AnomalySettings(Section):
     """Detection over the store: run every ``interval_minutes`` and record what it finds.
 
     ``min_relative`` is the smallest change (a share of normal) a shift or
@@ -162,7 +169,7 @@ class AnomalySettings(BaseModel):
         return self
 
 
-class IngestSettings(BaseModel):
+class IngestSettings(Section):
     """Limits and batching of the webhook endpoint and the normalizer."""
 
     max_body_bytes: int = Field(default=25 * MiB, gt=0)
@@ -171,7 +178,7 @@ class IngestSettings(BaseModel):
     sweep_interval_s: float = Field(default=60.0, gt=0)
 
 
-class RatePeriodSettings(BaseModel):
+class RatePeriodSettings(Section):
     """Per-minute USD rates by runner type, in force from ``effective`` until the next period."""
 
     effective: date
@@ -204,7 +211,7 @@ DEFAULT_RATES = [
 ]
 
 
-class DoraSettings(BaseModel):
+class DoraSettings(Section):
     """What counts as a deployment for the DORA keys (docs/telemetry.md)."""
 
     production_environments: list[str] = ["production", "prod", "live"]
@@ -212,7 +219,7 @@ class DoraSettings(BaseModel):
     deployment_branches: list[str] = ["main", "master"]
 
 
-class ProblemSettings(BaseModel):
+class ProblemSettings(Section):
     """When the installation's own state is reported as a problem on the overview."""
 
     backlog_warning: int = Field(default=1000, gt=0)
@@ -220,7 +227,7 @@ class ProblemSettings(BaseModel):
     quiet_after_hours: float = Field(default=24.0, gt=0)
 
 
-class TelemetrySettings(BaseModel):
+class TelemetrySettings(Section):
     """How telemetry is computed: the dated rate table for cost, and deployments for DORA."""
 
     dora: DoraSettings = DoraSettings()
@@ -233,7 +240,7 @@ class TelemetrySettings(BaseModel):
     )
 
 
-class IntelligenceSettings(BaseModel):
+class IntelligenceSettings(Section):
     """Prediction: how it is rolled out, and when the models are retrained.
 
     ``mode``: ``off`` (nothing predicted), ``shadow`` (predicted, stored and
@@ -269,7 +276,7 @@ _CHANNEL_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://\S+$")
 MetricName = Literal["failure_rate", "duration_p50", "duration_p95", "queue_p95", "cost_per_day"]
 
 
-class AlertRule(BaseModel):
+class AlertRule(Section):
     """Which active problems become alerts, or (with ``metric``) a threshold on a metric.
 
     Without ``metric``: problem kinds (glob patterns) at a least severity.
@@ -319,7 +326,7 @@ class AlertRule(BaseModel):
         return self
 
 
-class AlertSettings(BaseModel):
+class AlertSettings(Section):
     """Alerting: rules over active problems, and where each severity is sent.
 
     ``channels`` name lists of apprise URLs (``slack://…``, ``pagerduty://…``,
@@ -404,7 +411,7 @@ class AlertSettings(BaseModel):
         return [url for channel in channels for url in self.channels.get(channel, [])]
 
 
-class ServerSettings(BaseModel):
+class ServerSettings(Section):
     """Where ``serve`` listens, and what a write through the HTTP API must carry.
 
     With ``api_token`` set, every write of the API (acknowledgements,

@@ -50,10 +50,14 @@ def test_defaults_put_database_and_queue_in_the_data_dir(
         ("log_level: loud\n", "log_level"),
         ("no_such_setting: 1\n", "no_such_setting"),
         ("anomaly:\n  cost_warning_usd: 100\n  cost_critical_usd: 10\n", "cost_critical_usd"),
+        ("github:\n  tokn: abc\n", "github.tokn: Extra inputs are not permitted"),
+        ("retention:\n  days: 30\n", "retention.days: Extra inputs are not permitted"),
+        ("telemetry:\n  problems:\n    backlog_warn: 3\n", "telemetry.problems.backlog_warn"),
     ],
 )
 def test_bad_settings_name_the_setting(tmp_path: Path, content: str, message: str) -> None:
-    """Invalid values and unknown keys raise ConfigurationError naming what is wrong."""
+    """Invalid values and unknown keys, in any section, raise ConfigurationError naming what
+    is wrong (a typo in a section was ignored, and its default silently applied)."""
     config = tmp_path / "ct.yaml"
     config.write_text(content)
     with pytest.raises(ConfigurationError, match=message):
