@@ -195,13 +195,14 @@ def sampled_bucket(timestamps: Sequence[datetime], window: int) -> timedelta | N
 def _sampled_seasons(
     timestamps: Sequence[datetime], values: Array, width: timedelta
 ) -> list[tuple[str, Array]]:
-    """The rhythms of a sampled series: its shape over the day (``hour``), over the day of
-    its kind (``workday``: Monday to Friday, or the weekend) and over the week (``weekday``).
+    """The rhythms of a sampled series: its shape over the day of its kind (``workday``:
+    Monday to Friday, or the weekend) and over the week (``weekday``).
 
-    Each is learnt from earlier days only, against each day's median (the level it moved
-    around), never from a trailing median that follows the rhythm itself: at a point, the
-    median over the last (up to 8, at least 3) earlier days of that kind of the day's median
-    in its bucket less that day's median.
+    Each is learnt from earlier days only, against the week's level (the median of the last
+    7 days' medians), never from a trailing median that follows the rhythm itself: at a
+    point, the median over the last (up to 8, at least 3) earlier days of that kind of the
+    day's median in its bucket less that level. Until three days of a kind are known, the
+    rhythm of every day stands in (and for ``weekday``, that of ``workday``).
     """
     step = int(width.total_seconds())
     seconds = np.array([t.hour * 3600 + t.minute * 60 + t.second for t in timestamps])
@@ -312,10 +313,9 @@ def _profile(
     rhythm (weeks, or days) with points in that bucket, of each turn's median residual there.
 
     Only earlier turns count (at most ``_PER_BUCKET``, at least
-    ``_MIN_PER_BUCKET``; zero with fewer), so the profile never looks ahead,
+    ``_MIN_PER_BUCKET``; ``unknown`` with fewer), so the profile never looks ahead,
     and a series run many times a day learns its rhythm from several weeks
     (days), not from its last few runs: those follow a change of level.
-    ``unknown``: the profile where too few earlier turns are known.
     """
     profile = np.full(len(residual), unknown)
     for bucket in np.unique(buckets):

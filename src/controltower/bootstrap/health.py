@@ -155,13 +155,13 @@ def _database(engine: Engine) -> Check:
 
 def queue_check(url: str) -> Check:
     """Whether the task queue answers: a Redis queue is pinged with a one-second timeout."""
-    scheme = urlparse(url).scheme
+    parsed = urlparse(url)
+    scheme = parsed.scheme
     if scheme not in ("redis", "rediss", "unix"):
         kind = "an embedded SQLite file" if scheme == "sqlite" else "in this process"
         return Check("queue", "ok", f"the queue is {kind}", {"backend": scheme})
     import redis  # noqa: PLC0415 (only for a Redis queue)
 
-    parsed = urlparse(url)
     port = f":{parsed.port}" if parsed.port else ""
     where = f"{scheme}://{parsed.hostname or ''}{port}{parsed.path}"  # without a password
     try:
