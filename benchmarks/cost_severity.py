@@ -1,10 +1,12 @@
-"""Cost anomalies of a database's series by severity, with and without the dollar bands.
+"""Cost, duration and queue-time anomalies of a database's series by severity, with and without
+the bands.
 
-Every cost anomaly the detectors find in the stored series (not only those
+Every such anomaly the detectors find in the stored series (not only those
 going on now), counted by severity as judged by the size against normal
-alone and as ``findings`` reports it with the default bands
-(``severity.CostBands``: at most info under 50 USD a month, at most warning
-under 500).
+alone and as ``findings`` reports it with the default bands: for cost
+(``severity.CostBands``) at most info under 50 USD a month, at most warning
+under 500; for durations and queue times (``severity.TimeBands``) at most
+info under a change of 30 seconds, at most warning under 5 minutes.
 
     CONTROLTOWER_DATABASE_URL=sqlite:///PATH python -m benchmarks.cost_severity
 """
@@ -16,21 +18,29 @@ from typing import get_args
 
 from benchmarks.stored_series import stored_series
 from controltower.anomaly.findings import findings
-from controltower.anomaly.model import Severity
-from controltower.anomaly.severity import CostBands
+from controltower.anomaly.model import Metric, Severity
+from controltower.anomaly.severity import CostBands, TimeBands
 
 SEVERITIES: tuple[Severity, ...] = get_args(Severity)[::-1]
+TIMED: list[Metric] = ["duration", "queue", "job_duration"]
 
 
 def main() -> None:
-    """Print one markdown row per way of judging severity."""
-    series = stored_series(["cost"])
-    print(f"{len(series)} cost series\n")
-    print("| severity by | " + " | ".join(SEVERITIES) + " |")
-    print("|---|---:|---:|---:|")
-    for label, bands in (("size against normal", CostBands(0, 0)), ("dollars too", CostBands())):
-        counts = Counter(f.anomaly.severity for f in findings(series, bands=bands))
-        print(f"| {label} | " + " | ".join(str(counts[s]) for s in SEVERITIES) + " |")
+    """Print one markdown row per kind of series and way of judging severity."""
+    cost, timed = stored_series(["cost"]), stored_series(TIMED)
+    print(f"{len(cost)} cost series, {len(timed)} duration and queue-time series\n")
+    print("| series | severity by | " + " | ".join(SEVERITIES) + " |")
+    print("|---|---|---:|---:|---:|")
+    unbanded, zero = CostBands(0, 0), TimeBands(0, 0)
+    for label, way, found in (
+        ("cost", "size against normal", findings(cost, bands=unbanded)),
+        ("cost", "dollars too", findings(cost)),
+        ("duration, queue", "size against normal", findings(timed, times=zero)),
+        ("duration, queue", "seconds too", findings(timed)),
+    ):
+        counts = Counter(f.anomaly.severity for f in found)
+        cells = " | ".join(str(counts[s]) for s in SEVERITIES)
+        print(f"| {label} | {way} | {cells} |")
 
 
 if __name__ == "__main__":

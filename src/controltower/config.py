@@ -152,7 +152,10 @@ class AnomalySettings(Section):
     drift must have to be reported; ``spike_relative`` the same for spikes.
     A cost anomaly is at most ``info`` below ``cost_warning_usd`` and at most
     ``warning`` below ``cost_critical_usd``, in USD a month for a lasting
-    change and USD extra for a spike, whatever its size against normal.
+    change and USD extra for a spike, whatever its size against normal. A
+    change of a duration or queue time is likewise at most ``info`` below
+    ``time_warning_seconds`` and at most ``warning`` below
+    ``time_critical_seconds``.
     """
 
     enabled: bool = True
@@ -161,11 +164,15 @@ class AnomalySettings(Section):
     spike_relative: float = Field(default=1.0, ge=0)
     cost_warning_usd: float = Field(default=50.0, ge=0)
     cost_critical_usd: float = Field(default=500.0, ge=0)
+    time_warning_seconds: float = Field(default=30.0, ge=0)
+    time_critical_seconds: float = Field(default=300.0, ge=0)
 
     @model_validator(mode="after")
     def _ordered(self) -> AnomalySettings:
         if self.cost_critical_usd < self.cost_warning_usd:
             raise ValueError("cost_critical_usd must be at least cost_warning_usd")
+        if self.time_critical_seconds < self.time_warning_seconds:
+            raise ValueError("time_critical_seconds must be at least time_warning_seconds")
         return self
 
 

@@ -6,8 +6,10 @@ type there is not the one most used before, a new runner type is named too.
 For a series of cost per day or per week, a lasting change is priced per month
 (30 days), and a cost anomaly is only as severe as its dollars say
 (``severity.cost_severity``: a lasting change by its dollars a month, a
-spike by that day's or week's extra). A rise in runs per day or week is
-information only (``severity.activity_severity``): more builds are no incident.
+spike by that day's or week's extra). A change of a duration or a queue time
+is only as severe as its seconds say (``severity.time_severity``). A rise in
+runs per day or week is information only (``severity.activity_severity``):
+more builds are no incident.
 Pure: no I/O.
 """
 
@@ -20,10 +22,18 @@ from typing import Any
 
 from controltower.anomaly.detection import detect
 from controltower.anomaly.model import Anomaly, Series
-from controltower.anomaly.severity import CostBands, activity_severity, cost_severity
+from controltower.anomaly.severity import (
+    CostBands,
+    TimeBands,
+    activity_severity,
+    cost_severity,
+    time_severity,
+)
 from controltower.anomaly.tuning import Tuning, for_series
 
 DAYS_PER_MONTH = 30
+# Series whose values are seconds: a change of them is judged by its seconds too.
+TIMED = frozenset({"duration", "queue", "job_duration"})
 _LOOKBACK = 30
 
 
@@ -98,10 +108,14 @@ def monthly_cost(series: Series, anomaly: Anomaly) -> float | None:
 
 
 def findings(
-    series: Sequence[Series], tuning: Tuning | None = None, bands: CostBands | None = None
+    series: Sequence[Series],
+    tuning: Tuning | None = None,
+    bands: CostBands | None = None,
+    times: TimeBands | None = None,
 ) -> list[Finding]:
     """The anomalies of every series, explained, newest first."""
     bands = bands or CostBands()
+    times = times or TimeBands()
     found = []
     for s in series:
         judged_with = for_series(tuning or Tuning(), s.days_per_point)
@@ -111,6 +125,9 @@ def findings(
             if s.metric == "cost":
                 usd = detected.change if per_month is None else per_month
                 anomaly = replace(detected, severity=cost_severity(detected.severity, usd, bands))
+            elif s.metric in TIMED:
+                severity = time_severity(detected.severity, detected.change, times)
+                anomaly = replace(detected, severity=severity)
             elif s.metric == "runs":
                 severity = activity_severity(detected.severity, detected.change)
                 anomaly = replace(detected, severity=severity)

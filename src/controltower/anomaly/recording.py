@@ -25,7 +25,7 @@ from sqlalchemy import Engine
 
 from controltower.anomaly.findings import Finding, findings
 from controltower.anomaly.model import Series
-from controltower.anomaly.severity import CostBands
+from controltower.anomaly.severity import CostBands, TimeBands
 from controltower.anomaly.sources import Rate, last_complete_day, load_series
 from controltower.anomaly.tuning import Tuning, followed_days, for_series
 from controltower.store import anomalies
@@ -41,10 +41,12 @@ def detect_and_record(
     now: datetime | None = None,
     bands: CostBands | None = None,
     history: bool = False,
+    times: TimeBands | None = None,
 ) -> anomalies.RecordReport:
     """Run the detectors over every series in the store and record what is going on now.
 
-    ``bands``: the dollars a cost anomaly must reach to be a warning or critical;
+    ``bands``: the dollars a cost anomaly must reach to be a warning or critical, ``times``
+    the seconds a change of a duration or queue time must reach;
     ``history``: record the anomalies that are over as well, as resolved.
     """
     tuning = tuning or Tuning()
@@ -57,7 +59,7 @@ def detect_and_record(
         for s in series
         if followed(s, through)
     }
-    found = most_specific(findings(series, tuning, bands))
+    found = most_specific(findings(series, tuning, bands, times))
     over = _returned(found)
     now_on = [i not in over and _current(f, judged) for i, f in enumerate(found)]
     current = [f for f, on in zip(found, now_on, strict=True) if on]

@@ -99,3 +99,29 @@ def cost_severity(severity: Severity, usd: float, bands: CostBands) -> Severity:
         else "info"
     )
     return by_dollars if _RANK[by_dollars] < _RANK[severity] else severity
+
+
+@dataclass(frozen=True, slots=True)
+class TimeBands:
+    """The seconds a change of a duration or wait must reach to be a warning, and critical."""
+
+    warning_seconds: float = 30.0
+    critical_seconds: float = 300.0
+
+
+def time_severity(severity: Severity, seconds: float, bands: TimeBands) -> Severity:
+    """``severity`` lowered to what ``seconds`` (the change, either way) reaches in ``bands``.
+
+    A queue that went from two seconds to three has grown by half, and a job
+    of ten seconds that takes twenty has doubled: by their size against
+    normal a warning and a page, while nobody waits noticeably longer.
+    """
+    size = abs(seconds)
+    by_seconds: Severity = (
+        "critical"
+        if size >= bands.critical_seconds
+        else "warning"
+        if size >= bands.warning_seconds
+        else "info"
+    )
+    return by_seconds if _RANK[by_seconds] < _RANK[severity] else severity

@@ -21,7 +21,7 @@ from huey import Huey, MemoryHuey, RedisHuey, SqliteHuey, crontab
 from sqlalchemy import Engine
 
 from controltower.anomaly.recording import detect_and_record
-from controltower.anomaly.severity import CostBands
+from controltower.anomaly.severity import CostBands, TimeBands
 from controltower.anomaly.tuning import Tuning
 from controltower.bootstrap.alerting import EvaluationTrigger, register_alerting
 from controltower.config import Settings
@@ -72,15 +72,16 @@ class Tasks:
 def anomaly_pass(
     engine: Engine, settings: Settings, *, history: bool = False, now: datetime | None = None
 ) -> RecordReport:
-    """One pass of the anomaly recorder with the configured sensitivity, rates and dollar bands.
+    """One pass of the anomaly recorder with the configured sensitivity, rates and bands.
 
     ``history``: the anomalies of the stored history that are over are recorded too.
     """
     config = settings.anomaly
     tuning = Tuning(min_relative=config.min_relative, spike_relative=config.spike_relative)
     bands = CostBands(config.cost_warning_usd, config.cost_critical_usd)
+    times = TimeBands(config.time_warning_seconds, config.time_critical_seconds)
     rates = rate_table(settings.telemetry.rates)
-    return detect_and_record(engine, rates.rate, tuning, now, bands, history=history)
+    return detect_and_record(engine, rates.rate, tuning, now, bands, history=history, times=times)
 
 
 def register_tasks(

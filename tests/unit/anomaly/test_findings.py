@@ -1,0 +1,64 @@
+"""How severe a finding is, told in the terms of its series: seconds for durations and waits."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+
+from controltower.anomaly.findings import findings
+from controltower.anomaly.model import Point, Series
+from controltower.anomaly.severity import TimeBands, metric_severity, time_severity
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def _series(metric: str, level: float, times: float, *, n: int = 200, at: int = 150) -> Series:
+    """``n`` runs around ``level`` seconds (2 % noise), ``times`` that from run ``at`` on."""
+    rng = np.random.default_rng(7)
+    values = level * (1 + 0.02 * rng.standard_normal(n))
+    values[at:] *= times
+    points = [Point(T0 + timedelta(hours=i), float(v)) for i, v in enumerate(values)]
+    return Series(f"ci / {metric}", metric, "s", points)  # type: ignore[arg-type]
+
+
+def _shift(series: Series, bands: TimeBands | None = None) -> tuple[str, float, float]:
+    [found] = [f for f in findings([series], times=bands) if f.anomaly.kind == "level_shift"]
+    a = found.anomaly
+    return a.severity, a.expected, a.observed
+
+
+@pytest.mark.parametrize("metric", ["queue", "duration", "job_duration"])
+def test_a_wait_of_seconds_that_doubled_is_information_not_a_page(metric: str) -> None:
+    """Two seconds becoming four and a half more than double: critical by its size alone, but
+    nobody waits noticeably longer, so it is told as information."""
+    severity, expected, observed = _shift(_series(metric, 2.0, 2.2))
+    assert metric_severity(expected, observed) == "critical"
+    assert severity == "info"
+
+
+def test_the_same_change_counted_in_minutes_keeps_its_severity() -> None:
+    """A build of ten minutes that takes 22 is critical; of one minute that takes 2.2 (72 s
+    more) a warning; both by the default bands of 30 s and 5 minutes."""
+    assert _shift(_series("duration", 600.0, 2.2))[0] == "critical"
+    assert _shift(_series("duration", 60.0, 2.2))[0] == "warning"
+    # with bands of its own, the 72 s more are critical
+    assert _shift(_series("duration", 60.0, 2.2), TimeBands(10, 50))[0] == "critical"
+
+
+def test_only_series_of_seconds_take_the_time_bands() -> None:
+    """Runs a day falling from 2 to 0.4 keep the severity of their size: not seconds."""
+    fewer = _series("queue", 2.0, 0.2).points
+    runs = Series("ci / runs", "runs", "runs", fewer, days_per_point=1)
+    [found] = [f.anomaly for f in findings([runs]) if f.anomaly.kind == "level_shift"]
+    assert found.severity == metric_severity(found.expected, found.observed) != "info"
+
+
+def test_time_severity_lowers_never_raises() -> None:
+    bands = TimeBands(30, 300)
+    assert time_severity("critical", 10, bands) == "info"
+    assert time_severity("critical", -45, bands) == "warning"  # a fall counts by its size
+    assert time_severity("critical", 400, bands) == "critical"
+    assert time_severity("info", 4000, bands) == "info"
+    assert time_severity("warning", 4000, bands) == "warning"
