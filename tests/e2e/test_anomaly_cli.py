@@ -93,6 +93,25 @@ def test_detect_finds_an_incident_in_a_mostly_zero_error_count(tmp_path: Path) -
     assert found[0]["score"] > 6
 
 
+def test_detect_told_which_way_is_bad_leaves_the_other_way_out(tmp_path: Path) -> None:
+    """Errors per five minutes that stop for five hours: with the meaning not known a
+    critical fall; with ``--bad up`` (more errors are bad) nothing; a word not offered is
+    bad usage."""
+    values = np.random.default_rng(3).poisson(50, 600).astype(float)
+    values[400:460] = 0.0
+    path = _csv(tmp_path / "errors.csv", values)
+    unknown = CliRunner().invoke(app, ["anomaly", "detect", str(path), "--json"])
+    assert unknown.exit_code == 0, unknown.output
+    first = json.loads(unknown.stdout)["anomalies"][0]
+    assert (first["kind"], first["severity"]) == ("level_shift", "critical")
+    up = CliRunner().invoke(app, ["anomaly", "detect", str(path), "--json", "--bad", "up"])
+    assert up.exit_code == 0, up.output
+    assert json.loads(up.stdout)["anomalies"] == []
+    wrong = CliRunner().invoke(app, ["anomaly", "detect", str(path), "--bad", "sideways"])
+    assert wrong.exit_code == 2
+    assert "sideways" in wrong.stderr
+
+
 def test_detect_table_names_the_columns(tmp_path: Path) -> None:
     """Without --json a table with timestamp, kind, severity and score is printed."""
     values = 80 + np.random.default_rng(2).normal(0, 4, 200)

@@ -16,10 +16,11 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import replace
+from datetime import datetime
 
 import numpy as np
 
-from controltower.anomaly.baseline import robust_baseline
+from controltower.anomaly.baseline import Array, robust_baseline
 from controltower.anomaly.bursts import detect_bursts
 from controltower.anomaly.detectors import (
     detect_changes,
@@ -29,7 +30,7 @@ from controltower.anomaly.detectors import (
     large_enough,
     smallest_away_from_zero_before,
 )
-from controltower.anomaly.model import Anomaly, Point, sorted_points
+from controltower.anomaly.model import Anomaly, Direction, Point, sorted_points
 from controltower.anomaly.severity import metric_severity, ratio_severity, ratio_size
 from controltower.anomaly.stops import detect_stops, with_stops
 from controltower.anomaly.tuning import Tuning
@@ -58,17 +59,15 @@ def detect(
     if outcomes is None:
         outcomes = is_outcomes(ordered)
     if outcomes:
-        bursts = detect_bursts(timestamps, values, tuning)
-        if not tuning.both_ways:
-            return bursts
-        # 0 and 1 of a metric from elsewhere: which is bad is not known (up is 1 for a gauge)
-        zeros = detect_bursts(timestamps, 1.0 - values, tuning)
-        marked = [replace(a, details={**a.details, "value": 1}) for a in bursts]
-        marked += [replace(a, details={**a.details, "value": 0}) for a in zeros]
-        return sorted(marked, key=lambda a: (a.timestamp, a.details["value"]))
+        return _bursts(timestamps, values, tuning)
+    wanted = tuning.direction
+    if tuning.both_ways and wanted != "both":
+        # found both ways, so that the return from a change the other way is known as one
+        tuning = replace(tuning, direction="both")
     if not judged_series(values):
         if tuning.sporadic and sporadic_series(values):
-            return episodes(detect_sporadic_spikes(timestamps, values, tuning), tuning)
+            spikes = episodes(detect_sporadic_spikes(timestamps, values, tuning), tuning)
+            return [a for a in spikes if wanted == "both" or _told_way(a, wanted)]
         return []
     logged = tuning.log_scale and float(values.min()) >= 0.0
     judged = np.log1p(values) if logged else values
@@ -99,7 +98,30 @@ def detect(
     told = episodes(sorted(found, key=lambda a: (a.index, a.kind)), tuning, logged=logged)
     if tuning.both_ways:
         told = graded_both_ways(told, tuning.min_relative)
+        if wanted != "both":
+            told = [a for a in told if _told_way(a, wanted)]
     return _scored_in_units(told, values)
+
+
+def _bursts(timestamps: Sequence[datetime], values: Array, tuning: Tuning) -> list[Anomaly]:
+    """Failure bursts of an outcome series; of a 0/1 metric from elsewhere (``both_ways``),
+    where which value is bad is not known (up is 1 for a gauge), bursts of either, saying
+    which, unless ``direction`` says (up: bursts of ones are bad, down: of zeros)."""
+    if not tuning.both_ways:
+        return detect_bursts(timestamps, values, tuning)
+    marked = []
+    for value, told in ((1, "up"), (0, "down")):
+        if tuning.direction in ("both", told):
+            bursts = detect_bursts(timestamps, values if value else 1.0 - values, tuning)
+            marked += [replace(a, details={**a.details, "value": value}) for a in bursts]
+    return sorted(marked, key=lambda a: (a.timestamp, a.details["value"]))
+
+
+def _told_way(anomaly: Anomaly, wanted: Direction) -> bool:
+    """Whether a change of a metric that goes wrong ``wanted`` is told: one that way, or the
+    return from one (a fall back after a rise); not a change the other way, nor its return."""
+    way = anomaly.change > 0 if wanted == "up" else anomaly.change < 0
+    return way != bool(anomaly.details.get("returned"))
 
 
 def graded_both_ways(found: list[Anomaly], min_relative: float) -> list[Anomaly]:

@@ -29,6 +29,14 @@ if TYPE_CHECKING:
 app = typer.Typer(help="Anomalies in metric series.", no_args_is_help=True)
 
 
+class Bad(StrEnum):
+    """Which way a metric given to ``detect`` goes wrong."""
+
+    up = "up"
+    down = "down"
+    both = "both"
+
+
 class VerdictFilter(StrEnum):
     """Which anomalies ``list`` shows by their verdict."""
 
@@ -45,12 +53,22 @@ NoteOption = Annotated[str | None, typer.Option(help="Why, for the others.")]
 
 @app.command("detect")
 def detect_command(
-    file: Annotated[Path, typer.Argument(help="CSV with timestamp,value per row.")],
+    file: Annotated[Path, typer.Argument(metavar="FILE", help="CSV with timestamp,value per row.")],
     json_output: Annotated[
         bool, typer.Option("--json", help="Print the anomalies as JSON.")
     ] = False,
+    bad: Annotated[
+        Bad,
+        typer.Option(
+            "--bad",
+            help="Which way the metric goes wrong: up (latency, errors: falls are not told), "
+            "down (requests, an up gauge: rises are not told), or both when it is not known.",
+        ),
+    ] = Bad.both,
 ) -> None:
     """Find spikes, level shifts, drifts (or, for 0/1 values, failure bursts) in FILE."""
+    from dataclasses import replace
+
     from controltower.anomaly.csvseries import read_series
     from controltower.anomaly.detection import detect
     from controltower.anomaly.tuning import for_any_metric
@@ -65,7 +83,7 @@ def detect_command(
         raise typer.Exit(2) from exc
     points, given = series.points, series.given
     # Any metric: a mostly-zero one (errors per minute) is judged for spikes against its peaks.
-    found = detect(points, for_any_metric())
+    found = detect(points, replace(for_any_metric(), direction=bad.value))
     # timestamps as the file gave them (the interface's promise), the start's too
     written = {p.timestamp: text for p, text in reversed(list(zip(points, given, strict=True)))}
     if json_output:

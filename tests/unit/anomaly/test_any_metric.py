@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -115,3 +116,29 @@ def test_a_daily_total_falling_to_a_tenth_is_told_on_its_fourth_day() -> None:
     [fall] = detect(days, for_any_metric())
     assert (fall.kind, fall.severity, fall.index) == ("level_shift", "critical", 153)
     assert detect(days, Tuning(sporadic=True))[0].index == 156
+
+
+def test_a_metric_said_to_go_wrong_one_way_is_not_told_the_other() -> None:
+    """Errors per minute that fall to none for a while: with the meaning not known a critical
+    change (an outage of errors looks like one of requests); said to go wrong upwards
+    (``direction`` up), nothing, while a rise is still told; an up gauge said to go wrong
+    downwards has its bursts of zeros told and not those of ones."""
+    rng = np.random.default_rng(3)
+    errors = rng.poisson(50, 2000).astype(float)
+    errors[1500:1560] = 0.0
+    unknown = detect(_points(errors), for_any_metric())
+    assert [(a.kind, a.severity, a.change < 0) for a in unknown][:1] == [
+        ("level_shift", "critical", True)
+    ]
+    rising = replace(for_any_metric(), direction="up")
+    assert detect(_points(errors), rising) == []
+    errors[1500:1560] = rng.poisson(150, 60)
+    assert [(a.kind, a.change > 0) for a in detect(_points(errors), rising)][:1] == [
+        ("level_shift", True)
+    ]
+    gauge = np.ones(3000)
+    gauge[2000:2020] = 0.0
+    gauge[1000:1001] = 1.0
+    down = replace(for_any_metric(), direction="down")
+    assert [a.details["value"] for a in detect(_points(gauge), down)] == [0]
+    assert detect(_points(gauge), replace(for_any_metric(), direction="up")) == []
