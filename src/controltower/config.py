@@ -276,6 +276,12 @@ class IntelligenceSettings(Section):
 Severity = Literal["info", "warning", "critical"]
 # Channels a route may name even when ``alerts.channels`` leaves them out (they send nothing).
 BUILT_IN_CHANNELS = ("pagerduty", "slack")
+# Where each severity goes unless ``alerts.routes`` names it: info to the dashboard only.
+DEFAULT_ROUTES: dict[Severity, list[str]] = {
+    "critical": ["pagerduty", "slack"],
+    "warning": ["slack"],
+    "info": [],
+}
 # SCHEME://REST, as apprise and the native channels read a URL.
 _CHANNEL_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://\S+$")
 
@@ -338,7 +344,9 @@ class AlertSettings(Section):
 
     ``channels`` name lists of apprise URLs (``slack://…``, ``pagerduty://…``,
     ``json://…`` for a generic webhook, ``mailto://…``); ``routes`` send each
-    severity to channels. A channel without URLs sends nothing, so by default
+    severity to channels: a severity ``routes`` names goes where it says, one it
+    leaves out keeps its default (critical to ``pagerduty`` and ``slack``,
+    warning to ``slack``, info nowhere). A channel without URLs sends nothing, so by default
     nothing leaves until ``channels.slack`` or ``channels.pagerduty`` is set;
     info goes to the dashboard only. Alerts are evaluated every
     ``interval_minutes``; a notification that fails is retried up to
@@ -366,11 +374,7 @@ class AlertSettings(Section):
     enabled: bool = True
     rules: list[AlertRule] = [AlertRule(name="all problems")]
     channels: dict[str, list[str]] = {"pagerduty": [], "slack": []}
-    routes: dict[Severity, list[str]] = {
-        "critical": ["pagerduty", "slack"],
-        "warning": ["slack"],
-        "info": [],
-    }
+    routes: dict[Severity, list[str]] = dict(DEFAULT_ROUTES)
     interval_minutes: int = Field(default=1, ge=1, le=60)
     retries: int = Field(default=5, ge=0)
     backoff_base_s: float = Field(default=2.0, ge=0)
@@ -386,6 +390,14 @@ class AlertSettings(Section):
         names = [rule.name for rule in value]
         if repeated := sorted({name for name in names if names.count(name) > 1}):
             raise ValueError(f"rule names must be unique: {', '.join(repeated)} repeated")
+        return value
+
+    @field_validator("routes", mode="before")
+    @classmethod
+    def _routes_over_the_defaults(cls, value: object) -> object:
+        # A severity the routes given leave out keeps its default route.
+        if isinstance(value, dict):
+            return {**DEFAULT_ROUTES, **value}
         return value
 
     @field_validator("channels")
@@ -426,11 +438,28 @@ class ServerSettings(Section):
     reads, hypothetical predictions and the webhook (signed on its own) do
     not. Unset, writes are open to whoever reaches the port: set it whenever
     ``host`` is not a loopback address.
+
+    ``public_url`` is where people reach the dashboard (``https://ct.example.com``,
+    or with a path prefix); when set, alert notifications link to their alert on
+    the ``/alerts`` page. Unset, they carry the alert's id only.
     """
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     api_token: SecretStr | None = None
+    public_url: str | None = None
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url_is_http(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip().rstrip("/")
+        if not re.match(r"^https?://[^/\s]+(/\S*)?$", value):
+            raise ValueError(
+                "public_url must be an http:// or https:// URL, e.g. https://ct.example.com"
+            )
+        return value
 
     @field_validator("api_token")
     @classmethod

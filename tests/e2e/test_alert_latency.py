@@ -99,14 +99,14 @@ def test_latency_is_measured_and_shown_in_the_api_metrics_and_overview(
     rows = document["recent"]
     assert isinstance(rows, list)
     assert {(r["channel"], r["event"], r["fact_source"]) for r in rows} == {
-        ("pagerduty-events", "firing", "delivery"),
-        ("slack-webhook", "firing", "delivery"),
+        ("pagerduty", "firing", "delivery"),
+        ("slack", "firing", "delivery"),
     }
     assert all(0 < r["latency_s"] < BOUND_S for r in rows)
     assert document["latency_p50_s"] is not None
     assert 0 < float(str(document["latency_p95_s"])) < BOUND_S
     metrics = httpx.get(f"{server.url}/metrics/").text
-    assert 'controltower_alert_latency_seconds_count{channel="slack-webhook"} 1.0' in metrics
+    assert 'controltower_alert_latency_seconds_count{channel="slack"} 1.0' in metrics
     overview = httpx.get(f"{server.url}/").text
     assert "Alert latency p50 / p95" in overview
     assert "2 notifications sent in 24 h" in overview

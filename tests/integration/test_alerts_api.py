@@ -203,3 +203,15 @@ def test_a_blank_api_token_is_refused_at_start() -> None:
     """An empty token would let anyone write while looking guarded: a clear error instead."""
     with pytest.raises(ValueError, match="api_token must not be blank"):
         Settings.model_validate({"server": {"api_token": "  "}})
+
+
+def test_the_alerts_page_anchors_each_alert_where_notifications_link(
+    web: tuple[TestClient, Engine],
+) -> None:
+    """A notification's link, /alerts#alert-ID, lands on that alert's row, firing or resolved."""
+    client, engine = web
+    with engine.connect() as conn:
+        ids = conn.execute(select(alerts_t.c.id)).scalars().all()
+    page = client.get("/alerts").text
+    assert len(ids) == 3
+    assert all(f'id="alert-{alert_id}"' in page for alert_id in ids)

@@ -12,13 +12,16 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, insert
 
 from controltower.bootstrap import build
-from controltower.bootstrap.health import check_health
+from controltower.bootstrap.health import Health, check_health
 from controltower.config import Settings
+from controltower.integrations.alert_messages import Message, Notification
+from controltower.integrations.channels import target_of
 from controltower.intelligence import registry
 from controltower.intelligence.capability import switch_mode
 from controltower.store import schema
 from controltower.store.engine import make_engine
 from controltower.store.tables import AlertNotification, Delivery, table_of
+from controltower.telemetry.notification_outbox import StoredOutbox
 from controltower.web.app import create_app
 from tests.support.predictions import trained_version
 from tests.support.services import REDIS_URL, require
@@ -29,6 +32,10 @@ NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
 def _settings(settings: Settings, **update: object) -> Settings:
     return Settings.model_validate({**settings.model_dump(), **update})
+
+
+def health_of(engine: Engine, settings: Settings) -> Health:
+    return check_health(engine, settings, NOW)
 
 
 def _deliveries(engine: Engine, count: int, state: str = "pending", at: datetime = NOW) -> None:
@@ -70,49 +77,101 @@ def test_a_fresh_installation_is_healthy(engine: Engine, settings: Settings) -> 
 
 
 def test_notifications_count_urls_and_firing_alerts(engine: Engine, settings: Settings) -> None:
-    """Routed URLs make the check ok; alerting off skips it."""
-    routed = _settings(settings, alerts={"channels": {"slack": ["json://127.0.0.1:9/hook"]}})
+    """Routed URLs make the check ok, per channel; alerting off skips it."""
+    routed = _settings(settings, alerts={"channels": {"slack": [SLACK]}})
     check = check_health(engine, routed, NOW).check("notifications")
     assert (check.status, check.facts) == (
         "ok",
-        {"urls": 1, "firing": 0, "failed_24h": 0, "latency_p95_s": None},
+        {
+            "urls": 1,
+            "channels": {"slack": "ok"},
+            "failing_channels": [],
+            "firing": 0,
+            "pending": 0,
+            "failed_24h": 0,
+            "latency_p95_s": None,
+        },
     )
     off = _settings(settings, alerts={"enabled": False})
     assert check_health(engine, off, NOW).check("notifications").status == "skipped"
 
 
-def test_notifications_given_up_lately_degrade_the_check(
+SLACK, PAGER = "json://127.0.0.1:9/slack", "json://127.0.0.1:9/pager"
+MESSAGE = Message((Notification("k", "firing", "critical", "t", "d", NOW),))
+
+
+def _kept(engine: Engine, channel: str, url: str, at: datetime) -> int:
+    entry = (channel, target_of(url), "json", MESSAGE)
+    (id_,) = StoredOutbox(engine).add([entry], at, at + timedelta(minutes=1))
+    return id_
+
+
+def test_a_failing_channel_degrades_until_a_later_delivery_to_it_succeeds(
     engine: Engine, settings: Settings
 ) -> None:
-    """A notification given up in the last 24 hours makes it degraded; an older one does not."""
-    routed = _settings(settings, alerts={"channels": {"slack": ["json://127.0.0.1:9/hook"]}})
+    """Retrying or given up, slack's latest attempt degrades the check, naming slack and not
+    pagerduty; slack's next delivery clears it at once, not a day later."""
+    routed = _settings(
+        settings,
+        alerts={"channels": {"slack": [SLACK], "pagerduty": [PAGER]}},
+    )
+    outbox = StoredOutbox(engine)
+    failing = _kept(engine, "slack", SLACK, NOW - timedelta(minutes=5))
+    paged = _kept(engine, "pagerduty", PAGER, NOW - timedelta(minutes=5))
+    outbox.delivered(paged, 1, NOW - timedelta(minutes=5))
+    outbox.failed(failing, 1, "HTTP 503", NOW - timedelta(minutes=4), NOW, NOW)
+    check = check_health(engine, routed, NOW).check("notifications")
+    assert check.status == "degraded"
+    assert check.detail.startswith("the latest notification to slack (retrying) was not")
+    assert check.facts["channels"] == {"pagerduty": "ok", "slack": "failing"}
+    assert check.facts["pending"] == 1
+    outbox.given_up(failing, 6, "HTTP 503", NOW - timedelta(minutes=3))
+    check = check_health(engine, routed, NOW).check("notifications")
+    assert (check.status, check.facts["failing_channels"]) == ("degraded", ["slack"])
+    assert "slack (given up)" in check.detail
+    assert "pagerduty" not in check.detail
+    later = _kept(engine, "slack", SLACK, NOW - timedelta(minutes=2))
+    outbox.delivered(later, 1, NOW - timedelta(minutes=2))
+    check = check_health(engine, routed, NOW).check("notifications")
+    assert (check.status, check.facts["failing_channels"]) == ("ok", [])
+    assert health_of(engine, routed).status == "healthy"
+
+
+def test_a_failure_of_a_url_no_longer_configured_does_not_count(
+    engine: Engine, settings: Settings
+) -> None:
+    """Given up to an old slack URL, then slack's URL replaced: the new URL has no failure."""
+    outbox = StoredOutbox(engine)
+    old = _kept(engine, "slack", SLACK, NOW - timedelta(minutes=5))
+    outbox.given_up(old, 1, "HTTP 404", NOW - timedelta(minutes=5))
+    before = _settings(settings, alerts={"channels": {"slack": [SLACK]}})
+    assert check_health(engine, before, NOW).check("notifications").status == "degraded"
+    after = _settings(settings, alerts={"channels": {"slack": [PAGER]}})
+    assert check_health(engine, after, NOW).check("notifications").status == "ok"
+
+
+def test_the_log_of_old_failures_no_longer_degrades(engine: Engine, settings: Settings) -> None:
+    """A notification given up an hour ago, logged, is counted but decides nothing: health
+    follows each channel's latest attempt."""
+    routed = _settings(settings, alerts={"channels": {"slack": [SLACK]}})
     given_up = {
         "alert_key": "k",
         "event": "firing",
         "severity": "warning",
-        "channel": "json",
+        "channel": "slack",
         "grouped": 1,
         "attempts": 6,
         "fact_source": "detection",
         "error": "HTTP 500",
     }
+    recent = NOW - timedelta(hours=1)
     with engine.begin() as conn:
-        old = NOW - timedelta(hours=30)
-        conn.execute(
-            insert(table_of(AlertNotification)),
-            [{**given_up, "fact_at": old, "recorded_at": old}],
-        )
-    healthy = check_health(engine, routed, NOW).check("notifications")
-    assert (healthy.status, healthy.detail) == ("ok", "1 URL routed to; 0 alerts firing")
-    with engine.begin() as conn:
-        recent = NOW - timedelta(hours=1)
         conn.execute(
             insert(table_of(AlertNotification)),
             [{**given_up, "fact_at": recent, "recorded_at": recent}],
         )
     check = check_health(engine, routed, NOW).check("notifications")
-    assert (check.status, check.facts["failed_24h"]) == ("degraded", 1)
-    assert "1 notification given up" in check.detail
+    assert (check.status, check.facts["failed_24h"]) == ("ok", 1)
 
 
 def test_backlog_against_the_problem_thresholds(engine: Engine, settings: Settings) -> None:

@@ -7,7 +7,7 @@ and answer as the services do, or fail, refuse with 429, or hang.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,10 +17,17 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.exc import OperationalError
 
 from controltower.bootstrap.alerting import AlertEvaluation
-from controltower.config import Settings
+from controltower.config import ServerSettings, Settings
 from controltower.integrations.notify import Notification, Notifier
-from controltower.store.tables import AlertNotification, Delivery, table_of
+from controltower.store.tables import (
+    Alert,
+    AlertNotification,
+    Delivery,
+    NotificationOutbox,
+    table_of,
+)
 from controltower.telemetry import notification_log
+from controltower.telemetry.notification_outbox import StoredOutbox
 from tests.support.receivers import (
     Answer,
     PagerDutyReceiver,
@@ -33,6 +40,7 @@ from tests.support.waiting import store_pending, wait_until
 
 deliveries_t = table_of(Delivery)
 log_t = table_of(AlertNotification)
+outbox_t = table_of(NotificationOutbox)
 
 
 @pytest.fixture
@@ -53,13 +61,30 @@ def _settings(tmp_path: Path, **alerts: Any) -> Settings:
     )
 
 
-def _notifier(settings: Settings, engine: Engine) -> Notifier:
-    return Notifier(settings.alerts, on_outcome=lambda o: notification_log.record(engine, o))
+def _notifier(
+    settings: Settings, engine: Engine, clock: Callable[[], datetime] | None = None
+) -> Notifier:
+    return Notifier(
+        settings.alerts,
+        on_outcome=lambda o: notification_log.record(engine, o),
+        outbox=StoredOutbox(engine),
+        clock=clock,
+    )
 
 
 def _logged(engine: Engine) -> list[Any]:
     with engine.connect() as conn:
         return list(conn.execute(select(log_t).order_by(log_t.c.id)).all())
+
+
+def _kept(engine: Engine) -> list[Any]:
+    with engine.connect() as conn:
+        return list(conn.execute(select(outbox_t).order_by(outbox_t.c.id)).all())
+
+
+def _ahead(seconds: float) -> Callable[[], datetime]:
+    """A clock ``seconds`` ahead of now: the retries it finds due are sent at once."""
+    return lambda: datetime.now(UTC) + timedelta(seconds=seconds)
 
 
 def _failing(repo: str, workflow: str, severity: str = "critical") -> Notification:
@@ -100,12 +125,60 @@ def test_pagerduty_trigger_and_resolve_share_the_alert_key_as_dedup_key(
     assert trigger["payload"]["summary"].startswith("3 deliveries waiting")
     rows = _logged(engine)
     assert [(r.channel, r.event, r.attempts) for r in rows] == [
-        ("pagerduty-events", "firing", 1),
-        ("pagerduty-events", "resolved", 1),
+        ("pagerduty", "firing", 1),
+        ("pagerduty", "resolved", 1),
     ]
     assert all(r.sent_at is not None and 0 <= r.latency_s < 5 and r.error is None for r in rows)
     assert {r.fact_source for r in rows} == {"detection"}
     assert all("R0UT1NGKEY" not in r.channel for r in rows)
+
+
+def test_notifications_carry_the_alert_id_and_its_link_on_the_dashboard(
+    engine: Engine, tmp_path: Path, opened: list[Receiver]
+) -> None:
+    """With the dashboard's public URL set, Slack's text and PagerDuty's event name the alert by
+    id and link to it on /alerts; both formats stay valid for the services."""
+    pagerduty, slack = PagerDutyReceiver(), SlackReceiver()
+    opened += [pagerduty, slack]
+    settings = _settings(
+        tmp_path, channels={"pagerduty": [pagerduty.url()], "slack": [slack.url()]}
+    ).model_copy(update={"server": ServerSettings(public_url="https://ct.example.com/ops/")})
+    notifier = _notifier(settings, engine)
+    try:
+        store_pending(engine, 3)
+        AlertEvaluation(engine, settings, notifier).run()
+        assert wait_until(lambda: len(pagerduty.accepted) == 1 and len(slack.accepted) == 1)
+    finally:
+        notifier.close()
+    with engine.connect() as conn:
+        alert_id = conn.execute(select(table_of(Alert).c.id)).scalar_one()
+    link = f"https://ct.example.com/ops/alerts#alert-{alert_id}"
+    assert slack.texts()[0].splitlines()[-1] == f"Alert #{alert_id}: {link}"
+    (event,) = pagerduty.accepted
+    assert event["links"] == [{"href": link, "text": f"alert #{alert_id} on controltower"}]
+    assert event["payload"]["custom_details"]["alert_id"] == alert_id
+    assert pagerduty.invalid == slack.invalid == []
+
+
+def test_without_a_public_url_notifications_carry_the_alert_id_only(
+    sqlite_engine: Engine, tmp_path: Path, opened: list[Receiver]
+) -> None:
+    """No dashboard URL configured: the id, and no link (PagerDuty gets no ``links``)."""
+    pagerduty, slack = PagerDutyReceiver(), SlackReceiver()
+    opened += [pagerduty, slack]
+    settings = _settings(
+        tmp_path, channels={"pagerduty": [pagerduty.url()], "slack": [slack.url()]}
+    )
+    notifier = _notifier(settings, sqlite_engine)
+    try:
+        store_pending(sqlite_engine, 3)
+        AlertEvaluation(sqlite_engine, settings, notifier).run()
+        assert wait_until(lambda: len(pagerduty.accepted) == 1 and len(slack.accepted) == 1)
+    finally:
+        notifier.close()
+    assert slack.texts()[0].splitlines()[-1] == "Alert #1"
+    assert "links" not in pagerduty.accepted[0]
+    assert pagerduty.accepted[0]["payload"]["custom_details"]["alert_id"] == 1
 
 
 def test_a_resolve_reaches_every_channel_the_alert_fired_on_after_a_downgrade(
@@ -169,7 +242,7 @@ def test_slack_gets_one_message_per_repository_while_pagerduty_gets_one_event_pe
     single = next(t for t in slack.texts() if "org/a" not in t)
     assert single.startswith("CRITICAL: org/b · build is failing on main")
     assert len({e["dedup_key"] for e in pagerduty.accepted}) == 3
-    slack_rows = [r for r in _logged(sqlite_engine) if r.channel == "slack-webhook"]
+    slack_rows = [r for r in _logged(sqlite_engine) if r.channel == "slack"]
     assert sorted(r.grouped for r in slack_rows) == [1, 2, 2]
 
 
@@ -232,7 +305,7 @@ def test_a_hanging_receiver_delays_no_other_and_is_given_up(
     finally:
         notifier.close()
     assert hanging.attempts == 2
-    failed = next(r for r in _logged(sqlite_engine) if r.channel == "pagerduty-events")
+    failed = next(r for r in _logged(sqlite_engine) if r.channel == "pagerduty")
     assert failed.sent_at is None
     assert failed.latency_s is None
     assert "Timeout" in failed.error
@@ -263,28 +336,160 @@ def test_a_receiver_that_hangs_on_every_event_delays_no_message_to_another(
     assert slack.invalid == []
 
 
-def test_a_notification_waiting_for_its_retry_is_recorded_given_up_when_the_notifier_closes(
+def test_a_notification_waiting_for_its_retry_is_resumed_after_a_restart(
     sqlite_engine: Engine, tmp_path: Path, opened: list[Receiver]
 ) -> None:
-    """Failed once, its retry a minute away: closing (a restart) logs it given up, with why, and
-    the notification log counts it failed; nothing is sent after the close."""
+    """Failed once, its retry a minute away: closing (a restart) keeps it in the outbox, not
+    given up; the next start, its retry due, sends it and marks it delivered."""
     slack = SlackReceiver(always(Answer(503)))
     opened.append(slack)
     settings = _settings(tmp_path, channels={"slack": [slack.url()]}, backoff_base_s=60.0)
     notifier = _notifier(settings, sqlite_engine)
     notifier.deliver(_failing("org/a", "build", "warning"))
-    assert wait_until(lambda: slack.attempts == 1)
-    time.sleep(0.2)  # the failure is being handled: its retry gets scheduled
-    assert _logged(sqlite_engine) == []
+    assert wait_until(lambda: [r.attempts for r in _kept(sqlite_engine)] == [1])
     notifier.close()
-    (row,) = _logged(sqlite_engine)
-    assert (row.sent_at, row.attempts, row.event) == (None, 1, "firing")
-    assert row.error == "given up: controltower stopped while it waited for its retry"
-    with sqlite_engine.connect() as conn:
-        assert notification_log.summary(conn).failed == 1
-    notifier.deliver(_failing("org/b", "build", "warning"))
-    assert len(_logged(sqlite_engine)) == 2  # refused at once, and recorded
-    assert slack.attempts == 1
+    (row,) = _kept(sqlite_engine)
+    assert (row.state, row.attempts, row.channel, row.claimed_until) == (
+        "pending",
+        1,
+        "slack",
+        None,
+    )
+    assert row.error.startswith("HTTP 503")
+    assert row.next_attempt_at > datetime.now(UTC) + timedelta(seconds=50)
+    assert _logged(sqlite_engine) == []  # not given up
+    assert slack.url() not in str(row._mapping)  # the URL's secret is not kept
+    slack.behaviour = always(Answer())
+    restarted = _notifier(settings, sqlite_engine, clock=_ahead(61))
+    try:
+        restarted.warm()
+        assert wait_until(lambda: len(slack.accepted) == 1)
+        assert wait_until(lambda: _kept(sqlite_engine)[0].state == "delivered")
+    finally:
+        restarted.close()
+    (row,) = _kept(sqlite_engine)
+    assert (row.attempts, row.error, row.next_attempt_at) == (2, None, None)
+    assert row.finished_at is not None
+    (logged,) = _logged(sqlite_engine)
+    assert (logged.attempts, logged.channel, logged.error) == (2, "slack", None)
+    assert slack.texts()[0].startswith("WARNING: org/a · build is failing on main")
+
+
+def test_a_resumed_retry_waits_for_its_time_and_is_held_by_one_process(
+    sqlite_engine: Engine, tmp_path: Path, opened: list[Receiver]
+) -> None:
+    """Resumed before its retry is due, a message waits for it; while one notifier holds it,
+    another (a second worker) does not take it; once released, the next one does."""
+    slack = SlackReceiver(failing_first(1, Answer(503)))
+    opened.append(slack)
+    settings = _settings(tmp_path, channels={"slack": [slack.url()]}, backoff_base_s=60.0)
+    first = _notifier(settings, sqlite_engine)
+    first.deliver(_failing("org/a", "build", "warning"))
+    assert wait_until(lambda: [r.attempts for r in _kept(sqlite_engine)] == [1])
+    first.close()
+    waiting = _notifier(settings, sqlite_engine)
+    other = _notifier(settings, sqlite_engine, clock=_ahead(61))
+    try:
+        assert waiting.resume() == 1
+        assert other.resume() == 0  # held by ``waiting`` until a minute after it is due
+        assert slack.attempts == 1
+    finally:
+        waiting.close()
+    try:
+        assert other.resume() == 1
+        assert wait_until(lambda: len(slack.accepted) == 1)
+    finally:
+        other.close()
+    assert slack.attempts == 2
+
+
+def test_a_resumed_message_whose_url_is_gone_is_given_up_visibly(
+    sqlite_engine: Engine, tmp_path: Path, opened: list[Receiver]
+) -> None:
+    """Restarted with slack's URL replaced, the message owed to the old URL is given up (in
+    the outbox and the log, saying why), and the new URL gets nothing it was not sent."""
+    old, new = SlackReceiver(always(Answer(503))), SlackReceiver()
+    opened += [old, new]
+    settings = _settings(tmp_path, channels={"slack": [old.url()]}, backoff_base_s=60.0)
+    notifier = _notifier(settings, sqlite_engine)
+    notifier.deliver(_failing("org/a", "build", "warning"))
+    assert wait_until(lambda: [r.attempts for r in _kept(sqlite_engine)] == [1])
+    notifier.close()
+    moved = _settings(tmp_path, channels={"slack": [new.url(hook="T1/B1/X1")]})
+    restarted = _notifier(moved, sqlite_engine, clock=_ahead(61))
+    try:
+        assert restarted.resume() == 1
+    finally:
+        restarted.close()
+    (row,) = _kept(sqlite_engine)
+    expected = "given up: channel slack no longer has this URL"
+    assert (row.state, row.error) == ("given-up", expected)
+    (logged,) = _logged(sqlite_engine)
+    assert (logged.sent_at, logged.channel, logged.error) == (None, "slack", expected)
+    assert new.attempts == 0
+
+
+def test_retries_exhausted_are_marked_given_up_in_the_outbox(
+    sqlite_engine: Engine, tmp_path: Path, opened: list[Receiver]
+) -> None:
+    """Out of retries, the message is given up with the last error, and nothing is owed."""
+    slack = SlackReceiver(always(Answer(503)))
+    opened.append(slack)
+    settings = _settings(
+        tmp_path, channels={"slack": [slack.url()]}, backoff_base_s=0.01, retries=2
+    )
+    notifier = _notifier(settings, sqlite_engine)
+    try:
+        notifier.deliver(_failing("org/a", "build", "warning"))
+        assert wait_until(lambda: _kept(sqlite_engine)[0].state == "given-up")
+    finally:
+        notifier.close()
+    (row,) = _kept(sqlite_engine)
+    assert (row.attempts, row.claimed_until, row.next_attempt_at) == (3, None, None)
+    assert row.error.startswith("HTTP 503")
+    assert slack.attempts == 3
+
+
+class _BrokenOutbox(StoredOutbox):
+    """An outbox whose database refuses every write."""
+
+    def add(self, *args: Any, **kwargs: Any) -> list[int]:
+        raise OperationalError("INSERT", {}, Exception("database is locked"))
+
+
+def test_a_message_the_outbox_cannot_keep_is_still_sent_and_never_blocks(
+    sqlite_engine: Engine, tmp_path: Path, opened: list[Receiver]
+) -> None:
+    """The outbox failing to keep a message changes nothing for its delivery; if the process
+    stops before it is sent, it is reported given up, as nothing resumes it."""
+    slack = SlackReceiver(failing_first(1, Answer(503)))
+    opened.append(slack)
+    settings = _settings(tmp_path, channels={"slack": [slack.url()]}, backoff_base_s=0.05)
+    notifier = Notifier(
+        settings.alerts,
+        on_outcome=lambda o: notification_log.record(sqlite_engine, o),
+        outbox=_BrokenOutbox(sqlite_engine),
+    )
+    try:
+        notifier.deliver(_failing("org/a", "build", "warning"))
+        assert wait_until(lambda: len(slack.accepted) == 1)
+    finally:
+        notifier.close()
+    slack.behaviour = always(Answer(503))
+    stopping = Notifier(
+        settings.alerts.model_copy(update={"backoff_base_s": 60.0}),
+        on_outcome=lambda o: notification_log.record(sqlite_engine, o),
+        outbox=_BrokenOutbox(sqlite_engine),
+    )
+    stopping.deliver(_failing("org/b", "build", "warning"))
+    assert wait_until(lambda: slack.attempts == 3)
+    assert wait_until(lambda: len(stopping._timers) == 1)  # its retry scheduled
+    stopping.close()
+    assert _kept(sqlite_engine) == []
+    given_up = [r for r in _logged(sqlite_engine) if r.sent_at is None]
+    assert [r.error for r in given_up] == [
+        "given up: controltower stopped while it waited for its retry"
+    ]
 
 
 def test_a_refusal_that_cannot_change_is_not_retried(

@@ -20,6 +20,7 @@ from controltower.store.tables import (
     Delivery,
     Job,
     JobLog,
+    NotificationOutbox,
     Reconciliation,
     Step,
     WorkflowRun,
@@ -121,6 +122,7 @@ def test_dry_run_counts_and_changes_nothing(engine: Engine, tmp_path: Path) -> N
     assert rows["metrics"] == {
         "reconciliations": 1,
         "alert_notifications": 0,
+        "notification_outbox": 0,
         "alerts": 0,
         "anomalies": 0,
     }
@@ -228,11 +230,28 @@ def test_resolved_alerts_anomalies_and_old_notifications_expire_active_ones_stay
                 for at in (OLD, NEW)
             ],
         )
+        conn.execute(
+            insert(table_of(NotificationOutbox)),
+            [
+                {
+                    "channel": "slack",
+                    "target": "t",
+                    "scheme": "slack-webhook",
+                    "message": {"group": "", "notifications": []},
+                    "state": state,
+                    "attempts": 1,
+                    "created_at": OLD,
+                    "finished_at": finished,
+                }
+                for state, finished in (("delivered", OLD), ("pending", None))
+            ],
+        )
     reports = run_retention(engine, ALL_KINDS, tmp_path / "archive", now=NOW)
     metrics = next(r for r in reports if r.kind == "metrics")
     assert metrics.rows == {
         "reconciliations": 0,
         "alert_notifications": 1,
+        "notification_outbox": 1,
         "alerts": 1,
         "anomalies": 1,
     }
@@ -243,6 +262,8 @@ def test_resolved_alerts_anomalies_and_old_notifications_expire_active_ones_stay
         assert sorted(alerts) == ["recent", "still firing"]
         assert sorted(anomalies) == ["b · CI", "c · CI"]
         assert list(notified) == [NEW]
+        owed = conn.execute(select(table_of(NotificationOutbox).c.state)).scalars().all()
+        assert owed == ["pending"]  # a notification still owed is never deleted
     archived = {Path(p).name.split("-")[0]: Path(p) for p in metrics.archived}
     assert pq.read_table(archived["alerts"]).to_pylist()[0]["key"] == "old"
 

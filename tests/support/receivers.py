@@ -8,7 +8,8 @@ in ``invalid``, so tests can insist on there being none.
 
 - PagerDuty: ``POST /v2/enqueue``, JSON with ``routing_key``,
   ``event_action`` (trigger, acknowledge or resolve), ``dedup_key`` (required
-  unless triggering), and for a trigger ``payload`` with ``summary``,
+  unless triggering), optional ``links`` (objects with an ``href``), and for
+  a trigger ``payload`` with ``summary``,
   ``source`` and ``severity`` (critical, error, warning or info); answers
   202 ``{"status": "success", "dedup_key": …}``.
 - Slack incoming webhook: ``POST`` JSON with a non-empty ``text`` (or
@@ -148,7 +149,16 @@ class PagerDutyReceiver(Receiver):
         if dedup is not None and (not isinstance(dedup, str) or len(dedup) > 255):
             return "dedup_key must be a string of at most 255 characters"
         if action == "trigger":
-            return self._payload_problem(body.get("payload"))
+            return self._links_problem(body.get("links", [])) or self._payload_problem(
+                body.get("payload")
+            )
+        return self._links_problem(body.get("links", []))
+
+    def _links_problem(self, links: Any) -> str | None:
+        if not isinstance(links, list) or not all(
+            isinstance(link, dict) and isinstance(link.get("href"), str) for link in links
+        ):
+            return "links must be a list of objects with an href"
         return None
 
     def _payload_problem(self, payload: Any) -> str | None:

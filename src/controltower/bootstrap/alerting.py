@@ -1,7 +1,9 @@
 """Alert evaluation wired up: on a schedule, and soon after the worker writes completed runs.
 
 ``AlertEvaluation.run`` evaluates the rules (``telemetry.alerts``), stamps each
-notification with when its fact arrived, and hands them to the ``Notifier``,
+notification with when its fact arrived and its link on the dashboard
+(``server.public_url``), and hands them to the ``Notifier``, which keeps them
+in the outbox (``telemetry.notification_outbox``) until they are delivered and
 whose outcomes go to the notification log (``telemetry.notification_log``).
 One evaluation runs at a time in a process (a lock), and on PostgreSQL
 ``telemetry.alerts`` serializes them across processes.
@@ -29,9 +31,11 @@ from huey import Huey, crontab
 from sqlalchemy import Engine
 
 from controltower.config import Settings
+from controltower.integrations.alert_messages import alert_link
 from controltower.integrations.notify import Notifier
 from controltower.telemetry import notification_log
 from controltower.telemetry.alerts import evaluate_store
+from controltower.telemetry.notification_outbox import StoredOutbox
 
 log = structlog.get_logger(__name__)
 
@@ -49,7 +53,7 @@ class Evaluation(Protocol):
         """Prepare what the first evaluation would otherwise wait for."""
 
     def close(self) -> None:
-        """Stop sending; report what was still waiting as given up."""
+        """Stop sending; what was still waiting is left for the next start."""
 
 
 class AlertEvaluation:
@@ -74,7 +78,7 @@ class AlertEvaluation:
         self.notifier.warm()
 
     def close(self) -> None:
-        """Stop sending; notifications still waiting are recorded as given up."""
+        """Stop sending; notifications still waiting stay in the outbox for the next start."""
         self.notifier.close()
 
     def run(self) -> dict[str, int]:
@@ -91,7 +95,16 @@ class AlertEvaluation:
                     self.note_delivery(fact_at)
                 raise
             source = "delivery" if fact_at is not None else "detection"
-            stamped = [replace(n, fact_at=fact_at or now, fact_source=source) for n in found]
+            public_url = self._settings.server.public_url
+            stamped = [
+                replace(
+                    n,
+                    fact_at=fact_at or now,
+                    fact_source=source,
+                    link=alert_link(public_url, n.alert_id),
+                )
+                for n in found
+            ]
             self.notifier.deliver_all(stamped)
         counts = {
             "firing": sum(n.event == "firing" for n in stamped),
@@ -133,7 +146,7 @@ class EvaluationTrigger:
 
     def close(self) -> None:
         """Stop the thread after the evaluation in progress, if any, and close the evaluation
-        (what it still had to send is recorded as given up)."""
+        (what it still had to send stays in the outbox for the next start)."""
         self._stopped.set()
         self._wanted.set()
         self._evaluation.close()
@@ -166,7 +179,9 @@ def register_alerting(
     if settings is None or not settings.enabled or not settings.alerts.enabled:
         return None, None
     notifier = Notifier(
-        settings.alerts, on_outcome=lambda outcome: notification_log.record(engine, outcome)
+        settings.alerts,
+        on_outcome=lambda outcome: notification_log.record(engine, outcome),
+        outbox=StoredOutbox(engine),
     )
     evaluation = AlertEvaluation(engine, settings, notifier)
     trigger = EvaluationTrigger(

@@ -17,9 +17,11 @@ check fails, ``degraded`` when any is degraded, and ``healthy`` otherwise.
   first delivery).
 - ``model``: a live model version serves predictions; without one, or with
   prediction off, predictions fall back to baselines or are not made (info).
-- ``notifications``: where alerts go: the number of URLs the routes reach, of
-  alerts firing, and of notifications given up in the last 24 hours (then
-  degraded), with their p95 latency; info when no channel has a URL (alerts
+- ``notifications``: where alerts go: the URLs the routes reach, per channel
+  whether it works, the alerts firing, the notifications still owed and
+  their p95 latency. A channel whose latest attempt was not delivered (still
+  retrying, or given up) makes it degraded, naming the channel; a later
+  delivery to that channel clears it. Info when no channel has a URL (alerts
   show on the dashboard only), skipped when alerting is off.
 """
 
@@ -36,13 +38,14 @@ from sqlalchemy.exc import SQLAlchemyError
 from controltower.config import Settings
 from controltower.domain.wording import counted
 from controltower.errors import MigrationRequired
+from controltower.integrations import channels
 from controltower.intelligence import registry
 from controltower.intelligence.capability import prediction_mode
 from controltower.store import queries
 from controltower.store.engine import reading
 from controltower.store.schema import current_revision, ensure_current
 from controltower.store.tables import Alert, table_of
-from controltower.telemetry import notification_log
+from controltower.telemetry import notification_log, notification_outbox
 
 alerts_t = table_of(Alert)
 
@@ -240,36 +243,60 @@ def _notifications(conn: Connection, settings: Settings, now: datetime) -> Check
     config = settings.alerts
     if not config.enabled:
         return Check("notifications", "skipped", "alerting is off", {"urls": 0})
-    urls = {url for severity in ("critical", "warning", "info") for url in config.urls(severity)}
+    routed = dict.fromkeys(
+        name
+        for severity in ("critical", "warning", "info")
+        for name in config.routes.get(severity, [])
+    )
+    targets = [
+        (name, channels.target_of(url)) for name in routed for url in config.channels.get(name, [])
+    ]
     firing = conn.execute(
         select(func.count()).select_from(alerts_t).where(alerts_t.c.resolved_at.is_(None))
     ).scalar_one()
     sent = notification_log.summary(conn, 24.0, now)
+    states = notification_outbox.channel_states(conn, targets)
+    failing: dict[str, str] = {}
+    for state in states:
+        # given up outranks retrying when one channel has both
+        if state.failing and failing.get(state.channel) != notification_outbox.GIVEN_UP:
+            failing[state.channel] = state.state or ""
     facts = {
-        "urls": len(urls),
+        "urls": len(targets),
+        "channels": {
+            name: ("failing" if name in failing else "ok")
+            for name in routed
+            if config.channels.get(name)
+        },
+        "failing_channels": sorted(failing),
         "firing": int(firing),
+        "pending": notification_outbox.pending(conn),
         "failed_24h": sent.failed,
         "latency_p95_s": sent.latency_p95_s,
     }
-    if not urls:
+    if not targets:
         return Check(
             "notifications",
             "info",
             f"no channel has a URL: {counted(firing, 'alert')} firing show on the dashboard only",
             facts,
         )
-    if sent.failed:
+    if failing:
+        named = ", ".join(
+            f"{name} ({'given up' if how == notification_outbox.GIVEN_UP else 'retrying'})"
+            for name, how in sorted(failing.items())
+        )
         return Check(
             "notifications",
             "degraded",
-            f"{counted(sent.failed, 'notification')} given up in the last 24 hours "
+            f"the latest notification to {named} was not delivered "
             "(GET /api/v1/alerts/notifications says why)",
             facts,
         )
     return Check(
         "notifications",
         "ok",
-        f"{counted(len(urls), 'URL')} routed to; {counted(firing, 'alert')} firing",
+        f"{counted(len(targets), 'URL')} routed to; {counted(firing, 'alert')} firing",
         facts,
     )
 

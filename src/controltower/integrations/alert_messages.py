@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from controltower.domain.wording import counted
 
@@ -46,6 +46,8 @@ class Notification:
     evaluated the rules, for measuring latency. ``routes`` are the severities
     whose routes it goes to, when not only its own: a resolve goes wherever
     the alert's firing was notified. ``repository`` is the alert's, if it has one.
+    ``alert_id`` is the stored alert's id, and ``link`` the alert on the
+    dashboard's ``/alerts`` page when the dashboard's public URL is known.
     """
 
     key: str
@@ -58,6 +60,8 @@ class Notification:
     fact_source: str = "detection"
     routes: tuple[str, ...] = ()
     repository: str | None = None
+    alert_id: int | None = None
+    link: str | None = None
 
     @property
     def head(self) -> str:
@@ -81,9 +85,20 @@ class Notification:
         return f"{self.head}: {self.label}"
 
     @property
+    def reference(self) -> str:
+        """Which alert: ``alert #ID`` and its link, or '' when it has no id."""
+        if self.alert_id is None:
+            return ""
+        return f"alert #{self.alert_id}" + (f": {self.link}" if self.link else "")
+
+    @property
     def text(self) -> str:
-        """The message as a person reads it in a chat or a page."""
-        return f"{self.line}\n{self.detail}"
+        """The message as a person reads it in a chat or a page: the line, the detail, and
+        which alert it is (with its link on the dashboard)."""
+        reference = self.reference
+        return f"{self.line}\n{self.detail}" + (
+            f"\n{reference[0].upper()}{reference[1:]}" if reference else ""
+        )
 
     @property
     def kind(self) -> str:
@@ -116,7 +131,10 @@ class Message:
         """The body: the notification's text, or one line per notification of the group."""
         if len(self.notifications) == 1:
             return self.notifications[0].text
-        return "\n".join([self.heading, *(f"• {n.line}" for n in self.notifications)])
+        lines = (
+            f"• {n.line}" + (f" ({n.reference})" if n.reference else "") for n in self.notifications
+        )
+        return "\n".join([self.heading, *lines])
 
     @property
     def severity(self) -> str:
@@ -160,3 +178,56 @@ def messages_for(
                 buckets.setdefault((url, group), []).append(notification)
     out.extend((url, Message(tuple(ns), group)) for (url, group), ns in buckets.items())
     return out
+
+
+def alert_link(public_url: str | None, alert_id: int | None) -> str | None:
+    """The alert on the dashboard's ``/alerts`` page, when the dashboard's URL is known."""
+    if not public_url or alert_id is None:
+        return None
+    return f"{public_url.rstrip('/')}/alerts#alert-{alert_id}"
+
+
+def message_document(message: Message) -> dict[str, Any]:
+    """``message`` as JSON-ready data, to be kept until it is delivered."""
+    return {
+        "group": message.group,
+        "notifications": [
+            {
+                "key": n.key,
+                "event": n.event,
+                "severity": n.severity,
+                "title": n.title,
+                "detail": n.detail,
+                "since": n.since.isoformat(),
+                "fact_at": n.fact_at.isoformat() if n.fact_at else None,
+                "fact_source": n.fact_source,
+                "routes": list(n.routes),
+                "repository": n.repository,
+                "alert_id": n.alert_id,
+                "link": n.link,
+            }
+            for n in message.notifications
+        ],
+    }
+
+
+def message_of(document: dict[str, Any]) -> Message:
+    """The message ``message_document`` made ``document`` of."""
+    notifications = tuple(
+        Notification(
+            key=n["key"],
+            event=n["event"],
+            severity=n["severity"],
+            title=n["title"],
+            detail=n["detail"],
+            since=datetime.fromisoformat(n["since"]),
+            fact_at=datetime.fromisoformat(n["fact_at"]) if n.get("fact_at") else None,
+            fact_source=n.get("fact_source", "detection"),
+            routes=tuple(n.get("routes") or ()),
+            repository=n.get("repository"),
+            alert_id=n.get("alert_id"),
+            link=n.get("link"),
+        )
+        for n in document["notifications"]
+    )
+    return Message(notifications, document.get("group", ""))

@@ -62,6 +62,11 @@ def scheme_of(url: str) -> str:
     return url.split(":", 1)[0].lower()
 
 
+def target_of(url: str) -> str:
+    """A digest naming ``url`` where it is stored (the outbox), since the URL holds secrets."""
+    return hashlib.sha256(url.encode()).hexdigest()[:32]
+
+
 def per_alert(url: str) -> bool:
     """Whether the channel keeps one event per alert (PagerDuty: one incident per dedup_key)."""
     return scheme_of(url) == "pagerduty-events"
@@ -100,8 +105,10 @@ def pagerduty_event(routing_key: str, message: Message) -> dict[str, Any]:
             "timestamp": n.since.isoformat(),
             "component": n.repository or "controltower",
             "group": n.kind,
-            "custom_details": {"detail": n.detail, "alert": n.key},
+            "custom_details": {"detail": n.detail, "alert": n.key, "alert_id": n.alert_id},
         }
+        if n.link:
+            event["links"] = [{"href": n.link, "text": f"alert #{n.alert_id} on controltower"}]
     return event
 
 

@@ -1,4 +1,4 @@
-"""Delivering notifications in the background, retried with backoff, each outcome reported.
+"""Delivering notifications in the background, retried with backoff, kept until delivered.
 
 ``Notifier.deliver_all`` returns at once. The notifications of one evaluation
 become messages (``alert_messages.messages_for``: grouped per URL and group,
@@ -11,11 +11,22 @@ within the URL's timeout, 5 s unless it says otherwise) is tried again after
 ``Retry-After`` when it gave one, at most ``backoff_max_s``, up to
 ``retries`` times; a refusal that cannot change (a 4xx other than 408 and
 429, a URL not understood) is not retried. Waiting between attempts holds no
-thread, so one dead receiver never delays the others. When a message is
-accepted or given up, ``on_outcome`` hears of it (for the notification log);
-its failure is logged and changes nothing else. Closing the notifier (the
-process stopping) gives up every message still waiting to be sent or
-retried, and reports each: nothing is dropped without a trace.
+thread, so one dead receiver never delays the others.
+
+With an ``Outbox`` (the database's, ``telemetry.notification_outbox``), every
+message is kept there before its first attempt, with its channel, the
+attempts made and when the next is due, and marked delivered or given up
+when it ends. Closing the notifier (the process stopping) releases what is
+still waiting, and ``resume`` (at start, by ``warm``, and now and then as
+evaluations hand over notifications) takes up every message no running
+process holds, at its next attempt's time: a restart loses no retry. A
+message whose channel no longer has its URL is given up. When the outbox
+cannot be written, the message is still sent from memory (and, if the
+process stops first, reported given up): keeping it never blocks sending.
+
+When a message is accepted or given up, ``on_outcome`` hears of it (for the
+notification log), naming its channel as configured (``slack``, not the URL,
+which holds secrets); its failure is logged and changes nothing else.
 """
 
 from __future__ import annotations
@@ -23,8 +34,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 import httpx
 import structlog
@@ -33,13 +45,17 @@ from controltower.config import AlertSettings
 from controltower.integrations import channels
 from controltower.integrations.alert_messages import Message, Notification, messages_for
 
-__all__ = ["Notification", "Notifier", "Outcome"]
+__all__ = ["Notification", "Notifier", "Outbox", "Outcome", "Owed"]
+# A message is held by the process sending it until this long after its next attempt is due.
+LEASE_S = 60.0
+# How often evaluations handing over notifications also look for messages nobody holds.
+RESUME_EVERY_S = 30.0
 log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """How sending one message to one channel ended."""
+    """How sending one message to one channel (by its configured name) ended."""
 
     message: Message
     channel: str
@@ -52,53 +68,149 @@ OutcomeHook = Callable[[Outcome], object]
 
 
 @dataclass(frozen=True, slots=True)
+class Owed:
+    """A message kept in the outbox, to be resumed: its row, channel, URL digest, attempts
+    made and when the next is due."""
+
+    id: int
+    channel: str
+    target: str
+    message: Message
+    attempts: int
+    next_attempt_at: datetime
+
+
+class Outbox(Protocol):
+    """Where messages are kept until they are delivered or given up."""
+
+    def add(
+        self,
+        entries: Sequence[tuple[str, str, str, Message]],
+        now: datetime,
+        claimed_until: datetime,
+    ) -> list[int]:
+        """Keep each (channel, target, scheme, message); their ids."""
+
+    def failed(
+        self,
+        id_: int,
+        attempts: int,
+        error: str | None,
+        at: datetime,
+        next_at: datetime,
+        claimed_until: datetime,
+    ) -> None:
+        """An attempt failed; the next is due at ``next_at``."""
+
+    def delivered(self, id_: int, attempts: int, at: datetime) -> None:
+        """The receiver accepted it."""
+
+    def given_up(self, id_: int, attempts: int, error: str | None, at: datetime) -> None:
+        """No more attempts."""
+
+    def release(self, ids: Sequence[int]) -> None:
+        """Free the claims on ``ids``: another start resumes them."""
+
+    def claim(self, now: datetime, lease_s: float) -> list[Owed]:
+        """Claim every pending message no process holds."""
+
+
+@dataclass(frozen=True, slots=True)
 class _Pending:
-    """A message waiting to be sent to ``url``: its attempt (0 the first) not made yet."""
+    """A message waiting to be sent to ``url`` of ``channel``: its attempt (0 the first) not
+    made yet, and its row in the outbox (none when it could not be kept)."""
 
     url: str
+    channel: str
     message: Message
     attempt: int
+    id: int | None = None
 
 
 class Notifier:
     """Delivers notifications to the URLs their severity is routed to."""
 
-    def __init__(self, settings: AlertSettings, on_outcome: OutcomeHook | None = None) -> None:
+    def __init__(
+        self,
+        settings: AlertSettings,
+        on_outcome: OutcomeHook | None = None,
+        outbox: Outbox | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
         self.settings = settings
         self._on_outcome = on_outcome
+        self._outbox = outbox
+        self._clock = clock or (lambda: datetime.now(UTC))
         self._pools: dict[str, ThreadPoolExecutor] = {}
         self._client: httpx.Client | None = None
         self._lock = threading.Lock()
         self._pending: dict[object, _Pending] = {}
         self._timers: dict[object, threading.Timer] = {}
         self._closed = False
+        self._resumed_at: datetime | None = None
 
     def deliver(self, notification: Notification) -> None:
         """Send ``notification`` in the background to every URL of its severity's route."""
         self.deliver_all([notification])
 
     def deliver_all(self, notifications: Sequence[Notification]) -> None:
-        """Send the notifications of one evaluation in the background, grouped per channel."""
+        """Keep and send the notifications of one evaluation in the background, grouped per
+        channel URL; now and then, resume messages no running process holds."""
         pairs = messages_for(
             notifications, self.settings.urls, self.settings.group_by, channels.per_alert
         )
-        for url, message in pairs:
-            self._submit(url, message, 0)
+        for pending in self._keep([_Pending(u, self._channel_of(u), m, 0) for u, m in pairs]):
+            self._submit(pending)
+        last = self._resumed_at
+        if last is None or (self._clock() - last).total_seconds() >= RESUME_EVERY_S:
+            self.resume()
+
+    def resume(self) -> int:
+        """Take up the messages in the outbox no running process holds, each at its next
+        attempt's time (at once when due); how many. A message whose channel no longer has
+        its URL is given up."""
+        if self._outbox is None:
+            return 0
+        now = self._resumed_at = self._clock()
+        try:
+            owed = self._outbox.claim(now, LEASE_S)
+        except Exception:  # the outbox unreadable now: the next call tries again
+            log.exception("notifications not resumed")
+            return 0
+        for row in owed:
+            url = self._url_of(row.channel, row.target)
+            if url is None:
+                error = f"given up: channel {row.channel} no longer has this URL"
+                log.error("notification not sent", channel=row.channel, error=error)
+                self._store(self._outbox.given_up, row.id, row.attempts, error, now)
+                self._report(Outcome(row.message, row.channel, row.attempts, None, error))
+                continue
+            pending = _Pending(url, row.channel, row.message, row.attempts, row.id)
+            delay = (row.next_attempt_at - now).total_seconds()
+            if delay > 0:
+                self._later(delay, pending)
+            else:
+                self._submit(pending)
+        if owed:
+            log.info("notifications resumed", count=len(owed))
+        return len(owed)
 
     def warm(self) -> None:
         """Prepare sending now, not while the first alert waits: apprise's plugins if a URL
-        needs them, and the HTTP client."""
+        needs them, and the HTTP client; then resume what the outbox still owes."""
         urls = {url for urls in self.settings.channels.values() for url in urls}
         if any(channels.scheme_of(url) not in channels.NATIVE for url in urls):
             channels.warm_apprise()
         if urls:
             self._http()
+        self.resume()
 
     def close(self) -> None:
         """Stop retrying and sending; sends in flight finish on their own.
 
-        Every message still waiting, to be sent or for its retry, is reported given up
-        (``on_outcome``), so the notification log and health show what was lost.
+        Every message still waiting, to be sent or for its retry, stays in the outbox,
+        released for the next start to resume; one that could not be kept there is
+        reported given up (``on_outcome``), so the notification log shows what was lost.
         """
         with self._lock:
             self._closed = True
@@ -110,20 +222,34 @@ class Notifier:
             pools = list(self._pools.values())
         for pool in pools:
             pool.shutdown(wait=False, cancel_futures=True)
-        for pending in waiting:
-            self._abandon(pending)
+        self._set_aside(waiting)
         if self._client is not None:
             self._client.close()
 
-    def _submit(self, url: str, message: Message, attempt: int) -> None:
-        pending = _Pending(url, message, attempt)
+    def _keep(self, pendings: list[_Pending]) -> list[_Pending]:
+        """``pendings`` with their rows in the outbox; as they are when it cannot be written."""
+        if self._outbox is None or not pendings:
+            return pendings
+        now = self._clock()
+        entries = [
+            (p.channel, channels.target_of(p.url), channels.scheme_of(p.url), p.message)
+            for p in pendings
+        ]
+        try:
+            ids = self._outbox.add(entries, now, now + timedelta(seconds=LEASE_S))
+        except Exception:  # sending goes on from memory
+            log.exception("notifications not kept in the outbox", count=len(pendings))
+            return pendings
+        return [replace(p, id=i) for p, i in zip(pendings, ids, strict=True)]
+
+    def _submit(self, pending: _Pending) -> None:
         with self._lock:
             if not self._closed:
                 token = object()
                 self._pending[token] = pending
-                self._pool(url).submit(self._attempt, token)
+                self._pool(pending.url).submit(self._attempt, token)
                 return
-        self._abandon(pending)
+        self._set_aside([pending])
 
     def _pool(self, url: str) -> ThreadPoolExecutor:
         # Called with the lock held: one pool per URL, made when first needed.
@@ -136,26 +262,41 @@ class Notifier:
     def _attempt(self, token: object) -> None:
         with self._lock:
             pending = self._pending.pop(token, None)
-        if pending is None:  # given up by close() before it started
+        if pending is None:  # set aside by close() before it started
             return
-        url, message, attempt = pending.url, pending.message, pending.attempt
-        scheme = channels.scheme_of(url)
+        url, message, attempt, channel = (
+            pending.url,
+            pending.message,
+            pending.attempt,
+            pending.channel,
+        )
         keys = [n.key for n in message.notifications]
         sent = channels.send(url, message, self._http())
+        now = self._clock()
         if sent.accepted:
-            log.info("notification sent", keys=keys, channel=scheme, attempts=attempt + 1)
-            self._report(Outcome(message, scheme, attempt + 1, datetime.now(UTC)))
+            log.info("notification sent", keys=keys, channel=channel, attempts=attempt + 1)
+            if pending.id is not None and self._outbox is not None:
+                self._store(self._outbox.delivered, pending.id, attempt + 1, now)
+            self._report(Outcome(message, channel, attempt + 1, now))
             return
         if sent.permanent or attempt >= self.settings.retries:
-            log.error("notification not sent", keys=keys, channel=scheme, error=sent.error)
-            self._report(Outcome(message, scheme, attempt + 1, None, sent.error))
+            log.error("notification not sent", keys=keys, channel=channel, error=sent.error)
+            if pending.id is not None and self._outbox is not None:
+                self._store(self._outbox.given_up, pending.id, attempt + 1, sent.error, now)
+            self._report(Outcome(message, channel, attempt + 1, None, sent.error))
             return
         delay = self.settings.backoff_base_s * 2**attempt
         if sent.retry_after_s is not None:
             delay = sent.retry_after_s
         delay = min(delay, self.settings.backoff_max_s)
-        log.warning("notification failed, retrying", keys=keys, channel=scheme, delay_s=delay)
-        self._later(delay, _Pending(url, message, attempt + 1))
+        log.warning("notification failed, retrying", keys=keys, channel=channel, delay_s=delay)
+        if pending.id is not None and self._outbox is not None:
+            next_at = now + timedelta(seconds=delay)
+            until = next_at + timedelta(seconds=LEASE_S)
+            self._store(
+                self._outbox.failed, pending.id, attempt + 1, sent.error, now, next_at, until
+            )
+        self._later(delay, replace(pending, attempt=attempt + 1))
 
     def _later(self, delay_s: float, pending: _Pending) -> None:
         token = object()
@@ -167,22 +308,50 @@ class Notifier:
                 self._timers[token] = timer
                 timer.start()
                 return
-        self._abandon(pending)
+        self._set_aside([pending])
 
     def _retry(self, token: object) -> None:
         with self._lock:
             self._timers.pop(token, None)
             pending = self._pending.pop(token, None)
         if pending is not None:
-            self._submit(pending.url, pending.message, pending.attempt)
+            self._submit(pending)
+
+    def _set_aside(self, waiting: Sequence[_Pending]) -> None:
+        """Messages the closed notifier will not send: released in the outbox for the next
+        start, or (not kept there) reported given up."""
+        kept = [p.id for p in waiting if p.id is not None]
+        if kept and self._outbox is not None:
+            self._store(self._outbox.release, kept)
+            log.info("notifications kept for the next start", count=len(kept))
+        for pending in waiting:
+            if pending.id is None:
+                self._abandon(pending)
 
     def _abandon(self, pending: _Pending) -> None:
-        scheme = channels.scheme_of(pending.url)
         waited = "its retry" if pending.attempt else "its turn"
         error = f"given up: controltower stopped while it waited for {waited}"
         keys = [n.key for n in pending.message.notifications]
-        log.error("notification not sent", keys=keys, channel=scheme, error=error)
-        self._report(Outcome(pending.message, scheme, pending.attempt, None, error))
+        log.error("notification not sent", keys=keys, channel=pending.channel, error=error)
+        self._report(Outcome(pending.message, pending.channel, pending.attempt, None, error))
+
+    def _channel_of(self, url: str) -> str:
+        """The name of the configured channel ``url`` belongs to."""
+        return next(
+            (name for name, urls in self.settings.channels.items() if url in urls),
+            channels.scheme_of(url),
+        )
+
+    def _url_of(self, channel: str, target: str) -> str | None:
+        """The URL of ``channel`` whose digest is ``target``, if it still has it."""
+        urls = self.settings.channels.get(channel, [])
+        return next((url for url in urls if channels.target_of(url) == target), None)
+
+    def _store(self, write: Callable[..., object], *args: object) -> None:
+        try:
+            write(*args)
+        except Exception:  # the outbox must never break sending
+            log.exception("notification outbox not updated")
 
     def _http(self) -> httpx.Client:
         # One client for every native send, made when first needed (building its TLS

@@ -531,7 +531,8 @@ class Silence(Base):
 class AlertNotification(Base):
     """One notification of an alert to one channel: when its fact arrived and when it left.
 
-    ``channel`` is the URL's scheme only (never the URL, which holds secrets).
+    ``channel`` is the channel's name in ``alerts.channels`` (never the URL, which
+    holds secrets; rows logged before revision 0024 hold the URL's scheme).
     ``fact_at`` is when the fact behind it arrived (``fact_source``
     ``delivery``: the newest webhook delivery the evaluation saw) or, for a
     problem no delivery raised, when it was detected (``detection``).
@@ -555,6 +556,40 @@ class AlertNotification(Base):
     latency_s: Mapped[float | None] = mapped_column(Float)
     error: Mapped[str | None] = mapped_column(Text)
     recorded_at: Mapped[datetime]
+
+
+class NotificationOutbox(Base):
+    """A message owed to one channel URL, kept until it is delivered or given up.
+
+    ``channel`` is the configured channel's name and ``target`` a digest of
+    the URL (never the URL, which holds secrets), by which a process that
+    resumes it finds the URL in its settings again. ``message`` is the
+    message as it is sent (``alert_messages.message_document``). ``state`` is
+    ``pending`` until ``delivered`` or ``given-up``; ``attempts`` made so far,
+    the next at ``next_attempt_at``; ``last_attempt_at`` and ``error`` tell
+    how the latest went. ``claimed_until``: the process sending it owns it
+    until then (null: free to resume at once).
+    """
+
+    __tablename__ = "notification_outbox"
+    __table_args__ = (
+        Index("ix_notification_outbox_state", "state"),
+        Index("ix_notification_outbox_channel_target", "channel", "target", "last_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(String(64))
+    scheme: Mapped[str] = mapped_column(String(32))
+    message: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    state: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer)
+    next_attempt_at: Mapped[datetime | None]
+    last_attempt_at: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    claimed_until: Mapped[datetime | None]
 
 
 class CapabilityChange(Base):

@@ -18,7 +18,7 @@ never run, job or commit ids.
   latest reconciliation (``repository="*"`` for all of them together);
 - ``controltower_alert_latency_seconds{channel}``, a histogram: from the fact
   behind an alert notification arriving to the receiver accepting it, per
-  channel (URL scheme), from the notification log.
+  channel (its configured name), from the notification log.
 
 A pipeline run is one attempt of a workflow run. ``result`` follows the
 convention's ``cicd.pipeline.result`` values: success, failure, timeout,

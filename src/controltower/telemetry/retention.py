@@ -9,8 +9,9 @@ Four kinds, each with its own age (``retention.*_days``; None keeps forever):
   logs (deleted by the foreign keys' cascade, archived with them);
 - ``metrics``: derived records finished before the cutoff: the
   reconciliation passes behind the completeness figure, alerts and anomalies
-  resolved, and the notification log (an alert or anomaly still active is
-  never deleted, nor an anomaly someone gave a verdict on: it is a label).
+  resolved, the notification log, and notifications delivered or given up
+  (an alert or anomaly still active is never deleted, nor a notification
+  still owed, nor an anomaly someone gave a verdict on: it is a label).
 
 For each kind the expired rows of each table are written to
 ``ARCHIVE/<kind>/<table>-<stamp>.parquet`` (and the file flushed to disk)
@@ -42,6 +43,7 @@ from controltower.store.tables import (
     Delivery,
     Job,
     JobLog,
+    NotificationOutbox,
     Reconciliation,
     Step,
     WorkflowRun,
@@ -52,6 +54,7 @@ log = structlog.get_logger(__name__)
 deliveries_t, logs_t, runs_t = table_of(Delivery), table_of(JobLog), table_of(WorkflowRun)
 jobs_t, steps_t, reconciliations_t = table_of(Job), table_of(Step), table_of(Reconciliation)
 alerts_t, notifications_t = table_of(Alert), table_of(AlertNotification)
+outbox_t = table_of(NotificationOutbox)
 anomalies_t = table_of(AnomalyRecord)
 KINDS = ("deliveries", "logs", "runs", "metrics")
 
@@ -88,6 +91,7 @@ def _selections(kind: str, before: datetime) -> list[tuple[Table, Any]]:
         return [
             (reconciliations_t, reconciliations_t.c.finished_at < before),
             (notifications_t, notifications_t.c.recorded_at < before),
+            (outbox_t, outbox_t.c.finished_at < before),
             (alerts_t, alerts_t.c.resolved_at < before),
             (anomalies_t, (anomalies_t.c.resolved_at < before) & anomalies_t.c.verdict.is_(None)),
         ]

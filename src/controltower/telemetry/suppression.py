@@ -19,7 +19,7 @@ never notified at, is notified.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -68,7 +68,7 @@ def decide(conn: Connection, notifications: list[Notification], now: datetime) -
         if held is not None:
             decision.suppressed.append(held)
             continue
-        decision.send.append(notification)
+        decision.send.append(replace(notification, alert_id=row.id))
         _mark_sent(conn, row, notification)
     for held in decision.suppressed:
         log.info(
@@ -138,6 +138,7 @@ def firing_of(row: Row[Any]) -> Notification:
         row.detail,
         row.started_at,
         repository=row.repository,
+        alert_id=row.id,
     )
 
 
@@ -158,6 +159,7 @@ def resolved_of(row: Row[Any]) -> Notification:
         row.started_at,
         routes=routes,
         repository=row.repository,
+        alert_id=row.id,
     )
 
 

@@ -91,3 +91,53 @@ def test_routes_may_name_the_built_in_channels_and_those_defined(tmp_path: Path)
         "  routes: {critical: [teams, pagerduty], warning: [slack]}\n"
     )
     assert load_settings(config).alerts.urls("critical") == ["msteams://a/b/c"]
+
+
+def test_routes_given_override_only_the_severities_they_name(tmp_path: Path) -> None:
+    """Routing info to slack keeps critical to pagerduty and slack, and warning to slack."""
+    config = tmp_path / "ct.yaml"
+    config.write_text(
+        "alerts:\n  channels: {slack: ['json://h/s'], pagerduty: ['json://h/p']}\n"
+        "  routes: {info: [slack]}\n"
+    )
+    alerts = load_settings(config).alerts
+    assert alerts.routes == {
+        "critical": ["pagerduty", "slack"],
+        "warning": ["slack"],
+        "info": ["slack"],
+    }
+    assert alerts.urls("critical") == ["json://h/p", "json://h/s"]
+    assert alerts.urls("info") == ["json://h/s"]
+
+
+def test_a_route_given_empty_sends_that_severity_nowhere(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``warning: []`` (here from the environment) is the dashboard only; critical keeps its."""
+    monkeypatch.setenv("CONTROLTOWER_ALERTS__ROUTES", '{"warning": []}')
+    alerts = load_settings().alerts
+    assert alerts.routes["warning"] == []
+    assert alerts.routes["critical"] == ["pagerduty", "slack"]
+
+
+@pytest.mark.parametrize(
+    ("given", "kept"),
+    [
+        ("https://ct.example.com/", "https://ct.example.com"),
+        ("http://10.0.0.5:8000/ops", "http://10.0.0.5:8000/ops"),
+        ("", None),
+    ],
+)
+def test_the_public_url_of_the_dashboard(
+    monkeypatch: pytest.MonkeyPatch, given: str, kept: str | None
+) -> None:
+    """``server.public_url`` (CONTROLTOWER_SERVER__PUBLIC_URL) is kept without a trailing slash."""
+    monkeypatch.setenv("CONTROLTOWER_SERVER__PUBLIC_URL", given)
+    assert load_settings().server.public_url == kept
+
+
+def test_a_public_url_that_is_not_http_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A URL people cannot open from a notification stops start-up, naming the setting."""
+    monkeypatch.setenv("CONTROLTOWER_SERVER__PUBLIC_URL", "ct.example.com")
+    with pytest.raises(ConfigurationError, match=r"server\.public_url: .*http"):
+        load_settings()

@@ -13,7 +13,10 @@ from controltower.integrations.alert_messages import (
     GroupBy,
     Message,
     Notification,
+    alert_link,
     group_of,
+    message_document,
+    message_of,
     messages_for,
 )
 from controltower.telemetry import activity
@@ -194,3 +197,25 @@ def test_only_the_scheme_of_a_channel_url_is_kept() -> None:
     """The routing key and tokens never leave the URL."""
     assert channels.scheme_of("pagerduty-events://SECRETKEY?region=eu") == "pagerduty-events"
     assert channels.scheme_of("SLACK-WEBHOOK://T/B/X") == "slack-webhook"
+
+
+def test_a_grouped_message_names_each_alert_by_id_and_link() -> None:
+    """Each line of a group ends with its alert's id and link; the dashboard URL's slash is
+    not doubled; without a URL there is no link."""
+    first = replace(_notification(BUILD_A), alert_id=4, link=alert_link("https://ct.io/", 4))
+    second = replace(_notification(LINT_A), alert_id=5)
+    lines = Message((first, second), "o/a").text.splitlines()
+    assert lines[1].endswith("(alert #4: https://ct.io/alerts#alert-4)")
+    assert lines[2].endswith("(alert #5)")
+    assert alert_link(None, 4) is None
+    assert alert_link("https://ct.io", None) is None
+
+
+def test_a_message_kept_as_a_document_comes_back_the_same() -> None:
+    """What the outbox keeps is the message sent: every field, times with their zone."""
+    firing = replace(
+        _notification(BUILD_A), alert_id=4, link="https://ct.io/alerts#alert-4", fact_at=SINCE
+    )
+    resolved = replace(_notification(LINT_A, "resolved"), routes=("critical", "warning"))
+    message = Message((firing, resolved), "o/a")
+    assert message_of(message_document(message)) == message

@@ -14,7 +14,7 @@ router = APIRouter(prefix="/api/v1", tags=["alerts"])
 
 
 class NotificationPublic(BaseModel):
-    """One notification of an alert to one channel (the URL's scheme only)."""
+    """One notification of an alert to one channel (by its configured name, never the URL)."""
 
     alert_key: str
     event: str

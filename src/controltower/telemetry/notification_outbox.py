@@ -1,0 +1,191 @@
+"""The outbox of alert notifications: each message owed to a channel URL, until it is delivered.
+
+``Notifier`` keeps every message it is handed here before its first attempt
+(``add``), and records each attempt: a failure with the time of the next one
+(``failed``), ``delivered``, or ``given_up``. A message is claimed by the
+process sending it until a while after its next attempt is due
+(``claimed_until``); closing a notifier releases its claims (``release``), and
+``claim`` hands a process every pending message no live process holds, so a
+restart (or another worker, once a dead one's claims lapse) resumes the
+retries where they stood.
+
+``channel_states`` is what health reads: per configured channel URL, how its
+latest attempt went, so a failure counts until a later delivery to that
+channel succeeds, and no longer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Connection, Engine, func, insert, or_, select, update
+
+from controltower.integrations.alert_messages import Message, message_document, message_of
+from controltower.integrations.notify import Owed
+from controltower.store.tables import NotificationOutbox, table_of
+
+outbox_t = table_of(NotificationOutbox)
+PENDING, DELIVERED, GIVEN_UP = "pending", "delivered", "given-up"
+
+
+class StoredOutbox:
+    """The outbox in the database of ``engine``."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def add(
+        self,
+        entries: Sequence[tuple[str, str, str, Message]],
+        now: datetime,
+        claimed_until: datetime,
+    ) -> list[int]:
+        """Keep each (channel, target, scheme, message), due now and claimed until
+        ``claimed_until``; their ids."""
+        ids: list[int] = []
+        with self._engine.begin() as conn:
+            for channel, target, scheme, message in entries:
+                result = conn.execute(
+                    insert(outbox_t).values(
+                        channel=channel[:64],
+                        target=target,
+                        scheme=scheme[:32],
+                        message=message_document(message),
+                        state=PENDING,
+                        attempts=0,
+                        next_attempt_at=now,
+                        created_at=now,
+                        claimed_until=claimed_until,
+                    )
+                )
+                key = result.inserted_primary_key
+                assert key is not None  # an insert of one row has its key
+                ids.append(int(key[0]))
+        return ids
+
+    def failed(
+        self,
+        id_: int,
+        attempts: int,
+        error: str | None,
+        at: datetime,
+        next_at: datetime,
+        claimed_until: datetime,
+    ) -> None:
+        """An attempt failed; the next is due at ``next_at``."""
+        self._set(
+            id_,
+            attempts=attempts,
+            error=error,
+            last_attempt_at=at,
+            next_attempt_at=next_at,
+            claimed_until=claimed_until,
+        )
+
+    def delivered(self, id_: int, attempts: int, at: datetime) -> None:
+        """The receiver accepted it."""
+        self._finish(id_, DELIVERED, attempts, None, at)
+
+    def given_up(self, id_: int, attempts: int, error: str | None, at: datetime) -> None:
+        """No more attempts: refused for good, out of retries, or its URL is gone."""
+        self._finish(id_, GIVEN_UP, attempts, error, at)
+
+    def release(self, ids: Sequence[int]) -> None:
+        """Free the claims on ``ids`` (still pending): the next process to start resumes them."""
+        if ids:
+            with self._engine.begin() as conn:
+                conn.execute(
+                    update(outbox_t)
+                    .where(outbox_t.c.id.in_(list(ids)), outbox_t.c.state == PENDING)
+                    .values(claimed_until=None)
+                )
+
+    def claim(self, now: datetime, lease_s: float) -> list[Owed]:
+        """Claim every pending message nobody holds (its claim released or lapsed), each until
+        ``lease_s`` after its next attempt is due; those claimed, oldest first."""
+        free = (outbox_t.c.state == PENDING) & or_(
+            outbox_t.c.claimed_until.is_(None), outbox_t.c.claimed_until < now
+        )
+        owed: list[Owed] = []
+        with self._engine.begin() as conn:
+            rows = conn.execute(select(outbox_t).where(free).order_by(outbox_t.c.id)).all()
+            for row in rows:
+                due = max(row.next_attempt_at or now, now)
+                taken = conn.execute(
+                    update(outbox_t)
+                    .where(outbox_t.c.id == row.id, free)
+                    .values(claimed_until=due + timedelta(seconds=lease_s))
+                ).rowcount
+                if taken == 1:  # not claimed by another process meanwhile
+                    owed.append(
+                        Owed(
+                            row.id,
+                            row.channel,
+                            row.target,
+                            message_of(row.message),
+                            row.attempts,
+                            row.next_attempt_at or now,
+                        )
+                    )
+        return owed
+
+    def _finish(self, id_: int, state: str, attempts: int, error: str | None, at: datetime) -> None:
+        self._set(
+            id_,
+            state=state,
+            attempts=attempts,
+            error=error,
+            last_attempt_at=at,
+            finished_at=at,
+            next_attempt_at=None,
+            claimed_until=None,
+        )
+
+    def _set(self, id_: int, **values: object) -> None:
+        with self._engine.begin() as conn:
+            conn.execute(update(outbox_t).where(outbox_t.c.id == id_).values(**values))
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelState:
+    """How the latest attempt to one URL of a channel went (``failing``: not delivered)."""
+
+    channel: str
+    target: str
+    state: str | None
+    last_attempt_at: datetime | None
+    error: str | None
+
+    @property
+    def failing(self) -> bool:
+        """Whether its latest attempt failed (still retrying, or given up)."""
+        return self.state is not None and self.state != DELIVERED
+
+
+def channel_states(conn: Connection, targets: Sequence[tuple[str, str]]) -> list[ChannelState]:
+    """Per (channel, target): whether its latest attempt failed (retrying or given up)."""
+    states: list[ChannelState] = []
+    for channel, target in dict.fromkeys(targets):
+        row = conn.execute(
+            select(outbox_t.c.state, outbox_t.c.last_attempt_at, outbox_t.c.error)
+            .where(
+                outbox_t.c.channel == channel,
+                outbox_t.c.target == target,
+                outbox_t.c.last_attempt_at.is_not(None),
+            )
+            .order_by(outbox_t.c.last_attempt_at.desc(), outbox_t.c.id.desc())
+            .limit(1)
+        ).first()
+        if row is None:
+            states.append(ChannelState(channel, target, None, None, None))
+        else:
+            states.append(ChannelState(channel, target, row.state, row.last_attempt_at, row.error))
+    return states
+
+
+def pending(conn: Connection) -> int:
+    """How many messages are still owed (waiting for their first attempt or a retry)."""
+    query = select(func.count()).select_from(outbox_t).where(outbox_t.c.state == PENDING)
+    return int(conn.execute(query).scalar_one())
