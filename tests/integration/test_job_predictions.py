@@ -107,10 +107,18 @@ def _expected(facts: tuple[RunFact, ...], target: RunFact) -> dict[str, float | 
     return medians
 
 
-def _stored(engine: Engine, settings: Settings) -> tuple[RunFact, int]:
-    facts = _facts()
+def _stored(
+    engine: Engine, settings: Settings, facts: tuple[RunFact, ...] | None = None
+) -> tuple[RunFact, int]:
+    facts = _facts() if facts is None else facts
     target = dataclasses.replace(
-        facts[-1], status="queued", conclusion=None, completed_at=None, duration_s=None, jobs=None
+        facts[-1],
+        status="queued",
+        conclusion=None,
+        completed_at=None,
+        duration_s=None,
+        jobs=None,
+        snapshot=snapshot_key("queued", facts[-1].created_at, "queued"),
     )
     with engine.begin() as conn:
         FactWriter(conn).upsert_runs([*facts[:-1], target])
@@ -232,6 +240,78 @@ def test_a_job_that_called_a_reusable_workflow_is_compared_with_the_job_it_ran(
         compared = {j.name: j for j in job_comparisons(conn, pk)}
     assert compared[first.name].actual_conclusion == first.conclusion
     assert compared[first.name].actual_duration_s is not None
+
+
+def _deploying(fact: RunFact, name: str, *, skipped: bool) -> RunFact:
+    """``fact`` with its job ``name`` as a reusable workflow's: skipped "Deploy", or ran
+    "Deploy / deploy"."""
+    jobs = tuple(
+        (
+            dataclasses.replace(j, name="Deploy", conclusion="skipped", completed_at=j.started_at)
+            if skipped
+            else dataclasses.replace(j, name="Deploy / deploy")
+        )
+        if j.name == name
+        else j
+        for j in fact.jobs or ()
+    )
+    return dataclasses.replace(fact, jobs=jobs)
+
+
+def test_a_caller_skipped_last_time_is_predicted_and_shown_running_as_the_job_it_called(
+    client: TestClient, engine: Engine, settings: Settings
+) -> None:
+    """The last runs skipped "Deploy": the run is expected to run "Deploy / deploy", predicted
+    from that job's history; running, the page says so; skipped, it is compared with "Deploy"."""
+    facts = _facts()
+    first = next(j.name for f in facts for j in f.jobs or ())
+    renamed = tuple(
+        _deploying(f, first, skipped=i >= len(facts) - 6) for i, f in enumerate(facts[:-1])
+    )
+    target, pk = _stored(engine, settings, (*renamed, facts[-1]))
+    with engine.connect() as conn:
+        stored = {j.name: j for j in job_comparisons(conn, pk)}
+    assert "Deploy" not in stored
+    assert stored["Deploy / deploy"].duration_p50 is not None
+    assert stored["Deploy / deploy"].failure_probability is not None
+    done = _facts()[-1]
+    now = datetime.now(UTC).replace(microsecond=0)  # running now, not an end that never arrived
+    running = _deploying(done, first, skipped=False)
+    running = dataclasses.replace(
+        running,
+        status="in_progress",
+        conclusion=None,
+        started_at=now,
+        completed_at=None,
+        duration_s=None,
+        jobs=tuple(
+            dataclasses.replace(
+                j, status="in_progress", conclusion=None, started_at=now, completed_at=None
+            )
+            for j in running.jobs or ()
+        ),
+        snapshot=snapshot_key("in_progress", now, "running"),
+    )
+    with engine.begin() as conn:
+        FactWriter(conn).upsert_runs([running])
+    with engine.connect() as conn:
+        compared = {j.name: j for j in job_comparisons(conn, pk)}
+    assert compared["Deploy / deploy"].actual_status == "in_progress"
+    page = client.get(f"/repositories/{target.repository}/runs/{target.run_id}").text
+    table = page.split('aria-label="Job predictions"', 1)[1].split("</table>")[0]
+    row = next(r for r in table.split("<tr>") if "Deploy / deploy" in r)
+    assert row.endswith("<td>running</td></tr>")
+    assert "not run yet" not in table
+    skipped = dataclasses.replace(
+        _deploying(done, first, skipped=True),
+        snapshot=snapshot_key(done.status, now + timedelta(minutes=1), "done"),
+    )
+    with engine.begin() as conn:
+        FactWriter(conn).upsert_runs([skipped])
+    with engine.connect() as conn:
+        compared = {j.name: j for j in job_comparisons(conn, pk)}
+    deploy = compared["Deploy / deploy"]
+    assert (deploy.actual_conclusion, deploy.actual_status) == ("skipped", "completed")
 
 
 def test_where_the_job_model_serves_the_stored_job_figures_are_its_on_the_training_rows(

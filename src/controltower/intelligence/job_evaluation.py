@@ -5,7 +5,8 @@ request order, the last 25% are the test set; with ``on_validation`` each
 repository's validation slice is scored instead, ``evaluation.validation_split``).
 Every run is fed to a ``jobs.JobHistory`` in request order, so each test run's
 jobs are predicted from the jobs that had completed by its request. A test
-run's jobs are scored where one of that name was expected; jobs not expected
+run's jobs are scored where one of that name, or of its family of caller and
+reusable workflow's jobs, was expected (``jobs.ran_as``); jobs not expected
 are counted. Outcome predictors: the job model (``job_model``: fitted on the
 jobs of the fitting runs, calibrated on those of the validation runs), the
 job's previous outcome, its smoothed recent failure share (failure predicted

@@ -28,6 +28,7 @@ from controltower.intelligence.jobs import (
     JobHistory,
     JobPrediction,
     job_rows,
+    ran_as,
 )
 from controltower.intelligence.models import FailureModel
 from controltower.intelligence.predictors import Labelled, Matrix, Vector
@@ -53,10 +54,11 @@ class JobFailureModel(FailureModel):
 class JobTable:
     """Every expected job of a history's runs, in request order, with how it went.
 
-    ``ran`` is the job that ran under the expected name (None: it did not
-    run), ``failed`` its outcome (NaN: neither failed nor passed, or it did
-    not run), ``predictions`` what ``JobHistory`` predicts for it without a
-    model, ``run_index`` its run's position in the runs given.
+    ``ran`` is the job that ran as the expected one (``jobs.ran_as``: of that
+    name, or of its family of caller and reusable workflow's jobs; None: it
+    did not run), ``failed`` its outcome (NaN: neither failed nor passed, or
+    it did not run), ``predictions`` what ``JobHistory`` predicts for it
+    without a model, ``run_index`` its run's position in the runs given.
     """
 
     rows: Matrix
@@ -88,7 +90,7 @@ def job_table(
                 actual = {j.name: j for j in reversed(own)}
                 blocks.append(job_rows(run_rows[at], expected))
                 predictions.extend(history.predict(run.workflow))
-                ran.extend(actual.get(name) for name, _ in expected)
+                ran.extend(ran_as(name, actual) for name, _ in expected)
                 index.extend([at] * len(expected))
                 repositories.extend([repository] * len(expected))
             history.hold(run, t, own)

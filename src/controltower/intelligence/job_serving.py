@@ -27,6 +27,7 @@ from controltower.intelligence.jobs import (
     JobHistory,
     JobPrediction,
     job_rows,
+    ran_as,
 )
 from controltower.intelligence.records import request_order, request_times
 from controltower.intelligence.source import history_query, history_run
@@ -192,7 +193,11 @@ def record_job_predictions(conn: Connection, run_pk: int, predicted: list[JobPre
 
 @dataclass(frozen=True, slots=True)
 class JobComparison:
-    """One job's stored prediction beside how it went (actual None until known)."""
+    """One job's stored prediction beside how it went (actual None until known).
+
+    ``actual_status`` is GitHub's status of the job that ran as it (queued,
+    in_progress, completed; None: none of its family is listed yet).
+    """
 
     name: str
     duration_p10: float | None
@@ -204,16 +209,33 @@ class JobComparison:
     risk_factors: list[str]
     actual_conclusion: str | None
     actual_duration_s: float | None
+    actual_status: str | None = None
+
+
+def _listed(conn: Connection, run_pk: int) -> dict[str, tuple[JobAttempt, str | None]]:
+    """The jobs of run ``run_pk`` by name (the first of a name), each with its status."""
+    c = jobs_t.c
+    query = (
+        select(c.name, c.status, c.conclusion, c.started_at, c.completed_at)
+        .where(c.run_pk == run_pk)
+        .order_by(c.id.desc())
+    )
+    found: dict[str, tuple[JobAttempt, str | None]] = {}
+    for name, status, conclusion, started, completed in conn.execute(query):
+        seconds = (completed - started).total_seconds() if started and completed else None
+        found[name] = (JobAttempt(name, conclusion, seconds), status)
+    return found
 
 
 def job_comparisons(conn: Connection, run_pk: int) -> list[JobComparison]:
-    """The stored job predictions of a run, each beside the job of that name that ran."""
+    """The stored job predictions of a run, each beside the job of its family that ran
+    (``jobs.ran_as``)."""
     c = job_predictions_t.c
     stored = conn.execute(select(job_predictions_t).where(c.run_pk == run_pk).order_by(c.id))
-    actual = {j.name: j for j in reversed(_jobs_of(conn, [run_pk]).get(run_pk, []))}
+    actual = _listed(conn, run_pk)
     out = []
     for row in stored:
-        job = ran_as(row.name, actual)
+        job, status = ran_as(row.name, actual) or (None, None)
         out.append(
             JobComparison(
                 name=row.name,
@@ -226,23 +248,10 @@ def job_comparisons(conn: Connection, run_pk: int) -> list[JobComparison]:
                 risk_factors=list(row.risk_factors or ()),
                 actual_conclusion=job.conclusion if job else None,
                 actual_duration_s=job.duration_s if job else None,
+                actual_status=status,
             )
         )
     return out
-
-
-def ran_as(name: str, actual: dict[str, JobAttempt]) -> JobAttempt | None:
-    """The job that ran as ``name``: of that name, else the one job of the workflow it called.
-
-    A job that calls a reusable workflow is named after the caller while it
-    is skipped or pending ("Deploy") and ``caller / job`` once the called
-    workflow's job runs ("Deploy / deploy"). With several called jobs none is
-    taken for it.
-    """
-    if name in actual:
-        return actual[name]
-    called = [job for ran, job in actual.items() if ran.startswith(f"{name} / ")]
-    return called[0] if len(called) == 1 else None
 
 
 def stored_jobs(conn: Connection) -> dict[tuple[str, str, int], list[JobAttempt]]:

@@ -1,14 +1,20 @@
 """Per-job predictions from each job's own history: the jobs a run is expected to run, and how.
 
 A run is expected to run the jobs its workflow ran the last time one of its
-runs had completed (by name, in that run's order). For each expected job,
-from that job's completed attempts in the same workflow (the latest
-``RECENT`` known by the request): duration p50 is the median of its last five
-successful durations, p10 and p90 the split-conformal 80% interval around it
-from the job's recent log-ratio residuals to the p50 before each of its
-successful durations, or its workflow's pooled ones when the job has too
-few (``intervals``); the failure
-probability is its recent failure share with one failure and one pass added
+runs had completed (by name, in that run's order). A job that calls a
+reusable workflow is one family with the jobs it calls: GitHub names it after
+the caller while it is skipped or pending ("Deploy") and ``caller / job``
+once the called workflow's job runs ("Deploy / deploy"). A caller the last
+run listed alone is expected as the jobs it called the last time they ran
+(``JobHistory.expected``), so their history predicts it, and an expected job
+is matched with the job of its family that ran (``ran_as``), in evaluation
+as on the run page. For each expected job, from that job's completed
+attempts in the same workflow (the latest ``RECENT`` known by the request):
+duration p50 is the median of its last five successful durations, p10 and
+p90 the split-conformal 80% interval around it from the job's recent
+log-ratio residuals to the p50 before each of its successful durations, or
+its workflow's pooled ones when the job has too few (``intervals``); the
+failure probability is its recent failure share with one failure and one pass added
 (so one outcome is not a certainty); the predicted outcome is its previous
 one. ``JobHistory`` holds what had completed by a moment, fed in request
 order like ``features.RepositoryHistory``; it also gives each expected job's
@@ -20,8 +26,9 @@ from __future__ import annotations
 
 import heapq
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -34,6 +41,9 @@ from controltower.intelligence.records import MAX_DURATION_S, HistoryRun, known_
 RECENT = 20
 POOLED = 200
 NAN = float("nan")
+# Between a job that calls a reusable workflow and each job of that workflow in their names.
+CALLS = " / "
+T = TypeVar("T")
 JOB_FEATURES = (
     "job_prev_failed",
     "job_fail_share",
@@ -117,6 +127,40 @@ def predict_job(
     )
 
 
+def callers(name: str) -> list[str]:
+    """The names the caller of job ``name`` may be listed under, innermost first.
+
+    "Deploy / deploy" was called by "Deploy"; "CI / Test / unit" by "CI / Test",
+    itself called by "CI". A name without `` / `` has none.
+    """
+    parts = name.split(CALLS)
+    return [CALLS.join(parts[:i]) for i in range(len(parts) - 1, 0, -1)]
+
+
+def called_by(names: Sequence[str]) -> dict[str, tuple[str, ...]]:
+    """For each caller among ``names`` (one run's), the jobs of ``names`` it called, in order."""
+    found: dict[str, dict[str, None]] = {}
+    for name in names:
+        for caller in callers(name):
+            found.setdefault(caller, {})[name] = None
+    return {caller: tuple(called) for caller, called in found.items()}
+
+
+def ran_as(name: str, actual: Mapping[str, T]) -> T | None:
+    """What ran as expected job ``name`` among ``actual`` (by job name): the job of its family.
+
+    The job of that name; else, for a caller, the one job it called (with
+    several called jobs none is taken for it); else, for a called job, its
+    caller listed alone (skipped or not started: "Deploy" for "Deploy / deploy").
+    """
+    if name in actual:
+        return actual[name]
+    called = [job for ran, job in actual.items() if ran.startswith(name + CALLS)]
+    if called:
+        return called[0] if len(called) == 1 else None
+    return next((actual[c] for c in callers(name) if c in actual), None)
+
+
 class JobHistory:
     """The jobs of one repository's runs that had completed by a moment."""
 
@@ -126,6 +170,8 @@ class JobHistory:
         self.residuals: dict[tuple[str, str], deque[float]] = {}
         self.pooled: dict[str, deque[float]] = {}
         self.last_jobs: dict[str, tuple[str, ...]] = {}
+        # per workflow and caller, the jobs it called the last time they ran
+        self.called: dict[str, dict[str, tuple[str, ...]]] = {}
         # per workflow, the failed jobs' names of its last RECENT completed runs (empty: passed)
         self.failed_sets: dict[str, deque[frozenset[str]]] = {}
         self.pending: list[tuple[float, int, str, tuple[JobAttempt, ...]]] = []
@@ -135,7 +181,9 @@ class JobHistory:
         """Take in the jobs of one completed run of ``workflow``."""
         if not jobs:
             return
-        self.last_jobs[workflow] = tuple(dict.fromkeys(j.name for j in jobs))
+        names = tuple(dict.fromkeys(j.name for j in jobs))
+        self.last_jobs[workflow] = names
+        self.called.setdefault(workflow, {}).update(called_by(names))
         failed_names = frozenset(j.name for j in jobs if j.failed)
         self.failed_sets.setdefault(workflow, deque(maxlen=RECENT)).append(failed_names)
         for job in jobs:
@@ -154,6 +202,22 @@ class JobHistory:
             self.pooled.setdefault(workflow, deque(maxlen=POOLED)).append(residual)
         before.append(seconds)
 
+    def expected(self, workflow: str) -> tuple[str, ...]:
+        """The jobs a run of ``workflow`` is expected to run, in order.
+
+        Those of its last completed run, where a caller listed alone (none of
+        its called jobs ran then) stands for the jobs it called the last time
+        they ran.
+        """
+        names = self.last_jobs.get(workflow, ())
+        called = self.called.get(workflow, {})
+        ran = called_by(names)
+        out: dict[str, None] = {}
+        for name in names:
+            for job in (name,) if name in ran else called.get(name, (name,)):
+                out[job] = None
+        return tuple(out)
+
     def predict(self, workflow: str) -> list[JobPrediction]:
         """Predictions for the jobs a run of ``workflow`` is expected to run."""
         return [
@@ -164,12 +228,12 @@ class JobHistory:
                 list(self.residuals.get((workflow, name), ())),
                 list(self.pooled.get(workflow, ())),
             )
-            for name in self.last_jobs.get(workflow, ())
+            for name in self.expected(workflow)
         ]
 
     def features(self, workflow: str) -> list[tuple[str, list[float]]]:
         """The ``JOB_FEATURES`` of each job a run of ``workflow`` is expected to run."""
-        names = self.last_jobs.get(workflow, ())
+        names = self.expected(workflow)
         failed_runs = [s for s in self.failed_sets.get(workflow, ()) if s]
         out = []
         for index, name in enumerate(names):

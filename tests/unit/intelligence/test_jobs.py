@@ -11,7 +11,14 @@ import pytest
 from controltower.intelligence.features import featurize
 from controltower.intelligence.job_evaluation import evaluate_jobs
 from controltower.intelligence.job_model import job_table
-from controltower.intelligence.jobs import JOB_FEATURES, JobAttempt, JobHistory, predict_job
+from controltower.intelligence.jobs import (
+    JOB_FEATURES,
+    JobAttempt,
+    JobHistory,
+    callers,
+    predict_job,
+    ran_as,
+)
 from controltower.intelligence.records import HistoryRun, request_order
 from tests.support.histories import T0, synthetic_history, synthetic_jobs
 from tests.unit.intelligence.test_features import _alter_future
@@ -131,3 +138,90 @@ def test_without_a_failed_job_to_learn_from_there_is_no_job_model_and_baselines_
     }
     assert "model" not in report["outcome"]["pooled"]
     assert report["expected"] > 0
+
+
+def test_an_expected_job_is_matched_with_the_job_of_its_family_that_ran() -> None:
+    """A caller and the jobs of the reusable workflow it called are one job family."""
+    assert callers("CI / Test / unit") == ["CI / Test", "CI"]
+    assert callers("build") == []
+    assert ran_as("build", {"build": 1, "build / x": 2}) == 1
+    assert ran_as("Deploy", {"build": 1, "Deploy / deploy": 2}) == 2
+    assert ran_as("Deploy / deploy", {"build": 1, "Deploy": 2}) == 2
+    assert ran_as("CI / Test / unit", {"CI": 3}) == 3
+    assert ran_as("CI", {"CI / lint": 1, "CI / test": 2}) is None  # which one ran as it?
+    assert ran_as("Deploy / deploy", {"Deploy / push": 1, "Deployment": 2}) is None
+    assert ran_as("Deploy", {"Deployment / deploy": 1}) is None
+
+
+def test_a_caller_skipped_last_time_is_expected_as_the_jobs_it_called_with_their_history() -> None:
+    """Last run listed "Deploy" alone: the run is expected to run "Deploy / deploy" as before."""
+    history = JobHistory()
+    ran = [
+        [JobAttempt("Build", "success", 60.0), JobAttempt("Deploy / deploy", "success", 30.0)],
+        [JobAttempt("Build", "success", 62.0), JobAttempt("Deploy / deploy", "failure", 40.0)],
+        [JobAttempt("Build", "success", 58.0), JobAttempt("Deploy", "skipped", None)],
+    ]
+    for i, jobs in enumerate(ran):
+        history.request(_run(i, i * 1000.0, i * 1000.0 + 500), i * 1000.0, jobs)
+    history.advance(10_000.0)
+    assert history.expected("ci") == ("Build", "Deploy / deploy")
+    deploy = history.predict("ci")[1]
+    assert (deploy.name, deploy.duration_p50, deploy.failure_predicted) == (
+        "Deploy / deploy",
+        30.0,
+        True,
+    )
+    named = {n: dict(zip(JOB_FEATURES, v, strict=True)) for n, v in history.features("ci")}
+    assert list(named) == ["Build", "Deploy / deploy"]
+    assert named["Deploy / deploy"]["job_runs"] == 2.0
+    assert named["Deploy / deploy"]["job_log_median5"] == pytest.approx(
+        math.log(30.0)
+    )  # its one pass
+    # a caller whose called jobs never ran is expected as it was listed
+    other = JobHistory()
+    other.request(_run(1, 0.0, 10.0), 0.0, [JobAttempt("Deploy", "skipped", None)])
+    other.advance(100.0)
+    assert other.expected("ci") == ("Deploy",)
+
+
+def _deploying(
+    jobs: dict[tuple[str, str, int], tuple[JobAttempt, ...]],
+) -> dict[tuple[str, str, int], tuple[JobAttempt, ...]]:
+    """``test`` as a reusable workflow's job: "Deploy / deploy", or "Deploy" when skipped."""
+    return {
+        key: tuple(
+            dataclasses.replace(
+                j, name="Deploy" if j.conclusion == "skipped" else "Deploy / deploy"
+            )
+            if j.name == "test"
+            else j
+            for j in attempts
+        )
+        for key, attempts in jobs.items()
+    }
+
+
+def test_the_job_table_scores_a_skipped_caller_by_the_job_it_called() -> None:
+    """Each expected "Deploy / deploy" is scored against its family's job, whatever its name;
+    the rows are those of the same jobs named as they were before."""
+    runs = request_order(synthetic_history(runs=200, seed=4))
+    plain = job_table(runs, featurize(runs), synthetic_jobs(runs))
+    family = job_table(runs, featurize(runs), _deploying(synthetic_jobs(runs)))
+    assert any(j is not None and j.name == "Deploy" for j in family.ran)
+    assert len(family.ran) == len(plain.ran)
+    np.testing.assert_array_equal(family.rows, plain.rows)
+    np.testing.assert_array_equal(family.failed, plain.failed)
+    called = [p.name for p in family.predictions if p.name.startswith("Deploy")]
+    assert set(called) == {"Deploy / deploy"}
+
+
+def test_job_rows_with_callers_of_the_past_do_not_change_when_the_future_does() -> None:
+    """Family names do not let a job row read what happened after its request."""
+    runs = request_order(synthetic_history(runs=200, seed=4))
+    cutoff = T0 + 100 * 1800
+    altered = request_order(_alter_future(runs, cutoff, seed=4))
+    tables = [job_table(r, featurize(r), _deploying(synthetic_jobs(r))) for r in (runs, altered)]
+    past = np.array([r.created is not None and r.created < cutoff for r in runs])
+    before, after = (t.rows[past[t.run_index]] for t in tables)
+    assert len(before) > 100
+    np.testing.assert_array_equal(before, after)

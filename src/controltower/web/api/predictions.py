@@ -92,6 +92,10 @@ class JobPredictionPublic(BaseModel):
     )
     actual_conclusion: str | None
     actual_duration_s: float | None
+    actual_status: str | None = Field(
+        default=None,
+        description="GitHub's status of the job that ran as it: queued, in_progress, completed",
+    )
 
 
 class PredictionPublic(BaseModel):
