@@ -5,6 +5,8 @@ third-party errors are translated at the boundary with ``raise ... from exc``::
 
     ControlTowerError
     ├── ConfigurationError          settings that cannot work (exit status 2)
+    ├── UsageError                  a command line that cannot work: a bad value, an unknown
+    │                               repository, options that do not go together (exit status 2)
     ├── StoreError                  the database could not do what was asked
     │   └── MigrationRequired       the schema is older than the code
     │       └── DatabaseMissing     no SQLite file where the URL says (a command that only reads)
@@ -52,6 +54,13 @@ class ControlTowerError(Exception):
 
 class ConfigurationError(ControlTowerError):
     """The settings cannot work; the message says what to change."""
+
+
+class UsageError(ControlTowerError):
+    """The command line asks for what cannot be done; the message says which option and why.
+
+    Not a ``ConfigurationError``: the settings are fine, the command was mistyped.
+    """
 
 
 class StoreError(ControlTowerError):

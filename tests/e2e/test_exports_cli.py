@@ -70,16 +70,17 @@ def test_parquet_needs_a_file(env: dict[str, str]) -> None:
     assert "-o" in result.stderr
 
 
-def test_metrics_of_a_repository_not_stored_is_refused_and_writes_nothing(
+def test_metrics_of_a_repository_not_stored_is_refused_and_any_case_finds_it(
     env: dict[str, str], tmp_path: Path
 ) -> None:
-    """A typo, or another spelling, is exit 2 with the reason; no empty file is left."""
+    """A typo is a usage error (exit 2) naming it; no empty file is left. Another case is the
+    same repository (as on GitHub), named as stored."""
     out = tmp_path / "m.csv"
-    for name in ("nope/nope", "PR3Y/bruce"):
-        result = run_cli("export", "metrics", "--repository", name, "-o", str(out), env=env)
-        assert result.returncode == 2
-        assert f"no repository {name} is stored" in result.stderr
-        assert not out.exists()
+    result = run_cli("export", "metrics", "--repository", "nope/nope", "-o", str(out), env=env)
+    assert result.returncode == 2
+    assert "usage error: --repo nope/nope: no repository nope/nope is stored" in result.stderr
+    assert not out.exists()
     for spelling in ("--repository", "--repo"):  # as `backfill --repo` and `alerts` spell it
-        one = run_cli("export", "metrics", spelling, "pr3y/Bruce", "--days", "90", env=env)
-        assert [r["group"] for r in csv.DictReader(io.StringIO(one.stdout))] == ["pr3y/Bruce"]
+        for name in ("pr3y/Bruce", "PR3Y/bruce"):
+            one = run_cli("export", "metrics", spelling, name, "--days", "90", env=env)
+            assert [r["group"] for r in csv.DictReader(io.StringIO(one.stdout))] == ["pr3y/Bruce"]

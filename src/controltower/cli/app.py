@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -30,8 +30,29 @@ from controltower.cli import (
     serve,
 )
 from controltower.cli.context import state
-from controltower.errors import ConfigurationError, ControlTowerError
+from controltower.errors import ConfigurationError, ControlTowerError, UsageError
 from controltower.threads import limit_blas_threads
+
+
+def _flags_take_no_value() -> None:
+    """Help shows no type for a flag (``--json``, ``--help``): it takes no value.
+
+    Typer shows the type of every option, a flag's as ``<bool>``, which reads as
+    if the flag wanted ``true`` or ``false`` after it.
+    """
+    from typer.core import TyperOption
+
+    typed = TyperOption.display_type_rich
+
+    def display_type_rich(option: TyperOption, ctx: Any) -> str | None:
+        if option.is_flag and not option.count:
+            return None
+        return typed(option, ctx)
+
+    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign,assignment]
+
+
+_flags_take_no_value()
 
 app = typer.Typer(
     name="controltower",
@@ -97,6 +118,9 @@ def main(argv: list[str] | None = None) -> None:
         app(args=argv)
     except ConfigurationError as exc:
         typer.secho(f"configuration error: {exc}", err=True, fg="red")
+        sys.exit(2)
+    except UsageError as exc:
+        typer.secho(f"usage error: {exc}", err=True, fg="red")
         sys.exit(2)
     except ControlTowerError as exc:
         typer.secho(f"error: {exc}", err=True, fg="red")

@@ -85,8 +85,13 @@ def _mode(mode: str) -> str:
 @app.command("set")
 def set_command(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="The capability: prediction.", callback=_capability)],
-    mode: Annotated[str, typer.Argument(help="off, shadow, canary or on.", callback=_mode)],
+    name: Annotated[
+        str,
+        typer.Argument(metavar="NAME", help="The capability: prediction.", callback=_capability),
+    ],
+    mode: Annotated[
+        str, typer.Argument(metavar="MODE", help="off, shadow, canary or on.", callback=_mode)
+    ],
     reason: Annotated[
         str | None, typer.Option("--reason", help="Why, kept with the switch.")
     ] = None,

@@ -7,16 +7,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import orjson
 import typer
 from rich.console import Console
 
 from controltower.cli.logs import configure
+from controltower.errors import UsageError
 
 if TYPE_CHECKING:
-    from sqlalchemy import Engine
+    from sqlalchemy import Connection, Engine
 
     from controltower.config import Settings
 
@@ -40,6 +41,32 @@ def state(ctx: typer.Context) -> State:
     if not isinstance(root.obj, State):
         root.obj = State()
     return root.obj
+
+
+DATE_FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%SZ"]
+"""What a date option takes: a day, or a time (UTC)."""
+
+RepositoryOption = Annotated[
+    str | None,
+    typer.Option(
+        "--repo",
+        "--repository",
+        metavar="OWNER/NAME",
+        help="Only this repository (case does not matter).",
+    ),
+]
+"""A stored repository to narrow a command to; ``known_repository`` checks it."""
+
+
+def known_repository(conn: Connection, name: str) -> str:
+    """The stored spelling of the repository ``name`` (case ignored, as GitHub does); a
+    ``UsageError`` naming it when none is stored."""
+    from controltower.store.queries import stored_repository
+
+    stored = stored_repository(conn, name)
+    if stored is None:
+        raise UsageError(f"--repo {name}: no repository {name} is stored")
+    return stored
 
 
 PIPED_WIDTH = 1000

@@ -6,13 +6,16 @@ import typer
 
 from controltower.cli.context import state
 from controltower.cli.logs import configure
-from controltower.errors import ConfigurationError
+from controltower.errors import UsageError
 
 app = typer.Typer(help="Database schema.", no_args_is_help=True)
 
 
 @app.command("upgrade")
-def upgrade(ctx: typer.Context, revision: str = typer.Argument("head")) -> None:
+def upgrade(
+    ctx: typer.Context,
+    revision: str = typer.Argument("head", metavar="REVISION", help="The revision to reach."),
+) -> None:
     """Apply migrations up to REVISION (default: the newest)."""
     from alembic.util import CommandError
 
@@ -27,9 +30,7 @@ def upgrade(ctx: typer.Context, revision: str = typer.Argument("head")) -> None:
         typer.echo(f"database at revision {schema.current_revision(engine)}", err=True)
     except CommandError as exc:  # a revision that does not exist, or lies behind the database
         known = schema.head_revision(engine)
-        raise ConfigurationError(
-            f"cannot upgrade to {revision!r}: {exc} (newest: {known})"
-        ) from exc
+        raise UsageError(f"cannot upgrade to {revision!r}: {exc} (newest: {known})") from exc
     finally:
         engine.dispose()
 

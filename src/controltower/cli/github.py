@@ -10,13 +10,17 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from controltower.cli.context import configured, database, output_console, print_json
-from controltower.errors import ConfigurationError
+from controltower.cli.context import (
+    DATE_FORMATS,
+    configured,
+    database,
+    output_console,
+    print_json,
+)
+from controltower.errors import UsageError
 
 if TYPE_CHECKING:
     from controltower.ingest.backfill import BackfillReport
-
-DATE_FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%SZ"]
 
 
 class _Bar:
@@ -42,15 +46,26 @@ def backfill_command(
     ctx: typer.Context,
     repo: Annotated[
         list[str] | None,
-        typer.Option("--repo", "--repository", help="OWNER/NAME; repeat for several."),
+        typer.Option(
+            "--repo", "--repository", metavar="OWNER/NAME", help="A repository; repeat for several."
+        ),
     ] = None,
-    org: Annotated[str | None, typer.Option(help="Every repository of this organization.")] = None,
+    org: Annotated[
+        str | None, typer.Option(metavar="ORG", help="Every repository of this organization.")
+    ] = None,
     since: Annotated[
         datetime | None,
-        typer.Option(formats=DATE_FORMATS, help="Runs created from this day (UTC); 30 days ago."),
+        typer.Option(
+            formats=DATE_FORMATS,
+            metavar="DATE",
+            help="Runs created from this day (UTC); default: 30 days ago.",
+        ),
     ] = None,
     until: Annotated[
-        datetime | None, typer.Option(formats=DATE_FORMATS, help="Runs created until; now.")
+        datetime | None,
+        typer.Option(
+            formats=DATE_FORMATS, metavar="DATE", help="Runs created until (UTC); default: now."
+        ),
     ] = None,
     restart: Annotated[
         bool, typer.Option("--restart", help="Ignore the checkpoint and start over.")
@@ -63,9 +78,9 @@ def backfill_command(
     settings = configured(ctx)
     for name in repo or []:
         if name.count("/") != 1:
-            raise ConfigurationError(f"--repo {name!r}: expected OWNER/NAME")
+            raise UsageError(f"--repo {name!r}: expected OWNER/NAME")
     if not repo and not org:
-        raise ConfigurationError("name a repository (--repo OWNER/NAME) or --org ORG")
+        raise UsageError("name a repository (--repo OWNER/NAME) or --org ORG")
     now = datetime.now(UTC)
     start = _utc(since) if since else now - timedelta(days=30)
     end = min(_utc(until), now) if until else now
@@ -114,7 +129,10 @@ def reconcile_command(
     repo: Annotated[
         list[str] | None,
         typer.Option(
-            "--repo", "--repository", help="OWNER/NAME; default: configured and recently delivered."
+            "--repo",
+            "--repository",
+            metavar="OWNER/NAME",
+            help="A repository; repeat for several. Default: configured and recently delivered.",
         ),
     ] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
@@ -144,7 +162,12 @@ def fetch_logs_command(
     ctx: typer.Context,
     repo: Annotated[
         list[str] | None,
-        typer.Option("--repo", "--repository", help="OWNER/NAME; default: every repository."),
+        typer.Option(
+            "--repo",
+            "--repository",
+            metavar="OWNER/NAME",
+            help="A repository; repeat for several. Default: every repository.",
+        ),
     ] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:

@@ -17,7 +17,9 @@ if TYPE_CHECKING:
 
 def import_command(
     ctx: typer.Context,
-    files: Annotated[list[Path], typer.Argument(help="JSONL or CSV files, gzipped or not.")],
+    files: Annotated[
+        list[Path], typer.Argument(metavar="FILE", help="JSONL or CSV files, gzipped or not.")
+    ],
     json_output: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Import run history files (shared/spec/run-history-format.md)."""

@@ -269,7 +269,7 @@ def list_command(ctx: typer.Context, json_output: JsonOption = False) -> None:
 @app.command("promote")
 def promote_command(
     ctx: typer.Context,
-    version: Annotated[int, typer.Argument(help="The version to make live.")],
+    version: Annotated[int, typer.Argument(metavar="VERSION", help="The version to make live.")],
     json_output: JsonOption = False,
 ) -> None:
     """Make VERSION live; the live version until now is archived."""

@@ -25,6 +25,7 @@ from controltower.config import JobLogSettings, Settings
 from controltower.errors import GitHubError, GitHubNotFound
 from controltower.integrations.github import GitHubClient
 from controltower.store.engine import reading
+from controltower.store.queries import repositories_named
 from controltower.store.tables import Job, JobLog, Repository, WorkflowRun, table_of
 
 log = structlog.get_logger(__name__)
@@ -82,7 +83,7 @@ def wanted(
         .limit(settings.batch)
     )
     if repositories:
-        query = query.where(repos_t.c.full_name.in_(list(repositories)))
+        query = query.where(repositories_named(repositories))
     with engine.connect() as conn:
         return [Wanted(*row) for row in reading(conn).execute(query)]
 

@@ -27,6 +27,7 @@ from controltower.ingest.backfill import BackfillReport, RepositoryBackfill
 from controltower.ingest.gaps import StoredAttempt, find_gaps
 from controltower.integrations.github import GitHubClient
 from controltower.store.engine import reading
+from controltower.store.queries import repository_named
 from controltower.store.tables import Job, Reconciliation, Repository, WorkflowRun, table_of
 
 log = structlog.get_logger(__name__)
@@ -86,7 +87,7 @@ def stored_attempts(
             job_count,
         )
         .join(repos_t, repos_t.c.id == runs_t.c.repository_id)
-        .where(repos_t.c.full_name == repository, runs_t.c.run_id.in_(list(run_ids)))
+        .where(repository_named(repository), runs_t.c.run_id.in_(list(run_ids)))
     )
     with engine.connect() as conn:
         return {

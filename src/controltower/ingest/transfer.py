@@ -26,6 +26,7 @@ from controltower.domain.timestamps import parse_timestamp
 from controltower.errors import RecordRejected
 from controltower.ingest.history import RUN_FIELDS, Parsed, format_record, parse_record
 from controltower.store.engine import reading, refresh_statistics
+from controltower.store.queries import RunSelection
 from controltower.store.tables import Job, Repository, Step, Workflow, WorkflowRun, table_of
 from controltower.store.writer import FactWriter
 
@@ -174,8 +175,12 @@ def _write(engine: Engine, batch: list[RunFact], report: ImportReport) -> None:
     report.unchanged += len(batch) - stored
 
 
-def export_runs(engine: Engine, *, batch: int = 5000) -> Iterator[dict[str, Any]]:
-    """Every stored run as an interchange record, oldest first, with jobs and steps."""
+def export_runs(
+    engine: Engine, *, batch: int = 5000, selection: RunSelection | None = None
+) -> Iterator[dict[str, Any]]:
+    """Every stored run (or those of ``selection``) as an interchange record, oldest first,
+    with jobs and steps."""
+    chosen = (selection or RunSelection()).conditions()
     runs, jobs, steps = table_of(WorkflowRun), table_of(Job), table_of(Step)
     repos, workflows = table_of(Repository), table_of(Workflow)
     last_id = 0
@@ -191,7 +196,7 @@ def export_runs(engine: Engine, *, batch: int = 5000) -> Iterator[dict[str, Any]
                 )
                 .join(repos, repos.c.id == runs.c.repository_id)
                 .join(workflows, workflows.c.id == runs.c.workflow_id)
-                .where(runs.c.id > last_id)
+                .where(runs.c.id > last_id, *chosen)
                 .order_by(runs.c.id)
                 .limit(batch)
             ).all()

@@ -2,16 +2,71 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import ColumnElement, Connection, func, select
 
 from controltower.store.tables import Delivery, Repository, Workflow, WorkflowRun, table_of
 
 runs_t, repos_t, workflows_t = table_of(WorkflowRun), table_of(Repository), table_of(Workflow)
 deliveries_t = table_of(Delivery)
+
+
+def repository_named(name: str) -> ColumnElement[bool]:
+    """The condition that a repository row (``repositories``) is the one called ``name``.
+
+    GitHub treats owner and name case-insensitively (``Pallets/Flask`` is
+    ``pallets/flask``), so the comparison ignores case, on SQLite and on
+    PostgreSQL alike (both sides lower-cased: GitHub's names are ASCII). Every lookup of
+    a repository by a name someone typed goes through here; the name shown is
+    the one stored.
+    """
+    return func.lower(repos_t.c.full_name) == name.lower()
+
+
+def repositories_named(names: Collection[str]) -> ColumnElement[bool]:
+    """The condition that a repository row is one of ``names``, case ignored."""
+    return func.lower(repos_t.c.full_name).in_(sorted({name.lower() for name in names}))
+
+
+@dataclass(frozen=True, slots=True)
+class RunSelection:
+    """Which stored run attempts to take: one repository's (case ignored), created from
+    ``since`` (included) until ``until`` (excluded, so that consecutive periods do not
+    overlap); ``None`` leaves that side open.
+
+    A date bound leaves out the runs not known beyond a job yet (no creation time).
+    """
+
+    repository: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        """The conditions on ``workflow_runs`` (joined to ``repositories``) that select them."""
+        found: list[ColumnElement[bool]] = []
+        if self.repository is not None:
+            found.append(repository_named(self.repository))
+        if self.since is not None:
+            found.append(runs_t.c.created_at >= self.since)
+        if self.until is not None:
+            found.append(runs_t.c.created_at < self.until)
+        return found
+
+
+def stored_repository(conn: Connection, name: str) -> str | None:
+    """The repository called ``name`` as it is stored (``pallets/flask`` for ``Pallets/Flask``),
+    or ``None`` when none is.
+
+    Where a name typed by someone becomes a key (a page's title, a series, a
+    cache, a serving query), it is first resolved here to the stored spelling.
+    """
+    stored: str | None = conn.execute(
+        select(repos_t.c.full_name).where(repository_named(name)).order_by(repos_t.c.id).limit(1)
+    ).scalar_one_or_none()
+    return stored
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +130,7 @@ def recent_runs(
         .limit(limit)
     )
     if repository is not None:
-        query = query.where(repos_t.c.full_name == repository)
+        query = query.where(repository_named(repository))
     if workflow_id is not None:
         query = query.where(runs_t.c.workflow_id == workflow_id)
     if branch is not None:

@@ -32,6 +32,7 @@ from controltower.domain import (
     snapshot_key,
 )
 from controltower.domain.billing import job_figures, run_figures
+from controltower.store.queries import repository_named
 from controltower.store.tables import (
     Deployment,
     DeploymentStatus,
@@ -109,15 +110,24 @@ class FactWriter:
         self._workflows: dict[tuple[int, str], int] = {}
 
     def repository_id(self, full_name: str) -> int:
-        """The id of the repository named ``full_name``, created when new."""
+        """The id of the repository named ``full_name``, created when new.
+
+        A repository stored under another case (``Pallets/Flask`` for
+        ``pallets/flask``, as GitHub accepts either) is the same one: its id,
+        and the spelling it was stored with, are kept.
+        """
         if (cached := self._repos.get(full_name)) is not None:
             return cached
         table = table_of(Repository)
-        stmt = insert_for(self.conn, table).values(full_name=full_name, created_at=_now())
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["full_name"], set_={"full_name": stmt.excluded.full_name}
-        ).returning(table.c.id)
-        repo_id: int = self.conn.execute(stmt).scalar_one()
+        repo_id: int | None = self.conn.execute(
+            select(table.c.id).where(repository_named(full_name)).order_by(table.c.id).limit(1)
+        ).scalar_one_or_none()
+        if repo_id is None:
+            stmt = insert_for(self.conn, table).values(full_name=full_name, created_at=_now())
+            stmt = stmt.on_conflict_do_update(
+                index_elements=["full_name"], set_={"full_name": stmt.excluded.full_name}
+            ).returning(table.c.id)
+            repo_id = self.conn.execute(stmt).scalar_one()
         self._repos[full_name] = repo_id
         return repo_id
 

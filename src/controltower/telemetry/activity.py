@@ -394,7 +394,7 @@ def feed(conn: Connection, filters: Filters, limit: int = 25) -> list[Event]:
         .join(deps_t, deps_t.c.id == statuses_t.c.deployment_pk)
         .join(repos_t, repos_t.c.id == deps_t.c.repository_id)
         .where(statuses_t.c.created_at.is_not(None))
-        .where(repos_t.c.full_name == filters.repository if filters.repository else true())
+        .where(queries.repository_named(filters.repository) if filters.repository else true())
         .order_by(statuses_t.c.created_at.desc())
         .limit(limit)
     )
@@ -419,7 +419,7 @@ def feed(conn: Connection, filters: Filters, limit: int = 25) -> list[Event]:
         )
         .join(repos_t, repos_t.c.id == pushes_t.c.repository_id)
         .where(pushes_t.c.head_commit_at.is_not(None))
-        .where(repos_t.c.full_name == filters.repository if filters.repository else true())
+        .where(queries.repository_named(filters.repository) if filters.repository else true())
         .order_by(pushes_t.c.head_commit_at.desc())
         .limit(limit)
     )
@@ -442,7 +442,7 @@ def feed(conn: Connection, filters: Filters, limit: int = 25) -> list[Event]:
 def _run_filters(filters: Filters) -> list[Any]:
     conditions: list[Any] = []
     if filters.repository:
-        conditions.append(repos_t.c.full_name == filters.repository)
+        conditions.append(queries.repository_named(filters.repository))
     if filters.branch:
         conditions.append(runs_t.c.branch == filters.branch)
     if filters.event:

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, func, or_, select, true
 
 from controltower.domain import is_failed, is_passed
+from controltower.store.queries import repository_named
 from controltower.telemetry.dora import DeploymentEvent, Dora, dora, window_days
 from controltower.telemetry.metrics import Window
 from controltower.telemetry.scope import (
@@ -60,7 +61,7 @@ def _github_deployments(
             statuses_t.c.created_at >= window.start,
             statuses_t.c.created_at < window.end,
         )
-        .where(repos_t.c.full_name == filters.repository if filters.repository else true())
+        .where(repository_named(filters.repository) if filters.repository else true())
         .order_by(statuses_t.c.created_at)
     ).all()
     final = {row.id: row for row in rows}  # the latest final state of each deployment

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from controltower.domain import is_failed, is_passed
+from controltower.store.queries import repository_named
 from controltower.telemetry.metrics import Attempt, Stats, Window, percentile, stats
 from controltower.telemetry.scope import (
     Filters,
@@ -162,7 +163,7 @@ def find_workflow(conn: Connection, repository: str, workflow_id: int) -> Workfl
     row = conn.execute(
         select(workflows_t.c.id, repos_t.c.full_name, workflows_t.c.name, workflows_t.c.path)
         .join(repos_t, repos_t.c.id == workflows_t.c.repository_id)
-        .where(workflows_t.c.id == workflow_id, repos_t.c.full_name == repository)
+        .where(workflows_t.c.id == workflow_id, repository_named(repository))
     ).first()
     return None if row is None else WorkflowRef(row.id, row.full_name, row.name, row.path)
 
@@ -172,7 +173,7 @@ def workflow_ids(conn: Connection, repository: str) -> dict[str, int]:
     rows = conn.execute(
         select(workflows_t.c.name, workflows_t.c.id)
         .join(repos_t, repos_t.c.id == workflows_t.c.repository_id)
-        .where(repos_t.c.full_name == repository)
+        .where(repository_named(repository))
     )
     return {str(name): int(id_) for name, id_ in rows}
 
@@ -236,12 +237,18 @@ def slowest_steps(
 def run_detail(
     conn: Connection, repository: str, run_id: str, attempt: int | None = None
 ) -> RunDetail | None:
-    """One attempt of a run (the latest unless ``attempt`` is given), with jobs and steps."""
+    """One attempt of a run (the latest unless ``attempt`` is given), with jobs and steps;
+    ``repository`` in any case, the run names it as stored."""
     rows = conn.execute(
-        select(runs_t, workflows_t.c.name.label("workflow"), workflows_t.c.path.label("wf_path"))
+        select(
+            runs_t,
+            workflows_t.c.name.label("workflow"),
+            workflows_t.c.path.label("wf_path"),
+            repos_t.c.full_name.label("stored_name"),
+        )
         .join(repos_t, repos_t.c.id == runs_t.c.repository_id)
         .join(workflows_t, workflows_t.c.id == runs_t.c.workflow_id)
-        .where(repos_t.c.full_name == repository, runs_t.c.run_id == run_id)
+        .where(repository_named(repository), runs_t.c.run_id == run_id)
         .order_by(runs_t.c.attempt)
     ).all()
     if not rows:
@@ -256,8 +263,8 @@ def run_detail(
     jobs = [replace(job, critical=str(job.id) in critical) for job in jobs]
     return RunDetail(
         id=run.id,
-        repository=repository,
-        workflow=WorkflowRef(run.workflow_id, repository, run.workflow, run.wf_path),
+        repository=run.stored_name,
+        workflow=WorkflowRef(run.workflow_id, run.stored_name, run.workflow, run.wf_path),
         run_id=run.run_id,
         attempt=run.attempt,
         attempts=attempts,
@@ -386,6 +393,6 @@ def run_of_job(conn: Connection, repository: str, job_pk: int) -> tuple[str, int
         select(runs_t.c.run_id, runs_t.c.attempt)
         .join(jobs_t, jobs_t.c.run_pk == runs_t.c.id)
         .join(repos_t, repos_t.c.id == runs_t.c.repository_id)
-        .where(jobs_t.c.id == job_pk, repos_t.c.full_name == repository)
+        .where(jobs_t.c.id == job_pk, repository_named(repository))
     ).first()
     return None if row is None else (row.run_id, row.attempt)

@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from sqlalchemy import Connection, select
 
+from controltower.store.queries import RunSelection
 from controltower.telemetry.metrics import GroupMetrics
 from controltower.telemetry.scope import jobs_t, repos_t, runs_t, workflows_t
 
@@ -27,8 +28,9 @@ TIMESTAMP = pa.timestamp("us", tz="UTC")
 HINTS = {"created_at": TIMESTAMP, "started_at": TIMESTAMP, "completed_at": TIMESTAMP}
 
 
-def job_rows(conn: Connection) -> Iterator[dict[str, Any]]:
-    """Every stored job with its run's keys, oldest run first."""
+def job_rows(conn: Connection, selection: RunSelection | None = None) -> Iterator[dict[str, Any]]:
+    """Every stored job (of the runs ``selection`` takes) with its run's keys, oldest run
+    first."""
     query = (
         select(
             repos_t.c.full_name.label("repository"),
@@ -50,6 +52,7 @@ def job_rows(conn: Connection) -> Iterator[dict[str, Any]]:
         .join(runs_t, runs_t.c.id == jobs_t.c.run_pk)
         .join(repos_t, repos_t.c.id == runs_t.c.repository_id)
         .join(workflows_t, workflows_t.c.id == runs_t.c.workflow_id)
+        .where(*(selection or RunSelection()).conditions())
         .order_by(runs_t.c.id, jobs_t.c.id)
     )
     for row in conn.execution_options(yield_per=BATCH).execute(query):

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import Select, select
 
+from controltower.store.queries import repository_named
 from controltower.store.tables import (
     Deployment,
     DeploymentStatus,
@@ -47,7 +48,7 @@ def runs_query(window: Window, filters: Filters, *columns: Any) -> Select[Any]:
         .where(runs_t.c.created_at >= window.start, runs_t.c.created_at < window.end)
     )
     if filters.repository:
-        query = query.where(repos_t.c.full_name == filters.repository)
+        query = query.where(repository_named(filters.repository))
     if filters.workflow:
         query = query.where(workflows_t.c.name == filters.workflow)
     if filters.branch:
