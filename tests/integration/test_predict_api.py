@@ -197,3 +197,17 @@ def test_a_prediction_made_in_shadow_is_shown_once_the_mode_is_on(shadow: TestCl
     assert _shown(shadow) == (404, False)
     assert shadow.put("/api/v1/capabilities/prediction", json={"mode": "on"}).status_code == 200
     assert _shown(shadow) == (200, True)
+
+
+def test_a_repository_is_named_in_any_case(client: TestClient) -> None:
+    """``ORG/Repo0`` is the stored ``org/repo0``, as on GitHub: predicted from its history, and
+    its run's stored prediction served."""
+    response = client.post("/api/v1/predict", json={**ASK, "repository": "ORG/Repo0"})
+    assert response.status_code == 200, response.text
+    as_stored = client.post("/api/v1/predict", json=ASK).json()
+    for figure in ("failure_probability", "duration_p50", "duration_predictor"):
+        assert response.json()[figure] == as_stored[figure], figure
+    run_id = request_order(small_history())[100].run_id
+    stored = client.get(f"/api/v1/repositories/Org/REPO0/runs/{run_id}/prediction")
+    assert stored.status_code == 200, stored.text
+    assert stored.json()["version"] == 1

@@ -6,20 +6,23 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 
-from controltower.config import JobLogSettings
+from controltower.bootstrap import build
+from controltower.config import JobLogSettings, Settings
 from controltower.ingest.history import parse_record
 from controltower.ingest.joblogs import wanted
 from controltower.ingest.reconcile import stored_attempts
 from controltower.ingest.transfer import export_runs
-from controltower.store import queries
+from controltower.store import queries, schema
 from controltower.store.queries import RunSelection, stored_repository
 from controltower.store.tables import Repository, table_of
 from controltower.store.writer import FactWriter
 from controltower.telemetry import drilldown, exports, service
 from controltower.telemetry.metrics import Window
 from controltower.telemetry.scope import Filters
+from controltower.web import create_app
 
 STORED = "Octo-Org/App_JS"
 OTHER = "octo-org/other"
@@ -100,3 +103,34 @@ def test_a_run_selection_takes_one_repository_in_any_case_and_a_period(engine: E
         (STORED, "2"),
         (OTHER, "4"),
     ]
+
+
+def test_the_api_and_the_pages_take_a_repository_in_any_case(settings: Settings) -> None:
+    """Query parameters and paths in another case find the repository; the answers name it as
+    stored; an unknown one is still a 404 (pages) or nothing (lists)."""
+    container = build(settings)
+    schema.upgrade(container.engine)
+    _load(container.engine, [_run(1, 0), _run(2, 1), _run(3, 1, repository=OTHER)])
+    period = {"start": WINDOW.start.isoformat(), "end": WINDOW.end.isoformat()}
+    try:
+        with TestClient(create_app(container)) as client:
+            runs = client.get("/api/v1/runs", params={"repository": "octo-org/APP_JS"}).json()
+            nothing = client.get("/api/v1/runs", params={"repository": "octo-org/nope"}).json()
+            metrics = client.get(
+                "/api/v1/metrics", params={"repository": "OCTO-ORG/app_js", **period}
+            ).json()
+            run = client.get("/api/v1/repositories/octo-org/app_js/runs/1").json()
+            page = client.get("/repositories/OCTO-ORG/APP_JS")
+            run_page = client.get("/repositories/octo-org/app_js/runs/2")
+            unknown = client.get("/repositories/octo-org/nope")
+    finally:
+        container.close()
+    assert [(r["run_id"], r["repository"]) for r in runs] == [("2", STORED), ("1", STORED)]
+    assert nothing == []
+    assert [g["group"] for g in metrics["groups"]] == [STORED]
+    assert run["run"]["repository"] == STORED
+    assert page.status_code == 200
+    assert f"<title>{STORED}" in page.text
+    assert run_page.status_code == 200
+    assert STORED in run_page.text
+    assert unknown.status_code == 404

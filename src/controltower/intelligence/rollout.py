@@ -54,7 +54,8 @@ def exposure(
         return DISABLED
     if mode in FIXED:
         return FIXED[mode]
-    if repository in rollout.canary_repositories:
+    # as GitHub, any case: Octo/App in the settings is the stored octo/app
+    if repository.lower() in {name.lower() for name in rollout.canary_repositories}:
         return Exposure(predict=True, show=True, reason="repository is in the canary allow-list")
     if run_id is not None and canary_bucket(repository, run_id) < rollout.canary_share:
         return Exposure(predict=True, show=True, reason="run is in the canary share")

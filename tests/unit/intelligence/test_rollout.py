@@ -50,6 +50,14 @@ def test_canary_allow_list_shows_every_run_and_hypothetical_runs() -> None:
     assert exposure(settings, "octo/other", "7").show
 
 
+def test_canary_allow_list_names_repositories_in_any_case() -> None:
+    """``Octo/App`` in the settings allows ``octo/app``, as GitHub takes either."""
+    settings = _settings(mode="canary", canary_share=0.0, canary_repositories=["Octo/App"])
+    assert exposure(settings, "octo/app", None).show
+    assert exposure(settings, "OCTO/APP", "7").show
+    assert not exposure(settings, "octo/app2", "7").show
+
+
 def test_canary_bucket_is_in_the_unit_interval() -> None:
     """Buckets are fractions in [0, 1)."""
     assert all(0 <= canary_bucket("r", str(i)) < 1 for i in range(100))

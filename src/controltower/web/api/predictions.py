@@ -28,6 +28,7 @@ from controltower.intelligence.rollout import exposure
 from controltower.intelligence.selection import PREDICTOR_WORDS
 from controltower.intelligence.serving import RunPrediction, predict_hypothetical, stored_prediction
 from controltower.intelligence.source import run_pk_of
+from controltower.store import queries
 from controltower.telemetry import drilldown
 from controltower.telemetry.activity import Problem
 from controltower.web.deps import ConnectionDep, ContainerDep
@@ -135,24 +136,25 @@ def predict(body: PredictRequest, container: ContainerDep, conn: ConnectionDep) 
     """Predict a hypothetical run of ``repository`` requested now, and its expected jobs.
 
     404 for a repository with no stored runs, or a workflow of it with none: there is
-    no history to predict from.
+    no history to predict from. The repository may be named in any case, as on GitHub.
     """
-    workflows = drilldown.workflow_ids(conn, body.repository)
+    repository = queries.stored_repository(conn, body.repository) or body.repository
+    workflows = drilldown.workflow_ids(conn, repository)
     if not workflows:
-        raise HTTPException(404, f"no runs of {body.repository} stored: nothing to predict from")
+        raise HTTPException(404, f"no runs of {repository} stored: nothing to predict from")
     if body.workflow not in workflows:
         known = ", ".join(sorted(workflows)[:20])
         raise HTTPException(
             404,
-            f"no workflow {body.workflow!r} in {body.repository}: nothing to predict from "
+            f"no workflow {body.workflow!r} in {repository}: nothing to predict from "
             f"(its workflows: {known})",
         )
     mode = prediction_mode(conn, container.settings).mode
-    decided = exposure(container.settings, body.repository, None, mode)
+    decided = exposure(container.settings, repository, None, mode)
     if not decided.show:
         raise PredictionUnavailable(f"predictions are not shown: {decided.reason}")
     run = HistoryRun(
-        **body.model_dump(),
+        **{**body.model_dump(), "repository": repository},
         run_id="hypothetical",
         status="queued",
         created=datetime.now(UTC).timestamp(),
@@ -184,7 +186,8 @@ def run_prediction(
 
     The mode in force now decides, whatever it was when the prediction was made.
     """
-    repository = f"{owner}/{name}"
+    typed = f"{owner}/{name}"
+    repository = queries.stored_repository(conn, typed) or typed
     mode = prediction_mode(conn, container.settings).mode
     decided = exposure(container.settings, repository, run_id, mode)
     if not decided.show:

@@ -78,6 +78,13 @@ class WorkflowFigures:
     steps: list[drilldown.StepStats]
 
 
+def _repository(conn: Connection, owner: str, name: str) -> str:
+    """The repository the path names, as stored: the path may spell it in another case
+    (GitHub's names ignore case). As spelt when none is stored, for the 404 to name it."""
+    typed = f"{owner}/{name}"
+    return queries.stored_repository(conn, typed) or typed
+
+
 def _by_outcome(points: list[drilldown.JobPoint]) -> dict[str, list[drilldown.JobPoint]]:
     groups: dict[str, list[drilldown.JobPoint]] = {}
     for point in points:
@@ -95,7 +102,7 @@ def repository_page(
     filters: FiltersDep,
 ) -> HTMLResponse:
     """One repository: trends, its workflows, its slowest jobs, its recent runs."""
-    full_name = f"{owner}/{name}"
+    full_name = _repository(conn, owner, name)
     ids = drilldown.workflow_ids(conn, full_name)
     if not ids:
         raise HTTPException(404, f"no repository {full_name}")
@@ -145,7 +152,7 @@ def workflow_page(
     filters: FiltersDep,
 ) -> HTMLResponse:
     """One workflow: its figures, trends, duration distribution, slowest jobs and steps, runs."""
-    full_name = f"{owner}/{name}"
+    full_name = _repository(conn, owner, name)
     workflow = drilldown.find_workflow(conn, full_name, workflow_id)
     if workflow is None:
         raise HTTPException(404, f"no workflow {workflow_id} in {full_name}")
@@ -210,7 +217,7 @@ def run_page(
     attempt: int | None = Query(default=None, ge=1),
 ) -> HTMLResponse:
     """One run: its trigger, its shown prediction, its jobs on a timeline, its critical path."""
-    full_name = f"{owner}/{name}"
+    full_name = _repository(conn, owner, name)
     run = drilldown.run_detail(conn, full_name, run_id, attempt)
     if run is None:
         raise HTTPException(404, f"no run {run_id} in {full_name}")
@@ -247,7 +254,7 @@ def job_page(
     filters: FiltersDep,
 ) -> HTMLResponse:
     """One job: its steps on a timeline, and the same job's history in its workflow."""
-    full_name = f"{owner}/{name}"
+    full_name = _repository(conn, owner, name)
     found = drilldown.run_of_job(conn, full_name, job_pk)
     if found is None or found[0] != run_id:
         raise HTTPException(404, f"no job {job_pk} in run {run_id} of {full_name}")
