@@ -12,9 +12,11 @@ from sqlalchemy import Engine, func, select
 
 from controltower.bootstrap import build
 from controltower.config import AlertRule, Settings
+from controltower.integrations.alert_messages import Message, Notification
 from controltower.store.tables import Alert, Silence, table_of
 from controltower.telemetry.activity import Problem
 from controltower.telemetry.alerts import evaluate
+from controltower.telemetry.notification_outbox import StoredOutbox
 from controltower.web.app import create_app
 
 alerts_t, silences_t = table_of(Alert), table_of(Silence)
@@ -215,3 +217,18 @@ def test_the_alerts_page_anchors_each_alert_where_notifications_link(
     page = client.get("/alerts").text
     assert len(ids) == 3
     assert all(f'id="alert-{alert_id}"' in page for alert_id in ids)
+
+
+def test_the_notifications_api_counts_the_messages_still_owed(
+    web: tuple[TestClient, Engine],
+) -> None:
+    """A message waiting for its retry is counted pending until it is delivered."""
+    client, engine = web
+    now = datetime.now(UTC)
+    message = Message((Notification("k", "firing", "warning", "t", "d", now),))
+    outbox = StoredOutbox(engine)
+    (owed,) = outbox.add([("slack", "t", "json", message)], now, now)
+    outbox.failed(owed, 1, "HTTP 503", now, now + timedelta(minutes=1), now)
+    assert client.get("/api/v1/alerts/notifications").json()["pending"] == 1
+    outbox.delivered(owed, 2, now)
+    assert client.get("/api/v1/alerts/notifications").json()["pending"] == 0

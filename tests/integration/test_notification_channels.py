@@ -492,6 +492,33 @@ def test_a_message_the_outbox_cannot_keep_is_still_sent_and_never_blocks(
     ]
 
 
+def test_an_evaluation_keeps_its_messages_in_its_own_transaction(
+    sqlite_engine: Engine, tmp_path: Path, opened: list[Receiver]
+) -> None:
+    """The outbox refusing an evaluation's messages rolls the evaluation back: no alert is
+    recorded as notified with nothing owed for it; the next evaluation raises and sends it."""
+    slack = SlackReceiver()
+    opened.append(slack)
+    settings = _settings(tmp_path, channels={"slack": [slack.url()], "pagerduty": []})
+    store_pending(sqlite_engine, 3)
+    broken = Notifier(settings.alerts, outbox=_BrokenOutbox(sqlite_engine))
+    try:
+        with pytest.raises(OperationalError):
+            AlertEvaluation(sqlite_engine, settings, broken).run()
+    finally:
+        broken.close()
+    with sqlite_engine.connect() as conn:
+        assert conn.execute(select(table_of(Alert))).all() == []
+    assert slack.attempts == 0
+    notifier = _notifier(settings, sqlite_engine)
+    try:
+        assert AlertEvaluation(sqlite_engine, settings, notifier).run()["firing"] == 1
+        assert wait_until(lambda: [r.state for r in _kept(sqlite_engine)] == ["delivered"])
+    finally:
+        notifier.close()
+    assert len(slack.accepted) == 1
+
+
 def test_a_refusal_that_cannot_change_is_not_retried(
     sqlite_engine: Engine, tmp_path: Path, opened: list[Receiver]
 ) -> None:

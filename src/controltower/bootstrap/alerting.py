@@ -2,9 +2,11 @@
 
 ``AlertEvaluation.run`` evaluates the rules (``telemetry.alerts``), stamps each
 notification with when its fact arrived and its link on the dashboard
-(``server.public_url``), and hands them to the ``Notifier``, which keeps them
-in the outbox (``telemetry.notification_outbox``) until they are delivered and
-whose outcomes go to the notification log (``telemetry.notification_log``).
+(``server.public_url``), and has the ``Notifier`` keep their messages in the
+outbox (``telemetry.notification_outbox``) in the evaluation's own
+transaction, so an alert recorded as notified always has its messages kept;
+once it commits they are sent, and their outcomes go to the notification log
+(``telemetry.notification_log``).
 One evaluation runs at a time in a process (a lock), and on PostgreSQL
 ``telemetry.alerts`` serializes them across processes.
 
@@ -28,14 +30,15 @@ from typing import Any, Protocol
 
 import structlog
 from huey import Huey, crontab
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from controltower.config import Settings
 from controltower.integrations.alert_messages import alert_link
-from controltower.integrations.notify import Notifier
+from controltower.integrations.notify import Notification, Notifier, Prepared
 from controltower.telemetry import notification_log
 from controltower.telemetry.alerts import evaluate_store
 from controltower.telemetry.notification_outbox import StoredOutbox
+from controltower.telemetry.suppression import Decision
 
 log = structlog.get_logger(__name__)
 
@@ -88,24 +91,32 @@ class AlertEvaluation:
                 fact_at, self._watermark = self._watermark, None
             started = time.perf_counter()
             now = datetime.now(UTC)
+            source = "delivery" if fact_at is not None else "detection"
+            public_url = self._settings.server.public_url
+            stamped: list[Notification] = []
+            prepared: list[Prepared] = []
+
+            def keep(conn: Connection, decision: Decision) -> None:
+                # In the evaluation's transaction: the alerts and the messages they owe
+                # commit together.
+                stamped[:] = [
+                    replace(
+                        n,
+                        fact_at=fact_at or now,
+                        fact_source=source,
+                        link=alert_link(public_url, n.alert_id),
+                    )
+                    for n in decision.send
+                ]
+                prepared[:] = self.notifier.prepare(stamped, conn)
+
             try:
-                found = evaluate_store(self._engine, self._settings, now=now)
+                evaluate_store(self._engine, self._settings, now=now, then=keep)
             except Exception:
                 if fact_at is not None:  # the next evaluation still answers for that delivery
                     self.note_delivery(fact_at)
                 raise
-            source = "delivery" if fact_at is not None else "detection"
-            public_url = self._settings.server.public_url
-            stamped = [
-                replace(
-                    n,
-                    fact_at=fact_at or now,
-                    fact_source=source,
-                    link=alert_link(public_url, n.alert_id),
-                )
-                for n in found
-            ]
-            self.notifier.deliver_all(stamped)
+            self.notifier.dispatch(prepared)
         counts = {
             "firing": sum(n.event == "firing" for n in stamped),
             "resolved": sum(n.event == "resolved" for n in stamped),

@@ -36,7 +36,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import httpx
 import structlog
@@ -45,7 +45,10 @@ from controltower.config import AlertSettings
 from controltower.integrations import channels
 from controltower.integrations.alert_messages import Message, Notification, messages_for
 
-__all__ = ["Notification", "Notifier", "Outbox", "Outcome", "Owed"]
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
+__all__ = ["Notification", "Notifier", "Outbox", "Outcome", "Owed", "Prepared"]
 # A message is held by the process sending it until this long after its next attempt is due.
 LEASE_S = 60.0
 # How often evaluations handing over notifications also look for messages nobody holds.
@@ -88,8 +91,10 @@ class Outbox(Protocol):
         entries: Sequence[tuple[str, str, str, Message]],
         now: datetime,
         claimed_until: datetime,
+        conn: Connection | None = None,
     ) -> list[int]:
-        """Keep each (channel, target, scheme, message); their ids."""
+        """Keep each (channel, target, scheme, message), in ``conn``'s transaction if given;
+        their ids."""
 
     def failed(
         self,
@@ -116,7 +121,7 @@ class Outbox(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
-class _Pending:
+class Prepared:
     """A message waiting to be sent to ``url`` of ``channel``: its attempt (0 the first) not
     made yet, and its row in the outbox (none when it could not be kept)."""
 
@@ -144,7 +149,7 @@ class Notifier:
         self._pools: dict[str, ThreadPoolExecutor] = {}
         self._client: httpx.Client | None = None
         self._lock = threading.Lock()
-        self._pending: dict[object, _Pending] = {}
+        self._pending: dict[object, Prepared] = {}
         self._timers: dict[object, threading.Timer] = {}
         self._closed = False
         self._resumed_at: datetime | None = None
@@ -155,11 +160,25 @@ class Notifier:
 
     def deliver_all(self, notifications: Sequence[Notification]) -> None:
         """Keep and send the notifications of one evaluation in the background, grouped per
-        channel URL; now and then, resume messages no running process holds."""
+        channel URL."""
+        self.dispatch(self.prepare(notifications))
+
+    def prepare(
+        self, notifications: Sequence[Notification], conn: Connection | None = None
+    ) -> list[Prepared]:
+        """The messages of ``notifications``, kept in the outbox: in the transaction of
+        ``conn`` when given (the evaluation's, so the alerts and what they owe commit
+        together, and a failure to keep them fails it), else on their own (a failure is
+        logged, and they are sent from memory)."""
         pairs = messages_for(
             notifications, self.settings.urls, self.settings.group_by, channels.per_alert
         )
-        for pending in self._keep([_Pending(u, self._channel_of(u), m, 0) for u, m in pairs]):
+        return self._keep([Prepared(u, self._channel_of(u), m, 0) for u, m in pairs], conn)
+
+    def dispatch(self, prepared: Sequence[Prepared]) -> None:
+        """Send ``prepared`` in the background; now and then, resume messages no running
+        process holds."""
+        for pending in prepared:
             self._submit(pending)
         last = self._resumed_at
         if last is None or (self._clock() - last).total_seconds() >= RESUME_EVERY_S:
@@ -185,7 +204,7 @@ class Notifier:
                 self._store(self._outbox.given_up, row.id, row.attempts, error, now)
                 self._report(Outcome(row.message, row.channel, row.attempts, None, error))
                 continue
-            pending = _Pending(url, row.channel, row.message, row.attempts, row.id)
+            pending = Prepared(url, row.channel, row.message, row.attempts, row.id)
             delay = (row.next_attempt_at - now).total_seconds()
             if delay > 0:
                 self._later(delay, pending)
@@ -226,8 +245,9 @@ class Notifier:
         if self._client is not None:
             self._client.close()
 
-    def _keep(self, pendings: list[_Pending]) -> list[_Pending]:
-        """``pendings`` with their rows in the outbox; as they are when it cannot be written."""
+    def _keep(self, pendings: list[Prepared], conn: Connection | None) -> list[Prepared]:
+        """``pendings`` with their rows in the outbox; as they are when it cannot be written
+        (outside an evaluation's transaction)."""
         if self._outbox is None or not pendings:
             return pendings
         now = self._clock()
@@ -235,14 +255,18 @@ class Notifier:
             (p.channel, channels.target_of(p.url), channels.scheme_of(p.url), p.message)
             for p in pendings
         ]
-        try:
-            ids = self._outbox.add(entries, now, now + timedelta(seconds=LEASE_S))
-        except Exception:  # sending goes on from memory
-            log.exception("notifications not kept in the outbox", count=len(pendings))
-            return pendings
+        until = now + timedelta(seconds=LEASE_S)
+        if conn is not None:
+            ids = self._outbox.add(entries, now, until, conn)
+        else:
+            try:
+                ids = self._outbox.add(entries, now, until)
+            except Exception:  # sending goes on from memory
+                log.exception("notifications not kept in the outbox", count=len(pendings))
+                return pendings
         return [replace(p, id=i) for p, i in zip(pendings, ids, strict=True)]
 
-    def _submit(self, pending: _Pending) -> None:
+    def _submit(self, pending: Prepared) -> None:
         with self._lock:
             if not self._closed:
                 token = object()
@@ -298,7 +322,7 @@ class Notifier:
             )
         self._later(delay, replace(pending, attempt=attempt + 1))
 
-    def _later(self, delay_s: float, pending: _Pending) -> None:
+    def _later(self, delay_s: float, pending: Prepared) -> None:
         token = object()
         timer = threading.Timer(delay_s, self._retry, (token,))
         timer.daemon = True
@@ -317,7 +341,7 @@ class Notifier:
         if pending is not None:
             self._submit(pending)
 
-    def _set_aside(self, waiting: Sequence[_Pending]) -> None:
+    def _set_aside(self, waiting: Sequence[Prepared]) -> None:
         """Messages the closed notifier will not send: released in the outbox for the next
         start, or (not kept there) reported given up."""
         kept = [p.id for p in waiting if p.id is not None]
@@ -328,7 +352,7 @@ class Notifier:
             if pending.id is None:
                 self._abandon(pending)
 
-    def _abandon(self, pending: _Pending) -> None:
+    def _abandon(self, pending: Prepared) -> None:
         waited = "its retry" if pending.attempt else "its turn"
         error = f"given up: controltower stopped while it waited for {waited}"
         keys = [n.key for n in pending.message.notifications]

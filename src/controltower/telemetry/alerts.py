@@ -20,7 +20,7 @@ Silences and acknowledgements then decide which notifications are sent
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from fnmatch import fnmatchcase
 
@@ -138,15 +138,25 @@ def evaluate(
     return notifications
 
 
+Decided = Callable[[Connection, Decision], object]
+
+
 def evaluate_store(
-    engine: Engine, settings: Settings, now: datetime | None = None
+    engine: Engine, settings: Settings, now: datetime | None = None, then: Decided | None = None
 ) -> list[Notification]:
     """Evaluate the alert rules on the problems active now; the notifications to send."""
-    return evaluate_decision(engine, settings, now).send
+    return evaluate_decision(engine, settings, now, then).send
 
 
-def evaluate_decision(engine: Engine, settings: Settings, now: datetime | None = None) -> Decision:
-    """Evaluate the alert rules now; the notifications to send, and those held back and why."""
+def evaluate_decision(
+    engine: Engine, settings: Settings, now: datetime | None = None, then: Decided | None = None
+) -> Decision:
+    """Evaluate the alert rules now; the notifications to send, and those held back and why.
+
+    ``then`` runs with the decision inside the evaluation's transaction, before it commits:
+    what it writes (the messages owed, ``telemetry.notification_outbox``) commits with the
+    alerts, or neither does.
+    """
     now = now or datetime.now(UTC)
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
@@ -166,4 +176,7 @@ def evaluate_decision(engine: Engine, settings: Settings, now: datetime | None =
             anomalies=settings.anomaly.enabled,
             extra=metrics,
         )
-        return decide(conn, evaluate(conn, found, settings.alerts.rules, now), now)
+        decision = decide(conn, evaluate(conn, found, settings.alerts.rules, now), now)
+        if then is not None:
+            then(conn, decision)
+        return decision

@@ -41,28 +41,31 @@ class StoredOutbox:
         entries: Sequence[tuple[str, str, str, Message]],
         now: datetime,
         claimed_until: datetime,
+        conn: Connection | None = None,
     ) -> list[int]:
         """Keep each (channel, target, scheme, message), due now and claimed until
-        ``claimed_until``; their ids."""
+        ``claimed_until``, in the transaction of ``conn`` if given; their ids."""
+        if conn is None:
+            with self._engine.begin() as own:
+                return self.add(entries, now, claimed_until, own)
         ids: list[int] = []
-        with self._engine.begin() as conn:
-            for channel, target, scheme, message in entries:
-                result = conn.execute(
-                    insert(outbox_t).values(
-                        channel=channel[:64],
-                        target=target,
-                        scheme=scheme[:32],
-                        message=message_document(message),
-                        state=PENDING,
-                        attempts=0,
-                        next_attempt_at=now,
-                        created_at=now,
-                        claimed_until=claimed_until,
-                    )
+        for channel, target, scheme, message in entries:
+            result = conn.execute(
+                insert(outbox_t).values(
+                    channel=channel[:64],
+                    target=target,
+                    scheme=scheme[:32],
+                    message=message_document(message),
+                    state=PENDING,
+                    attempts=0,
+                    next_attempt_at=now,
+                    created_at=now,
+                    claimed_until=claimed_until,
                 )
-                key = result.inserted_primary_key
-                assert key is not None  # an insert of one row has its key
-                ids.append(int(key[0]))
+            )
+            key = result.inserted_primary_key
+            assert key is not None  # an insert of one row has its key
+            ids.append(int(key[0]))
         return ids
 
     def failed(

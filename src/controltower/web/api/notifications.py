@@ -7,7 +7,7 @@ from datetime import datetime
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
-from controltower.telemetry import notification_log
+from controltower.telemetry import notification_log, notification_outbox
 from controltower.web.deps import ConnectionDep
 
 router = APIRouter(prefix="/api/v1", tags=["alerts"])
@@ -30,13 +30,16 @@ class NotificationPublic(BaseModel):
 
 
 class NotificationsPublic(BaseModel):
-    """Latency over the window (fact arriving to the receiver accepting) and the latest rows."""
+    """Latency over the window (fact arriving to the receiver accepting) and the latest rows;
+    ``pending``: messages still owed (waiting for their first attempt or a retry), whenever
+    they were raised."""
 
     hours: float
     since: datetime
     notifications: int
     sent: int
     failed: int
+    pending: int
     latency_p50_s: float | None
     latency_p95_s: float | None
     latency_max_s: float | None
@@ -49,7 +52,8 @@ def get_notifications(
     hours: float = Query(default=24.0, gt=0, le=24 * 90, description="The window, in hours."),
     limit: int = Query(default=50, ge=0, le=1000, description="How many recent rows to list."),
 ) -> NotificationsPublic:
-    """Notifications recorded in the window: counts, p50/p95 latency, and the latest ones."""
+    """Notifications recorded in the window: counts, p50/p95 latency, and the latest ones;
+    and how many are still owed."""
     summary = notification_log.summary(conn, hours)
     rows = notification_log.recent(conn, limit)
     return NotificationsPublic(
@@ -58,6 +62,7 @@ def get_notifications(
         notifications=summary.notifications,
         sent=summary.sent,
         failed=summary.failed,
+        pending=notification_outbox.pending(conn),
         latency_p50_s=summary.latency_p50_s,
         latency_p95_s=summary.latency_p95_s,
         latency_max_s=summary.latency_max_s,
