@@ -10,10 +10,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 
 from controltower.bootstrap import build
+from controltower.cli.context import as_stored
 from controltower.config import JobLogSettings, Settings
 from controltower.ingest.history import parse_record
 from controltower.ingest.joblogs import wanted
-from controltower.ingest.reconcile import stored_attempts
+from controltower.ingest.reconcile import repositories_to_reconcile, stored_attempts
 from controltower.ingest.transfer import export_runs
 from controltower.store import queries, schema
 from controltower.store.queries import RunSelection, stored_repository
@@ -134,3 +135,19 @@ def test_the_api_and_the_pages_take_a_repository_in_any_case(settings: Settings)
     assert run_page.status_code == 200
     assert STORED in run_page.text
     assert unknown.status_code == 404
+
+
+def test_commands_name_repositories_as_stored(engine: Engine) -> None:
+    """``--repo`` of backfill, reconcile and fetch-logs, and the configured repositories, are
+    taken as stored (checkpoints and runs then go to the one repository), each once; a
+    repository not stored yet is taken as given."""
+    _load(engine, [_run(1, 0)])
+    given = ["octo-org/APP_JS", "Octo-Org/App_JS", "octo-org/new"]
+    assert as_stored(engine, given) == [STORED, "octo-org/new"]
+    assert as_stored(engine, None) == []
+    configured = ["OCTO-ORG/app_js", "octo-org/new", "Octo-Org/App_JS"]
+    settings = Settings(github={"repositories": configured})
+    assert repositories_to_reconcile(engine, settings, T0 - timedelta(days=1)) == [
+        STORED,
+        "octo-org/new",
+    ]

@@ -69,6 +69,19 @@ def known_repository(conn: Connection, name: str) -> str:
     return stored
 
 
+def as_stored(engine: Engine, names: list[str] | None) -> list[str]:
+    """``names`` as the repositories are stored (any case, as GitHub takes them), each once; a
+    repository not stored yet as given (a backfill may be its first)."""
+    from controltower.store.engine import reading
+    from controltower.store.queries import stored_repository
+
+    if not names:
+        return []
+    with engine.connect() as conn:
+        found = [stored_repository(reading(conn), name) or name for name in names]
+    return list(dict.fromkeys(found))
+
+
 PIPED_WIDTH = 1000
 """Columns of a console that is not a terminal: wide enough that a table's row stays one line."""
 

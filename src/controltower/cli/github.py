@@ -12,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from controltower.cli.context import (
     DATE_FORMATS,
+    as_stored,
     configured,
     database,
     output_console,
@@ -101,7 +102,7 @@ def backfill_command(
         report = backfill(
             engine,
             settings.github,
-            repositories=repo or [],
+            repositories=as_stored(engine, repo),
             org=org,
             since=start,
             until=end,
@@ -142,7 +143,7 @@ def reconcile_command(
 
     settings = configured(ctx)
     with database(settings, migrate=True) as engine:
-        results = reconcile(engine, settings, repositories=repo or None)
+        results = reconcile(engine, settings, repositories=as_stored(engine, repo) or None)
     if json_output:
         print_json([vars_of(r) for r in results])
         return
@@ -176,7 +177,7 @@ def fetch_logs_command(
 
     settings = configured(ctx)
     with database(settings, migrate=True) as engine:
-        report = fetch_logs(engine, settings, repositories=repo or None)
+        report = fetch_logs(engine, settings, repositories=as_stored(engine, repo) or None)
     if json_output:
         print_json(vars(report))
         return

@@ -27,7 +27,7 @@ from controltower.ingest.backfill import BackfillReport, RepositoryBackfill
 from controltower.ingest.gaps import StoredAttempt, find_gaps
 from controltower.integrations.github import GitHubClient
 from controltower.store.engine import reading
-from controltower.store.queries import repository_named
+from controltower.store.queries import repository_named, stored_repository
 from controltower.store.tables import Job, Reconciliation, Repository, WorkflowRun, table_of
 
 log = structlog.get_logger(__name__)
@@ -58,16 +58,19 @@ def window(settings: Settings, now: datetime) -> tuple[datetime, datetime]:
 
 
 def repositories_to_reconcile(engine: Engine, settings: Settings, since: datetime) -> list[str]:
-    """Configured repositories, and those webhooks delivered runs for since ``since``."""
-    with engine.connect() as conn:
-        seen = reading(conn).execute(
+    """Configured repositories, and those webhooks delivered runs for since ``since``; one
+    configured in another case than stored (``Pallets/Flask``) is the stored one."""
+    with engine.connect() as raw:
+        conn = reading(raw)
+        seen = conn.execute(
             select(repos_t.c.full_name)
             .join(runs_t, runs_t.c.repository_id == repos_t.c.id)
             .where(runs_t.c.source == "webhook", runs_t.c.created_at >= since)
             .distinct()
         )
         names = {name for (name,) in seen}
-    return sorted(names | set(settings.github.repositories))
+        names.update(stored_repository(conn, name) or name for name in settings.github.repositories)
+    return sorted(names)
 
 
 def stored_attempts(
