@@ -123,6 +123,7 @@ def test_an_unknown_repository_is_a_usage_error_naming_it(
         (["backfill"], "--repo OWNER/NAME"),
         (["backfill", "--repo", "octo"], "expected OWNER/NAME"),
         (["db", "upgrade", "nope"], "cannot upgrade to 'nope'"),
+        (["alerts", "silence", "--reason", "x", "--until", "tomorrow"], "--until 'tomorrow'"),
     ],
 )
 def test_usage_mistakes_are_usage_errors(

@@ -52,7 +52,7 @@ def _refusing(action: Callable[[], T]) -> T:
     try:
         return action()
     except (InvalidSilence, InvalidAcknowledgement) as exc:
-        typer.secho(f"error: {exc}", err=True, fg="red")
+        typer.secho(f"usage error: {exc}", err=True, fg="red")
         raise typer.Exit(2) from exc
 
 
