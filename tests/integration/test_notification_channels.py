@@ -403,6 +403,35 @@ def test_a_resumed_retry_waits_for_its_time_and_is_held_by_one_process(
     assert slack.attempts == 2
 
 
+def test_a_message_another_process_took_up_is_not_sent_twice(
+    sqlite_engine: Engine, tmp_path: Path, opened: list[Receiver]
+) -> None:
+    """Its claim lapsed (the process stalled), another notifier takes the message up and
+    delivers it; when the first one's retry comes, it sees it no longer holds the message
+    and sends nothing."""
+    slack = SlackReceiver(failing_first(1, Answer(503)))
+    opened.append(slack)
+    settings = _settings(tmp_path, channels={"slack": [slack.url()]}, backoff_base_s=1.0)
+    stalled = _notifier(settings, sqlite_engine)
+    other = _notifier(settings, sqlite_engine, clock=_ahead(5))
+    try:
+        stalled.deliver(_failing("org/a", "build", "warning"))
+        assert wait_until(lambda: [r.attempts for r in _kept(sqlite_engine)] == [1])
+        (row,) = _kept(sqlite_engine)
+        with sqlite_engine.begin() as conn:  # the first process's claim lapses
+            lapsed = datetime.now(UTC) - timedelta(seconds=1)
+            conn.execute(update(outbox_t).values(claimed_until=lapsed))
+        assert other.resume() == 1
+        assert wait_until(lambda: _kept(sqlite_engine)[0].state == "delivered")
+        assert wait_until(lambda: row.id not in stalled._held)  # its retry came and went
+    finally:
+        stalled.close()
+        other.close()
+    assert slack.attempts == 2
+    assert len(slack.accepted) == 1
+    assert [r.attempts for r in _logged(sqlite_engine)] == [2]
+
+
 def test_a_resumed_message_whose_url_is_gone_is_given_up_visibly(
     sqlite_engine: Engine, tmp_path: Path, opened: list[Receiver]
 ) -> None:

@@ -19,8 +19,11 @@ attempts made and when the next is due, and marked delivered or given up
 when it ends. Closing the notifier (the process stopping) releases what is
 still waiting, and ``resume`` (at start, by ``warm``, and now and then as
 evaluations hand over notifications) takes up every message no running
-process holds, at its next attempt's time: a restart loses no retry. A
-message whose channel no longer has its URL is given up. When the outbox
+process holds, at its next attempt's time: a restart loses no retry. Before
+each attempt the notifier renews its claim on the message (``Outbox.take``)
+and sends only while it still holds it, so a message another process took
+up (this one having stalled past its claim) is not sent twice. A message
+whose channel no longer has its URL is given up. When the outbox
 cannot be written, the message is still sent from memory (and, if the
 process stops first, reported given up): keeping it never blocks sending.
 
@@ -116,6 +119,9 @@ class Outbox(Protocol):
     def release(self, ids: Sequence[int]) -> None:
         """Free the claims on ``ids``: another start resumes them."""
 
+    def take(self, id_: int, claimed_until: datetime) -> bool:
+        """Whether this process still holds ``id_``, renewing its claim until then."""
+
     def claim(self, now: datetime, lease_s: float) -> list[Owed]:
         """Claim every pending message no process holds."""
 
@@ -153,6 +159,7 @@ class Notifier:
         self._timers: dict[object, threading.Timer] = {}
         self._closed = False
         self._resumed_at: datetime | None = None
+        self._held: set[int] = set()  # outbox rows this notifier is sending or waiting on
 
     def deliver(self, notification: Notification) -> None:
         """Send ``notification`` in the background to every URL of its severity's route."""
@@ -197,6 +204,10 @@ class Notifier:
             log.exception("notifications not resumed")
             return 0
         for row in owed:
+            with self._lock:
+                mine = row.id in self._held  # still waiting for its turn here
+            if mine:
+                continue
             url = self._url_of(row.channel, row.target)
             if url is None:
                 error = f"given up: channel {row.channel} no longer has this URL"
@@ -271,6 +282,8 @@ class Notifier:
             if not self._closed:
                 token = object()
                 self._pending[token] = pending
+                if pending.id is not None:
+                    self._held.add(pending.id)
                 self._pool(pending.url).submit(self._attempt, token)
                 return
         self._set_aside([pending])
@@ -287,6 +300,18 @@ class Notifier:
         with self._lock:
             pending = self._pending.pop(token, None)
         if pending is None:  # set aside by close() before it started
+            return
+        try:
+            self._send(pending)
+        finally:
+            if pending.id is not None:
+                with self._lock:
+                    if not any(p.id == pending.id for p in self._pending.values()):
+                        self._held.discard(pending.id)
+
+    def _send(self, pending: Prepared) -> None:
+        if pending.id is not None and self._outbox is not None and not self._still_held(pending):
+            log.info("notification taken up by another process", channel=pending.channel)
             return
         url, message, attempt, channel = (
             pending.url,
@@ -329,6 +354,8 @@ class Notifier:
         with self._lock:
             if not self._closed:
                 self._pending[token] = pending
+                if pending.id is not None:
+                    self._held.add(pending.id)
                 self._timers[token] = timer
                 timer.start()
                 return
@@ -370,6 +397,18 @@ class Notifier:
         """The URL of ``channel`` whose digest is ``target``, if it still has it."""
         urls = self.settings.channels.get(channel, [])
         return next((url for url in urls if channels.target_of(url) == target), None)
+
+    def _still_held(self, pending: Prepared) -> bool:
+        """Whether this process still holds ``pending``'s row (renewing its claim); when the
+        outbox cannot say, it is sent: a message twice beats a message lost."""
+        assert self._outbox is not None
+        assert pending.id is not None
+        until = self._clock() + timedelta(seconds=LEASE_S)
+        try:
+            return self._outbox.take(pending.id, until)
+        except Exception:  # the outbox unreadable now
+            log.exception("notification claim not renewed", channel=pending.channel)
+            return True
 
     def _store(self, write: Callable[..., object], *args: object) -> None:
         try:

@@ -567,8 +567,9 @@ class NotificationOutbox(Base):
     message as it is sent (``alert_messages.message_document``). ``state`` is
     ``pending`` until ``delivered`` or ``given-up``; ``attempts`` made so far,
     the next at ``next_attempt_at``; ``last_attempt_at`` and ``error`` tell
-    how the latest went. ``claimed_until``: the process sending it owns it
-    until then (null: free to resume at once).
+    how the latest went. ``claimed_by`` is the process sending it, which holds
+    it until ``claimed_until`` (null: free to resume at once); it sends an
+    attempt only while it still holds it.
     """
 
     __tablename__ = "notification_outbox"
@@ -590,6 +591,7 @@ class NotificationOutbox(Base):
     created_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
     claimed_until: Mapped[datetime | None]
+    claimed_by: Mapped[str | None] = mapped_column(String(32))
 
 
 class CapabilityChange(Base):

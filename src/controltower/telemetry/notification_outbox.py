@@ -7,7 +7,9 @@ process sending it until a while after its next attempt is due
 (``claimed_until``); closing a notifier releases its claims (``release``), and
 ``claim`` hands a process every pending message no live process holds, so a
 restart (or another worker, once a dead one's claims lapse) resumes the
-retries where they stood.
+retries where they stood. Before each attempt the sending process renews its
+claim (``take``), and sends only if it still holds the message: once another
+process has taken it up, only that one sends it.
 
 ``channel_states`` is what health reads: per configured channel URL, how its
 latest attempt went, so a failure counts until a later delivery to that
@@ -16,6 +18,7 @@ channel succeeds, and no longer.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -31,10 +34,11 @@ PENDING, DELIVERED, GIVEN_UP = "pending", "delivered", "given-up"
 
 
 class StoredOutbox:
-    """The outbox in the database of ``engine``."""
+    """The outbox in the database of ``engine``, as one process (``owner``) uses it."""
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        self.owner = uuid.uuid4().hex
 
     def add(
         self,
@@ -61,6 +65,7 @@ class StoredOutbox:
                     next_attempt_at=now,
                     created_at=now,
                     claimed_until=claimed_until,
+                    claimed_by=self.owner,
                 )
             )
             key = result.inserted_primary_key
@@ -96,14 +101,34 @@ class StoredOutbox:
         self._finish(id_, GIVEN_UP, attempts, error, at)
 
     def release(self, ids: Sequence[int]) -> None:
-        """Free the claims on ``ids`` (still pending): the next process to start resumes them."""
+        """Free this process's claims on ``ids`` (still pending): the next process to start
+        resumes them."""
         if ids:
             with self._engine.begin() as conn:
                 conn.execute(
                     update(outbox_t)
-                    .where(outbox_t.c.id.in_(list(ids)), outbox_t.c.state == PENDING)
-                    .values(claimed_until=None)
+                    .where(
+                        outbox_t.c.id.in_(list(ids)),
+                        outbox_t.c.state == PENDING,
+                        outbox_t.c.claimed_by == self.owner,
+                    )
+                    .values(claimed_until=None, claimed_by=None)
                 )
+
+    def take(self, id_: int, claimed_until: datetime) -> bool:
+        """Whether this process still holds ``id_`` (pending), now until ``claimed_until``:
+        false once another process has taken it up, which then sends it instead."""
+        with self._engine.begin() as conn:
+            taken = conn.execute(
+                update(outbox_t)
+                .where(
+                    outbox_t.c.id == id_,
+                    outbox_t.c.state == PENDING,
+                    outbox_t.c.claimed_by == self.owner,
+                )
+                .values(claimed_until=claimed_until)
+            ).rowcount
+        return bool(taken == 1)
 
     def claim(self, now: datetime, lease_s: float) -> list[Owed]:
         """Claim every pending message nobody holds (its claim released or lapsed), each until
@@ -119,7 +144,7 @@ class StoredOutbox:
                 taken = conn.execute(
                     update(outbox_t)
                     .where(outbox_t.c.id == row.id, free)
-                    .values(claimed_until=due + timedelta(seconds=lease_s))
+                    .values(claimed_until=due + timedelta(seconds=lease_s), claimed_by=self.owner)
                 ).rowcount
                 if taken == 1:  # not claimed by another process meanwhile
                     owed.append(
@@ -144,6 +169,7 @@ class StoredOutbox:
             finished_at=at,
             next_attempt_at=None,
             claimed_until=None,
+            claimed_by=None,
         )
 
     def _set(self, id_: int, **values: object) -> None:

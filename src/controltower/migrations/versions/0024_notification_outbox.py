@@ -43,6 +43,7 @@ def upgrade() -> None:
         sa.Column("created_at", stamp(), nullable=False),
         sa.Column("finished_at", stamp(), nullable=True),
         sa.Column("claimed_until", stamp(), nullable=True),
+        sa.Column("claimed_by", sa.String(length=32), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_notification_outbox")),
     )
     op.create_index("ix_notification_outbox_state", "notification_outbox", ["state"])
