@@ -124,6 +124,7 @@ def test_the_api_and_the_pages_take_a_repository_in_any_case(settings: Settings)
             page = client.get("/repositories/OCTO-ORG/APP_JS")
             run_page = client.get("/repositories/octo-org/app_js/runs/2")
             unknown = client.get("/repositories/octo-org/nope")
+            spec = client.get("/openapi.json").json()
     finally:
         container.close()
     assert [(r["run_id"], r["repository"]) for r in runs] == [("2", STORED), ("1", STORED)]
@@ -135,6 +136,10 @@ def test_the_api_and_the_pages_take_a_repository_in_any_case(settings: Settings)
     assert run_page.status_code == 200
     assert STORED in run_page.text
     assert unknown.status_code == 404
+    said = [
+        p for p in spec["paths"]["/api/v1/runs"]["get"]["parameters"] if p["name"] == "repository"
+    ]
+    assert "in any case" in said[0]["description"]
 
 
 def test_commands_name_repositories_as_stored(engine: Engine) -> None:

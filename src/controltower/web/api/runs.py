@@ -23,9 +23,11 @@ class IngestPublic(BaseModel):
 def list_runs(
     conn: ConnectionDep,
     limit: int = Query(default=50, ge=1, le=1000),
-    repository: str | None = None,
+    repository: str | None = Query(
+        default=None, description="Only this repository: OWNER/NAME, in any case (as on GitHub)."
+    ),
 ) -> list[queries.RunRow]:
-    """The most recent run attempts, newest first."""
+    """The most recent run attempts, newest first; repositories are named as stored."""
     return queries.recent_runs(conn, limit=limit, repository=repository)
 
 

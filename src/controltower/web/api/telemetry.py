@@ -32,7 +32,9 @@ class WindowParams(BaseModel):
     start: datetime | None = None
     end: datetime | None = None
     days: int = Field(default=30, ge=1, le=3650)
-    repository: str | None = None
+    repository: str | None = Field(
+        default=None, description="Only this repository: OWNER/NAME, in any case (as on GitHub)."
+    )
     workflow: str | None = None
     branch: str | None = None
     event: str | None = None
