@@ -190,19 +190,26 @@ DURATION: dict[str, Callable[[], Any]] = {
     ),
     "200/31/40; ratio features": lambda: DurationModel(trees=BEFORE, shrink=False, trailing=False),
     "100/15/100; ratio features": lambda: DurationModel(trees=NOW, shrink=False, trailing=False),
-    "100/15/100; ratio features; shrink": lambda: DurationModel(trees=NOW, trailing=False),
-    "100/15/100; ratio features; shrink; interval by recent spread": lambda: SpreadScaledInterval(
-        trees=NOW, trailing=False
+    "100/15/100; ratio features; shrink": lambda: DurationModel(
+        trees=NOW, trailing=False, gate=False
     ),
-    "100/15/100; ratio features; shrink; trailing interval": lambda: DurationModel(trees=NOW),
+    "100/15/100; ratio features; shrink; interval by recent spread": lambda: SpreadScaledInterval(
+        trees=NOW, trailing=False, gate=False
+    ),
+    "100/15/100; ratio features; shrink; trailing interval": lambda: DurationModel(
+        trees=NOW, gate=False
+    ),
     "100/15/100; ratio features; shrink; trailing interval around p50": lambda: TrailingAroundModel(
-        trees=NOW
+        trees=NOW, gate=False
     ),
     "100/15/100; ratio and residual-bound features; shrink; trailing interval": lambda: BoundInputs(
-        trees=NOW
+        trees=NOW, gate=False
     ),
     "100/15/100; ratio features; shrink; trailing interval; refit on both slices": lambda: (
-        RefitDuration(trees=NOW)
+        RefitDuration(trees=NOW, gate=False)
+    ),
+    "100/15/100; ratio features; shrink and dead zone; trailing interval": lambda: DurationModel(
+        trees=NOW
     ),
 }
 OUTCOME_COLUMNS = ("f1", "auc", "precision", "recall")

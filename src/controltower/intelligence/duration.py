@@ -5,7 +5,11 @@ five successful runs (``base_dur_median5``), from the features plus the
 other recent durations as log-ratios to that median: scale-free, so one tree
 serves workflows of seconds and of hours alike. The trees learn on the
 fitting slice; on the later validation slice the correction is shrunk by the
-factor (0 to 1.5) that minimises the median absolute percentage error.
+factor (0 to 1.5) and cut by the dead zone (``GATES``: a correction smaller
+than it is none, a larger one loses it) that together minimise the median
+absolute percentage error. On a steady workflow the median of five is hard to
+beat, and a correction of a few percent learnt from other workflows is mostly
+noise there.
 
 The 10-90% interval is the median of five's (``baselines.median_interval``):
 the median scaled by the conformal bounds of the workflow's own recent
@@ -38,6 +42,8 @@ MIN_RUNS = 20
 RATIOS = ("dur_prev", "dur_median20", "dur_wb_prev", "base_dur_prev")
 NAMES = (*FEATURES, *(f"{name}_ratio" for name in RATIOS))
 SHRINKS = tuple(float(s) for s in np.linspace(0.0, 1.5, 31))
+# Dead zones of the correction, in log-ratio (0.02: about 2 %), chosen with the shrink.
+GATES = (0.0, 0.005, 0.01, 0.02, 0.03, 0.05, 0.08)
 COVERAGE = 0.8
 
 
@@ -56,13 +62,16 @@ class DurationModel:
         ratios: bool = True,
         shrink: bool = True,
         trailing: bool = True,
+        gate: bool = True,
     ) -> None:
         self.trees = (trees or Trees()).with_rounds(rounds)
         self.seed, self.threads = seed, threads
         self.ratios, self.choose_shrink, self.trailing = ratios, shrink, trailing
+        self.choose_gate = gate
         self.boosters: list[lgb.Booster] = []
         self.fallback = 60.0
         self.shrink = 1.0
+        self.gate = 0.0
         self.widen = 0.0
 
     def _reference(self, rows: Matrix) -> Vector:
@@ -86,7 +95,7 @@ class DurationModel:
 
     def fit(self, fitting: Labelled, validation: Labelled) -> None:
         """Train the three quantiles; on validation, choose the shrink and the widening."""
-        self.boosters, self.shrink, self.widen = [], 1.0, 0.0
+        self.boosters, self.shrink, self.gate, self.widen = [], 1.0, 0.0, 0.0
         if len(fitting) < MIN_RUNS:
             return
         self.fallback = float(np.median(np.maximum(fitting.targets, MIN_SECONDS)))
@@ -112,8 +121,13 @@ class DurationModel:
         actual = self._log_ratio(validation)
         if self.choose_shrink:
             mid = self._raw_quantiles(validation.rows)[1]
-            errors = [float(np.median(np.abs(np.expm1(s * mid - actual)))) for s in SHRINKS]
-            self.shrink = SHRINKS[int(np.argmin(errors))]
+            gates = GATES if self.choose_gate else (0.0,)
+            choices = [(g, s) for g in gates for s in SHRINKS]
+            errors = [
+                float(np.median(np.abs(np.expm1(_corrected(mid, s, g) - actual))))
+                for g, s in choices
+            ]
+            self.gate, self.shrink = choices[int(np.argmin(errors))]
         low, _, high = self._log_quantiles(validation.rows)
         score = np.maximum(low - actual, actual - high)
         level = min(1.0, math.ceil(COVERAGE * (len(score) + 1)) / len(score))
@@ -127,7 +141,7 @@ class DurationModel:
         if not self.boosters:  # too few runs to learn from: no prediction
             return [np.full(len(rows), np.nan)] * 3
         low, mid, high = self._raw_quantiles(rows)
-        moved = (self.shrink - 1.0) * mid  # the interval moves with the shrunk median
+        moved = _corrected(mid, self.shrink, self.gate) - mid  # the interval moves with p50
         return [low + moved, mid + moved, high + moved]
 
     def predict(self, rows: Matrix) -> Matrix:
@@ -147,7 +161,7 @@ class DurationModel:
         median_interval(rows, reference, out)
 
     def to_dict(self) -> dict[str, Any]:
-        """The three boosters' model text, the shrink and the interval widening."""
+        """The three boosters' model text, the shrink, the dead zone and the widening."""
         return {
             "kind": "duration_model",
             "seed": self.seed,
@@ -156,13 +170,15 @@ class DurationModel:
             "fallback": self.fallback,
             "ratios": self.ratios,
             "shrink": self.shrink,
+            "gate": self.gate,
             "widen": self.widen,
             "trailing": self.trailing,
         }
 
     @classmethod
     def from_dict(cls, saved: dict[str, Any]) -> DurationModel:
-        """The model a ``to_dict`` came from (older versions: no ratios, shrink or trailing)."""
+        """The model a ``to_dict`` came from (older versions: no ratios, shrink, gate or
+        trailing)."""
         model = cls(
             seed=saved["seed"],
             trees=Trees.from_dict(saved),
@@ -172,5 +188,13 @@ class DurationModel:
         model.boosters = [load_booster(text) for text in saved["boosters"]]
         model.fallback = float(saved["fallback"])
         model.shrink = float(saved.get("shrink", 1.0))
+        model.gate = float(saved.get("gate", 0.0))
         model.widen = float(saved["widen"])
         return model
+
+
+def _corrected(correction: Vector, shrink: float, gate: float) -> Vector:
+    """The learned log-ratio correction, shrunk by ``shrink`` and cut by the dead zone ``gate``."""
+    shrunk = shrink * correction
+    out: Vector = np.sign(shrunk) * np.maximum(np.abs(shrunk) - gate, 0.0)
+    return out

@@ -138,6 +138,42 @@ def test_a_correction_that_holds_on_validation_is_kept() -> None:
     assert np.allclose(p50[~changed], 100.0, rtol=0.1)
 
 
+def _two_effects(n: int, seed: int, small: float) -> Labelled:
+    """+50 % with ``files_changed`` (one run in five) and ``small`` with ``base_prev_failed``
+    (one in two), in log-ratio, with 0.5 % noise."""
+    rng = np.random.default_rng(seed)
+    rows = _rows(n, seed)
+    rows[:, INDEX["files_changed"]] = rng.random(n) < 0.2
+    effect = 0.5 * rows[:, INDEX["files_changed"]] + small * rows[:, INDEX["base_prev_failed"]]
+    return Labelled(rows, 100.0 * np.exp(effect + rng.normal(0.0, 0.005, n)))
+
+
+def test_a_small_correction_that_does_not_hold_falls_in_the_dead_zone() -> None:
+    """A +4 % learnt from the fitting slice that the validation slice does not show, beside a
+    +50 % that it does: one shrink cannot drop the first and keep the second; the dead zone
+    chosen with it does, and survives saving and loading."""
+    fitting, validation = _two_effects(1200, 1, 0.04), _two_effects(600, 2, 0.0)
+    model, ungated = DurationModel(trees=SMALL), DurationModel(trees=SMALL, gate=False)
+    model.fit(fitting, validation)
+    ungated.fit(fitting, validation)
+    rows = _two_effects(200, 3, 0.0).rows
+    small = (rows[:, INDEX["files_changed"]] == 0) & (rows[:, INDEX["base_prev_failed"]] == 1)
+    large = rows[:, INDEX["files_changed"]] == 1
+    assert model.gate > 0.0
+    assert ungated.gate == 0.0
+
+    def right(m: DurationModel) -> tuple[bool, bool]:
+        p50 = m.predict(rows)[:, 1]
+        dropped = np.allclose(p50[small], 100.0, rtol=0.01)
+        kept = np.allclose(p50[large], 100.0 * np.exp(0.5), rtol=0.05)
+        return dropped, kept
+
+    assert right(model) == (True, True)
+    assert right(ungated) != (True, True)
+    loaded = DurationModel.from_dict(model.to_dict())
+    assert np.array_equal(loaded.predict(rows), model.predict(rows))
+
+
 def test_versions_saved_before_ratios_and_shrink_load_into_the_same_predictions() -> None:
     """A saved form without the newer keys loads as the plain model it was."""
     fitting, validation = _durations(_rows(400, 1), 0.3), _durations(_rows(200, 2), 0.3)
@@ -146,7 +182,7 @@ def test_versions_saved_before_ratios_and_shrink_load_into_the_same_predictions(
     failure = FailureModel(trees=Trees(30, 31, 40), or_previous=False)
     failure.fit(_failures(_rows(400, 1), 2), _failures(_rows(200, 3), 4))
     old_duration, old_failure = plain.to_dict(), failure.to_dict()
-    for key in ("ratios", "shrink", "trailing", "leaves", "min_leaf"):
+    for key in ("ratios", "shrink", "gate", "trailing", "leaves", "min_leaf"):
         old_duration.pop(key)
     for key in ("or_previous", "leaves", "min_leaf"):
         old_failure.pop(key)
