@@ -27,7 +27,6 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import apprise
 import httpx
 import structlog
 
@@ -40,11 +39,9 @@ NATIVE = frozenset({"pagerduty-events", "slack-webhook"})
 # Per attempt: a receiver slower than this is retried later rather than waited for.
 DEFAULT_TIMEOUT_S = 5.0
 RETRYABLE_4XX = frozenset({408, 429})
-NOTIFY_TYPES = {
-    "critical": apprise.NotifyType.FAILURE,
-    "warning": apprise.NotifyType.WARNING,
-    "info": apprise.NotifyType.INFO,
-}
+# apprise's notify types by severity (its ``NotifyType`` values). apprise itself is loaded
+# only to send: health and the outbox name channels without its plugins.
+NOTIFY_TYPES = {"critical": "failure", "warning": "warning", "info": "info"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,10 +168,14 @@ def retry_after(value: str | None, now: datetime | None = None) -> float | None:
 
 def warm_apprise() -> None:
     """Load apprise's plugins now (its first use in a process takes a second or more)."""
+    import apprise  # noqa: PLC0415 (only to send)
+
     apprise.Apprise().add("json://localhost")
 
 
 def _apprise(url: str, message: Message) -> Sent:
+    import apprise  # noqa: PLC0415 (only to send)
+
     sender = apprise.Apprise()
     if not sender.add(url):
         return Sent(False, permanent=True, error=f"URL not understood ({scheme_of(url)})")
@@ -183,7 +184,7 @@ def _apprise(url: str, message: Message) -> Sent:
             sender.notify(
                 body=message.text,
                 title=message.title,
-                notify_type=NOTIFY_TYPES.get(message.severity, apprise.NotifyType.INFO),
+                notify_type=apprise.NotifyType(NOTIFY_TYPES.get(message.severity, "info")),
             )
         )
     except Exception as exc:  # noqa: BLE001 (a plugin's failure is a failed send, retried)
