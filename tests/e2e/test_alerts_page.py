@@ -157,3 +157,18 @@ def test_with_an_api_token_the_page_asks_for_it_and_sends_it(guarded: Process, p
     assert _alert(guarded, "CI is failing on main")["acknowledged"] is True
     assert page.get_by_label("API token").input_value() == "page-token"  # kept for the tab
     assert page.evaluate(A11Y_PROBLEMS) == []
+
+
+def test_on_a_phone_every_alerts_button_is_in_view(server: Process, page: Page) -> None:
+    """At 375 px a firing alert's row stacks its cells: its buttons wrap within the window
+    instead of sitting at the end of a table scrolled sideways."""
+    page.set_viewport_size({"width": 375, "height": 812})
+    page.goto(f"{server.url}/alerts")
+    firing = page.get_by_role("table", name="Firing (2)")
+    assert firing.evaluate("t => t.scrollWidth <= t.clientWidth")
+    for button in firing.get_by_role("button").all():
+        box = button.bounding_box()
+        assert box is not None
+        assert box["x"] >= 0
+        assert box["x"] + box["width"] <= 375
+    assert page.evaluate(A11Y_PROBLEMS) == []

@@ -390,3 +390,47 @@ def test_a_phone_sized_window_scrolls_tables_not_the_page(
     page.wait_for_load_state("networkidle")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_a_run_reported_unfinished_long_ago_is_not_shown_as_going_on(
+    server: Process, page: Page
+) -> None:
+    """A run GitHub last reported in progress months ago has ended since: the lists and its page
+    say its end is not known, with no duration; the run page has no filters, which select
+    nothing there."""
+    engine = create_engine(server.extra["database_url"])
+    with engine.begin() as conn:
+        newest = conn.execute(
+            select(runs_t.c.id, runs_t.c.run_id, runs_t.c.status, runs_t.c.conclusion)
+            .join(repos_t, repos_t.c.id == runs_t.c.repository_id)
+            .where(repos_t.c.full_name == "collinbarrett/FilterLists")
+            .order_by(runs_t.c.created_at.desc())
+            .limit(1)
+        ).one()
+        conn.execute(
+            runs_t.update()
+            .where(runs_t.c.id == newest.id)
+            .values(status="in_progress", conclusion=None)
+        )
+    try:
+        page.goto(f"{server.url}/repositories/collinbarrett/FilterLists{QUERY}")
+        row = page.get_by_role("table", name="Recent runs").locator("tbody tr").first
+        expect(row.get_by_role("cell").nth(5)).to_have_text("end not known")
+        expect(row.get_by_role("cell").nth(7)).to_have_text("–")
+        row.get_by_role("link", name="run ").click()
+        page.wait_for_url(f"**/runs/{newest.run_id}?days=90*")
+        result = page.get_by_role("region", name="Run").locator(".card").first
+        expect(result).to_contain_text("end not known")
+        expect(result).to_contain_text("GitHub last reported it in progress")
+        assert page.get_by_role("form", name="Filters").count() == 0
+        crumb = page.get_by_role("navigation", name="Breadcrumb").get_by_role("link").last
+        assert str(crumb.get_attribute("href")).endswith("?days=90")  # still carried
+        assert page.errors == []  # type: ignore[attr-defined]
+    finally:
+        with engine.begin() as conn:
+            conn.execute(
+                runs_t.update()
+                .where(runs_t.c.id == newest.id)
+                .values(status=newest.status, conclusion=newest.conclusion)
+            )
+        engine.dispose()

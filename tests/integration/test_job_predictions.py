@@ -49,6 +49,7 @@ from controltower.intelligence.serving import (
 from controltower.intelligence.source import run_pk_of
 from controltower.intelligence.training import Trained, train
 from controltower.store import schema
+from controltower.store.tables import WorkflowRun, table_of
 from controltower.store.writer import FactWriter
 from controltower.web.api.predictions import model_accuracy_problems
 from controltower.web.app import create_app
@@ -56,6 +57,7 @@ from tests.support.paths import DATASETS
 from tests.support.predictions import trained_version
 
 RUNS = 40
+runs_t = table_of(WorkflowRun)
 
 
 @cache
@@ -201,8 +203,13 @@ def test_a_completed_run_whose_jobs_never_arrived_says_its_jobs_are_not_known(
     client: TestClient, engine: Engine, settings: Settings
 ) -> None:
     """Queued: the expected jobs have not run yet; completed with no job stored: not known."""
-    target, _ = _stored(engine, settings)
+    target, pk = _stored(engine, settings)
     base = f"/repositories/{target.repository}/runs/{target.run_id}"
+    with engine.begin() as conn:  # queued a minute ago: queued in the history's past, it ended
+        recent = datetime.now(UTC) - timedelta(minutes=1)
+        conn.execute(
+            runs_t.update().where(runs_t.c.id == pk).values(created_at=recent, started_at=None)
+        )
     table = client.get(base).text.split('aria-label="Job predictions"', 1)[1].split("</table>")[0]
     assert "not run yet" in table
     done = _facts()[-1]

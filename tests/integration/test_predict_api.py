@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -35,7 +36,11 @@ def _client(settings: Settings, **update: Any) -> Iterator[TestClient]:
     container = build(Settings.model_validate({**settings.model_dump(), **update}))
     runs = request_order(small_history())
     store(container.engine, runs[:100])
-    pending = dataclasses.replace(runs[100], status="queued", conclusion=None, completed=None)
+    # queued a minute ago: a run queued in the history's past would have ended long since
+    queued = time.time() - 60
+    pending = dataclasses.replace(
+        runs[100], status="queued", conclusion=None, created=queued, started=None, completed=None
+    )
     store(container.engine, [pending])
     trained, report = trained_version()
     with container.engine.begin() as conn:

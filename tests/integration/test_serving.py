@@ -18,14 +18,14 @@ from controltower.ingest import processing
 from controltower.intelligence import registry
 from controltower.intelligence.explain import risk_factors
 from controltower.intelligence.features import INDEX, featurize
-from controltower.intelligence.records import request_order
+from controltower.intelligence.records import HistoryRun, request_order
 from controltower.intelligence.serving import (
     predict_for_run,
     predict_new_runs,
     predict_row,
     stored_prediction,
 )
-from controltower.intelligence.source import run_pk_of
+from controltower.intelligence.source import run_pk_of, unfinished_runs
 from controltower.store.tables import Delivery, table_of
 from tests.support.paths import EXAMPLES
 from tests.support.predictions import small_history, store, trained_version
@@ -173,6 +173,26 @@ def test_processing_reports_only_unfinished_runs(engine: Engine) -> None:
     with engine.connect() as conn:
         states = conn.execute(select(table_of(Delivery).c.state)).scalars().all()
     assert states == ["processed"]
+
+
+def test_only_runs_that_can_still_be_going_on_are_in_flight(engine: Engine) -> None:
+    """A run GitHub reported unfinished long ago has ended (its end never arrived): it is not
+    in flight, so it is not predicted; one queued an hour ago is."""
+    now = datetime.now(UTC).timestamp()
+    day = 86400.0
+    runs = [
+        HistoryRun("org/app", "1", status="in_progress", created=now - 400 * day),
+        HistoryRun("org/app", "2", status="pending", created=now - 3 * day),
+        HistoryRun("org/app", "3", status="queued", created=now - 3600),
+        HistoryRun("org/app", "4", status="in_progress", created=now - 10 * day),
+        HistoryRun("org/app", "5", status="completed", conclusion="success", created=now - 60),
+    ]
+    store(engine, runs)
+    with engine.connect() as conn:
+        assert unfinished_runs(conn, datetime.now(UTC)) == [
+            ("org/app", "3", 1),
+            ("org/app", "4", 1),
+        ]
 
 
 def _served_by(

@@ -6,6 +6,7 @@ import ipaddress
 import secrets
 import socket
 import sys
+from datetime import UTC, datetime
 from importlib.resources import as_file, files
 from typing import TYPE_CHECKING, Annotated
 
@@ -211,7 +212,8 @@ def demo_command(ctx: typer.Context, host: HostOpt = None, port: PortOpt = None)
 
 
 def _demo_predictions(engine: Engine, settings: Settings) -> str:
-    """Models trained on the sample unless a version is live; runs still in flight predicted."""
+    """Models trained on the sample unless a version is live; runs still in flight predicted
+    (none of the sample's, taken long ago: those GitHub reported unfinished then have ended)."""
     from controltower.intelligence import registry
     from controltower.intelligence.capability import prediction_mode
     from controltower.intelligence.lifecycle import retrain
@@ -226,11 +228,10 @@ def _demo_predictions(engine: Engine, settings: Settings) -> str:
     if live is None:
         live = retrain(engine)
     with engine.connect() as conn:
-        in_flight = unfinished_runs(conn)
+        in_flight = unfinished_runs(conn, datetime.now(UTC))
     predict_new_runs(engine, settings, in_flight)
-    return (
-        f"model version {live.version} live, predictions {mode} ({len(in_flight)} runs in flight)"
-    )
+    flying = f"{len(in_flight)} runs in flight" if in_flight else "no run in flight"
+    return f"model version {live.version} live, predictions {mode} ({flying})"
 
 
 def _demo_anomalies(engine: Engine, settings: Settings) -> str:

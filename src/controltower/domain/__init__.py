@@ -11,18 +11,24 @@ from controltower.domain.facts import (
     StepFact,
 )
 from controltower.domain.status import (
+    END_NOT_KNOWN,
     FAILED_CONCLUSIONS,
+    JOB_TIME_LIMIT,
     Conclusion,
+    could_be_running,
     digest,
     is_failed,
     is_passed,
     outcome,
+    run_result,
     snapshot_key,
     status_rank,
 )
 
 __all__ = [
+    "END_NOT_KNOWN",
     "FAILED_CONCLUSIONS",
+    "JOB_TIME_LIMIT",
     "Conclusion",
     "DeploymentFact",
     "DeploymentStatusFact",
@@ -32,10 +38,12 @@ __all__ = [
     "PushFact",
     "RunFact",
     "StepFact",
+    "could_be_running",
     "digest",
     "is_failed",
     "is_passed",
     "outcome",
+    "run_result",
     "snapshot_key",
     "status_rank",
 ]

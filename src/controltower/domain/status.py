@@ -14,7 +14,7 @@ back to in progress.
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -49,6 +49,50 @@ _RANK = {
     "in_progress": 2,
     "completed": 3,
 }
+
+
+RUN_TIME_LIMIT = timedelta(days=35)
+"""The longest a workflow run lasts: GitHub cancels one still going after 35 days."""
+JOB_TIME_LIMIT = timedelta(days=5)
+"""The longest a job runs: GitHub ends one after 6 hours on its runners, 5 days on others."""
+QUEUE_TIME_LIMIT = timedelta(hours=24)
+"""The longest a run waits to start: GitHub cancels one queued for more than 24 hours."""
+NOT_STARTED = frozenset({"requested", "pending", "queued"})
+END_NOT_KNOWN = "end not known"
+"""The result of a run GitHub reported unfinished that cannot be going on any more: its
+end (completed, cancelled by GitHub's limits, ...) never arrived."""
+
+
+def could_be_running(status: str | None, since: datetime | None, now: datetime) -> bool:
+    """Whether a run GitHub last reported with ``status`` can still be going on at ``now``.
+
+    ``since`` is when the run (its attempt) was created or started. A completed run is
+    not; one not started yet only within ``QUEUE_TIME_LIMIT`` of ``since``; one waiting
+    (for an environment's approval) or in progress only within ``RUN_TIME_LIMIT``. An
+    unfinished run without a time could be. A run outside these limits was ended by
+    GitHub, but its end never arrived: it is shown as ``END_NOT_KNOWN``, neither counted
+    in flight nor predicted.
+    """
+    if status == "completed":
+        return False
+    if since is None:
+        return True
+    if since.tzinfo is None:
+        since = since.replace(tzinfo=UTC)
+    limit = QUEUE_TIME_LIMIT if status in NOT_STARTED else RUN_TIME_LIMIT
+    return now - since <= limit
+
+
+def run_result(
+    status: str | None, conclusion: str | None, since: datetime | None, now: datetime
+) -> str:
+    """A run's result in a word: its conclusion, else its status while it can be going on,
+    else ``END_NOT_KNOWN``."""
+    if conclusion:
+        return conclusion
+    if status == "completed" or could_be_running(status, since, now):
+        return status or "–"
+    return END_NOT_KNOWN
 
 
 def status_rank(status: str | None) -> int:

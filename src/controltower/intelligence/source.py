@@ -6,8 +6,9 @@ from collections.abc import Collection, Iterator
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Select, bindparam, or_, select
+from sqlalchemy import Connection, Engine, Select, bindparam, func, or_, select
 
+from controltower.domain import could_be_running
 from controltower.intelligence.records import HistoryRun
 from controltower.store.tables import Repository, Workflow, WorkflowRun, table_of
 
@@ -165,12 +166,19 @@ def run_pk_of(conn: Connection, repository: str, run_id: str, attempt: int) -> i
     return pk
 
 
-def unfinished_runs(conn: Connection) -> list[tuple[str, str, int]]:
-    """Repository, run id and attempt of every stored run attempt not completed yet."""
+def unfinished_runs(conn: Connection, now: datetime) -> list[tuple[str, str, int]]:
+    """Repository, run id and attempt of every stored run attempt that can still be going on
+    at ``now`` (``domain.could_be_running``): not one GitHub reported unfinished long ago."""
     rows = conn.execute(
-        select(repos_t.c.full_name, runs_t.c.run_id, runs_t.c.attempt)
+        select(
+            repos_t.c.full_name,
+            runs_t.c.run_id,
+            runs_t.c.attempt,
+            runs_t.c.status,
+            func.coalesce(runs_t.c.started_at, runs_t.c.created_at),
+        )
         .join(repos_t, repos_t.c.id == runs_t.c.repository_id)
         .where(runs_t.c.status != "completed")
         .order_by(runs_t.c.id)
     )
-    return [(str(r[0]), str(r[1]), int(r[2])) for r in rows]
+    return [(str(r[0]), str(r[1]), int(r[2])) for r in rows if could_be_running(r[3], r[4], now)]

@@ -33,7 +33,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, func, select, true
 
 from controltower.domain import is_failed
-from controltower.domain.status import FAILED_CONCLUSIONS, Conclusion
+from controltower.domain.status import FAILED_CONCLUSIONS, Conclusion, run_result
 from controltower.store import queries
 from controltower.store.anomalies import StoredAnomaly, active_anomalies
 from controltower.store.tables import Delivery, table_of
@@ -359,6 +359,7 @@ def feed(conn: Connection, filters: Filters, limit: int = 25) -> list[Event]:
             runs_t.c.branch,
             runs_t.c.status,
             runs_t.c.conclusion,
+            func.coalesce(runs_t.c.started_at, runs_t.c.created_at).label("since"),
             finished.label("at"),
         )
         .join(repos_t, repos_t.c.id == runs_t.c.repository_id)
@@ -367,12 +368,13 @@ def feed(conn: Connection, filters: Filters, limit: int = 25) -> list[Event]:
         .order_by(runs_t.c.created_at.desc())
         .limit(limit)
     )
+    now = datetime.now(UTC)
     for r in runs:
         if r.at is None:
             continue
         number = r.run_number or r.run_id
         again = f" (attempt {r.attempt})" if r.attempt > 1 else ""
-        outcome = r.conclusion or r.status
+        outcome = run_result(r.status, r.conclusion, r.since, now)
         events.append(
             Event(
                 r.at,

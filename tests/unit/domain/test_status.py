@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from controltower.domain import is_failed, is_passed, snapshot_key
+from controltower.domain import (
+    END_NOT_KNOWN,
+    could_be_running,
+    is_failed,
+    is_passed,
+    run_result,
+    snapshot_key,
+)
 
 T1 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 T2 = datetime(2026, 1, 1, 12, 5, tzinfo=UTC)
@@ -43,3 +50,36 @@ def test_failed_and_passed_follow_the_format_rules(
 ) -> None:
     """failure, timed_out and startup_failure fail; success passes; the rest are neither."""
     assert (is_failed(conclusion), is_passed(conclusion)) == (failed, passed)
+
+
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("status", "age", "running"),
+    [
+        ("queued", timedelta(hours=23), True),
+        ("queued", timedelta(hours=25), False),  # GitHub cancels a run queued over a day
+        ("pending", timedelta(days=2), False),
+        ("waiting", timedelta(days=20), True),  # an environment's approval waits up to 30 days
+        ("in_progress", timedelta(days=34), True),
+        ("in_progress", timedelta(days=36), False),  # no run lasts past 35 days
+        ("in_progress", timedelta(days=400), False),
+        ("completed", timedelta(0), False),
+        ("in_progress", None, True),  # without a time, nothing says it ended
+    ],
+)
+def test_a_run_reported_unfinished_long_ago_cannot_be_going_on(
+    status: str, age: timedelta | None, running: bool
+) -> None:
+    """GitHub's time limits end a run: past them, it is not running whatever it last said."""
+    since = None if age is None else NOW - age
+    assert could_be_running(status, since, NOW) is running
+
+
+def test_a_runs_result_is_its_conclusion_its_status_or_end_not_known() -> None:
+    """Finished: its conclusion; unfinished: its status while it can last, then no end known."""
+    old = NOW - timedelta(days=450)
+    assert run_result("completed", "failure", old, NOW) == "failure"
+    assert run_result("in_progress", None, NOW - timedelta(hours=1), NOW) == "in_progress"
+    assert run_result("pending", None, old.replace(tzinfo=None), NOW) == END_NOT_KNOWN

@@ -14,7 +14,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy import Connection
 
-from controltower.domain import is_failed
+from controltower.domain import JOB_TIME_LIMIT, is_failed
 from controltower.ingest import joblogs
 from controltower.intelligence.job_serving import job_comparisons
 from controltower.intelligence.serving import shown_prediction, shows_now
@@ -30,9 +30,6 @@ from controltower.web.pages.trends import marked_trends
 router = APIRouter(tags=["pages"], include_in_schema=False)
 OUTCOME_COLOURS = {"success": "#1a7f37", "failure": "#cf222e", "cancelled": "#8c959f"}
 
-
-JOB_TIME_LIMIT = timedelta(days=5)
-"""The longest a job runs: GitHub ends one after 6 hours on its runners, 5 days on others."""
 
 Bar = tuple[str, datetime | None, datetime | None, str, str | None]
 

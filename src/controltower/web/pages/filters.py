@@ -3,11 +3,13 @@
 Filters (days, branch, event) live in the query string and every link on a
 page carries them, so a view can be shared and drilling down keeps them.
 The Jinja2 templates object is built here once, with the number formats
-(``pct``, ``prob``, ``delta``, ``mins``, ``secs``) as template globals.
+(``pct``, ``prob``, ``delta``, ``mins``, ``secs``) and a run's result in a word
+(``result``) as template globals.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from importlib.resources import files
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -18,6 +20,7 @@ from fastapi.templating import Jinja2Templates
 from pydantic import BeforeValidator
 from sqlalchemy import Connection
 
+from controltower.domain import END_NOT_KNOWN, run_result
 from controltower.intelligence.selection import PREDICTOR_WORDS
 from controltower.telemetry import service
 from controltower.telemetry.activity import duration_words
@@ -57,6 +60,14 @@ def mins(seconds: float | None) -> str:
 def duration(seconds: float | None) -> str:
     """Seconds in the largest unit that fits (days, hours, minutes or seconds)."""
     return "–" if seconds is None else duration_words(seconds)
+
+
+def result(run: Any) -> str:
+    """A listed run's result: its conclusion, its status while it can be going on, else
+    "end not known" (``domain.run_result``); ``run`` has ``status``, ``conclusion`` and
+    ``created_at`` (and ``started_at`` where it is known)."""
+    since = getattr(run, "started_at", None) or run.created_at
+    return run_result(run.status, run.conclusion, since, datetime.now(UTC))
 
 
 class PageFilters:
@@ -137,5 +148,12 @@ def render(
 PREDICTORS = PREDICTOR_WORDS
 
 templates.env.globals.update(
-    pct=pct, prob=prob, delta=delta, mins=mins, secs=duration, predictor=PREDICTORS.get
+    pct=pct,
+    prob=prob,
+    delta=delta,
+    mins=mins,
+    secs=duration,
+    predictor=PREDICTORS.get,
+    result=result,
+    END_NOT_KNOWN=END_NOT_KNOWN,
 )
