@@ -10,12 +10,12 @@ colour is never the only cue.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from controltower.store.anomalies import StoredAnomaly
 from controltower.telemetry.activity import anomaly_words
-from controltower.telemetry.metrics import GroupMetrics
+from controltower.telemetry.metrics import GroupMetrics, Window
 
 SEVERITY_COLOURS = {"critical": "#cf222e", "warning": "#bf8700", "info": "#0969da"}
 # The chart each metric's anomalies are marked on.
@@ -26,10 +26,17 @@ CHART_METRICS = {
 }
 
 
-def trend_charts(days: list[GroupMetrics]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Success rate and duration (p50, p95) by day."""
+def trend_charts(
+    days: list[GroupMetrics], window: Window | None = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Success rate and duration (p50, p95) by day, over the whole ``window`` when given.
+
+    The axis spans the window, not only the days with runs: runs that stopped (a workflow no
+    longer built) show as the empty end they are, and the pages' charts share one axis.
+    """
     x = [d.group for d in days]
-    success = {
+    axis: dict[str, Any] = {"type": "date", "range": window_range(window)} if window else {}
+    success: dict[str, Any] = {
         "data": [
             {
                 "type": "scatter",
@@ -39,19 +46,27 @@ def trend_charts(days: list[GroupMetrics]) -> tuple[dict[str, Any], dict[str, An
                 "y": [d.current.success_rate for d in days],
             }
         ],
-        "layout": {"yaxis": {"tickformat": ".0%", "range": [0, 1.05]}},
+        "layout": {"yaxis": {"tickformat": ".0%", "range": [0, 1.05]}, "xaxis": dict(axis)},
     }
     p50 = [minutes(d.current.duration_p50) for d in days]
     p95 = [minutes(d.current.duration_p95) for d in days]
-    duration = {
+    duration: dict[str, Any] = {
         "data": [
             {"type": "scatter", "mode": "lines", "name": "p50", "x": x, "y": p50},
             {"type": "scatter", "mode": "lines", "name": "p95", "x": x, "y": p95},
         ],
-        "layout": {"yaxis": {"title": {"text": "minutes"}}},
+        "layout": {"yaxis": {"title": {"text": "minutes"}}, "xaxis": dict(axis)},
     }
     highest = [v for v in p95 if v is not None]  # a day's p95 is at least its p50
     return success, _within_scale(duration, highest, "yaxis", ("day", "days"))
+
+
+def window_range(window: Window) -> list[str]:
+    """The x range of the window's days (UTC), half a day beyond each end so no marker is cut."""
+    half = timedelta(hours=12)
+    first = datetime.combine(window.start.date(), time(), UTC) - half
+    last = datetime.combine((window.end - timedelta(microseconds=1)).date(), time(), UTC) + half
+    return [first.strftime("%Y-%m-%d %H:%M"), last.strftime("%Y-%m-%d %H:%M")]
 
 
 def histogram(seconds: list[float]) -> dict[str, Any]:
@@ -76,6 +91,8 @@ def histogram(seconds: list[float]) -> dict[str, Any]:
 
 # A value beyond OUTLIER times the 90th percentile of a chart's values is off its scale.
 OUTLIER = 4.0
+# The height in pixels of the band at the top of a plot where anomalies are marked.
+MARK_BAND_PX = 18
 
 
 def _scale_top(values: Sequence[float]) -> float | None:
@@ -106,7 +123,8 @@ def _within_scale(
 
 
 def _note(figure: dict[str, Any], text: str) -> None:
-    """A line of text in the plot's top right corner (inside it: above, the legend may be)."""
+    """A line of text in the plot's top right corner (inside it: above, the legend may be),
+    below the band where anomalies are marked (``with_anomalies``), which it would hide."""
     figure["layout"].setdefault("annotations", []).append(
         {
             "text": text,
@@ -116,6 +134,7 @@ def _note(figure: dict[str, Any], text: str) -> None:
             "y": 1,
             "xanchor": "right",
             "yanchor": "top",
+            "yshift": -MARK_BAND_PX,
             "showarrow": False,
             "bgcolor": "rgba(255,255,255,0.85)",
             "font": {"size": 11, "color": "#57606a"},

@@ -8,8 +8,15 @@ from typing import Any
 
 from controltower.store.anomalies import StoredAnomaly
 from controltower.telemetry.drilldown import JobRow
-from controltower.telemetry.metrics import GroupMetrics, Stats
-from controltower.web.charts import STEP_OUTCOMES, histogram, timeline, trend_charts, with_anomalies
+from controltower.telemetry.metrics import GroupMetrics, Stats, Window
+from controltower.web.charts import (
+    MARK_BAND_PX,
+    STEP_OUTCOMES,
+    histogram,
+    timeline,
+    trend_charts,
+    with_anomalies,
+)
 from controltower.web.pages.drilldown import job_bars
 from controltower.web.pages.filters import prob
 
@@ -205,3 +212,31 @@ def test_a_job_whose_end_never_arrived_does_not_stretch_the_timeline_to_now() ->
     assert [t["name"] for t in figure["data"]] == ["other", "end not known"]
     recent = [_job("deploy", DAY - timedelta(hours=2), None)]
     assert job_bars(recent, DAY)[0][2:4] == (DAY, "running")  # still running: drawn to now
+
+
+def test_the_trends_span_the_whole_window_so_a_stop_shows() -> None:
+    """Runs stopped on the 5th of a window to the 20th: both axes run to the 20th, not the 4th."""
+    days = [_day(n, 120.0, 180.0) for n in range(1, 5)]
+    window = Window(
+        datetime(2026, 3, 1, 15, 30, tzinfo=UTC), datetime(2026, 3, 20, 9, 0, tzinfo=UTC)
+    )
+    for figure in trend_charts(days, window):
+        assert figure["layout"]["xaxis"] == {
+            "type": "date",
+            "range": ["2026-02-28 12:00", "2026-03-20 12:00"],
+        }
+
+
+def test_the_off_scale_note_leaves_the_anomaly_marks_in_view() -> None:
+    """The note sits below the band at the top where anomalies are marked: its background
+    hid the marks of the days under it."""
+    days = [_day(n, 120.0 + n, 180.0 + n) for n in range(1, 20)] + [_day(20, 150.0, 1_209_600.0)]
+    _success, duration = trend_charts(days)
+    marked = with_anomalies(
+        duration, [_anomaly(started_at=datetime(2026, 3, 19, tzinfo=UTC))], "duration"
+    )
+    [note] = marked["layout"]["annotations"]
+    assert note["yref"] == "paper"
+    assert note["y"] == 1
+    assert note["yshift"] <= -MARK_BAND_PX
+    assert marked["data"][-1]["yaxis"] == "y2"

@@ -85,7 +85,10 @@ def cost_page(
                 "y": [round(v, 4) for _, v in days],
             }
         ],
-        "layout": {"yaxis": {"tickprefix": "$"}},
+        "layout": {
+            "yaxis": {"tickprefix": "$"},
+            "xaxis": {"type": "date", "range": charts.window_range(window)},
+        },
     }
     if container.settings.anomaly.enabled:
         found = anomaly_store.anomalies_since(conn, window.start)

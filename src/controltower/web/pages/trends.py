@@ -24,7 +24,7 @@ def marked_trends(
     scope: str | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The trend charts, with the anomalies of ``scope`` marked while detection is on."""
-    success, duration = charts.trend_charts(days)
+    success, duration = charts.trend_charts(days, window)
     if not container.settings.anomaly.enabled:
         return success, duration
     found = anomaly_store.anomalies_since(conn, window.start, scope)
