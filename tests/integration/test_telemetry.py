@@ -15,9 +15,12 @@ from controltower.bootstrap import build
 from controltower.config import Settings
 from controltower.domain import DeploymentFact, DeploymentStatusFact, PushFact
 from controltower.ingest.history import parse_record
+from controltower.intelligence.records import HistoryRun
 from controltower.store import schema
 from controltower.store.writer import FactWriter
+from controltower.telemetry import prometheus
 from controltower.web import create_app
+from tests.support.predictions import store
 
 T0 = datetime(2026, 4, 1, 12, 0, tzinfo=UTC)
 
@@ -340,3 +343,24 @@ def test_prometheus_exposition_uses_otel_names_and_low_cardinality_labels(
     ] == [("failure", 1)]
     labels = {key for family in families.values() for s in family.samples for key in s.labels}
     assert labels <= {"repository", "workflow", "result", "error_type", "state", "le"}
+
+
+def test_the_active_runs_gauge_leaves_out_runs_github_has_ended_since(engine: Engine) -> None:
+    """A run reported queued three days ago or in progress a year ago is not active: GitHub
+    cancels a run queued over a day and ends any run within 35 days; its end never arrived."""
+    now = datetime.now(UTC).timestamp()
+    day = 86400.0
+    store(
+        engine,
+        [
+            HistoryRun("org/app", "1", status="in_progress", created=now - 400 * day),
+            HistoryRun("org/app", "2", status="queued", created=now - 3 * day),
+            HistoryRun("org/app", "3", status="queued", created=now - 600),
+            HistoryRun("org/app", "4", status="in_progress", created=now - 3600),
+            HistoryRun("org/app", "5", status="waiting", created=now - 2 * day),
+        ],
+    )
+    with engine.connect() as conn:
+        [active] = [f for f in prometheus.families(conn) if f.name == "cicd_pipeline_run_active"]
+    states = {s.labels["state"]: s.value for s in active.samples}
+    assert states == {"pending": 2.0, "executing": 1.0}

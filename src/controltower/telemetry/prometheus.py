@@ -10,7 +10,8 @@ never run, job or commit ids.
 - ``cicd_pipeline_run_errors_total{repository,workflow,error_type}``, a
   counter: ``cicd.pipeline.run.errors``;
 - ``cicd_pipeline_run_active{repository,workflow,state}``, a gauge:
-  ``cicd.pipeline.run.active``;
+  ``cicd.pipeline.run.active``, the runs that can still be going on (one GitHub
+  reported unfinished beyond its time limits has ended: ``domain.could_be_running``);
 - ``controltower_deliveries{state}`` and
   ``controltower_last_delivery_timestamp_seconds``: controltower's own ingest;
 - ``controltower_data_completeness_ratio{repository}``: the share of the
@@ -30,6 +31,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from prometheus_client.core import (
@@ -41,6 +43,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 from sqlalchemy import Connection, Engine, case, func, select
 
+from controltower.domain import could_be_running
 from controltower.store.engine import reading
 from controltower.store.tables import Delivery, Repository, Workflow, WorkflowRun, table_of
 from controltower.telemetry import notification_log
@@ -96,6 +99,23 @@ def _counts(conn: Connection, where: Any, by: Any) -> Sequence[Any]:
     ).all()
 
 
+def _active(conn: Connection, now: datetime) -> list[tuple[str, str, str]]:
+    """Repository, workflow and status of each run attempt not completed that can still be
+    going on at ``now`` (unfinished runs are few: they are read one by one)."""
+    rows = conn.execute(
+        select(
+            repos_t.c.full_name,
+            workflows_t.c.name,
+            runs_t.c.status,
+            func.coalesce(runs_t.c.started_at, runs_t.c.created_at),
+        )
+        .join(repos_t, repos_t.c.id == runs_t.c.repository_id)
+        .join(workflows_t, workflows_t.c.id == runs_t.c.workflow_id)
+        .where(runs_t.c.status.in_(ACTIVE))
+    )
+    return [(r[0], r[1], r[2]) for r in rows if could_be_running(r[2], r[3], now)]
+
+
 def families(conn: Connection) -> list[Metric]:
     """Every metric family, read from the store."""
     histogram = HistogramMetricFamily(
@@ -124,13 +144,13 @@ def families(conn: Connection) -> list[Metric]:
         errors.add_metric([repo, workflow, conclusion], n)
     active = GaugeMetricFamily(
         "cicd_pipeline_run_active",
-        "Pipeline runs not completed yet, by state.",
+        "Pipeline runs not completed yet that can still be going on, by state.",
         labels=["repository", "workflow", "state"],
     )
     states: dict[tuple[str, str, str], int] = {}
-    for repo, workflow, status, n in _counts(conn, runs_t.c.status.in_(ACTIVE), runs_t.c.status):
+    for repo, workflow, status in _active(conn, datetime.now(UTC)):
         key = (repo, workflow, ACTIVE[status])
-        states[key] = states.get(key, 0) + n
+        states[key] = states.get(key, 0) + 1
     for key, n in sorted(states.items()):
         active.add_metric(list(key), n)
     return [histogram, errors, active, *_own(conn)]
