@@ -76,6 +76,23 @@ def test_failure_rate_rule_fires_only_where_past_threshold_with_enough_runs(engi
     assert found[0].workflow_id is not None
 
 
+def test_rule_repositories_match_in_any_case(engine: Engine) -> None:
+    """As on GitHub, ``Org/App`` is the stored ``org/app``: a rule's repository, glob or exact,
+    matches in any case."""
+    _store(engine, _runs("org/app", "CI", "ffffssssss"))
+    rules = [
+        FAILURE_RULE.model_copy(update={"name": "glob", "repository": "ORG/*"}),
+        FAILURE_RULE.model_copy(update={"name": "exact", "repository": "Org/App"}),
+        FAILURE_RULE.model_copy(update={"name": "other", "repository": "Org/Web"}),
+    ]
+    with engine.connect() as conn:
+        found = metric_problems(conn, rules, RATES, NOW)
+    assert sorted((p.rule, p.repository) for p in found) == [
+        ("exact", "org/app"),
+        ("glob", "org/app"),
+    ]
+
+
 def test_metric_alert_stays_one_while_its_figure_moves_and_resolves_when_clear(
     engine: Engine, tmp_path: Path
 ) -> None:

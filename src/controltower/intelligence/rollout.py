@@ -26,8 +26,9 @@ class Exposure:
 
 
 def canary_bucket(repository: str, run_id: str) -> float:
-    """A number in [0, 1) fixed by the run: runs below the canary share are shown."""
-    digest = hashlib.sha256(f"{repository}#{run_id}".encode()).digest()
+    """A number in [0, 1) fixed by the run: runs below the canary share are shown. The
+    repository counts in any case, as on GitHub (``Octo/App`` is ``octo/app``)."""
+    digest = hashlib.sha256(f"{repository.lower()}#{run_id}".encode()).digest()
     return int.from_bytes(digest[:8], "big") / 2**64
 
 

@@ -1,9 +1,9 @@
 """Alert rules on metrics: a workflow's figure over a recent window, past a threshold.
 
 A rule with ``metric`` (settings ``alerts.rules``) is judged for every
-workflow whose repository and name match its globs, over the last
-``window_hours`` before now, from the same one-pass window figures the pages
-use (``service.figures``; cost from ``service.cost``'s grouped sums). A
+workflow whose repository (in any case, as on GitHub) and name match its
+globs, over the last ``window_hours`` before now, from the same one-pass
+window figures the pages use (``service.figures``; cost from ``service.cost``'s grouped sums). A
 workflow with fewer than ``min_runs`` runs in the window is not judged. Each
 workflow past the threshold is one problem of kind ``metric``, named by its
 rule, whose title says the figure in plain words; the alert's key leaves the
@@ -85,7 +85,9 @@ def rule_problems(
     past: list[tuple[str, str, float, str, int]] = []
     for label, figures in sorted(stats.items()):
         repository, _, workflow = label.partition(SEPARATOR)
-        if not (fnmatchcase(repository, rule.repository) and fnmatchcase(workflow, rule.workflow)):
+        if not (
+            repository_matches(repository, rule.repository) and fnmatchcase(workflow, rule.workflow)
+        ):
             continue
         if figures.runs < rule.min_runs:
             continue
@@ -183,6 +185,12 @@ def _workflow_ids(conn: Connection, repositories: set[str]) -> dict[tuple[str, s
         .where(repos_t.c.full_name.in_(sorted(repositories)))
     )
     return {(row.full_name, row.name): row.id for row in conn.execute(query)}
+
+
+def repository_matches(repository: str, pattern: str) -> bool:
+    """Whether ``repository`` matches the glob ``pattern`` in any case, as GitHub names
+    repositories (``Octo/*`` matches ``octo/app``)."""
+    return fnmatchcase(repository.lower(), pattern.lower())
 
 
 def _exact(pattern: str) -> str | None:

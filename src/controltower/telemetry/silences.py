@@ -2,7 +2,8 @@
 
 A silence matches an alert by glob patterns on its kind and repository
 (``*`` matches anything, and an alert without a repository only matches
-``*``), and optionally by its rule's exact name and its exact key. While a
+``*``; a repository in any case, as on GitHub: ``Octo/*`` matches
+``octo/app``), and optionally by its rule's exact name and its exact key. While a
 silence is active (``starts_at <= now < ends_at``) the alerts it matches are
 still recorded and shown, marked silenced, but their notifications are
 suppressed (``telemetry.suppression``). Silences are history: ending one
@@ -99,7 +100,7 @@ def covers(silence: StoredSilence, target: Target, now: datetime) -> bool:
         return False
     if target.repository is None:
         return silence.repository == "*"
-    return fnmatchcase(target.repository, silence.repository)
+    return fnmatchcase(target.repository.lower(), silence.repository.lower())
 
 
 def covering(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import pytest
@@ -61,3 +62,17 @@ def test_canary_allow_list_names_repositories_in_any_case() -> None:
 def test_canary_bucket_is_in_the_unit_interval() -> None:
     """Buckets are fractions in [0, 1)."""
     assert all(0 <= canary_bucket("r", str(i)) < 1 for i in range(100))
+
+
+def test_canary_bucket_takes_repositories_in_any_case() -> None:
+    """A run is in the canary or not whatever the case its repository is named in, and a name
+    already in lower case keeps the bucket it had."""
+    for run_id in ("1", "42", "9999"):
+        digest = hashlib.sha256(f"octo/app#{run_id}".encode()).digest()
+        before = int.from_bytes(digest[:8], "big") / 2**64
+        assert canary_bucket("octo/app", run_id) == before
+        assert canary_bucket("Octo/App", run_id) == before
+        assert canary_bucket("OCTO/APP", run_id) == before
+    settings = _settings(mode="canary", canary_share=0.5)
+    shown = [exposure(settings, "octo/app", str(i)).show for i in range(200)]
+    assert [exposure(settings, "Octo/App", str(i)).show for i in range(200)] == shown

@@ -78,6 +78,16 @@ def test_alerts_without_a_repository_match_only_the_any_repository_silence() -> 
     assert covering([_silence(2)], own, NOW) is not None
 
 
+@pytest.mark.parametrize("pattern", ["Org/*", "ORG/APP", "org/App", "o?G/a*"])
+def test_silences_match_repositories_in_any_case(pattern: str) -> None:
+    """As on GitHub, ``Org/App`` is ``org/app``: a silence's repository glob matches in any
+    case, either way round."""
+    assert covering([_silence(1, repository=pattern)], TARGET, NOW) is not None
+    spelled = Target(kind="anomaly", repository="Org/App", rule="anomalies", key="k1")
+    assert covering([_silence(2, repository="org/app")], spelled, NOW) is not None
+    assert covering([_silence(3, repository="Org/web")], spelled, NOW) is None
+
+
 def test_the_covering_silence_is_the_one_ending_last() -> None:
     """Of several silences, the alert shows the one that holds it longest."""
     short, long = _silence(1), _silence(2, ends_at=NOW + timedelta(days=1))
