@@ -101,6 +101,11 @@ def test_drill_down_from_repository_to_workflow_run_and_job(server: Process, pag
     assert page.get_by_role("heading", name="Build & Push Docker Image", level=1).is_visible()
     assert page.get_by_role("table", name="Steps", exact=True).locator("tbody tr").count() >= 3
     check_page(page, "job", 3)
+    # the job's history spans the whole period, as the workflow's trends do, so a stop shows
+    history = page.locator('[data-chart="chart-history"] .chart')
+    span = history.evaluate("el => el.layout.xaxis.range")
+    first = page.get_by_role("form", name="Filters").inner_text().split(" – ")[0].split()[-1]
+    assert span[0][:10] < first <= span[1][:10]
     crumbs = page.get_by_role("navigation", name="Breadcrumb")
     crumbs.get_by_role("link", name="Web - Build & Deploy").click()
     page.wait_for_url("**/workflows/*?days=90")

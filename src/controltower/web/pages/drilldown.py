@@ -274,7 +274,10 @@ def job_page(
             }
             for outcome, points in _by_outcome(history.points).items()
         ],
-        "layout": {"yaxis": {"title": {"text": "minutes"}}},
+        "layout": {
+            "yaxis": {"title": {"text": "minutes"}},
+            "xaxis": {"type": "date", "range": charts.window_range(window)},
+        },
     }
     return render(
         request,
