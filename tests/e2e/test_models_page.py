@@ -74,3 +74,13 @@ def test_promote_and_roll_back_from_the_models_page(server: Process, page: Page)
         page.get_by_role("button", name="Roll back from version 2").click()
     assert _live(server) == 1
     assert page.get_by_role("button", name="Make version 2 live").is_visible()
+
+    # on a phone: the versions' rows stack with their buttons in view; the margins stay readable
+    page.set_viewport_size({"width": 375, "height": 812})
+    page.reload()
+    box = page.get_by_role("button", name="Make version 2 live").bounding_box()
+    assert box is not None
+    assert box["x"] + box["width"] <= 375
+    margin = page.get_by_role("table", name="Failure of runs").locator("td.prose").first
+    assert margin.evaluate("td => td.getBoundingClientRect().width") >= 180
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
