@@ -14,12 +14,13 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import create_engine, delete, func, insert, select
 
 from controltower.store.anomalies import anomalies_t, record
-from controltower.store.tables import Repository, Workflow, WorkflowRun, table_of
+from controltower.store.tables import Job, Repository, Workflow, WorkflowRun, table_of
 from tests.support.browser import A11Y_PROBLEMS, CHART_PROBLEMS, SHOTS
 from tests.support.server import Process, cli_env, start_server
 from tests.support.templates import copy_database
 
 runs_t, repos_t, workflows_t = table_of(WorkflowRun), table_of(Repository), table_of(Workflow)
+jobs_t = table_of(Job)
 
 QUERY = "?days=90"
 
@@ -417,6 +418,17 @@ def test_a_run_reported_unfinished_long_ago_is_not_shown_as_going_on(
             .where(runs_t.c.id == newest.id)
             .values(status="in_progress", conclusion=None)
         )
+        job = conn.execute(
+            select(jobs_t.c.id, jobs_t.c.name, jobs_t.c.status, jobs_t.c.conclusion)
+            .where(jobs_t.c.run_pk == newest.id)
+            .order_by(jobs_t.c.id)
+            .limit(1)
+        ).one()
+        conn.execute(
+            jobs_t.update()
+            .where(jobs_t.c.id == job.id)
+            .values(status="in_progress", conclusion=None)
+        )
     try:
         page.goto(f"{server.url}/repositories/collinbarrett/FilterLists{QUERY}")
         row = page.get_by_role("table", name="Recent runs").locator("tbody tr").first
@@ -430,6 +442,14 @@ def test_a_run_reported_unfinished_long_ago_is_not_shown_as_going_on(
         assert page.get_by_role("form", name="Filters").count() == 0
         crumb = page.get_by_role("navigation", name="Breadcrumb").get_by_role("link").last
         assert str(crumb.get_attribute("href")).endswith("?days=90")  # still carried
+        jobs = page.get_by_role("table", name="Jobs")
+        unended = jobs.locator("tbody tr", has=page.get_by_role("link", name=job.name, exact=True))
+        expect(unended.get_by_role("cell").nth(1)).to_have_text("end not known")
+        unended.get_by_role("link", name=job.name, exact=True).click()
+        page.wait_for_url(f"**/jobs/{job.id}?days=90*")
+        expect(page.get_by_role("region", name="Job").locator(".card").first).to_contain_text(
+            "end not known"
+        )
         assert page.errors == []  # type: ignore[attr-defined]
     finally:
         with engine.begin() as conn:
@@ -437,5 +457,10 @@ def test_a_run_reported_unfinished_long_ago_is_not_shown_as_going_on(
                 runs_t.update()
                 .where(runs_t.c.id == newest.id)
                 .values(status=newest.status, conclusion=newest.conclusion)
+            )
+            conn.execute(
+                jobs_t.update()
+                .where(jobs_t.c.id == job.id)
+                .values(status=job.status, conclusion=job.conclusion)
             )
         engine.dispose()
