@@ -432,6 +432,61 @@ def test_a_message_another_process_took_up_is_not_sent_twice(
     assert [r.attempts for r in _logged(sqlite_engine)] == [2]
 
 
+def test_a_killed_process_messages_are_taken_up_once_its_claim_lapses_without_an_evaluation(
+    sqlite_engine: Engine, tmp_path: Path, opened: list[Receiver]
+) -> None:
+    """A process killed while it held a message leaves its claim to lapse; a running sender
+    takes the message up soon after, on its own, though no evaluation hands it anything."""
+    slack = SlackReceiver(failing_first(1, Answer(503)))
+    opened.append(slack)
+    settings = _settings(tmp_path, channels={"slack": [slack.url()]}, backoff_base_s=60.0)
+    killed = _notifier(settings, sqlite_engine)
+    killed.deliver(_failing("org/a", "build", "warning"))
+    assert wait_until(lambda: [r.attempts for r in _kept(sqlite_engine)] == [1])
+    killed.close()
+    with sqlite_engine.begin() as conn:  # as if killed while it held the message
+        held = datetime.now(UTC) + timedelta(hours=1)
+        conn.execute(update(outbox_t).values(claimed_by="killed", claimed_until=held))
+    survivor = Notifier(
+        settings.alerts,
+        on_outcome=lambda o: notification_log.record(sqlite_engine, o),
+        outbox=StoredOutbox(sqlite_engine),
+        clock=_ahead(61),
+        resume_every_s=0.1,
+    )
+    try:
+        survivor.warm()
+        assert slack.attempts == 1  # still held by the killed process
+        with sqlite_engine.begin() as conn:  # its claim lapses
+            conn.execute(update(outbox_t).values(claimed_until=datetime.now(UTC)))
+        assert wait_until(lambda: _kept(sqlite_engine)[0].state == "delivered", 5)
+    finally:
+        survivor.close()
+    assert (slack.attempts, len(slack.accepted)) == (2, 1)
+
+
+def test_a_message_in_flight_to_a_slow_receiver_stays_held_for_its_whole_timeout(
+    sqlite_engine: Engine, tmp_path: Path, opened: list[Receiver]
+) -> None:
+    """A URL whose timeout is longer than the claim's minute: while its attempt waits for the
+    receiver, another process past that minute does not take the message up and send it
+    again."""
+    slack = SlackReceiver(always(Answer(hang_s=1.0)))
+    opened.append(slack)
+    settings = _settings(tmp_path, channels={"slack": [slack.url(timeout_s=300)]})
+    sending = _notifier(settings, sqlite_engine)
+    other = _notifier(settings, sqlite_engine, clock=_ahead(120))
+    try:
+        sending.deliver(_failing("org/a", "build", "warning"))
+        assert wait_until(lambda: slack.attempts == 1)
+        assert other.resume() == 0  # the attempt may still be answered
+        assert wait_until(lambda: _kept(sqlite_engine)[0].state == "delivered")
+    finally:
+        sending.close()
+        other.close()
+    assert (slack.attempts, len(slack.accepted)) == (1, 1)
+
+
 def test_a_resumed_message_whose_url_is_gone_is_given_up_visibly(
     sqlite_engine: Engine, tmp_path: Path, opened: list[Receiver]
 ) -> None:

@@ -119,6 +119,14 @@ def _timeout(query: dict[str, str]) -> float:
     return float(query.get("timeout", DEFAULT_TIMEOUT_S))
 
 
+def timeout_of(url: str) -> float:
+    """How long one attempt to ``url`` may wait for its receiver, in seconds (apprise's
+    URLs: the default)."""
+    if scheme_of(url) not in NATIVE:
+        return DEFAULT_TIMEOUT_S
+    return _timeout(_options(url)[2])
+
+
 def _pagerduty(client: httpx.Client, url: str, message: Message) -> Sent:
     routing_key, _, query = _options(url)
     region = query.get("region", "us").lower()

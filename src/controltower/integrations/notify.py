@@ -17,10 +17,13 @@ With an ``Outbox`` (the database's, ``telemetry.notification_outbox``), every
 message is kept there before its first attempt, with its channel, the
 attempts made and when the next is due, and marked delivered or given up
 when it ends. Closing the notifier (the process stopping) releases what is
-still waiting, and ``resume`` (at start, by ``warm``, and now and then as
-evaluations hand over notifications) takes up every message no running
-process holds, at its next attempt's time: a restart loses no retry. Before
-each attempt the notifier renews its claim on the message (``Outbox.take``)
+still waiting, and ``resume`` (at start, by ``warm``, then every
+``RESUME_EVERY_S`` on a thread of its own, whether or not evaluations come)
+takes up every message no running process holds, at its next attempt's time:
+a restart loses no retry, and a message a killed process held is taken up
+soon after its claim lapses. Before
+each attempt the notifier renews its claim on the message (``Outbox.take``),
+for as long as the attempt may wait (its URL's timeout) and a minute more,
 and sends only while it still holds it, so a message another process took
 up (this one having stalled past its claim) is not sent twice. A message
 whose channel no longer has its URL is given up. When the outbox
@@ -54,8 +57,9 @@ if TYPE_CHECKING:
 __all__ = ["Notification", "Notifier", "Outbox", "Outcome", "Owed", "Prepared"]
 # A message is held by the process sending it until this long after its next attempt is due.
 LEASE_S = 60.0
-# How often evaluations handing over notifications also look for messages nobody holds.
-RESUME_EVERY_S = 30.0
+# How often a sending process looks for messages nobody holds (a killed process's, once
+# their claims lapse): a minute after their attempt was due, and at most this long more.
+RESUME_EVERY_S = 15.0
 log = structlog.get_logger(__name__)
 
 
@@ -147,6 +151,7 @@ class Notifier:
         on_outcome: OutcomeHook | None = None,
         outbox: Outbox | None = None,
         clock: Callable[[], datetime] | None = None,
+        resume_every_s: float = RESUME_EVERY_S,
     ) -> None:
         self.settings = settings
         self._on_outcome = on_outcome
@@ -159,6 +164,9 @@ class Notifier:
         self._timers: dict[object, threading.Timer] = {}
         self._closed = False
         self._resumed_at: datetime | None = None
+        self._resume_every_s = resume_every_s
+        self._stopping = threading.Event()
+        self._resumer: threading.Thread | None = None
         self._held: set[int] = set()  # outbox rows this notifier is sending or waiting on
 
     def deliver(self, notification: Notification) -> None:
@@ -188,7 +196,7 @@ class Notifier:
         for pending in prepared:
             self._submit(pending)
         last = self._resumed_at
-        if last is None or (self._clock() - last).total_seconds() >= RESUME_EVERY_S:
+        if last is None or (self._clock() - last).total_seconds() >= self._resume_every_s:
             self.resume()
 
     def resume(self) -> int:
@@ -227,13 +235,31 @@ class Notifier:
 
     def warm(self) -> None:
         """Prepare sending now, not while the first alert waits: apprise's plugins if a URL
-        needs them, and the HTTP client; then resume what the outbox still owes."""
+        needs them, and the HTTP client; then resume what the outbox still owes, and go on
+        resuming every ``resume_every_s`` until closed."""
         urls = {url for urls in self.settings.channels.values() for url in urls}
         if any(channels.scheme_of(url) not in channels.NATIVE for url in urls):
             channels.warm_apprise()
         if urls:
             self._http()
         self.resume()
+        if self._outbox is not None:
+            with self._lock:
+                if self._closed or self._resumer is not None:
+                    return
+                self._resumer = threading.Thread(
+                    target=self._resume_loop, name="notify-resume", daemon=True
+                )
+                self._resumer.start()
+
+    def _resume_loop(self) -> None:
+        # Messages a killed process held are taken up once its claims lapse, even while no
+        # evaluation hands over notifications (``interval_minutes`` may be an hour).
+        while not self._stopping.wait(self._resume_every_s):
+            try:
+                self.resume()
+            except Exception:  # the next round tries again
+                log.exception("notifications not resumed")
 
     def close(self) -> None:
         """Stop retrying and sending; sends in flight finish on their own.
@@ -242,6 +268,7 @@ class Notifier:
         released for the next start to resume; one that could not be kept there is
         reported given up (``on_outcome``), so the notification log shows what was lost.
         """
+        self._stopping.set()
         with self._lock:
             self._closed = True
             for timer in self._timers.values():
@@ -399,11 +426,13 @@ class Notifier:
         return next((url for url in urls if channels.target_of(url) == target), None)
 
     def _still_held(self, pending: Prepared) -> bool:
-        """Whether this process still holds ``pending``'s row (renewing its claim); when the
-        outbox cannot say, it is sent: a message twice beats a message lost."""
+        """Whether this process still holds ``pending``'s row, renewing its claim for the
+        attempt (however long its URL's timeout) and a minute more; when the outbox cannot
+        say, it is sent: a message twice beats a message lost."""
         assert self._outbox is not None
         assert pending.id is not None
-        until = self._clock() + timedelta(seconds=LEASE_S)
+        lease = LEASE_S + channels.timeout_of(pending.url)
+        until = self._clock() + timedelta(seconds=lease)
         try:
             return self._outbox.take(pending.id, until)
         except Exception:  # the outbox unreadable now
