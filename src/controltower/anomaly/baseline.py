@@ -9,7 +9,9 @@ point is learnt only from earlier weeks (days) at the same weekday (hour):
 trailing, and over several turns of the rhythm, so that a series run many
 times a day does not take a change of level for rhythm. Whether to remove
 one is decided from earlier points too, so a point is judged exactly as it
-would have been when it arrived. Pure: no I/O.
+would have been when it arrived. A series sampled more than once a day (latency
+every minute, requests per hour) learns its rhythm from its level instead, by
+the time of day and of the week (``_sampled_seasons``). Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -167,25 +169,29 @@ SAMPLED_REGULAR = 0.9
 median gap."""
 _BUCKET_MINUTES = (5, 10, 15, 20, 30, 60)
 _POINTS_PER_BUCKET = 5
+_MIN_OF_A_KIND = 2  # a weekend has two days: its rhythm is known from the second on
 
 
 def sampled_bucket(timestamps: Sequence[datetime], window: int) -> timedelta | None:
-    """The width of a time-of-day bucket for a sampled series whose baseline window spans
-    less than a day; ``None`` for any other (runs, daily totals, hourly samples).
+    """The width of a time-of-day bucket for a series sampled more than once a day; ``None``
+    for any other (runs, daily and weekly totals).
 
     Such a series (latency or CPU every minute) moves with the time of day within its window,
     so the trailing median lags the rhythm and the residuals against it do not show it;
     its rhythm is learnt from its level instead (``_sampled_seasons``). A bucket holds
     about ``_POINTS_PER_BUCKET`` points a day (at least 5 minutes, at most an hour), so the
-    rhythm has no steps of its own between buckets larger than the noise.
+    rhythm has no steps of its own between buckets larger than the noise. So is an hourly
+    total's, whose window spans days: there the weekend moves within the window, and the
+    rhythm of runs learns a weekday's only from three weeks of residuals against a trailing
+    median that the weekend itself pulls down.
     """
-    if len(timestamps) < 3:
+    if len(timestamps) < 3 or window < 1:
         return None
     gaps = np.diff(np.array([t.timestamp() for t in timestamps]))
     gap = float(np.median(gaps))
     if gap <= 0.0 or np.mean(np.abs(gaps - gap) <= 0.01 * gap) < SAMPLED_REGULAR:
         return None
-    if gap * window >= 86400.0:
+    if gap >= 86400.0:  # daily or weekly totals: no time of day
         return None
     wanted = _POINTS_PER_BUCKET * gap / 60.0
     minutes = next((m for m in _BUCKET_MINUTES if m >= wanted), _BUCKET_MINUTES[-1])
@@ -200,9 +206,11 @@ def _sampled_seasons(
 
     Each is learnt from earlier days only, against the week's level (the median of the last
     7 days' medians), never from a trailing median that follows the rhythm itself: at a
-    point, the median over the last (up to 8, at least 3) earlier days of that kind of the
-    day's median in its bucket less that level. Until three days of a kind are known, the
-    rhythm of every day stands in (and for ``weekday``, that of ``workday``).
+    point, the median over the last (up to 8, at least 3; of a kind, at least 2, since a
+    weekend has only two days) earlier days of that kind of the day's median in its bucket
+    less that level. Until enough days of a kind are known, the rhythm of every day stands
+    in (and for ``weekday``, that of ``workday``). For hourly totals, ``weekday`` is the
+    hour of the week, learnt over the last 8 weeks.
     """
     step = int(width.total_seconds())
     seconds = np.array([t.hour * 3600 + t.minute * 60 + t.second for t in timestamps])
@@ -222,7 +230,8 @@ def _sampled_seasons(
     # where a kind of day has too few earlier days to tell (the first weekends), the rhythm
     # of every day stands in: a choice that fell back to none there would step the level
     everyday = np.nan_to_num(_profile(slot, days, by_week, known, unknown=np.nan))
-    workday = _profile(weekend * per_day + slot, days, by_week, known, unknown=np.nan)
+    kinds = weekend * per_day + slot
+    workday = _profile(kinds, days, by_week, known, unknown=np.nan, fewest=_MIN_OF_A_KIND)
     workday = np.where(np.isnan(workday), everyday, workday)
     weekly = _profile(weekdays * per_day + slot, days, by_week, known, unknown=np.nan)
     return [("workday", workday), ("weekday", np.where(np.isnan(weekly), workday, weekly))]
@@ -308,12 +317,13 @@ def _profile(
     known: NDArray[np.bool_],
     *,
     unknown: float = 0.0,
+    fewest: int = _MIN_PER_BUCKET,
 ) -> Array:
     """Per point, the rhythm of its bucket: the median, over the last earlier turns of the
     rhythm (weeks, or days) with points in that bucket, of each turn's median residual there.
 
-    Only earlier turns count (at most ``_PER_BUCKET``, at least
-    ``_MIN_PER_BUCKET``; ``unknown`` with fewer), so the profile never looks ahead,
+    Only earlier turns count (at most ``_PER_BUCKET``, at least ``fewest``; ``unknown``
+    with fewer), so the profile never looks ahead,
     and a series run many times a day learns its rhythm from several weeks
     (days), not from its last few runs: those follow a change of level.
     """
@@ -324,17 +334,17 @@ def _profile(
             continue
         seen_turns, first = np.unique(turns[members], return_index=True)
         seen = _group_medians(residual[members], first)
-        if seen.size < _MIN_PER_BUCKET:
+        if seen.size < fewest:
             continue
         medians = np.zeros(seen.size + 1)
-        for c in range(_MIN_PER_BUCKET, min(_PER_BUCKET, seen.size + 1)):
+        for c in range(fewest, min(_PER_BUCKET, seen.size + 1)):
             medians[c] = np.median(seen[:c])
         if seen.size >= _PER_BUCKET:
             windows = np.lib.stride_tricks.sliding_window_view(seen, _PER_BUCKET)
             medians[_PER_BUCKET:] = np.median(windows, axis=1)
         everyone = np.flatnonzero(buckets == bucket)
         before = np.searchsorted(seen_turns, turns[everyone])  # earlier turns with known residuals
-        profile[everyone] = np.where(before >= _MIN_PER_BUCKET, medians[before], unknown)
+        profile[everyone] = np.where(before >= fewest, medians[before], unknown)
     return profile
 
 
