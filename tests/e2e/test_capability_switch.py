@@ -17,11 +17,11 @@ from controltower.intelligence.serving import stored_prediction
 from controltower.intelligence.source import run_pk_of
 from controltower.store.engine import make_engine
 from tests.support.deliveries import signed
-from tests.support.paths import EXAMPLES
+from tests.support.paths import requested_now
 from tests.support.server import cli_env, run_cli, server, wait_until
 
 SECRET = "switch-secret"
-REQUESTED = json.loads((EXAMPLES / "workflow_run" / "requested.payload.json").read_text())
+REQUESTED = requested_now()
 REPOSITORY = REQUESTED["repository"]["full_name"]
 
 

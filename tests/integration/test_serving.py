@@ -27,10 +27,10 @@ from controltower.intelligence.serving import (
 )
 from controltower.intelligence.source import run_pk_of, unfinished_runs
 from controltower.store.tables import Delivery, table_of
-from tests.support.paths import EXAMPLES
+from tests.support.paths import EXAMPLES, requested_now
 from tests.support.predictions import small_history, store, trained_version
 
-REQUESTED = json.loads((EXAMPLES / "workflow_run" / "requested.payload.json").read_text())
+REQUESTED = requested_now()
 
 
 def _live(engine: Engine) -> registry.LoadedModels:
@@ -173,6 +173,40 @@ def test_processing_reports_only_unfinished_runs(engine: Engine) -> None:
     with engine.connect() as conn:
         states = conn.execute(select(table_of(Delivery).c.state)).scalars().all()
     assert states == ["processed"]
+
+
+def _pending_delivery(engine: Engine, guid: str, payload: dict[str, Any]) -> None:
+    with engine.begin() as conn:
+        conn.execute(
+            table_of(Delivery)
+            .insert()
+            .values(
+                guid=guid,
+                event="workflow_run",
+                action=payload["action"],
+                content_type="application/json",
+                body=json.dumps(payload).encode(),
+                received_at=datetime.now(UTC),
+            )
+        )
+
+
+def test_a_replayed_request_of_long_ago_is_not_handed_on_for_prediction(engine: Engine) -> None:
+    """A delivery of a run requested a year ago (redelivered or replayed) cannot be a run going
+    on now: it is stored, but only the run requested just now is handed to the hook."""
+    fresh = requested_now()
+    old = copy.deepcopy(fresh)
+    old["workflow_run"]["id"] += 1
+    old["workflow_run"]["created_at"] = "2025-06-01T10:00:00Z"
+    old["workflow_run"]["run_started_at"] = "2025-06-01T10:00:00Z"
+    _pending_delivery(engine, "g-old", old)
+    _pending_delivery(engine, "g-new", fresh)
+    heard: list[Any] = []
+    processing.process_all_pending(engine, on_runs=heard.append)
+    repository = REQUESTED["repository"]["full_name"]
+    assert heard == [[(repository, str(fresh["workflow_run"]["id"]), 1)]]
+    with engine.connect() as conn:
+        assert run_pk_of(conn, repository, str(old["workflow_run"]["id"]), 1) is not None
 
 
 def test_only_runs_that_can_still_be_going_on_are_in_flight(engine: Engine) -> None:

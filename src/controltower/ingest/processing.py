@@ -8,7 +8,9 @@ cannot be normalized is marked ``failed`` with the reason and never retried;
 a database error leaves the delivery ``pending`` for the sweep, and after
 ``MAX_ATTEMPTS`` marks it failed. Once the batch has committed, ``on_runs``
 (when given) hears of the run attempts written that had not completed yet:
-requested, queued or in progress, the moment prediction is for; and
+requested, queued or in progress, the moment prediction is for (not one GitHub
+reported unfinished so long ago that it cannot be going on any more, such as an
+old delivery redelivered or replayed: ``domain.could_be_running``); and
 ``on_completed_runs`` hears when deliveries of completed runs were written,
 with the newest one's ``received_at`` (alerts are evaluated then).
 """
@@ -33,6 +35,7 @@ from controltower.domain import (
     PullRequestFact,
     PushFact,
     RunFact,
+    could_be_running,
 )
 from controltower.errors import IngestError
 from controltower.ingest.normalize import Fact, Normalized, normalize
@@ -113,7 +116,7 @@ def process(
         who = worker_identity()
         for row, normalized in prepared:
             if row.id in claimed and _write_one(conn, writer, row, normalized, who, report):
-                unfinished.extend(_unfinished_runs(normalized))
+                unfinished.extend(_unfinished_runs(normalized, datetime.now(UTC)))
                 if _completes_runs(normalized):
                     completed_at = max(completed_at or row.received_at, row.received_at)
     if on_runs is not None and unfinished:
@@ -142,13 +145,15 @@ def process_all_pending(
             return total
 
 
-def _unfinished_runs(normalized: Normalized | Exception) -> list[RunKey]:
+def _unfinished_runs(normalized: Normalized | Exception, now: datetime) -> list[RunKey]:
     if isinstance(normalized, Exception):
         return []
     return [
         (fact.repository, fact.run_id, fact.attempt)
         for fact in normalized.facts
-        if isinstance(fact, RunFact) and fact.status != "completed"
+        if isinstance(fact, RunFact)
+        and fact.status != "completed"
+        and could_be_running(fact.status, fact.started_at or fact.created_at, now)
     ]
 
 
