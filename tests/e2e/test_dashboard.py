@@ -126,6 +126,22 @@ def test_the_overview_lists_problems_deployments_and_events(server: Process, pag
     check_page(page, "overview-panels", 2)
 
 
+def test_the_repositories_change_column_says_what_changed_against_what(
+    server: Process, page: Page
+) -> None:
+    """The column of signed deltas is named, for screen readers too, as the success rate's change
+    against the previous period, and its cells are changes in percentage points."""
+    page.goto(f"{server.url}/{QUERY}")
+    table = page.get_by_role("table", name="Repositories")
+    headers = table.get_by_role("columnheader")
+    names = [str(h.text_content()).strip() for h in headers.all()]
+    column = names.index("Success rate change vs previous period")
+    header = table.get_by_role("columnheader", name="Success rate change vs previous period")
+    expect(header).to_have_count(1)
+    cell = table.locator("tbody tr").first.get_by_role("cell").nth(column)
+    assert str(cell.text_content()).endswith(" pp") or cell.text_content() == "–"
+
+
 def test_the_dashboard_works_from_the_keyboard(server: Process, page: Page) -> None:
     """The first Tab reaches the skip link; tabbing on reaches a repository, Enter opens it."""
     page.goto(f"{server.url}/{QUERY}")
