@@ -155,8 +155,9 @@ def _command_paths(command: Any, path: tuple[str, ...] = ()) -> list[tuple[str, 
 
 
 def test_help_of_every_command_shows_no_type_for_flags() -> None:
-    """A flag takes no value: no ``<bool>`` beside ``--json`` or ``--help``; options that take a
-    repository or a date say so."""
+    """A flag takes no value: no ``<bool>`` beside ``--json`` or ``--help``; several files are
+    ``<path>...``, not Python's ``<list[Path]>``; options that take a repository or a date say
+    so."""
     paths = _command_paths(typer.main.get_command(app))
     assert ("export", "runs") in paths
     runner = CliRunner()
@@ -164,7 +165,10 @@ def test_help_of_every_command_shows_no_type_for_flags() -> None:
         result = runner.invoke(app, [*path, "--help"], env={"COLUMNS": "200"})
         assert result.exit_code == 0, path
         assert "<bool>" not in result.stdout, path
+        assert "list[" not in result.stdout, path
         assert "--help" in result.stdout, path
+    shown = runner.invoke(app, ["import", "--help"], env={"COLUMNS": "200"}).stdout
+    assert "<path>..." in shown
     for path in (("export", "runs"), ("export", "jobs"), ("export", "metrics"), ("backfill",)):
         shown = runner.invoke(app, [*path, "--help"], env={"COLUMNS": "200"}).stdout
         assert "OWNER/NAME" in shown, path

@@ -10,8 +10,9 @@ them, and ``--help`` loads none of them.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args, get_origin
 
 import typer
 
@@ -34,25 +35,36 @@ from controltower.errors import ConfigurationError, ControlTowerError, UsageErro
 from controltower.threads import limit_blas_threads
 
 
-def _flags_take_no_value() -> None:
-    """Help shows no type for a flag (``--json``, ``--help``): it takes no value.
+def _help_types_read_plainly() -> None:
+    """Help shows a parameter's type as a reader would say it.
 
     Typer shows the type of every option, a flag's as ``<bool>``, which reads as
-    if the flag wanted ``true`` or ``false`` after it.
+    if the flag wanted ``true`` or ``false`` after it: a flag (``--json``,
+    ``--help``) shows none, it takes no value. Several values of one kind show
+    as that kind, repeated (``<path>...``), not as Python's ``<list[Path]>``.
     """
-    from typer.core import TyperOption
+    from typer.core import TyperArgument, TyperOption
 
-    typed = TyperOption.display_type_rich
+    for cls in (TyperOption, TyperArgument):
+        typed = cls.display_type_rich
 
-    def display_type_rich(option: TyperOption, ctx: Any) -> str | None:
-        if option.is_flag and not option.count:
-            return None
-        return typed(option, ctx)
+        def display_type_rich(
+            param: Any, ctx: Any, typed: Callable[[Any, Any], str | None] = typed
+        ) -> str | None:
+            if getattr(param, "is_flag", False) and not getattr(param, "count", False):
+                return None
+            shown = typed(param, ctx)
+            annotation = param.type_descriptor.annotation
+            if shown and "list[" in shown and get_origin(annotation) is list:
+                (element,) = get_args(annotation)
+                word = "path" if element is Path else getattr(element, "__name__", "value")
+                return f"<{word}>..."
+            return shown
 
-    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign,assignment]
+        cls.display_type_rich = display_type_rich  # type: ignore[method-assign,assignment]
 
 
-_flags_take_no_value()
+_help_types_read_plainly()
 
 app = typer.Typer(
     name="controltower",
