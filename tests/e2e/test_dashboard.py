@@ -5,10 +5,13 @@ Screenshots of every page are saved under ``test-artifacts/screenshots/`` for re
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from html import unescape
 from pathlib import Path
 
+import httpx
 import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import create_engine, delete, func, insert, select
@@ -110,6 +113,28 @@ def test_drill_down_from_repository_to_workflow_run_and_job(server: Process, pag
     crumbs = page.get_by_role("navigation", name="Breadcrumb")
     crumbs.get_by_role("link", name="Web - Build & Deploy").click()
     page.wait_for_url("**/workflows/*?days=90")
+
+
+def _first_cells(html: str, table: str) -> list[str]:
+    """The text of the first cell of each body row of the table labelled ``table``."""
+    body = html.split(f'<table aria-label="{table}">', 1)[1].split("</table>", 1)[0]
+    return [unescape(cell) for cell in re.findall(r"<tr><td>([^<]*)</td>", body)]
+
+
+def test_slowest_jobs_leave_out_jobs_that_only_ever_skipped(server: Process) -> None:
+    """jod-yksilo-ui's deploy jobs are skipped on every run (their "/ deploy" jobs do the work):
+    the repository's and workflow's slowest jobs list only jobs that ran."""
+    page = httpx.get(f"{server.url}/repositories/Opetushallitus/jod-yksilo-ui{QUERY}")
+    listed = _first_cells(page.text, "Slowest jobs")
+    assert "Build · Build" in listed
+    assert "Build · Deploy to development / deploy" in listed
+    assert "Build · Deploy to development" not in listed
+    assert "Build · Deploy to testing" not in listed
+    workflow = re.search(r'href="(/repositories/[^"]+/workflows/\d+)[^"]*">Build</a>', page.text)
+    assert workflow is not None
+    jobs = _first_cells(httpx.get(f"{server.url}{workflow[1]}{QUERY}").text, "Slowest jobs")
+    assert "Build" in jobs
+    assert not {"Deploy to development", "Deploy to testing"} & set(jobs)
 
 
 def test_the_overview_lists_problems_deployments_and_events(server: Process, page: Page) -> None:

@@ -57,6 +57,19 @@ def job_bars(jobs: Sequence[drilldown.JobRow], now: datetime) -> list[Bar]:
     return bars
 
 
+def slowest_jobs(jobs: list[GroupMetrics], limit: int = 15) -> list[GroupMetrics]:
+    """The jobs that ran, slowest first by median successful duration, at most ``limit``.
+
+    A job that ran either passed (it has a duration) or failed; one that was only ever
+    skipped, or cancelled without passing or failing, has no execution time to rank and
+    would fill the list with rows of dashes (a deployment job skipped on every branch but
+    one, say), so it is left out.
+    """
+    ran = [g for g in jobs if g.current.duration_p50 is not None or g.current.failure_rate]
+    ran.sort(key=lambda g: -(g.current.duration_p50 or 0))
+    return ran[:limit]
+
+
 def _step_group(step: drilldown.StepRow) -> str:
     """A step's group on the job's timeline: failed, passed, or other (skipped, cancelled)."""
     if is_failed(step.conclusion):
@@ -106,9 +119,8 @@ def repository_page(
 
     def compute(conn: Connection) -> tuple[Window, service.Overview, list[GroupMetrics]]:
         window, scope = page_scope(conn, filters, full_name)
-        jobs = service.metrics(conn, window, scope, "job")
-        jobs.sort(key=lambda g: -(g.current.duration_p50 or 0))
-        return window, service.overview(conn, window, scope, "workflow"), jobs[:15]
+        jobs = slowest_jobs(service.metrics(conn, window, scope, "job"))
+        return window, service.overview(conn, window, scope, "workflow"), jobs
 
     view = kept(container, ("repository", full_name, *filters.key()), compute)
     window, figures, jobs = view.value
@@ -157,12 +169,10 @@ def workflow_page(
 
     def compute(conn: Connection) -> WorkflowFigures:
         window = service.default_window(conn, filters.days)
-        jobs = service.metrics(conn, window, scope, "job")
-        jobs.sort(key=lambda g: -(g.current.duration_p50 or 0))
         return WorkflowFigures(
             window,
             service.overview(conn, window, scope, "workflow"),
-            jobs[:15],
+            slowest_jobs(service.metrics(conn, window, scope, "job")),
             drilldown.successful_durations(conn, window, scope),
             drilldown.slowest_steps(conn, window, scope),
         )
