@@ -137,6 +137,30 @@ def test_slowest_jobs_leave_out_jobs_that_only_ever_skipped(server: Process) -> 
     assert not {"Deploy to development", "Deploy to testing"} & set(jobs)
 
 
+# The success-rate line as drawn: its points and the pieces of line plotly drew (one per run of
+# days with runs, where the days between have none)
+SUCCESS_LINE = """() => {
+  const chart = document.querySelector('[data-chart="chart-success"] .chart');
+  const trace = chart.querySelector('.scatterlayer .trace');
+  const pieces = [...trace.querySelectorAll('path.js-line')]
+    .map(p => (p.getAttribute('d') || '').split('M').length - 1);
+  return {x: chart.data[0].x, y: chart.data[0].y, pieces: pieces.reduce((a, b) => a + b, 0)};
+}"""
+
+
+def test_days_without_runs_break_the_success_rate_line(server: Process, page: Page) -> None:
+    """FilterLists ran no workflow from 5 to 8 July 2025: those days are gaps in the line, not
+    0 % and not a line drawn across them."""
+    page.goto(f"{server.url}/repositories/collinbarrett/FilterLists{QUERY}")
+    page.wait_for_function("document.querySelectorAll('.chart .main-svg').length >= 2")
+    line = page.evaluate(SUCCESS_LINE)
+    empty = [line["y"][line["x"].index(f"2025-07-0{day}")] for day in (5, 6, 7, 8)]
+    assert empty == [None] * 4
+    assert line["y"][line["x"].index("2025-07-04")] is not None
+    assert line["pieces"] > 1
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
 def test_the_overview_lists_problems_deployments_and_events(server: Process, page: Page) -> None:
     """Failing default branches are problems; deploy workflows are deployments; a feed."""
     page.goto(f"{server.url}/{QUERY}")

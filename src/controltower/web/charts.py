@@ -10,7 +10,7 @@ colour is never the only cue.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from controltower.store.anomalies import StoredAnomaly
@@ -32,9 +32,12 @@ def trend_charts(
     """Success rate and duration (p50, p95) by day, over the whole ``window`` when given.
 
     The axis spans the window, not only the days with runs: runs that stopped (a workflow no
-    longer built) show as the empty end they are, and the pages' charts share one axis.
+    longer built) show as the empty end they are, and the pages' charts share one axis. A day
+    without runs between two with runs is a gap in the lines (a null point, never joined
+    across), not a line drawn through it as if the days around it told what it was.
     """
-    x = [d.group for d in days]
+    every = _every_day(days)
+    x = list(every)
     axis: dict[str, Any] = {"type": "date", "range": window_range(window)} if window else {}
     success: dict[str, Any] = {
         "data": [
@@ -43,22 +46,36 @@ def trend_charts(
                 "mode": "lines+markers",
                 "name": "success rate",
                 "x": x,
-                "y": [d.current.success_rate for d in days],
+                "y": [d.current.success_rate if d else None for d in every.values()],
+                "connectgaps": False,
             }
         ],
         "layout": {"yaxis": {"tickformat": ".0%", "range": [0, 1.05]}, "xaxis": dict(axis)},
     }
-    p50 = [minutes(d.current.duration_p50) for d in days]
-    p95 = [minutes(d.current.duration_p95) for d in days]
+    p50 = [minutes(d.current.duration_p50) if d else None for d in every.values()]
+    p95 = [minutes(d.current.duration_p95) if d else None for d in every.values()]
+    # with gaps, a day alone between two empty ones is a point: markers keep it in sight
+    lines = {"type": "scatter", "mode": "lines+markers", "marker": {"size": 4}, "x": x}
     duration: dict[str, Any] = {
         "data": [
-            {"type": "scatter", "mode": "lines", "name": "p50", "x": x, "y": p50},
-            {"type": "scatter", "mode": "lines", "name": "p95", "x": x, "y": p95},
+            {**lines, "name": "p50", "y": p50, "connectgaps": False},
+            {**lines, "name": "p95", "y": p95, "connectgaps": False},
         ],
         "layout": {"yaxis": {"title": {"text": "minutes"}}, "xaxis": dict(axis)},
     }
     highest = [v for v in p95 if v is not None]  # a day's p95 is at least its p50
     return success, _within_scale(duration, highest, "yaxis", ("day", "days"))
+
+
+def _every_day(days: list[GroupMetrics]) -> dict[str, GroupMetrics | None]:
+    """Each day (``YYYY-MM-DD``) from the first with runs to the last, with its figures or None
+    where it had no runs."""
+    if not days:
+        return {}
+    known = {d.group: d for d in days}
+    first, last = date.fromisoformat(days[0].group), date.fromisoformat(days[-1].group)
+    every = (first + timedelta(days=n) for n in range((last - first).days + 1))
+    return {day.isoformat(): known.get(day.isoformat()) for day in every}
 
 
 def window_range(window: Window) -> list[str]:

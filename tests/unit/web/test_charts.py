@@ -240,3 +240,25 @@ def test_the_off_scale_note_leaves_the_anomaly_marks_in_view() -> None:
     assert note["y"] == 1
     assert note["yshift"] <= -MARK_BAND_PX
     assert marked["data"][-1]["yaxis"] == "y2"
+
+
+def test_days_without_runs_are_gaps_in_the_trends_not_zero_nor_joined() -> None:
+    """Runs on the 1st, 2nd and 5th: the 3rd and 4th are null points the lines are not drawn
+    across, in the success rate and in both durations."""
+    success, duration = trend_charts(
+        [_day(1, 60.0, 90.0), _day(2, 60.0, 90.0), _day(5, 120.0, 150.0)]
+    )
+    days = [f"2026-03-{n:02d}" for n in range(1, 6)]
+    [rate] = success["data"]
+    assert (rate["x"], rate["y"], rate["connectgaps"]) == (days, [0.9, 0.9, None, None, 0.9], False)
+    p50, p95 = duration["data"]
+    assert p50["x"] == p95["x"] == days
+    assert p50["y"] == [1.0, 1.0, None, None, 2.0]
+    assert p95["y"] == [1.5, 1.5, None, None, 2.5]
+    assert p50["connectgaps"] is p95["connectgaps"] is False
+
+
+def test_with_no_runs_the_trends_have_nothing_to_draw() -> None:
+    """No days at all: empty traces, so the page says there is nothing to draw."""
+    for figure in trend_charts([]):
+        assert all(trace["x"] == [] and trace["y"] == [] for trace in figure["data"])
