@@ -228,7 +228,7 @@ def test_the_notifications_api_counts_the_messages_still_owed(
     message = Message((Notification("k", "firing", "warning", "t", "d", now),))
     outbox = StoredOutbox(engine)
     (owed,) = outbox.add([("slack", "t", "json", message)], now, now)
-    outbox.failed(owed, 1, "HTTP 503", now, now + timedelta(minutes=1), now)
+    outbox.failed(owed, 1, "HTTP 503", now, now + timedelta(minutes=1), now, held_until=now)
     assert client.get("/api/v1/alerts/notifications").json()["pending"] == 1
-    outbox.delivered(owed, 2, now)
+    outbox.delivered(owed, 2, now, held_until=now)
     assert client.get("/api/v1/alerts/notifications").json()["pending"] == 0

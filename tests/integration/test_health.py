@@ -100,9 +100,10 @@ SLACK, PAGER = "json://127.0.0.1:9/slack", "json://127.0.0.1:9/pager"
 MESSAGE = Message((Notification("k", "firing", "critical", "t", "d", NOW),))
 
 
-def _kept(engine: Engine, channel: str, url: str, at: datetime) -> int:
+def _kept(outbox: StoredOutbox, channel: str, url: str, at: datetime) -> int:
+    """A message kept at ``at``, claimed by ``outbox`` until a minute later."""
     entry = (channel, target_of(url), "json", MESSAGE)
-    (id_,) = StoredOutbox(engine).add([entry], at, at + timedelta(minutes=1))
+    (id_,) = outbox.add([entry], at, at + timedelta(minutes=1))
     return id_
 
 
@@ -116,22 +117,23 @@ def test_a_failing_channel_degrades_until_a_later_delivery_to_it_succeeds(
         alerts={"channels": {"slack": [SLACK], "pagerduty": [PAGER]}},
     )
     outbox = StoredOutbox(engine)
-    failing = _kept(engine, "slack", SLACK, NOW - timedelta(minutes=5))
-    paged = _kept(engine, "pagerduty", PAGER, NOW - timedelta(minutes=5))
-    outbox.delivered(paged, 1, NOW - timedelta(minutes=5))
-    outbox.failed(failing, 1, "HTTP 503", NOW - timedelta(minutes=4), NOW, NOW)
+    failing = _kept(outbox, "slack", SLACK, NOW - timedelta(minutes=5))
+    paged = _kept(outbox, "pagerduty", PAGER, NOW - timedelta(minutes=5))
+    claimed = NOW - timedelta(minutes=4)
+    outbox.delivered(paged, 1, NOW - timedelta(minutes=5), held_until=claimed)
+    outbox.failed(failing, 1, "HTTP 503", claimed, NOW, NOW, held_until=claimed)
     check = check_health(engine, routed, NOW).check("notifications")
     assert check.status == "degraded"
     assert check.detail.startswith("the latest notification to slack (retrying) was not")
     assert check.facts["channels"] == {"pagerduty": "ok", "slack": "failing"}
     assert check.facts["pending"] == 1
-    outbox.given_up(failing, 6, "HTTP 503", NOW - timedelta(minutes=3))
+    outbox.given_up(failing, 6, "HTTP 503", NOW - timedelta(minutes=3), held_until=NOW)
     check = check_health(engine, routed, NOW).check("notifications")
     assert (check.status, check.facts["failing_channels"]) == ("degraded", ["slack"])
     assert "slack (given up)" in check.detail
     assert "pagerduty" not in check.detail
-    later = _kept(engine, "slack", SLACK, NOW - timedelta(minutes=2))
-    outbox.delivered(later, 1, NOW - timedelta(minutes=2))
+    later = _kept(outbox, "slack", SLACK, NOW - timedelta(minutes=2))
+    outbox.delivered(later, 1, NOW - timedelta(minutes=2), held_until=NOW - timedelta(minutes=1))
     check = check_health(engine, routed, NOW).check("notifications")
     assert (check.status, check.facts["failing_channels"]) == ("ok", [])
     assert health_of(engine, routed).status == "healthy"
@@ -142,8 +144,10 @@ def test_a_failure_of_a_url_no_longer_configured_does_not_count(
 ) -> None:
     """Given up to an old slack URL, then slack's URL replaced: the new URL has no failure."""
     outbox = StoredOutbox(engine)
-    old = _kept(engine, "slack", SLACK, NOW - timedelta(minutes=5))
-    outbox.given_up(old, 1, "HTTP 404", NOW - timedelta(minutes=5))
+    old = _kept(outbox, "slack", SLACK, NOW - timedelta(minutes=5))
+    outbox.given_up(
+        old, 1, "HTTP 404", NOW - timedelta(minutes=5), held_until=NOW - timedelta(minutes=4)
+    )
     before = _settings(settings, alerts={"channels": {"slack": [SLACK]}})
     assert check_health(engine, before, NOW).check("notifications").status == "degraded"
     after = _settings(settings, alerts={"channels": {"slack": [PAGER]}})

@@ -648,3 +648,34 @@ def test_an_evaluation_that_fails_leaves_the_delivery_time_to_the_next_one(
     (row,) = _logged(sqlite_engine)
     assert (row.fact_source, row.fact_at) == ("delivery", arrived)
     assert row.latency_s >= 3.0
+
+
+def test_an_attempt_whose_claim_was_taken_over_drops_its_outcome(
+    sqlite_engine: Engine, tmp_path: Path, opened: list[Receiver]
+) -> None:
+    """A process whose attempt outlived its claim (stalled), the message taken up and
+    delivered by another meanwhile: the late failure changes nothing of the delivered row,
+    is not logged as an outcome and schedules no retry."""
+    slack = SlackReceiver(lambda attempt: Answer(503, hang_s=1.0) if attempt == 1 else Answer())
+    opened.append(slack)
+    settings = _settings(tmp_path, channels={"slack": [slack.url()]}, backoff_base_s=0.05)
+    stalled = _notifier(settings, sqlite_engine)
+    other = _notifier(settings, sqlite_engine, clock=_ahead(5))
+    try:
+        stalled.deliver(_failing("org/a", "build", "warning"))
+        assert wait_until(lambda: slack.attempts == 1)  # waiting for the receiver
+        (row,) = _kept(sqlite_engine)
+        with sqlite_engine.begin() as conn:  # the first process's claim lapses
+            lapsed = datetime.now(UTC) - timedelta(seconds=1)
+            conn.execute(update(outbox_t).values(claimed_until=lapsed))
+        assert other.resume() == 1
+        assert wait_until(lambda: _kept(sqlite_engine)[0].state == "delivered")
+        assert wait_until(lambda: row.id not in stalled._held, 5)  # its attempt came back
+        time.sleep(0.2)  # a retry it scheduled would have been sent by now
+    finally:
+        stalled.close()
+        other.close()
+    (row,) = _kept(sqlite_engine)
+    assert (row.state, row.attempts, row.error, row.next_attempt_at) == ("delivered", 1, None, None)
+    assert (slack.attempts, len(slack.accepted)) == (2, 1)
+    assert [(r.attempts, r.error) for r in _logged(sqlite_engine)] == [(1, None)]

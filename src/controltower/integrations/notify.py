@@ -25,7 +25,12 @@ soon after its claim lapses. Before
 each attempt the notifier renews its claim on the message (``Outbox.take``),
 for as long as the attempt may wait (its URL's timeout) and a minute more,
 and sends only while it still holds it, so a message another process took
-up (this one having stalled past its claim) is not sent twice. A message
+up (this one having stalled past its claim) is not sent twice. The attempt's
+outcome is written only while the claim it renewed is still the row's: an
+attempt whose claim lapsed and was taken up meanwhile (it waited longer than
+its claim on a stalled process) logs its outcome and drops it, neither
+reporting it nor scheduling a retry, so it never overwrites what the process
+that holds the message now recorded. A message
 whose channel no longer has its URL is given up. When the outbox
 cannot be written, the message is still sent from memory (and, if the
 process stops first, reported given up): keeping it never blocks sending.
@@ -38,7 +43,7 @@ which holds secrets); its failure is logged and changes nothing else.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -88,6 +93,7 @@ class Owed:
     message: Message
     attempts: int
     next_attempt_at: datetime
+    claimed_until: datetime
 
 
 class Outbox(Protocol):
@@ -111,14 +117,19 @@ class Outbox(Protocol):
         at: datetime,
         next_at: datetime,
         claimed_until: datetime,
-    ) -> None:
-        """An attempt failed; the next is due at ``next_at``."""
+        *,
+        held_until: datetime,
+    ) -> bool:
+        """An attempt failed; the next is due at ``next_at``. Whether it was written: only
+        while this process still holds ``id_`` as it last claimed it (until ``held_until``)."""
 
-    def delivered(self, id_: int, attempts: int, at: datetime) -> None:
-        """The receiver accepted it."""
+    def delivered(self, id_: int, attempts: int, at: datetime, *, held_until: datetime) -> bool:
+        """The receiver accepted it; whether it was written (as ``failed``)."""
 
-    def given_up(self, id_: int, attempts: int, error: str | None, at: datetime) -> None:
-        """No more attempts."""
+    def given_up(
+        self, id_: int, attempts: int, error: str | None, at: datetime, *, held_until: datetime
+    ) -> bool:
+        """No more attempts; whether it was written (as ``failed``)."""
 
     def release(self, ids: Sequence[int]) -> None:
         """Free the claims on ``ids``: another start resumes them."""
@@ -126,20 +137,22 @@ class Outbox(Protocol):
     def take(self, id_: int, claimed_until: datetime) -> bool:
         """Whether this process still holds ``id_``, renewing its claim until then."""
 
-    def claim(self, now: datetime, lease_s: float) -> list[Owed]:
-        """Claim every pending message no process holds."""
+    def claim(self, now: datetime, lease_s: float, skip: Collection[int] = ()) -> list[Owed]:
+        """Claim every pending message no process holds, but those in ``skip``."""
 
 
 @dataclass(frozen=True, slots=True)
 class Prepared:
     """A message waiting to be sent to ``url`` of ``channel``: its attempt (0 the first) not
-    made yet, and its row in the outbox (none when it could not be kept)."""
+    made yet, its row in the outbox (none when it could not be kept) and until when this
+    process last claimed that row."""
 
     url: str
     channel: str
     message: Message
     attempt: int
     id: int | None = None
+    held_until: datetime | None = None
 
 
 class Notifier:
@@ -206,8 +219,10 @@ class Notifier:
         if self._outbox is None:
             return 0
         now = self._resumed_at = self._clock()
+        with self._lock:
+            busy = set(self._held)
         try:
-            owed = self._outbox.claim(now, LEASE_S)
+            owed = self._outbox.claim(now, LEASE_S, busy)
         except Exception:  # the outbox unreadable now: the next call tries again
             log.exception("notifications not resumed")
             return 0
@@ -220,10 +235,13 @@ class Notifier:
             if url is None:
                 error = f"given up: channel {row.channel} no longer has this URL"
                 log.error("notification not sent", channel=row.channel, error=error)
-                self._store(self._outbox.given_up, row.id, row.attempts, error, now)
-                self._report(Outcome(row.message, row.channel, row.attempts, None, error))
+                held = row.claimed_until
+                if self._recorded("given_up", row.channel, row.id, held, row.attempts, error, now):
+                    self._report(Outcome(row.message, row.channel, row.attempts, None, error))
                 continue
-            pending = Prepared(url, row.channel, row.message, row.attempts, row.id)
+            pending = Prepared(
+                url, row.channel, row.message, row.attempts, row.id, row.claimed_until
+            )
             delay = (row.next_attempt_at - now).total_seconds()
             if delay > 0:
                 self._later(delay, pending)
@@ -302,7 +320,7 @@ class Notifier:
             except Exception:  # sending goes on from memory
                 log.exception("notifications not kept in the outbox", count=len(pendings))
                 return pendings
-        return [replace(p, id=i) for p, i in zip(pendings, ids, strict=True)]
+        return [replace(p, id=i, held_until=until) for p, i in zip(pendings, ids, strict=True)]
 
     def _submit(self, pending: Prepared) -> None:
         with self._lock:
@@ -337,9 +355,12 @@ class Notifier:
                         self._held.discard(pending.id)
 
     def _send(self, pending: Prepared) -> None:
-        if pending.id is not None and self._outbox is not None and not self._still_held(pending):
-            log.info("notification taken up by another process", channel=pending.channel)
-            return
+        if pending.id is not None and self._outbox is not None:
+            held = self._renew(pending)
+            if held is None:
+                log.info("notification taken up by another process", channel=pending.channel)
+                return
+            pending = held
         url, message, attempt, channel = (
             pending.url,
             pending.message,
@@ -351,28 +372,53 @@ class Notifier:
         now = self._clock()
         if sent.accepted:
             log.info("notification sent", keys=keys, channel=channel, attempts=attempt + 1)
-            if pending.id is not None and self._outbox is not None:
-                self._store(self._outbox.delivered, pending.id, attempt + 1, now)
-            self._report(Outcome(message, channel, attempt + 1, now))
+            if self._outcome(pending, "delivered", attempt + 1, now):
+                self._report(Outcome(message, channel, attempt + 1, now))
             return
         if sent.permanent or attempt >= self.settings.retries:
             log.error("notification not sent", keys=keys, channel=channel, error=sent.error)
-            if pending.id is not None and self._outbox is not None:
-                self._store(self._outbox.given_up, pending.id, attempt + 1, sent.error, now)
-            self._report(Outcome(message, channel, attempt + 1, None, sent.error))
+            if self._outcome(pending, "given_up", attempt + 1, sent.error, now):
+                self._report(Outcome(message, channel, attempt + 1, None, sent.error))
             return
         delay = self.settings.backoff_base_s * 2**attempt
         if sent.retry_after_s is not None:
             delay = sent.retry_after_s
         delay = min(delay, self.settings.backoff_max_s)
         log.warning("notification failed, retrying", keys=keys, channel=channel, delay_s=delay)
-        if pending.id is not None and self._outbox is not None:
-            next_at = now + timedelta(seconds=delay)
-            until = next_at + timedelta(seconds=LEASE_S)
-            self._store(
-                self._outbox.failed, pending.id, attempt + 1, sent.error, now, next_at, until
-            )
-        self._later(delay, replace(pending, attempt=attempt + 1))
+        next_at = now + timedelta(seconds=delay)
+        until = next_at + timedelta(seconds=LEASE_S)
+        if self._outcome(pending, "failed", attempt + 1, sent.error, now, next_at, until):
+            self._later(delay, replace(pending, attempt=attempt + 1, held_until=until))
+
+    def _outcome(self, pending: Prepared, outcome: str, *args: object) -> bool:
+        """Record an attempt's outcome (``delivered``, ``given_up`` or ``failed``, with its
+        arguments after the id) in the outbox, only while this process still holds the row
+        by the claim its attempt renewed; whether the process goes on with the message (false
+        when another process holds it now: the outcome is logged and dropped)."""
+        if pending.id is None or pending.held_until is None:
+            return True
+        return self._recorded(outcome, pending.channel, pending.id, pending.held_until, *args)
+
+    def _recorded(
+        self, outcome: str, channel: str, id_: int, held_until: datetime, *args: object
+    ) -> bool:
+        """Write ``outcome`` for row ``id_``; false only when the outbox refused it as no
+        longer held by this process's claim (logged: the outcome is dropped)."""
+        if self._outbox is None:
+            return True
+        try:
+            if getattr(self._outbox, outcome)(id_, *args, held_until=held_until):
+                return True
+        except Exception:  # the outbox must never break sending: go on as if written
+            log.exception("notification outbox not updated", channel=channel)
+            return True
+        log.warning(
+            "notification outcome dropped: another process holds the message now",
+            channel=channel,
+            outbox_id=id_,
+            outcome=outcome,
+        )
+        return False
 
     def _later(self, delay_s: float, pending: Prepared) -> None:
         token = object()
@@ -425,19 +471,20 @@ class Notifier:
         urls = self.settings.channels.get(channel, [])
         return next((url for url in urls if channels.target_of(url) == target), None)
 
-    def _still_held(self, pending: Prepared) -> bool:
-        """Whether this process still holds ``pending``'s row, renewing its claim for the
-        attempt (however long its URL's timeout) and a minute more; when the outbox cannot
-        say, it is sent: a message twice beats a message lost."""
+    def _renew(self, pending: Prepared) -> Prepared | None:
+        """``pending`` with its claim renewed for the attempt (however long its URL's timeout)
+        and a minute more, or none when this process no longer holds its row; when the outbox
+        cannot say, it is sent under the claim it had: a message twice beats a message lost."""
         assert self._outbox is not None
         assert pending.id is not None
         lease = LEASE_S + channels.timeout_of(pending.url)
         until = self._clock() + timedelta(seconds=lease)
         try:
-            return self._outbox.take(pending.id, until)
+            taken = self._outbox.take(pending.id, until)
         except Exception:  # the outbox unreadable now
             log.exception("notification claim not renewed", channel=pending.channel)
-            return True
+            return pending
+        return replace(pending, held_until=until) if taken else None
 
     def _store(self, write: Callable[..., object], *args: object) -> None:
         try:

@@ -11,6 +11,14 @@ retries where they stood. Before each attempt the sending process renews its
 claim (``take``), and sends only if it still holds the message: once another
 process has taken it up, only that one sends it.
 
+An attempt's outcome (``failed``, ``delivered``, ``given_up``) is written only
+while the row is still pending and claimed as the writer last claimed it: by
+this process (``claimed_by``) and until the time it last set
+(``claimed_until``, given as ``held_until``). A writer whose claim lapsed and
+was taken up by another process (or released, or claimed again) changes
+nothing, and hears so (``False``): the process that holds the message now
+owns its state.
+
 ``channel_states`` is what health reads: per configured channel URL, how its
 latest attempt went, so a failure counts until a later delivery to that
 channel succeeds, and no longer.
@@ -19,7 +27,7 @@ channel succeeds, and no longer.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -81,10 +89,14 @@ class StoredOutbox:
         at: datetime,
         next_at: datetime,
         claimed_until: datetime,
-    ) -> None:
-        """An attempt failed; the next is due at ``next_at``."""
-        self._set(
+        *,
+        held_until: datetime,
+    ) -> bool:
+        """An attempt failed; the next is due at ``next_at``, claimed until ``claimed_until``.
+        Whether it was written: only while this process holds the row until ``held_until``."""
+        return self._set(
             id_,
+            held_until,
             attempts=attempts,
             error=error,
             last_attempt_at=at,
@@ -92,13 +104,16 @@ class StoredOutbox:
             claimed_until=claimed_until,
         )
 
-    def delivered(self, id_: int, attempts: int, at: datetime) -> None:
-        """The receiver accepted it."""
-        self._finish(id_, DELIVERED, attempts, None, at)
+    def delivered(self, id_: int, attempts: int, at: datetime, *, held_until: datetime) -> bool:
+        """The receiver accepted it; whether it was written (as ``failed``)."""
+        return self._finish(id_, held_until, DELIVERED, attempts, None, at)
 
-    def given_up(self, id_: int, attempts: int, error: str | None, at: datetime) -> None:
-        """No more attempts: refused for good, out of retries, or its URL is gone."""
-        self._finish(id_, GIVEN_UP, attempts, error, at)
+    def given_up(
+        self, id_: int, attempts: int, error: str | None, at: datetime, *, held_until: datetime
+    ) -> bool:
+        """No more attempts: refused for good, out of retries, or its URL is gone; whether it
+        was written (as ``failed``)."""
+        return self._finish(id_, held_until, GIVEN_UP, attempts, error, at)
 
     def release(self, ids: Sequence[int]) -> None:
         """Free this process's claims on ``ids`` (still pending): the next process to start
@@ -130,21 +145,27 @@ class StoredOutbox:
             ).rowcount
         return bool(taken == 1)
 
-    def claim(self, now: datetime, lease_s: float) -> list[Owed]:
+    def claim(self, now: datetime, lease_s: float, skip: Collection[int] = ()) -> list[Owed]:
         """Claim every pending message nobody holds (its claim released or lapsed), each until
-        ``lease_s`` after its next attempt is due; those claimed, oldest first."""
+        ``lease_s`` after its next attempt is due; those claimed, oldest first. ``skip``: the
+        messages this process is sending or waiting on, whose claim stays as their attempt
+        set it (claiming them again would make their outcome look stale)."""
         free = (outbox_t.c.state == PENDING) & or_(
             outbox_t.c.claimed_until.is_(None), outbox_t.c.claimed_until < now
         )
         owed: list[Owed] = []
+        query = select(outbox_t).where(free).order_by(outbox_t.c.id)
+        if skip:
+            query = query.where(outbox_t.c.id.not_in(list(skip)))
         with self._engine.begin() as conn:
-            rows = conn.execute(select(outbox_t).where(free).order_by(outbox_t.c.id)).all()
+            rows = conn.execute(query).all()
             for row in rows:
                 due = max(row.next_attempt_at or now, now)
+                until = due + timedelta(seconds=lease_s)
                 taken = conn.execute(
                     update(outbox_t)
                     .where(outbox_t.c.id == row.id, free)
-                    .values(claimed_until=due + timedelta(seconds=lease_s), claimed_by=self.owner)
+                    .values(claimed_until=until, claimed_by=self.owner)
                 ).rowcount
                 if taken == 1:  # not claimed by another process meanwhile
                     owed.append(
@@ -155,13 +176,23 @@ class StoredOutbox:
                             message_of(row.message),
                             row.attempts,
                             row.next_attempt_at or now,
+                            until,
                         )
                     )
         return owed
 
-    def _finish(self, id_: int, state: str, attempts: int, error: str | None, at: datetime) -> None:
-        self._set(
+    def _finish(
+        self,
+        id_: int,
+        held_until: datetime,
+        state: str,
+        attempts: int,
+        error: str | None,
+        at: datetime,
+    ) -> bool:
+        return self._set(
             id_,
+            held_until,
             state=state,
             attempts=attempts,
             error=error,
@@ -172,9 +203,18 @@ class StoredOutbox:
             claimed_by=None,
         )
 
-    def _set(self, id_: int, **values: object) -> None:
+    def _set(self, id_: int, held_until: datetime, **values: object) -> bool:
+        """Write ``values`` only while the row is pending and held by this process's claim
+        until ``held_until``; whether it was."""
+        held = (
+            (outbox_t.c.id == id_)
+            & (outbox_t.c.state == PENDING)
+            & (outbox_t.c.claimed_by == self.owner)
+            & (outbox_t.c.claimed_until == held_until)
+        )
         with self._engine.begin() as conn:
-            conn.execute(update(outbox_t).where(outbox_t.c.id == id_).values(**values))
+            written = conn.execute(update(outbox_t).where(held).values(**values)).rowcount
+        return bool(written == 1)
 
 
 @dataclass(frozen=True, slots=True)
