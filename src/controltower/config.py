@@ -155,7 +155,9 @@ class AnomalySettings(Section):
     change and USD extra for a spike, whatever its size against normal. A
     change of a duration or queue time is likewise at most ``info`` below
     ``time_warning_seconds`` and at most ``warning`` below
-    ``time_critical_seconds``.
+    ``time_critical_seconds``. A successful run's duration is judged less the
+    stretches longer than ``wait_between_jobs_minutes`` in which none of its jobs
+    ran (waiting for a deployment's reviewers, say).
     """
 
     enabled: bool = True
@@ -166,6 +168,7 @@ class AnomalySettings(Section):
     cost_critical_usd: float = Field(default=500.0, ge=0)
     time_warning_seconds: float = Field(default=30.0, ge=0)
     time_critical_seconds: float = Field(default=300.0, ge=0)
+    wait_between_jobs_minutes: float = Field(default=10.0, gt=0)
 
     @model_validator(mode="after")
     def _ordered(self) -> AnomalySettings:

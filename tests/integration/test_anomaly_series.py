@@ -334,3 +334,58 @@ def test_a_seldom_built_workflow_that_stops_is_followed_for_half_a_year_of_weeks
     [stop] = [f.anomaly for f in findings([runs]) if f.anomaly.details.get("stopped")]
     assert stop.start == zero_weeks[0].timestamp
     assert stop.index == len(active) + 3  # no zero week in 26: 1 in 28 by Laplace, four in a row
+
+
+def _job(name: str, start: datetime, seconds: float) -> dict[str, Any]:
+    return {
+        "name": name,
+        "status": "completed",
+        "conclusion": "success",
+        "started_at": start.isoformat(),
+        "completed_at": (start + timedelta(seconds=seconds)).isoformat(),
+    }
+
+
+def _gated_run(i: int, wait: timedelta) -> dict[str, Any]:
+    """A build of 5 minutes (and a lint beside it), a deploy to test, then one to production
+    a minute and ``wait`` later: 450 s of GitHub's duration, with ``wait``."""
+    record = _run(i, 0)
+    start = T0 + timedelta(hours=6 * i, seconds=30)
+    deployed = start + timedelta(seconds=330)
+    production = deployed + timedelta(seconds=60) + wait
+    record["completed_at"] = (production + timedelta(seconds=60)).isoformat()
+    record["jobs"] = [
+        _job("build", start, 300),
+        _job("deploy / test", start + timedelta(seconds=310), 20),
+        _job("lint", start + timedelta(seconds=5), 200),
+        _job("deploy / production", production, 60),
+    ]
+    return record
+
+
+@pytest.mark.parametrize(
+    ("wait", "judged"),
+    [
+        (timedelta(days=3), 390.0),  # waited for reviewers: the whole stretch left out
+        (timedelta(minutes=5), 450.0 + 300),  # 6 minutes idle: kept
+    ],
+)
+def test_a_run_waiting_between_jobs_is_judged_less_the_wait(
+    tmp_path: Path, wait: timedelta, judged: float
+) -> None:
+    """A deploy that waited days for its environment's reviewers took the pipeline minutes:
+    its duration is judged less every stretch over 10 minutes with no job running, and not
+    at all less a short one. Without the rule it is GitHub's duration."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    schema.upgrade(engine)
+    with engine.begin() as conn:
+        FactWriter(conn).upsert_runs([parse_record(_gated_run(i, wait)).fact for i in range(3)])
+    stored = 450.0 + wait.total_seconds()
+    with engine.connect() as conn:
+        (judged_series,) = load_series(conn, ["duration"], rate=lambda _s, _d: RATE, min_points=3)
+        (as_stored,) = load_series(
+            conn, ["duration"], rate=lambda _s, _d: RATE, min_points=3, wait_between_jobs_s=None
+        )
+    engine.dispose()
+    assert [p.value for p in judged_series.points] == pytest.approx([judged] * 3)
+    assert [p.value for p in as_stored.points] == pytest.approx([stored] * 3)

@@ -26,7 +26,12 @@ from sqlalchemy import Engine
 from controltower.anomaly.findings import Finding, findings
 from controltower.anomaly.model import Series
 from controltower.anomaly.severity import CostBands, TimeBands
-from controltower.anomaly.sources import Rate, last_complete_day, load_series
+from controltower.anomaly.sources import (
+    WAIT_BETWEEN_JOBS_S,
+    Rate,
+    last_complete_day,
+    load_series,
+)
 from controltower.anomaly.tuning import Tuning, followed_days, for_series
 from controltower.store import anomalies
 from controltower.store.engine import reading
@@ -42,17 +47,19 @@ def detect_and_record(
     bands: CostBands | None = None,
     history: bool = False,
     times: TimeBands | None = None,
+    wait_between_jobs_s: float | None = WAIT_BETWEEN_JOBS_S,
 ) -> anomalies.RecordReport:
     """Run the detectors over every series in the store and record what is going on now.
 
     ``bands``: the dollars a cost anomaly must reach to be a warning or critical, ``times``
-    the seconds a change of a duration or queue time must reach;
+    the seconds a change of a duration or queue time must reach; ``wait_between_jobs_s``
+    as in ``sources.load_series``;
     ``history``: record the anomalies that are over as well, as resolved.
     """
     tuning = tuning or Tuning()
     now = now or datetime.now(UTC)
     with engine.connect() as conn:
-        series = load_series(reading(conn), rate=rate)
+        series = load_series(reading(conn), rate=rate, wait_between_jobs_s=wait_between_jobs_s)
         through = last_complete_day(reading(conn))
     judged: dict[tuple[str, str], tuple[int, Tuning]] = {
         (s.name, s.metric): (len(s.points), for_series(tuning, s.days_per_point))

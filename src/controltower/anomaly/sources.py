@@ -1,6 +1,9 @@
 """Series from the store: per workflow (and job), the metrics whose changes matter.
 
-- ``duration``: seconds of each successful run, in order of creation;
+- ``duration``: seconds of each successful run, in order of creation, less the
+  time it stood still between jobs for longer than ``WAIT_BETWEEN_JOBS_S``
+  (with no job running: a deployment waiting for a reviewer's approval, a
+  manual gate), which measures the people, not the pipeline;
 - ``queue``: seconds each run waited for its first job;
 - ``failures``: each completed run's outcome, 1 failed and 0 passed (bursts
   are judged over a moving window of them);
@@ -53,6 +56,8 @@ METRICS: tuple[Metric, ...] = ("duration", "queue", "failures", "cost", "job_dur
 # changed its workflow file (or any workflow file), and the files it changed
 DailyChanges = dict[str, dict[date, tuple[str, str]]]
 _LINUX = "linux"
+WAIT_BETWEEN_JOBS_S = 600.0
+"""A run that ran no job for longer than this between two of its jobs waited for someone."""
 
 
 def load_series(
@@ -62,8 +67,12 @@ def load_series(
     rate: Rate,
     min_points: int = 60,
     since: datetime | None = None,
+    wait_between_jobs_s: float | None = WAIT_BETWEEN_JOBS_S,
 ) -> list[Series]:
     """Every series of ``metrics`` with at least ``min_points`` points, by name.
+
+    ``wait_between_jobs_s``: a successful run's duration is taken less each stretch
+    longer than this in which none of its jobs ran (``None``: as stored).
 
     Weekly totals need no more than two of their shorter windows
     (``tuning.WEEKLY_WINDOW``): a year of weeks is enough to judge.
@@ -82,7 +91,7 @@ def load_series(
         elif metric == "job_duration":
             found += job_durations(conn, since, changed)
         else:
-            found += run_series(conn, metric, since, changed)
+            found += run_series(conn, metric, since, changed, wait_between_jobs_s)
     weekly_points = min(min_points, 2 * WEEKLY_WINDOW)
     return sorted(
         (
@@ -116,14 +125,25 @@ def _runs(since: datetime | None, *columns: Any) -> Any:
 
 
 def run_series(
-    conn: Connection, metric: Metric, since: datetime | None, changed: WorkflowChanges
+    conn: Connection,
+    metric: Metric,
+    since: datetime | None,
+    changed: WorkflowChanges,
+    wait_between_jobs_s: float | None = WAIT_BETWEEN_JOBS_S,
 ) -> list[Series]:
     """Per workflow: successful durations, queue times or outcomes, one point per run.
 
-    ``changed``: ``workflow_changes``, to name the workflow files a run's push changed.
+    ``changed``: ``workflow_changes``, to name the workflow files a run's push changed;
+    ``wait_between_jobs_s``: as in ``load_series``.
     """
+    waited = (
+        waits_between_jobs(conn, since, wait_between_jobs_s)
+        if metric == "duration" and wait_between_jobs_s is not None
+        else {}
+    )
     query = _runs(
         since,
+        runs_t.c.id,
         runs_t.c.created_at,
         runs_t.c.conclusion,
         runs_t.c.duration_s,
@@ -138,6 +158,8 @@ def run_series(
         value = _run_value(metric, row)
         if value is None:
             continue
+        if row.id in waited:
+            value = max(value - waited[row.id], 0.0)
         points[row.series].append(Point(row.created_at, value))
         context[row.series].append(_context(row, changed))
     unit = {"duration": "s", "queue": "s", "failures": "failed"}[metric]
@@ -145,6 +167,39 @@ def run_series(
         Series(name, metric, unit, points[name], context[name], outcomes=metric == "failures")
         for name in points
     ]
+
+
+def waits_between_jobs(
+    conn: Connection, since: datetime | None, longer_than_s: float
+) -> dict[int, float]:
+    """Per successful run (its row id): seconds it stood still between jobs, counting only
+    stretches longer than ``longer_than_s`` in which none of its jobs was running.
+
+    A job that waits for an environment's reviewers starts only once approved, after
+    the jobs before it ended: the run's duration then holds hours or days of a
+    person's time. Runs whose jobs are not known have none.
+    """
+    query = (
+        select(jobs_t.c.run_pk, jobs_t.c.started_at, jobs_t.c.completed_at)
+        .join(runs_t, runs_t.c.id == jobs_t.c.run_pk)
+        .where(runs_t.c.conclusion == "success", runs_t.c.created_at.is_not(None))
+        .where(jobs_t.c.started_at.is_not(None), jobs_t.c.completed_at.is_not(None))
+        .order_by(jobs_t.c.run_pk, jobs_t.c.started_at)
+    )
+    if since is not None:
+        query = query.where(runs_t.c.created_at >= since)
+    waited: dict[int, float] = {}
+    run: int | None = None
+    busy_until = datetime.min.replace(tzinfo=UTC)
+    for run_pk, started, completed in conn.execute(query):
+        if run_pk != run:
+            run, busy_until = run_pk, completed
+            continue
+        idle = (started - busy_until).total_seconds()
+        if idle > longer_than_s:
+            waited[run_pk] = waited.get(run_pk, 0.0) + idle
+        busy_until = max(busy_until, completed)
+    return waited
 
 
 def workflow_changes(conn: Connection) -> WorkflowChanges:

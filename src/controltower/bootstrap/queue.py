@@ -81,7 +81,16 @@ def anomaly_pass(
     bands = CostBands(config.cost_warning_usd, config.cost_critical_usd)
     times = TimeBands(config.time_warning_seconds, config.time_critical_seconds)
     rates = rate_table(settings.telemetry.rates)
-    return detect_and_record(engine, rates.rate, tuning, now, bands, history=history, times=times)
+    return detect_and_record(
+        engine,
+        rates.rate,
+        tuning,
+        now,
+        bands,
+        history=history,
+        times=times,
+        wait_between_jobs_s=config.wait_between_jobs_minutes * 60,
+    )
 
 
 def register_tasks(

@@ -125,7 +125,11 @@ def evaluate_command(
     settings = configured(ctx)
     rates = rate_table(settings.telemetry.rates)
     with database(settings) as engine, engine.connect() as conn:
-        series = load_series(reading(conn), rate=rates.rate)
+        series = load_series(
+            reading(conn),
+            rate=rates.rate,
+            wait_between_jobs_s=settings.anomaly.wait_between_jobs_minutes * 60,
+        )
         known = confirmed_anomalies(reading(conn))
     result = evaluate(series, seed=seed, trials_per_series=trials, known=known)
     if json_output:
