@@ -435,6 +435,10 @@ def test_the_api_reference_draws_from_the_server_alone(
     assert page.errors == []  # type: ignore[attr-defined]
 
 
+CHARTS_DRAWN = """() => [...document.querySelectorAll('.chart')]
+  .every(c => c.classList.contains('empty') || c.querySelector('.main-svg'))"""
+
+
 @pytest.mark.parametrize(
     "path",
     [
@@ -447,10 +451,12 @@ def test_the_api_reference_draws_from_the_server_alone(
         "run",
     ],
 )
-def test_a_phone_sized_window_scrolls_tables_not_the_page(
+def test_a_phone_sized_window_scrolls_tables_not_the_page_and_charts_keep_their_labels(
     server: Process, page: Page, path: str
 ) -> None:
-    """At 390 px wide the page itself is no wider than the window: wide tables scroll inside."""
+    """At 390 px wide the page itself is no wider than the window: wide tables scroll inside;
+    every chart's tick labels lie within it (the run timeline's times stood on end, the date
+    under the first cut off)."""
     address = f"{server.url}{path}{QUERY}"
     if path == "run":  # the newest run of a repository with jobs and a timeline
         page.goto(f"{server.url}/repositories/collinbarrett/FilterLists{QUERY}")
@@ -460,6 +466,8 @@ def test_a_phone_sized_window_scrolls_tables_not_the_page(
     page.goto(address)
     page.wait_for_load_state("networkidle")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.wait_for_function(CHARTS_DRAWN)
+    assert page.evaluate(CHART_PROBLEMS) == []
     assert page.errors == []  # type: ignore[attr-defined]
 
 

@@ -211,6 +211,8 @@ def timeline(
         "layout": {
             "barmode": "overlay",
             "xaxis": {"type": "date"},
+            # a time tick per this many pixels of width (dashboard.js): labels lie flat and whole
+            "meta": {"pxPerTick": PX_PER_TICK},
             "yaxis": {
                 "autorange": "reversed",
                 "type": "category",
@@ -226,6 +228,9 @@ def timeline(
 
 
 LABEL_CHARACTERS = 32
+# The width in pixels a timeline's time tick is given: room for "06:30:30" and its neighbours'
+# gaps, after the job names have taken their share of a phone's 390 px
+PX_PER_TICK = 120
 
 
 def _short(name: str) -> str:

@@ -26,6 +26,13 @@
     layout.legend = Object.assign(
       { orientation: "h", x: 0, xanchor: "left", y: 1.02, yanchor: "bottom" }, own.legend);
     layout.xaxis = Object.assign({ automargin: true }, own.xaxis);
+    // A figure may ask for a tick per so many pixels of the chart's width (the run timeline's
+    // times, whose first label also carries the date): at phone width plotly's own count
+    // turned them on end and cut the date off below the chart.
+    var perTick = own.meta && own.meta.pxPerTick;
+    if (perTick && !layout.xaxis.nticks) {
+      layout.xaxis.nticks = Math.max(2, Math.floor(target.clientWidth / perTick));
+    }
     layout.yaxis = Object.assign({ automargin: true }, own.yaxis);
     Plotly.newPlot(target, figure.data, layout, { displaylogo: false, responsive: true });
   });
