@@ -3,6 +3,7 @@ it is shown as stored."""
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -156,3 +157,39 @@ def test_commands_name_repositories_as_stored(engine: Engine) -> None:
         STORED,
         "octo-org/new",
     ]
+
+
+def test_two_writers_creating_a_repository_in_two_spellings_make_one_row(engine: Engine) -> None:
+    """The second writer waits for the first to commit, then finds its row: one repository,
+    spelled as the first stored it, whatever the interleaving of the two transactions."""
+    first_wrote, second_done = threading.Event(), threading.Event()
+    ids: dict[str, int] = {}
+
+    def first() -> None:
+        with engine.begin() as conn:
+            ids["first"] = FactWriter(conn).repository_id("Octo-Org/Brand-New")
+            first_wrote.set()
+            second_done.wait(0.5)  # the second is blocked meanwhile: it cannot finish first
+
+    def second() -> None:
+        first_wrote.wait(10)
+        with engine.begin() as conn:
+            ids["second"] = FactWriter(conn).repository_id("octo-org/BRAND-NEW")
+        second_done.set()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(20)
+    table = table_of(Repository)
+    with engine.connect() as conn:
+        names = (
+            conn.execute(
+                select(table.c.full_name).where(table.c.full_name.ilike("octo-org/brand-new"))
+            )
+            .scalars()
+            .all()
+        )
+    assert names == ["Octo-Org/Brand-New"]
+    assert ids["first"] == ids["second"]

@@ -114,14 +114,22 @@ class FactWriter:
 
         A repository stored under another case (``Pallets/Flask`` for
         ``pallets/flask``, as GitHub accepts either) is the same one: its id,
-        and the spelling it was stored with, are kept.
+        and the spelling it was stored with, are kept. Two writers creating it at
+        once in two spellings make one row: on PostgreSQL the one that comes second
+        waits for the first to commit (a transaction-scoped advisory lock on the
+        lower-cased name) and then finds its row; SQLite writers take the database's
+        write lock up front.
         """
         if (cached := self._repos.get(full_name)) is not None:
             return cached
         table = table_of(Repository)
-        repo_id: int | None = self.conn.execute(
-            select(table.c.id).where(repository_named(full_name)).order_by(table.c.id).limit(1)
-        ).scalar_one_or_none()
+        find = select(table.c.id).where(repository_named(full_name)).order_by(table.c.id).limit(1)
+        repo_id: int | None = self.conn.execute(find).scalar_one_or_none()
+        if repo_id is None and self.conn.dialect.name == "postgresql":
+            self.conn.execute(
+                select(func.pg_advisory_xact_lock(func.hashtextextended(full_name.lower(), 0)))
+            )
+            repo_id = self.conn.execute(find).scalar_one_or_none()
         if repo_id is None:
             stmt = insert_for(self.conn, table).values(full_name=full_name, created_at=_now())
             stmt = stmt.on_conflict_do_update(
