@@ -25,7 +25,8 @@ DELIVERIES = 300
 @pytest.mark.postgres
 @pytest.mark.redis
 def test_two_workers_share_the_backlog_through_redis(tmp_path: Path) -> None:
-    """Deliveries to a --no-worker server are normalized by two worker processes, both busy."""
+    """Deliveries to a --no-worker server are normalized by two worker processes, both busy;
+    each periodic task is enqueued by one of them."""
     require("Redis", "127.0.0.1", 6379)
     queue = redis.Redis.from_url(REDIS_URL)
     queue.flushdb()
@@ -78,3 +79,13 @@ def test_two_workers_share_the_backlog_through_redis(tmp_path: Path) -> None:
     worker_pids = {str(w.popen.pid) for w in workers}
     assert None not in who
     assert {str(entry).rsplit(":", 1)[1] for entry in who} == worker_pids
+    # Both workers' schedulers checked the periodic tasks at start: each (task, minute) was
+    # enqueued by one of them only.
+    enqueued = [
+        line.split("periodic_task_enqueued", 1)[1].split()
+        for w in workers
+        for line in w.log.read_text().splitlines()
+        if "periodic_task_enqueued " in line
+    ]
+    assert ["task=evaluate_alerts" in fields for fields in enqueued].count(True) >= 1
+    assert len({tuple(sorted(fields)) for fields in enqueued}) == len(enqueued)

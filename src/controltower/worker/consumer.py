@@ -3,7 +3,8 @@
 The in-process consumer is huey's own ``Consumer`` started without its signal
 handlers (the web server owns the process's signals) and stopped gracefully
 on shutdown. Either way, pending deliveries left by a crash are swept once at
-start, before new work.
+start, before new work, and each periodic task is enqueued once per period
+however many consumers share the queue (``worker.periodic``).
 """
 
 from __future__ import annotations
@@ -12,10 +13,10 @@ import threading
 from typing import Any
 
 import structlog
-from huey.consumer import Consumer
 
 from controltower.bootstrap import Container
 from controltower.ingest import processing
+from controltower.worker.periodic import OncePerPeriodConsumer
 
 log = structlog.get_logger(__name__)
 
@@ -26,7 +27,7 @@ log = structlog.get_logger(__name__)
 POLLING = {"initial_delay": 0.05, "backoff": 1.5, "max_delay": 1.0}
 
 
-class _QuietConsumer(Consumer):  # type: ignore[misc]
+class _QuietConsumer(OncePerPeriodConsumer):
     """huey's consumer, minus the signal handlers it may only install from the main thread."""
 
     def _set_signal_handlers(self) -> None:
@@ -80,7 +81,7 @@ def run_worker(container: Container, workers: int = 2, **options: Any) -> None:
     """Run the consumer in the foreground until interrupted (``controltower worker``)."""
     _start_alerting(container)
     _sweep_at_start(container)
-    consumer = Consumer(
+    consumer = OncePerPeriodConsumer(
         container.huey,
         workers=workers,
         worker_type="thread",
