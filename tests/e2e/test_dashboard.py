@@ -6,6 +6,7 @@ Screenshots of every page are saved under ``test-artifacts/screenshots/`` for re
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from html import unescape
@@ -16,14 +17,22 @@ import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import create_engine, delete, func, insert, select
 
+from controltower.intelligence.capability import CACHE_S, switch_mode
 from controltower.store.anomalies import anomalies_t, record
-from controltower.store.tables import Job, Repository, Workflow, WorkflowRun, table_of
+from controltower.store.tables import (
+    CapabilityChange,
+    Job,
+    Repository,
+    Workflow,
+    WorkflowRun,
+    table_of,
+)
 from tests.support.browser import A11Y_PROBLEMS, CHART_PROBLEMS, SHOTS
 from tests.support.server import Process, cli_env, start_server
 from tests.support.templates import copy_database
 
 runs_t, repos_t, workflows_t = table_of(WorkflowRun), table_of(Repository), table_of(Workflow)
-jobs_t = table_of(Job)
+jobs_t, capabilities_t = table_of(Job), table_of(CapabilityChange)
 
 QUERY = "?days=90"
 
@@ -416,6 +425,44 @@ def test_the_anomalies_page_pages_filters_and_takes_verdicts(server: Process, pa
         engine.dispose()
 
 
+def test_the_capabilities_page_shows_each_mode_its_source_its_switches_and_the_command(
+    server: Process, page: Page
+) -> None:
+    """Read-only: prediction in the settings' mode, never switched; after a switch (made as the
+    CLI makes it) its mode, who, when and why, and the command to switch it, without buttons."""
+    page.goto(f"{server.url}/")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Capabilities").click()
+    page.wait_for_url("**/capabilities")
+    modes = page.get_by_role("table", name="Modes now")
+    row = modes.locator("tbody tr", has_text="prediction")
+    expect(row).to_contain_text("shadow")
+    expect(row).to_contain_text("the settings (intelligence.mode)")
+    expect(row).to_contain_text("10% of runs (fixed by run id)")
+    expect(row).to_contain_text("never switched")
+    command = "controltower capability set prediction off|shadow|canary|on --reason TEXT"
+    expect(row.locator("code")).to_have_text(command)
+    assert page.get_by_role("button").count() == 0
+    engine = create_engine(server.extra["database_url"])
+    with engine.begin() as conn:
+        switch_mode(conn, "prediction", "canary", changed_by="cli:ana", reason="trying it")
+    try:
+        time.sleep(CACHE_S + 0.1)  # the server reads switches at most CACHE_S seconds old
+        page.reload()
+        expect(row).to_contain_text("canary")
+        expect(row).to_contain_text("switched live")
+        expect(row).to_contain_text("by cli:ana: trying it")
+        switches = page.get_by_role("table", name="Switches of prediction").locator("tbody tr")
+        expect(switches).to_have_count(1)
+        expect(switches.first).to_contain_text("canary")
+        link = page.get_by_role("link", name="Capabilities")
+        assert link.get_attribute("aria-current") == "page"
+        check_page(page, "capabilities", 0)
+    finally:
+        with engine.begin() as conn:
+            conn.execute(delete(capabilities_t).where(capabilities_t.c.changed_by == "cli:ana"))
+        engine.dispose()
+
+
 @pytest.mark.parametrize(
     ("path", "title"), [("/docs", ".swagger-ui .info .title"), ("/redoc", "h1")]
 )
@@ -448,6 +495,7 @@ CHARTS_DRAWN = """() => [...document.querySelectorAll('.chart')]
         "/anomalies",
         "/models",
         "/alerts",
+        "/capabilities",
         "run",
     ],
 )

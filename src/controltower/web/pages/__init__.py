@@ -7,7 +7,8 @@ filters, number formats and rendering every page shares), ``static``
 ``warm`` computes at start), ``drilldown`` (repository, workflow, run and
 job), ``reports`` (DORA and cost), ``alerts``, ``anomalies`` and ``models``
 (the pages that change state: acknowledgements, silences, verdicts, which
-model version is live). Filters (days,
+model version is live), and ``capabilities`` (each capability's mode, read
+only). Filters (days,
 branch, event) live in the query string and every link on a page carries
 them, so a view can be shared and drilling down keeps them.
 """
@@ -16,11 +17,20 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from controltower.web.pages import alerts, anomalies, drilldown, models, overview, reports, static
+from controltower.web.pages import (
+    alerts,
+    anomalies,
+    capabilities,
+    drilldown,
+    models,
+    overview,
+    reports,
+    static,
+)
 from controltower.web.pages.overview import warm
 
 __all__ = ["router", "warm"]
 
 router = APIRouter()
-for area in (static, overview, drilldown, reports, alerts, anomalies, models):
+for area in (static, overview, drilldown, reports, alerts, anomalies, models, capabilities):
     router.include_router(area.router)
