@@ -33,6 +33,7 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from controltower.domain import WAIT_BETWEEN_JOBS_S
 from controltower.errors import ConfigurationError
 
 CONFIG_ENV = "CONTROLTOWER_CONFIG"
@@ -168,7 +169,7 @@ class AnomalySettings(Section):
     cost_critical_usd: float = Field(default=500.0, ge=0)
     time_warning_seconds: float = Field(default=30.0, ge=0)
     time_critical_seconds: float = Field(default=300.0, ge=0)
-    wait_between_jobs_minutes: float = Field(default=10.0, gt=0)
+    wait_between_jobs_minutes: float = Field(default=WAIT_BETWEEN_JOBS_S / 60, gt=0)
 
     @model_validator(mode="after")
     def _ordered(self) -> AnomalySettings:

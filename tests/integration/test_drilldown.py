@@ -289,3 +289,31 @@ def test_plotly_js_goes_gzipped_and_once_per_version(settings: Settings) -> None
     assert zipped.content == plain.content  # decoded by the client
     assert "max-age" in zipped.headers["cache-control"]
     assert again.status_code == 304
+
+
+def test_the_run_page_tells_a_wait_between_jobs_and_dates_a_job_begun_days_later(
+    settings: Settings,
+) -> None:
+    """A deploy approved two days after the build: the page says the run's time was mostly a
+    wait with no job running, and the deploy's start carries its date, not only its hour."""
+    gated = run(
+        7,
+        0,
+        "success",
+        completed_at=at(2 * 86400 + 700),
+        jobs=[job("build", 5, 200), job("deploy", 2 * 86400 + 600, 2 * 86400 + 700)],
+    )
+    container = build(settings)
+    schema.upgrade(container.engine)
+    with container.engine.begin() as conn:
+        FactWriter(conn).upsert_runs([parse_record(r).fact for r in [gated, RECORDS[0]]])
+    try:
+        with TestClient(create_app(container)) as client:
+            page = client.get("/repositories/octo/app/runs/7").text
+            ordinary = client.get("/repositories/octo/app/runs/1").text
+    finally:
+        container.close()
+    assert "2.0 d of it between jobs with none running" in page
+    assert "2026-06-03 08:10:00" in page  # the deploy's start, two days after the build's
+    assert "08:00:05" in page  # the build's, on the run's first day: its hour is enough
+    assert "between jobs with none running" not in ordinary

@@ -42,7 +42,7 @@ from sqlalchemy import Connection, exists, func, select
 from controltower.anomaly.detection import intermittent
 from controltower.anomaly.model import Metric, Point, Series
 from controltower.anomaly.tuning import WEEKLY_WINDOW, followed_days
-from controltower.domain import FAILED_CONCLUSIONS
+from controltower.domain import FAILED_CONCLUSIONS, WAIT_BETWEEN_JOBS_S, waited_between_jobs
 from controltower.store.tables import Job, Push, Repository, Workflow, WorkflowRun, table_of
 
 runs_t, jobs_t = table_of(WorkflowRun), table_of(Job)
@@ -56,8 +56,6 @@ METRICS: tuple[Metric, ...] = ("duration", "queue", "failures", "cost", "job_dur
 # changed its workflow file (or any workflow file), and the files it changed
 DailyChanges = dict[str, dict[date, tuple[str, str]]]
 _LINUX = "linux"
-WAIT_BETWEEN_JOBS_S = 600.0
-"""A run that ran no job for longer than this between two of its jobs waited for someone."""
 
 
 def load_series(
@@ -175,31 +173,21 @@ def waits_between_jobs(
     """Per successful run (its row id): seconds it stood still between jobs, counting only
     stretches longer than ``longer_than_s`` in which none of its jobs was running.
 
-    A job that waits for an environment's reviewers starts only once approved, after
-    the jobs before it ended: the run's duration then holds hours or days of a
-    person's time. Runs whose jobs are not known have none.
+    ``domain.waited_between_jobs`` of its jobs; runs whose jobs are not known have none.
     """
     query = (
         select(jobs_t.c.run_pk, jobs_t.c.started_at, jobs_t.c.completed_at)
         .join(runs_t, runs_t.c.id == jobs_t.c.run_pk)
         .where(runs_t.c.conclusion == "success", runs_t.c.created_at.is_not(None))
         .where(jobs_t.c.started_at.is_not(None), jobs_t.c.completed_at.is_not(None))
-        .order_by(jobs_t.c.run_pk, jobs_t.c.started_at)
     )
     if since is not None:
         query = query.where(runs_t.c.created_at >= since)
-    waited: dict[int, float] = {}
-    run: int | None = None
-    busy_until = datetime.min.replace(tzinfo=UTC)
+    spans: dict[int, list[tuple[datetime, datetime]]] = defaultdict(list)
     for run_pk, started, completed in conn.execute(query):
-        if run_pk != run:
-            run, busy_until = run_pk, completed
-            continue
-        idle = (started - busy_until).total_seconds()
-        if idle > longer_than_s:
-            waited[run_pk] = waited.get(run_pk, 0.0) + idle
-        busy_until = max(busy_until, completed)
-    return waited
+        spans[run_pk].append((started, completed))
+    waited = {pk: waited_between_jobs(jobs, longer_than_s) for pk, jobs in spans.items()}
+    return {pk: seconds for pk, seconds in waited.items() if seconds > 0}
 
 
 def workflow_changes(conn: Connection) -> WorkflowChanges:

@@ -14,6 +14,7 @@ from controltower.domain.status import (
     END_NOT_KNOWN,
     FAILED_CONCLUSIONS,
     JOB_TIME_LIMIT,
+    WAIT_BETWEEN_JOBS_S,
     Conclusion,
     could_be_running,
     digest,
@@ -23,12 +24,14 @@ from controltower.domain.status import (
     run_result,
     snapshot_key,
     status_rank,
+    waited_between_jobs,
 )
 
 __all__ = [
     "END_NOT_KNOWN",
     "FAILED_CONCLUSIONS",
     "JOB_TIME_LIMIT",
+    "WAIT_BETWEEN_JOBS_S",
     "Conclusion",
     "DeploymentFact",
     "DeploymentStatusFact",
@@ -46,4 +49,5 @@ __all__ = [
     "run_result",
     "snapshot_key",
     "status_rank",
+    "waited_between_jobs",
 ]

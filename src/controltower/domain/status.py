@@ -14,6 +14,7 @@ back to in progress.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -127,3 +128,29 @@ def digest(value: Any) -> str:
     """A short, stable digest of a JSON-able value (dataclasses included) to break ties."""
     blob = orjson.dumps(value, option=orjson.OPT_SORT_KEYS, default=str)
     return hashlib.blake2b(blob, digest_size=8).hexdigest()
+
+
+WAIT_BETWEEN_JOBS_S = 600.0
+"""A run that ran no job for longer than this between two of its jobs waited for someone
+(an environment's reviewers, a manual gate); ``anomaly.wait_between_jobs_minutes``."""
+
+
+def waited_between_jobs(
+    spans: Iterable[tuple[datetime, datetime]], longer_than_s: float = WAIT_BETWEEN_JOBS_S
+) -> float:
+    """Seconds a run stood still between its jobs: the stretches longer than ``longer_than_s``
+    from the end of every job begun so far to the start of the next, with no job running.
+
+    ``spans`` are the jobs' (started, completed), in any order. A job that waits for its
+    environment's reviewers starts only once approved, after the jobs before it ended, so
+    the wait is such a stretch; a runner picking the next job up takes seconds.
+    """
+    waited = 0.0
+    busy_until: datetime | None = None
+    for started, completed in sorted(spans):
+        if busy_until is not None:
+            idle = (started - busy_until).total_seconds()
+            if idle > longer_than_s:
+                waited += idle
+        busy_until = completed if busy_until is None else max(busy_until, completed)
+    return waited

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from controltower.domain import is_failed, is_passed
+from controltower.domain import WAIT_BETWEEN_JOBS_S, is_failed, is_passed, waited_between_jobs
 from controltower.store.queries import repository_named
 from controltower.telemetry.metrics import Attempt, Stats, Window, percentile, stats
 from controltower.telemetry.scope import (
@@ -142,6 +142,16 @@ class RunDetail:
     def critical_path(self) -> list[JobRow]:
         """The jobs on the critical path, first to last."""
         return [job for job in self.jobs if job.critical]
+
+    def waited_s(self, longer_than_s: float = WAIT_BETWEEN_JOBS_S) -> float:
+        """Seconds the attempt stood still between its jobs for longer than ``longer_than_s``
+        each time (``domain.waited_between_jobs``): a wait for a deployment's reviewers."""
+        spans = [
+            (job.started_at, job.completed_at)
+            for job in self.jobs
+            if job.started_at is not None and job.completed_at is not None
+        ]
+        return waited_between_jobs(spans, longer_than_s)
 
     @property
     def queue_s(self) -> float | None:

@@ -13,6 +13,7 @@ from controltower.domain import (
     is_passed,
     run_result,
     snapshot_key,
+    waited_between_jobs,
 )
 
 T1 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
@@ -83,3 +84,17 @@ def test_a_runs_result_is_its_conclusion_its_status_or_end_not_known() -> None:
     assert run_result("completed", "failure", old, NOW) == "failure"
     assert run_result("in_progress", None, NOW - timedelta(hours=1), NOW) == "in_progress"
     assert run_result("pending", None, old.replace(tzinfo=None), NOW) == END_NOT_KNOWN
+
+
+def test_a_wait_between_jobs_is_a_stretch_with_no_job_running() -> None:
+    """Only stretches over the bar count, whole; a long job spanning a gap leaves none."""
+    t = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def span(start: float, end: float) -> tuple[datetime, datetime]:
+        return t + timedelta(seconds=start), t + timedelta(seconds=end)
+
+    gated = [span(0, 300), span(5000, 5100), span(310, 400)]  # in any order
+    assert waited_between_jobs(gated) == 4600
+    assert waited_between_jobs(gated, longer_than_s=5000) == 0
+    assert waited_between_jobs([span(0, 300), span(0, 6000), span(5000, 5100)]) == 0
+    assert waited_between_jobs([]) == 0

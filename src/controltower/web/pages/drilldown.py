@@ -247,6 +247,7 @@ def run_page(
         prediction=prediction,
         job_predictions=job_predictions,
         timeline_chart=charts.timeline(job_bars(run.jobs, now)),
+        waited_s=run.waited_s(container.settings.anomaly.wait_between_jobs_minutes * 60),
     )
 
 
