@@ -343,6 +343,23 @@ class AlertRule(Section):
         return self
 
 
+class DeliveryHealthSettings(Section):
+    """When health calls the delivery of notifications to a channel degraded.
+
+    One failed attempt whose retry is on schedule is shown, not degraded. A
+    channel URL degrades the ``notifications`` check when its latest message was
+    given up, when a message still owed to it was due to be tried more than
+    ``overdue_after_s`` ago (no process is sending it), when one was kept more
+    than ``max_age_minutes`` ago and is still not delivered, or when the
+    messages still owed to it have failed ``failed_attempts`` attempts or more
+    since its last delivery (1 degrades on any failure).
+    """
+
+    failed_attempts: int = Field(default=2, ge=1)
+    overdue_after_s: float = Field(default=120.0, gt=0)
+    max_age_minutes: float = Field(default=10.0, gt=0)
+
+
 class AlertSettings(Section):
     """Alerting: rules over active problems, and where each severity is sent.
 
@@ -357,7 +374,8 @@ class AlertSettings(Section):
     ``retries`` times, waiting ``backoff_base_s`` doubled each time, at most
     ``backoff_max_s``, in the background (or after a receiver's ``Retry-After``).
     Each channel URL has ``workers`` threads of its own, so a receiver that
-    hangs delays no other.
+    hangs delays no other. When health calls delivery degraded is
+    ``delivery_health``.
 
     Besides every ``interval_minutes``, the rules are evaluated soon after the
     worker has written completed runs: ``settle_s`` after the first of them (so
@@ -387,6 +405,7 @@ class AlertSettings(Section):
     group_by: Literal["repository", "kind", "severity", "none"] = "repository"
     settle_s: float = Field(default=0.2, ge=0, le=60)
     min_interval_s: float = Field(default=1.0, ge=0, le=3600)
+    delivery_health: DeliveryHealthSettings = DeliveryHealthSettings()
 
     @field_validator("rules")
     @classmethod

@@ -14,19 +14,19 @@ from sqlalchemy import Engine, insert
 from controltower.bootstrap import build
 from controltower.bootstrap.health import Health, check_health
 from controltower.config import Settings
-from controltower.integrations.alert_messages import Message, Notification
+from controltower.integrations.alert_messages import Message, Notification, message_document
 from controltower.integrations.channels import target_of
 from controltower.intelligence import registry
 from controltower.intelligence.capability import switch_mode
 from controltower.store import schema
 from controltower.store.engine import make_engine
-from controltower.store.tables import AlertNotification, Delivery, table_of
-from controltower.telemetry.notification_outbox import StoredOutbox
+from controltower.store.tables import AlertNotification, Delivery, NotificationOutbox, table_of
 from controltower.web.app import create_app
 from tests.support.predictions import trained_version
 from tests.support.services import REDIS_URL, require
 
 deliveries_t = table_of(Delivery)
+outbox_t = table_of(NotificationOutbox)
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
 
@@ -86,6 +86,7 @@ def test_notifications_count_urls_and_firing_alerts(engine: Engine, settings: Se
             "urls": 1,
             "channels": {"slack": "ok"},
             "failing_channels": [],
+            "retrying_channels": [],
             "firing": 0,
             "pending": 0,
             "failed_24h": 0,
@@ -100,40 +101,184 @@ SLACK, PAGER = "json://127.0.0.1:9/slack", "json://127.0.0.1:9/pager"
 MESSAGE = Message((Notification("k", "firing", "critical", "t", "d", NOW),))
 
 
-def _kept(outbox: StoredOutbox, channel: str, url: str, at: datetime) -> int:
-    """A message kept at ``at``, claimed by ``outbox`` until a minute later."""
-    entry = (channel, target_of(url), "json", MESSAGE)
-    (id_,) = outbox.add([entry], at, at + timedelta(minutes=1))
-    return id_
-
-
-def test_a_failing_channel_degrades_until_a_later_delivery_to_it_succeeds(
-    engine: Engine, settings: Settings
+def _row(
+    engine: Engine,
+    state: str,
+    attempts: int,
+    *,
+    kept: float,
+    tried: float | None = None,
+    due: float | None = None,
+    held: float | None = None,
+    url: str = SLACK,
+    channel: str = "slack",
 ) -> None:
-    """Retrying or given up, slack's latest attempt degrades the check, naming slack and not
-    pagerduty; slack's next delivery clears it at once, not a day later."""
+    """A message to ``url`` kept ``kept`` minutes before NOW, last tried ``tried`` minutes
+    before, its next attempt due ``due`` minutes before (negative: after), claimed until
+    ``held`` minutes before (negative: after; none: not claimed)."""
+
+    def ago(minutes: float | None) -> datetime | None:
+        return None if minutes is None else NOW - timedelta(minutes=minutes)
+
+    with engine.begin() as conn:
+        conn.execute(
+            insert(outbox_t).values(
+                channel=channel,
+                target=target_of(url),
+                scheme="json",
+                message=message_document(MESSAGE),
+                state=state,
+                attempts=attempts,
+                created_at=ago(kept),
+                last_attempt_at=ago(tried),
+                next_attempt_at=ago(due) if state == "pending" else None,
+                claimed_until=ago(held),
+                error=None if state == "delivered" else "HTTP 503",
+            )
+        )
+
+
+RETRY_ON_SCHEDULE = {"kept": 1, "tried": 1, "due": -0.5}
+
+
+@pytest.mark.parametrize(
+    ("rows", "limits", "status", "detail"),
+    [
+        ([("pending", 1, RETRY_ON_SCHEDULE)], {}, "ok", "slack retrying after 1 failed attempt"),
+        (
+            [("pending", 2, RETRY_ON_SCHEDULE)],
+            {},
+            "degraded",
+            "slack (2 failed attempts since its last delivery)",
+        ),
+        (
+            [("pending", 1, RETRY_ON_SCHEDULE), ("pending", 1, RETRY_ON_SCHEDULE)],
+            {},
+            "degraded",
+            "slack (2 failed attempts since its last delivery)",
+        ),
+        (
+            [
+                ("pending", 1, {"kept": 6, "tried": 5, "due": -0.5}),
+                ("delivered", 1, {"kept": 3, "tried": 3}),
+                ("pending", 1, RETRY_ON_SCHEDULE),
+            ],
+            {},
+            "ok",
+            "slack retrying after 1 failed attempt",
+        ),
+        ([("given-up", 6, {"kept": 2, "tried": 1})], {}, "degraded", "slack (given up)"),
+        (
+            [("pending", 1, {"kept": 6, "tried": 6, "due": 5})],
+            {},
+            "degraded",
+            "slack (a message overdue by 5 minutes)",
+        ),
+        (
+            [("pending", 1, {"kept": 6, "tried": 6, "due": 5, "held": -4})],
+            {},
+            "ok",
+            "slack retrying after 1 failed attempt",
+        ),
+        (
+            [("pending", 0, {"kept": 3, "due": 3})],
+            {},
+            "degraded",
+            "slack (a message overdue by 3 minutes)",
+        ),
+        (
+            [("pending", 1, {"kept": 20, "tried": 1, "due": -1})],
+            {},
+            "degraded",
+            "slack (a message owed for 20 minutes)",
+        ),
+        (
+            [("pending", 1, RETRY_ON_SCHEDULE)],
+            {"failed_attempts": 1},
+            "degraded",
+            "slack (1 failed attempt since its last delivery)",
+        ),
+        (
+            [("pending", 2, RETRY_ON_SCHEDULE)],
+            {"failed_attempts": 3},
+            "ok",
+            "slack retrying after 2 failed attempts",
+        ),
+        (
+            [("pending", 1, {"kept": 6, "tried": 6, "due": 5})],
+            {"overdue_after_s": 600},
+            "ok",
+            "slack retrying after 1 failed attempt",
+        ),
+    ],
+    ids=[
+        "one failure, its retry on schedule",
+        "two failed attempts of one message",
+        "two messages failed once each",
+        "a failure before the last delivery no longer counts",
+        "given up",
+        "retry overdue",
+        "retry past due, held by an attempt to a slow receiver",
+        "first attempt overdue",
+        "owed too long",
+        "failed_attempts 1 degrades on one",
+        "failed_attempts 3 tolerates two",
+        "overdue_after_s 600 tolerates five minutes",
+    ],
+)
+def test_notifications_degrade_only_when_delivery_is_in_trouble(
+    engine: Engine,
+    settings: Settings,
+    rows: list[tuple[str, int, dict[str, float]]],
+    limits: dict[str, float],
+    status: str,
+    detail: str,
+) -> None:
+    """One failed attempt whose retry is on schedule stays ok, named in the detail; repeated
+    failures since the last delivery, a message given up, overdue or owed too long degrade,
+    by the thresholds of ``alerts.delivery_health``."""
     routed = _settings(
         settings,
-        alerts={"channels": {"slack": [SLACK], "pagerduty": [PAGER]}},
+        alerts={"channels": {"slack": [SLACK], "pagerduty": [PAGER]}, "delivery_health": limits},
     )
-    outbox = StoredOutbox(engine)
-    failing = _kept(outbox, "slack", SLACK, NOW - timedelta(minutes=5))
-    paged = _kept(outbox, "pagerduty", PAGER, NOW - timedelta(minutes=5))
-    claimed = NOW - timedelta(minutes=4)
-    outbox.delivered(paged, 1, NOW - timedelta(minutes=5), held_until=claimed)
-    outbox.failed(failing, 1, "HTTP 503", claimed, NOW, NOW, held_until=claimed)
+    for state, attempts, times in rows:
+        _row(
+            engine,
+            state,
+            attempts,
+            kept=times["kept"],
+            tried=times.get("tried"),
+            due=times.get("due"),
+            held=times.get("held"),
+        )
     check = check_health(engine, routed, NOW).check("notifications")
-    assert check.status == "degraded"
-    assert check.detail.startswith("the latest notification to slack (retrying) was not")
-    assert check.facts["channels"] == {"pagerduty": "ok", "slack": "failing"}
-    assert check.facts["pending"] == 1
-    outbox.given_up(failing, 6, "HTTP 503", NOW - timedelta(minutes=3), held_until=NOW)
+    assert (check.status, health_of(engine, routed).status) == (
+        status,
+        "healthy" if status == "ok" else "degraded",
+    )
+    assert detail in check.detail
+    assert "pagerduty" not in check.detail
+    failing = ["slack"] if status == "degraded" else []
+    assert (check.facts["failing_channels"], check.facts["channels"]["pagerduty"]) == (
+        failing,
+        "ok",
+    )
+    assert check.facts["retrying_channels"] == ([] if failing else ["slack"])
+
+
+def test_a_channel_given_up_on_degrades_until_a_later_delivery_to_it_succeeds(
+    engine: Engine, settings: Settings
+) -> None:
+    """Slack's message given up degrades the check, naming slack and not pagerduty; slack's
+    next delivery clears it at once, not a day later."""
+    routed = _settings(settings, alerts={"channels": {"slack": [SLACK], "pagerduty": [PAGER]}})
+    _row(engine, "delivered", 1, kept=5, tried=5, url=PAGER, channel="pagerduty")
+    _row(engine, "given-up", 6, kept=5, tried=3)
     check = check_health(engine, routed, NOW).check("notifications")
     assert (check.status, check.facts["failing_channels"]) == ("degraded", ["slack"])
-    assert "slack (given up)" in check.detail
-    assert "pagerduty" not in check.detail
-    later = _kept(outbox, "slack", SLACK, NOW - timedelta(minutes=2))
-    outbox.delivered(later, 1, NOW - timedelta(minutes=2), held_until=NOW - timedelta(minutes=1))
+    assert check.detail.startswith("notifications are not getting through to slack (given up)")
+    assert check.facts["channels"] == {"pagerduty": "ok", "slack": "failing"}
+    _row(engine, "delivered", 1, kept=2, tried=2)
     check = check_health(engine, routed, NOW).check("notifications")
     assert (check.status, check.facts["failing_channels"]) == ("ok", [])
     assert health_of(engine, routed).status == "healthy"
@@ -143,11 +288,7 @@ def test_a_failure_of_a_url_no_longer_configured_does_not_count(
     engine: Engine, settings: Settings
 ) -> None:
     """Given up to an old slack URL, then slack's URL replaced: the new URL has no failure."""
-    outbox = StoredOutbox(engine)
-    old = _kept(outbox, "slack", SLACK, NOW - timedelta(minutes=5))
-    outbox.given_up(
-        old, 1, "HTTP 404", NOW - timedelta(minutes=5), held_until=NOW - timedelta(minutes=4)
-    )
+    _row(engine, "given-up", 1, kept=5, tried=5)
     before = _settings(settings, alerts={"channels": {"slack": [SLACK]}})
     assert check_health(engine, before, NOW).check("notifications").status == "degraded"
     after = _settings(settings, alerts={"channels": {"slack": [PAGER]}})

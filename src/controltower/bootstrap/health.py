@@ -19,10 +19,13 @@ check fails, ``degraded`` when any is degraded, and ``healthy`` otherwise.
   prediction off, predictions fall back to baselines or are not made (info).
 - ``notifications``: where alerts go: the URLs the routes reach, per channel
   whether it works, the alerts firing, the notifications still owed and
-  their p95 latency. A channel whose latest attempt was not delivered (still
-  retrying, or given up) makes it degraded, naming the channel; a later
-  delivery to that channel clears it. Info when no channel has a URL (alerts
-  show on the dashboard only), skipped when alerting is off.
+  their p95 latency. A channel whose delivery is in trouble
+  (``telemetry.delivery_health``: its latest message given up, a message
+  overdue or owed too long, or repeated failed attempts since its last
+  delivery, as ``alerts.delivery_health`` says) makes it degraded, naming the
+  channel and why; one failed attempt whose retry is on schedule is named in
+  the detail and stays ok. Info when no channel has a URL (alerts show on the
+  dashboard only), skipped when alerting is off.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ from controltower.store.engine import reading
 from controltower.store.schema import current_revision, ensure_current
 from controltower.store.tables import Alert, table_of
 from controltower.telemetry import notification_log, notification_outbox
+from controltower.telemetry.delivery_health import delivery_health, worst_per_channel
 
 alerts_t = table_of(Alert)
 
@@ -255,12 +259,9 @@ def _notifications(conn: Connection, settings: Settings, now: datetime) -> Check
         select(func.count()).select_from(alerts_t).where(alerts_t.c.resolved_at.is_(None))
     ).scalar_one()
     sent = notification_log.summary(conn, 24.0, now)
-    states = notification_outbox.channel_states(conn, targets)
-    failing: dict[str, str] = {}
-    for state in states:
-        # given up outranks retrying when one channel has both
-        if state.failing and failing.get(state.channel) != notification_outbox.GIVEN_UP:
-            failing[state.channel] = state.state or ""
+    worst = worst_per_channel(delivery_health(conn, targets, now, config.delivery_health))
+    failing = {name: h for name, h in worst.items() if h.degraded}
+    retrying = {name: h for name, h in worst.items() if h.verdict == "retrying"}
     facts = {
         "urls": len(targets),
         "channels": {
@@ -269,6 +270,7 @@ def _notifications(conn: Connection, settings: Settings, now: datetime) -> Check
             if config.channels.get(name)
         },
         "failing_channels": sorted(failing),
+        "retrying_channels": sorted(retrying),
         "firing": int(firing),
         "pending": notification_outbox.pending(conn),
         "failed_24h": sent.failed,
@@ -282,21 +284,19 @@ def _notifications(conn: Connection, settings: Settings, now: datetime) -> Check
             facts,
         )
     if failing:
-        named = ", ".join(
-            f"{name} ({'given up' if how == notification_outbox.GIVEN_UP else 'retrying'})"
-            for name, how in sorted(failing.items())
-        )
+        named = ", ".join(f"{name} ({h.reason()})" for name, h in sorted(failing.items()))
         return Check(
             "notifications",
             "degraded",
-            f"the latest notification to {named} was not delivered "
+            f"notifications are not getting through to {named} "
             "(GET /api/v1/alerts/notifications says why)",
             facts,
         )
+    shown = "".join(f"; {name} {h.reason()}" for name, h in sorted(retrying.items()))
     return Check(
         "notifications",
         "ok",
-        f"{counted(len(targets), 'URL')} routed to; {counted(firing, 'alert')} firing",
+        f"{counted(len(targets), 'URL')} routed to; {counted(firing, 'alert')} firing{shown}",
         facts,
     )
 

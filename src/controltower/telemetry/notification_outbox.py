@@ -19,16 +19,13 @@ was taken up by another process (or released, or claimed again) changes
 nothing, and hears so (``False``): the process that holds the message now
 owns its state.
 
-``channel_states`` is what health reads: per configured channel URL, how its
-latest attempt went, so a failure counts until a later delivery to that
-channel succeeds, and no longer.
+What health makes of the rows, per channel URL, is ``telemetry.delivery_health``.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, Engine, func, insert, or_, select, update
@@ -215,43 +212,6 @@ class StoredOutbox:
         with self._engine.begin() as conn:
             written = conn.execute(update(outbox_t).where(held).values(**values)).rowcount
         return bool(written == 1)
-
-
-@dataclass(frozen=True, slots=True)
-class ChannelState:
-    """How the latest attempt to one URL of a channel went (``failing``: not delivered)."""
-
-    channel: str
-    target: str
-    state: str | None
-    last_attempt_at: datetime | None
-    error: str | None
-
-    @property
-    def failing(self) -> bool:
-        """Whether its latest attempt failed (still retrying, or given up)."""
-        return self.state is not None and self.state != DELIVERED
-
-
-def channel_states(conn: Connection, targets: Sequence[tuple[str, str]]) -> list[ChannelState]:
-    """Per (channel, target): whether its latest attempt failed (retrying or given up)."""
-    states: list[ChannelState] = []
-    for channel, target in dict.fromkeys(targets):
-        row = conn.execute(
-            select(outbox_t.c.state, outbox_t.c.last_attempt_at, outbox_t.c.error)
-            .where(
-                outbox_t.c.channel == channel,
-                outbox_t.c.target == target,
-                outbox_t.c.last_attempt_at.is_not(None),
-            )
-            .order_by(outbox_t.c.last_attempt_at.desc(), outbox_t.c.id.desc())
-            .limit(1)
-        ).first()
-        if row is None:
-            states.append(ChannelState(channel, target, None, None, None))
-        else:
-            states.append(ChannelState(channel, target, row.state, row.last_attempt_at, row.error))
-    return states
 
 
 def pending(conn: Connection) -> int:
