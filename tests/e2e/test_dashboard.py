@@ -425,6 +425,65 @@ def test_the_anomalies_page_pages_filters_and_takes_verdicts(server: Process, pa
         engine.dispose()
 
 
+def test_an_anomaly_links_to_its_workflow_over_a_period_that_shows_where_it_began(
+    server: Process, page: Page
+) -> None:
+    """From the anomalies page, an anomaly that began weeks before the newest run opens its
+    workflow's page over a period reaching back to it, with its mark on the duration chart on
+    the day it began and its likely trigger beside it."""
+    engine = create_engine(server.extra["database_url"])
+    with engine.begin() as conn:
+        workflow, day = conn.execute(
+            select(workflows_t.c.name, runs_t.c.created_at)
+            .join(runs_t, runs_t.c.workflow_id == workflows_t.c.id)
+            .join(repos_t, repos_t.c.id == runs_t.c.repository_id)
+            .where(repos_t.c.full_name == "collinbarrett/FilterLists")
+            .where(workflows_t.c.name == "Web - Build & Deploy")
+            .order_by(runs_t.c.created_at.desc())
+            .offset(150)
+            .limit(1)
+        ).one()
+        series = f"collinbarrett/FilterLists · {workflow}"
+        row = {
+            "series": series,
+            "metric": "duration",
+            "unit": "s",
+            "kind": "level_shift",
+            "severity": "warning",
+            "started_at": day,
+            "detected_at": day,
+            "expected": 60.0,
+            "observed": 90.0,
+            "score": 9.0,
+            "usd_per_month": None,
+            "trigger": {"commit": "fedcba9876", "workflow_files": ".github/workflows/web.yml"},
+            "first_seen_at": day,
+            "last_seen_at": day,
+            "resolved_at": day,
+        }
+        conn.execute(insert(anomalies_t), [row])
+    try:
+        page.goto(f"{server.url}/anomalies")
+        title = f"level shift in duration of {series}"
+        anomaly = page.get_by_role("table", name="Recorded anomalies").locator(
+            "tbody tr", has_text=title
+        )
+        expect(anomaly).to_contain_text(".github/workflows/web.yml changed, first run of commit")
+        anomaly.get_by_role("link", name=f"{title}: where it began").click()
+        page.wait_for_url("**/repositories/collinbarrett/FilterLists/workflows/*?days=*")
+        assert page.get_by_role("heading", name=workflow, level=1).is_visible()
+        first = page.get_by_role("form", name="Filters").inner_text().split(" – ")[0].split()[-1]
+        assert first < day.date().isoformat()
+        page.wait_for_function("document.querySelectorAll('.chart .main-svg').length >= 2")
+        marks = page.evaluate(ANOMALY_TRACES)
+        assert marks[1][0]["x"] == [day.date().isoformat()]
+        assert page.errors == []  # type: ignore[attr-defined]
+    finally:
+        with engine.begin() as conn:
+            conn.execute(delete(anomalies_t).where(anomalies_t.c.series == series))
+        engine.dispose()
+
+
 def test_the_capabilities_page_shows_each_mode_its_source_its_switches_and_the_command(
     server: Process, page: Page
 ) -> None:
