@@ -9,7 +9,8 @@ For a series of cost per day or per week, a lasting change is priced per month
 spike by that day's or week's extra). A change of a duration or a queue time
 is only as severe as its seconds say (``severity.time_severity``). A rise in
 runs per day or week is information only (``severity.activity_severity``):
-more builds are no incident.
+more builds are no incident. The same change in several repositories at once
+points outside them (``shared``).
 Pure: no I/O.
 """
 
@@ -29,6 +30,7 @@ from controltower.anomaly.severity import (
     cost_severity,
     time_severity,
 )
+from controltower.anomaly.shared import shared_causes
 from controltower.anomaly.tuning import Tuning, for_series
 
 DAYS_PER_MONTH = 30
@@ -134,4 +136,4 @@ def findings(
             found.append(
                 Finding(s.name, s.metric, s.unit, anomaly, likely_trigger(s, anomaly), per_month)
             )
-    return sorted(found, key=lambda f: f.anomaly.timestamp, reverse=True)
+    return sorted(shared_causes(found, series), key=lambda f: f.anomaly.timestamp, reverse=True)
