@@ -30,6 +30,7 @@ from controltower.store.anomalies import (
 )
 from controltower.store.writer import FactWriter
 from controltower.telemetry import activity
+from controltower.telemetry.alerts import evaluate_store
 from controltower.telemetry.metrics import Window
 from controltower.telemetry.scope import Filters
 from controltower.web import create_app
@@ -126,6 +127,40 @@ def test_active_anomalies_are_problems_when_asked(engine: Engine, settings: Sett
     assert problem.repository == "octo/app"
     assert "+50%" in problem.detail
     assert not [p for p in plain if p.kind == "anomaly"]
+
+
+def test_anomalies_of_one_cause_across_repositories_alert_under_one_group(
+    engine: Engine, settings: Settings
+) -> None:
+    """Queue times of two repositories jumping at once, told shared: their alerts carry the
+    same group, naming the cause, and the detail names the other repository; one of its own
+    carries none."""
+    shared = {"shared_repositories": "1", "shared_within": "3 h", "shared_chance": "0.001"}
+    since = (NOW - timedelta(days=2)).isoformat()
+    rows = [
+        _row(
+            f"org/{me} · CI",
+            kind="spike",
+            metric="queue",
+            trigger={"shared_with": f"org/{other}", "shared_since": since, **shared},
+        )
+        for me, other in (("a", "b"), ("b", "a"))
+    ]
+    with engine.begin() as conn:
+        record(conn, [*rows, _row("org/c · CI")], NOW)
+    notifications = evaluate_store(engine, settings, now=NOW)
+    groups = {n.repository: n.group for n in notifications if n.key.startswith("anomaly")}
+    assert (
+        groups["org/a"]
+        == groups["org/b"]
+        == (
+            f"queue time rise in several repositories from {NOW - timedelta(days=2):%Y-%m-%d %H:%M}"
+            " UTC, likely one cause outside them"
+        )
+    )
+    assert groups["org/c"] is None
+    detail = {n.repository: n.detail for n in notifications}["org/a"]
+    assert "also in 1 other repository within 3 h (org/b)" in detail
 
 
 def test_the_api_lists_recorded_anomalies(engine: Engine, settings: Settings) -> None:

@@ -57,8 +57,9 @@ def shared_causes(found: Sequence[Finding], series: Sequence[Series]) -> list[Fi
 
     The trigger keeps what the series itself said (a commit, a new runner type)
     and gains ``shared_with`` (the other repositories, up to ``NAMED`` named),
-    ``shared_repositories`` (how many), ``shared_within`` (``WINDOW``) and
-    ``shared_chance`` (the Poisson tail).
+    ``shared_repositories`` (how many), ``shared_within`` (``WINDOW``),
+    ``shared_chance`` (the Poisson tail) and ``shared_since`` (the first start of the
+    cluster of such changes it belongs to, the same for all of them).
     """
     spans: dict[str, tuple[datetime, datetime]] = {}
     for s in series:
@@ -78,7 +79,8 @@ def shared_causes(found: Sequence[Finding], series: Sequence[Series]) -> list[Fi
         starts = [f.anomaly.start for f in group]
         first, last = spans.get(metric, (starts[0], starts[-1]))
         hours = max((last - first) / timedelta(hours=1), 2 * WINDOW / timedelta(hours=1))
-        for f in group:
+        since = _cluster_starts(starts)
+        for i, f in enumerate(group):
             own = repository_of(f.series)
             near = group[
                 bisect_left(starts, f.anomaly.start - WINDOW) : bisect_right(
@@ -97,11 +99,23 @@ def shared_causes(found: Sequence[Finding], series: Sequence[Series]) -> list[Fi
                     "shared_repositories": str(len(others)),
                     "shared_chance": f"{chance:.2g}",
                     "shared_within": f"{WINDOW / timedelta(hours=1):g} h",
+                    "shared_since": since[i].isoformat(),
                 }
     return [
         replace(f, trigger={**(f.trigger or {}), **told[id(f)]}) if id(f) in told else f
         for f in found
     ]
+
+
+def _cluster_starts(starts: Sequence[datetime]) -> list[datetime]:
+    """For each of the sorted ``starts``, the first start of its cluster: the run of starts
+    each within ``WINDOW`` of the one before. The members of one cluster share it, so
+    their alerts can travel as one message."""
+    firsts: list[datetime] = []
+    for i, start in enumerate(starts):
+        chained = i > 0 and start - starts[i - 1] <= WINDOW
+        firsts.append(firsts[-1] if chained else start)
+    return firsts
 
 
 def _compared(finding: Finding) -> bool:

@@ -48,6 +48,8 @@ class Notification:
     the alert's firing was notified. ``repository`` is the alert's, if it has one.
     ``alert_id`` is the stored alert's id, and ``link`` the alert on the
     dashboard's ``/alerts`` page when the dashboard's public URL is known.
+    ``group`` names a cause it shares with alerts of other repositories (an
+    anomaly they show at once): grouped at all, they travel together under it.
     """
 
     key: str
@@ -62,6 +64,7 @@ class Notification:
     repository: str | None = None
     alert_id: int | None = None
     link: str | None = None
+    group: str | None = None
 
     @property
     def head(self) -> str:
@@ -145,7 +148,10 @@ class Message:
 
 
 def group_of(notification: Notification, group_by: GroupBy) -> str:
-    """The group ``notification`` belongs to under ``group_by`` ('' for none)."""
+    """The group ``notification`` belongs to under ``group_by`` ('' for none); a cause shared
+    across repositories (``Notification.group``) groups its alerts under any grouping."""
+    if notification.group and group_by != "none":
+        return notification.group
     if group_by == "repository":
         return notification.repository or ""
     if group_by == "kind":
@@ -205,6 +211,7 @@ def message_document(message: Message) -> dict[str, Any]:
                 "repository": n.repository,
                 "alert_id": n.alert_id,
                 "link": n.link,
+                "group": n.group,
             }
             for n in message.notifications
         ],
@@ -227,6 +234,7 @@ def message_of(document: dict[str, Any]) -> Message:
             repository=n.get("repository"),
             alert_id=n.get("alert_id"),
             link=n.get("link"),
+            group=n.get("group"),
         )
         for n in document["notifications"]
     )

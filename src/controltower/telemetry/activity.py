@@ -34,6 +34,7 @@ from sqlalchemy import Connection, and_, func, select, true
 
 from controltower.domain import is_failed
 from controltower.domain.status import FAILED_CONCLUSIONS, Conclusion, run_result
+from controltower.domain.wording import counted
 from controltower.store import queries
 from controltower.store.anomalies import StoredAnomaly, active_anomalies
 from controltower.store.tables import Delivery, table_of
@@ -58,7 +59,10 @@ SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
 
 @dataclass(frozen=True, slots=True)
 class Problem:
-    """Something wrong now: what, how bad, since when, and where to look."""
+    """Something wrong now: what, how bad, since when, and where to look.
+
+    ``group``: problems of one cause across repositories (an anomaly several
+    repositories show at once) name it here, and their alerts travel together."""
 
     kind: str
     severity: str
@@ -69,6 +73,7 @@ class Problem:
     workflow_id: int | None = None
     run_id: str | None = None
     rule: str | None = None
+    group: str | None = None
 
 
 def problems(
@@ -152,7 +157,31 @@ def anomaly_words(a: StoredAnomaly) -> tuple[str, str]:
         detail = f"none since {a.started_at:%Y-%m-%d}, against a normal {expected}"
     if a.usd_per_month:
         detail += f"; {a.usd_per_month:+,.0f} USD a month"
+    trigger = a.trigger or {}
+    if shared := trigger.get("shared_with"):
+        count = int(trigger.get("shared_repositories", 1))
+        named = shared + (", …" if count > len(shared.split(", ")) else "")
+        within = trigger.get("shared_within", "3 h")
+        detail += (
+            f"; also in {counted(count, 'other repository', 'other repositories')} within"
+            f" {within} ({named}): likely a cause outside the repository"
+        )
     return f"{what} in {METRIC_WORDS.get(a.metric, a.metric)} of {a.series}", detail
+
+
+def shared_group(a: StoredAnomaly) -> str | None:
+    """The cause an anomaly shares with other repositories, named for a message's heading
+    (the same for every anomaly of one cluster), or ``None``."""
+    trigger = a.trigger or {}
+    since = trigger.get("shared_since")
+    if not trigger.get("shared_with") or not since:
+        return None
+    way = "rise" if a.observed > a.expected else "fall"
+    began = datetime.fromisoformat(since)
+    return (
+        f"{METRIC_WORDS.get(a.metric, a.metric)} {way} in several repositories"
+        f" from {began:%Y-%m-%d %H:%M} UTC, likely one cause outside them"
+    )
 
 
 # The series' metrics as a title names them.
@@ -178,6 +207,7 @@ def _anomaly_problems(conn: Connection, limit: int) -> list[Problem]:
                 detail,
                 since=a.started_at,
                 repository=a.series.split(" · ", 1)[0],
+                group=shared_group(a),
             )
         )
     return found

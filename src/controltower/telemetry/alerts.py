@@ -128,6 +128,7 @@ def evaluate(
                 problem.detail,
                 since,
                 repository=problem.repository,
+                group=problem.group,
             )
         )
     for key, row in open_alerts.items():

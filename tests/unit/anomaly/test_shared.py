@@ -52,9 +52,11 @@ def test_a_spike_in_four_repositories_within_hours_points_outside_them() -> None
         "shared_repositories": "3",
         "shared_chance": trigger["org/a · CI"]["shared_chance"],
         "shared_within": "3 h",
+        "shared_since": (T0 + 100 * 24 * hours).isoformat(),
     }
     assert float(trigger["org/a · CI"]["shared_chance"]) < 1e-4
     assert trigger["org/d · CI"]["shared_with"] == "org/a, org/b, org/c"
+    assert trigger["org/d · CI"]["shared_since"] == trigger["org/a · CI"]["shared_since"]
     assert trigger["org/e · CI"] == {"commit": "abc123"}
 
 

@@ -219,3 +219,22 @@ def test_a_message_kept_as_a_document_comes_back_the_same() -> None:
     resolved = replace(_notification(LINT_A, "resolved"), routes=("critical", "warning"))
     message = Message((firing, resolved), "o/a")
     assert message_of(message_document(message)) == message
+
+
+def test_alerts_of_one_cause_in_several_repositories_travel_as_one_message() -> None:
+    """Anomalies two repositories show at once (one cause outside them) go to Slack together,
+    under the cause, whatever the grouping but none; PagerDuty still gets one event each."""
+    cause = "queue time rise in several repositories from 2026-11-01 08:00 UTC"
+    a = replace(_notification(BUILD_A), group=cause)
+    b = replace(_notification(BUILD_B), group=cause)
+    urls = ["pagerduty-events://K", "slack-webhook://T/B/X"]
+    groupings: tuple[GroupBy, ...] = ("repository", "kind", "severity")
+    for group_by in groupings:
+        pairs = messages_for([a, b], lambda _s: urls, group_by, channels.per_alert)
+        slack = [m for url, m in pairs if url.startswith("slack")]
+        assert [(m.group, len(m.notifications)) for m in slack] == [(cause, 2)], group_by
+        assert len([url for url, _ in pairs if url.startswith("pagerduty")]) == 2
+    assert slack[0].text.splitlines()[0] == f"2 alerts ({cause})"
+    alone = messages_for([a, b], lambda _s: urls[1:], "none", channels.per_alert)
+    assert [len(m.notifications) for _, m in alone] == [1, 1]
+    assert message_of(message_document(slack[0])).notifications[0].group == cause

@@ -77,3 +77,25 @@ def test_a_fall_of_runs_to_nothing_is_a_stop_since_its_day() -> None:
     title, detail = anomaly_words(_anomaly("cost", "USD", 1.5, 0.0, usd_per_month=-45.0))
     assert title == "stop in cost of org/app · CI"
     assert detail == "none since 2026-03-02, against a normal $1.50 a day; -45 USD a month"
+
+
+def test_a_change_shared_with_other_repositories_says_so_in_the_alert() -> None:
+    """The detail an alert carries names the other repositories and where the cause likely is."""
+    trigger = {
+        "commit": "abc",
+        "shared_with": "org/b, org/c, org/d",
+        "shared_repositories": "5",
+        "shared_within": "3 h",
+        "shared_chance": "1e-06",
+    }
+    detail = anomaly_words(_anomaly("queue", "s", 5.0, 600.0, trigger=trigger))[1]
+    assert detail.endswith(
+        "; also in 5 other repositories within 3 h (org/b, org/c, org/d, …):"
+        " likely a cause outside the repository"
+    )
+    one = {**trigger, "shared_with": "org/b", "shared_repositories": "1"}
+    assert (
+        "also in 1 other repository within 3 h (org/b):"
+        in anomaly_words(_anomaly("queue", "s", 5.0, 600.0, trigger=one))[1]
+    )
+    assert "also in" not in anomaly_words(_anomaly("queue", "s", 5.0, 600.0))[1]
