@@ -3,16 +3,21 @@
 When GitHub's hosted runners queue for an hour, or a CI provider's incident
 slows every build, the queue times, durations and failures of many
 repositories jump together, and the commit each one built then is not the
-cause. An anomaly is told as *shared* when, within ``WINDOW`` of its start,
-anomalies of the same metric, the same way, began in more other repositories
-than chance explains: with ``n`` such anomalies in the other repositories over
-the metric's whole span ``T``, about ``λ = n · 2 · WINDOW / T`` of them fall
-near any moment by chance, and the count seen must be improbable under a
-Poisson law of that mean (tail below ``ALPHA``). Across the 199 repositories
-of travis-builds-2021 this holds for clusters of three to four repositories
-within hours (a build slowdown on 2016-01-20 in four), not for the pairs that
-chance makes there. Only changes an outside event makes at once are
-compared: spikes, level shifts and failure bursts of per-run metrics.
+cause; when a provider changes its prices or its free plan, or a holiday
+comes, their cost and runs fall together. An anomaly is told as *shared*
+when, within a window of its start (``WINDOWS``: 3 hours for series of one
+point per run, a day for daily totals, a week for weekly ones), anomalies of
+the same series kind (metric, and daily or weekly), the same way, began in
+more other repositories than chance explains: with ``n`` such anomalies in the
+other repositories over the series kind's whole span ``T``, about
+``λ = n · 2 · window / T`` of them fall near any moment by chance, and the
+count seen must be improbable under a Poisson law of that mean (tail below
+``ALPHA``). Across the 199 repositories of travis-builds-2021 this holds for
+clusters of three or more repositories (build durations rising in four within
+three hours on 2016-01-20; cost falling in seven in the week of 2020-06-29),
+not for the pairs that chance makes there (``benchmarks/shared_causes.py``).
+Only changes an outside event makes at once are compared: spikes, level shifts
+(stops among them) and failure bursts, not drifts.
 
 Pure: no I/O.
 """
@@ -27,14 +32,18 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from controltower.anomaly.model import Metric, Series
+from controltower.anomaly.model import Series
 
 if TYPE_CHECKING:
     from controltower.anomaly.findings import Finding
 
-WINDOW = timedelta(hours=3)
+WINDOWS: dict[int | None, timedelta] = {
+    None: timedelta(hours=3),  # one point per run
+    1: timedelta(days=1),  # daily totals
+    7: timedelta(days=7),  # weekly totals
+}
+WINDOW = WINDOWS[None]
 ALPHA = 0.01
-METRICS: frozenset[Metric] = frozenset({"duration", "queue", "job_duration", "failures"})
 KINDS = frozenset({"spike", "level_shift", "failure_burst"})
 NAMED = 3  # repositories named in the trigger; the rest are counted
 
@@ -57,48 +66,52 @@ def shared_causes(found: Sequence[Finding], series: Sequence[Series]) -> list[Fi
 
     The trigger keeps what the series itself said (a commit, a new runner type)
     and gains ``shared_with`` (the other repositories, up to ``NAMED`` named),
-    ``shared_repositories`` (how many), ``shared_within`` (``WINDOW``),
+    ``shared_repositories`` (how many), ``shared_within`` (the window, in words),
     ``shared_chance`` (the Poisson tail) and ``shared_since`` (the first start of the
     cluster of such changes it belongs to, the same for all of them).
     """
-    spans: dict[str, tuple[datetime, datetime]] = {}
+    per_point: dict[tuple[str, str], int | None] = {
+        (s.name, s.metric): s.days_per_point for s in series
+    }
+    spans: dict[tuple[str, int | None], tuple[datetime, datetime]] = {}
     for s in series:
-        if s.metric in METRICS and s.points:
+        if s.points:
             first, last = s.points[0].timestamp, s.points[-1].timestamp
-            known = spans.get(s.metric)
-            spans[s.metric] = (
+            known = spans.get((s.metric, s.days_per_point))
+            spans[s.metric, s.days_per_point] = (
                 (first, last) if known is None else (min(known[0], first), max(known[1], last))
             )
-    groups: dict[tuple[str, bool], list[Finding]] = defaultdict(list)
+    groups: dict[tuple[str, int | None, bool], list[Finding]] = defaultdict(list)
     for f in found:
-        if _compared(f):
-            groups[f.metric, f.anomaly.change > 0].append(f)
+        if f.anomaly.kind in KINDS and f.anomaly.change != 0:
+            days = per_point.get((f.series, f.metric))
+            groups[f.metric, days, f.anomaly.change > 0].append(f)
     told: dict[int, dict[str, str]] = {}
-    for (metric, _), group in groups.items():
+    for (metric, days, _), group in groups.items():
+        window = WINDOWS.get(days, WINDOW)
         group.sort(key=lambda f: f.anomaly.start)
         starts = [f.anomaly.start for f in group]
-        first, last = spans.get(metric, (starts[0], starts[-1]))
-        hours = max((last - first) / timedelta(hours=1), 2 * WINDOW / timedelta(hours=1))
-        since = _cluster_starts(starts)
+        first, last = spans.get((metric, days), (starts[0], starts[-1]))
+        turns = max((last - first) / window, 2.0)  # how many windows the span holds
+        since = _cluster_starts(starts, window)
         for i, f in enumerate(group):
             own = repository_of(f.series)
             near = group[
-                bisect_left(starts, f.anomaly.start - WINDOW) : bisect_right(
-                    starts, f.anomaly.start + WINDOW
+                bisect_left(starts, f.anomaly.start - window) : bisect_right(
+                    starts, f.anomaly.start + window
                 )
             ]
             others = sorted({repository_of(g.series) for g in near} - {own})
             if not others:
                 continue
             elsewhere = sum(1 for g in group if repository_of(g.series) != own)
-            mean = elsewhere * 2 * (WINDOW / timedelta(hours=1)) / hours
-            chance = poisson_tail(len(others), mean)
+            chance = poisson_tail(len(others), elsewhere * 2 / turns)
             if chance < ALPHA:
                 told[id(f)] = {
                     "shared_with": ", ".join(others[:NAMED]),
                     "shared_repositories": str(len(others)),
                     "shared_chance": f"{chance:.2g}",
-                    "shared_within": f"{WINDOW / timedelta(hours=1):g} h",
+                    "shared_within": _words(window),
                     "shared_since": since[i].isoformat(),
                 }
     return [
@@ -107,18 +120,20 @@ def shared_causes(found: Sequence[Finding], series: Sequence[Series]) -> list[Fi
     ]
 
 
-def _cluster_starts(starts: Sequence[datetime]) -> list[datetime]:
+def _words(window: timedelta) -> str:
+    if window >= timedelta(days=7):
+        return "a week"
+    if window >= timedelta(days=1):
+        return "a day"
+    return f"{window / timedelta(hours=1):g} h"
+
+
+def _cluster_starts(starts: Sequence[datetime], window: timedelta) -> list[datetime]:
     """For each of the sorted ``starts``, the first start of its cluster: the run of starts
-    each within ``WINDOW`` of the one before. The members of one cluster share it, so
+    each within ``window`` of the one before. The members of one cluster share it, so
     their alerts can travel as one message."""
     firsts: list[datetime] = []
     for i, start in enumerate(starts):
-        chained = i > 0 and start - starts[i - 1] <= WINDOW
+        chained = i > 0 and start - starts[i - 1] <= window
         firsts.append(firsts[-1] if chained else start)
     return firsts
-
-
-def _compared(finding: Finding) -> bool:
-    return (
-        finding.metric in METRICS and finding.anomaly.kind in KINDS and finding.anomaly.change != 0
-    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from controltower.anomaly.findings import Finding
@@ -80,3 +81,30 @@ def test_the_poisson_tail() -> None:
     assert poisson_tail(0, 0.5) == 1.0
     assert abs(poisson_tail(1, 0.5) - (1 - 2.718281828459045**-0.5)) < 1e-12
     assert poisson_tail(3, 0.01) < 2e-7
+
+
+def test_weekly_totals_falling_together_in_the_same_week_are_told_by_the_week() -> None:
+    """Weekly cost falling in four repositories within one week, against a fall a year
+    elsewhere: shared, within a week; daily and per-run series of the others are not compared."""
+    weeks = [Point(T0 + timedelta(weeks=w), 1.0) for w in range(200)]
+    names = ["org/a", "org/b", "org/c", "org/d", "org/e"]
+    series = [Series(f"{r} · CI", "cost", "USD per week", weeks, days_per_point=7) for r in names]
+    series.append(Series("org/f · CI", "cost", "USD", weeks, days_per_point=1))
+
+    def fall(repository: str, week: float) -> Finding:
+        found = _finding(repository, timedelta(weeks=week), up=False, kind="level_shift")
+        return replace(found, metric="cost", unit="USD per week")
+
+    found = [
+        fall("org/a", 100),
+        fall("org/b", 100),
+        fall("org/c", 100.5),
+        fall("org/d", 101),
+        fall("org/e", 30),
+        fall("org/f", 100),  # daily: another kind of series
+    ]
+    told = {f.series: f.trigger or {} for f in shared_causes(found, series)}
+    assert told["org/a · CI"]["shared_with"] == "org/b, org/c, org/d"
+    assert told["org/a · CI"]["shared_within"] == "a week"
+    assert "shared_with" not in told["org/e · CI"]
+    assert "shared_with" not in told["org/f · CI"]
