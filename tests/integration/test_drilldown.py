@@ -218,14 +218,19 @@ def test_ingest_that_went_quiet_or_fell_behind_is_a_problem(
 
 
 def test_the_feed_lists_the_latest_runs_newest_first(engine: Engine) -> None:
-    """Finished runs, newest first, with their outcome and attempt."""
+    """Finished runs, newest first, with their outcome and attempt; a run is #N by GitHub's
+    run number, and by its id where the number is not known (history files)."""
     _load(engine)
+    with engine.begin() as conn:
+        numbered = run(7, 21600, "success", run_number=41)
+        FactWriter(conn).upsert_runs([parse_record(numbered).fact])
     with engine.connect() as conn:
         events = activity.feed(conn, Filters(), limit=3)
         filtered = activity.feed(conn, Filters(branch="nope"))
-    assert [e.run_id for e in events] == ["6", "5", "4"]
-    assert events[0].outcome == "failure"
-    assert "CI #6" in events[0].text
+    assert [e.run_id for e in events] == ["7", "6", "5"]
+    assert events[0].text == "CI #41 on main: success"
+    assert events[1].outcome == "failure"
+    assert events[1].text == "CI run 6 on main: failure"
     assert filtered == []
 
 
@@ -317,3 +322,4 @@ def test_the_run_page_tells_a_wait_between_jobs_and_dates_a_job_begun_days_later
     assert "2026-06-03 08:10:00" in page  # the deploy's start, two days after the build's
     assert "08:00:05" in page  # the build's, on the run's first day: its hour is enough
     assert "between jobs with none running" not in ordinary
+    assert "<title>CI · run 7 · controltower</title>" in page  # no run number: not "#7"

@@ -402,7 +402,7 @@ def feed(conn: Connection, filters: Filters, limit: int = 25) -> list[Event]:
     for r in runs:
         if r.at is None:
             continue
-        number = r.run_number or r.run_id
+        number = f"#{r.run_number}" if r.run_number else f"run {r.run_id}"
         again = f" (attempt {r.attempt})" if r.attempt > 1 else ""
         outcome = run_result(r.status, r.conclusion, r.since, now)
         events.append(
@@ -410,7 +410,7 @@ def feed(conn: Connection, filters: Filters, limit: int = 25) -> list[Event]:
                 r.at,
                 "run",
                 r.full_name,
-                f"{r.workflow} #{number}{again} on {r.branch or '?'}: {outcome}",
+                f"{r.workflow} {number}{again} on {r.branch or '?'}: {outcome}",
                 outcome,
                 r.run_id,
             )

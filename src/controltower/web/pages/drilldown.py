@@ -234,7 +234,10 @@ def run_page(
     now = datetime.now(UTC)  # where the bars of jobs still running end
     job_predictions = job_comparisons(conn, run.id) if prediction is not None else []
     window = service.default_window(conn, filters.days)
-    title = f"{run.workflow.name} #{run.run_number or run.run_id}"
+    # GitHub numbers a workflow's runs #1, #2, …; where the number is not known (history
+    # files), the run's id is no such number and is not shown as one
+    number = f"#{run.run_number}" if run.run_number else f"· run {run.run_id}"
+    title = f"{run.workflow.name} {number}"
     return render(
         request,
         "run.html",
