@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left, bisect_right
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -94,6 +94,7 @@ def shared_causes(found: Sequence[Finding], series: Sequence[Series]) -> list[Fi
         first, last = spans.get((metric, days), (starts[0], starts[-1]))
         turns = max((last - first) / window, 2.0)  # how many windows the span holds
         since = _cluster_starts(starts, window)
+        per_repository = Counter(repository_of(f.series) for f in group)
         for i, f in enumerate(group):
             own = repository_of(f.series)
             near = group[
@@ -104,7 +105,7 @@ def shared_causes(found: Sequence[Finding], series: Sequence[Series]) -> list[Fi
             others = sorted({repository_of(g.series) for g in near} - {own})
             if not others:
                 continue
-            elsewhere = sum(1 for g in group if repository_of(g.series) != own)
+            elsewhere = len(group) - per_repository[own]
             chance = poisson_tail(len(others), elsewhere * 2 / turns)
             if chance < ALPHA:
                 told[id(f)] = {
