@@ -24,6 +24,11 @@ from controltower.intelligence.baselines import (
 )
 from controltower.intelligence.duration import DurationModel
 from controltower.intelligence.features import featurize
+from controltower.intelligence.job_duration import (
+    JobDurationModel,
+    job_durations,
+    table_duration_rows,
+)
 from controltower.intelligence.job_model import JobFailureModel, job_table
 from controltower.intelligence.models import FailureModel
 from controltower.intelligence.predictors import Labelled, Matrix
@@ -40,6 +45,7 @@ OUTCOME: dict[str, Factory] = {
 }
 DURATION: dict[str, Factory] = {
     "duration_model": lambda seed: DurationModel(seed=seed, rounds=25),
+    "job_duration_model": lambda seed: JobDurationModel(seed=seed, rounds=25),
     "previous_duration": lambda _: PreviousDuration(),
     "median5_duration": lambda _: MedianOfFive(),
 }
@@ -55,6 +61,8 @@ def _load(saved: dict[str, Any]) -> Any:
         return JobFailureModel.from_dict(saved)
     if kind == "duration_model":
         return DurationModel.from_dict(saved)
+    if kind == "job_duration_model":
+        return JobDurationModel.from_dict(saved)
     return baseline_from_dict(saved)
 
 
@@ -62,7 +70,10 @@ def _data(runs: list[HistoryRun], name: str) -> tuple[Labelled, Labelled, Matrix
     """Fitting and validation rows of the past, and every row of the past to predict."""
     rows = featurize(runs)
     past = np.array([r.created is not None and r.created < CUTOFF for r in runs])
-    if name.startswith("job_"):
+    if name == "job_duration_model":
+        table = job_table(runs, rows, synthetic_jobs(runs))
+        rows, past, target = table_duration_rows(table), past[table.run_index], job_durations(table)
+    elif name.startswith("job_"):
         table = job_table(runs, rows, synthetic_jobs(runs))
         rows, past, target = table.rows, past[table.run_index], table.failed
     elif name in OUTCOME:

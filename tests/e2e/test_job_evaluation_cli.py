@@ -103,6 +103,21 @@ def test_the_job_model_is_scored_beside_the_baselines_and_serves_only_when_bette
     assert auc["low"] <= auc["high"]
 
 
+def test_the_job_duration_model_is_scored_beside_the_baselines_and_serves_only_when_better(
+    file_report: dict[str, Any],
+) -> None:
+    """The duration model's figures beside the median of five's and the previous duration's;
+    it serves job durations only where its pooled MdAPE beats both."""
+    pooled = file_report["duration"]["pooled"]
+    assert file_report["duration_model"]["kind"] == "job_duration_model"
+    assert set(pooled) == {"model", "median5_interval", "previous"}
+    assert set(pooled["model"]) == set(DURATION_FIGURES)
+    mdape = {name: figures["mdape"] for name, figures in pooled.items()}
+    better = mdape["model"] < min(mdape["median5_interval"], mdape["previous"])
+    assert file_report["served"]["duration"] == ("model" if better else "median5_interval")
+    assert set(file_report["margins"]["duration"]["pooled"]) == {"mdape", "within_20", "within_50"}
+
+
 def test_on_validation_scores_the_slice_before_the_test_period(
     tmp_path: Path, history: Path, file_report: dict[str, Any]
 ) -> None:

@@ -24,7 +24,7 @@ runs.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Self
 
 import lightgbm as lgb
 import numpy as np
@@ -48,9 +48,17 @@ COVERAGE = 0.8
 
 
 class DurationModel:
-    """Quantile regressors of the log-ratio to the median of five, shrunk and widened."""
+    """Quantile regressors of the log-ratio to the median of five, shrunk and widened.
+
+    The log-ratio is ``log(max(d, floor) + offset) - log(reference + offset)``;
+    a subclass (``job_duration.JobDurationModel``) gives its own reference,
+    inputs and interval and keeps the learning, the shrink and dead zone and
+    the widening.
+    """
 
     name = "model"
+    kind = "duration_model"
+    floor, offset = MIN_SECONDS, 0.0
 
     def __init__(
         self,
@@ -75,8 +83,11 @@ class DurationModel:
         self.widen = 0.0
 
     def _reference(self, rows: Matrix) -> Vector:
-        ref = rows[:, INDEX["base_dur_median5"]]
-        return np.maximum(np.where(np.isnan(ref), self.fallback, ref), MIN_SECONDS)
+        return self._known(rows[:, INDEX["base_dur_median5"]])
+
+    def _known(self, reference: Vector) -> Vector:
+        """``reference`` with the fallback where it is missing, at least ``floor``."""
+        return np.maximum(np.where(np.isnan(reference), self.fallback, reference), self.floor)
 
     def _inputs(self, rows: Matrix) -> Matrix:
         if not self.ratios:
@@ -89,8 +100,8 @@ class DurationModel:
         return NAMES if self.ratios else FEATURES
 
     def _log_ratio(self, labelled: Labelled) -> Vector:
-        seconds = np.maximum(labelled.targets, MIN_SECONDS)
-        out: Vector = np.log(seconds) - np.log(self._reference(labelled.rows))
+        seconds = np.maximum(labelled.targets, self.floor) + self.offset
+        out: Vector = np.log(seconds) - np.log(self._reference(labelled.rows) + self.offset)
         return out
 
     def fit(self, fitting: Labelled, validation: Labelled) -> None:
@@ -98,7 +109,7 @@ class DurationModel:
         self.boosters, self.shrink, self.gate, self.widen = [], 1.0, 0.0, 0.0
         if len(fitting) < MIN_RUNS:
             return
-        self.fallback = float(np.median(np.maximum(fitting.targets, MIN_SECONDS)))
+        self.fallback = float(np.median(np.maximum(fitting.targets, self.floor)))
         names = self._names()
         data = dataset(self._inputs(fitting.rows), self._log_ratio(fitting), names)
         self.boosters = [
@@ -151,7 +162,8 @@ class DurationModel:
         stacked = np.column_stack(
             [np.minimum(low - self.widen, mid), mid, np.maximum(high + self.widen, mid)]
         )
-        out: Matrix = np.exp(stacked) * reference[:, None]
+        scaled = np.exp(stacked) * (reference[:, None] + self.offset) - self.offset
+        out: Matrix = np.maximum(scaled, 0.0)
         if self.trailing:
             self._trailing_interval(rows, reference, out)
         return out
@@ -160,10 +172,19 @@ class DurationModel:
         """Where the workflow has its own residual bounds, p10 and p90 around ``reference``."""
         median_interval(rows, reference, out)
 
+    def settings(self) -> dict[str, Any]:
+        """What was chosen on the validation slice: the shrink, the dead zone, the widening."""
+        return {
+            "kind": self.kind,
+            "shrink": round(self.shrink, 4),
+            "gate": self.gate,
+            "widen": round(self.widen, 4),
+        }
+
     def to_dict(self) -> dict[str, Any]:
         """The three boosters' model text, the shrink, the dead zone and the widening."""
         return {
-            "kind": "duration_model",
+            "kind": self.kind,
             "seed": self.seed,
             **self.trees.to_dict(),
             "boosters": [b.model_to_string() for b in self.boosters],
@@ -176,7 +197,7 @@ class DurationModel:
         }
 
     @classmethod
-    def from_dict(cls, saved: dict[str, Any]) -> DurationModel:
+    def from_dict(cls, saved: dict[str, Any]) -> Self:
         """The model a ``to_dict`` came from (older versions: no ratios, shrink, gate or
         trailing)."""
         model = cls(

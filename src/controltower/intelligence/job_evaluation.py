@@ -13,10 +13,14 @@ job's previous outcome, its smoothed recent failure share (failure predicted
 at 0.5 or more when scored alone) and always pass. The model serves both
 failure figures when its pooled F1 beats every baseline's; otherwise the
 recent share serves the probability and the previous outcome the decision.
-Duration: the previous successful duration, and the median of the last five
-with the conformal 80% interval from the job's earlier log-ratio residuals
-(served; ``intervals``). Figures are pooled, the unweighted mean over
-repositories, and per repository.
+Duration: the job duration model (``job_duration``: fitted and calibrated on
+the same runs as the job failure model), the previous successful duration,
+and the median of the last five with the conformal 80% interval from the
+job's earlier log-ratio residuals (``intervals``). The model serves job
+durations when its pooled MdAPE beats every duration baseline's; otherwise the
+median of five does. Figures are pooled, the unweighted mean over
+repositories, and per repository, with the models' margins over the better
+baseline.
 """
 
 from __future__ import annotations
@@ -31,9 +35,18 @@ import numpy.typing as npt
 
 from controltower.intelligence.evaluation import split, validation_split
 from controltower.intelligence.features import Featurized, featurized
+from controltower.intelligence.job_duration import (
+    JobDurationModel,
+    fit_job_duration_model,
+    table_duration_rows,
+)
 from controltower.intelligence.job_model import JobTable, fit_job_model, job_table
 from controltower.intelligence.jobs import JobAttempt, JobPrediction
-from controltower.intelligence.margins import margins, outcome_figures_under
+from controltower.intelligence.margins import (
+    duration_figures_under,
+    margins,
+    outcome_figures_under,
+)
 from controltower.intelligence.metrics import (
     DURATION_FIGURES,
     OUTCOME_FIGURES,
@@ -47,17 +60,20 @@ from controltower.intelligence.records import HistoryRun
 RunKey = tuple[str, str, int]
 NAN = float("nan")
 OUTCOME_BASELINES = ("history_rate", "previous", "always_pass")
+DURATION_BASELINES = ("median5_interval", "previous")
 
 
 @dataclass(frozen=True, slots=True)
 class Scored:
-    """One expected test job that ran, its baselines' prediction and the model's (if any)."""
+    """One expected test job that ran, its baselines' prediction and the models' (if any):
+    the failure probability and decision, and the duration's p10, p50 and p90 (NaN: none)."""
 
     repository: str
     job: JobAttempt
     predicted: JobPrediction
     model_probability: float
     model_failed: bool
+    model_duration: tuple[float, float, float] = (NAN, NAN, NAN)
 
 
 def _f(value: float | None) -> float:
@@ -103,18 +119,47 @@ def _outcome_margins(
     return margins(figures, points, OUTCOME_BASELINES, groups, seed=seed)
 
 
-def _durations(scored: Sequence[Scored]) -> dict[str, Figures]:
-    rows = [(s.job.success_duration, s.predicted) for s in scored]
-    rows = [(d, p) for d, p in rows if d is not None]
+Quantiles = dict[str, npt.NDArray[np.float64]]
+
+
+def _quantiles(scored: Sequence[Scored], with_model: bool) -> tuple[Any, Quantiles]:
+    """The successful scored jobs' seconds, and each predictor's p10, p50 and p90 for them."""
+    rows = [(d, s) for s in scored if (d := s.job.success_duration) is not None]
     actual = np.array([d for d, _ in rows], dtype=np.float64)
-    served = np.array(
-        [[_f(p.duration_p10), _f(p.duration_p50), _f(p.duration_p90)] for _, p in rows]
+    served = [
+        (s.predicted.duration_p10, s.predicted.duration_p50, s.predicted.duration_p90)
+        for _, s in rows
+    ]
+    out: Quantiles = {}
+    if with_model:
+        out["model"] = np.array([s.model_duration for _, s in rows], dtype=np.float64).reshape(
+            -1, 3
+        )
+    out["median5_interval"] = np.array(
+        [[_f(low), _f(mid), _f(high)] for low, mid, high in served]
     ).reshape(-1, 3)
-    previous = np.array([[NAN, _f(p.duration_previous), NAN] for _, p in rows]).reshape(-1, 3)
-    return {
-        "median5_interval": duration_figures(actual, served),
-        "previous": duration_figures(actual, previous),
-    }
+    out["previous"] = np.array(
+        [[NAN, _f(s.predicted.duration_previous), NAN] for _, s in rows]
+    ).reshape(-1, 3)
+    return actual, out
+
+
+def _durations(scored: Sequence[Scored], with_model: bool) -> dict[str, Figures]:
+    actual, quantiles = _quantiles(scored, with_model)
+    return {name: duration_figures(actual, q) for name, q in quantiles.items()}
+
+
+def _duration_margins(
+    scored: Sequence[Scored], duration: dict[str, Any], seed: int
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """The job duration model's margins over the better duration baseline."""
+    actual, quantiles = _quantiles(scored, with_model=True)
+    repositories = [s.repository for s in scored if s.job.success_duration is not None]
+    names = {name: i for i, name in enumerate(sorted(set(repositories)))}
+    groups = np.array([names[r] for r in repositories], dtype=np.int64)
+    figures = {n: duration_figures_under(actual, q) for n, q in quantiles.items()}
+    points = {way: duration[way] for way in ("pooled", "mean_over_repositories")}
+    return margins(figures, points, DURATION_BASELINES, groups, seed=seed)
 
 
 def _three_ways(
@@ -146,7 +191,11 @@ def _counts(runs: Sequence[HistoryRun], test: Sequence[bool], jobs: Mapping[RunK
 
 
 def _scored(
-    table: JobTable, test: npt.NDArray[np.bool_], probability: Any, decided: Any
+    table: JobTable,
+    test: npt.NDArray[np.bool_],
+    probability: Any,
+    decided: Any,
+    durations: npt.NDArray[np.float64],
 ) -> list[Scored]:
     out = []
     for i in np.flatnonzero(test[table.run_index]):
@@ -160,6 +209,7 @@ def _scored(
                 table.predictions[i],
                 float(probability[i]),
                 bool(decided[i]),
+                (float(durations[i, 0]), float(durations[i, 1]), float(durations[i, 2])),
             )
         )
     return out
@@ -171,6 +221,29 @@ def _served(outcome: dict[str, Any]) -> str:
         return "baselines"
     best = max((pooled[name]["f1"] or 0.0) for name in OUTCOME_BASELINES)
     return "model" if (pooled["model"]["f1"] or 0.0) > best else "baselines"
+
+
+def _served_duration(duration: dict[str, Any]) -> str:
+    """``model`` where its pooled MdAPE beats every duration baseline's, else the median of
+    five (``median5_interval``)."""
+    pooled = duration["pooled"]
+    model = pooled.get("model", {}).get("mdape")
+    known = [m for name in DURATION_BASELINES if (m := pooled[name]["mdape"]) is not None]
+    if model is None or not known:
+        return "median5_interval"
+    return "model" if model < min(known) else "median5_interval"
+
+
+def _model_durations(
+    table: JobTable, parts: Any, tested: npt.NDArray[np.bool_], seed: int
+) -> tuple[npt.NDArray[np.float64], JobDurationModel | None]:
+    """The job duration model's p10, p50 and p90 of the tested jobs (NaN elsewhere), and it."""
+    out = np.full((len(table.ran), 3), NAN)
+    rows = table_duration_rows(table)
+    model = fit_job_duration_model(table, parts.fitting, parts.validation, seed=seed, rows=rows)
+    if model is not None and tested.any():
+        out[tested] = model.predict(rows[tested])
+    return out, model
 
 
 def evaluate_jobs(
@@ -192,9 +265,12 @@ def evaluate_jobs(
     if model is not None and tested.any():
         probability[tested] = model.predict_proba(table.rows[tested])
         decided[tested] = model.predict(table.rows[tested])
-    scored = _scored(table, parts.test, probability, decided)
+    durations, duration_model = _model_durations(table, parts, tested, seed)
+    scored = _scored(table, parts.test, probability, decided, durations)
     outcome = _three_ways(scored, lambda s: _outcomes(s, model is not None), OUTCOME_FIGURES)
     by_model = _served(outcome) == "model"
+    timed = duration_model is not None
+    duration = _three_ways(scored, lambda s: _durations(s, timed), DURATION_FIGURES)
     report: dict[str, Any] = {
         "protocol": "shared/spec/prediction-evaluation.md, per job",
         "model": None
@@ -203,13 +279,17 @@ def evaluate_jobs(
         "served": {
             "failure_probability": "model" if by_model else "history_rate",
             "failure_predicted": "model" if by_model else "previous",
-            "duration": "median5_interval",
+            "duration": _served_duration(duration),
         },
+        "duration_model": None if duration_model is None else duration_model.settings(),
         **_counts(ordered, [bool(t) for t in parts.test], jobs),
         "expected": len(scored),
         "outcome": outcome,
-        "duration": _three_ways(scored, _durations, DURATION_FIGURES),
-        "margins": {"outcome": _outcome_margins(scored, outcome, seed) if model else {}},
+        "duration": duration,
+        "margins": {
+            "outcome": _outcome_margins(scored, outcome, seed) if model else {},
+            "duration": _duration_margins(scored, duration, seed) if timed else {},
+        },
     }
     if on_validation:
         report["scored_on"] = "validation"
