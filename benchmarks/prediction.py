@@ -13,11 +13,11 @@ repository.
     python -m benchmarks.prediction --stored-sizes 1000,10000,50000 [--predictions N]
 
 ``--jobs`` reads ``gha-microservices-5repos`` with its jobs, trains the run
-models and the job failure model on them (timed together), and times the
-per-job part of a prediction apart: the expected jobs' features and baseline
-figures (``jobs.JobHistory``) and the job model's probabilities, decisions and
-risk factors on their rows, for one run at a time, as serving does after the
-run's own.
+models and the job failure and duration models on them (timed together), and
+times the per-job part of a prediction apart: the expected jobs' features and
+baseline figures (``jobs.JobHistory``), the job model's probabilities,
+decisions and risk factors on their rows and the job duration model's
+quantiles, for one run at a time, as serving does after the run's own.
 
 ``--stored-sizes`` times instead what the worker does for a stored run, on
 SQLite, for one repository of each size: read what it needs from the database
@@ -54,6 +54,7 @@ from controltower.intelligence.jobs import (
     JOB_INPUTS,
     JobAttempt,
     JobHistory,
+    duration_rows,
     job_attempts,
     job_rows,
 )
@@ -87,8 +88,9 @@ def time_job_predictions(
     trained: Trained, runs: list[HistoryRun], jobs: dict[RunKey, tuple[JobAttempt, ...]], count: int
 ) -> list[float]:
     """Milliseconds of the per-job part of ``count`` single predictions of runs with jobs."""
-    model = trained.job_failure
+    model, duration = trained.job_failure, trained.job_duration
     assert model is not None, "no job model: the history has no jobs"
+    assert duration is not None, "no job duration model: the history has too few jobs"
     timings: list[float] = []
     repositories = [list(g) for _, g in groupby(request_order(runs), key=lambda r: r.repository)]
     per_repo = max(1, count // len(repositories))
@@ -103,8 +105,9 @@ def time_job_predictions(
             job_history.advance(t)
             expected = job_history.features(run.workflow)
             if i >= cut and expected:
-                job_history.predict(run.workflow)
+                predicted = job_history.predict(run.workflow)
                 inputs = job_rows(row[0], expected)
+                duration.predict(duration_rows(inputs, predicted))
                 model.predict_proba(inputs)
                 model.predict(inputs)
                 for values, push in zip(inputs, model.contributions(inputs), strict=True):

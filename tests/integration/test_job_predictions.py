@@ -30,6 +30,7 @@ from controltower.intelligence.accuracy import (
 )
 from controltower.intelligence.explain import risk_factors
 from controltower.intelligence.features import featurize
+from controltower.intelligence.job_duration import table_duration_rows
 from controltower.intelligence.job_model import job_table
 from controltower.intelligence.job_serving import (
     job_comparisons,
@@ -362,6 +363,47 @@ def test_where_the_job_model_serves_the_stored_job_figures_are_its_on_the_traini
     assert "failure from the job model" in page
     first = next(job for job in stored if job.risk_factors)
     assert str(escape(first.risk_factors[0])) in page  # as the page's templates escape it
+
+
+@pytest.mark.parametrize("served", ["model", "median5_interval"])
+def test_job_durations_are_the_duration_models_where_it_serves_and_the_median_elsewhere(
+    engine: Engine, settings: Settings, client: TestClient, served: str
+) -> None:
+    """Chosen by the job report, the stored durations are the job duration model's on the
+    training rows (the run page and the API say so); not chosen, the median of five."""
+    facts = _facts()
+    done = [from_fact(f) for f in facts[:-1]]
+    jobs = {(f.repository, f.run_id, f.attempt): job_attempts(f.jobs or ()) for f in facts}
+    trained = _trained_on_the_repository()
+    model = trained.job_duration
+    assert model is not None
+    chosen = {"failure_predicted": "baselines", "duration": served}
+    report = {**trained_version()[1], "jobs": {"served": chosen}}
+    with engine.begin() as conn:
+        registry.promote(conn, registry.register(conn, trained, report).version)
+    target, pk = _stored(engine, settings)
+    runs = request_order([*done, from_fact(target)])
+    table = job_table(runs, featurize(runs), jobs)
+    mine = table.run_index == next(i for i, r in enumerate(runs) if r.run_id == target.run_id)
+    with engine.connect() as conn:
+        stored = job_comparisons(conn, pk)
+    quantiles = np.array(
+        [[j.duration_p10, j.duration_p50, j.duration_p90] for j in stored], dtype=np.float64
+    )
+    medians = [_expected(facts, target)[j.name] for j in stored]
+    base = f"/repositories/{target.repository}/runs/{target.run_id}"
+    body = client.get(f"/api/v1{base}/prediction").json()
+    page = client.get(base).text
+    if served == "model":
+        np.testing.assert_allclose(quantiles, model.predict(table_duration_rows(table)[mine]))
+        assert not np.allclose(quantiles[:, 1], np.array(medians, dtype=np.float64))
+        assert {j.duration_predictor for j in stored} == {"model"}
+        assert {j["duration_predictor"] for j in body["jobs"]} == {"model"}
+        assert "Durations from the job duration model" in page
+    else:
+        assert quantiles[:, 1].tolist() == pytest.approx(medians)
+        assert {j["duration_predictor"] for j in body["jobs"]} == {"median5"}
+        assert "Durations from each job's own history" in page
 
 
 def test_a_job_model_whose_live_figures_fell_below_the_baselines_is_demoted(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ from sqlalchemy import Engine, func, select
 from controltower.errors import AlreadyLive, ModelVersionNotFound
 from controltower.intelligence import registry
 from controltower.intelligence.features import featurize
+from controltower.intelligence.job_duration import table_duration_rows
 from controltower.intelligence.job_evaluation import evaluate_jobs
 from controltower.intelligence.job_model import job_table
 from controltower.intelligence.records import request_order
@@ -110,6 +112,37 @@ def test_a_version_keeps_its_job_model_and_serves_it_as_its_job_report_chose(
     assert chosen.job_failure_predictor == ("model" if served == "model" else "baselines")
     assert baselines.job_failure_predictor == "baselines"
     assert (without.job_failure, without.job_failure_predictor) == (None, None)
+
+
+def test_a_version_keeps_its_job_duration_model_and_one_saved_before_it_serves_the_median(
+    engine: Engine,
+) -> None:
+    """Saved and loaded, the job duration model predicts the same and serves as the job report
+    chose; a version saved before it (no such model, a report choosing the median of five)
+    loads without one and serves the median of five."""
+    runs = request_order(small_history())
+    jobs = synthetic_jobs(runs)
+    trained = train(runs, jobs=jobs, threads=1)
+    assert trained.job_duration is not None
+    report = {**trained_version()[1], "jobs": evaluate_jobs(runs, jobs)}
+    chose = copy.deepcopy(report)
+    chose["jobs"]["served"]["duration"] = "model"
+    older = copy.deepcopy(report)
+    older["jobs"]["served"]["duration"] = "median5_interval"
+    before = dataclasses.replace(trained, job_duration=None)
+    rows = table_duration_rows(job_table(runs, featurize(runs), jobs))
+    with engine.begin() as conn:
+        chosen = registry.load_models(conn, registry.register(conn, trained, chose))
+        old_info = registry.register(conn, before, older)
+        old = registry.load_models(conn, old_info)
+    assert chosen.job_duration is not None
+    np.testing.assert_array_equal(
+        chosen.job_duration.predict(rows), trained.job_duration.predict(rows)
+    )
+    assert chosen.job_duration_predictor == "model"
+    assert (old.job_duration, old.job_duration_predictor) == (None, "median5")
+    assert old_info.summary()["job_duration_predictor"] == "median5"
+    assert old.job_failure is not None  # the rest of the version loads as before
 
 
 def test_promoting_the_live_version_changes_nothing_and_rollbacks_stay_a_stack(

@@ -198,6 +198,7 @@ def _print_versions(summaries: list[dict[str, Any]], title: str) -> None:
         "failure",
         "duration",
         "jobs",
+        "job durations",
         "F1 model/prev",
     )
     for column in columns:
@@ -212,6 +213,7 @@ def _print_versions(summaries: list[dict[str, Any]], title: str) -> None:
             s["failure_predictor"],
             s["duration_predictor"],
             s.get("job_failure_predictor") or "–",
+            s.get("job_duration_predictor") or "–",
             f"{_fmt(f1.get('model'))} / {_fmt(f1.get('previous'))}",
         )
     output_console().print(table)

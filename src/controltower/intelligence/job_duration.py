@@ -19,40 +19,18 @@ failure model does (``job_model.fit_job_model``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 import numpy.typing as npt
 
 from controltower.intelligence.duration import MIN_RUNS, MIN_SECONDS, RATIOS, DurationModel
 from controltower.intelligence.features import INDEX
 from controltower.intelligence.job_model import JobTable, Mask
-from controltower.intelligence.jobs import JOB_INPUTS, JobPrediction
+from controltower.intelligence.jobs import JOB_DURATION_COLUMNS, JOB_INPUTS, duration_rows
 from controltower.intelligence.predictors import Labelled, Matrix, Vector
 
-# What the job's own history predicts, after its job row (NaN: not known).
-JOB_DURATION = ("job_dur_median5", "job_dur_prev", "job_dur_p10", "job_dur_p90")
-JOB_DURATION_COLUMNS = (*JOB_INPUTS, *JOB_DURATION)
 AT = {name: i for i, name in enumerate(JOB_DURATION_COLUMNS)}
 NAMES = (*JOB_INPUTS, *(f"{name}_ratio" for name in RATIOS), "job_dur_prev_ratio")
 NAN = float("nan")
-
-
-def _f(value: float | None) -> float:
-    return NAN if value is None else value
-
-
-def duration_rows(rows: Matrix, predicted: Sequence[JobPrediction]) -> Matrix:
-    """The duration rows (``JOB_DURATION_COLUMNS``) of job rows and their jobs' predictions."""
-    extra = np.array(
-        [
-            [_f(p.duration_p50), _f(p.duration_previous), _f(p.duration_p10), _f(p.duration_p90)]
-            for p in predicted
-        ],
-        dtype=np.float64,
-    ).reshape(-1, len(JOB_DURATION))
-    out: Matrix = np.hstack([rows, extra])
-    return out
 
 
 class JobDurationModel(DurationModel):

@@ -6,7 +6,10 @@ fed to ``jobs.JobHistory`` in request order so only jobs of runs completed by
 the request count. Where the live version's job model serves (its evaluation
 chose it), the jobs' failure figures are the model's, from the run's feature
 row and each job's record (``jobs.job_rows``); otherwise the job's recent
-failure share and previous outcome.
+failure share and previous outcome. Where its job duration model serves,
+the jobs' durations are that model's (``job_duration``: its p50, and the
+job's conformal interval around the median of five where it has one);
+otherwise the median of five with that interval.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from controltower.intelligence.jobs import (
     JobAttempt,
     JobHistory,
     JobPrediction,
+    duration_rows,
     job_rows,
     ran_as,
 )
@@ -36,6 +40,7 @@ from controltower.store.tables import JobPrediction as JobPredictionRow
 from controltower.store.upsert import insert_for
 
 if TYPE_CHECKING:
+    from controltower.intelligence.job_duration import JobDurationModel
     from controltower.intelligence.job_model import JobFailureModel
 
 WINDOW = 40
@@ -64,17 +69,19 @@ def predict_jobs_for_run(
     run_pk: int,
     run_row: npt.NDArray[np.float64] | None = None,
     model: JobFailureModel | None = None,
+    duration: JobDurationModel | None = None,
 ) -> list[JobPrediction]:
     """Predictions for the jobs stored run ``run_pk`` is expected to run (none: no job history).
 
     With ``model`` and the run's feature row ``run_row`` (shape 1 x columns),
-    the failure figures are the model's, with its risk factors.
+    the failure figures are the model's, with its risk factors; with
+    ``duration``, the durations are that model's.
     """
     found = _history_of_run(conn, run_pk)
     if found is None:
         return []
     history, workflow = found
-    return _by_model(history, workflow, run_row, model, explain=True)
+    return _by_model(history, workflow, run_row, model, explain=True, duration=duration)
 
 
 def baselines_and_model(
@@ -100,6 +107,7 @@ def predict_jobs_hypothetical(
     at: datetime,
     run_row: npt.NDArray[np.float64] | None = None,
     model: JobFailureModel | None = None,
+    duration: JobDurationModel | None = None,
 ) -> list[JobPrediction]:
     """Predictions for the jobs a run of ``workflow`` (by name) requested at ``at`` would run."""
     same = and_(repos_t.c.full_name == repository, workflows_t.c.name == workflow)
@@ -107,7 +115,7 @@ def predict_jobs_hypothetical(
     if found is None:
         return []
     history, name = found
-    return _by_model(history, name, run_row, model, explain=True)
+    return _by_model(history, name, run_row, model, explain=True, duration=duration)
 
 
 def _history_of_run(conn: Connection, run_pk: int) -> tuple[JobHistory, str] | None:
@@ -150,12 +158,18 @@ def _by_model(
     model: JobFailureModel | None,
     *,
     explain: bool,
+    duration: JobDurationModel | None = None,
 ) -> list[JobPrediction]:
-    """The expected jobs' predictions, their failure figures the model's where there is one."""
+    """The expected jobs' predictions, their failure figures the model's where there is one
+    and their durations ``duration``'s where it is given."""
     predicted = history.predict(workflow)
-    if model is None or run_row is None or not predicted:
+    if (model is None and duration is None) or run_row is None or not predicted:
         return predicted
     inputs = job_rows(run_row[0], history.features(workflow))
+    if duration is not None:
+        predicted = _timed(predicted, inputs, duration)
+    if model is None:
+        return predicted
     probability, failed = model.predict_proba(inputs), model.predict(inputs)
     words: list[tuple[str, ...]] = [()] * len(predicted)
     if explain:
@@ -173,6 +187,25 @@ def _by_model(
             risk_factors=why,
         )
         for p, q, f, why in zip(predicted, probability, failed, words, strict=True)
+    ]
+
+
+def _timed(
+    predicted: list[JobPrediction], inputs: npt.NDArray[np.float64], model: JobDurationModel
+) -> list[JobPrediction]:
+    """The predictions with the duration model's p10, p50 and p90 (kept where it has none)."""
+    quantiles = model.predict(duration_rows(inputs, predicted))
+    return [
+        p
+        if np.isnan(q[1])
+        else replace(
+            p,
+            duration_p10=None if np.isnan(q[0]) else float(q[0]),
+            duration_p50=float(q[1]),
+            duration_p90=None if np.isnan(q[2]) else float(q[2]),
+            duration_predictor="model",
+        )
+        for p, q in zip(predicted, quantiles, strict=True)
     ]
 
 
@@ -210,6 +243,8 @@ class JobComparison:
     actual_conclusion: str | None
     actual_duration_s: float | None
     actual_status: str | None = None
+    # what gave the durations: ``model`` or ``median5`` (also where stored before it was kept)
+    duration_predictor: str = "median5"
 
 
 def _listed(conn: Connection, run_pk: int) -> dict[str, tuple[JobAttempt, str | None]]:
@@ -249,6 +284,7 @@ def job_comparisons(conn: Connection, run_pk: int) -> list[JobComparison]:
                 actual_conclusion=job.conclusion if job else None,
                 actual_duration_s=job.duration_s if job else None,
                 actual_status=status,
+                duration_predictor=row.duration_predictor or "median5",
             )
         )
     return out

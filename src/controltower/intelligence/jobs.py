@@ -58,6 +58,9 @@ JOB_FEATURES = (
 )
 # The job model's inputs: its run's, then its own.
 JOB_INPUTS = (*FEATURES, *JOB_FEATURES)
+# The job duration model's rows: the job's row, then what its own history predicts (NaN: none).
+JOB_DURATION = ("job_dur_median5", "job_dur_prev", "job_dur_p10", "job_dur_p90")
+JOB_DURATION_COLUMNS = (*JOB_INPUTS, *JOB_DURATION)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +100,8 @@ class JobPrediction:
     failure_predictor: str = "baselines"
     # the job model's risk factors, in words (none from the baselines)
     risk_factors: tuple[str, ...] = ()
+    # what gave the duration figures: ``median5`` (median of five, conformal interval) or ``model``
+    duration_predictor: str = "median5"
 
 
 def predict_job(
@@ -296,6 +301,18 @@ def job_rows(
         out[i, : len(head)] = head
         out[i, len(head) :] = values
     return out
+
+
+def duration_rows(
+    rows: npt.NDArray[np.float64], predicted: Sequence[JobPrediction]
+) -> npt.NDArray[np.float64]:
+    """The job duration model's rows (``JOB_DURATION_COLUMNS``): job rows (``job_rows``)
+    followed by their jobs' predictions without a model (``JobHistory.predict``)."""
+    extra = np.array(
+        [[p.duration_p50, p.duration_previous, p.duration_p10, p.duration_p90] for p in predicted],
+        dtype=np.float64,
+    ).reshape(-1, len(JOB_DURATION))
+    return np.hstack([rows, extra])
 
 
 def job_attempts(jobs: Sequence[JobFact]) -> tuple[JobAttempt, ...]:

@@ -4,8 +4,8 @@ The evaluation follows the protocol (``evaluation.evaluate``) on the same
 history, so the report stored with the version says, figure by figure,
 whether the model beat the baselines; the live predictor of each figure is
 chosen from it when the version is registered. Where jobs are stored, the
-job model is trained and scored too (``job_evaluation``), its report kept
-under ``jobs``.
+job models are trained and scored too (``job_evaluation``), their report
+kept under ``jobs``.
 
 The worker's daily training never overrides an operator: while the live
 version was made live by ``model promote`` or ``model rollback`` (or their
@@ -68,6 +68,7 @@ def retrain(
         failure=info.failure_predictor,
         duration=info.duration_predictor,
         job_failure=registry.job_failure_predictor(info.report),
+        job_duration=info.job_duration_predictor,
     )
     return info
 

@@ -25,6 +25,7 @@ from controltower.store.tables import ModelVersion, table_of
 
 if TYPE_CHECKING:
     from controltower.intelligence.duration import DurationModel
+    from controltower.intelligence.job_duration import JobDurationModel
     from controltower.intelligence.job_model import JobFailureModel
     from controltower.intelligence.models import FailureModel
     from controltower.intelligence.training import Trained
@@ -57,6 +58,11 @@ class VersionInfo:
         return live_predictors(self.report).probability
 
     @property
+    def job_duration_predictor(self) -> str | None:
+        """What gives jobs' durations, by the job report (``job_duration_predictor``)."""
+        return job_duration_predictor(self.report)
+
+    @property
     def chosen_by_operator(self) -> bool:
         """Whether an operator made it live (promote, rollback), not training."""
         return self.promoted_by == OPERATOR
@@ -77,6 +83,7 @@ class VersionInfo:
             "failure_f1": live.failure_f1,
             "duration_mdape": live.duration_mdape,
             "job_failure_predictor": self.job_failure_predictor,
+            "job_duration_predictor": self.job_duration_predictor,
             "promoted_by": self.promoted_by,
         }
 
@@ -92,6 +99,18 @@ def job_failure_predictor(report: dict[str, Any]) -> str | None:
     return "model" if jobs["served"]["failure_predicted"] == "model" else "baselines"
 
 
+def job_duration_predictor(report: dict[str, Any]) -> str | None:
+    """What serves jobs' durations by a job report: ``model`` where it chose the job duration
+    model, else ``median5`` (the median of five with its interval); None: no jobs stored.
+
+    A version saved before the job duration model has a report choosing the median of five.
+    """
+    jobs = report.get("jobs")
+    if not jobs:
+        return None
+    return "model" if jobs["served"].get("duration") == "model" else "median5"
+
+
 @dataclass(frozen=True, slots=True)
 class LoadedModels:
     """A version's models, ready to predict, and which predictor serves each figure
@@ -105,6 +124,8 @@ class LoadedModels:
     job_failure: JobFailureModel | None = None
     job_failure_predictor: str | None = None
     probability_predictor: str = "model"
+    job_duration: JobDurationModel | None = None
+    job_duration_predictor: str | None = None
 
 
 def _info(row: Any) -> VersionInfo:
@@ -128,6 +149,8 @@ def serialize(trained: Trained) -> bytes:
     saved = {"failure": trained.failure.to_dict(), "duration": trained.duration.to_dict()}
     if trained.job_failure is not None:
         saved["job_failure"] = trained.job_failure.to_dict()
+    if trained.job_duration is not None:
+        saved["job_duration"] = trained.job_duration.to_dict()
     return gzip.compress(orjson.dumps(saved), compresslevel=6)
 
 
@@ -261,6 +284,7 @@ def set_predictor(conn: Connection, number: int, figure: str, predictor: str) ->
 def load_models(conn: Connection, info: VersionInfo) -> LoadedModels:
     """The models of a version, deserialized (LightGBM is loaded here, not to list versions)."""
     from controltower.intelligence.duration import DurationModel  # noqa: PLC0415
+    from controltower.intelligence.job_duration import JobDurationModel  # noqa: PLC0415
     from controltower.intelligence.job_model import JobFailureModel  # noqa: PLC0415
     from controltower.intelligence.models import FailureModel  # noqa: PLC0415
 
@@ -268,7 +292,7 @@ def load_models(conn: Connection, info: VersionInfo) -> LoadedModels:
     if blob is None:
         raise ModelVersionNotFound(f"no model version {info.version}")
     saved = orjson.loads(gzip.decompress(blob))
-    job_failure = saved.get("job_failure")
+    job_failure, job_duration = saved.get("job_failure"), saved.get("job_duration")
     return LoadedModels(
         version=info.version,
         failure=FailureModel.from_dict(saved["failure"]),
@@ -278,4 +302,6 @@ def load_models(conn: Connection, info: VersionInfo) -> LoadedModels:
         job_failure=None if job_failure is None else JobFailureModel.from_dict(job_failure),
         job_failure_predictor=info.job_failure_predictor,
         probability_predictor=info.probability_predictor,
+        job_duration=None if job_duration is None else JobDurationModel.from_dict(job_duration),
+        job_duration_predictor=info.job_duration_predictor,
     )

@@ -51,6 +51,7 @@ from controltower.store.tables import Prediction, table_of
 from controltower.store.upsert import insert_for
 
 if TYPE_CHECKING:
+    from controltower.intelligence.job_duration import JobDurationModel
     from controltower.intelligence.job_model import JobFailureModel
 
 log = structlog.get_logger(__name__)
@@ -110,6 +111,7 @@ def live_models(conn: Connection) -> registry.LoadedModels | None:
         failure_predictor=info.failure_predictor,
         duration_predictor=info.duration_predictor,
         job_failure_predictor=info.job_failure_predictor,
+        job_duration_predictor=info.job_duration_predictor,
     )
 
 
@@ -179,6 +181,13 @@ def job_model_of(models: registry.LoadedModels | None) -> JobFailureModel | None
     return models.job_failure
 
 
+def job_duration_model_of(models: registry.LoadedModels | None) -> JobDurationModel | None:
+    """The version's job duration model where its evaluation chose it to serve, else None."""
+    if models is None or models.job_duration_predictor != "model":
+        return None
+    return models.job_duration
+
+
 def predict_for_run(conn: Connection, run_pk: int) -> RunPrediction | None:
     """The prediction for stored run ``run_pk`` from what had completed when it was requested."""
     row = feature_row(conn, run_pk)
@@ -205,7 +214,13 @@ def predict_hypothetical(
     models = live_models(conn)
     at = datetime.fromtimestamp(run.created, UTC)
     jobs = predict_jobs_hypothetical(
-        conn, run.repository, run.workflow, at, row, job_model_of(models)
+        conn,
+        run.repository,
+        run.workflow,
+        at,
+        row,
+        job_model_of(models),
+        job_duration_model_of(models),
     )
     return predict_row(models, row), jobs
 
@@ -327,8 +342,9 @@ def predict_new_runs(
             models = live_models(conn)
             prediction = predict_row(models, row)
             stored += record_prediction(conn, pk, prediction, mode=mode, shown=decided.show)
-            job_model = job_model_of(models)
-            record_job_predictions(conn, pk, predict_jobs_for_run(conn, pk, row, job_model))
+            job_model, job_duration = job_model_of(models), job_duration_model_of(models)
+            predicted = predict_jobs_for_run(conn, pk, row, job_model, job_duration)
+            record_job_predictions(conn, pk, predicted)
         log.info(
             "run_predicted",
             repository=repository,

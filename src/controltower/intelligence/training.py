@@ -1,7 +1,8 @@
 """Training the live models on a whole history, the latest fifth of each repository calibrating.
 
-Where jobs are known, the job failure model (``job_model``) learns from the
-jobs of the same runs, split the same way.
+Where jobs are known, the job failure model (``job_model``) and the job
+duration model (``job_duration``) learn from the jobs of the same runs, split
+the same way.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import numpy as np
 
 from controltower.intelligence.duration import DurationModel
 from controltower.intelligence.features import Featurized, featurized
+from controltower.intelligence.job_duration import JobDurationModel, fit_job_duration_model
 from controltower.intelligence.job_model import JobFailureModel, RunKey, fit_job_model, job_table
 from controltower.intelligence.jobs import JobAttempt
 from controltower.intelligence.models import FailureModel
@@ -25,12 +27,13 @@ VALIDATION_SHARE = 0.20
 
 @dataclass(frozen=True, slots=True)
 class Trained:
-    """The models and how many runs they learned from (no job model: no jobs to learn from)."""
+    """The models and how many runs they learned from (no job models: no jobs to learn from)."""
 
     failure: FailureModel
     duration: DurationModel
     runs: int
     job_failure: JobFailureModel | None = None
+    job_duration: JobDurationModel | None = None
 
 
 def _validation_mask(runs: Sequence[HistoryRun]) -> np.ndarray[tuple[int], np.dtype[np.bool_]]:
@@ -57,7 +60,7 @@ def train(
     seed: int = 0,
     threads: int = 2,
 ) -> Trained:
-    """Fit the failure and duration models on ``history``, the job model on its ``jobs``."""
+    """Fit the failure and duration models on ``history``, the job models on its ``jobs``."""
     data = featurized(history)
     runs, rows = data.runs, data.rows
     validation = _validation_mask(runs)
@@ -67,8 +70,11 @@ def train(
     failure.fit(_labelled(rows, failed, ~validation), _labelled(rows, failed, validation))
     duration = DurationModel(seed=seed, threads=threads)
     duration.fit(_labelled(rows, seconds, ~validation), _labelled(rows, seconds, validation))
-    job_failure = None
+    job_failure = job_duration = None
     if jobs:
         table = job_table(runs, rows, jobs)
         job_failure = fit_job_model(table, ~validation, validation, seed=seed, threads=threads)
-    return Trained(failure, duration, len(runs), job_failure)
+        job_duration = fit_job_duration_model(
+            table, ~validation, validation, seed=seed, threads=threads
+        )
+    return Trained(failure, duration, len(runs), job_failure, job_duration)

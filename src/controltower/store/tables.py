@@ -630,5 +630,7 @@ class JobPrediction(Base):
     failure_predictor: Mapped[str | None] = mapped_column(String(32))
     # the job model's risk factors, in words (None: the baselines gave the failure figures)
     risk_factors: Mapped[list[str] | None] = mapped_column(JSONType)
+    # ``model`` or ``median5`` gave the durations (None: stored before it was kept: ``median5``)
+    duration_predictor: Mapped[str | None] = mapped_column(String(32))
     history: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime]

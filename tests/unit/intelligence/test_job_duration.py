@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from controltower.intelligence.features import INDEX
-from controltower.intelligence.job_duration import AT, JOB_DURATION_COLUMNS, JobDurationModel
+from controltower.intelligence.job_duration import AT, JobDurationModel
 from controltower.intelligence.job_evaluation import evaluate_jobs
+from controltower.intelligence.jobs import JOB_DURATION_COLUMNS
 from controltower.intelligence.models import Trees
 from controltower.intelligence.predictors import Labelled, Matrix
 from controltower.intelligence.records import request_order

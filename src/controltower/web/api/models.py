@@ -36,6 +36,10 @@ class VersionPublic(BaseModel):
     job_failure_predictor: str | None = Field(
         description="model or baselines for jobs' failure figures; null without a job model"
     )
+    job_duration_predictor: str | None = Field(
+        default=None,
+        description="model or median5 for jobs' durations; null with no jobs stored",
+    )
     promoted_by: str | None = Field(
         description="who made it live last: operator (promote, rollback) or training; "
         "scheduled training only registers candidates while an operator's choice is live"

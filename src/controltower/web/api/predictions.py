@@ -97,6 +97,11 @@ class JobPredictionPublic(BaseModel):
         default=None,
         description="GitHub's status of the job that ran as it: queued, in_progress, completed",
     )
+    duration_predictor: str = Field(
+        default="median5",
+        description="what gave the durations: model (the job duration model) or median5 "
+        "(the median of the job's last five successful durations)",
+    )
 
 
 class PredictionPublic(BaseModel):
