@@ -68,6 +68,9 @@ def test_promote_and_roll_back_from_the_models_page(server: Process, page: Page)
     jobs = page.get_by_role("table", name="Failure of jobs")
     assert jobs.is_visible()
     assert "model" in jobs.inner_text()
+    timed = page.get_by_role("table", name="Duration of successful jobs").inner_text()
+    assert "median of last 5" in timed
+    assert "model" in timed
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "models.png"), full_page=True)
     with page.expect_navigation():

@@ -25,6 +25,7 @@ PREDICTOR_WORDS = {
     "previous": "previous run",
     "always_pass": "always pass",
     "median5": "median of last 5",
+    "median5_interval": "median of last 5",
     "history_rate": "job's past failure rate",
     "baselines": "baselines",
 }

@@ -113,6 +113,15 @@ def _evaluation(info: registry.VersionInfo) -> dict[str, Any]:
             "predictors": list(pooled),
             "rows": _rows(pooled, SECTIONS["outcome"], margins),
         }
+        timed = jobs["duration"]["pooled"]
+        sections["jobs_duration"] = {
+            "predictors": list(timed),
+            "rows": _rows(
+                timed,
+                SECTIONS["duration"],
+                jobs.get("margins", {}).get("duration", {}).get("pooled"),
+            ),
+        }
     return sections
 
 
