@@ -40,6 +40,7 @@ from controltower.intelligence.job_serving import (
 from controltower.intelligence.jobs import JOB_INPUTS, JobHistory, job_attempts
 from controltower.intelligence.records import from_fact, known_at, request_order, request_times
 from controltower.intelligence.serving import (
+    job_duration_model_of,
     job_model_of,
     live_models,
     predict_for_run,
@@ -461,6 +462,64 @@ def test_a_job_model_whose_live_figures_fell_below_the_baselines_is_demoted(
         assert job_model_of(live_models(conn)) is None
         problems = model_accuracy_problems(conn)
     assert any(p.title == "prediction of job failure demoted to a baseline" for p in problems)
+
+
+def test_a_job_duration_model_whose_live_figures_fell_below_the_median_is_demoted(
+    engine: Engine, settings: Settings
+) -> None:
+    """Stored job durations ten times too long: live within ±20% 0, below the median of five's;
+    the median of five serves jobs' durations and the problem says so."""
+    facts = _facts()
+    runs = [from_fact(f) for f in facts]
+    jobs = {(f.repository, f.run_id, f.attempt): job_attempts(f.jobs or ()) for f in facts}
+    trained = train(runs, jobs=jobs, threads=1)
+    chosen = {"failure_predicted": "baselines", "duration": "model"}
+    report = {**trained_version()[1], "jobs": {"served": chosen}}
+    with engine.begin() as conn:
+        FactWriter(conn).upsert_runs(list(facts))
+        version = registry.promote(conn, registry.register(conn, trained, report).version).version
+        assert registry.version(conn, version).job_duration_predictor == "model"
+        for fact in facts[5:]:
+            pk = run_pk_of(conn, fact.repository, fact.run_id, fact.attempt)
+            assert pk is not None
+            prediction = predict_for_run(conn, pk)
+            assert prediction is not None
+            record_prediction(conn, pk, prediction, mode="on", shown=True)
+            ran = {j.name: j for j in job_attempts(fact.jobs or ())}
+            wrong = []
+            for predicted in predict_jobs_for_run(conn, pk):
+                seconds = (ran[predicted.name].duration_s or 0.0) if predicted.name in ran else 0.0
+                wrong.append(
+                    dataclasses.replace(
+                        predicted,
+                        duration_p50=10 * seconds + 60,
+                        duration_predictor="model",
+                    )
+                )
+            record_job_predictions(conn, pk, wrong)
+    strict = Settings.model_validate(
+        {
+            **settings.model_dump(),
+            "intelligence": {"mode": "on", "accuracy_min_runs": 5, "accuracy_days": 3650},
+        }
+    )
+    last = max(f.completed_at for f in facts if f.completed_at is not None)
+    with engine.begin() as conn:
+        found = live_accuracy(conn, 3650, last + timedelta(hours=1))
+        assert found.job_duration_jobs >= 40
+        assert found.served["job_duration"] == {"model": found.job_duration_jobs}
+        assert found.job_duration["model"]["within_20"] == 0.0
+        assert (found.job_duration["median5"]["within_20"] or 0.0) > 0.5
+        made = check_live_accuracy(conn, strict, last + timedelta(hours=1))
+    assert Demotion(version, "job_duration", "median5") in made
+    with engine.connect() as conn:
+        live = registry.live_version(conn)
+        assert live is not None
+        assert live.job_duration_predictor == "median5"
+        assert Demotion(version, "job_duration", "median5") in demotions(conn)
+        assert job_duration_model_of(live_models(conn)) is None
+        problems = model_accuracy_problems(conn)
+    assert any(p.title == "prediction of job duration demoted to a baseline" for p in problems)
 
 
 def test_a_hypothetical_run_gets_its_workflows_expected_jobs(

@@ -13,11 +13,15 @@ the stored failure figures for the predictor that gave them (the live
 version's job model or the baselines), and the others recomputed from the
 run's features and the job history at its request: the job model, the job's
 smoothed recent failure share (``history_rate``) and its previous outcome
-(``previous``), scored by precision, recall and F1.
+(``previous``), scored by precision, recall and F1. Their durations, where
+they passed, likewise: the stored ones for what gave them (the job duration
+model or the median of five), the others again (``median5``, the job's
+previous duration, the live version's job duration model), scored as runs'.
 
 ``check_live_accuracy`` demotes the live version's predictor of a figure to
 the best baseline when the model's live figure falls below it by more than
-``intelligence.demote_margin`` (jobs' failure figures to the baselines);
+``intelligence.demote_margin`` (jobs' failure figures to the baselines, jobs'
+durations to the median of five);
 ``demotions`` tells which figures are demoted, for the problems list.
 """
 
@@ -36,7 +40,12 @@ from controltower.config import Settings
 from controltower.domain import outcome
 from controltower.intelligence import registry
 from controltower.intelligence.features import featurize
-from controltower.intelligence.job_serving import baselines_and_model, job_comparisons
+from controltower.intelligence.job_serving import (
+    JobComparison,
+    baselines_and_model,
+    job_comparisons,
+)
+from controltower.intelligence.jobs import JobAttempt, JobPrediction
 from controltower.intelligence.metrics import Figures, duration_figures, outcome_figures
 from controltower.intelligence.records import request_order
 from controltower.intelligence.selection import DURATION_BASELINES, OUTCOME_BASELINES
@@ -53,6 +62,7 @@ log = structlog.get_logger(__name__)
 FAILURE_FIGURES = ("precision", "recall", "f1")
 DURATION_SHOWN = ("within_20", "coverage_80", "mdape")
 JOB_BASELINES = ("history_rate", "previous")
+JOB_DURATION_BASELINES = ("median5",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +79,8 @@ class LiveAccuracy:
     duration: dict[str, Figures] = field(default_factory=dict)
     jobs: int = 0
     job_failure: dict[str, Figures] = field(default_factory=dict)
+    job_duration_jobs: int = 0
+    job_duration: dict[str, Figures] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +102,8 @@ class _Scored:
     job_failed: list[bool] = field(default_factory=list)
     job_probability: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     job_predicted: dict[str, list[bool]] = field(default_factory=lambda: defaultdict(list))
+    job_actual: list[float] = field(default_factory=list)
+    job_quantiles: dict[str, list[list[float]]] = field(default_factory=lambda: defaultdict(list))
 
 
 def _predicted_runs(conn: Connection, since: datetime, until: datetime) -> list[Any]:
@@ -110,7 +124,12 @@ def live_accuracy(conn: Connection, days: int = 14, now: datetime | None = None)
     rows = _predicted_runs(conn, since, until)
     models = live_models(conn) if rows else None
     scored = _Scored()
-    served: dict[str, dict[str, int]] = {"failure": {}, "duration": {}, "job_failure": {}}
+    served: dict[str, dict[str, int]] = {
+        "failure": {},
+        "duration": {},
+        "job_failure": {},
+        "job_duration": {},
+    }
     by_repo: dict[str, list[Any]] = defaultdict(list)
     for row in rows:
         by_repo[row.full_name].append(row)
@@ -126,12 +145,7 @@ def live_accuracy(conn: Connection, days: int = 14, now: datetime | None = None)
             _score_jobs(conn, scored, served, row.run_pk, features[i : i + 1], models)
     actual = np.array(scored.actual, dtype=float)
     failure = _failure_figures(scored.failed, scored.probability, scored.predicted)
-    duration = {
-        name: _pick(
-            duration_figures(actual, np.array(q, dtype=float).reshape(-1, 3)), DURATION_SHOWN
-        )
-        for name, q in scored.quantiles.items()
-    }
+    duration = _duration_figures(scored.actual, scored.quantiles)
     job_failure = _failure_figures(scored.job_failed, scored.job_probability, scored.job_predicted)
     return LiveAccuracy(
         since=since,
@@ -144,7 +158,22 @@ def live_accuracy(conn: Connection, days: int = 14, now: datetime | None = None)
         duration=duration,
         jobs=len(scored.job_failed),
         job_failure=job_failure,
+        job_duration_jobs=len(scored.job_actual),
+        job_duration=_duration_figures(scored.job_actual, scored.job_quantiles),
     )
+
+
+def _duration_figures(
+    actual: list[float], quantiles: dict[str, list[list[float]]]
+) -> dict[str, Figures]:
+    """Within ±20%, coverage and MdAPE of each predictor on the same durations."""
+    seconds = np.array(actual, dtype=float)
+    return {
+        name: _pick(
+            duration_figures(seconds, np.array(q, dtype=float).reshape(-1, 3)), DURATION_SHOWN
+        )
+        for name, q in quantiles.items()
+    }
 
 
 def _failure_figures(
@@ -228,12 +257,16 @@ def _score_jobs(
     if not done:
         return
     model = models.job_failure if models is not None else None
-    by_baselines, by_model = baselines_and_model(conn, run_pk, features, model)
+    timing = models.job_duration if models is not None else None
+    by_baselines, by_model = baselines_and_model(conn, run_pk, features, model, timing)
     baselines = {p.name: p for p in by_baselines}
     modelled = {p.name: p for p in by_model}
     count = served["job_failure"]
     for job, failed in done:
         base = baselines.get(job.name)
+        if base is not None:
+            again_timed = modelled.get(job.name)
+            _score_job_duration(scored, served, job, base, again_timed, timing is not None)
         by = job.failure_predictor or "baselines"
         # the live version's job model: as stored where it gave the figures, else again
         again = job if by == "model" else modelled.get(job.name)
@@ -251,6 +284,38 @@ def _score_jobs(
         if model is not None and again is not None:
             scored.job_probability["model"].append(again.failure_probability or 0.0)
             scored.job_predicted["model"].append(bool(again.failure_predicted))
+
+
+def _quantiles(p10: float | None, p50: float | None, p90: float | None) -> list[float]:
+    return [np.nan if v is None else float(v) for v in (p10, p50, p90)]
+
+
+def _score_job_duration(
+    scored: _Scored,
+    served: dict[str, dict[str, int]],
+    job: JobComparison,
+    base: JobPrediction,
+    again: JobPrediction | None,
+    with_model: bool,
+) -> None:
+    """Score one expected job's durations where it passed: what gave them as stored, the
+    median of five, the previous duration and the live job duration model again."""
+    seconds = JobAttempt(job.name, job.actual_conclusion, job.actual_duration_s).success_duration
+    if seconds is None or (with_model and again is None and job.duration_predictor != "model"):
+        return
+    by = job.duration_predictor
+    served["job_duration"][by] = served["job_duration"].get(by, 0) + 1
+    scored.job_actual.append(seconds)
+    stored = _quantiles(job.duration_p10, job.duration_p50, job.duration_p90)
+    median = _quantiles(base.duration_p10, base.duration_p50, base.duration_p90)
+    scored.job_quantiles["median5"].append(stored if by == "median5" else median)
+    scored.job_quantiles["previous"].append(_quantiles(None, base.duration_previous, None))
+    if with_model:
+        if by == "model" or again is None:
+            scored.job_quantiles["model"].append(stored)
+        else:
+            modelled = _quantiles(again.duration_p10, again.duration_p50, again.duration_p90)
+            scored.job_quantiles["model"].append(modelled)
 
 
 def _fallen(
@@ -285,11 +350,19 @@ def check_live_accuracy(
         ("failure", live.failure_predictor, report.failure_runs, report.failure, "f1"),
         ("duration", live.duration_predictor, report.duration_runs, report.duration, "within_20"),
         ("job_failure", live.job_failure_predictor, report.jobs, report.job_failure, "f1"),
+        (
+            "job_duration",
+            live.job_duration_predictor,
+            report.job_duration_jobs,
+            report.job_duration,
+            "within_20",
+        ),
     )
     baselines = {
         "failure": OUTCOME_BASELINES,
         "duration": DURATION_BASELINES,
         "job_failure": JOB_BASELINES,
+        "job_duration": JOB_DURATION_BASELINES,
     }
     for figure, serving, runs, figures, name in checks:
         if serving != "model" or runs < config.accuracy_min_runs:
@@ -326,4 +399,7 @@ def demotions(conn: Connection) -> list[Demotion]:
     jobs_chosen = registry.job_failure_predictor(live.report)
     if jobs_chosen == "model" and live.job_failure_predictor == "baselines":
         found.append(Demotion(live.version, "job_failure", "baselines"))
+    timed = registry.job_duration_predictor(live.report)
+    if timed == "model" and live.job_duration_predictor not in (None, "model"):
+        found.append(Demotion(live.version, "job_duration", live.job_duration_predictor))
     return found

@@ -89,14 +89,20 @@ def baselines_and_model(
     run_pk: int,
     run_row: npt.NDArray[np.float64],
     model: JobFailureModel | None,
+    duration: JobDurationModel | None = None,
 ) -> tuple[list[JobPrediction], list[JobPrediction]]:
-    """For scoring: what the baselines and what ``model`` predict for stored run ``run_pk``'s
-    jobs (the latter empty without a model), from one read of the history, no risk factors."""
+    """For scoring: what the baselines and what ``model`` and ``duration`` predict for stored
+    run ``run_pk``'s jobs (the latter empty without either), from one read of the history,
+    no risk factors."""
     found = _history_of_run(conn, run_pk)
     if found is None:
         return [], []
     history, workflow = found
-    modelled = _by_model(history, workflow, run_row, model, explain=False) if model else []
+    modelled = (
+        _by_model(history, workflow, run_row, model, explain=False, duration=duration)
+        if model or duration
+        else []
+    )
     return history.predict(workflow), modelled
 
 

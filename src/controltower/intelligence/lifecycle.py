@@ -90,6 +90,7 @@ def _promote_scheduled(conn: Connection, info: registry.VersionInfo) -> registry
         "failure": promoted.failure_predictor,
         "duration": promoted.duration_predictor,
         "job_failure": promoted.job_failure_predictor,
+        "job_duration": promoted.job_duration_predictor,
     }
     for demotion in carried:
         if chosen[demotion.figure] != "model":

@@ -51,16 +51,12 @@ class VersionInfo:
     report: dict[str, Any]
     job_failure_predictor: str | None = None
     promoted_by: str | None = None
+    job_duration_predictor: str | None = None
 
     @property
     def probability_predictor(self) -> str:
         """What gives the failure probability: chosen by the report's Brier score, then AUC."""
         return live_predictors(self.report).probability
-
-    @property
-    def job_duration_predictor(self) -> str | None:
-        """What gives jobs' durations, by the job report (``job_duration_predictor``)."""
-        return job_duration_predictor(self.report)
 
     @property
     def chosen_by_operator(self) -> bool:
@@ -141,6 +137,8 @@ def _info(row: Any) -> VersionInfo:
         report=row.report,
         job_failure_predictor=row.job_failure_predictor,
         promoted_by=row.promoted_by,
+        # registered before the column: as its job report chose
+        job_duration_predictor=row.job_duration_predictor or job_duration_predictor(row.report),
     )
 
 
@@ -168,6 +166,7 @@ def register(conn: Connection, trained: Trained, report: dict[str, Any]) -> Vers
             job_failure_predictor=job_failure_predictor(report)
             if trained.job_failure is not None
             else None,
+            job_duration_predictor=job_duration_predictor(report),
             model=serialize(trained),
             report=report,
         )
@@ -271,12 +270,14 @@ def chosen_predictors(info: VersionInfo) -> LivePredictors:
 def set_predictor(conn: Connection, number: int, figure: str, predictor: str) -> None:
     """Serve ``figure`` of version ``number`` by ``predictor``.
 
-    ``figure`` is ``failure``, ``duration`` or ``job_failure`` (jobs' failure figures).
+    ``figure`` is ``failure``, ``duration``, ``job_failure`` (jobs' failure figures) or
+    ``job_duration`` (jobs' durations).
     """
     column = {
         "failure": "failure_predictor",
         "duration": "duration_predictor",
         "job_failure": "job_failure_predictor",
+        "job_duration": "job_duration_predictor",
     }[figure]
     conn.execute(update(versions_t).where(versions_t.c.id == number).values({column: predictor}))
 

@@ -371,7 +371,8 @@ class ModelVersion(Base):
     predictor of each figure (``failure_predictor``, ``duration_predictor``) is
     ``model`` or the baseline that beat it in ``report``; for jobs' failure
     figures (``job_failure_predictor``) ``model`` or ``baselines``, None when
-    the version has no job model. ``rolled_back_at`` is when a rollback last
+    the version has no job model; for jobs' durations (``job_duration_predictor``)
+    ``model`` or ``median5``. ``rolled_back_at`` is when a rollback last
     took it off the live slot (cleared when it is promoted again): rollbacks
     pass over it. ``promoted_by`` is who made it live last: ``operator``
     (promote, rollback) or ``training`` (null: training).
@@ -390,6 +391,9 @@ class ModelVersion(Base):
     failure_predictor: Mapped[str] = mapped_column(String(32))
     duration_predictor: Mapped[str] = mapped_column(String(32))
     job_failure_predictor: Mapped[str | None] = mapped_column(String(32))
+    # ``model`` or ``median5`` for jobs' durations (None: registered before it was kept, or
+    # no jobs: the job report decides)
+    job_duration_predictor: Mapped[str | None] = mapped_column(String(32))
     model: Mapped[bytes] = mapped_column(LargeBinary)
     report: Mapped[dict[str, Any]] = mapped_column(JSONType)
 

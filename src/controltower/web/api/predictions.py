@@ -218,6 +218,10 @@ class AccuracyPublic(BaseModel):
     duration: dict[str, dict[str, float | None]]
     jobs: int = Field(description="expected jobs of those runs that passed or failed, scored")
     job_failure: dict[str, dict[str, float | None]]
+    job_duration_jobs: int = Field(
+        default=0, description="expected jobs of those runs that passed with a duration, scored"
+    )
+    job_duration: dict[str, dict[str, float | None]] = Field(default_factory=dict)
     demoted: dict[str, str]
 
 
@@ -241,11 +245,13 @@ def accuracy(
         duration=found.duration,
         jobs=found.jobs,
         job_failure=found.job_failure,
+        job_duration_jobs=found.job_duration_jobs,
+        job_duration=found.job_duration,
         demoted=demoted,
     )
 
 
-FIGURE_WORDS = {"job_failure": "job failure"}
+FIGURE_WORDS = {"job_failure": "job failure", "job_duration": "job duration"}
 
 
 def model_accuracy_problems(conn: Connection) -> list[Problem]:

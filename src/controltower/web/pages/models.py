@@ -41,6 +41,7 @@ LIVE_SECTIONS = (
     ("failure", "Failure of runs", FAILURE_FIGURES),
     ("duration", "Duration of successful runs", DURATION_SHOWN),
     ("job_failure", "Failure of jobs", FAILURE_FIGURES),
+    ("job_duration", "Duration of successful jobs", DURATION_SHOWN),
 )
 FIGURE_WORDS = {
     "f1": "F1",
