@@ -8,15 +8,9 @@ by precision, recall and F1 on runs that passed or failed; duration by the
 share within ±20%, the 80% interval coverage and the median absolute
 percentage error on successful runs, as in the evaluation protocol.
 
-Jobs the same way: for each expected job of those runs that passed or failed,
-the stored failure figures for the predictor that gave them (the live
-version's job model or the baselines), and the others recomputed from the
-run's features and the job history at its request: the job model, the job's
-smoothed recent failure share (``history_rate``) and its previous outcome
-(``previous``), scored by precision, recall and F1. Their durations, where
-they passed, likewise: the stored ones for what gave them (the job duration
-model or the median of five), the others again (``median5``, the job's
-previous duration, the live version's job duration model), scored as runs'.
+Jobs the same way (``job_accuracy``): each expected job of those runs that
+passed or failed, by precision, recall and F1, and its durations where it
+passed, as runs' are.
 
 ``check_live_accuracy`` demotes the live version's predictor of a figure to
 the best baseline when the model's live figure falls below it by more than
@@ -37,15 +31,14 @@ import structlog
 from sqlalchemy import Connection, select
 
 from controltower.config import Settings
-from controltower.domain import outcome
 from controltower.intelligence import registry
 from controltower.intelligence.features import featurize
-from controltower.intelligence.job_serving import (
-    JobComparison,
-    baselines_and_model,
-    job_comparisons,
+from controltower.intelligence.job_accuracy import (
+    JOB_BASELINES,
+    JOB_DURATION_BASELINES,
+    JobScores,
+    score_jobs,
 )
-from controltower.intelligence.jobs import JobAttempt, JobPrediction
 from controltower.intelligence.metrics import Figures, duration_figures, outcome_figures
 from controltower.intelligence.records import request_order
 from controltower.intelligence.selection import DURATION_BASELINES, OUTCOME_BASELINES
@@ -61,8 +54,6 @@ from controltower.intelligence.source import repos_t, repository_history, runs_t
 log = structlog.get_logger(__name__)
 FAILURE_FIGURES = ("precision", "recall", "f1")
 DURATION_SHOWN = ("within_20", "coverage_80", "mdape")
-JOB_BASELINES = ("history_rate", "previous")
-JOB_DURATION_BASELINES = ("median5",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,11 +90,7 @@ class _Scored:
     predicted: dict[str, list[bool]] = field(default_factory=lambda: defaultdict(list))
     actual: list[float] = field(default_factory=list)
     quantiles: dict[str, list[list[float]]] = field(default_factory=lambda: defaultdict(list))
-    job_failed: list[bool] = field(default_factory=list)
-    job_probability: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
-    job_predicted: dict[str, list[bool]] = field(default_factory=lambda: defaultdict(list))
-    job_actual: list[float] = field(default_factory=list)
-    job_quantiles: dict[str, list[list[float]]] = field(default_factory=lambda: defaultdict(list))
+    jobs: JobScores = field(default_factory=JobScores)
 
 
 def _predicted_runs(conn: Connection, since: datetime, until: datetime) -> list[Any]:
@@ -142,11 +129,12 @@ def live_accuracy(conn: Connection, days: int = 14, now: datetime | None = None)
             if i is None:
                 continue
             _score(scored, served, ordered[i], features[i : i + 1], row, models)
-            _score_jobs(conn, scored, served, row.run_pk, features[i : i + 1], models)
+            score_jobs(conn, scored.jobs, served, row.run_pk, features[i : i + 1], models)
     actual = np.array(scored.actual, dtype=float)
     failure = _failure_figures(scored.failed, scored.probability, scored.predicted)
     duration = _duration_figures(scored.actual, scored.quantiles)
-    job_failure = _failure_figures(scored.job_failed, scored.job_probability, scored.job_predicted)
+    jobs = scored.jobs
+    job_failure = _failure_figures(jobs.failed, jobs.probability, jobs.predicted)
     return LiveAccuracy(
         since=since,
         until=until,
@@ -156,10 +144,10 @@ def live_accuracy(conn: Connection, days: int = 14, now: datetime | None = None)
         served=served,
         failure=failure,
         duration=duration,
-        jobs=len(scored.job_failed),
+        jobs=len(jobs.failed),
         job_failure=job_failure,
-        job_duration_jobs=len(scored.job_actual),
-        job_duration=_duration_figures(scored.job_actual, scored.job_quantiles),
+        job_duration_jobs=len(jobs.actual),
+        job_duration=_duration_figures(jobs.actual, jobs.quantiles),
     )
 
 
@@ -241,81 +229,6 @@ def _score(
             scored.quantiles["model"].append(
                 stored if row.duration_predictor == "model" else quantiles
             )
-
-
-def _score_jobs(
-    conn: Connection,
-    scored: _Scored,
-    served: dict[str, dict[str, int]],
-    run_pk: int,
-    features: Any,
-    models: registry.LoadedModels | None,
-) -> None:
-    """Score the stored job predictions of one run whose jobs passed or failed."""
-    outcomes = [(j, outcome(j.actual_conclusion)) for j in job_comparisons(conn, run_pk)]
-    done = [(j, failed) for j, failed in outcomes if failed is not None]
-    if not done:
-        return
-    model = models.job_failure if models is not None else None
-    timing = models.job_duration if models is not None else None
-    by_baselines, by_model = baselines_and_model(conn, run_pk, features, model, timing)
-    baselines = {p.name: p for p in by_baselines}
-    modelled = {p.name: p for p in by_model}
-    count = served["job_failure"]
-    for job, failed in done:
-        base = baselines.get(job.name)
-        if base is not None:
-            again_timed = modelled.get(job.name)
-            _score_job_duration(scored, served, job, base, again_timed, timing is not None)
-        by = job.failure_predictor or "baselines"
-        # the live version's job model: as stored where it gave the figures, else again
-        again = job if by == "model" else modelled.get(job.name)
-        if base is None or job.failure_probability is None or (model is not None and again is None):
-            continue
-        count[by] = count.get(by, 0) + 1
-        scored.job_failed.append(failed)
-        share, previous = base.failure_probability or 0.0, bool(base.failure_predicted)
-        if by == "baselines":
-            share, previous = job.failure_probability, bool(job.failure_predicted)
-        scored.job_probability["history_rate"].append(share)
-        scored.job_predicted["history_rate"].append(share >= 0.5)
-        scored.job_probability["previous"].append(float(previous))
-        scored.job_predicted["previous"].append(previous)
-        if model is not None and again is not None:
-            scored.job_probability["model"].append(again.failure_probability or 0.0)
-            scored.job_predicted["model"].append(bool(again.failure_predicted))
-
-
-def _quantiles(p10: float | None, p50: float | None, p90: float | None) -> list[float]:
-    return [np.nan if v is None else float(v) for v in (p10, p50, p90)]
-
-
-def _score_job_duration(
-    scored: _Scored,
-    served: dict[str, dict[str, int]],
-    job: JobComparison,
-    base: JobPrediction,
-    again: JobPrediction | None,
-    with_model: bool,
-) -> None:
-    """Score one expected job's durations where it passed: what gave them as stored, the
-    median of five, the previous duration and the live job duration model again."""
-    seconds = JobAttempt(job.name, job.actual_conclusion, job.actual_duration_s).success_duration
-    if seconds is None or (with_model and again is None and job.duration_predictor != "model"):
-        return
-    by = job.duration_predictor
-    served["job_duration"][by] = served["job_duration"].get(by, 0) + 1
-    scored.job_actual.append(seconds)
-    stored = _quantiles(job.duration_p10, job.duration_p50, job.duration_p90)
-    median = _quantiles(base.duration_p10, base.duration_p50, base.duration_p90)
-    scored.job_quantiles["median5"].append(stored if by == "median5" else median)
-    scored.job_quantiles["previous"].append(_quantiles(None, base.duration_previous, None))
-    if with_model:
-        if by == "model" or again is None:
-            scored.job_quantiles["model"].append(stored)
-        else:
-            modelled = _quantiles(again.duration_p10, again.duration_p50, again.duration_p90)
-            scored.job_quantiles["model"].append(modelled)
 
 
 def _fallen(

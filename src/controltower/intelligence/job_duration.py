@@ -2,7 +2,7 @@
 
 A job's duration row is its job row (``jobs.JOB_INPUTS``: the run's model
 inputs, then the job's record) followed by what the job's own history
-predicts without a model (``JOB_DURATION``: the median of its last five
+predicts without a model (``jobs.JOB_DURATION``: the median of its last five
 successful durations, its previous one, and the conformal 80% interval
 around the median, ``jobs.predict_job``). ``JobDurationModel`` is
 ``duration.DurationModel`` on these rows: p10/p50/p90 quantile regressors
