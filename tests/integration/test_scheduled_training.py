@@ -99,3 +99,25 @@ def test_scheduled_training_keeps_a_demoted_figure_on_its_baseline(engine: Engin
             (new.version, "failure", "previous")
         ]
         assert "until an operator promotes" in model_accuracy_problems(conn)[0].detail
+
+
+def test_scheduled_training_keeps_demoted_job_durations_on_the_median_of_five(
+    engine: Engine,
+) -> None:
+    """Live accuracy handed jobs' durations back to the median of five: the version trained
+    next, whose report chose the job duration model, goes live serving the median of five."""
+    trained, report = trained_version()
+    preferred = copy.deepcopy(report)
+    preferred["jobs"] = {"served": {"failure_predicted": "baselines", "duration": "model"}}
+    (first,) = _versions(engine, 1, preferred)
+    with engine.begin() as conn:
+        registry.promote(conn, first, by=registry.TRAINING)
+        registry.set_predictor(conn, first, "job_duration", "median5")
+        new = registry.register(conn, trained, preferred)
+        assert new.job_duration_predictor == "model"
+        live = _promote_scheduled(conn, new)
+        assert (live.version, live.status) == (new.version, "live")
+        assert registry.live_version(conn).job_duration_predictor == "median5"  # type: ignore[union-attr]
+        assert [(d.version, d.figure, d.predictor) for d in demotions(conn)] == [
+            (new.version, "job_duration", "median5")
+        ]
