@@ -520,6 +520,14 @@ def test_a_job_duration_model_whose_live_figures_fell_below_the_median_is_demote
         assert job_duration_model_of(live_models(conn)) is None
         problems = model_accuracy_problems(conn)
     assert any(p.title == "prediction of job duration demoted to a baseline" for p in problems)
+    container = build(strict)
+    try:
+        with TestClient(create_app(container)) as client:
+            overview = client.get("/").text
+    finally:
+        container.close()
+    said = " ".join(overview.split("job durations within ±20%", 1)[1].split("·", 1)[0].split())
+    assert said == "median of last 5 100.0%, previous run 100.0%, model 0.0%"  # live summary
 
 
 def test_a_hypothetical_run_gets_its_workflows_expected_jobs(
