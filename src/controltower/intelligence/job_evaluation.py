@@ -111,12 +111,16 @@ def _outcome_margins(
 ) -> dict[str, dict[str, dict[str, Any]]]:
     """The job model's margins over the better job baseline (``intelligence.margins``)."""
     failed, decisions = _decisions(scored, with_model=True)
-    repositories = [s.repository for s in scored if s.job.failed is not None]
-    names = {name: i for i, name in enumerate(sorted(set(repositories)))}
-    groups = np.array([names[r] for r in repositories], dtype=np.int64)
+    groups = _groups([s.repository for s in scored if s.job.failed is not None])
     figures = {n: outcome_figures_under(failed, p, d) for n, (p, d) in decisions.items()}
     points = {way: outcome[way] for way in ("pooled", "mean_over_repositories")}
     return margins(figures, points, OUTCOME_BASELINES, groups, seed=seed)
+
+
+def _groups(repositories: Sequence[str]) -> npt.NDArray[np.int64]:
+    """Each scored job's repository as a number, for the margins' per-repository means."""
+    names = {name: i for i, name in enumerate(sorted(set(repositories)))}
+    return np.array([names[r] for r in repositories], dtype=np.int64)
 
 
 Quantiles = dict[str, npt.NDArray[np.float64]]
@@ -154,9 +158,7 @@ def _duration_margins(
 ) -> dict[str, dict[str, dict[str, Any]]]:
     """The job duration model's margins over the better duration baseline."""
     actual, quantiles = _quantiles(scored, with_model=True)
-    repositories = [s.repository for s in scored if s.job.success_duration is not None]
-    names = {name: i for i, name in enumerate(sorted(set(repositories)))}
-    groups = np.array([names[r] for r in repositories], dtype=np.int64)
+    groups = _groups([s.repository for s in scored if s.job.success_duration is not None])
     figures = {n: duration_figures_under(actual, q) for n, q in quantiles.items()}
     points = {way: duration[way] for way in ("pooled", "mean_over_repositories")}
     return margins(figures, points, DURATION_BASELINES, groups, seed=seed)
