@@ -134,7 +134,7 @@ def test_anomalies_of_one_cause_across_repositories_alert_under_one_group(
 ) -> None:
     """Queue times of two repositories jumping at once, told shared: their alerts carry the
     same group, naming the cause, and the detail names the other repository; one of its own
-    carries none."""
+    carries none. Once the anomalies are over, the resolves travel under the same groups."""
     shared = {"shared_repositories": "1", "shared_within": "3 h", "shared_chance": "0.001"}
     since = (NOW - timedelta(days=2)).isoformat()
     rows = [
@@ -161,6 +161,13 @@ def test_anomalies_of_one_cause_across_repositories_alert_under_one_group(
     assert groups["org/c"] is None
     detail = {n.repository: n.detail for n in notifications}["org/a"]
     assert "also in 1 other repository within 3 h (org/b)" in detail
+    later = NOW + timedelta(hours=1)
+    with engine.begin() as conn:
+        record(conn, [], later)
+    resolves = evaluate_store(engine, settings, now=later)
+    assert {n.repository: (n.event, n.group) for n in resolves} == {
+        repository: ("resolved", group) for repository, group in groups.items()
+    }
 
 
 def test_the_api_lists_recorded_anomalies(engine: Engine, settings: Settings) -> None:

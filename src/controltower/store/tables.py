@@ -485,7 +485,9 @@ class Alert(Base):
     is unresolved, the same problem seen again only moves ``last_seen_at``.
     ``notified`` lists the severities its firing was notified at (comma
     separated; null while none was, and again once its resolve is sent): its
-    resolve goes to all their routes.
+    resolve goes to all their routes. ``shared_cause`` names a cause it shares with alerts of
+    other repositories (an anomaly several show at once, ``Notification.group``): its firing
+    and its resolve travel under it.
     """
 
     __tablename__ = "alerts"
@@ -506,6 +508,7 @@ class Alert(Base):
     acknowledged_by: Mapped[str | None] = mapped_column(String(128))
     ack_note: Mapped[str | None] = mapped_column(Text)
     notified: Mapped[str | None] = mapped_column(String(64))
+    shared_cause: Mapped[str | None] = mapped_column(String(512))
 
 
 class Silence(Base):

@@ -106,6 +106,7 @@ def evaluate(
                     detail=problem.detail,
                     started_at=since,
                     last_seen_at=now,
+                    shared_cause=problem.group,
                 )
             )
         else:
@@ -113,7 +114,11 @@ def evaluate(
                 update(alerts_t)
                 .where(alerts_t.c.id == row.id)
                 .values(
-                    severity=severity, title=problem.title, detail=problem.detail, last_seen_at=now
+                    severity=severity,
+                    title=problem.title,
+                    detail=problem.detail,
+                    last_seen_at=now,
+                    shared_cause=problem.group,
                 )
             )
             if RANK[severity] <= RANK[row.severity]:

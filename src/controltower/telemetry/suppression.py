@@ -139,6 +139,7 @@ def firing_of(row: Row[Any]) -> Notification:
         row.started_at,
         repository=row.repository,
         alert_id=row.id,
+        group=row.shared_cause,
     )
 
 
@@ -160,6 +161,7 @@ def resolved_of(row: Row[Any]) -> Notification:
         routes=routes,
         repository=row.repository,
         alert_id=row.id,
+        group=row.shared_cause,
     )
 
 
