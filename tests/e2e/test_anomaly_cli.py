@@ -181,8 +181,10 @@ def test_evaluate_json_has_the_interface_shape_and_is_repeatable(
     assert 0 <= overall["delay_median"] <= overall["delay_p90"]
     stops = report["stops"]  # apart from the spec's kinds and overall
     assert stops["recalled"] <= stops["injected"]
+    assert set(report["stored_kinds"]) == set(report["shuffled_kinds"]) == set(report["series"])
     table = runner.invoke(app, ["anomaly", "evaluate", "--seed", "3"], env={"COLUMNS": "300"})
     assert f"{overall['delay_median']:.0f} / {overall['delay_p90']:.0f}" in table.stdout
+    assert "without injection: the series as stored, and shuffled" in table.stdout
     again = runner.invoke(app, ["anomaly", "evaluate", "--json", "--seed", "3"])
     assert json.loads(again.stdout) == report
 

@@ -37,6 +37,15 @@ give (``tuning.followed_days`` of them, as the store reads it), and the
 stop is recalled when a level shift down is raised in them. Its places are
 drawn from a generator of their own, so the four kinds are placed as
 without it.
+
+**Shuffled** (``shuffled_kinds``): each judged series is also judged with its
+values in a random order (for totals, the points up to the last above zero),
+without any injection. Such a series holds no lasting change, no burst and
+no rhythm, so every level shift, drift or failure burst it raises is false
+by construction; a spike may still be one of its real outliers. Set beside
+what the stored series raise (``stored_kinds``), it tells the detectors' own
+noise from the changes the real series hold, which nobody labelled. Its
+orders come from a generator of their own too.
 Pure: no I/O.
 """
 
@@ -155,7 +164,9 @@ class Evaluation:
     mostly zero, or, for outcomes, failing too often for a burst to rise from);
     ``stored_alarms`` and ``points`` the alarms raised on the
     judged series as stored, and their points; ``known`` the anomalies known
-    to be present in them.
+    to be present in them. ``stored_kinds`` and ``shuffled_kinds`` count per
+    metric and kind the alarms of the judged series as stored and shuffled
+    (within their active life), without any injection.
     """
 
     seed: int
@@ -167,6 +178,8 @@ class Evaluation:
     stored_alarms: Counter[str] = field(default_factory=Counter)
     points: Counter[str] = field(default_factory=Counter)
     known: Counter[str] = field(default_factory=Counter)
+    stored_kinds: dict[str, Counter[str]] = field(default_factory=dict)
+    shuffled_kinds: dict[str, Counter[str]] = field(default_factory=dict)
 
     @property
     def overall(self) -> Tally:
@@ -183,6 +196,8 @@ class Evaluation:
             "stored_alarms": dict(self.stored_alarms),
             "points": dict(self.points),
             "known": dict(self.known),
+            "stored_kinds": {m: dict(c) for m, c in sorted(self.stored_kinds.items())},
+            "shuffled_kinds": {m: dict(c) for m, c in sorted(self.shuffled_kinds.items())},
             "per_kind": {kind: t.as_dict() for kind, t in self.by_kind.items()},
             "per_metric": {metric: t.as_dict() for metric, t in sorted(self.by_metric.items())},
             "overall": self.overall.as_dict(),
@@ -206,6 +221,7 @@ def evaluate(
     base = tuning or Tuning()
     rng = np.random.default_rng(seed)
     stop_rng = np.random.default_rng([seed, 1])
+    order_rng = np.random.default_rng([seed, 2])
     result = Evaluation(seed, {kind: Tally() for kind in KINDS})
     for s in series:
         tuning = for_series(base, s.days_per_point)  # weekly totals: a shorter window
@@ -227,6 +243,14 @@ def evaluate(
         result.known[s.label] += len(present)
         background = detect(s.points, tuning, outcomes=s.outcomes)
         result.stored_alarms[s.label] += len(background)
+        active = _active(values, s)
+        stored = result.stored_kinds.setdefault(s.label, Counter())
+        stored.update(a.kind for a in background if a.index < active)
+        shuffled = np.concatenate([order_rng.permutation(values[:active]), values[active:]])
+        reordered = [Point(t, float(v)) for t, v in zip(stamps, shuffled, strict=True)]
+        result.shuffled_kinds.setdefault(s.label, Counter()).update(
+            a.kind for a in detect(reordered, tuning, outcomes=s.outcomes) if a.index < active
+        )
         for _ in range(trials_per_series):
             for kind in kinds:
                 at = int(places[rng.integers(len(places))])

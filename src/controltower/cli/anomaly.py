@@ -8,6 +8,7 @@ for a verdict that names nobody; with ``--json`` they print the anomaly.
 from __future__ import annotations
 
 import getpass
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
@@ -297,6 +298,32 @@ def _delays(tally: Tally) -> str:
     return "–" if median is None or p90 is None else f"{median:.0f} / {p90:.0f}"
 
 
+def _without_injection(result: Evaluation) -> Table:
+    """Per metric, the alarms of the judged series as stored and with their values shuffled
+    (no change, burst or rhythm in them: every shift, drift or burst there is false)."""
+    table = Table(
+        "metric",
+        "points",
+        "stored: spikes",
+        "stored: shifts, drifts, bursts",
+        "shuffled: spikes",
+        "shuffled: shifts, drifts, bursts",
+        title="without injection: the series as stored, and shuffled",
+    )
+    for metric in sorted(result.series):
+        stored = result.stored_kinds.get(metric, Counter())
+        shuffled = result.shuffled_kinds.get(metric, Counter())
+        table.add_row(
+            metric,
+            str(result.points[metric]),
+            str(stored["spike"]),
+            str(sum(stored.values()) - stored["spike"]),
+            str(shuffled["spike"]),
+            str(sum(shuffled.values()) - shuffled["spike"]),
+        )
+    return table
+
+
 def _print_evaluation(result: Evaluation) -> None:
     table = Table(
         "kind",
@@ -345,6 +372,7 @@ def _print_evaluation(result: Evaluation) -> None:
             _percent(t.false_alarm_share),
         )
     console.print(per_metric)
+    console.print(_without_injection(result))
     console.print("series: " + ", ".join(f"{n} {m}" for m, n in sorted(result.series.items())))
     if result.skipped:
         skipped = ", ".join(f"{n} {m}" for m, n in sorted(result.skipped.items()))

@@ -258,3 +258,32 @@ def test_nothing_is_put_into_the_zeros_a_stopped_workflow_is_followed_with() -> 
     assert _room(Tuning(), _active(values, stopped), False) == (120, 400 - 120)
     per_run = Series("d", "duration", "s", points)
     assert _active(values, per_run) == 500  # a per-run zero is a value
+
+
+def test_the_series_shuffled_raise_no_change_where_the_stored_one_has_one() -> None:
+    """A duration that stepped up for good raises a level shift as stored; its values in a
+    random order hold no change (the high ones are outliers now), and the zeros a stopped
+    workflow is followed with stay at the end, out of both counts. The trials' figures are
+    those of the evaluation without the shuffle (a generator of its own)."""
+    rng = np.random.default_rng(4)
+    values = np.concatenate([100 + rng.normal(0, 5, 400), 150 + rng.normal(0, 5, 100)])
+    stepped = Series(
+        "d",
+        "duration",
+        "s",
+        [Point(T0 + timedelta(hours=i), float(v)) for i, v in enumerate(values)],
+    )
+    runs = daily_runs(2, 500)
+    stopped = Series(
+        "w",
+        "runs",
+        "runs",
+        [Point(p.timestamp, p.value if i < 400 else 0.0) for i, p in enumerate(runs.points)],
+        days_per_point=1,
+    )
+    result = evaluate([stepped, stopped], seed=3)
+    assert result.stored_kinds["duration"]["level_shift"] >= 1
+    assert not {"level_shift", "drift"} & set(result.shuffled_kinds["duration"])
+    assert result.stored_kinds["runs"]["level_shift"] == 0  # its stop lies past its active life
+    assert result.shuffled_kinds["runs"]["level_shift"] == 0
+    assert evaluate([stepped, stopped], seed=3).as_dict() == result.as_dict()
