@@ -30,6 +30,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -347,8 +348,10 @@ def detect_changes(
             if sums[sign] > tuning.cusum_h and start is not None:
                 until = _before_second_step(values, baseline, tuning, i)
                 change = _change(timestamps, values, baseline, tuning, start, i, until=until)
-                if _moved_after(values, baseline, tuning, start, i, change) or _too_small(
-                    change, tuning
+                if (
+                    _moved_after(values, baseline, tuning, start, i, change)
+                    or _too_small(change, tuning)
+                    or _unranked(values, baseline, tuning, start, i, change, until)
                 ):
                     sums, starts = {1: 0.0, -1: 0.0}, {1: None, -1: None}
                     break
@@ -570,6 +573,39 @@ def _moved_after(
     crossed = values[start : alarm + 1] - baseline.profile[start : alarm + 1]
     level = float(np.median(crossed)) + float(baseline.profile[start])
     return abs(level - change.expected) < tuning.min_relative * expected
+
+
+def _unranked(
+    values: Array,
+    baseline: Baseline,
+    tuning: Tuning,
+    start: int,
+    alarm: int,
+    change: Anomaly,
+    until: int | None,
+) -> bool:
+    """Whether the points the change is judged on (from its start to ``classify_after`` after
+    its alarm, as ``_change`` takes them) do not stand apart by rank from the ``window`` points
+    before its start: a one-sided Mann-Whitney test, its way, at ``rank_alpha``.
+
+    A sum of scores against a median adds up by itself where that median is a poor centre: a
+    workflow built on some days only gives a mix of idle and busy days, whose median moves
+    between the two as the share of idle days wanders. The ranks of the points know nothing of
+    the centre; the same values in any order pass the test at the rate asked for.
+    """
+    if tuning.rank_alpha <= 0.0:
+        return False
+    end = min(len(values), alarm + tuning.classify_after + 1, until or len(values))
+    level = values - baseline.profile
+    before, after = level[max(0, start - tuning.window) : start], level[start:end]
+    before, after = before[np.isfinite(before)], after[np.isfinite(after)]
+    if before.size < tuning.min_history or after.size < 2:
+        return False
+    from scipy.stats import mannwhitneyu  # noqa: PLC0415 (slow to import; only at a change)
+
+    way: Literal["greater", "less"] = "greater" if change.observed >= change.expected else "less"
+    tail = mannwhitneyu(after, before, alternative=way, method="asymptotic").pvalue
+    return bool(tail >= tuning.rank_alpha)
 
 
 def _one_ramp(

@@ -56,6 +56,10 @@ class Tuning:
     With
     ``log_scale``, series without negative values are judged on ``log(1 + x)``:
     durations, costs and counts vary by factors, not by fixed amounts.
+    A shift or drift is told only when the points it is judged on stand apart
+    by rank from the ``window`` before it began: a one-sided Mann-Whitney test,
+    its way, with a tail below ``rank_alpha`` (0: no such test;
+    ``detectors._unranked``).
     A spike, shift or drift is reported only when it departs from normal by at
     least ``min_relative`` of normal (0.25: a quarter), so that statistically
     clear but small changes (two seconds on a ten-minute run) raise nothing; a
@@ -92,6 +96,7 @@ class Tuning:
     clip: float = 4.0
     cusum_k: float = 0.5
     cusum_h: float = 20.0
+    rank_alpha: float = 1e-2
     classify_after: int = 30
     kind_after: int = 60
     drift_evidence: float = 15.0
