@@ -575,6 +575,12 @@ def _moved_after(
     return abs(level - change.expected) < tuning.min_relative * expected
 
 
+def _judged_end(values: Array, tuning: Tuning, alarm: int, until: int | None) -> int:
+    """Where the stretch a change is judged on ends: ``classify_after`` points after its alarm,
+    or at a second step (``until``), or at the series' end."""
+    return min(len(values), alarm + tuning.classify_after + 1, until or len(values))
+
+
 def _unranked(
     values: Array,
     baseline: Baseline,
@@ -595,7 +601,7 @@ def _unranked(
     """
     if tuning.rank_alpha <= 0.0:
         return False
-    end = min(len(values), alarm + tuning.classify_after + 1, until or len(values))
+    end = _judged_end(values, tuning, alarm, until)
     level = values - baseline.profile
     before, after = level[max(0, start - tuning.window) : start], level[start:end]
     before, after = before[np.isfinite(before)], after[np.isfinite(after)]
@@ -751,7 +757,7 @@ def _change(
     (the first point, and that level) instead; a change followed by a second
     step before ``classify_after`` points, on the points ``until`` it.
     """
-    end = min(len(values), alarm + tuning.classify_after + 1, until or len(values))
+    end = _judged_end(values, tuning, alarm, until)
     first = max(0, alarm - 2 * tuning.window, min(start, alarm - tuning.window))
     if not np.isfinite(baseline.center[first]):
         first = start

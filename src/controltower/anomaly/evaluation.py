@@ -227,7 +227,8 @@ def evaluate(
         tuning = for_series(base, s.days_per_point)  # weekly totals: a shorter window
         kinds = ("failure_burst",) if s.outcomes else NUMERIC_KINDS
         values = np.array([p.value for p in s.points], dtype=float)
-        lo, hi = _room(tuning, _active(values, s), s.outcomes)
+        active = _active(values, s)
+        lo, hi = _room(tuning, active, s.outcomes)
         places = burst_places(values, lo, hi, tuning) if s.outcomes else np.arange(lo, hi)
         if (
             not places.size
@@ -243,7 +244,6 @@ def evaluate(
         result.known[s.label] += len(present)
         background = detect(s.points, tuning, outcomes=s.outcomes)
         result.stored_alarms[s.label] += len(background)
-        active = _active(values, s)
         stored = result.stored_kinds.setdefault(s.label, Counter())
         stored.update(a.kind for a in background if a.index < active)
         shuffled = np.concatenate([order_rng.permutation(values[:active]), values[active:]])

@@ -263,8 +263,8 @@ def test_nothing_is_put_into_the_zeros_a_stopped_workflow_is_followed_with() -> 
 def test_the_series_shuffled_raise_no_change_where_the_stored_one_has_one() -> None:
     """A duration that stepped up for good raises a level shift as stored; its values in a
     random order hold no change (the high ones are outliers now), and the zeros a stopped
-    workflow is followed with stay at the end, out of both counts. The trials' figures are
-    those of the evaluation without the shuffle (a generator of its own)."""
+    workflow is followed with stay at the end, out of both counts. The same seed gives the
+    same figures."""
     rng = np.random.default_rng(4)
     values = np.concatenate([100 + rng.normal(0, 5, 400), 150 + rng.normal(0, 5, 100)])
     stepped = Series(
