@@ -56,7 +56,8 @@ class Tuning:
     With
     ``log_scale``, series without negative values are judged on ``log(1 + x)``:
     durations, costs and counts vary by factors, not by fixed amounts.
-    A shift or drift is told only when the points it is judged on stand apart
+    A shift or drift the sums find (not a further change, nor a stop) is told
+    only when the points it is judged on stand apart
     by rank from the ``window`` before it began: a one-sided Mann-Whitney test,
     its way, with a tail below ``rank_alpha`` (0: no such test;
     ``detectors._unranked``).
