@@ -11,6 +11,7 @@ import pytest
 import redis
 from sqlalchemy import select
 
+from controltower.bootstrap.queue import QUEUE_NAME
 from controltower.store import schema
 from controltower.store.engine import make_engine
 from controltower.store.tables import Delivery, WorkflowRun
@@ -29,7 +30,7 @@ def test_two_workers_share_the_backlog_through_redis(tmp_path: Path) -> None:
     each periodic task is enqueued by one of them."""
     require("Redis", "127.0.0.1", 6379)
     queue = redis.Redis.from_url(REDIS_URL)
-    queue.flushdb()
+    _clear(queue)
     with postgres_schema() as url:
         engine = make_engine(url)
         schema.upgrade(engine)
@@ -74,7 +75,7 @@ def test_two_workers_share_the_backlog_through_redis(tmp_path: Path) -> None:
             for process in (web, *workers):
                 process.stop()
             engine.dispose()
-            queue.flushdb()
+            _clear(queue)
     assert runs == {str(n) for n in range(1, DELIVERIES + 1)}
     worker_pids = {str(w.popen.pid) for w in workers}
     assert None not in who
@@ -89,3 +90,9 @@ def test_two_workers_share_the_backlog_through_redis(tmp_path: Path) -> None:
     ]
     assert ["task=evaluate_alerts" in fields for fields in enqueued].count(True) >= 1
     assert len({tuple(sorted(fields)) for fields in enqueued}) == len(enqueued)
+
+
+def _clear(queue: redis.Redis) -> None:
+    """Delete the product queue's keys (its tasks, schedule and results) and no other test's."""
+    for key in queue.scan_iter(match=f"huey.*.{QUEUE_NAME}*"):
+        queue.delete(key)

@@ -25,11 +25,15 @@ REQUESTED = json.loads((EXAMPLES / "workflow_run" / "requested.payload.json").re
 class FakeEvaluation:
     """Counts evaluations and remembers the newest delivery noted before each."""
 
-    def __init__(self, duration_s: float = 0.0, fail: bool = False) -> None:
+    def __init__(
+        self, duration_s: float = 0.0, fail: bool = False, gate: threading.Event | None = None
+    ) -> None:
         self.duration_s = duration_s
         self.fail = fail
+        self.gate = gate  # when given, an evaluation ends only once it is set
         self.noted: list[datetime] = []
         self.runs: list[float] = []
+        self.ended = 0
         self.warmed = False
         self.closed = False
         self.lock = threading.Lock()
@@ -46,10 +50,15 @@ class FakeEvaluation:
 
     def run(self) -> dict[str, int]:
         self.runs.append(time.monotonic())
-        time.sleep(self.duration_s)
-        if self.fail:
-            raise RuntimeError("the database went away")
-        return {"firing": 0, "resolved": 0}
+        try:
+            time.sleep(self.duration_s)
+            if self.gate is not None and not self.gate.wait(timeout=10):
+                raise RuntimeError("the gate was never opened")
+            if self.fail:
+                raise RuntimeError("the database went away")
+            return {"firing": 0, "resolved": 0}
+        finally:
+            self.ended += 1
 
 
 def _eventually(condition: Callable[[], bool], timeout_s: float = 5.0) -> bool:
@@ -139,14 +148,17 @@ def test_evaluations_are_kept_at_least_the_minimum_interval_apart() -> None:
 
 
 def test_a_failing_evaluation_neither_raises_to_ingest_nor_stops_later_ones() -> None:
-    """request() returns at once; after a failed evaluation the next request still evaluates."""
-    evaluation = FakeEvaluation(fail=True)
+    """request() returns while the evaluation it asked for is still held (it never waits for
+    one); after that evaluation fails, the next request still evaluates."""
+    gate = threading.Event()
+    evaluation = FakeEvaluation(fail=True, gate=gate)
     trigger = EvaluationTrigger(evaluation, settle_s=0.0, min_interval_s=0.0)
     try:
-        started = time.monotonic()
         trigger.request(datetime.now(UTC))
-        assert time.monotonic() - started < 0.05
         assert _eventually(lambda: len(evaluation.runs) == 1)
+        assert evaluation.ended == 0  # the caller went on while the evaluation is held
+        gate.set()
+        assert _eventually(lambda: evaluation.ended == 1)
         time.sleep(0.05)
         trigger.request(datetime.now(UTC))
         assert _eventually(lambda: len(evaluation.runs) == 2)

@@ -42,7 +42,7 @@ def queue(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[
         made[0].flush()
     if request.param == "redis":
         client = redis.Redis.from_url(REDIS_URL)
-        for key in client.scan_iter(f"huey.{name}.*"):
+        for key in client.scan_iter(match=f"huey.*.{name}*"):
             client.delete(key)
 
 
@@ -154,6 +154,6 @@ def test_two_running_consumers_on_redis_run_a_periodic_task_once() -> None:
         if consumers:
             consumers[0].huey.flush()
         client = redis.Redis.from_url(REDIS_URL)
-        for key in client.scan_iter(f"huey.{name}.*"):
+        for key in client.scan_iter(match=f"huey.*.{name}*"):
             client.delete(key)
     assert len(runs) == 1
