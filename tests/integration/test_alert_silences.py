@@ -263,3 +263,19 @@ def test_listing_filters_by_state_severity_acknowledgement_and_silence(engine: E
         assert [a.kind for a in list_alerts(conn, now, severity="critical")] == ["ingest-failed"]
         paged = list_alerts(conn, now, state="all", limit=1, offset=1)
         assert [a.id for a in paged] == [everything[1].id]
+
+
+def test_a_firing_released_by_a_silence_keeps_the_cause_it_shares(engine: Engine) -> None:
+    """An alert of a cause shared across repositories, held by a silence: once the silence
+    ends, its firing, and later its resolve, still travel under the shared cause's group."""
+    cause = "queue time rise in several repositories, likely one cause outside them"
+    shared = replace(FAILING, group=cause)
+    silence_id = _silence(engine, T0, repository="org/app")
+    assert _evaluate(engine, [shared], T0).send == []
+    later = T0 + timedelta(minutes=10)
+    with engine.begin() as conn:
+        expire_silence(conn, silence_id, later)
+    released = _evaluate(engine, [shared], later).send
+    assert [(n.event, n.group) for n in released] == [("firing", cause)]
+    resolved = _evaluate(engine, [], later + timedelta(minutes=1)).send
+    assert [(n.event, n.group) for n in resolved] == [("resolved", cause)]
