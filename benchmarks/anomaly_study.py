@@ -58,6 +58,7 @@ VARIANTS = {
     "burst tail 3e-3": Tuning(burst_alpha=3e-3),
     "burst tail 1e-2": Tuning(burst_alpha=1e-2),
     "burst rise 0.15": Tuning(burst_min_increase=0.15),
+    "busy points of totals not judged apart (the default before)": Tuning(busy=False),
     "no stops": Tuning(stops=False),
     "stop chance 1e-2": Tuning(stop_alpha=1e-2),
     "stop chance 1e-4": Tuning(stop_alpha=1e-4),

@@ -260,8 +260,10 @@ def test_a_failing_receiver_is_retried_with_doubling_waits(
     finally:
         notifier.close()
     first, second, third = slack.arrivals
-    assert 0.3 <= second - first < 0.55
-    assert 0.6 <= third - second < 0.9
+    # Lower bounds: the waits; upper bounds leave room for a loaded machine, not for a
+    # wait that failed to double (0.3 then 0.3) or started doubled (0.6 then 1.2).
+    assert 0.3 <= second - first < 0.6
+    assert 0.6 <= third - second < 1.2
     (row,) = _logged(sqlite_engine)
     assert (row.attempts, row.error) == (3, None)
     assert row.sent_at is not None
@@ -280,7 +282,7 @@ def test_a_429_is_retried_after_the_wait_it_asks_for(
         assert wait_until(lambda: len(slack.accepted) == 1)
     finally:
         notifier.close()
-    assert 1.0 <= slack.arrivals[1] - slack.arrivals[0] < 1.5
+    assert 1.0 <= slack.arrivals[1] - slack.arrivals[0] < 2.0
 
 
 def test_a_hanging_receiver_delays_no_other_and_is_given_up(

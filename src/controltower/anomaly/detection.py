@@ -5,8 +5,11 @@ its last one away from zero (an intermittent series, such as the cost per day
 of a repository built now and then), has no normal spread to depart from and
 is not judged for shifts and drifts; with ``Tuning.sporadic`` (``anomaly
 detect``: error counts and the like) an intermittent one is judged for spikes
-against its usual peak. With ``Tuning.stops``, a judged series without
-negative values is also watched for a stop: a run of zeros longer than its
+against its usual peak. With ``Tuning.busy``, a judged series of totals that
+is zero at some of its points (a workflow idle on some days) is judged for
+shifts and drifts on its busy points alone as well (``busy_changes``). With
+``Tuning.stops``, a judged series without negative values is also watched
+for a stop: a run of zeros longer than its
 history makes likely (``stops``), told as a level shift to zero; a fall the
 change detector tells during that run of zeros is the same drop, told once.
 """
@@ -96,6 +99,8 @@ def detect(
         )
     ]
     told = episodes(sorted(found, key=lambda a: (a.index, a.kind)), tuning, logged=logged)
+    if tuning.busy and not logged:
+        told = _with_busy(told, busy_changes(timestamps, values, tuning), tuning)
     if tuning.both_ways:
         told = graded_both_ways(told, tuning.min_relative)
         if wanted != "both":
@@ -189,6 +194,59 @@ def _scored_in_units(found: list[Anomaly], values: np.ndarray) -> list[Anomaly]:
         details = {**anomaly.details, "unit": round(unit, 6)}
         scored.append(replace(anomaly, score=departure / unit, details=details))
     return scored
+
+
+# A series of totals idle at this share of its points or more is judged on its busy ones too.
+BUSY_IDLE = 0.1
+
+
+def busy_changes(timestamps: Sequence[datetime], values: Array, tuning: Tuning) -> list[Anomaly]:
+    """Shifts and drifts of the amount on the busy points of a series of totals often idle.
+
+    A workflow built on most days but not all gives daily totals that are a
+    mix of zeros and busy days; each idle day lies far below normal, and the
+    sums of a rise on the busy days are taken back by every idle day that
+    follows: busy days costing twice as much go untold. The busy points
+    (above zero) alone are judged here for lasting changes, as a series of
+    their own (``details["busy"]``: expected and observed are amounts per
+    busy point; ``busy_share``: the share of the ``window`` points before the
+    alarm that were busy); how often the series is busy is the all-points
+    series' business (a stop, or weekly totals).
+    """
+    active = values[: active_length(values)]
+    if active.size == 0 or float(np.mean(active == 0.0)) < BUSY_IDLE:
+        return []
+    busy = np.flatnonzero(values > 0.0)
+    amounts = values[busy]
+    if busy.size <= tuning.min_history or float(np.ptp(amounts)) == 0.0:
+        return []
+    stamps = [timestamps[i] for i in busy.tolist()]
+    baseline = robust_baseline(
+        stamps, amounts, tuning.window, tuning.min_history, by_turn=tuning.rhythm_by_turn
+    )
+    judged = replace(tuning, rank_alpha=tuning.busy_rank_alpha)
+    found = []
+    for a in detect_changes(stamps, amounts, baseline, judged):
+        at = int(busy[a.index])
+        before = values[max(0, at - tuning.window) : at]
+        share = float(np.mean(before > 0.0)) if before.size else 1.0
+        details = {**a.details, "busy": True, "busy_share": round(share, 3)}
+        found.append(replace(a, index=at, details=details))
+    return found
+
+
+def _with_busy(told: list[Anomaly], busy: list[Anomaly], tuning: Tuning) -> list[Anomaly]:
+    """``told`` with each change of the busy points (large enough) that no shift or drift of
+    all the points its way lies within a window of: that is the same episode, told from all
+    points as it was. Nothing of ``told`` is left out or changed."""
+    near = [(a.index, a.change > 0) for a in told if a.kind in ("level_shift", "drift")]
+    kept = [
+        a
+        for a in busy
+        if large_enough(a, tuning.min_relative)
+        and not any(abs(a.index - i) <= tuning.window and up == (a.change > 0) for i, up in near)
+    ]
+    return sorted([*told, *kept], key=lambda a: (a.index, a.kind)) if kept else told
 
 
 INTERMITTENT = 0.5  # a numeric series zero at more than this share of points is not judged

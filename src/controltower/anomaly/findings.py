@@ -32,6 +32,7 @@ from controltower.anomaly.severity import (
 )
 from controltower.anomaly.shared import shared_causes
 from controltower.anomaly.tuning import Tuning, for_series
+from controltower.domain.wording import BUSY_UNIT
 
 DAYS_PER_MONTH = 30
 # Series whose values are seconds: a change of them is judged by its seconds too.
@@ -103,10 +104,19 @@ def likely_trigger(series: Series, anomaly: Anomaly) -> dict[str, str] | None:
 
 
 def monthly_cost(series: Series, anomaly: Anomaly) -> float | None:
-    """What a lasting change of cost per day (or week) adds or saves in a month of 30 days."""
+    """What a lasting change of cost per day (or week) adds or saves in a month of 30 days;
+    a change of the cost of busy days (``details["busy"]``) on the share of days that were
+    busy before it."""
     if series.metric != "cost" or anomaly.kind == "spike":
         return None
-    return anomaly.change * DAYS_PER_MONTH / (series.days_per_point or 1)
+    share = float(anomaly.details.get("busy_share", 1.0))
+    return anomaly.change * share * DAYS_PER_MONTH / (series.days_per_point or 1)
+
+
+def unit_of(series: Series, anomaly: Anomaly) -> str:
+    """The unit of an anomaly's expected and observed values: the series', or for a change
+    of the busy points alone that unit ``BUSY_UNIT`` (what a day or week it ran came to)."""
+    return series.unit + BUSY_UNIT if anomaly.details.get("busy") else series.unit
 
 
 def findings(
@@ -134,6 +144,13 @@ def findings(
                 severity = activity_severity(detected.severity, detected.change)
                 anomaly = replace(detected, severity=severity)
             found.append(
-                Finding(s.name, s.metric, s.unit, anomaly, likely_trigger(s, anomaly), per_month)
+                Finding(
+                    s.name,
+                    s.metric,
+                    unit_of(s, anomaly),
+                    anomaly,
+                    likely_trigger(s, anomaly),
+                    per_month,
+                )
             )
     return sorted(shared_causes(found, series), key=lambda f: f.anomaly.timestamp, reverse=True)

@@ -61,6 +61,11 @@ class Tuning:
     by rank from the ``window`` before it began: a one-sided Mann-Whitney test,
     its way, with a tail below ``rank_alpha`` (0: no such test;
     ``detectors._unranked``).
+    With ``busy``, a series of totals zero at ``detection.BUSY_IDLE`` of its
+    points or more (a workflow idle on some days) is also judged for shifts
+    and drifts on its busy points alone (``detection.busy_changes``), with a
+    rank test at ``busy_rank_alpha``; such a change is told where no shift or
+    drift of all the points its way lies within a window of it.
     A spike, shift or drift is reported only when it departs from normal by at
     least ``min_relative`` of normal (0.25: a quarter), so that statistically
     clear but small changes (two seconds on a ten-minute run) raise nothing; a
@@ -110,6 +115,8 @@ class Tuning:
     small_restart: bool = True
     further_ramp: bool = True
     rhythm_by_turn: bool = True
+    busy: bool = True
+    busy_rank_alpha: float = 1e-3
     min_relative: float = 0.25
     spike_relative: float = 1.0
     direction: Direction = "both"
@@ -170,15 +177,16 @@ def for_series(tuning: Tuning, days_per_point: int | None) -> Tuning:
     """The tuning for a series of weekly totals (``days_per_point`` 7), of one point per run
     (None), else ``tuning`` itself.
 
-    A series of one point per run is not watched for stops: its zeros are
-    values (a run that did not wait for a runner), not days without runs.
+    A series of one point per run is not watched for stops, nor judged on its
+    busy points apart: its zeros are values (a run that did not wait for a
+    runner), not days without runs.
 
     A window of 60 weeks would be more than a year of baseline, and the
     evaluation would need five years of history to place an anomaly with a
     baseline before it and room after it; weekly totals get half a year.
     """
     if days_per_point is None:
-        return replace(tuning, stops=False)
+        return replace(tuning, stops=False, busy=False)
     if days_per_point != 7:
         return tuning
     window = min(tuning.window, WEEKLY_WINDOW)
@@ -202,5 +210,5 @@ def for_any_metric() -> Tuning:
     counts as far as it is, so a fall to a tenth is told on its fourth day, not its seventh
     (``benchmarks/step_delay.py``); the CI series keep 4, with which they were evaluated.
     """
-    tuning = Tuning(sporadic=True, both_ways=True)
+    tuning = Tuning(sporadic=True, both_ways=True, busy=False)
     return replace(tuning, clip=tuning.spike_z)

@@ -34,7 +34,7 @@ from sqlalchemy import Connection, and_, func, select, true
 
 from controltower.domain import is_failed
 from controltower.domain.status import FAILED_CONCLUSIONS, Conclusion, run_result
-from controltower.domain.wording import counted
+from controltower.domain.wording import BUSY_UNIT, counted
 from controltower.store import queries
 from controltower.store.anomalies import StoredAnomaly, active_anomalies
 from controltower.store.tables import Delivery, table_of
@@ -119,8 +119,12 @@ def duration_words(seconds: float) -> str:
 
 def amount_words(value: float, unit: str) -> str:
     """A value of an anomaly's series in words, with its unit: "2.9 min", "45% failed",
-    "1 run a day", "2.5 runs a week", "$1.20 a day"."""
+    "1 run a day", "2.5 runs a week", "$1.20 a day", "$2.40 a day it ran" (a total of the
+    days with runs alone, ``BUSY_UNIT``)."""
+    busy = unit.endswith(BUSY_UNIT)
+    unit = unit.removesuffix(BUSY_UNIT)
     per = " a week" if unit.endswith(" per week") else " a day"
+    per += " it ran" if busy else ""
     base = unit.removesuffix(" per week")
     if base == "s":
         return duration_words(value)

@@ -35,10 +35,10 @@ def test_a_week_not_over_is_left_out() -> None:
 
 
 def test_weekly_totals_are_judged_with_half_a_year_of_weeks() -> None:
-    """Daily series keep the tuning, per-run ones without stops (a zero there is a value, not
-    a day without runs); weekly ones get a shorter, consistent one."""
+    """Daily series keep the tuning, per-run ones without stops or busy points (a zero there
+    is a value, not a day without runs); weekly ones get a shorter, consistent one."""
     base = Tuning()
-    assert for_series(base, None) == replace(base, stops=False)
+    assert for_series(base, None) == replace(base, stops=False, busy=False)
     assert for_series(base, 1) is base
     weeks = for_series(base, 7)
     assert weeks.window == WEEKLY_WINDOW

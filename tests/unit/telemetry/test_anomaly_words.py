@@ -50,10 +50,13 @@ def _anomaly(
         (0.2083, "USD", "$0.21 a day"),
         (1234.5, "USD per week", "$1,234.50 a week"),
         (3.0, "requests", "3 requests"),
+        (2.4, "USD when it ran", "$2.40 a day it ran"),
+        (6.0, "runs per week when it ran", "6 runs a week it ran"),
     ],
 )
 def test_a_value_reads_in_its_unit(value: float, unit: str, words: str) -> None:
-    """Durations in the largest unit that fits, shares as percentages, totals per day or week."""
+    """Durations in the largest unit that fits, shares as percentages, totals per day or week
+    (of the days or weeks with runs alone, where the unit says so)."""
     assert amount_words(value, unit) == words
 
 
