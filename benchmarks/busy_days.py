@@ -9,8 +9,10 @@ configured database (daily or weekly totals, as ``anomaly evaluate`` reads
 them) that is zero on at least ``detection.BUSY_IDLE`` of its points up to
 its last run, multiplies its busy points (above zero) by 1.3 to 2 from a
 random place (a window of history before it, two windows of room after it,
-as ``anomaly evaluate`` places anomalies), and counts the rises recalled: a
-level shift or drift up raised from the place to a window after it. Every
+as ``anomaly evaluate`` places anomalies; ``injection.busy_rise``, which
+``anomaly evaluate`` uses for its "busy-day rise" row), and counts the rises
+recalled: a level shift or drift up raised from the place to a window
+after it. This compares variants, with the shuffled series too. Every
 other alarm is counted too, per thousand points, and, apart, the level
 shifts, drifts and bursts raised on each series shuffled (no lasting change
 left: false by construction). With the busy points judged apart
@@ -28,10 +30,10 @@ import numpy as np
 
 from benchmarks.stored_series import stored_series
 from controltower.anomaly.detection import BUSY_IDLE, active_length, detect, judged_series
+from controltower.anomaly.injection import busy_rise
 from controltower.anomaly.model import Point, Series
 from controltower.anomaly.tuning import Tuning, for_series
 
-RISE = (0.3, 1.0)
 VARIANTS = {
     "busy points judged apart (rank tail 1e-3)": Tuning(),
     "busy points judged apart, rank tail 1e-2": Tuning(busy_rank_alpha=1e-2),
@@ -85,9 +87,7 @@ def main() -> None:
                 continue
             for _ in range(args.trials):
                 at = int(rng.integers(lo, hi))
-                factor = 1.0 + float(rng.uniform(*RISE))
-                changed = values.copy()
-                changed[at:] *= factor  # idle points stay zero
+                changed, _factor = busy_rise(values, at, rng)  # idle points stay zero
                 stamps = (p.timestamp for p in s.points)
                 points = [Point(t, float(v)) for t, v in zip(stamps, changed, strict=True)]
                 alarms = detect(points, tuning)

@@ -33,6 +33,7 @@ BURST_RISE, BURST_CEILING = 0.4, 0.95
 SPIKE_RELATIVE, SPIKE_SPREADS, SPIKE_TAIL = (1.0, 3.0), 8.0, (2.0, 4.0)
 SHIFT_RELATIVE, SHIFT_SPREADS = (0.3, 1.0), 4.0
 DRIFT_RELATIVE, DRIFT_SPREADS = (0.4, 1.0), 5.0
+BUSY_RISE = (0.3, 1.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,3 +103,13 @@ def inject(
     changed[at : end + 1] += ramp
     changed[end + 1 :] += size
     return changed, Injected("drift", at, end, size)
+
+
+def busy_rise(values: Array, at: int, rng: np.random.Generator) -> tuple[Array, float]:
+    """A copy of daily (weekly) totals whose busy points (above zero) from ``at`` on come to 1.3
+    to 2 times as much (``BUSY_RISE``), the idle ones staying zero, and that factor: a workflow
+    whose runs got dearer, or that runs more often on the days it runs."""
+    factor = 1.0 + float(rng.uniform(*BUSY_RISE))
+    changed = values.astype(float).copy()
+    changed[at:] *= factor
+    return changed, factor

@@ -343,6 +343,8 @@ def _print_evaluation(result: Evaluation) -> None:
     rows = [*result.by_kind.items(), ("overall", result.overall)]
     if result.stops.injected:
         rows.append(("stop (apart from overall)", result.stops))
+    if result.busy_rises.injected:
+        rows.append(("busy-day rise (apart from overall)", result.busy_rises))
     for kind, t in rows:
         table.add_row(
             kind,

@@ -287,3 +287,34 @@ def test_the_series_shuffled_raise_no_change_where_the_stored_one_has_one() -> N
     assert result.stored_kinds["runs"]["level_shift"] == 0  # its stop lies past its active life
     assert result.shuffled_kinds["runs"]["level_shift"] == 0
     assert evaluate([stepped, stopped], seed=3).as_dict() == result.as_dict()
+
+
+def test_busy_day_rises_are_measured_apart_and_leave_the_four_kinds_where_they_were(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Daily totals idle on a share of their days get their busy days multiplied from a random
+    place, the idle ones left at zero: one rise trial each, recalled by a shift or drift up,
+    in neither the spec's kinds nor overall, drawn apart so that the four kinds get the same
+    places as without them; series never idle get none."""
+    rng = np.random.default_rng(4)
+    idle = []
+    for s in range(3):
+        busy = rng.random(400) >= 0.3
+        values = np.where(busy, np.clip(rng.normal(1.0, 0.2, 400), 0.1, None), 0.0)
+        points = [Point(T0 + timedelta(days=i), float(v)) for i, v in enumerate(values)]
+        idle.append(Series(f"w{s}", "cost", "USD", points, days_per_point=1))
+    never_idle = [daily_runs(s) for s in range(2)]
+    result = evaluate(idle + never_idle, seed=5, trials_per_series=2)
+    assert result.busy_rises.injected == 6
+    assert result.busy_rises.recalled >= 4  # rises of 30 % to 100 % on busy days alone
+    assert result.as_dict()["busy_rises"]["injected"] == 6
+    assert result.overall.injected == 3 * 5 * 2
+    without = evaluate(idle + never_idle, seed=5, trials_per_series=2, tuning=Tuning(busy=False))
+    assert without.busy_rises.injected == 6
+    assert without.busy_rises.recalled < result.busy_rises.recalled
+    assert evaluate(never_idle, seed=5, trials_per_series=2).busy_rises.injected == 0
+    monkeypatch.setattr("controltower.anomaly.evaluation.BUSY_IDLE", 1.1)  # no rise trials
+    none = evaluate(idle + never_idle, seed=5, trials_per_series=2)
+    assert none.busy_rises.injected == 0
+    assert none.as_dict()["per_kind"] == result.as_dict()["per_kind"]
+    assert none.as_dict()["stops"] == result.as_dict()["stops"]
