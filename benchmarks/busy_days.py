@@ -6,18 +6,17 @@ busy one. A workflow whose runs got dearer, or that runs more often on the
 days it runs, changes its totals differently: its idle days stay at zero and
 its busy days grow by a factor. This takes every cost and runs series of the
 configured database (daily or weekly totals, as ``anomaly evaluate`` reads
-them) that is zero on at least ``detection.BUSY_IDLE`` of its points up to
-its last run, multiplies its busy points (above zero) by 1.3 to 2 from a
-random place (a window of history before it, two windows of room after it,
-as ``anomaly evaluate`` places anomalies; ``injection.busy_rise``, which
-``anomaly evaluate`` uses for its "busy-day rise" row), and counts the rises
-recalled: a level shift or drift up raised from the place to a window
-after it. This compares variants, with the shuffled series too. Every
-other alarm is counted too, per thousand points, and, apart, the level
-shifts, drifts and bursts raised on each series shuffled (no lasting change
-left: false by construction). With the busy points judged apart
-(``Tuning.busy``, the default, its rank test at the default tail and at
-1e-2) and without.
+them) that is often idle (``detection.often_idle``), multiplies its busy
+points (above zero) by 1.3 to 2 from a random place (a window of history
+before it, two windows of room after it, as ``anomaly evaluate`` places
+anomalies; ``injection.busy_rise``, which ``anomaly evaluate`` uses for its
+"busy-day rise" row), and counts the rises recalled: a level shift or drift
+up raised from the place to a window after it (``evaluation.score_rise``).
+This compares variants, with the shuffled series too. Every other alarm is
+counted too, per thousand points, and, apart, the level shifts, drifts and
+bursts raised on each series shuffled (no lasting change left: false by
+construction). With the busy points judged apart (``Tuning.busy``, the
+default, its rank test at the default tail and at 1e-2) and without.
 
     CONTROLTOWER_DATABASE_URL=sqlite:///PATH python -m benchmarks.busy_days [--seed 1] [--trials 5]
 """
@@ -29,7 +28,8 @@ import argparse
 import numpy as np
 
 from benchmarks.stored_series import stored_series
-from controltower.anomaly.detection import BUSY_IDLE, active_length, detect, judged_series
+from controltower.anomaly.detection import active_length, detect, judged_series, often_idle
+from controltower.anomaly.evaluation import score_rise
 from controltower.anomaly.injection import busy_rise
 from controltower.anomaly.model import Point, Series
 from controltower.anomaly.tuning import Tuning, for_series
@@ -45,8 +45,7 @@ def _eligible(s: Series) -> bool:
     if s.days_per_point is None or s.metric not in ("cost", "runs"):
         return False
     values = np.array([p.value for p in s.points], dtype=float)
-    active = values[: active_length(values)]
-    return judged_series(values) and float(np.mean(active == 0.0)) >= BUSY_IDLE
+    return judged_series(values) and often_idle(values)
 
 
 def _shuffled_changes(s: Series, tuning: Tuning, rng: np.random.Generator) -> int:
@@ -82,19 +81,19 @@ def main() -> None:
             row = rows.setdefault(s.label, [0] * 6)
             row[0] += 1
             row[5] += _shuffled_changes(s, tuning, order_rng)
-            row[4] += sum(a.kind != "spike" for a in detect(s.points, tuning))
+            as_stored = detect(s.points, tuning)
+            row[4] += sum(a.kind != "spike" for a in as_stored)
             if hi <= lo:
                 continue
             for _ in range(args.trials):
                 at = int(rng.integers(lo, hi))
-                changed, _factor = busy_rise(values, at, rng)  # idle points stay zero
+                changed = busy_rise(values, at, rng)  # idle points stay zero
                 stamps = (p.timestamp for p in s.points)
                 points = [Point(t, float(v)) for t, v in zip(stamps, changed, strict=True)]
-                alarms = detect(points, tuning)
-                told = [a for a in alarms if at <= a.index <= at + tuning.window]
+                tally = score_rise(at, detect(points, tuning), as_stored, tuning)
                 row[1] += 1
-                row[2] += any(a.kind in ("level_shift", "drift") and a.change > 0 for a in told)
-                row[3] += len(alarms) - len(told)
+                row[2] += tally.recalled
+                row[3] += tally.false_alarms
         for metric, (n, rises, recalled, other, stored, shuffled) in sorted(rows.items()):
             points = sum(len(s.points) for s in series if s.label == metric) * args.trials
             share = f"{100 * recalled / rises:.1f} %" if rises else "–"

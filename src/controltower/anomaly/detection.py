@@ -200,6 +200,13 @@ def _scored_in_units(found: list[Anomaly], values: np.ndarray) -> list[Anomaly]:
 BUSY_IDLE = 0.1
 
 
+def often_idle(values: Array) -> bool:
+    """Whether a series of totals is zero at ``BUSY_IDLE`` of its points or more, up to its
+    last one away from zero (the zeros a stopped workflow is followed with are not idleness)."""
+    active = values[: active_length(values)]
+    return active.size > 0 and float(np.mean(active == 0.0)) >= BUSY_IDLE
+
+
 def busy_changes(timestamps: Sequence[datetime], values: Array, tuning: Tuning) -> list[Anomaly]:
     """Shifts and drifts of the amount on the busy points of a series of totals often idle.
 
@@ -213,8 +220,7 @@ def busy_changes(timestamps: Sequence[datetime], values: Array, tuning: Tuning) 
     alarm that were busy); how often the series is busy is the all-points
     series' business (a stop, or weekly totals).
     """
-    active = values[: active_length(values)]
-    if active.size == 0 or float(np.mean(active == 0.0)) < BUSY_IDLE:
+    if not often_idle(values):
         return []
     busy = np.flatnonzero(values > 0.0)
     amounts = values[busy]

@@ -39,12 +39,12 @@ drawn from a generator of their own, so the four kinds are placed as
 without it.
 
 **Busy-day rises** are measured apart too (``busy_rises``; not in
-``overall``): each series of totals zero at ``detection.BUSY_IDLE`` of its
-active points or more has its busy points multiplied by 1.3 to 2 from a
-random place, the idle ones staying zero (``injection.busy_rise``: what a
-dearer workflow gives, where an injected level shift adds to every day),
-and the rise is recalled when a level shift or drift up is raised from
-there to a window after; from a generator of its own as well.
+``overall``): each series of totals often idle (``detection.often_idle``)
+has its busy points multiplied by 1.3 to 2 from a random place, the idle
+ones staying zero (``injection.busy_rise``: what a dearer workflow gives,
+where an injected level shift adds to every day), and the rise is recalled
+when a level shift or drift up is raised from there to a window after; from
+a generator of its own as well.
 
 **Shuffled** (``shuffled_kinds``): each judged series is also judged with its
 values in a random order (for totals, the points up to the last above zero),
@@ -69,7 +69,7 @@ from typing import Any
 
 import numpy as np
 
-from controltower.anomaly.detection import BUSY_IDLE, active_length, detect, judged_series
+from controltower.anomaly.detection import active_length, detect, judged_series, often_idle
 from controltower.anomaly.injection import burst_places, busy_rise, inject
 from controltower.anomaly.model import KINDS, Anomaly, Kind, Point, Series
 from controltower.anomaly.tuning import Tuning, followed_days, for_series
@@ -281,10 +281,10 @@ def evaluate(
                 alarms = detect(stopped, tuning)
                 end = at + zeros - 1
                 result.stops.add(score_stop(at, end, alarms, background, tuning, present))
-            if float(np.mean(values[:active] == 0.0)) >= BUSY_IDLE:
+            if often_idle(values):
                 for _ in range(trials_per_series):
                     at = int(busy_rng.integers(lo, hi))
-                    changed, _factor = busy_rise(values, at, busy_rng)
+                    changed = busy_rise(values, at, busy_rng)
                     points = [Point(t, float(v)) for t, v in zip(stamps, changed, strict=True)]
                     alarms = detect(points, tuning)
                     result.busy_rises.add(score_rise(at, alarms, background, tuning, present))

@@ -105,11 +105,10 @@ def inject(
     return changed, Injected("drift", at, end, size)
 
 
-def busy_rise(values: Array, at: int, rng: np.random.Generator) -> tuple[Array, float]:
+def busy_rise(values: Array, at: int, rng: np.random.Generator) -> Array:
     """A copy of daily (weekly) totals whose busy points (above zero) from ``at`` on come to 1.3
-    to 2 times as much (``BUSY_RISE``), the idle ones staying zero, and that factor: a workflow
-    whose runs got dearer, or that runs more often on the days it runs."""
-    factor = 1.0 + float(rng.uniform(*BUSY_RISE))
+    to 2 times as much (``BUSY_RISE``), the idle ones staying zero: a workflow whose runs got
+    dearer, or that runs more often on the days it runs."""
     changed = values.astype(float).copy()
-    changed[at:] *= factor
-    return changed, factor
+    changed[at:] *= 1.0 + float(rng.uniform(*BUSY_RISE))
+    return changed

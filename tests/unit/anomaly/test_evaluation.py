@@ -313,7 +313,7 @@ def test_busy_day_rises_are_measured_apart_and_leave_the_four_kinds_where_they_w
     assert without.busy_rises.injected == 6
     assert without.busy_rises.recalled < result.busy_rises.recalled
     assert evaluate(never_idle, seed=5, trials_per_series=2).busy_rises.injected == 0
-    monkeypatch.setattr("controltower.anomaly.evaluation.BUSY_IDLE", 1.1)  # no rise trials
+    monkeypatch.setattr("controltower.anomaly.evaluation.often_idle", lambda _values: False)
     none = evaluate(idle + never_idle, seed=5, trials_per_series=2)
     assert none.busy_rises.injected == 0
     assert none.as_dict()["per_kind"] == result.as_dict()["per_kind"]
