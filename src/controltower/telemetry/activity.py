@@ -156,7 +156,7 @@ def anomaly_words(a: StoredAnomaly) -> tuple[str, str]:
     observed, expected = amount_words(a.observed, a.unit), amount_words(a.expected, a.unit)
     detail = f"{observed} against a normal {expected}{_against(a.observed, a.expected)}"
     what = a.kind.replace("_", " ")
-    if a.kind == "level_shift" and a.metric in STOPPING and a.observed == 0 < a.expected:
+    if _stopped(a):
         what = "stop"
         detail = f"none since {a.started_at:%Y-%m-%d}, against a normal {expected}"
     if a.usd_per_month:
@@ -199,22 +199,27 @@ METRIC_WORDS = {
 }
 
 
+def _stopped(a: StoredAnomaly) -> bool:
+    """Whether ``a`` is a fall of runs or cost to nothing: a workflow that stopped."""
+    return a.kind == "level_shift" and a.metric in STOPPING and a.observed == 0 < a.expected
+
+
+def anomaly_problem(a: StoredAnomaly) -> Problem:
+    """The problem a recorded anomaly going on is: what alerts on anomalies are raised from."""
+    title, detail = anomaly_words(a)
+    return Problem(
+        "anomaly",
+        a.severity,
+        title,
+        detail,
+        since=a.started_at,
+        repository=a.series.split(" · ", 1)[0],
+        group=shared_group(a),
+    )
+
+
 def _anomaly_problems(conn: Connection, limit: int) -> list[Problem]:
-    found = []
-    for a in active_anomalies(conn, limit):
-        title, detail = anomaly_words(a)
-        found.append(
-            Problem(
-                "anomaly",
-                a.severity,
-                title,
-                detail,
-                since=a.started_at,
-                repository=a.series.split(" · ", 1)[0],
-                group=shared_group(a),
-            )
-        )
-    return found
+    return [anomaly_problem(a) for a in active_anomalies(conn, limit)]
 
 
 def _ingest_problems(conn: Connection, settings: Any, now: datetime) -> list[Problem]:

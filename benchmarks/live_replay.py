@@ -1,0 +1,181 @@
+"""What the scheduled passes tell while the points arrive, against what the last pass tells.
+
+``anomaly evaluate`` judges each series whole: a shift or drift is judged on
+up to ``classify_after`` points after its alarm, and its kind again
+``kind_after`` points after it. The worker's pass (``recording.
+detect_and_record``) sees only the points so far, so it may tell a change that
+later points take back: a series that rose for a dozen runs and came back,
+or a change whose kind is judged again. This replays every series of the
+configured database (or every ``--stride``-th) pass by pass, each pass seeing
+``--every`` more points, and applies to what each pass finds
+(``findings.findings``) the recorder's own rules (``recording.followed``,
+``recording._returned``, ``recording._going_on``). Per metric it counts:
+
+- **told live**: the anomalies some pass recorded as going on (one per kind
+  and start), shifts, drifts and stops (lasting changes) apart from spikes
+  and failure bursts;
+- of the lasting changes: **kept**, told by the last pass (the whole series)
+  at the same alarm and of the same kind; **relabelled**, there but of the
+  other kind; **re-dated**, told by the last pass within a third of a window
+  of it, the same way; **withdrawn**, not told by the last pass at all;
+- **alerts fired**: how often an alert of an anomaly rule would open: an
+  alert key (``telemetry.alerts.alert_key`` of ``activity.anomaly_problem``)
+  active after a pass where it was not.
+
+    CONTROLTOWER_DATABASE_URL=sqlite:///PATH python -m benchmarks.live_replay \\
+        [--every 1] [--stride 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from benchmarks.stored_series import stored_series
+from controltower.anomaly.findings import Finding, findings
+from controltower.anomaly.model import Series
+from controltower.anomaly.recording import _going_on, _returned, followed
+from controltower.anomaly.tuning import WEEKLY_WINDOW, Tuning, for_series
+from controltower.store.anomalies import StoredAnomaly
+from controltower.telemetry.activity import anomaly_problem
+from controltower.telemetry.alerts import alert_key
+
+LASTING = ("level_shift", "drift")
+COLUMNS = (
+    "series",
+    "passes",
+    "spikes told live",
+    "bursts told live",
+    "changes told live",
+    "kept",
+    "relabelled",
+    "re-dated",
+    "withdrawn",
+    "told by the last pass",
+    "alerts fired",
+)
+
+
+@dataclass
+class Replay:
+    """What the passes over one metric's series told."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+
+    def add(self, other: Replay) -> None:
+        self.counts.update(other.counts)
+
+
+def _alert_key(f: Finding) -> str:
+    """The key of the alert an anomaly rule opens for ``f``, as the product makes it."""
+    a = f.anomaly
+    stored = StoredAnomaly(
+        id=0,
+        series=f.series,
+        metric=f.metric,
+        unit=f.unit,
+        kind=a.kind,
+        severity=a.severity,
+        started_at=a.start,
+        detected_at=a.timestamp,
+        expected=a.expected,
+        observed=a.observed,
+        score=a.score,
+        usd_per_month=f.usd_per_month,
+        trigger=f.trigger,
+        first_seen_at=a.timestamp,
+        last_seen_at=a.timestamp,
+        resolved_at=None,
+    )
+    return alert_key(anomaly_problem(stored))
+
+
+def _going_on_now(found: list[Finding], s: Series, tuning: Tuning) -> list[Finding]:
+    """The findings the recorder would record as going on after a pass over ``s``."""
+    if not followed(s, s.points[-1].timestamp.date()):
+        return []
+    over = _returned(found)
+    judged = len(s.points)
+    return [f for i, f in enumerate(found) if i not in over and _going_on(f, judged, tuning)]
+
+
+def replay(s: Series, base: Tuning, every: int, first: int) -> Replay:
+    """Pass by pass over ``s``, each pass seeing ``every`` more points from ``first`` on."""
+    tuning = for_series(base, s.days_per_point)
+    near = max(1, tuning.window // 3)
+    told: dict[tuple[str, datetime], Finding] = {}
+    active: set[str] = set()
+    result = Replay()
+    start = min(first, 2 * WEEKLY_WINDOW) if s.days_per_point == 7 else first
+    ends = list(range(min(start, len(s.points)), len(s.points) + 1, every))
+    if ends and ends[-1] != len(s.points):
+        ends.append(len(s.points))
+    for end in ends:
+        prefix = replace(s, points=s.points[:end])
+        now = _going_on_now(findings([prefix], base), prefix, tuning)
+        for f in now:
+            told.setdefault((f.anomaly.kind, f.anomaly.start), f)
+        keys = {_alert_key(f) for f in now}
+        result.counts["alerts fired"] += len(keys - active)
+        active = keys
+        result.counts["passes"] += 1
+    last = [f.anomaly for f in findings([s], base)]
+    at_alarm = {(a.index, a.kind) for a in last}
+    alarms = {a.index for a in last if a.kind in LASTING}
+    result.counts["series"] += 1
+    result.counts["told by the last pass"] += len(alarms)
+    for (kind, _), f in told.items():
+        a = f.anomaly
+        if kind == "spike":
+            result.counts["spikes told live"] += 1
+            continue
+        if kind == "failure_burst":
+            result.counts["bursts told live"] += 1
+            continue
+        result.counts["changes told live"] += 1
+        if (a.index, kind) in at_alarm:
+            result.counts["kept"] += 1
+        elif a.index in alarms:
+            result.counts["relabelled"] += 1
+        elif any(
+            b.kind in LASTING and abs(b.index - a.index) <= near and b.change * a.change > 0
+            for b in last
+        ):
+            result.counts["re-dated"] += 1
+        else:
+            result.counts["withdrawn"] += 1
+    return result
+
+
+def main() -> None:
+    """Print a table of what the passes told, per metric and in all."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--every", type=int, default=1, help="points each pass adds")
+    parser.add_argument("--stride", type=int, default=1, help="replay every n-th series only")
+    parser.add_argument(
+        "--first", type=int, default=60, help="points the first pass sees (fewer: none judged)"
+    )
+    args = parser.parse_args()
+    series = stored_series()[:: args.stride]
+    started = time.perf_counter()
+    by_metric: dict[str, Replay] = {}
+    for s in series:
+        by_metric.setdefault(s.label, Replay()).add(replay(s, Tuning(), args.every, args.first))
+    total = Replay()
+    for r in by_metric.values():
+        total.add(r)
+    print(
+        f"{len(series)} series (every {args.stride}), a pass every {args.every} point(s),"
+        f" {time.perf_counter() - started:.0f} s\n"
+    )
+    print("| metric | " + " | ".join(COLUMNS) + " |")
+    print("|---|" + "---:|" * len(COLUMNS))
+    for label, r in [*sorted(by_metric.items()), ("all", total)]:
+        print(f"| {label} | " + " | ".join(f"{r.counts[c]:,}" for c in COLUMNS) + " |")
+
+
+if __name__ == "__main__":
+    main()
