@@ -14,6 +14,7 @@ configured database (or every ``--stride``-th) pass by pass, each pass seeing
 - **told live**: the anomalies some pass recorded as going on (one per kind
   and start), shifts, drifts and stops (lasting changes) apart from spikes
   and failure bursts;
+- of the spikes and bursts, those the last pass tells too (at the same point);
 - of the lasting changes: **kept**, told by the last pass (the whole series)
   at the same alarm and of the same kind; **relabelled**, there but of the
   other kind; **re-dated**, told by the last pass within a third of a window
@@ -48,13 +49,15 @@ COLUMNS = (
     "series",
     "passes",
     "spikes told live",
+    "spikes kept",
     "bursts told live",
+    "bursts kept",
     "changes told live",
     "kept",
     "relabelled",
     "re-dated",
     "withdrawn",
-    "told by the last pass",
+    "changes told by the last pass",
     "alerts fired",
 )
 
@@ -126,14 +129,13 @@ def replay(s: Series, base: Tuning, every: int, first: int) -> Replay:
     at_alarm = {(a.index, a.kind) for a in last}
     alarms = {a.index for a in last if a.kind in LASTING}
     result.counts["series"] += 1
-    result.counts["told by the last pass"] += len(alarms)
+    result.counts["changes told by the last pass"] += len(alarms)
     for (kind, _), f in told.items():
         a = f.anomaly
-        if kind == "spike":
-            result.counts["spikes told live"] += 1
-            continue
-        if kind == "failure_burst":
-            result.counts["bursts told live"] += 1
+        if kind in ("spike", "failure_burst"):
+            what = "spikes" if kind == "spike" else "bursts"
+            result.counts[f"{what} told live"] += 1
+            result.counts[f"{what} kept"] += (a.index, kind) in at_alarm
             continue
         result.counts["changes told live"] += 1
         if (a.index, kind) in at_alarm:
