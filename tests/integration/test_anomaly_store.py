@@ -30,7 +30,7 @@ from controltower.store.anomalies import (
 )
 from controltower.store.writer import FactWriter
 from controltower.telemetry import activity
-from controltower.telemetry.alerts import evaluate_store
+from controltower.telemetry.alerts import alerts_t, evaluate_store
 from controltower.telemetry.metrics import Window
 from controltower.telemetry.scope import Filters
 from controltower.web import create_app
@@ -168,6 +168,41 @@ def test_anomalies_of_one_cause_across_repositories_alert_under_one_group(
     assert {n.repository: (n.event, n.group) for n in resolves} == {
         repository: ("resolved", group) for repository, group in groups.items()
     }
+
+
+def test_a_change_judged_again_keeps_its_alert_and_a_recovery_opens_another(
+    engine: Engine, settings: Settings
+) -> None:
+    """A slowdown told as a level shift, then (a second look at its kind) as a drift: one
+    condition, so its alert stays open and nothing is sent again, its title saying drift now.
+    The recovery after it (a fall) resolves the slowdown's alert and opens its own."""
+    with engine.begin() as conn:
+        record(conn, [_row("org/a · CI", severity="critical")], NOW)
+    fired = evaluate_store(engine, settings, now=NOW)
+    assert [(n.event, n.title) for n in fired] == [
+        ("firing", "level shift in duration of org/a · CI")
+    ]
+    later = NOW + timedelta(hours=1)
+    with engine.begin() as conn:
+        record(conn, [_row("org/a · CI", kind="drift", severity="critical")], later)
+    assert evaluate_store(engine, settings, now=later) == []
+    with engine.connect() as conn:
+        titles = conn.execute(select(alerts_t.c.title).where(alerts_t.c.resolved_at.is_(None)))
+        assert titles.scalars().all() == ["drift in duration of org/a · CI"]
+    recovered = later + timedelta(hours=1)
+    fall = _row(
+        "org/a · CI",
+        severity="critical",
+        started_at=recovered - timedelta(hours=2),
+        expected=900.0,
+        observed=600.0,
+    )
+    with engine.begin() as conn:
+        record(conn, [fall], recovered)
+    assert sorted((n.event, n.title) for n in evaluate_store(engine, settings, now=recovered)) == [
+        ("firing", "level shift in duration of org/a · CI"),
+        ("resolved", "drift in duration of org/a · CI"),
+    ]
 
 
 def test_the_api_lists_recorded_anomalies(engine: Engine, settings: Settings) -> None:

@@ -62,7 +62,9 @@ class Problem:
     """Something wrong now: what, how bad, since when, and where to look.
 
     ``group``: problems of one cause across repositories (an anomaly several
-    repositories show at once) name it here, and their alerts travel together."""
+    repositories show at once) name it here, and their alerts travel together.
+    ``subject``: what the problem is about where its title says more than that (an
+    anomaly's kind, which a second look may change), for its alert's key."""
 
     kind: str
     severity: str
@@ -74,6 +76,7 @@ class Problem:
     run_id: str | None = None
     rule: str | None = None
     group: str | None = None
+    subject: str | None = None
 
 
 def problems(
@@ -204,6 +207,24 @@ def _stopped(a: StoredAnomaly) -> bool:
     return a.kind == "level_shift" and a.metric in STOPPING and a.observed == 0 < a.expected
 
 
+def anomaly_subject(a: StoredAnomaly) -> str:
+    """What an anomaly's alert is about, whatever its figures: the series, the metric and the
+    change. A shift and a drift are one change, a rise or a fall: a change told as a level
+    shift when it crossed is often judged a drift once more points are in (a second look at
+    its kind), which is the same condition, not a new one; a fall after a rise (a recovery)
+    is another. A stop, a spike up or down and a failure burst are changes of their own."""
+    up = a.observed >= a.expected
+    if _stopped(a):
+        change = "stop"
+    elif a.kind in ("level_shift", "drift"):
+        change = "rise" if up else "fall"
+    elif a.kind == "spike":
+        change = "spike up" if up else "spike down"
+    else:
+        change = a.kind.replace("_", " ")
+    return f"{a.series}|{a.metric}|{change}"
+
+
 def anomaly_problem(a: StoredAnomaly) -> Problem:
     """The problem a recorded anomaly going on is: what alerts on anomalies are raised from."""
     title, detail = anomaly_words(a)
@@ -215,6 +236,7 @@ def anomaly_problem(a: StoredAnomaly) -> Problem:
         since=a.started_at,
         repository=a.series.split(" · ", 1)[0],
         group=shared_group(a),
+        subject=anomaly_subject(a),
     )
 
 

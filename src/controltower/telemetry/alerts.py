@@ -11,8 +11,11 @@ channel that heard it fire, whatever its severity when it cleared.
 
 The key names the condition, not its current figures: the kind, the
 repository and workflow, and the title except for the installation's own
-problems, whose titles carry counts that change while they last, and for
-metric rules (``telemetry.metric_rules``), named by their rule instead.
+problems, whose titles carry counts that change while they last, for
+metric rules (``telemetry.metric_rules``), named by their rule instead, and
+for anomalies, named by their subject (``activity.anomaly_subject``: the
+series, the metric and the change, a rise or a fall whether told as a shift
+or a drift).
 
 Silences and acknowledgements then decide which notifications are sent
 (``telemetry.suppression``); ``evaluate_decision`` says which were held and why.
@@ -47,6 +50,8 @@ def alert_key(problem: activity.Problem) -> str:
     """The deduplication key of the condition ``problem`` describes."""
     if problem.kind in SINGLE_KINDS:
         return problem.kind
+    if problem.subject is not None:
+        return "|".join((problem.kind, problem.repository or "", problem.subject))
     if problem.kind == "metric":
         return "|".join(
             ("metric", problem.rule or "", problem.repository or "", str(problem.workflow_id or ""))
