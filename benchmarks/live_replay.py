@@ -21,7 +21,10 @@ configured database (or every ``--stride``-th) pass by pass, each pass seeing
   of it, the same way; **withdrawn**, not told by the last pass at all;
 - **alerts fired**: how often an alert of an anomaly rule would open: an
   alert key (``telemetry.alerts.alert_key`` of ``activity.anomaly_problem``)
-  active after a pass where it was not.
+  active after a pass where it was not; and of those, how many opened again
+  within ``AGAIN`` passes of the last pass its key was active in (a verdict
+  that comes and goes as the points arrive: the alert resolves and fires
+  again).
 
     CONTROLTOWER_DATABASE_URL=sqlite:///PATH python -m benchmarks.live_replay \\
         [--every 1] [--stride 1]
@@ -59,7 +62,9 @@ COLUMNS = (
     "withdrawn",
     "changes told by the last pass",
     "alerts fired",
+    "of which again within 10 passes",
 )
+AGAIN = 10  # passes: an alert opened again this soon after its condition was last seen flickers
 
 
 @dataclass
@@ -111,18 +116,24 @@ def replay(s: Series, base: Tuning, every: int, first: int) -> Replay:
     near = max(1, tuning.window // 3)
     told: dict[tuple[str, datetime], Finding] = {}
     active: set[str] = set()
+    last_seen: dict[str, int] = {}
     result = Replay()
     start = min(first, 2 * WEEKLY_WINDOW) if s.days_per_point == 7 else first
     ends = list(range(min(start, len(s.points)), len(s.points) + 1, every))
     if ends and ends[-1] != len(s.points):
         ends.append(len(s.points))
-    for end in ends:
+    for n, end in enumerate(ends):
         prefix = replace(s, points=s.points[:end])
         now = _going_on_now(findings([prefix], base), prefix, tuning)
         for f in now:
             told.setdefault((f.anomaly.kind, f.anomaly.start), f)
         keys = {_alert_key(f) for f in now}
-        result.counts["alerts fired"] += len(keys - active)
+        opened = keys - active
+        result.counts["alerts fired"] += len(opened)
+        result.counts["of which again within 10 passes"] += sum(
+            n - last_seen.get(key, -AGAIN - 1) <= AGAIN for key in opened
+        )
+        last_seen.update(dict.fromkeys(keys, n))
         active = keys
         result.counts["passes"] += 1
     last = [f.anomaly for f in findings([s], base)]
