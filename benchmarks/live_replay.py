@@ -35,19 +35,21 @@ from __future__ import annotations
 import argparse
 import time
 from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime
 
 from benchmarks.stored_series import stored_series
 from controltower.anomaly.findings import Finding, findings
 from controltower.anomaly.model import Series
-from controltower.anomaly.recording import _going_on, _returned, followed
+from controltower.anomaly.recording import _going_on, _returned, _row, followed
 from controltower.anomaly.tuning import WEEKLY_WINDOW, Tuning, for_series
 from controltower.store.anomalies import StoredAnomaly
 from controltower.telemetry.activity import anomaly_problem
 from controltower.telemetry.alerts import alert_key
 
 LASTING = ("level_shift", "drift")
+AGAIN = 10  # passes: an alert opened again this soon after its condition was last seen flickers
+AGAIN_COLUMN = f"of which again within {AGAIN} passes"
 COLUMNS = (
     "series",
     "passes",
@@ -62,42 +64,15 @@ COLUMNS = (
     "withdrawn",
     "changes told by the last pass",
     "alerts fired",
-    "of which again within 10 passes",
+    AGAIN_COLUMN,
 )
-AGAIN = 10  # passes: an alert opened again this soon after its condition was last seen flickers
-
-
-@dataclass
-class Replay:
-    """What the passes over one metric's series told."""
-
-    counts: Counter[str] = field(default_factory=Counter)
-
-    def add(self, other: Replay) -> None:
-        self.counts.update(other.counts)
 
 
 def _alert_key(f: Finding) -> str:
-    """The key of the alert an anomaly rule opens for ``f``, as the product makes it."""
-    a = f.anomaly
-    stored = StoredAnomaly(
-        id=0,
-        series=f.series,
-        metric=f.metric,
-        unit=f.unit,
-        kind=a.kind,
-        severity=a.severity,
-        started_at=a.start,
-        detected_at=a.timestamp,
-        expected=a.expected,
-        observed=a.observed,
-        score=a.score,
-        usd_per_month=f.usd_per_month,
-        trigger=f.trigger,
-        first_seen_at=a.timestamp,
-        last_seen_at=a.timestamp,
-        resolved_at=None,
-    )
+    """The key of the alert an anomaly rule opens for ``f``: the row the recorder would keep
+    (``recording._row``), as the store gives it back, made a problem as the product makes it."""
+    seen = f.anomaly.timestamp
+    stored = StoredAnomaly(id=0, **_row(f), first_seen_at=seen, last_seen_at=seen, resolved_at=None)
     return alert_key(anomaly_problem(stored))
 
 
@@ -110,14 +85,14 @@ def _going_on_now(found: list[Finding], s: Series, tuning: Tuning) -> list[Findi
     return [f for i, f in enumerate(found) if i not in over and _going_on(f, judged, tuning)]
 
 
-def replay(s: Series, base: Tuning, every: int, first: int) -> Replay:
+def replay(s: Series, base: Tuning, every: int, first: int) -> Counter[str]:
     """Pass by pass over ``s``, each pass seeing ``every`` more points from ``first`` on."""
     tuning = for_series(base, s.days_per_point)
     near = max(1, tuning.window // 3)
     told: dict[tuple[str, datetime], Finding] = {}
     active: set[str] = set()
     last_seen: dict[str, int] = {}
-    result = Replay()
+    result: Counter[str] = Counter()
     start = min(first, 2 * WEEKLY_WINDOW) if s.days_per_point == 7 else first
     ends = list(range(min(start, len(s.points)), len(s.points) + 1, every))
     if ends and ends[-1] != len(s.points):
@@ -129,37 +104,35 @@ def replay(s: Series, base: Tuning, every: int, first: int) -> Replay:
             told.setdefault((f.anomaly.kind, f.anomaly.start), f)
         keys = {_alert_key(f) for f in now}
         opened = keys - active
-        result.counts["alerts fired"] += len(opened)
-        result.counts["of which again within 10 passes"] += sum(
-            n - last_seen.get(key, -AGAIN - 1) <= AGAIN for key in opened
-        )
+        result["alerts fired"] += len(opened)
+        result[AGAIN_COLUMN] += sum(n - last_seen.get(key, -AGAIN - 1) <= AGAIN for key in opened)
         last_seen.update(dict.fromkeys(keys, n))
         active = keys
-        result.counts["passes"] += 1
+        result["passes"] += 1
     last = [f.anomaly for f in findings([s], base)]
     at_alarm = {(a.index, a.kind) for a in last}
     alarms = {a.index for a in last if a.kind in LASTING}
-    result.counts["series"] += 1
-    result.counts["changes told by the last pass"] += len(alarms)
+    result["series"] += 1
+    result["changes told by the last pass"] += len(alarms)
     for (kind, _), f in told.items():
         a = f.anomaly
         if kind in ("spike", "failure_burst"):
             what = "spikes" if kind == "spike" else "bursts"
-            result.counts[f"{what} told live"] += 1
-            result.counts[f"{what} kept"] += (a.index, kind) in at_alarm
+            result[f"{what} told live"] += 1
+            result[f"{what} kept"] += (a.index, kind) in at_alarm
             continue
-        result.counts["changes told live"] += 1
+        result["changes told live"] += 1
         if (a.index, kind) in at_alarm:
-            result.counts["kept"] += 1
+            result["kept"] += 1
         elif a.index in alarms:
-            result.counts["relabelled"] += 1
+            result["relabelled"] += 1
         elif any(
             b.kind in LASTING and abs(b.index - a.index) <= near and b.change * a.change > 0
             for b in last
         ):
-            result.counts["re-dated"] += 1
+            result["re-dated"] += 1
         else:
-            result.counts["withdrawn"] += 1
+            result["withdrawn"] += 1
     return result
 
 
@@ -174,12 +147,10 @@ def main() -> None:
     args = parser.parse_args()
     series = stored_series()[:: args.stride]
     started = time.perf_counter()
-    by_metric: dict[str, Replay] = {}
+    by_metric: dict[str, Counter[str]] = {}
     for s in series:
-        by_metric.setdefault(s.label, Replay()).add(replay(s, Tuning(), args.every, args.first))
-    total = Replay()
-    for r in by_metric.values():
-        total.add(r)
+        by_metric.setdefault(s.label, Counter()).update(replay(s, Tuning(), args.every, args.first))
+    total = sum(by_metric.values(), Counter[str]())
     print(
         f"{len(series)} series (every {args.stride}), a pass every {args.every} point(s),"
         f" {time.perf_counter() - started:.0f} s\n"
@@ -187,7 +158,7 @@ def main() -> None:
     print("| metric | " + " | ".join(COLUMNS) + " |")
     print("|---|" + "---:|" * len(COLUMNS))
     for label, r in [*sorted(by_metric.items()), ("all", total)]:
-        print(f"| {label} | " + " | ".join(f"{r.counts[c]:,}" for c in COLUMNS) + " |")
+        print(f"| {label} | " + " | ".join(f"{r[c]:,}" for c in COLUMNS) + " |")
 
 
 if __name__ == "__main__":
