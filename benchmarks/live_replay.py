@@ -9,7 +9,9 @@ or a change whose kind is judged again. This replays every series of the
 configured database (or every ``--stride``-th) pass by pass, each pass seeing
 ``--every`` more points, and applies to what each pass finds
 (``findings.findings``) the recorder's own rules (``recording.followed``,
-``recording._returned``, ``recording._going_on``). Per metric it counts:
+``recording._returned``, ``recording._going_on``), each pass holding the
+shifts and drifts the one before left going on (``tuning.hold_bars``), as the
+recorder's open ones are held. Per metric it counts:
 
 - **told live**: the anomalies some pass recorded as going on (one per kind
   and start), shifts, drifts and stops (lasting changes) apart from spikes
@@ -40,7 +42,7 @@ from datetime import datetime
 
 from benchmarks.stored_series import stored_series
 from controltower.anomaly.findings import Finding, findings
-from controltower.anomaly.model import Series
+from controltower.anomaly.model import Series, Told
 from controltower.anomaly.recording import _going_on, _returned, _row, followed
 from controltower.anomaly.tuning import WEEKLY_WINDOW, Tuning, for_series
 from controltower.store.anomalies import StoredAnomaly
@@ -97,9 +99,14 @@ def replay(s: Series, base: Tuning, every: int, first: int) -> Counter[str]:
     ends = list(range(min(start, len(s.points)), len(s.points) + 1, every))
     if ends and ends[-1] != len(s.points):
         ends.append(len(s.points))
+    held: dict[tuple[str, str], set[Told]] = {}
     for n, end in enumerate(ends):
         prefix = replace(s, points=s.points[:end])
-        now = _going_on_now(findings([prefix], base), prefix, tuning)
+        now = _going_on_now(findings([prefix], base, told=held), prefix, tuning)
+        held = {}  # what the recorder leaves open: the next pass holds it (``tuning.hold_bars``)
+        for f in now:
+            if f.anomaly.kind in LASTING:
+                held.setdefault((f.series, f.metric), set()).add(f.anomaly.told)
         for f in now:
             told.setdefault((f.anomaly.kind, f.anomaly.start), f)
         keys = {_alert_key(f) for f in now}

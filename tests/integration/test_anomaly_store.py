@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from huey import MemoryHuey
@@ -34,7 +35,7 @@ from controltower.telemetry.alerts import alerts_t, evaluate_store
 from controltower.telemetry.metrics import Window
 from controltower.telemetry.scope import Filters
 from controltower.web import create_app
-from tests.integration.test_anomaly_series import RATE, _daily_runs, _history
+from tests.integration.test_anomaly_series import RATE, _daily_runs, _history, _run
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
 
@@ -203,6 +204,53 @@ def test_a_change_judged_again_keeps_its_alert_and_a_recovery_opens_another(
         ("firing", "level shift in duration of org/a · CI"),
         ("resolved", "drift in duration of org/a · CI"),
     ]
+
+
+def _runs_told_then(later: float, runs: range) -> list[dict[str, Any]]:
+    """Runs of about 10 minutes, 14 from run 120 for ten runs, then ``later`` times 10."""
+    spread = np.random.default_rng(6).normal(0.0, 30.0, 160)
+    seconds = [600.0 * (1.0 if i < 120 else 1.4 if i < 130 else later) for i in range(160)]
+    return [_run(i, round(seconds[i] + spread[i])) for i in runs]
+
+
+def _store(engine: Engine, runs: list[dict[str, Any]]) -> None:
+    with engine.begin() as conn:
+        FactWriter(conn).upsert_runs([parse_record(r).fact for r in runs])
+
+
+def _rises_in_duration(engine: Engine) -> list[tuple[datetime, datetime | None]]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(anomalies_t.c.detected_at, anomalies_t.c.resolved_at).where(
+                anomalies_t.c.metric == "duration",
+                anomalies_t.c.kind.in_(("level_shift", "drift")),
+                anomalies_t.c.observed > anomalies_t.c.expected,
+            )
+        )
+        return [(r.detected_at, r.resolved_at) for r in rows]
+
+
+@pytest.mark.parametrize(("later", "held"), [(1.17, True), (1.05, False)])
+def test_a_change_recorded_open_is_held_by_the_next_pass_until_clearly_taken_back(
+    engine: Engine, later: float, held: bool
+) -> None:
+    """A pass tells a slowdown of 40 % ten runs after it began. Thirty runs later the runs are
+    17 % slower than before: a pass over the whole history, nothing recorded, tells no change
+    (under the 25 % a change must reach); the next pass holds the one it recorded, still open,
+    at the same alarm. At 5 % slower it is taken back: the pass resolves it."""
+    _store(engine, _runs_told_then(later, range(130)))
+    detect_and_record(engine, lambda _s, _d: RATE, now=NOW)
+    [(alarm, resolved)] = _rises_in_duration(engine)
+    assert resolved is None
+    _store(engine, _runs_told_then(later, range(130, 160)))
+    later_pass = NOW + timedelta(hours=1)
+    report = detect_and_record(engine, lambda _s, _d: RATE, now=later_pass)
+    assert _rises_in_duration(engine) == [(alarm, None if held else later_pass)]
+    assert report.new == 0
+    with engine.begin() as conn:
+        conn.execute(anomalies_t.delete())
+    detect_and_record(engine, lambda _s, _d: RATE, now=later_pass)
+    assert _rises_in_duration(engine) == []
 
 
 def test_the_api_lists_recorded_anomalies(engine: Engine, settings: Settings) -> None:

@@ -17,7 +17,7 @@ change detector tells during that run of zeros is the same drop, told once.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import replace
 from datetime import datetime
 
@@ -33,10 +33,10 @@ from controltower.anomaly.detectors import (
     large_enough,
     smallest_away_from_zero_before,
 )
-from controltower.anomaly.model import Anomaly, Direction, Point, sorted_points
+from controltower.anomaly.model import Anomaly, Direction, Point, Told, sorted_points
 from controltower.anomaly.severity import metric_severity, ratio_severity, ratio_size
 from controltower.anomaly.stops import detect_stops, with_stops
-from controltower.anomaly.tuning import Tuning
+from controltower.anomaly.tuning import Tuning, hold_bars
 
 
 def is_outcomes(points: Sequence[Point]) -> bool:
@@ -45,7 +45,11 @@ def is_outcomes(points: Sequence[Point]) -> bool:
 
 
 def detect(
-    points: Sequence[Point], tuning: Tuning | None = None, *, outcomes: bool | None = None
+    points: Sequence[Point],
+    tuning: Tuning | None = None,
+    *,
+    outcomes: bool | None = None,
+    told: Collection[Told] = (),
 ) -> list[Anomaly]:
     """The anomalies of a series, in time order.
 
@@ -54,6 +58,9 @@ def detect(
     ``details["value"]`` saying which: an up/down gauge's outage); others for spikes, level
     shifts and drifts.
     Points need not be evenly spaced; they are sorted by time first.
+    ``told``: the shifts and drifts told by an earlier look at the series (``Anomaly.told``),
+    held to lower bars than new ones (``tuning.hold_bars``), so that a verdict near a bar does not
+    come and go as points arrive.
     """
     tuning = tuning or Tuning()
     ordered = sorted_points(points)
@@ -83,29 +90,33 @@ def detect(
         within = {j for t in transients for j in range(t.index, t.index + t.details["points"])}
         found = [a for a in found if a.index not in within] + transients
     # a change too small to tell is judged in the series' unit (``detectors._too_small``)
-    found += detect_changes(timestamps, judged, baseline, replace(tuning, log_scale=logged))
+    found += detect_changes(timestamps, judged, baseline, replace(tuning, log_scale=logged), told)
     if tuning.stops and tuning.direction != "up" and float(values.min()) >= 0.0:
         stops = detect_stops(timestamps, judged, baseline, tuning)
         found = with_stops(found, stops, judged)
     if logged:
         found = [_unlogged(a) for a in found]
-    found = [
-        a
-        for a in found
-        if large_enough(
-            a,
-            tuning.spike_relative if a.kind == "spike" else tuning.min_relative,
-            both_ways=tuning.both_ways,
-        )
-    ]
-    told = episodes(sorted(found, key=lambda a: (a.index, a.kind)), tuning, logged=logged)
+    found = [a for a in found if _large_enough(a, tuning, told)]
+    kept = episodes(sorted(found, key=lambda a: (a.index, a.kind)), tuning, logged=logged)
     if tuning.busy and not logged:
-        told = _with_busy(told, busy_changes(timestamps, values, tuning), tuning)
+        kept = _with_busy(kept, busy_changes(timestamps, values, tuning, told), tuning, told)
     if tuning.both_ways:
-        told = graded_both_ways(told, tuning.min_relative)
+        kept = graded_both_ways(kept, tuning.min_relative)
         if wanted != "both":
-            told = [a for a in told if _told_way(a, wanted)]
-    return _scored_in_units(told, values)
+            kept = [a for a in kept if _told_way(a, wanted)]
+    return _scored_in_units(kept, values)
+
+
+def _large_enough(anomaly: Anomaly, tuning: Tuning, told: Collection[Told]) -> bool:
+    """Whether ``anomaly`` departs enough from normal to be told, or, for a shift or drift told
+    before, to be held (``tuning.hold_bars``)."""
+    if anomaly.kind == "spike":
+        least = tuning.spike_relative
+    elif anomaly.kind in ("level_shift", "drift") and anomaly.told in told:
+        least = hold_bars(tuning).min_relative
+    else:
+        least = tuning.min_relative
+    return large_enough(anomaly, least, both_ways=tuning.both_ways)
 
 
 def _bursts(timestamps: Sequence[datetime], values: Array, tuning: Tuning) -> list[Anomaly]:
@@ -207,7 +218,9 @@ def often_idle(values: Array) -> bool:
     return active.size > 0 and float(np.mean(active == 0.0)) >= BUSY_IDLE
 
 
-def busy_changes(timestamps: Sequence[datetime], values: Array, tuning: Tuning) -> list[Anomaly]:
+def busy_changes(
+    timestamps: Sequence[datetime], values: Array, tuning: Tuning, told: Collection[Told] = ()
+) -> list[Anomaly]:
     """Shifts and drifts of the amount on the busy points of a series of totals often idle.
 
     A workflow built on most days but not all gives daily totals that are a
@@ -232,7 +245,7 @@ def busy_changes(timestamps: Sequence[datetime], values: Array, tuning: Tuning) 
     )
     judged = replace(tuning, rank_alpha=tuning.busy_rank_alpha)
     found = []
-    for a in detect_changes(stamps, amounts, baseline, judged):
+    for a in detect_changes(stamps, amounts, baseline, judged, told):
         at = int(busy[a.index])
         before = values[max(0, at - tuning.window) : at]
         share = float(np.mean(before > 0.0)) if before.size else 1.0
@@ -241,18 +254,21 @@ def busy_changes(timestamps: Sequence[datetime], values: Array, tuning: Tuning) 
     return found
 
 
-def _with_busy(told: list[Anomaly], busy: list[Anomaly], tuning: Tuning) -> list[Anomaly]:
-    """``told`` with each change of the busy points (large enough) that no shift or drift of
-    all the points its way lies within a window of: that is the same episode, told from all
-    points as it was. Nothing of ``told`` is left out or changed."""
-    near = [(a.index, a.change > 0) for a in told if a.kind in ("level_shift", "drift")]
+def _with_busy(
+    found: list[Anomaly], busy: list[Anomaly], tuning: Tuning, told: Collection[Told]
+) -> list[Anomaly]:
+    """``found`` with each change of the busy points (large enough, ``_large_enough``) that no
+    shift or drift of all the points its way lies within a window of: that is the same episode,
+    told from all points as it was. Nothing of ``found`` is left out or changed."""
+    near = [(a.index, a.change > 0) for a in found if a.kind in ("level_shift", "drift")]
+    in_unit = replace(tuning, both_ways=False)  # amounts per busy day: judged in their unit
     kept = [
         a
         for a in busy
-        if large_enough(a, tuning.min_relative)
+        if _large_enough(a, in_unit, told)
         and not any(abs(a.index - i) <= tuning.window and up == (a.change > 0) for i, up in near)
     ]
-    return sorted([*told, *kept], key=lambda a: (a.index, a.kind)) if kept else told
+    return sorted([*found, *kept], key=lambda a: (a.index, a.kind)) if kept else found
 
 
 INTERMITTENT = 0.5  # a numeric series zero at more than this share of points is not judged

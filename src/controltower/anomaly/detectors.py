@@ -27,7 +27,7 @@ Pure: no I/O.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Literal
@@ -43,9 +43,9 @@ from controltower.anomaly.baseline import (
     Baseline,
     row_mads,
 )
-from controltower.anomaly.model import Anomaly, Kind
+from controltower.anomaly.model import Anomaly, Kind, Told
 from controltower.anomaly.severity import metric_severity, peak_severity, ratio_size
-from controltower.anomaly.tuning import Tuning
+from controltower.anomaly.tuning import Tuning, hold_bars
 
 MAX_AUTOCORRELATION = 0.8
 INFLATION_EVERY, INFLATION_SPAN, INFLATION_MIN, INFLATION_FEWEST = 10, 500, 30, 10
@@ -301,7 +301,11 @@ def _ranges(values: Array, first: NDArray[np.int_], last: NDArray[np.int_]) -> A
 
 
 def detect_changes(
-    timestamps: Sequence[datetime], values: Array, baseline: Baseline, tuning: Tuning
+    timestamps: Sequence[datetime],
+    values: Array,
+    baseline: Baseline,
+    tuning: Tuning,
+    told: Collection[Told] = (),
 ) -> list[Anomaly]:
     """Lasting shifts and drifts, by a two-sided CUSUM of clipped robust z-scores.
 
@@ -312,6 +316,8 @@ def detect_changes(
     is looked for, except a further one either way after a level shift
     (``_Further``, one watch per direction; the first to cross is told, and
     is watched after in turn).
+    A crossing at the alarm of a change ``told`` before, the same way, is
+    judged with the bars it is held to (``tuning.hold_bars``).
     """
     raw = z_scores(values, baseline)
     scale = trailing_inflation(raw, tuning.clip, tuning.window)
@@ -348,10 +354,11 @@ def detect_changes(
             if sums[sign] > tuning.cusum_h and start is not None:
                 until = _before_second_step(values, baseline, tuning, i)
                 change = _change(timestamps, values, baseline, tuning, start, i, until=until)
+                bars = hold_bars(tuning) if change.told in told else tuning
                 if (
-                    _moved_after(values, baseline, tuning, start, i, change)
-                    or _too_small(change, tuning)
-                    or _unranked(values, baseline, tuning, start, i, change, until)
+                    _moved_after(values, baseline, bars, start, i, change)
+                    or _too_small(change, bars)
+                    or _unranked(values, baseline, bars, start, i, change, until)
                 ):
                     sums, starts = {1: 0.0, -1: 0.0}, {1: None, -1: None}
                     break

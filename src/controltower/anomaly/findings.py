@@ -17,12 +17,12 @@ Pure: no I/O.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 from controltower.anomaly.detection import detect
-from controltower.anomaly.model import Anomaly, Series
+from controltower.anomaly.model import Anomaly, Series, Told
 from controltower.anomaly.severity import (
     CostBands,
     TimeBands,
@@ -124,14 +124,21 @@ def findings(
     tuning: Tuning | None = None,
     bands: CostBands | None = None,
     times: TimeBands | None = None,
+    told: Mapping[tuple[str, str], Collection[Told]] | None = None,
 ) -> list[Finding]:
-    """The anomalies of every series, explained, newest first."""
+    """The anomalies of every series, explained, newest first.
+
+    ``told``: per series and metric, the shifts and drifts an earlier pass told
+    (``detection.detect``).
+    """
     bands = bands or CostBands()
     times = times or TimeBands()
+    told = told or {}
     found = []
     for s in series:
         judged_with = for_series(tuning or Tuning(), s.days_per_point)
-        for detected in detect(s.points, judged_with, outcomes=s.outcomes):
+        before = told.get((s.name, s.metric), ())
+        for detected in detect(s.points, judged_with, outcomes=s.outcomes, told=before):
             per_month = monthly_cost(s, detected)
             anomaly = detected
             if s.metric == "cost":

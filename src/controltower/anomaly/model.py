@@ -17,6 +17,8 @@ Severity = Literal["info", "warning", "critical"]
 Direction = Literal["up", "down", "both"]
 KINDS: tuple[Kind, ...] = ("spike", "level_shift", "drift", "failure_burst")
 SEVERITIES: tuple[Severity, ...] = ("info", "warning", "critical")
+# A lasting change told before: when it was recognised (its alarm), and whether it was a rise.
+Told = tuple[datetime, bool]
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +59,11 @@ class Anomaly:
     def ratio(self) -> float | None:
         """Observed over expected (``None`` when normal is zero)."""
         return self.observed / self.expected if self.expected else None
+
+    @property
+    def told(self) -> Told:
+        """What says the change was told before (``detection.detect``'s ``told``)."""
+        return (self.timestamp, self.change > 0)
 
     def as_dict(self) -> dict[str, Any]:
         """A plain mapping for JSON documents."""

@@ -10,7 +10,9 @@ again is going on for two months after its last run, and then over, as is
 any anomaly of a workflow retired. A shift or drift that a later one of its
 series went back from (a stop followed by a return, a slowdown by a
 recovery) is over too. An anomaly no longer going on is resolved by the next
-pass that does not see it.
+pass that does not see it. A shift or drift not resolved is held by the next
+pass to lower bars than a new one (``tuning.hold_bars``): a change near a bar is
+not told, taken back and told again as points arrive.
 A pass over the ``history`` also records, as resolved, every anomaly of the
 stored series that is over (after an import or a backfill: the charts then
 mark the changes of the past, and people can review and label them).
@@ -57,12 +59,13 @@ def detect_and_record(
     with engine.connect() as conn:
         series = load_series(reading(conn), rate=rate, wait_between_jobs_s=wait_between_jobs_s)
         through = last_complete_day(reading(conn))
+        told = anomalies.open_changes(conn)
     judged: dict[tuple[str, str], tuple[int, Tuning]] = {
         (s.name, s.metric): (len(s.points), for_series(tuning, s.days_per_point))
         for s in series
         if followed(s, through)
     }
-    found = most_specific(findings(series, tuning, bands, times))
+    found = most_specific(findings(series, tuning, bands, times, told))
     over = _returned(found)
     now_on = [i not in over and _current(f, judged) for i, f in enumerate(found)]
     current = [f for f, on in zip(found, now_on, strict=True) if on]

@@ -89,6 +89,12 @@ class Tuning:
     ``min_relative`` and ``spike_relative`` and for severity
     (``severity.ratio_severity``); run durations and costs falling is news,
     not an incident, and are judged by how far they rose or fell in their unit.
+    A shift or drift told before (``detection.detect``'s ``told``: the
+    recorder's open ones) is held with a lower bar than it was told with, so
+    that a verdict near the bar does not come and go as points arrive: it is
+    taken back only once it is under ``hold_share`` of ``min_relative`` or
+    its rank tail is above ``hold_alpha`` (``hold_bars``), and a wobble before it
+    no longer re-dates it.
     """
 
     window: int = 60
@@ -118,6 +124,8 @@ class Tuning:
     busy: bool = True
     busy_rank_alpha: float = 1e-3
     min_relative: float = 0.25
+    hold_share: float = 0.5
+    hold_alpha: float = 0.1
     spike_relative: float = 1.0
     direction: Direction = "both"
     log_scale: bool = False
@@ -155,6 +163,25 @@ class Tuning:
             raise ValueError("burst_alpha must be in (0, 1) and burst_window at least 2")
         if not 0 < self.stop_alpha < 1:
             raise ValueError("stop_alpha must be in (0, 1)")
+        if not 0 <= self.hold_share <= 1 or not 0 <= self.hold_alpha < 1:
+            raise ValueError("hold_share must be in [0, 1] and hold_alpha in [0, 1)")
+
+
+def hold_bars(tuning: Tuning) -> Tuning:
+    """The bars a shift or drift told before is held to: at most those it was told with.
+
+    A verdict with one bar flickers where the change sits near it (a rank
+    tail of 0.009, then 0.011, then 0.008 as points arrive), each pass
+    telling and taking back the same change, each time an alert; told at the
+    bar and taken back only well past it, the verdict stays (hysteresis).
+    """
+    rank_alpha = tuning.rank_alpha and max(tuning.rank_alpha, tuning.hold_alpha)
+    return replace(
+        tuning,
+        min_relative=tuning.min_relative * tuning.hold_share,
+        rank_alpha=rank_alpha,
+        wobble_restart=False,
+    )
 
 
 # Weekly totals: half a year of weeks is the baseline, two years the tail a spike is held to.

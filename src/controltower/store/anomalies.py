@@ -247,6 +247,23 @@ def confirmed_anomalies(conn: Connection) -> dict[tuple[str, str], list[datetime
     return found
 
 
+def open_changes(conn: Connection) -> dict[tuple[str, str], set[tuple[datetime, bool]]]:
+    """Per series and metric, the shifts and drifts not resolved: when each was detected, and
+    whether it was a rise (what the next pass holds them by)."""
+    query = select(
+        anomalies_t.c.series,
+        anomalies_t.c.metric,
+        anomalies_t.c.detected_at,
+        anomalies_t.c.expected,
+        anomalies_t.c.observed,
+    ).where(anomalies_t.c.resolved_at.is_(None), anomalies_t.c.kind.in_(("level_shift", "drift")))
+    found: dict[tuple[str, str], set[tuple[datetime, bool]]] = {}
+    for row in conn.execute(query):
+        rose = row.observed > row.expected
+        found.setdefault((row.series, row.metric), set()).add((row.detected_at, rose))
+    return found
+
+
 def _not_dismissed() -> Any:
     return anomalies_t.c.verdict.is_(None) | (anomalies_t.c.verdict != "dismissed")
 

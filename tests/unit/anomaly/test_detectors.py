@@ -25,7 +25,7 @@ from controltower.anomaly.detectors import (
 )
 from controltower.anomaly.model import Anomaly, Point
 from controltower.anomaly.stops import zero_runs, zeros_needed
-from controltower.anomaly.tuning import Tuning
+from controltower.anomaly.tuning import Tuning, hold_bars
 from tests.support.series import wandering_ramp
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
@@ -426,6 +426,41 @@ def test_a_crossing_too_small_to_tell_holds_no_window(seed: int) -> None:
     assert detect(points(values), Tuning(small_restart=False)) == []
 
 
+def _told_then(later: float, seed: int = 1) -> np.ndarray:
+    """Noise about 100 that steps to 140 at point 120 for 10 points, then stays at ``later``."""
+    values = noise(seed, 160)
+    values[120:130] += 40.0
+    values[130:] += later - 100.0
+    return values
+
+
+@pytest.mark.parametrize("seed", range(5, 9))
+def test_a_shift_told_before_is_held_until_it_falls_well_under_the_bar(seed: int) -> None:
+    """Ten points 40 % up are a shift. Thirty more at +17 % bring the change, judged on the
+    points after its alarm, under the 25 % a change must reach: looked at afresh it is not
+    told; held (told by the pass before, the same way) it stays, at the same alarm, until it
+    falls under half the bar (+5 %: taken back). A fall told there holds no rise."""
+    [shift] = detect(points(_told_then(100.0, seed)[:130]))
+    assert (shift.kind, shift.change > 0) == ("level_shift", True)
+    near, back = _told_then(117.0, seed), _told_then(105.0, seed)
+    assert [a for a in detect(points(near)) if a.kind != "spike"] == []
+    [held] = [a for a in detect(points(near), told={shift.told}) if a.kind != "spike"]
+    assert (held.index, held.kind, held.change > 0) == (shift.index, "level_shift", True)
+    assert 0.125 <= held.change / held.expected < 0.25
+    assert [a for a in detect(points(back), told={shift.told}) if a.kind != "spike"] == []
+    a_fall = {(shift.timestamp, False)}
+    assert [a for a in detect(points(near), told=a_fall) if a.kind != "spike"] == []
+
+
+def test_the_bars_a_told_change_is_held_to_are_lower_and_a_test_left_off_stays_off() -> None:
+    """Half the size, a rank tail up to 0.1, no re-dating; with no rank test, still none."""
+    bars = hold_bars(Tuning())
+    assert (bars.min_relative, bars.rank_alpha, bars.wobble_restart) == (0.125, 0.1, False)
+    assert hold_bars(Tuning(rank_alpha=0.0)).rank_alpha == 0.0
+    assert hold_bars(Tuning(hold_share=1.0, hold_alpha=0.0)).min_relative == 0.25
+    assert hold_bars(Tuning(hold_share=1.0, hold_alpha=0.0)).rank_alpha == 0.01
+
+
 def test_a_change_too_small_to_tell_is_judged_in_the_series_unit() -> None:
     """On a series judged on log(1 + x), a rise from 100 to 160 is 10 % in the logs and 60 %
     in the series' unit: it is not too small to tell, and holds its window; a rise to 110 is."""
@@ -637,6 +672,9 @@ def test_bad_tuning_is_refused() -> None:
             Tuning(**bad)
     with pytest.raises(ValueError, match="further_after"):
         Tuning(further_after=1)
+    for share, alpha in ((1.5, 0.1), (-0.1, 0.1), (0.5, 1.0)):
+        with pytest.raises(ValueError, match="hold_share"):
+            Tuning(hold_share=share, hold_alpha=alpha)
 
 
 def test_the_shape_test_follows_the_tuning() -> None:
