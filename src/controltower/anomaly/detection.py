@@ -74,7 +74,7 @@ def detect(
     if tuning.both_ways and wanted != "both":
         # found both ways, so that the return from a change the other way is known as one
         tuning = replace(tuning, direction="both")
-    if not judged_series(values):
+    if not judged_series(values, held=bool(told)):
         if tuning.sporadic and sporadic_series(values):
             spikes = episodes(detect_sporadic_spikes(timestamps, values, tuning), tuning)
             return [a for a in spikes if wanted == "both" or _told_way(a, wanted)]
@@ -274,11 +274,18 @@ def _with_busy(
 INTERMITTENT = 0.5  # a numeric series zero at more than this share of points is not judged
 
 
-def judged_series(values: np.ndarray) -> bool:
-    """Whether a numeric series can be judged: not constant, and not mostly zero."""
+def judged_series(values: np.ndarray, *, held: bool = False) -> bool:
+    """Whether a numeric series can be judged: not constant, and not mostly zero.
+
+    ``held``: a change told before in it is held (``detect``'s ``told``), and
+    it is judged while it is not constant, however often zero: a workflow
+    built on about half of its days would otherwise be judged one day and
+    not the next as the share of idle days crosses the bar, and what it told
+    be taken back and told again with it.
+    """
     if len(values) == 0 or float(np.ptp(values)) == 0.0:
         return False
-    return not intermittent(values)
+    return held or not intermittent(values)
 
 
 def sporadic_series(values: np.ndarray) -> bool:

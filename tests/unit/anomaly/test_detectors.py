@@ -10,7 +10,7 @@ import pytest
 
 from controltower.anomaly.baseline import robust_baseline, trailing_median
 from controltower.anomaly.bursts import binomial_tail
-from controltower.anomaly.detection import detect
+from controltower.anomaly.detection import detect, intermittent
 from controltower.anomaly.detectors import (
     INFLATION_EVERY,
     INFLATION_FEWEST,
@@ -25,7 +25,7 @@ from controltower.anomaly.detectors import (
 )
 from controltower.anomaly.model import Anomaly, Point
 from controltower.anomaly.stops import zero_runs, zeros_needed
-from controltower.anomaly.tuning import Tuning, hold_bars
+from controltower.anomaly.tuning import Tuning, for_series, hold_bars
 from tests.support.series import wandering_ramp
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
@@ -450,6 +450,30 @@ def test_a_shift_told_before_is_held_until_it_falls_well_under_the_bar(seed: int
     assert [a for a in detect(points(back), told={shift.told}) if a.kind != "spike"] == []
     a_fall = {(shift.timestamp, False)}
     assert [a for a in detect(points(near), told=a_fall) if a.kind != "spike"] == []
+
+
+def test_a_series_with_a_held_change_is_judged_though_it_grew_mostly_idle() -> None:
+    """Daily totals built on five days in nine, the busy days twice as dear from day 150: a
+    pass tells the rise. Later the workflow is built one day in five; forty days on, the
+    series is idle at more than half its days, and, looked at afresh, not judged at all. Held,
+    it is judged, and the rise is still told at its alarm."""
+    days = np.arange(300)
+    busy = ~np.isin(days % 9, (0, 2, 4, 6))
+    values = np.where(busy, 10.0 + (days * 7) % 3 + 10.0 * (days >= 150), 0.0)
+    daily = for_series(Tuning(), 1)
+
+    def lasting(n: int, told: set[tuple[datetime, bool]] | None = None) -> list[Anomaly]:
+        found = detect(points(values[:n], timedelta(days=1)), daily, told=told or set())
+        return [a for a in found if a.kind != "spike"]
+
+    told_at = next(n for n in range(150, 250) if lasting(n))
+    [rise] = lasting(told_at)
+    assert rise.change > 0
+    values[told_at:] = np.where(days[told_at:] % 5 == 0, values[told_at:], 0.0)
+    later = told_at + 40
+    assert intermittent(values[:later])
+    assert lasting(later) == []
+    assert rise.told in {a.told for a in lasting(later, {rise.told})}
 
 
 def test_the_bars_a_told_change_is_held_to_are_lower_and_a_test_left_off_stays_off() -> None:
