@@ -26,10 +26,18 @@ recorder's open ones are held. Per metric it counts:
   active after a pass where it was not; and of those, how many opened again
   within ``AGAIN`` passes of the last pass its key was active in (a verdict
   that comes and goes as the points arrive: the alert resolves and fires
-  again).
+  again); the same for a rule at ``min_severity: warning``, whose alerts
+  are the ones the default routes send somewhere (info goes to the
+  dashboard only).
+
+``--no-hold``: each pass judges afresh, as the recorder did before it held
+its open shifts and drifts. ``--last N``: only the passes over each series'
+last N points (the first sees all the points before them): a history of
+long series, such as travis's, replayed in full takes hours. What the
+last pass tells is still judged on the whole series.
 
     CONTROLTOWER_DATABASE_URL=sqlite:///PATH python -m benchmarks.live_replay \\
-        [--every 1] [--stride 1]
+        [--every 1] [--stride 1] [--no-hold] [--last N]
 """
 
 from __future__ import annotations
@@ -46,12 +54,14 @@ from controltower.anomaly.model import Series, Told
 from controltower.anomaly.recording import _going_on, _returned, _row, followed
 from controltower.anomaly.tuning import WEEKLY_WINDOW, Tuning, for_series
 from controltower.store.anomalies import StoredAnomaly
-from controltower.telemetry.activity import anomaly_problem
+from controltower.telemetry.activity import Problem, anomaly_problem
 from controltower.telemetry.alerts import alert_key
 
 LASTING = ("level_shift", "drift")
 AGAIN = 10  # passes: an alert opened again this soon after its condition was last seen flickers
 AGAIN_COLUMN = f"of which again within {AGAIN} passes"
+LOUD_COLUMN = "alerts fired at warning or above"
+LOUD_AGAIN_COLUMN = f"of those again within {AGAIN} passes"
 COLUMNS = (
     "series",
     "passes",
@@ -67,15 +77,35 @@ COLUMNS = (
     "changes told by the last pass",
     "alerts fired",
     AGAIN_COLUMN,
+    LOUD_COLUMN,
+    LOUD_AGAIN_COLUMN,
 )
 
 
-def _alert_key(f: Finding) -> str:
-    """The key of the alert an anomaly rule opens for ``f``: the row the recorder would keep
+def _problem(f: Finding) -> Problem:
+    """The problem an anomaly rule sees for ``f``: the row the recorder would keep
     (``recording._row``), as the store gives it back, made a problem as the product makes it."""
     seen = f.anomaly.timestamp
     stored = StoredAnomaly(id=0, **_row(f), first_seen_at=seen, last_seen_at=seen, resolved_at=None)
-    return alert_key(anomaly_problem(stored))
+    return anomaly_problem(stored)
+
+
+class _Alerts:
+    """The alerts one rule keeps open pass by pass: how many it opens, and how many of those
+    open again within ``AGAIN`` passes of the last pass their key was active in."""
+
+    def __init__(self) -> None:
+        self.active: set[str] = set()
+        self.last_seen: dict[str, int] = {}
+        self.fired = 0
+        self.again = 0
+
+    def after_pass(self, n: int, keys: set[str]) -> None:
+        opened = keys - self.active
+        self.fired += len(opened)
+        self.again += sum(n - self.last_seen.get(key, -AGAIN - 1) <= AGAIN for key in opened)
+        self.last_seen.update(dict.fromkeys(keys, n))
+        self.active = keys
 
 
 def _going_on_now(found: list[Finding], s: Series, tuning: Tuning) -> list[Finding]:
@@ -87,15 +117,19 @@ def _going_on_now(found: list[Finding], s: Series, tuning: Tuning) -> list[Findi
     return [f for i, f in enumerate(found) if i not in over and _going_on(f, judged, tuning)]
 
 
-def replay(s: Series, base: Tuning, every: int, first: int) -> Counter[str]:
-    """Pass by pass over ``s``, each pass seeing ``every`` more points from ``first`` on."""
+def replay(
+    s: Series, base: Tuning, every: int, first: int, hold: bool = True, tail: int | None = None
+) -> Counter[str]:
+    """Pass by pass over ``s``, each pass seeing ``every`` more points from ``first`` on, or
+    over its last ``tail`` points only (``hold``: holding what the pass before left going on)."""
     tuning = for_series(base, s.days_per_point)
     near = max(1, tuning.window // 3)
     told: dict[tuple[str, datetime], Finding] = {}
-    active: set[str] = set()
-    last_seen: dict[str, int] = {}
+    every_rule, loud_rule = _Alerts(), _Alerts()
     result: Counter[str] = Counter()
     start = min(first, 2 * WEEKLY_WINDOW) if s.days_per_point == 7 else first
+    if tail is not None:
+        start = max(start, len(s.points) - tail)
     ends = list(range(min(start, len(s.points)), len(s.points) + 1, every))
     if ends and ends[-1] != len(s.points):
         ends.append(len(s.points))
@@ -105,17 +139,18 @@ def replay(s: Series, base: Tuning, every: int, first: int) -> Counter[str]:
         now = _going_on_now(findings([prefix], base, told=held), prefix, tuning)
         held = {}  # what the recorder leaves open: the next pass holds it (``tuning.hold_bars``)
         for f in now:
-            if f.anomaly.kind in LASTING:
+            if hold and f.anomaly.kind in LASTING:
                 held.setdefault((f.series, f.metric), set()).add(f.anomaly.told)
         for f in now:
             told.setdefault((f.anomaly.kind, f.anomaly.start), f)
-        keys = {_alert_key(f) for f in now}
-        opened = keys - active
-        result["alerts fired"] += len(opened)
-        result[AGAIN_COLUMN] += sum(n - last_seen.get(key, -AGAIN - 1) <= AGAIN for key in opened)
-        last_seen.update(dict.fromkeys(keys, n))
-        active = keys
+        problems = [_problem(f) for f in now]
+        every_rule.after_pass(n, {alert_key(p) for p in problems})
+        loud_rule.after_pass(n, {alert_key(p) for p in problems if p.severity != "info"})
         result["passes"] += 1
+    result["alerts fired"] += every_rule.fired
+    result[AGAIN_COLUMN] += every_rule.again
+    result[LOUD_COLUMN] += loud_rule.fired
+    result[LOUD_AGAIN_COLUMN] += loud_rule.again
     last = [f.anomaly for f in findings([s], base)]
     at_alarm = {(a.index, a.kind) for a in last}
     alarms = {a.index for a in last if a.kind in LASTING}
@@ -151,15 +186,25 @@ def main() -> None:
     parser.add_argument(
         "--first", type=int, default=60, help="points the first pass sees (fewer: none judged)"
     )
+    parser.add_argument(
+        "--no-hold", action="store_true", help="each pass judges afresh, holding nothing"
+    )
+    parser.add_argument(
+        "--last", type=int, default=None, help="replay only the passes over the last n points"
+    )
     args = parser.parse_args()
     series = stored_series()[:: args.stride]
     started = time.perf_counter()
     by_metric: dict[str, Counter[str]] = {}
     for s in series:
-        by_metric.setdefault(s.label, Counter()).update(replay(s, Tuning(), args.every, args.first))
+        by_metric.setdefault(s.label, Counter()).update(
+            replay(s, Tuning(), args.every, args.first, not args.no_hold, args.last)
+        )
     total = sum(by_metric.values(), Counter[str]())
     print(
         f"{len(series)} series (every {args.stride}), a pass every {args.every} point(s),"
+        f" {'nothing held' if args.no_hold else 'open shifts and drifts held'},"
+        f" {'every point' if args.last is None else f'the last {args.last} points'} of each,"
         f" {time.perf_counter() - started:.0f} s\n"
     )
     print("| metric | " + " | ".join(COLUMNS) + " |")
