@@ -92,7 +92,9 @@ def _problem(f: Finding) -> Problem:
 
 class _Alerts:
     """The alerts one rule keeps open pass by pass: how many it opens, and how many of those
-    open again within ``AGAIN`` passes of the last pass their key was active in."""
+    open again within ``AGAIN`` passes of the last pass their key was active in. An open alert
+    whose problem the rule no longer matches for its severity alone stays open
+    (``telemetry.alerts.evaluate``)."""
 
     def __init__(self) -> None:
         self.active: set[str] = set()
@@ -100,7 +102,10 @@ class _Alerts:
         self.fired = 0
         self.again = 0
 
-    def after_pass(self, n: int, keys: set[str]) -> None:
+    def after_pass(self, n: int, matched: set[str], present: set[str]) -> None:
+        """``matched``: the keys of the problems the rule matches after pass ``n``;
+        ``present``: of every problem, whatever its severity."""
+        keys = matched | (self.active & present)
         opened = keys - self.active
         self.fired += len(opened)
         self.again += sum(n - self.last_seen.get(key, -AGAIN - 1) <= AGAIN for key in opened)
@@ -144,8 +149,9 @@ def replay(
         for f in now:
             told.setdefault((f.anomaly.kind, f.anomaly.start), f)
         problems = [_problem(f) for f in now]
-        every_rule.after_pass(n, {alert_key(p) for p in problems})
-        loud_rule.after_pass(n, {alert_key(p) for p in problems if p.severity != "info"})
+        present = {alert_key(p) for p in problems}
+        every_rule.after_pass(n, present, present)
+        loud_rule.after_pass(n, {alert_key(p) for p in problems if p.severity != "info"}, present)
         result["passes"] += 1
     result["alerts fired"] += every_rule.fired
     result[AGAIN_COLUMN] += every_rule.again

@@ -23,7 +23,7 @@ from controltower.integrations.channels import warm_apprise
 from controltower.integrations.notify import Notifier
 from controltower.store.tables import Alert, Delivery, table_of
 from controltower.telemetry import activity
-from controltower.telemetry.alerts import alert_key, evaluate_store, matching_rule
+from controltower.telemetry.alerts import alert_key, evaluate, evaluate_store, matching_rule
 from tests.support.waiting import store_pending, wait_until
 
 deliveries_t = table_of(Delivery)
@@ -171,3 +171,36 @@ def test_rules_match_kind_patterns_and_least_severity() -> None:
     assert alert_key(backlog) == alert_key(
         activity.Problem("ingest-backlog", "critical", "9 deliveries waiting", "y")
     )
+
+
+def test_an_alert_whose_problem_dips_under_its_rules_severity_stays_open(engine: Engine) -> None:
+    """A rule at warning or above: an anomaly graded warning fires; graded info on the next
+    evaluation (its size wavering at the band), its alert stays open, still a warning, and
+    nothing is sent; warning again, nothing is sent either. Gone, it resolves once. A problem
+    the rule never matched opens nothing."""
+    rules = [AlertRule(name="anomalies", kinds=["anomaly"], min_severity="warning")]
+    since = datetime(2026, 3, 1, tzinfo=UTC)
+
+    def slowdown(severity: str) -> activity.Problem:
+        return activity.Problem(
+            "anomaly", severity, "level shift in duration of org/a · CI", "+40 s", since, "org/a"
+        )
+
+    def run(found: list[activity.Problem], hour: int) -> list[tuple[str, str]]:
+        with engine.begin() as conn:
+            sent = evaluate(conn, found, rules, since + timedelta(hours=hour))
+        return [(n.event, n.severity) for n in sent]
+
+    def open_severities() -> list[str]:
+        with engine.connect() as conn:
+            query = select(alerts_t.c.severity).where(alerts_t.c.resolved_at.is_(None))
+            return list(conn.execute(query).scalars())
+
+    assert run([slowdown("warning")], 1) == [("firing", "warning")]
+    assert run([slowdown("info")], 2) == []
+    assert open_severities() == ["warning"]
+    assert run([slowdown("warning")], 3) == []
+    assert run([], 4) == [("resolved", "warning")]
+    assert open_severities() == []
+    assert run([slowdown("info")], 5) == []
+    assert open_severities() == []

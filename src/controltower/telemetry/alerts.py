@@ -5,6 +5,10 @@ included), keeps those a rule matches, and compares them with the unresolved
 alerts stored in ``alerts``. A problem with no unresolved alert of its key
 opens one and fires a notification; one already alerting only updates it
 (no notification, unless its severity grew); an unresolved alert whose
+problem is still active but fell below its rule's ``min_severity`` stays
+open at the severity it had (a problem wavering at the bar, an anomaly
+graded warning, then info, then warning again as points arrive, would
+otherwise resolve and fire again each time); an unresolved alert whose
 problem is gone is resolved, with a resolve notification routed to every
 severity its firing was notified at (``notified``), so it reaches each
 channel that heard it fire, whatever its severity when it cleared.
@@ -93,7 +97,17 @@ def evaluate(
     for problem in found:
         rule = matching_rule(problem, rules)
         key = alert_key(problem)
-        if rule is None or key in seen:
+        if key in seen:
+            continue
+        if rule is None:
+            row = open_alerts.get(key)
+            if row is not None and _still_matched(problem, row.rule, rules):
+                seen.add(key)
+                conn.execute(
+                    update(alerts_t)
+                    .where(alerts_t.c.id == row.id)
+                    .values(last_seen_at=now, shared_cause=problem.group)
+                )
             continue
         seen.add(key)
         severity = rule.severity or problem.severity
@@ -147,6 +161,15 @@ def evaluate(
         conn.execute(update(alerts_t).where(alerts_t.c.id == row.id).values(resolved_at=now))
         notifications.append(resolved_of(row))
     return notifications
+
+
+def _still_matched(problem: activity.Problem, rule_name: str, rules: Sequence[AlertRule]) -> bool:
+    """Whether the rule that opened an alert (``rule_name``) matches ``problem`` but for its
+    ``min_severity``: the alert stays open, its severity and words as they were."""
+    rule = next((r for r in rules if r.name == rule_name), None)
+    if rule is None or rule.metric is not None or problem.kind == "metric":
+        return False
+    return any(fnmatchcase(problem.kind, pattern) for pattern in rule.kinds)
 
 
 Decided = Callable[[Connection, Decision], object]
