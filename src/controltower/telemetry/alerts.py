@@ -6,7 +6,7 @@ alerts stored in ``alerts``. A problem with no unresolved alert of its key
 opens one and fires a notification; one already alerting only updates it
 (no notification, unless its severity grew); an unresolved alert whose
 problem is still active but fell below its rule's ``min_severity`` stays
-open at the severity it had (a problem wavering at the bar, an anomaly
+open at the severity it fired at, its words updated (a problem wavering at the bar, an anomaly
 graded warning, then info, then warning again as points arrive, would
 otherwise resolve and fire again each time); an unresolved alert whose
 problem is gone is resolved, with a resolve notification routed to every
@@ -72,13 +72,16 @@ def matching_rule(problem: activity.Problem, rules: Sequence[AlertRule]) -> Aler
     if problem.kind == "metric":
         return next((r for r in rules if r.metric and r.name == problem.rule), None)
     for rule in rules:
-        if rule.metric is not None:
-            continue
-        if RANK[problem.severity] < RANK[rule.min_severity]:
-            continue
-        if any(fnmatchcase(problem.kind, pattern) for pattern in rule.kinds):
+        if RANK[problem.severity] >= RANK[rule.min_severity] and _of_its_kinds(problem, rule):
             return rule
     return None
+
+
+def _of_its_kinds(problem: activity.Problem, rule: AlertRule) -> bool:
+    """Whether ``rule``, a rule on problem kinds (not a metric rule), names ``problem``'s kind."""
+    if rule.metric is not None or problem.kind == "metric":
+        return False
+    return any(fnmatchcase(problem.kind, pattern) for pattern in rule.kinds)
 
 
 def evaluate(
@@ -101,12 +104,20 @@ def evaluate(
             continue
         if rule is None:
             row = open_alerts.get(key)
-            if row is not None and _still_matched(problem, row.rule, rules):
+            if row is not None and any(
+                r.name == row.rule and _of_its_kinds(problem, r) for r in rules
+            ):
+                # under its rule's least severity now: open still, at the severity it fired at
                 seen.add(key)
                 conn.execute(
                     update(alerts_t)
                     .where(alerts_t.c.id == row.id)
-                    .values(last_seen_at=now, shared_cause=problem.group)
+                    .values(
+                        title=problem.title,
+                        detail=problem.detail,
+                        last_seen_at=now,
+                        shared_cause=problem.group,
+                    )
                 )
             continue
         seen.add(key)
@@ -161,15 +172,6 @@ def evaluate(
         conn.execute(update(alerts_t).where(alerts_t.c.id == row.id).values(resolved_at=now))
         notifications.append(resolved_of(row))
     return notifications
-
-
-def _still_matched(problem: activity.Problem, rule_name: str, rules: Sequence[AlertRule]) -> bool:
-    """Whether the rule that opened an alert (``rule_name``) matches ``problem`` but for its
-    ``min_severity``: the alert stays open, its severity and words as they were."""
-    rule = next((r for r in rules if r.name == rule_name), None)
-    if rule is None or rule.metric is not None or problem.kind == "metric":
-        return False
-    return any(fnmatchcase(problem.kind, pattern) for pattern in rule.kinds)
 
 
 Decided = Callable[[Connection, Decision], object]
