@@ -175,15 +175,15 @@ def test_rules_match_kind_patterns_and_least_severity() -> None:
 
 def test_an_alert_whose_problem_dips_under_its_rules_severity_stays_open(engine: Engine) -> None:
     """A rule at warning or above: an anomaly graded warning fires; graded info on the next
-    evaluation (its size wavering at the band), its alert stays open, still a warning, and
-    nothing is sent; warning again, nothing is sent either. Gone, it resolves once. A problem
-    the rule never matched opens nothing."""
+    evaluation (its size wavering at the band), its alert stays open, still a warning, its
+    detail the problem's now, and nothing is sent; warning again, nothing is sent either.
+    Gone, it resolves once. A problem the rule never matched opens nothing."""
     rules = [AlertRule(name="anomalies", kinds=["anomaly"], min_severity="warning")]
     since = datetime(2026, 3, 1, tzinfo=UTC)
 
-    def slowdown(severity: str) -> activity.Problem:
+    def slowdown(severity: str, detail: str = "+40 s") -> activity.Problem:
         return activity.Problem(
-            "anomaly", severity, "level shift in duration of org/a · CI", "+40 s", since, "org/a"
+            "anomaly", severity, "level shift in duration of org/a · CI", detail, since, "org/a"
         )
 
     def run(found: list[activity.Problem], hour: int) -> list[tuple[str, str]]:
@@ -191,16 +191,19 @@ def test_an_alert_whose_problem_dips_under_its_rules_severity_stays_open(engine:
             sent = evaluate(conn, found, rules, since + timedelta(hours=hour))
         return [(n.event, n.severity) for n in sent]
 
-    def open_severities() -> list[str]:
+    def open_alerts() -> list[tuple[str, str]]:
         with engine.connect() as conn:
-            query = select(alerts_t.c.severity).where(alerts_t.c.resolved_at.is_(None))
-            return list(conn.execute(query).scalars())
+            query = select(alerts_t.c.severity, alerts_t.c.detail)
+            return [
+                (r.severity, r.detail)
+                for r in conn.execute(query.where(alerts_t.c.resolved_at.is_(None)))
+            ]
 
     assert run([slowdown("warning")], 1) == [("firing", "warning")]
-    assert run([slowdown("info")], 2) == []
-    assert open_severities() == ["warning"]
+    assert run([slowdown("info", "+20 s")], 2) == []
+    assert open_alerts() == [("warning", "+20 s")]
     assert run([slowdown("warning")], 3) == []
     assert run([], 4) == [("resolved", "warning")]
-    assert open_severities() == []
+    assert open_alerts() == []
     assert run([slowdown("info")], 5) == []
-    assert open_severities() == []
+    assert open_alerts() == []
