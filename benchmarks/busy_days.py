@@ -74,7 +74,7 @@ def main() -> None:
         order_rng = np.random.default_rng([args.seed, 2])
         rows: dict[str, list[int]] = {}
         for s in series:
-            tuning = for_series(variant, s.days_per_point)
+            tuning = for_series(variant, s.days_per_point, s.metric)
             values = np.array([p.value for p in s.points], dtype=float)
             active = active_length(values)
             lo, hi = 2 * tuning.window, active - 2 * tuning.window

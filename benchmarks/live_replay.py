@@ -127,7 +127,7 @@ def replay(
 ) -> Counter[str]:
     """Pass by pass over ``s``, each pass seeing ``every`` more points from ``first`` on, or
     over its last ``tail`` points only (``hold``: holding what the pass before left going on)."""
-    tuning = for_series(base, s.days_per_point)
+    tuning = for_series(base, s.days_per_point, s.metric)
     near = max(1, tuning.window // 3)
     told: dict[tuple[str, datetime], Finding] = {}
     every_rule, loud_rule = _Alerts(), _Alerts()

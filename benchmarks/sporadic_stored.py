@@ -32,7 +32,7 @@ def main() -> None:
         values = np.array([p.value for p in s.points], dtype=float)
         if s.outcomes or not sporadic_series(values):
             continue
-        tuning = replace(for_series(Tuning(), s.days_per_point), sporadic=True)
+        tuning = replace(for_series(Tuning(), s.days_per_point, s.metric), sporadic=True)
         found = detect(s.points, tuning, outcomes=False)
         series[s.label] += 1
         points[s.label] += len(values)

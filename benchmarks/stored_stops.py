@@ -22,7 +22,7 @@ def main() -> None:
     """One markdown row per metric (daily or weekly)."""
     counts: dict[str, Counter[str]] = {}
     for s in stored_series(["cost", "runs"]):
-        found = detect(s.points, for_series(Tuning(), s.days_per_point))
+        found = detect(s.points, for_series(Tuning(), s.days_per_point, s.metric))
         tally = counts.setdefault(s.label, Counter())
         tally["series"] += 1
         tally["alarms"] += len(found)

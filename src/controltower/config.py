@@ -151,6 +151,9 @@ class AnomalySettings(Section):
 
     ``min_relative`` is the smallest change (a share of normal) a shift or
     drift must have to be reported; ``spike_relative`` the same for spikes.
+    A change of a duration or queue time under ``min_change_seconds``, and of a
+    cost under ``min_change_usd_month`` dollars a month (a day's or a week's
+    share of it), is not reported either, whatever its share of normal.
     A cost anomaly is at most ``info`` below ``cost_warning_usd`` and at most
     ``warning`` below ``cost_critical_usd``, in USD a month for a lasting
     change and USD extra for a spike, whatever its size against normal. A
@@ -165,6 +168,8 @@ class AnomalySettings(Section):
     interval_minutes: int = Field(default=15, ge=1, le=60)
     min_relative: float = Field(default=0.25, ge=0)
     spike_relative: float = Field(default=1.0, ge=0)
+    min_change_seconds: float = Field(default=10.0, ge=0)
+    min_change_usd_month: float = Field(default=0.0, ge=0)
     cost_warning_usd: float = Field(default=50.0, ge=0)
     cost_critical_usd: float = Field(default=500.0, ge=0)
     time_warning_seconds: float = Field(default=30.0, ge=0)

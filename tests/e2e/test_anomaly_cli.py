@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from importlib.resources import files
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -43,6 +44,26 @@ def test_detect_prints_each_anomaly_with_time_kind_severity_and_score(tmp_path: 
     assert [(a["kind"], a["timestamp"][:16]) for a in found][:1] == [("spike", "2025-03-01T10:00")]
     assert any(a["kind"] == "level_shift" for a in found)
     assert all({"timestamp", "kind", "severity", "score"} <= a.keys() for a in found)
+
+
+def test_detect_with_a_least_change_leaves_out_what_falls_short_of_it(tmp_path: Path) -> None:
+    """Latency of 80 ms: a spike to 200 (+120) and a rise of 30 ms are told; with
+    ``--min-change 50`` only the spike, with 150 neither; a negative floor is refused."""
+    values = 80 + np.random.default_rng(2).normal(0, 4, 400)
+    values[120] = 200
+    values[300:] += 30
+    path = _csv(tmp_path / "l.csv", values)
+
+    def kinds(*extra: str) -> list[str]:
+        result = CliRunner().invoke(app, ["anomaly", "detect", str(path), "--json", *extra])
+        assert result.exit_code == 0, result.output
+        return sorted({a["kind"] for a in json.loads(result.stdout)["anomalies"]})
+
+    assert kinds() == ["level_shift", "spike"]
+    assert kinds("--min-change", "50") == ["spike"]
+    assert kinds("--min-change", "150") == []
+    refused = CliRunner().invoke(app, ["anomaly", "detect", str(path), "--min-change", "-1"])
+    assert refused.exit_code == 2
 
 
 def test_detect_gives_the_timestamps_back_as_the_file_wrote_them(tmp_path: Path) -> None:
@@ -291,3 +312,40 @@ def test_record_runs_a_pass_and_with_history_records_the_past_once(
     )
     assert len(everything) == now["seen"] + history["past"]
     assert sum(a["resolved_at"] is not None for a in everything) == history["past"]
+
+
+def test_record_tells_no_change_of_seconds_under_the_configured_floor(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With ``anomaly.min_change_seconds`` at 0 the demo's history holds changes of queue times
+    and durations of a few seconds; at the default of ten none is recorded, and what is
+    recorded of the others is the same."""
+    monkeypatch.setenv("CONTROLTOWER_DATA_DIR", str(tmp_path))
+    sample = files("controltower.data") / "demo-runs.jsonl.gz"
+    recorded = {}
+    for floor in ("0", "10"):
+        monkeypatch.setenv("CONTROLTOWER_DATABASE_URL", f"sqlite:///{tmp_path / floor}.sqlite")
+        monkeypatch.setenv("CONTROLTOWER_ANOMALY__MIN_CHANGE_SECONDS", floor)
+        runner = CliRunner()
+        assert runner.invoke(app, ["import", str(sample)]).exit_code == 0
+        assert runner.invoke(app, ["anomaly", "record", "--history"]).exit_code == 0
+        listed = runner.invoke(app, ["anomaly", "list", "--json", "--limit", "1000"]).stdout
+        recorded[floor] = json.loads(listed)
+    timed = ("duration", "queue", "job_duration")
+
+    def small(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [
+            a for a in found if a["metric"] in timed and abs(a["observed"] - a["expected"]) < 10
+        ]
+
+    assert small(recorded["0"])
+    assert small(recorded["10"]) == []
+
+    def others(found: list[dict[str, Any]]) -> set[tuple[str, str, str, str]]:
+        return {
+            (a["series"], a["metric"], a["kind"], a["started_at"])
+            for a in found
+            if a["metric"] not in timed
+        }
+
+    assert others(recorded["0"]) == others(recorded["10"])

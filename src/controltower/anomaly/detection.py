@@ -77,7 +77,11 @@ def detect(
     if not judged_series(values, held=bool(told)):
         if tuning.sporadic and sporadic_series(values):
             spikes = episodes(detect_sporadic_spikes(timestamps, values, tuning), tuning)
-            return [a for a in spikes if wanted == "both" or _told_way(a, wanted)]
+            return [
+                a
+                for a in spikes
+                if (wanted == "both" or _told_way(a, wanted)) and abs(a.change) >= tuning.min_change
+            ]
         return []
     logged = tuning.log_scale and float(values.min()) >= 0.0
     judged = np.log1p(values) if logged else values
@@ -109,13 +113,14 @@ def detect(
 
 def _large_enough(anomaly: Anomaly, tuning: Tuning, told: Collection[Told]) -> bool:
     """Whether ``anomaly`` departs enough from normal to be told, or, for a shift or drift told
-    before, to be held (``tuning.hold_bars``)."""
-    if anomaly.kind == "spike":
-        least = tuning.spike_relative
-    elif anomaly.kind in ("level_shift", "drift") and anomaly.told in told:
-        least = hold_bars(tuning).min_relative
-    else:
-        least = tuning.min_relative
+    before, to be held (``tuning.hold_bars``): against normal, and in the series' unit
+    (``min_change``; a stop whatever its size)."""
+    bars = tuning
+    if anomaly.kind in ("level_shift", "drift") and anomaly.told in told:
+        bars = hold_bars(tuning)
+    least = bars.spike_relative if anomaly.kind == "spike" else bars.min_relative
+    if not anomaly.details.get("stopped") and abs(anomaly.change) < bars.min_change:
+        return False
     return large_enough(anomaly, least, both_ways=tuning.both_ways)
 
 

@@ -651,18 +651,19 @@ def large_enough(anomaly: Anomaly, min_relative: float, *, both_ways: bool = Fal
 
 
 def _too_small(change: Anomaly, tuning: Tuning) -> bool:
-    """Whether ``small_restart`` lets a change under ``min_relative`` of normal hold nothing: it
-    would not be reported (``large_enough``, in the series' own unit: with ``log_scale`` the
-    values were ``log(1 + x)``), and a change that follows it soon would otherwise wait out its
-    window."""
+    """Whether ``small_restart`` lets a change under ``min_relative`` of normal, or under
+    ``min_change``, hold nothing: it would not be reported (``large_enough``, judged in the
+    series' own unit: with ``log_scale`` the values were ``log(1 + x)``), and a change that
+    follows it soon would otherwise wait out its window."""
     if not tuning.small_restart:
         return False
     if tuning.log_scale:
         unlogged = (math.expm1(change.expected), math.expm1(change.observed))
         change = replace(change, expected=unlogged[0], observed=unlogged[1])
     # against a normal of zero (a crossing whose level stayed zero too) the window is held
-    return change.expected != 0.0 and not large_enough(
-        change, tuning.min_relative, both_ways=tuning.both_ways
+    return change.expected != 0.0 and (
+        abs(change.observed - change.expected) < tuning.min_change
+        or not large_enough(change, tuning.min_relative, both_ways=tuning.both_ways)
     )
 
 

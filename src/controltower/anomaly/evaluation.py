@@ -235,7 +235,7 @@ def evaluate(
     busy_rng = np.random.default_rng([seed, 3])
     result = Evaluation(seed, {kind: Tally() for kind in KINDS})
     for s in series:
-        tuning = for_series(base, s.days_per_point)  # weekly totals: a shorter window
+        tuning = for_series(base, s.days_per_point, s.metric)  # weekly: a shorter window
         kinds = ("failure_burst",) if s.outcomes else NUMERIC_KINDS
         values = np.array([p.value for p in s.points], dtype=float)
         active = _active(values, s)

@@ -31,12 +31,9 @@ from controltower.anomaly.severity import (
     time_severity,
 )
 from controltower.anomaly.shared import shared_causes
-from controltower.anomaly.tuning import Tuning, for_series
+from controltower.anomaly.tuning import DAYS_PER_MONTH, TIMED, Tuning, for_series
 from controltower.domain.wording import BUSY_UNIT
 
-DAYS_PER_MONTH = 30
-# Series whose values are seconds: a change of them is judged by its seconds too.
-TIMED = frozenset({"duration", "queue", "job_duration"})
 _LOOKBACK = 30
 
 
@@ -136,7 +133,7 @@ def findings(
     told = told or {}
     found = []
     for s in series:
-        judged_with = for_series(tuning or Tuning(), s.days_per_point)
+        judged_with = for_series(tuning or Tuning(), s.days_per_point, s.metric)
         before = told.get((s.name, s.metric), ())
         for detected in detect(s.points, judged_with, outcomes=s.outcomes, told=before):
             per_month = monthly_cost(s, detected)

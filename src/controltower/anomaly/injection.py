@@ -14,7 +14,12 @@ workflow failing 90 % of the time cannot fail 0.4 more often). A spike
 also lies 2 to 4 times as far above the level as the series' own reach (its
 ``tail_quantile`` over the ``tail_window`` points before, minus the level):
 on a heavy-tailed series a point at three times the median comes every few
-days and is no anomaly. Pure: no I/O; the random generator is given, so a
+days and is no anomaly. Where the detectors have a floor in the series' unit
+(``Tuning.min_change``: ten seconds of a duration or queue time), a spike,
+shift or drift is also as many times that floor as its size against normal
+is times the bar against normal (a shift of +30 % to +100 % against the bar of
+25 %: 1.2 to 4 times the floor): a queue of five seconds that waits two more is
+no change anybody wants to hear of. Pure: no I/O; the random generator is given, so a
 seed fixes everything.
 """
 
@@ -85,24 +90,41 @@ def inject(
     level = abs(float(np.median(values[max(0, at - tuning.window) : at])))
     if kind == "spike":
         tail = tail_reach(values, at, level, tuning)
+        relative = float(rng.uniform(*SPIKE_RELATIVE))
         size = max(
-            float(rng.uniform(*SPIKE_RELATIVE)) * level,
+            relative * level,
             SPIKE_SPREADS * spread,
             float(rng.uniform(*SPIKE_TAIL)) * tail,
+            _in_unit(relative, tuning.spike_relative, tuning),
         )
         changed[at] += size
         return changed, Injected(kind, at, at, size)
     if kind == "level_shift":
-        size = max(float(rng.uniform(*SHIFT_RELATIVE)) * level, SHIFT_SPREADS * spread)
+        relative = float(rng.uniform(*SHIFT_RELATIVE))
+        size = max(
+            relative * level,
+            SHIFT_SPREADS * spread,
+            _in_unit(relative, tuning.min_relative, tuning),
+        )
         changed[at:] += size
         return changed, Injected(kind, at, at, size)
-    size = max(float(rng.uniform(*DRIFT_RELATIVE)) * level, DRIFT_SPREADS * spread)
+    relative = float(rng.uniform(*DRIFT_RELATIVE))
+    size = max(
+        relative * level, DRIFT_SPREADS * spread, _in_unit(relative, tuning.min_relative, tuning)
+    )
     length = int(rng.integers(tuning.window, 2 * tuning.window + 1))
     end = min(len(values), at + length) - 1
     ramp = np.linspace(size / length, size, length)[: end - at + 1]
     changed[at : end + 1] += ramp
     changed[end + 1 :] += size
     return changed, Injected("drift", at, end, size)
+
+
+def _in_unit(relative: float, bar: float, tuning: Tuning) -> float:
+    """The size in the series' unit as far above the floor (``min_change``) as ``relative`` is
+    above the bar against normal (``bar``, a share of normal): a shift of +30 % against a bar
+    of 25 % is at least 1.2 times the floor."""
+    return relative / bar * tuning.min_change if bar > 0.0 else relative * tuning.min_change
 
 
 def busy_rise(values: Array, at: int, rng: np.random.Generator) -> Array:

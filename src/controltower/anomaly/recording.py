@@ -61,7 +61,7 @@ def detect_and_record(
         through = last_complete_day(reading(conn))
         told = anomalies.open_changes(conn)
     judged: dict[tuple[str, str], tuple[int, Tuning]] = {
-        (s.name, s.metric): (len(s.points), for_series(tuning, s.days_per_point))
+        (s.name, s.metric): (len(s.points), for_series(tuning, s.days_per_point, s.metric))
         for s in series
         if followed(s, through)
     }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from controltower.anomaly.model import Direction
+from controltower.anomaly.model import Direction, Metric
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +70,12 @@ class Tuning:
     least ``min_relative`` of normal (0.25: a quarter), so that statistically
     clear but small changes (two seconds on a ten-minute run) raise nothing; a
     spike by at least ``spike_relative`` (1.0: twice normal), since single
-    points of real series stray far more than their levels do.
+    points of real series stray far more than their levels do. It must also
+    depart by ``min_change`` in the series' own unit (0: no such floor), so
+    that a queue of two seconds that waits three, half as long again, raises
+    nothing either; a stop is told whatever its size. ``for_series`` sets it
+    from ``floor_seconds`` for durations and queue times and from
+    ``floor_usd_month`` (a change of that many dollars a month) for costs.
     After a lasting change, no other is reported in the same direction for
     ``window`` points: it is the same episode while the baseline catches up,
     unless, after a level shift, the series moves on, or back, against the
@@ -92,9 +97,9 @@ class Tuning:
     A shift or drift told before (``detection.detect``'s ``told``: the
     recorder's open ones) is held with a lower bar than it was told with, so
     that a verdict near the bar does not come and go as points arrive: it is
-    taken back only once it is under ``hold_share`` of ``min_relative`` or
-    its rank tail is above ``hold_alpha`` (``hold_bars``), and a wobble before it
-    no longer re-dates it.
+    taken back only once it is under ``hold_share`` of ``min_relative`` (or of
+    ``min_change``) or its rank tail is above ``hold_alpha`` (``hold_bars``), and a
+    wobble before it no longer re-dates it.
     """
 
     window: int = 60
@@ -127,6 +132,9 @@ class Tuning:
     hold_share: float = 0.5
     hold_alpha: float = 0.1
     spike_relative: float = 1.0
+    min_change: float = 0.0
+    floor_seconds: float = 10.0
+    floor_usd_month: float = 0.0
     direction: Direction = "both"
     log_scale: bool = False
     sporadic: bool = False
@@ -163,6 +171,8 @@ class Tuning:
             raise ValueError("burst_alpha must be in (0, 1) and burst_window at least 2")
         if not 0 < self.stop_alpha < 1:
             raise ValueError("stop_alpha must be in (0, 1)")
+        if min(self.min_change, self.floor_seconds, self.floor_usd_month) < 0:
+            raise ValueError("min_change, floor_seconds and floor_usd_month must not be negative")
         if not 0 <= self.hold_share <= 1 or not 0 <= self.hold_alpha < 1:
             raise ValueError("hold_share must be in [0, 1] and hold_alpha in [0, 1)")
 
@@ -179,6 +189,7 @@ def hold_bars(tuning: Tuning) -> Tuning:
     return replace(
         tuning,
         min_relative=tuning.min_relative * tuning.hold_share,
+        min_change=tuning.min_change * tuning.hold_share,
         rank_alpha=rank_alpha,
         wobble_restart=False,
     )
@@ -200,9 +211,12 @@ def followed_days(days_per_point: int | None) -> int:
     return WEEKLY_WINDOW * 7 if days_per_point == 7 else FOLLOWED_DAYS
 
 
-def for_series(tuning: Tuning, days_per_point: int | None) -> Tuning:
-    """The tuning for a series of weekly totals (``days_per_point`` 7), of one point per run
-    (None), else ``tuning`` itself.
+def for_series(tuning: Tuning, days_per_point: int | None, metric: Metric | None = None) -> Tuning:
+    """The tuning for a series of ``metric`` of weekly totals (``days_per_point`` 7), of one
+    point per run (None), else of daily totals.
+
+    ``metric`` sets the floor in the series' unit (``min_change``, ``floor``): none where it
+    is not given.
 
     A series of one point per run is not watched for stops, nor judged on its
     busy points apart: its zeros are values (a run that did not wait for a
@@ -212,6 +226,8 @@ def for_series(tuning: Tuning, days_per_point: int | None) -> Tuning:
     evaluation would need five years of history to place an anomaly with a
     baseline before it and room after it; weekly totals get half a year.
     """
+    if metric is not None:
+        tuning = replace(tuning, min_change=floor(tuning, metric, days_per_point))
     if days_per_point is None:
         return replace(tuning, stops=False, busy=False)
     if days_per_point != 7:
@@ -227,6 +243,25 @@ def for_series(tuning: Tuning, days_per_point: int | None) -> Tuning:
         further_after=min(tuning.further_after, window // 2),
         kind_after=round(tuning.kind_after * window / tuning.window),
     )
+
+
+# Series whose values are seconds: a change of them is judged by its seconds too.
+TIMED: frozenset[Metric] = frozenset({"duration", "queue", "job_duration"})
+DAYS_PER_MONTH = 30
+
+
+def floor(tuning: Tuning, metric: Metric, days_per_point: int | None) -> float:
+    """The least change of a series of ``metric`` worth telling, in its unit (``min_change``).
+
+    Durations and queue times: ``floor_seconds``; costs: ``floor_usd_month`` as dollars a day
+    (or a week); runs and outcomes: none (a run is the least change of a count; a failure
+    burst is judged by its rate).
+    """
+    if metric in TIMED:
+        return tuning.floor_seconds
+    if metric == "cost":
+        return tuning.floor_usd_month * (days_per_point or 1) / DAYS_PER_MONTH
+    return 0.0
 
 
 def for_any_metric() -> Tuning:

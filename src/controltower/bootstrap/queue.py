@@ -24,7 +24,7 @@ from controltower.anomaly.recording import detect_and_record
 from controltower.anomaly.severity import CostBands, TimeBands
 from controltower.anomaly.tuning import Tuning
 from controltower.bootstrap.alerting import EvaluationTrigger, register_alerting
-from controltower.config import Settings
+from controltower.config import AnomalySettings, Settings
 from controltower.errors import ConfigurationError
 from controltower.ingest import joblogs, processing, reconcile
 from controltower.ingest.reconcile import vars_of
@@ -69,6 +69,16 @@ class Tasks:
     alert_trigger: EvaluationTrigger | None = None
 
 
+def anomaly_tuning(config: AnomalySettings) -> Tuning:
+    """The detectors' tuning with the configured bars: against normal and in each unit."""
+    return Tuning(
+        min_relative=config.min_relative,
+        spike_relative=config.spike_relative,
+        floor_seconds=config.min_change_seconds,
+        floor_usd_month=config.min_change_usd_month,
+    )
+
+
 def anomaly_pass(
     engine: Engine, settings: Settings, *, history: bool = False, now: datetime | None = None
 ) -> RecordReport:
@@ -77,7 +87,7 @@ def anomaly_pass(
     ``history``: the anomalies of the stored history that are over are recorded too.
     """
     config = settings.anomaly
-    tuning = Tuning(min_relative=config.min_relative, spike_relative=config.spike_relative)
+    tuning = anomaly_tuning(config)
     bands = CostBands(config.cost_warning_usd, config.cost_critical_usd)
     times = TimeBands(config.time_warning_seconds, config.time_critical_seconds)
     rates = rate_table(settings.telemetry.rates)

@@ -66,6 +66,15 @@ def detect_command(
             "down (requests, an up gauge: rises are not told), or both when it is not known.",
         ),
     ] = Bad.both,
+    min_change: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            help="The least change worth telling, in the series' unit (5 for latency in ms: "
+            "a spike, shift or drift of under 5 ms is not told); 0: any large enough "
+            "against normal.",
+        ),
+    ] = 0.0,
 ) -> None:
     """Find spikes, level shifts, drifts (or, for 0/1 values, failure bursts) in FILE."""
     from dataclasses import replace
@@ -84,7 +93,7 @@ def detect_command(
         raise typer.Exit(2) from exc
     points, given = series.points, series.given
     # Any metric: a mostly-zero one (errors per minute) is judged for spikes against its peaks.
-    found = detect(points, replace(for_any_metric(), direction=bad.value))
+    found = detect(points, replace(for_any_metric(), direction=bad.value, min_change=min_change))
     # timestamps as the file gave them (the interface's promise), the start's too
     written = {p.timestamp: text for p, text in reversed(list(zip(points, given, strict=True)))}
     if json_output:
@@ -119,6 +128,7 @@ def evaluate_command(
     """Inject known anomalies into the database's series; report recall and false alarms."""
     from controltower.anomaly.evaluation import evaluate
     from controltower.anomaly.sources import load_series
+    from controltower.bootstrap.queue import anomaly_tuning
     from controltower.store.anomalies import confirmed_anomalies
     from controltower.store.engine import reading
     from controltower.telemetry.service import rate_table
@@ -132,7 +142,8 @@ def evaluate_command(
             wait_between_jobs_s=settings.anomaly.wait_between_jobs_minutes * 60,
         )
         known = confirmed_anomalies(reading(conn))
-    result = evaluate(series, seed=seed, trials_per_series=trials, known=known)
+    tuning = anomaly_tuning(settings.anomaly)
+    result = evaluate(series, seed=seed, tuning=tuning, trials_per_series=trials, known=known)
     if json_output:
         print_json(result.as_dict())
         return

@@ -23,7 +23,7 @@ from controltower.anomaly.detectors import (
     second_step,
     trailing_inflation,
 )
-from controltower.anomaly.model import Anomaly, Point
+from controltower.anomaly.model import Anomaly, Point, Told
 from controltower.anomaly.stops import zero_runs, zeros_needed
 from controltower.anomaly.tuning import Tuning, for_series, hold_bars
 from tests.support.series import wandering_ramp
@@ -452,6 +452,26 @@ def test_a_shift_told_before_is_held_until_it_falls_well_under_the_bar(seed: int
     assert [a for a in detect(points(near), told=a_fall) if a.kind != "spike"] == []
 
 
+@pytest.mark.parametrize("seed", range(5, 9))
+def test_a_shift_told_before_is_held_to_half_the_floor_in_its_unit(seed: int) -> None:
+    """With no bar against normal and a floor of 30 (seconds, say), the 40 up are told; the
+    17 up of the points after are under the floor for a change looked at afresh, and over the
+    half of it a held one keeps; 5 up are under that too."""
+    floored = Tuning(min_relative=0.0, min_change=30.0)
+
+    def lasting(later: float, told: set[Told] | None = None) -> list[Anomaly]:
+        found = detect(points(_told_then(later, seed)), floored, told=told or set())
+        return [a for a in found if a.kind != "spike"]
+
+    [shift] = detect(points(_told_then(100.0, seed)[:130]), floored)
+    assert (shift.kind, shift.change > 0) == ("level_shift", True)
+    assert lasting(117.0) == []
+    [held] = lasting(117.0, {shift.told})
+    assert (held.index, held.kind) == (shift.index, "level_shift")
+    assert 15.0 <= held.change < 30.0
+    assert lasting(105.0, {shift.told}) == []
+
+
 def test_a_series_with_a_held_change_is_judged_though_it_grew_mostly_idle() -> None:
     """Daily totals built on five days in nine, the busy days twice as dear from day 150: a
     pass tells the rise. Later the workflow is built one day in five; forty days on, the
@@ -480,6 +500,7 @@ def test_the_bars_a_told_change_is_held_to_are_lower_and_a_test_left_off_stays_o
     """Half the size, a rank tail up to 0.1, no re-dating; with no rank test, still none."""
     bars = hold_bars(Tuning())
     assert (bars.min_relative, bars.rank_alpha, bars.wobble_restart) == (0.125, 0.1, False)
+    assert hold_bars(Tuning(min_change=10.0)).min_change == 5.0
     assert hold_bars(Tuning(rank_alpha=0.0)).rank_alpha == 0.0
     assert hold_bars(Tuning(hold_share=1.0, hold_alpha=0.0)).min_relative == 0.25
     assert hold_bars(Tuning(hold_share=1.0, hold_alpha=0.0)).rank_alpha == 0.01
@@ -699,6 +720,12 @@ def test_bad_tuning_is_refused() -> None:
     for share, alpha in ((1.5, 0.1), (-0.1, 0.1), (0.5, 1.0)):
         with pytest.raises(ValueError, match="hold_share"):
             Tuning(hold_share=share, hold_alpha=alpha)
+    with pytest.raises(ValueError, match="must not be negative"):
+        Tuning(min_change=-1.0)
+    with pytest.raises(ValueError, match="must not be negative"):
+        Tuning(floor_seconds=-1.0)
+    with pytest.raises(ValueError, match="must not be negative"):
+        Tuning(floor_usd_month=-1.0)
 
 
 def test_the_shape_test_follows_the_tuning() -> None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
 
+from controltower.anomaly.detection import detect
 from controltower.anomaly.evaluation import (
     Tally,
     _active,
@@ -109,6 +111,34 @@ def test_injected_sizes_are_at_least_their_share_of_the_level() -> None:
         level = float(np.median(values[200 - Tuning().window : 200]))
         assert low * level <= where.size <= high * level
         assert changed[200] - values[200] == pytest.approx(where.size)
+
+
+@pytest.mark.parametrize(
+    ("kind", "low", "high"),
+    [("level_shift", 1.2, 4.0), ("drift", 1.6, 4.0), ("spike", 1.0, 3.0)],
+)
+def test_injected_sizes_clear_the_floor_as_far_as_the_bar_against_normal(
+    kind: Kind, low: float, high: float
+) -> None:
+    """On a queue of two seconds, where a quarter of normal is half a second, a shift of +30 %
+    to +100 % of the bar of 25 % is 1.2 to 4 times the floor of ten seconds instead; a spike
+    of +100 % to +300 % of the bar of 100 % one to three times; and the detectors, held to that
+    floor, tell each."""
+    rng = np.random.default_rng(4)
+    values = np.round(2.0 + rng.exponential(0.5, 400))
+    tuning = Tuning(min_change=10.0)
+    for seed in range(5):
+        changed, where = inject(kind, values, 200, np.random.default_rng(seed), tuning)
+        assert low * 10.0 <= where.size <= high * 10.0
+        stamps = [T0 + timedelta(hours=i) for i in range(len(values))]
+        found = detect([Point(t, float(v)) for t, v in zip(stamps, changed, strict=True)], tuning)
+        told = [a.kind for a in found if 200 <= a.index <= where.end + tuning.window]
+        assert told[:1] == [kind], seed
+    # a bar against normal of 0 takes the size against normal as a multiple of the floor
+    _, where = inject(
+        "spike", values, 200, np.random.default_rng(0), replace(tuning, spike_relative=0.0)
+    )
+    assert 10.0 <= where.size <= 30.0
 
 
 def test_a_spike_on_a_heavy_tailed_series_clears_its_own_tail() -> None:

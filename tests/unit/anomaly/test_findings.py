@@ -10,6 +10,7 @@ import pytest
 from controltower.anomaly.findings import findings
 from controltower.anomaly.model import Point, Series
 from controltower.anomaly.severity import TimeBands, metric_severity, time_severity
+from controltower.anomaly.tuning import Tuning, floor
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -31,11 +32,42 @@ def _shift(series: Series, bands: TimeBands | None = None) -> tuple[str, float, 
 
 @pytest.mark.parametrize("metric", ["queue", "duration", "job_duration"])
 def test_a_wait_of_seconds_that_doubled_is_information_not_a_page(metric: str) -> None:
-    """Two seconds becoming four and a half more than double: critical by its size alone, but
-    nobody waits noticeably longer, so it is told as information."""
-    severity, expected, observed = _shift(_series(metric, 2.0, 2.2))
+    """Ten seconds becoming 22 more than double: critical by its size alone, but nobody
+    waits noticeably longer, so it is told as information."""
+    severity, expected, observed = _shift(_series(metric, 10.0, 2.2))
     assert metric_severity(expected, observed) == "critical"
     assert severity == "info"
+
+
+def _shifts(series: Series, tuning: Tuning | None = None) -> list[float]:
+    found = findings([series], tuning)
+    return [f.anomaly.change for f in found if f.anomaly.kind in ("level_shift", "drift")]
+
+
+@pytest.mark.parametrize("metric", ["queue", "duration", "job_duration"])
+def test_a_change_of_a_few_seconds_is_not_told_however_large_against_normal(metric: str) -> None:
+    """Two seconds becoming 4.4: more than double, and 2.4 s more, under the floor of ten
+    seconds; with no floor it is told, with a floor of two seconds too, not of three."""
+    series = _series(metric, 2.0, 2.2)
+    assert _shifts(series) == []
+    assert len(_shifts(series, Tuning(floor_seconds=0.0))) == 1
+    assert len(_shifts(series, Tuning(floor_seconds=2.0))) == 1
+    assert _shifts(series, Tuning(floor_seconds=3.0)) == []
+
+
+def test_a_cost_change_under_the_floor_in_dollars_a_month_is_not_told() -> None:
+    """A cost of a dollar a day that doubles is $30 a month more: told under a floor of $20 a
+    month, not under one of $40; daily points take a thirtieth of it, weekly ones a week's."""
+    rng = np.random.default_rng(3)
+    values = 1.0 + 0.02 * rng.standard_normal(200)
+    values[150:] *= 2.0
+    points = [Point(T0 + timedelta(days=i), float(v)) for i, v in enumerate(values)]
+    cost = Series("ci / cost", "cost", "USD", points, days_per_point=1)
+    assert len(_shifts(cost, Tuning(floor_usd_month=20.0))) == 1
+    assert _shifts(cost, Tuning(floor_usd_month=40.0)) == []
+    assert floor(Tuning(floor_usd_month=30.0), "cost", 7) == pytest.approx(7.0)
+    assert floor(Tuning(floor_usd_month=30.0), "runs", 1) == 0.0
+    assert floor(Tuning(floor_seconds=12.0), "queue", None) == 12.0
 
 
 def test_the_same_change_counted_in_minutes_keeps_its_severity() -> None:
