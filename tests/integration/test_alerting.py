@@ -207,3 +207,42 @@ def test_an_alert_whose_problem_dips_under_its_rules_severity_stays_open(engine:
     assert open_alerts() == []
     assert run([slowdown("info")], 5) == []
     assert open_alerts() == []
+
+
+def test_an_alert_that_dips_under_its_rule_is_not_taken_over_by_a_rule_for_lesser_ones(
+    engine: Engine,
+) -> None:
+    """Rules for warnings (to Slack) and for the rest: an anomaly graded warning fires under
+    the first; graded info, it stays open under that rule at warning (not lowered to info by
+    the second), and grown back to warning it is not sent again. An anomaly that was info
+    from the start opens an info alert under the second."""
+    rules = [
+        AlertRule(name="page", kinds=["anomaly"], min_severity="warning"),
+        AlertRule(name="board", kinds=["anomaly"], min_severity="info"),
+    ]
+    since = datetime(2026, 3, 1, tzinfo=UTC)
+
+    def anomaly(severity: str, what: str = "duration") -> activity.Problem:
+        title = f"level shift in {what} of org/a · CI"
+        return activity.Problem("anomaly", severity, title, severity, since, "org/a")
+
+    def run(found: list[activity.Problem], hour: int) -> list[tuple[str, str]]:
+        with engine.begin() as conn:
+            sent = evaluate(conn, found, rules, since + timedelta(hours=hour))
+        return [(n.event, n.severity) for n in sent]
+
+    def open_alerts() -> list[tuple[str, str, str]]:
+        with engine.connect() as conn:
+            query = select(alerts_t.c.rule, alerts_t.c.severity, alerts_t.c.title)
+            query = query.where(alerts_t.c.resolved_at.is_(None)).order_by(alerts_t.c.id)
+            return [(r.rule, r.severity, r.title[15:]) for r in conn.execute(query)]
+
+    assert run([anomaly("warning")], 1) == [("firing", "warning")]
+    assert run([anomaly("info")], 2) == []
+    assert open_alerts() == [("page", "warning", "duration of org/a · CI")]
+    assert run([anomaly("warning")], 3) == []
+    assert run([anomaly("warning"), anomaly("info", "queue")], 4) == [("firing", "info")]
+    assert open_alerts() == [
+        ("page", "warning", "duration of org/a · CI"),
+        ("board", "info", "queue of org/a · CI"),
+    ]

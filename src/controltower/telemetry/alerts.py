@@ -84,6 +84,17 @@ def _of_its_kinds(problem: activity.Problem, rule: AlertRule) -> bool:
     return any(fnmatchcase(problem.kind, pattern) for pattern in rule.kinds)
 
 
+def _dipped(problem: activity.Problem, opened_by: str, rules: Sequence[AlertRule]) -> bool:
+    """Whether ``problem`` is still of the kinds of the rule that opened its alert
+    (``opened_by``) but under that rule's least severity."""
+    rule = next((r for r in rules if r.name == opened_by), None)
+    return (
+        rule is not None
+        and _of_its_kinds(problem, rule)
+        and RANK[problem.severity] < RANK[rule.min_severity]
+    )
+
+
 def evaluate(
     conn: Connection,
     found: Sequence[activity.Problem],
@@ -98,32 +109,32 @@ def evaluate(
     notifications: list[Notification] = []
     seen: set[str] = set()
     for problem in found:
-        rule = matching_rule(problem, rules)
         key = alert_key(problem)
         if key in seen:
             continue
-        if rule is None:
-            row = open_alerts.get(key)
-            if row is not None and any(
-                r.name == row.rule and _of_its_kinds(problem, r) for r in rules
-            ):
-                # under its rule's least severity now: open still, at the severity it fired at
-                seen.add(key)
-                conn.execute(
-                    update(alerts_t)
-                    .where(alerts_t.c.id == row.id)
-                    .values(
-                        title=problem.title,
-                        detail=problem.detail,
-                        last_seen_at=now,
-                        shared_cause=problem.group,
-                    )
+        row = open_alerts.get(key)
+        if row is not None and _dipped(problem, row.rule, rules):
+            # under its rule's least severity now: open still, under that rule, at the
+            # severity it fired at (a later rule for lesser ones would lower it, and it would
+            # fire again as it grew back)
+            seen.add(key)
+            conn.execute(
+                update(alerts_t)
+                .where(alerts_t.c.id == row.id)
+                .values(
+                    title=problem.title,
+                    detail=problem.detail,
+                    last_seen_at=now,
+                    shared_cause=problem.group,
                 )
+            )
+            continue
+        rule = matching_rule(problem, rules)
+        if rule is None:
             continue
         seen.add(key)
         severity = rule.severity or problem.severity
         since = problem.since or now
-        row = open_alerts.get(key)
         if row is None:
             conn.execute(
                 insert(alerts_t).values(
