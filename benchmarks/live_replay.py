@@ -184,19 +184,30 @@ def replay(
     return result
 
 
+def positive(text: str) -> int:
+    """A whole number of at least 1, for the options that count points, passes or series."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {text!r}")
+    return value
+
+
 def main() -> None:
     """Print a table of what the passes told, per metric and in all."""
     parser = argparse.ArgumentParser()
-    parser.add_argument("--every", type=int, default=1, help="points each pass adds")
-    parser.add_argument("--stride", type=int, default=1, help="replay every n-th series only")
+    parser.add_argument("--every", type=positive, default=1, help="points each pass adds")
+    parser.add_argument("--stride", type=positive, default=1, help="replay every n-th series")
     parser.add_argument(
-        "--first", type=int, default=60, help="points the first pass sees (fewer: none judged)"
+        "--first", type=positive, default=60, help="points the first pass sees (fewer: none judged)"
     )
     parser.add_argument(
         "--no-hold", action="store_true", help="each pass judges afresh, holding nothing"
     )
     parser.add_argument(
-        "--last", type=int, default=None, help="replay only the passes over the last n points"
+        "--last", type=positive, default=None, help="replay only the passes over the last n points"
     )
     args = parser.parse_args()
     series = stored_series()[:: args.stride]
