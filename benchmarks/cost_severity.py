@@ -3,10 +3,12 @@ the bands.
 
 Every such anomaly the detectors find in the stored series (not only those
 going on now), counted by severity as judged by the size against normal
-alone and as ``findings`` reports it with the default bands: for cost
-(``severity.CostBands``) at most info under 50 USD a month, at most warning
-under 500; for durations and queue times (``severity.TimeBands``) at most
-info under a change of 30 seconds, at most warning under 5 minutes.
+alone, with the default bands: for cost (``severity.CostBands``) at most
+info under 50 USD a month, at most warning under 500; for durations and
+queue times (``severity.TimeBands``) at most info under a change of 30
+seconds, at most warning under 5 minutes; and as ``findings`` reports it by
+default, a spike (one run, one day's total) at most a warning besides
+(``severity.at_most``).
 
     CONTROLTOWER_DATABASE_URL=sqlite:///PATH python -m benchmarks.cost_severity
 """
@@ -33,10 +35,16 @@ def main() -> None:
     print("|---|---|---:|---:|---:|")
     unbanded, zero = CostBands(0, 0), TimeBands(0, 0)
     for label, way, found in (
-        ("cost", "size against normal", findings(cost, bands=unbanded)),
-        ("cost", "dollars too", findings(cost)),
-        ("duration, queue", "size against normal", findings(timed, times=zero)),
-        ("duration, queue", "seconds too", findings(timed)),
+        ("cost", "size against normal", findings(cost, bands=unbanded, spike_most="critical")),
+        ("cost", "dollars too", findings(cost, spike_most="critical")),
+        ("cost", "a spike at most a warning", findings(cost)),
+        (
+            "duration, queue",
+            "size against normal",
+            findings(timed, times=zero, spike_most="critical"),
+        ),
+        ("duration, queue", "seconds too", findings(timed, spike_most="critical")),
+        ("duration, queue", "a spike at most a warning", findings(timed)),
     ):
         counts = Counter(f.anomaly.severity for f in found)
         cells = " | ".join(str(counts[s]) for s in SEVERITIES)

@@ -146,6 +146,9 @@ class RetentionSettings(Section):
     hour: int = Field(default=3, ge=0, le=23)
 
 
+Severity = Literal["info", "warning", "critical"]
+
+
 class AnomalySettings(Section):
     """Detection over the store: run every ``interval_minutes`` and record what it finds.
 
@@ -154,6 +157,8 @@ class AnomalySettings(Section):
     A change of a duration or queue time under ``min_change_seconds``, and of a
     cost under ``min_change_usd_month`` dollars a month (a day's or a week's
     share of it), is not reported either, whatever its share of normal.
+    A spike (one run, or one day's or week's total) is at most
+    ``spike_max_severity``: by default a warning, never a page.
     A cost anomaly is at most ``info`` below ``cost_warning_usd`` and at most
     ``warning`` below ``cost_critical_usd``, in USD a month for a lasting
     change and USD extra for a spike, whatever its size against normal. A
@@ -170,6 +175,7 @@ class AnomalySettings(Section):
     spike_relative: float = Field(default=1.0, ge=0)
     min_change_seconds: float = Field(default=10.0, ge=0)
     min_change_usd_month: float = Field(default=0.0, ge=0)
+    spike_max_severity: Severity = "warning"
     cost_warning_usd: float = Field(default=50.0, ge=0)
     cost_critical_usd: float = Field(default=500.0, ge=0)
     time_warning_seconds: float = Field(default=30.0, ge=0)
@@ -282,7 +288,6 @@ class IntelligenceSettings(Section):
     accuracy_min_runs: int = Field(default=50, ge=1)
 
 
-Severity = Literal["info", "warning", "critical"]
 # Channels a route may name even when ``alerts.channels`` leaves them out (they send nothing).
 BUILT_IN_CHANNELS = ("pagerduty", "slack")
 # Where each severity goes unless ``alerts.routes`` names it: info to the dashboard only.

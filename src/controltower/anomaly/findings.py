@@ -9,7 +9,8 @@ For a series of cost per day or per week, a lasting change is priced per month
 spike by that day's or week's extra). A change of a duration or a queue time
 is only as severe as its seconds say (``severity.time_severity``). A rise in
 runs per day or week is information only (``severity.activity_severity``):
-more builds are no incident. The same change in several repositories at once
+more builds are no incident. A spike, one run or one day's total, is at
+most a warning by default (``severity.at_most``). The same change in several repositories at once
 points outside them (``shared``).
 Pure: no I/O.
 """
@@ -22,11 +23,12 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from controltower.anomaly.detection import detect
-from controltower.anomaly.model import Anomaly, Series, Told
+from controltower.anomaly.model import Anomaly, Series, Severity, Told
 from controltower.anomaly.severity import (
     CostBands,
     TimeBands,
     activity_severity,
+    at_most,
     cost_severity,
     time_severity,
 )
@@ -122,11 +124,13 @@ def findings(
     bands: CostBands | None = None,
     times: TimeBands | None = None,
     told: Mapping[tuple[str, str], Collection[Told]] | None = None,
+    spike_most: Severity = "warning",
 ) -> list[Finding]:
     """The anomalies of every series, explained, newest first.
 
     ``told``: per series and metric, the shifts and drifts an earlier pass told
-    (``detection.detect``).
+    (``detection.detect``); ``spike_most``: the highest severity of a spike
+    (``severity.at_most``).
     """
     bands = bands or CostBands()
     times = times or TimeBands()
@@ -147,6 +151,8 @@ def findings(
             elif s.metric == "runs":
                 severity = activity_severity(detected.severity, detected.change)
                 anomaly = replace(detected, severity=severity)
+            if anomaly.kind == "spike":
+                anomaly = replace(anomaly, severity=at_most(anomaly.severity, spike_most))
             found.append(
                 Finding(
                     s.name,

@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from controltower.anomaly.findings import Finding, findings
-from controltower.anomaly.model import Series
+from controltower.anomaly.model import Series, Severity
 from controltower.anomaly.severity import CostBands, TimeBands
 from controltower.anomaly.sources import Rate, last_complete_day, load_series
 from controltower.anomaly.tuning import Tuning, followed_days, for_series
@@ -46,12 +46,13 @@ def detect_and_record(
     history: bool = False,
     times: TimeBands | None = None,
     wait_between_jobs_s: float | None = WAIT_BETWEEN_JOBS_S,
+    spike_most: Severity = "warning",
 ) -> anomalies.RecordReport:
     """Run the detectors over every series in the store and record what is going on now.
 
     ``bands``: the dollars a cost anomaly must reach to be a warning or critical, ``times``
     the seconds a change of a duration or queue time must reach; ``wait_between_jobs_s``
-    as in ``sources.load_series``;
+    as in ``sources.load_series``; ``spike_most`` the highest severity of a spike;
     ``history``: record the anomalies that are over as well, as resolved.
     """
     tuning = tuning or Tuning()
@@ -65,7 +66,7 @@ def detect_and_record(
         for s in series
         if followed(s, through)
     }
-    found = most_specific(findings(series, tuning, bands, times, told))
+    found = most_specific(findings(series, tuning, bands, times, told, spike_most))
     over = _returned(found)
     now_on = [i not in over and _current(f, judged) for i, f in enumerate(found)]
     current = [f for f, on in zip(found, now_on, strict=True) if on]

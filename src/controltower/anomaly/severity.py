@@ -67,6 +67,18 @@ def rate_severity(expected: float, observed: float) -> Severity:
     return "info"
 
 
+def at_most(severity: Severity, most: Severity) -> Severity:
+    """``severity`` lowered to ``most`` where it is above it.
+
+    A spike of a CI series is one run, or one day's or week's total: over
+    by the time it is told, and no outage on its own (a runner pool that is
+    down shows as many runs waiting, a lasting change). By default it is at
+    most a warning (``AnomalySettings.spike_max_severity``): to the team's
+    channel, never a page.
+    """
+    return most if _RANK[severity] > _RANK[most] else severity
+
+
 def activity_severity(severity: Severity, change: float) -> Severity:
     """A change in how often a workflow runs: a rise is information (more builds are no
     incident, however many more), a fall keeps ``severity`` (fewer, or none: a stop)."""

@@ -100,6 +100,7 @@ def anomaly_pass(
         history=history,
         times=times,
         wait_between_jobs_s=config.wait_between_jobs_minutes * 60,
+        spike_most=config.spike_max_severity,
     )
 
 

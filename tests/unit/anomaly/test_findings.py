@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from controltower.anomaly.findings import findings
-from controltower.anomaly.model import Point, Series
-from controltower.anomaly.severity import TimeBands, metric_severity, time_severity
+from controltower.anomaly.model import Anomaly, Point, Series, Severity
+from controltower.anomaly.severity import TimeBands, at_most, metric_severity, time_severity
 from controltower.anomaly.tuning import Tuning, floor
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -94,3 +94,37 @@ def test_time_severity_lowers_never_raises() -> None:
     assert time_severity("critical", 400, bands) == "critical"
     assert time_severity("info", 4000, bands) == "info"
     assert time_severity("warning", 4000, bands) == "warning"
+
+
+def _spiked(level: float, to: float) -> Series:
+    """200 runs around ``level`` seconds (2 % noise), run 150 at ``to``."""
+    rng = np.random.default_rng(11)
+    values = level * (1 + 0.02 * rng.standard_normal(200))
+    values[150] = to
+    points = [Point(T0 + timedelta(hours=i), float(v)) for i, v in enumerate(values)]
+    return Series("ci / duration", "duration", "s", points)
+
+
+def test_a_spike_of_one_run_is_at_most_a_warning_unless_configured_higher() -> None:
+    """A run of ten minutes that took forty: critical by its size and by its 30 minutes, told
+    as a warning (one run, over when told: no page); allowed to be critical, it is. A lasting
+    change as large stays critical."""
+    series = _spiked(600.0, 2400.0)
+
+    def spike(most: Severity = "warning") -> Anomaly:
+        [found] = [
+            f.anomaly for f in findings([series], spike_most=most) if f.anomaly.kind == "spike"
+        ]
+        return found
+
+    assert metric_severity(spike().expected, spike().observed) == "critical"
+    assert spike().severity == "warning"
+    assert spike("critical").severity == "critical"
+    assert spike("info").severity == "info"
+    assert _shift(_series("duration", 600.0, 4.0))[0] == "critical"
+
+
+def test_at_most_lowers_never_raises() -> None:
+    assert at_most("critical", "warning") == "warning"
+    assert at_most("info", "warning") == "info"
+    assert at_most("warning", "critical") == "warning"

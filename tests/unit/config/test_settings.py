@@ -52,6 +52,7 @@ def test_defaults_put_database_and_queue_in_the_data_dir(
         ("anomaly:\n  cost_warning_usd: 100\n  cost_critical_usd: 10\n", "cost_critical_usd"),
         ("anomaly:\n  time_critical_seconds: 10\n", "time_critical_seconds"),
         ("anomaly:\n  min_change_seconds: -5\n", "anomaly.min_change_seconds"),
+        ("anomaly:\n  spike_max_severity: page\n", "anomaly.spike_max_severity"),
         ("github:\n  tokn: abc\n", "github.tokn: Extra inputs are not permitted"),
         ("retention:\n  days: 30\n", "retention.days: Extra inputs are not permitted"),
         ("telemetry:\n  problems:\n    backlog_warn: 3\n", "telemetry.problems.backlog_warn"),
