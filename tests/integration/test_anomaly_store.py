@@ -206,6 +206,37 @@ def test_a_change_judged_again_keeps_its_alert_and_a_recovery_opens_another(
     ]
 
 
+def test_a_change_judged_again_is_the_same_row_with_its_verdict(engine: Engine) -> None:
+    """A rise told as a level shift and confirmed, then judged a drift dated a day earlier
+    (the same alarm, the same way): one row, the same id, a drift now, still confirmed and
+    active, nothing new nor resolved. A fall with the same alarm is another change; a rise
+    told again once its row resolved starts a row of its own."""
+    with engine.begin() as conn:
+        record(conn, [_row("org/a · CI")], NOW)
+        [first] = conn.execute(select(anomalies_t.c.id)).scalars().all()
+        set_verdict(conn, first, "confirmed", "ana", "real", NOW)
+    later = NOW + timedelta(hours=1)
+    drift = _row("org/a · CI", kind="drift", started_at=NOW - timedelta(days=3), observed=950.0)
+    with engine.begin() as conn:
+        report = record(conn, [drift], later)
+    assert (report.seen, report.new, report.resolved) == (1, 0, 0)
+    with engine.connect() as conn:
+        rows = conn.execute(select(anomalies_t)).all()
+    assert [(r.id, r.kind, r.observed, r.verdict, r.resolved_at) for r in rows] == [
+        (first, "drift", 950.0, "confirmed", None)
+    ]
+    assert rows[0].started_at.replace(tzinfo=None) == (NOW - timedelta(days=3)).replace(tzinfo=None)
+    assert rows[0].first_seen_at.replace(tzinfo=None) == NOW.replace(tzinfo=None)
+    fall = _row("org/a · CI", expected=950.0, observed=600.0)
+    with engine.begin() as conn:
+        report = record(conn, [fall], later + timedelta(hours=1))
+    assert (report.seen, report.new, report.resolved) == (1, 1, 1)
+    with engine.begin() as conn:
+        record(conn, [], later + timedelta(hours=2))
+        record(conn, [_row("org/a · CI", kind="drift")], later + timedelta(hours=3))
+    assert _count(engine) == 3
+
+
 def _runs_told_then(later: float, runs: range) -> list[dict[str, Any]]:
     """Runs of about 10 minutes, 14 from run 120 for ten runs, then ``later`` times 10."""
     spread = np.random.default_rng(6).normal(0.0, 30.0, 160)

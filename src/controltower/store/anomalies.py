@@ -2,9 +2,12 @@
 
 One row per anomaly, keyed by series, metric, kind and start, so recording
 the same detection again updates ``last_seen_at`` (and what may have grown:
-severity, observed value, score) instead of adding a row. An active anomaly
-that a later pass no longer detects is resolved (``resolved_at``); one seen
-again afterwards is active again.
+severity, observed value, score) instead of adding a row. A shift or drift
+still going on that a later pass judges again as the other kind, or dated
+from another start (the same alarm, the same way), is that row updated, its
+verdict kept, not a new one beside it resolved. An active anomaly that a
+later pass no longer detects is resolved (``resolved_at``); one seen again
+afterwards is active again.
 
 What people say of an anomaly is its **verdict** (``set_verdict``):
 ``confirmed``, a real change, or ``dismissed``, not one. Recording the same
@@ -30,6 +33,7 @@ from controltower.store.upsert import insert_for
 anomalies_t = table_of(AnomalyRecord)
 _SEVERITY_RANK = {"critical": 0, "warning": 1, "info": 2}
 _KEY = ("series", "metric", "kind", "started_at")
+CHANGES = ("level_shift", "drift")
 _UPDATED = ("severity", "detected_at", "expected", "observed", "score", "usd_per_month", "trigger")
 VERDICTS = ("confirmed", "dismissed")
 MAX_BY = 128
@@ -86,13 +90,17 @@ def record(
     made active again, their verdicts kept).
     """
     before = {_key(r): r.id for r in conn.execute(select(anomalies_t))}
+    changes = _open_changes_by_alarm(conn)
     seen: set[tuple[Any, ...]] = set()
-    new = 0
+    new = again = 0
     for row in rows:
         key = _key_of(row)
         if key in seen:
             continue
         seen.add(key)
+        if key not in before and _judged_again(conn, row, changes, seen, now):
+            again += 1
+            continue
         new += key not in before
         values = {**row, "first_seen_at": now, "last_seen_at": now, "resolved_at": None}
         statement = insert_for(conn, anomalies_t).values(values)
@@ -126,7 +134,8 @@ def record(
         statement = insert_for(conn, anomalies_t).values(values)
         conn.execute(statement.on_conflict_do_nothing(index_elements=list(_KEY)))
         recorded += 1
-    return RecordReport(seen=len(seen) - recorded, new=new, resolved=len(ended), past=recorded)
+    seen_now = len(seen) - recorded - again  # a change judged again was seen under two keys
+    return RecordReport(seen=seen_now, new=new, resolved=len(ended), past=recorded)
 
 
 def active_anomalies(conn: Connection, limit: int = 20) -> list[StoredAnomaly]:
@@ -262,6 +271,51 @@ def open_changes(conn: Connection) -> dict[tuple[str, str], set[tuple[datetime, 
         rose = row.observed > row.expected
         found.setdefault((row.series, row.metric), set()).add((row.detected_at, rose))
     return found
+
+
+def _open_changes_by_alarm(conn: Connection) -> dict[tuple[Any, ...], tuple[int, Any]]:
+    """The shifts and drifts not resolved, by what makes them the same change whatever their
+    kind and start (``_change_of``): each row's id and key."""
+    query = select(anomalies_t).where(
+        anomalies_t.c.resolved_at.is_(None), anomalies_t.c.kind.in_(CHANGES)
+    )
+    return {_change_of(r._asdict()): (r.id, _key(r)) for r in conn.execute(query)}
+
+
+def _judged_again(
+    conn: Connection,
+    row: dict[str, Any],
+    changes: dict[tuple[Any, ...], tuple[int, Any]],
+    seen: set[tuple[Any, ...]],
+    now: datetime,
+) -> bool:
+    """Whether ``row``, a shift or drift not recorded before, is an open one judged again as
+    the other kind or from another start (the same alarm, the same way): that row is
+    updated in place, keeping its id, its first sighting and its verdict, instead of being
+    resolved beside a new one. Its old key then counts as seen; a row still told as it was
+    by this pass is left alone."""
+    if row["kind"] not in CHANGES:
+        return False
+    found = changes.get(_change_of(row))
+    if found is None or found[1] in seen:
+        return False
+    row_id, old_key = found
+    del changes[_change_of(row)]
+    seen.add(old_key)
+    values = {name: row[name] for name in ("kind", "started_at", "unit", *_UPDATED)}
+    conn.execute(
+        update(anomalies_t)
+        .where(anomalies_t.c.id == row_id)
+        .values(**values, last_seen_at=now, resolved_at=None)
+    )
+    return True
+
+
+def _change_of(row: dict[str, Any]) -> tuple[Any, ...]:
+    """A shift or drift as a change: its series, metric, alarm and way (the next pass's
+    ``told``)."""
+    detected = row["detected_at"].replace(tzinfo=None)
+    return (row["series"], row["metric"], detected, row["observed"] > row["expected"])
 
 
 def _not_dismissed() -> Any:
