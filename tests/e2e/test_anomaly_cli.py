@@ -208,6 +208,13 @@ def test_evaluate_json_has_the_interface_shape_and_is_repeatable(
     assert "without injection: the series as stored, and shuffled" in table.stdout
     again = runner.invoke(app, ["anomaly", "evaluate", "--json", "--seed", "3"])
     assert json.loads(again.stdout) == report
+    # the configured floor is the evaluated one: at an hour, no stored duration changes
+    monkeypatch.setenv("CONTROLTOWER_ANOMALY__MIN_CHANGE_SECONDS", "3600")
+    floored = json.loads(
+        runner.invoke(app, ["anomaly", "evaluate", "--json", "--seed", "3"]).stdout
+    )
+    assert sum(report["stored_kinds"]["duration"].values()) > 0
+    assert floored["stored_kinds"]["duration"] == {}
 
 
 def test_verdicts_from_the_cli_and_evaluate_leaves_confirmed_anomalies_out(
