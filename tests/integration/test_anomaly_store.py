@@ -14,7 +14,7 @@ from sqlalchemy import Engine, func, select
 
 from controltower.anomaly.recording import detect_and_record
 from controltower.bootstrap import build
-from controltower.bootstrap.queue import register_tasks
+from controltower.bootstrap.queue import anomaly_pass, register_tasks
 from controltower.config import Settings
 from controltower.errors import AnomalyNotFound, InvalidVerdict
 from controltower.ingest.history import parse_record
@@ -111,6 +111,25 @@ def test_detection_over_the_store_records_the_slowdown_once(engine: Engine) -> N
     assert shifts[0].severity == "critical"
     assert shifts[0].trigger is not None
     assert shifts[0].trigger["commit"] == "sha150"
+
+
+@pytest.mark.parametrize(("most", "told"), [("warning", "warning"), ("critical", "critical")])
+def test_the_recorders_pass_tells_a_spike_at_most_the_configured_severity(
+    engine: Engine, settings: Settings, most: str, told: str
+) -> None:
+    """One run of ten minutes that took an hour: critical by its size and its seconds, told as
+    a warning by the default settings and as critical where spikes may page."""
+    runs = [_run(i, 3600 if i == 190 else 600 + (i * 37) % 60) for i in range(200)]
+    with engine.begin() as conn:
+        FactWriter(conn).upsert_runs([parse_record(r).fact for r in runs])
+    configured = settings.model_copy(
+        update={"anomaly": settings.anomaly.model_copy(update={"spike_max_severity": most})}
+    )
+    anomaly_pass(engine, configured, history=True, now=NOW)
+    with engine.connect() as conn:
+        query = select(anomalies_t.c.metric, anomalies_t.c.severity)
+        spikes = conn.execute(query.where(anomalies_t.c.kind == "spike")).all()
+    assert [(a.metric, a.severity) for a in spikes] == [("duration", told)]
 
 
 def test_active_anomalies_are_problems_when_asked(engine: Engine, settings: Settings) -> None:
