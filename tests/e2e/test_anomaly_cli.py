@@ -66,6 +66,24 @@ def test_detect_with_a_least_change_leaves_out_what_falls_short_of_it(tmp_path: 
     assert refused.exit_code == 2
 
 
+def test_detect_with_a_lower_least_share_tells_a_smaller_lasting_change(tmp_path: Path) -> None:
+    """Latency of 80 ms rising by 12 ms (15 %): under the default quarter, told at a tenth."""
+    values = 80 + np.random.default_rng(5).normal(0, 1, 400)
+    values[300:] += 12
+    path = _csv(tmp_path / "l.csv", values)
+
+    def changes(*extra: str) -> list[str]:
+        result = CliRunner().invoke(app, ["anomaly", "detect", str(path), "--json", *extra])
+        assert result.exit_code == 0, result.output
+        found = json.loads(result.stdout)["anomalies"]
+        return [a["kind"] for a in found if a["kind"] in ("level_shift", "drift")]
+
+    assert changes() == []
+    assert changes("--min-relative", "0.1") == ["level_shift"]
+    refused = CliRunner().invoke(app, ["anomaly", "detect", str(path), "--min-relative", "-0.1"])
+    assert refused.exit_code == 2
+
+
 def test_detect_gives_the_timestamps_back_as_the_file_wrote_them(tmp_path: Path) -> None:
     """`YYYY-MM-DD HH:MM:SS` without a zone comes back so, not as ISO 8601 with +00:00."""
     values = 80 + np.random.default_rng(2).normal(0, 4, 400)

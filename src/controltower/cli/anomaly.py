@@ -75,6 +75,14 @@ def detect_command(
             "against normal.",
         ),
     ] = 0.0,
+    min_relative: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            help="The least lasting change worth telling, as a share of normal (0.25: a "
+            "quarter up, or down to 1/1.25 of it); spikes must double or halve.",
+        ),
+    ] = 0.25,
 ) -> None:
     """Find spikes, level shifts, drifts (or, for 0/1 values, failure bursts) in FILE."""
     from dataclasses import replace
@@ -93,7 +101,10 @@ def detect_command(
         raise typer.Exit(2) from exc
     points, given = series.points, series.given
     # Any metric: a mostly-zero one (errors per minute) is judged for spikes against its peaks.
-    found = detect(points, replace(for_any_metric(), direction=bad.value, min_change=min_change))
+    tuning = replace(
+        for_any_metric(), direction=bad.value, min_change=min_change, min_relative=min_relative
+    )
+    found = detect(points, tuning)
     # timestamps as the file gave them (the interface's promise), the start's too
     written = {p.timestamp: text for p, text in reversed(list(zip(points, given, strict=True)))}
     if json_output:
