@@ -10,8 +10,9 @@ configured database (or every ``--stride``-th) pass by pass, each pass seeing
 ``--every`` more points, and applies to what each pass finds
 (``findings.findings``) the recorder's own rules (``recording.followed``,
 ``recording._returned``, ``recording._going_on``), each pass holding the
-shifts and drifts the one before left going on (``tuning.hold_bars``), as the
-recorder's open ones are held. Per metric it counts:
+shifts and drifts the one before left going on, or still found once over by
+their age (``tuning.hold_bars``), as the recorder's open and ``held`` ones
+are held. Per metric it counts:
 
 - **told live**: the anomalies some pass recorded as going on (one per kind
   and start), shifts, drifts and stops (lasting changes) apart from spikes
@@ -122,6 +123,31 @@ def _going_on_now(found: list[Finding], s: Series, tuning: Tuning) -> list[Findi
     return [f for i, f in enumerate(found) if i not in over and _going_on(f, judged, tuning)]
 
 
+def _held(found: list[Finding]) -> dict[tuple[str, str], set[Told]]:
+    """The shifts and drifts of ``found`` as the next pass's ``told``, per series and metric."""
+    held: dict[tuple[str, str], set[Told]] = {}
+    for f in found:
+        if f.anomaly.kind in LASTING:
+            held.setdefault((f.series, f.metric), set()).add(f.anomaly.told)
+    return held
+
+
+def _aged(
+    found: list[Finding], now: list[Finding], told: dict[tuple[str, datetime], Finding]
+) -> list[Finding]:
+    """The shifts and drifts of a pass that are over by their age alone and were told while
+    going on (recorded): the recorder marks them held (``store.anomalies.record``'s ``aged``)."""
+    over = _returned(found)
+    return [
+        f
+        for i, f in enumerate(found)
+        if f.anomaly.kind in LASTING
+        and i not in over
+        and f not in now
+        and (f.anomaly.kind, f.anomaly.start) in told
+    ]
+
+
 def replay(
     s: Series, base: Tuning, every: int, first: int, hold: bool = True, tail: int | None = None
 ) -> Counter[str]:
@@ -141,13 +167,12 @@ def replay(
     held: dict[tuple[str, str], set[Told]] = {}
     for n, end in enumerate(ends):
         prefix = replace(s, points=s.points[:end])
-        now = _going_on_now(findings([prefix], base, told=held), prefix, tuning)
-        held = {}  # what the recorder leaves open: the next pass holds it (``tuning.hold_bars``)
-        for f in now:
-            if hold and f.anomaly.kind in LASTING:
-                held.setdefault((f.series, f.metric), set()).add(f.anomaly.told)
+        found = findings([prefix], base, told=held)
+        now = _going_on_now(found, prefix, tuning)
         for f in now:
             told.setdefault((f.anomaly.kind, f.anomaly.start), f)
+        # what the recorder leaves open or held: the next pass holds it (``tuning.hold_bars``)
+        held = _held([*now, *_aged(found, now, told)]) if hold else {}
         problems = [_problem(f) for f in now]
         present = {alert_key(p) for p in problems}
         every_rule.after_pass(n, present, present)

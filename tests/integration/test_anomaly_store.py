@@ -25,6 +25,7 @@ from controltower.store.anomalies import (
     confirmed_anomalies,
     count_active_anomalies,
     get_anomaly,
+    open_changes,
     recent_anomalies,
     record,
     set_verdict,
@@ -254,6 +255,31 @@ def test_a_change_judged_again_is_the_same_row_with_its_verdict(engine: Engine) 
         record(conn, [], later + timedelta(hours=2))
         record(conn, [_row("org/a · CI", kind="drift")], later + timedelta(hours=3))
     assert _count(engine) == 3
+
+
+def test_a_change_over_by_its_age_is_held_by_the_next_pass_only(engine: Engine) -> None:
+    """A rise going on is held; the pass that finds it over by its age alone resolves it and
+    marks it held, so the next pass still judges with it (it shapes the window after it);
+    a pass that no longer finds it so lets it go. An anomaly of the history, recorded over,
+    is never held."""
+    rise = _row("org/a · CI")
+    key = ("org/a · CI", "duration")
+    detected = (rise["detected_at"], True)
+    with engine.begin() as conn:
+        record(conn, [rise], NOW)
+        assert open_changes(conn)[key] == {detected}
+        report = record(conn, [], NOW + timedelta(hours=1), aged=[rise])
+        assert report.resolved == 1
+        assert open_changes(conn)[key] == {detected}
+        record(conn, [], NOW + timedelta(hours=2), aged=[rise])
+        assert open_changes(conn)[key] == {detected}
+        record(conn, [], NOW + timedelta(hours=3))
+        assert key not in open_changes(conn)
+        old = _row("org/b · CI", started_at=NOW - timedelta(days=30))
+        record(conn, [], NOW + timedelta(hours=4), past=[old], aged=[old])
+        assert open_changes(conn) == {}
+        resolved = conn.execute(select(anomalies_t.c.resolved_at)).scalars().all()
+    assert all(at is not None for at in resolved)
 
 
 def _runs_told_then(later: float, runs: range) -> list[dict[str, Any]]:

@@ -71,8 +71,15 @@ def detect_and_record(
     now_on = [i not in over and _current(f, judged) for i, f in enumerate(found)]
     current = [f for f, on in zip(found, now_on, strict=True) if on]
     past = [f for f, on in zip(found, now_on, strict=True) if history and not on]
+    aged = [
+        _row(f)
+        for i, (f, on) in enumerate(zip(found, now_on, strict=True))
+        if not on and i not in over and f.anomaly.kind in ("level_shift", "drift")
+    ]
     with engine.begin() as conn:
-        return anomalies.record(conn, (_row(f) for f in current), now, (_row(f) for f in past))
+        return anomalies.record(
+            conn, (_row(f) for f in current), now, (_row(f) for f in past), aged
+        )
 
 
 def followed(series: Series, through: date | None) -> bool:

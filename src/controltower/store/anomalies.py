@@ -80,6 +80,7 @@ def record(
     rows: Iterable[dict[str, Any]],
     now: datetime,
     past: Iterable[dict[str, Any]] = (),
+    aged: Iterable[dict[str, Any]] = (),
 ) -> RecordReport:
     """Record the anomalies detected now; resolve the active ones not among them.
 
@@ -87,7 +88,10 @@ def record(
     (``id``, ``first_seen_at``, ``last_seen_at``, ``resolved_at``).
     ``past`` are anomalies of the history that are over: recorded as
     resolved when not recorded yet, and otherwise left as they are (never
-    made active again, their verdicts kept).
+    made active again, their verdicts kept). ``aged``: shifts and drifts this
+    pass still finds that are over by their age alone (not taken back, no
+    return after them): those recorded are resolved as the others, and
+    marked ``held`` until the next pass, which holds them (``open_changes``).
     """
     before = {_key(r): r.id for r in conn.execute(select(anomalies_t))}
     changes = _open_changes_by_alarm(conn)
@@ -124,6 +128,10 @@ def record(
     ]
     if ended:
         conn.execute(update(anomalies_t).where(anomalies_t.c.id.in_(ended)).values(resolved_at=now))
+    still = [before[key] for key in map(_key_of, aged) if key in before and key not in seen]
+    conn.execute(update(anomalies_t).where(anomalies_t.c.held).values(held=False))
+    if still:
+        conn.execute(update(anomalies_t).where(anomalies_t.c.id.in_(still)).values(held=True))
     recorded = 0
     for row in past:
         key = _key_of(row)
@@ -143,7 +151,7 @@ def active_anomalies(conn: Connection, limit: int = 20) -> list[StoredAnomaly]:
     rows = conn.execute(
         select(anomalies_t).where(anomalies_t.c.resolved_at.is_(None), _not_dismissed())
     )
-    found = [StoredAnomaly(**row._asdict()) for row in rows]
+    found = [_stored(row) for row in rows]
     found.sort(key=lambda a: (_SEVERITY_RANK.get(a.severity, 3), -a.detected_at.timestamp()))
     return found[:limit]
 
@@ -177,7 +185,7 @@ def recent_anomalies(
     elif verdict is not None:
         query = query.where(anomalies_t.c.verdict == verdict)
     page = query.limit(limit).offset(offset)
-    return [StoredAnomaly(**row._asdict()) for row in conn.execute(page)]
+    return [_stored(row) for row in conn.execute(page)]
 
 
 def anomalies_since(
@@ -198,7 +206,7 @@ def anomalies_since(
             | anomalies_t.c.series.like(pattern + " · %", escape="\\")
         )
     query = query.order_by(anomalies_t.c.started_at.desc(), anomalies_t.c.id.desc()).limit(limit)
-    return [StoredAnomaly(**row._asdict()) for row in conn.execute(query)][::-1]
+    return [_stored(row) for row in conn.execute(query)][::-1]
 
 
 def get_anomaly(conn: Connection, anomaly_id: int) -> StoredAnomaly:
@@ -206,7 +214,7 @@ def get_anomaly(conn: Connection, anomaly_id: int) -> StoredAnomaly:
     row = conn.execute(select(anomalies_t).where(anomalies_t.c.id == anomaly_id)).one_or_none()
     if row is None:
         raise AnomalyNotFound(f"no anomaly {anomaly_id}")
-    return StoredAnomaly(**row._asdict())
+    return _stored(row)
 
 
 def set_verdict(
@@ -257,15 +265,17 @@ def confirmed_anomalies(conn: Connection) -> dict[tuple[str, str], list[datetime
 
 
 def open_changes(conn: Connection) -> dict[tuple[str, str], set[tuple[datetime, bool]]]:
-    """Per series and metric, the shifts and drifts not resolved: when each was detected, and
-    whether it was a rise (what the next pass holds them by)."""
-    query = select(
-        anomalies_t.c.series,
-        anomalies_t.c.metric,
-        anomalies_t.c.detected_at,
-        anomalies_t.c.expected,
-        anomalies_t.c.observed,
-    ).where(anomalies_t.c.resolved_at.is_(None), anomalies_t.c.kind.in_(("level_shift", "drift")))
+    """Per series and metric, the shifts and drifts the next pass holds: those not resolved,
+    and those over by their age that the last pass still found (``record``'s ``aged``,
+    ``held``); when each was detected, and whether it was a rise.
+
+    A change over by its age still shapes what follows it (no other its way is told within
+    its window); were it no longer held, the pass after would judge it afresh and might date
+    the same rise a few points later, going on again."""
+    c = anomalies_t.c
+    query = select(c.series, c.metric, c.detected_at, c.expected, c.observed).where(
+        c.resolved_at.is_(None) | c.held, c.kind.in_(CHANGES)
+    )
     found: dict[tuple[str, str], set[tuple[datetime, bool]]] = {}
     for row in conn.execute(query):
         rose = row.observed > row.expected
@@ -316,6 +326,13 @@ def _change_of(row: dict[str, Any]) -> tuple[Any, ...]:
     ``told``)."""
     detected = row["detected_at"].replace(tzinfo=None)
     return (row["series"], row["metric"], detected, row["observed"] > row["expected"])
+
+
+def _stored(row: Any) -> StoredAnomaly:
+    """A row as shown: its bookkeeping for the next pass (``held``) left out."""
+    values = row._asdict()
+    values.pop("held", None)
+    return StoredAnomaly(**values)
 
 
 def _not_dismissed() -> Any:

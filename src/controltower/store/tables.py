@@ -26,6 +26,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -437,7 +438,9 @@ class AnomalyRecord(Base):
 
     Its natural key is the series, metric, kind and start: detecting the same
     anomaly again updates the row (``last_seen_at``) instead of adding one;
-    ``resolved_at`` is set when the detectors no longer see it. ``verdict``
+    ``resolved_at`` is set when the detectors no longer see it (a shift or
+    drift over by its age that the last pass still found is ``held``: the next
+    pass judges with it, ``anomalies.open_changes``). ``verdict``
     is what someone said of it (``confirmed``: a real change; ``dismissed``:
     not one), kept while the detectors see it again.
     """
@@ -468,6 +471,8 @@ class AnomalyRecord(Base):
     verdict_by: Mapped[str | None] = mapped_column(String(128))
     verdict_note: Mapped[str | None] = mapped_column(Text)
     verdict_at: Mapped[datetime | None]
+    # over by its age but still found by the last pass: the next one holds it (a shift or drift)
+    held: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 metadata = Base.metadata
