@@ -93,8 +93,13 @@ def record(
     return after them): those recorded are resolved as the others, and
     marked ``held`` until the next pass, which holds them (``open_changes``).
     """
-    before = {_key(r): r.id for r in conn.execute(select(anomalies_t))}
-    changes = _open_changes_by_alarm(conn)
+    stored = conn.execute(select(anomalies_t)).all()
+    before = {_key(r): r.id for r in stored}
+    changes = {
+        _change_of(r._asdict()): (r.id, _key(r))
+        for r in stored
+        if r.resolved_at is None and r.kind in CHANGES
+    }  # the open shifts and drifts, by what makes them the same change whatever their kind
     seen: set[tuple[Any, ...]] = set()
     new = again = 0
     for row in rows:
@@ -281,15 +286,6 @@ def open_changes(conn: Connection) -> dict[tuple[str, str], set[tuple[datetime, 
         rose = row.observed > row.expected
         found.setdefault((row.series, row.metric), set()).add((row.detected_at, rose))
     return found
-
-
-def _open_changes_by_alarm(conn: Connection) -> dict[tuple[Any, ...], tuple[int, Any]]:
-    """The shifts and drifts not resolved, by what makes them the same change whatever their
-    kind and start (``_change_of``): each row's id and key."""
-    query = select(anomalies_t).where(
-        anomalies_t.c.resolved_at.is_(None), anomalies_t.c.kind.in_(CHANGES)
-    )
-    return {_change_of(r._asdict()): (r.id, _key(r)) for r in conn.execute(query)}
 
 
 def _judged_again(
