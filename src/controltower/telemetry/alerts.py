@@ -95,6 +95,29 @@ def _dipped(problem: activity.Problem, opened_by: str, rules: Sequence[AlertRule
     )
 
 
+def _seen_again(
+    conn: Connection,
+    alert_id: int,
+    problem: activity.Problem,
+    now: datetime,
+    severity: str | None = None,
+) -> None:
+    """An open alert's words and last sighting from its problem now (and its ``severity``, when
+    given: kept as it fired otherwise)."""
+    fired = {} if severity is None else {"severity": severity}
+    conn.execute(
+        update(alerts_t)
+        .where(alerts_t.c.id == alert_id)
+        .values(
+            title=problem.title,
+            detail=problem.detail,
+            last_seen_at=now,
+            shared_cause=problem.group,
+            **fired,
+        )
+    )
+
+
 def evaluate(
     conn: Connection,
     found: Sequence[activity.Problem],
@@ -118,16 +141,7 @@ def evaluate(
             # severity it fired at (a later rule for lesser ones would lower it, and it would
             # fire again as it grew back)
             seen.add(key)
-            conn.execute(
-                update(alerts_t)
-                .where(alerts_t.c.id == row.id)
-                .values(
-                    title=problem.title,
-                    detail=problem.detail,
-                    last_seen_at=now,
-                    shared_cause=problem.group,
-                )
-            )
+            _seen_again(conn, row.id, problem, now)
             continue
         rule = matching_rule(problem, rules)
         if rule is None:
@@ -151,17 +165,7 @@ def evaluate(
                 )
             )
         else:
-            conn.execute(
-                update(alerts_t)
-                .where(alerts_t.c.id == row.id)
-                .values(
-                    severity=severity,
-                    title=problem.title,
-                    detail=problem.detail,
-                    last_seen_at=now,
-                    shared_cause=problem.group,
-                )
-            )
+            _seen_again(conn, row.id, problem, now, severity=severity)
             if RANK[severity] <= RANK[row.severity]:
                 continue
             since = row.started_at
