@@ -2,7 +2,8 @@
 
 The evaluation puts a burst of ``burst_window`` runs, each failing with the
 recent failure rate plus 0.4, into each outcome series, where that rate
-is at most 0.55 (``injection.burst_places``). The
+is at most 0.55 and the 20 runs before are no burst themselves
+(``injection.burst_places``). The
 best a window test can do is to look at exactly those runs: with the rate
 *p* of the ``burst_reference`` runs before (Laplace's rule, as the detector
 takes it), it raises an alarm from the least number of failures *k* whose

@@ -10,7 +10,10 @@ deviations of those points (a change that the series' own noise swallows is
 not one anybody could see); and a **failure burst** of ``burst_window`` runs
 each failing with the recent failure rate plus 0.4, put only where that
 rate leaves room for the rise (0.55 or less: at most 0.95 after it; a
-workflow failing 90 % of the time cannot fail 0.4 more often). A spike
+workflow failing 90 % of the time cannot fail 0.4 more often) and not
+right after a burst of the series itself (the ``burst_window`` runs before
+failing at least ``burst_min_increase`` more often than those before them:
+more failing runs there lengthen that burst, they are not a second one). A spike
 also lies 2 to 4 times as far above the level as the series' own reach (its
 ``tail_quantile`` over the ``tail_window`` points before, minus the level):
 on a heavy-tailed series a point at three times the median comes every few
@@ -26,6 +29,7 @@ seed fixes everything.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 from numpy.typing import NDArray
@@ -64,14 +68,31 @@ def tail_reach(values: Array, at: int, level: float, tuning: Tuning) -> float:
     return max(float(np.quantile(before, tuning.tail_quantile)) - level, 0.0)
 
 
+def _rate(
+    cumulative: Array, first: NDArray[np.int_], last: NDArray[np.int_]
+) -> NDArray[np.float64]:
+    """The failure rate of the runs from ``first`` to ``last`` (excluded), from the cumulative
+    failures (``cumulative[i]``: failures before run ``i``); 0 where there are none."""
+    runs = np.maximum(last - first, 1)
+    share: NDArray[np.float64] = (cumulative[last] - cumulative[first]) / runs
+    return share
+
+
 def burst_places(values: Array, lo: int, hi: int, tuning: Tuning) -> NDArray[np.int_]:
     """The places from ``lo`` to ``hi`` (excluded) where a failure burst fits: the failure rate
-    of the ``burst_reference`` outcomes before leaves room for its rise."""
+    of the ``burst_reference`` outcomes before leaves room for its rise, and the
+    ``burst_window`` runs just before are no burst themselves (they fail less than
+    ``burst_min_increase`` more often than the ``burst_reference`` before them): failing runs
+    right after a burst of the stored series make that burst longer, not a second one."""
     places = np.arange(max(lo, 1), hi)  # from 1: a place needs runs before it
     before = np.concatenate([[0.0], np.cumsum(values, dtype=float)])
-    first = np.maximum(0, places - tuning.burst_reference)
-    rate = (before[places] - before[first]) / (places - first)
-    fitting: NDArray[np.int_] = places[rate + BURST_RISE <= BURST_CEILING + 1e-9]
+    rate = partial(_rate, before)
+    recent = np.maximum(0, places - tuning.burst_window)
+    reference = np.maximum(0, places - tuning.burst_reference)
+    room = rate(reference, places) + BURST_RISE <= BURST_CEILING + 1e-9
+    earlier = np.maximum(0, recent - tuning.burst_reference)
+    calm = rate(recent, places) - rate(earlier, recent) < tuning.burst_min_increase - 1e-9
+    fitting: NDArray[np.int_] = places[room & calm]
     return fitting
 
 

@@ -178,6 +178,20 @@ def test_a_burst_is_put_only_where_the_failure_rate_leaves_room_for_its_rise() -
     assert where.size == pytest.approx(reference[0] + BURST_RISE)
 
 
+def test_a_burst_is_not_put_right_after_a_burst_of_the_series() -> None:
+    """Runs failing 10 % of the time with 20 failing at 90 % among them: the places right
+    after those 20 are left out (more failures there lengthen that burst), those well after
+    them and before them are kept."""
+    s = _outcomes("streak", [(300, 0.1), (20, 0.9), (300, 0.1)])
+    values = np.array([p.value for p in s.points])
+    tuning = Tuning()
+    places = set(burst_places(values, 120, 600, tuning).tolist())
+    assert 320 not in places and 325 not in places  # the 20 runs before are mostly the streak
+    assert {250, 299, 450} <= places
+    recent = [values[p - 20 : p].mean() - values[max(0, p - 120) : p - 20].mean() for p in places]
+    assert max(recent) < tuning.burst_min_increase
+
+
 def test_a_series_failing_too_often_for_a_burst_is_not_judged() -> None:
     """A workflow failing 90 % of its runs has no room for a rise of 0.4: it is counted among
     the series not judged, and no burst goes into it."""
