@@ -33,7 +33,7 @@ from controltower.anomaly.detectors import (
     large_enough,
     smallest_away_from_zero_before,
 )
-from controltower.anomaly.model import Anomaly, Direction, Point, Told, sorted_points
+from controltower.anomaly.model import LASTING, Anomaly, Direction, Point, Told, sorted_points
 from controltower.anomaly.severity import metric_severity, ratio_severity, ratio_size
 from controltower.anomaly.stops import detect_stops, with_stops
 from controltower.anomaly.tuning import Tuning, hold_bars
@@ -116,7 +116,7 @@ def _large_enough(anomaly: Anomaly, tuning: Tuning, told: Collection[Told]) -> b
     before, to be held (``tuning.hold_bars``): against normal, and in the series' unit
     (``min_change``; a stop whatever its size)."""
     bars = tuning
-    if anomaly.kind in ("level_shift", "drift") and anomaly.told in told:
+    if anomaly.kind in LASTING and anomaly.told in told:
         bars = hold_bars(tuning)
     least = bars.spike_relative if anomaly.kind == "spike" else bars.min_relative
     if not anomaly.details.get("stopped") and abs(anomaly.change) < bars.min_change:
@@ -265,7 +265,7 @@ def _with_busy(
     """``found`` with each change of the busy points (large enough, ``_large_enough``) that no
     shift or drift of all the points its way lies within a window of: that is the same episode,
     told from all points as it was. Nothing of ``found`` is left out or changed."""
-    near = [(a.index, a.change > 0) for a in found if a.kind in ("level_shift", "drift")]
+    near = [(a.index, a.change > 0) for a in found if a.kind in LASTING]
     in_unit = replace(tuning, both_ways=False)  # amounts per busy day: judged in their unit
     kept = [
         a
@@ -331,7 +331,7 @@ def episodes(found: list[Anomaly], tuning: Tuning, *, logged: bool = False) -> l
     within ``confirm`` points after another its way is the same one.
     ``logged``: the series was judged on ``log(1 + x)``.
     """
-    changes = [a for a in found if a.kind in ("level_shift", "drift")]
+    changes = [a for a in found if a.kind in LASTING]
     kept: list[Anomaly] = []
     quiet = {True: -1, False: -1}
     last_spike = {True: -tuning.confirm - 1, False: -tuning.confirm - 1}

@@ -71,7 +71,7 @@ import numpy as np
 
 from controltower.anomaly.detection import active_length, detect, judged_series, often_idle
 from controltower.anomaly.injection import burst_places, busy_rise, inject
-from controltower.anomaly.model import KINDS, Anomaly, Kind, Point, Series
+from controltower.anomaly.model import KINDS, LASTING, Anomaly, Kind, Point, Series
 from controltower.anomaly.tuning import Tuning, followed_days, for_series
 
 NUMERIC_KINDS: tuple[Kind, ...] = ("spike", "level_shift", "drift")
@@ -307,9 +307,7 @@ def score_stop(
     """
     tally = score("level_shift", at, end, alarms, background, tuning, present)
     falls = [
-        a.index - at
-        for a in alarms
-        if at <= a.index <= end and a.kind in ("level_shift", "drift") and a.change < 0
+        a.index - at for a in alarms if at <= a.index <= end and a.kind in LASTING and a.change < 0
     ]
     tally.recalled, tally.delays = (1, [min(falls)]) if falls else (0, [])
     return tally
@@ -329,12 +327,17 @@ def score_rise(
     rises = [
         a.index - at
         for a in alarms
-        if at <= a.index <= at + tuning.window
-        and a.kind in ("level_shift", "drift")
-        and a.change > 0
+        if at <= a.index <= at + tuning.window and a.kind in LASTING and a.change > 0
     ]
     tally.recalled, tally.delays = (1, [min(rises)]) if rises else (0, [])
     return tally
+
+
+def _same(stored: Anomaly, alarm: Anomaly) -> bool:
+    """Whether ``alarm`` may be the stored series' own ``stored``: the same kind, or both
+    lasting changes (a shift of the stored series is told as a drift, or the other way, when
+    the points the kind is judged on after its alarm hold an injection)."""
+    return stored.kind == alarm.kind or {stored.kind, alarm.kind} <= set(LASTING)
 
 
 def _indices(stamps: Sequence[datetime], times: Sequence[datetime]) -> list[int]:
@@ -382,6 +385,6 @@ def score(
             tally.known_present += 1
         else:
             tally.false_alarms += 1
-            if any(b.kind == alarm.kind and abs(b.index - alarm.index) <= near for b in background):
+            if any(_same(b, alarm) and abs(b.index - alarm.index) <= near for b in background):
                 tally.on_stored += 1
     return tally

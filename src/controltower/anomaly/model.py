@@ -16,6 +16,7 @@ Kind = Literal["spike", "level_shift", "drift", "failure_burst"]
 Severity = Literal["info", "warning", "critical"]
 Direction = Literal["up", "down", "both"]
 KINDS: tuple[Kind, ...] = ("spike", "level_shift", "drift", "failure_burst")
+LASTING: tuple[Kind, ...] = ("level_shift", "drift")  # the kinds of a lasting change
 SEVERITIES: tuple[Severity, ...] = ("info", "warning", "critical")
 # A lasting change told before: when it was recognised (its alarm), and whether it was a rise.
 Told = tuple[datetime, bool]

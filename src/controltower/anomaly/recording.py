@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from controltower.anomaly.findings import Finding, findings
-from controltower.anomaly.model import Series, Severity
+from controltower.anomaly.model import LASTING, Series, Severity
 from controltower.anomaly.severity import CostBands, TimeBands
 from controltower.anomaly.sources import Rate, last_complete_day, load_series
 from controltower.anomaly.tuning import Tuning, followed_days, for_series
@@ -74,7 +74,7 @@ def detect_and_record(
     aged = [
         _row(f)
         for i, (f, on) in enumerate(zip(found, now_on, strict=True))
-        if not on and i not in over and f.anomaly.kind in ("level_shift", "drift")
+        if not on and i not in over and f.anomaly.kind in LASTING
     ]
     with engine.begin() as conn:
         return anomalies.record(
@@ -125,7 +125,7 @@ def _returned(found: list[Finding]) -> set[int]:
     a later change the same way (a further step) leaves the first going on. (Their positions.)"""
     lasting: dict[tuple[str, str], list[int]] = {}
     for i, f in enumerate(found):
-        if f.anomaly.kind in ("level_shift", "drift"):
+        if f.anomaly.kind in LASTING:
             lasting.setdefault((f.series, f.metric), []).append(i)
     over = set()
     for changes in lasting.values():
@@ -149,7 +149,7 @@ def _going_on(finding: Finding, length: int, tuning: Tuning) -> bool:
     kind = finding.anomaly.kind
     if kind == "spike":
         recent = SPIKE_RECENT
-    elif kind in ("level_shift", "drift"):
+    elif kind in LASTING:
         recent = tuning.window + 1
     else:
         recent = tuning.window

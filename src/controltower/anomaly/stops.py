@@ -31,7 +31,7 @@ from datetime import datetime
 import numpy as np
 
 from controltower.anomaly.baseline import Array, Baseline
-from controltower.anomaly.model import Anomaly, Severity
+from controltower.anomaly.model import LASTING, Anomaly, Severity
 from controltower.anomaly.tuning import Tuning
 
 STOP_SEVERITY: Severity = "warning"
@@ -98,7 +98,7 @@ def with_stops(found: Sequence[Anomaly], stops: Sequence[Anomaly], values: Array
     told it first and the stop is left out; after it, the fall is, however
     late the detector added it up.
     """
-    falls = [a for a in found if a.kind in ("level_shift", "drift") and a.change < 0]
+    falls = [a for a in found if a.kind in LASTING and a.change < 0]
     kept_stops, later = [], []
     for stop in stops:
         first = stop.index - int(stop.details["zeros"]) + 1

@@ -51,6 +51,21 @@ def test_alarms_are_true_or_false_and_those_on_the_stored_series_count_as_false(
     assert tally.false_alarm_share_beyond_stored == pytest.approx(1 / 2)
 
 
+def test_a_stored_change_told_as_the_other_lasting_kind_is_still_on_the_stored_series() -> None:
+    """The stored series' level shift at 80, told as a drift once the injection at 100 is in the
+    points its kind is judged on, is the stored series' own alarm; a spike there is not, nor is
+    a drift far from any stored change."""
+    tally = score(
+        "level_shift",
+        100,
+        100,
+        [alarm("drift", 82), alarm("spike", 80), alarm("drift", 300)],
+        [alarm("level_shift", 80)],
+        Tuning(),
+    )
+    assert (tally.false_alarms, tally.on_stored) == (3, 1)
+
+
 def test_an_alarm_of_another_kind_is_true_but_not_recall() -> None:
     """A spike raised on an injected shift is not a false alarm, nor does it recall the shift;
     it finds it. An alarm outside the reach finds nothing."""
