@@ -13,9 +13,10 @@ recognised); every other alarm is **false**, including those the series as
 stored raises by itself: whether or not the real data holds a change there,
 unless it was confirmed (below) nobody labelled it, and each such alarm
 costs its reader attention. The false
-alarms that coincide (same kind, within a third of a window) with one raised
-on the stored series are counted apart as well (``on_stored``), to tell how
-many of them the real series carries. An injected anomaly is **recalled**
+alarms that coincide (same kind, a level shift and a drift counting as one,
+within a third of a window) with one raised on the stored series are counted
+apart as well (``on_stored``), to tell how many of them the real series
+carries. An injected anomaly is **recalled**
 when a true alarm of its kind is raised, and **found** when a true alarm of
 any kind is (a drift told as a level shift is found, not recalled). Its
 **delay** is how many points after the anomaly's first point the first true
