@@ -25,16 +25,16 @@ import numpy as np
 
 from controltower.anomaly.baseline import Array, robust_baseline
 from controltower.anomaly.bursts import detect_bursts
-from controltower.anomaly.detectors import (
-    detect_changes,
+from controltower.anomaly.change import large_enough
+from controltower.anomaly.changes import detect_changes
+from controltower.anomaly.model import LASTING, Anomaly, Direction, Point, Told, sorted_points
+from controltower.anomaly.severity import metric_severity, ratio_severity, ratio_size
+from controltower.anomaly.spikes import (
     detect_spikes,
     detect_sporadic_spikes,
     detect_transients,
-    large_enough,
     smallest_away_from_zero_before,
 )
-from controltower.anomaly.model import LASTING, Anomaly, Direction, Point, Told, sorted_points
-from controltower.anomaly.severity import metric_severity, ratio_severity, ratio_size
 from controltower.anomaly.stops import detect_stops, with_stops
 from controltower.anomaly.tuning import Tuning, hold_bars
 
@@ -93,7 +93,7 @@ def detect(
         transients = detect_transients(timestamps, judged, baseline, tuning)
         within = {j for t in transients for j in range(t.index, t.index + t.details["points"])}
         found = [a for a in found if a.index not in within] + transients
-    # a change too small to tell is judged in the series' unit (``detectors._too_small``)
+    # a change too small to tell is judged in the series' unit (``change.too_small``)
     found += detect_changes(timestamps, judged, baseline, replace(tuning, log_scale=logged), told)
     if tuning.stops and tuning.direction != "up" and float(values.min()) >= 0.0:
         stops = detect_stops(timestamps, judged, baseline, tuning)
@@ -322,7 +322,7 @@ def episodes(found: list[Anomaly], tuning: Tuning, *, logged: bool = False) -> l
 
     After a shift or drift, no other its way for a window of points, but a
     further change (``details["further"]``: judged against the level a
-    shift moved to, ``detectors._Further``) or a stop (``details["stopped"]``:
+    shift moved to, ``further.Further``) or a stop (``details["stopped"]``:
     a fall to nothing is news after a fall part of the way). A spike
     its way from where such a change began to a window after its alarm is
     part of it, and told only when it is a spike against the level the series

@@ -142,7 +142,7 @@ def _going_on(finding: Finding, length: int, tuning: Tuning) -> bool:
 
     A shift or drift stays going on for one point more than a window: its
     kind is judged again once the window after its alarm is over
-    (``detectors.detect_changes``), and the pass that sees that point records
+    (``changes.detect_changes``), and the pass that sees that point records
     the settled kind (the same row, updated: ``store.anomalies.record``) before
     it ends. Over by its age, it is still held by the next pass (``held``).
     """

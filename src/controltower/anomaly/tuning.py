@@ -60,7 +60,7 @@ class Tuning:
     only when the points it is judged on stand apart
     by rank from the ``window`` before it began: a one-sided Mann-Whitney test,
     its way, with a tail below ``rank_alpha`` (0: no such test;
-    ``detectors._unranked``).
+    ``change.unranked``).
     With ``busy``, a series of totals zero at ``detection.BUSY_IDLE`` of its
     points or more (a workflow idle on some days) is also judged for shifts
     and drifts on its busy points alone (``detection.busy_changes``), with a
@@ -86,7 +86,7 @@ class Tuning:
     With ``sporadic``, a series zero at most points (error counts, say), which
     has no spread to depart from, is judged for spikes alone: a point more
     than ``sporadic_peak`` times the series' usual peak
-    (``detectors.detect_sporadic_spikes``; 3: on Poisson noise 2 raised a
+    (``spikes.detect_sporadic_spikes``; 3: on Poisson noise 2 raised a
     false alarm every few thousand points, ``benchmarks/sporadic_noise.py``).
     With ``both_ways``, a metric whose meaning is not known (``anomaly
     detect``: requests, CPU, latency alike) has its falls judged as rises of

@@ -10,20 +10,20 @@ import pytest
 
 from controltower.anomaly.baseline import robust_baseline, trailing_median
 from controltower.anomaly.bursts import binomial_tail
+from controltower.anomaly.change import too_small
+from controltower.anomaly.changes import detect_changes
 from controltower.anomaly.detection import detect, intermittent
-from controltower.anomaly.detectors import (
+from controltower.anomaly.inflation import (
     INFLATION_EVERY,
     INFLATION_FEWEST,
     INFLATION_MIN,
     INFLATION_SPAN,
     MAX_AUTOCORRELATION,
-    _too_small,
-    classify_change,
-    detect_changes,
-    second_step,
     trailing_inflation,
 )
 from controltower.anomaly.model import Anomaly, Point, Told
+from controltower.anomaly.shape import classify_change
+from controltower.anomaly.steps import second_step
 from controltower.anomaly.stops import zero_runs, zeros_needed
 from controltower.anomaly.tuning import Tuning, for_series, hold_bars
 from tests.support.series import wandering_ramp
@@ -515,10 +515,10 @@ def test_a_change_too_small_to_tell_is_judged_in_the_series_unit() -> None:
         expected, observed = float(np.log1p(100.0)), float(np.log1p(to))
         return Anomaly("level_shift", "warning", T0, T0, expected, observed, 5.0, 0)
 
-    assert not _too_small(rise(160.0), logged)
-    assert _too_small(rise(110.0), logged)
-    assert _too_small(rise(160.0), Tuning())  # read as the series' own values: 10 %
-    assert not _too_small(rise(110.0), replace(logged, small_restart=False))
+    assert not too_small(rise(160.0), logged)
+    assert too_small(rise(110.0), logged)
+    assert too_small(rise(160.0), Tuning())  # read as the series' own values: 10 %
+    assert not too_small(rise(110.0), replace(logged, small_restart=False))
 
 
 def test_a_shift_that_goes_on_as_a_ramp_is_one_drift() -> None:
