@@ -31,7 +31,7 @@ from controltower.store.anomalies import (
     set_verdict,
 )
 from controltower.store.writer import FactWriter
-from controltower.telemetry import activity
+from controltower.telemetry import activity, anomaly_words
 from controltower.telemetry.alerts import alerts_t, evaluate_store
 from controltower.telemetry.metrics import Window
 from controltower.telemetry.scope import Filters
@@ -575,7 +575,7 @@ def test_a_stop_is_going_on_for_two_months_after_the_last_run(engine: Engine) ->
     assert [(a.series, a.kind, a.observed, a.severity) for a in stops] == [
         ("octo/app · CI", "level_shift", 0.0, "warning")
     ]
-    assert activity.anomaly_words(stops[0]) == (
+    assert anomaly_words.anomaly_words(stops[0]) == (
         "stop in runs of octo/app · CI",
         "none since 2025-06-11, against a normal 3 runs a day",
     )

@@ -17,7 +17,7 @@ The key names the condition, not its current figures: the kind, the
 repository and workflow, and the title except for the installation's own
 problems, whose titles carry counts that change while they last, for
 metric rules (``telemetry.metric_rules``), named by their rule instead, and
-for anomalies, named by their subject (``activity.anomaly_subject``: the
+for anomalies, named by their subject (``anomaly_words.anomaly_subject``: the
 series, the metric and the change, a rise or a fall whether told as a shift
 or a drift).
 

@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from controltower.store.anomalies import StoredAnomaly
-from controltower.telemetry.activity import anomaly_words
+from controltower.telemetry.anomaly_words import anomaly_words
 from controltower.telemetry.metrics import GroupMetrics, Window
 
 SEVERITY_COLOURS = {"critical": "#cf222e", "warning": "#bf8700", "info": "#0969da"}

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from controltower.store.anomalies import StoredAnomaly
-from controltower.telemetry.activity import amount_words, anomaly_words
+from controltower.telemetry.anomaly_words import amount_words, anomaly_words
 
 AT = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 

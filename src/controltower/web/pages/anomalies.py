@@ -22,7 +22,7 @@ from sqlalchemy import Connection
 
 from controltower.store.anomalies import StoredAnomaly, recent_anomalies
 from controltower.telemetry import drilldown, service
-from controltower.telemetry.activity import anomaly_words
+from controltower.telemetry.anomaly_words import anomaly_words
 from controltower.telemetry.metrics import Window
 from controltower.web.deps import ConnectionDep, ContainerDep
 from controltower.web.pages.filters import PageFilters, templates

@@ -23,7 +23,7 @@ from sqlalchemy import Connection
 from controltower.domain import END_NOT_KNOWN, run_result
 from controltower.intelligence.selection import PREDICTOR_WORDS
 from controltower.telemetry import service
-from controltower.telemetry.activity import duration_words
+from controltower.telemetry.anomaly_words import duration_words
 from controltower.telemetry.metrics import Window
 from controltower.telemetry.scope import Filters
 

@@ -21,7 +21,14 @@ from controltower.intelligence.accuracy import LiveAccuracy, live_accuracy
 from controltower.intelligence.capability import prediction_mode
 from controltower.store import anomalies as anomaly_store
 from controltower.store import queries
-from controltower.telemetry import activity, completeness, deployments, notification_log, service
+from controltower.telemetry import (
+    activity,
+    anomaly_words,
+    completeness,
+    deployments,
+    notification_log,
+    service,
+)
 from controltower.telemetry.alert_records import firing_count
 from controltower.telemetry.dora import DeploymentEvent
 from controltower.telemetry.metrics import Window
@@ -144,7 +151,7 @@ def overview(
         firing_alerts=firing_count(conn),
         completeness=data,
         anomalies=(
-            [(a, *activity.anomaly_words(a)) for a in anomaly_store.active_anomalies(conn, 10)]
+            [(a, *anomaly_words.anomaly_words(a)) for a in anomaly_store.active_anomalies(conn, 10)]
             if settings.anomaly.enabled
             else None
         ),
