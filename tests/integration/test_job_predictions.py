@@ -31,15 +31,22 @@ from controltower.intelligence.accuracy import (
 from controltower.intelligence.explain import risk_factors
 from controltower.intelligence.features import featurize
 from controltower.intelligence.job_duration import table_duration_rows
-from controltower.intelligence.job_model import job_table
+from controltower.intelligence.job_model import JobFailureModel, job_table
 from controltower.intelligence.job_serving import (
     job_comparisons,
     predict_jobs_for_run,
     record_job_predictions,
 )
-from controltower.intelligence.jobs import JOB_INPUTS, JobHistory, job_attempts
+from controltower.intelligence.jobs import (
+    JOB_INPUTS,
+    JobHistory,
+    RunBound,
+    held_to_run,
+    job_attempts,
+)
 from controltower.intelligence.records import from_fact, known_at, request_order, request_times
 from controltower.intelligence.serving import (
+    feature_row,
     job_duration_model_of,
     job_model_of,
     live_models,
@@ -343,10 +350,23 @@ def test_where_the_job_model_serves_the_stored_job_figures_are_its_on_the_traini
     mine = table.run_index == at
     with engine.connect() as conn:
         stored = job_comparisons(conn, pk)
+        run_said = stored_prediction(conn, pk)
+    assert run_said is not None
     assert len(stored) == int(mine.sum()) > 0
+    # each job held to its run where the run model gave the run's figure (``held_to_run``)
+    bound = RunBound(
+        run_said["failure_probability"] if run_said["probability_predictor"] == "model" else None,
+        run_said["failure_predicted"] if run_said["failure_predictor"] == "model" else None,
+    )
+    held = [
+        held_to_run(float(q), bool(f), bound)
+        for q, f in zip(
+            model.predict_proba(table.rows[mine]), model.predict(table.rows[mine]), strict=True
+        )
+    ]
     probability = np.array([j.failure_probability for j in stored], dtype=np.float64)
-    np.testing.assert_allclose(probability, model.predict_proba(table.rows[mine]))
-    assert [j.failure_predicted for j in stored] == model.predict(table.rows[mine]).tolist()
+    np.testing.assert_allclose(probability, [q for q, _ in held])
+    assert [j.failure_predicted for j in stored] == [f for _, f in held]
     assert {j.failure_predictor for j in stored} == {"model"}
     pushes = model.contributions(table.rows[mine])
     for job, row, push in zip(stored, table.rows[mine], pushes, strict=True):
@@ -550,3 +570,31 @@ def test_a_hypothetical_run_gets_its_workflows_expected_jobs(
         assert (job["failure_predictor"], job["actual_conclusion"]) == ("baselines", None)
     other = client.post("/api/v1/predict", json={**ask, "workflow": "no such workflow"})
     assert other.status_code == 404
+
+
+class _SureToFail(JobFailureModel):
+    """A job model sure that every job fails."""
+
+    def predict_proba(self, rows: np.ndarray) -> np.ndarray:
+        return np.full(len(rows), 0.9)
+
+    def predict(self, rows: np.ndarray) -> np.ndarray:
+        return np.ones(len(rows), dtype=bool)
+
+    def contributions(self, rows: np.ndarray) -> np.ndarray:
+        return np.zeros((len(rows), len(JOB_INPUTS) + 1))
+
+
+def test_the_served_jobs_are_held_to_their_run(engine: Engine, settings: Settings) -> None:
+    """A job model sure every job fails, a run model giving the run 5 % and a pass: each job
+    is served at 5 % and a pass (a run fails when one of its jobs does); without the run's
+    figures, as the job model says."""
+    _target, pk = _stored(engine, settings)
+    with engine.connect() as conn:
+        row = feature_row(conn, pk)
+        assert row is not None
+        held = predict_jobs_for_run(conn, pk, row, _SureToFail(), None, RunBound(0.05, False))
+        free = predict_jobs_for_run(conn, pk, row, _SureToFail(), None)
+    assert held
+    assert {(j.failure_probability, j.failure_predicted) for j in held} == {(0.05, False)}
+    assert {(j.failure_probability, j.failure_predicted) for j in free} == {(0.9, True)}

@@ -238,7 +238,8 @@ def score(
 Under = tuple[dict[str, dict[str, Weighted]], npt.NDArray[np.int64]]
 
 
-def _labelled(rows: Matrix, targets: npt.NDArray[np.float64], mask: Mask) -> Labelled:
+def labelled_rows(rows: Matrix, targets: npt.NDArray[np.float64], mask: Mask) -> Labelled:
+    """The rows of ``mask`` whose target is known, with their targets."""
     keep = mask & ~np.isnan(targets)
     return Labelled(rows[keep], targets[keep])
 
@@ -251,8 +252,8 @@ def _outcome_section(
     results: dict[str, tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]] = {}
     for predictor in predictors:
         predictor.fit(
-            _labelled(rows, parts.failed, parts.fitting),
-            _labelled(rows, parts.failed, parts.validation),
+            labelled_rows(rows, parts.failed, parts.fitting),
+            labelled_rows(rows, parts.failed, parts.validation),
         )
         test_rows = rows[scored]
         results[predictor.name] = (predictor.predict_proba(test_rows), predictor.predict(test_rows))
@@ -276,8 +277,8 @@ def _duration_section(
     results: dict[str, Matrix] = {}
     for predictor in predictors:
         predictor.fit(
-            _labelled(rows, parts.seconds, parts.fitting),
-            _labelled(rows, parts.seconds, parts.validation),
+            labelled_rows(rows, parts.seconds, parts.fitting),
+            labelled_rows(rows, parts.seconds, parts.validation),
         )
         results[predictor.name] = predictor.predict(rows[scored])
 

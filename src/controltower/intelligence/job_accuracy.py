@@ -28,6 +28,7 @@ from controltower.intelligence.job_serving import (
     job_comparisons,
 )
 from controltower.intelligence.jobs import JobAttempt, JobPrediction
+from controltower.intelligence.serving import predict_row, run_bound
 
 JOB_BASELINES = ("history_rate", "previous")
 JOB_DURATION_BASELINES = ("median5",)
@@ -60,7 +61,8 @@ def score_jobs(
         return
     model = models.job_failure if models is not None else None
     timing = models.job_duration if models is not None else None
-    by_baselines, by_model = baselines_and_model(conn, run_pk, features, model, timing)
+    bound = run_bound(predict_row(models, features)) if model is not None else None
+    by_baselines, by_model = baselines_and_model(conn, run_pk, features, model, timing, bound)
     baselines = {p.name: p for p in by_baselines}
     modelled = {p.name: p for p in by_model}
     count = served["job_failure"]

@@ -33,7 +33,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from controltower.intelligence.evaluation import split, validation_split
+from controltower.errors import OneOutcome
+from controltower.intelligence.evaluation import Split, labelled_rows, split, validation_split
 from controltower.intelligence.features import Featurized, featurized
 from controltower.intelligence.job_duration import (
     JobDurationModel,
@@ -55,6 +56,7 @@ from controltower.intelligence.metrics import (
     mean_over,
     outcome_figures,
 )
+from controltower.intelligence.models import FailureModel
 from controltower.intelligence.records import HistoryRun
 
 RunKey = tuple[str, str, int]
@@ -248,6 +250,28 @@ def _model_durations(
     return out, model
 
 
+def _run_model_says(
+    rows: npt.NDArray[np.float64], parts: Split, seed: int
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]] | None:
+    """The run model's failure probability and decision for each test run (as ``model
+    evaluate`` fits it on the same split; other runs: 1 and True, no bound), or None where it
+    cannot learn (one outcome only)."""
+    model = FailureModel(seed=seed)
+    try:
+        model.fit(
+            labelled_rows(rows, parts.failed, parts.fitting),
+            labelled_rows(rows, parts.failed, parts.validation),
+        )
+    except OneOutcome:
+        return None
+    probability = np.ones(len(rows))
+    failed = np.ones(len(rows), dtype=bool)
+    if parts.test.any():
+        probability[parts.test] = model.predict_proba(rows[parts.test])
+        failed[parts.test] = model.predict(rows[parts.test])
+    return probability, failed
+
+
 def evaluate_jobs(
     runs: Sequence[HistoryRun] | Featurized,
     jobs: Mapping[RunKey, Sequence[JobAttempt]],
@@ -267,6 +291,12 @@ def evaluate_jobs(
     if model is not None and tested.any():
         probability[tested] = model.predict_proba(table.rows[tested])
         decided[tested] = model.predict(table.rows[tested])
+        bound = _run_model_says(data.rows, parts, seed)
+        if bound is not None:  # each job held to its run (``jobs.held_to_run``)
+            run_probability, run_failed = bound
+            at = table.run_index[tested]
+            probability[tested] = np.minimum(probability[tested], run_probability[at])
+            decided[tested] &= run_failed[at]
     durations, duration_model = _model_durations(table, parts, tested, seed)
     scored = _scored(table, parts.test, probability, decided, durations)
     outcome = _three_ways(scored, lambda s: _outcomes(s, model is not None), OUTCOME_FIGURES)

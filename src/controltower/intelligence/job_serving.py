@@ -29,7 +29,9 @@ from controltower.intelligence.jobs import (
     JobAttempt,
     JobHistory,
     JobPrediction,
+    RunBound,
     duration_rows,
+    held_to_run,
     job_rows,
     ran_as,
 )
@@ -70,6 +72,7 @@ def predict_jobs_for_run(
     run_row: npt.NDArray[np.float64] | None = None,
     model: JobFailureModel | None = None,
     duration: JobDurationModel | None = None,
+    run: RunBound | None = None,
 ) -> list[JobPrediction]:
     """Predictions for the jobs stored run ``run_pk`` is expected to run (none: no job history).
 
@@ -81,7 +84,7 @@ def predict_jobs_for_run(
     if found is None:
         return []
     history, workflow = found
-    return _by_model(history, workflow, run_row, model, explain=True, duration=duration)
+    return _by_model(history, workflow, run_row, model, explain=True, duration=duration, run=run)
 
 
 def baselines_and_model(
@@ -90,6 +93,7 @@ def baselines_and_model(
     run_row: npt.NDArray[np.float64],
     model: JobFailureModel | None,
     duration: JobDurationModel | None = None,
+    run: RunBound | None = None,
 ) -> tuple[list[JobPrediction], list[JobPrediction]]:
     """For scoring: what the baselines and what ``model`` and ``duration`` predict for stored
     run ``run_pk``'s jobs (the latter empty without either), from one read of the history,
@@ -99,7 +103,7 @@ def baselines_and_model(
         return [], []
     history, workflow = found
     modelled = (
-        _by_model(history, workflow, run_row, model, explain=False, duration=duration)
+        _by_model(history, workflow, run_row, model, explain=False, duration=duration, run=run)
         if model or duration
         else []
     )
@@ -114,6 +118,7 @@ def predict_jobs_hypothetical(
     run_row: npt.NDArray[np.float64] | None = None,
     model: JobFailureModel | None = None,
     duration: JobDurationModel | None = None,
+    run: RunBound | None = None,
 ) -> list[JobPrediction]:
     """Predictions for the jobs a run of ``workflow`` (by name) requested at ``at`` would run."""
     same = and_(repos_t.c.full_name == repository, workflows_t.c.name == workflow)
@@ -121,7 +126,7 @@ def predict_jobs_hypothetical(
     if found is None:
         return []
     history, name = found
-    return _by_model(history, name, run_row, model, explain=True, duration=duration)
+    return _by_model(history, name, run_row, model, explain=True, duration=duration, run=run)
 
 
 def _history_of_run(conn: Connection, run_pk: int) -> tuple[JobHistory, str] | None:
@@ -165,9 +170,11 @@ def _by_model(
     *,
     explain: bool,
     duration: JobDurationModel | None = None,
+    run: RunBound | None = None,
 ) -> list[JobPrediction]:
     """The expected jobs' predictions, their failure figures the model's where there is one
-    and their durations ``duration``'s where it is given."""
+    (held to the run model's, ``run``: ``jobs.held_to_run``) and their durations
+    ``duration``'s where it is given."""
     predicted = history.predict(workflow)
     if (model is None and duration is None) or run_row is None or not predicted:
         return predicted
@@ -184,15 +191,16 @@ def _by_model(
             tuple(r.told for r in risk_factors(row, push, top=JOB_FACTORS, names=JOB_INPUTS))
             for row, push in zip(inputs, pushes, strict=True)
         ]
+    held = [held_to_run(float(q), bool(f), run) for q, f in zip(probability, failed, strict=True)]
     return [
         replace(
             p,
-            failure_probability=float(q),
-            failure_predicted=bool(f),
+            failure_probability=q,
+            failure_predicted=f,
             failure_predictor="model",
             risk_factors=why,
         )
-        for p, q, f, why in zip(predicted, probability, failed, words, strict=True)
+        for p, (q, f), why in zip(predicted, held, words, strict=True)
     ]
 
 

@@ -104,6 +104,29 @@ class JobPrediction:
     duration_predictor: str = "median5"
 
 
+@dataclass(frozen=True, slots=True)
+class RunBound:
+    """What the run model says of the run a job belongs to: its failure probability and whether
+    it is predicted to fail (None: the model did not give that figure)."""
+
+    probability: float | None
+    failed: bool | None
+
+
+def held_to_run(probability: float, failed: bool, run: RunBound | None) -> tuple[float, bool]:
+    """A job model's figures held to its run's: a run fails when one of its jobs does, so a
+    job's chance of failing is at most the run's, and it is predicted to fail only where the
+    run is. (Chosen on the validation slices: the job model alone was the over-confident one.)
+    """
+    if run is None:
+        return probability, failed
+    if run.probability is not None:
+        probability = min(probability, run.probability)
+    if run.failed is not None:
+        failed = failed and run.failed
+    return probability, failed
+
+
 def predict_job(
     name: str,
     durations: Sequence[float],

@@ -40,7 +40,7 @@ from controltower.intelligence.job_serving import (
     predict_jobs_hypothetical,
     record_job_predictions,
 )
-from controltower.intelligence.jobs import JobPrediction
+from controltower.intelligence.jobs import JobPrediction, RunBound
 from controltower.intelligence.predictors import DurationPredictor, Matrix, OutcomePredictor
 from controltower.intelligence.reasons import decision, risk_words
 from controltower.intelligence.records import HistoryRun, request_order
@@ -89,6 +89,15 @@ class RunPrediction:
     duration_predictor: str
     risk_factors: list[str]
     version: int | None
+
+
+def run_bound(prediction: RunPrediction) -> RunBound:
+    """What the run model said of the run, where it gave the figure: what the run's jobs are
+    held to (``jobs.held_to_run``)."""
+    return RunBound(
+        prediction.failure_probability if prediction.probability_predictor == "model" else None,
+        prediction.failure_predicted if prediction.failure_predictor == "model" else None,
+    )
 
 
 def _number(value: float) -> float | None:
@@ -213,6 +222,7 @@ def predict_hypothetical(
     row = hypothetical_row(conn, run)
     models = live_models(conn)
     at = datetime.fromtimestamp(run.created, UTC)
+    prediction = predict_row(models, row)
     jobs = predict_jobs_hypothetical(
         conn,
         run.repository,
@@ -221,8 +231,9 @@ def predict_hypothetical(
         row,
         job_model_of(models),
         job_duration_model_of(models),
+        run_bound(prediction),
     )
-    return predict_row(models, row), jobs
+    return prediction, jobs
 
 
 def record_prediction(
@@ -343,7 +354,8 @@ def predict_new_runs(
             prediction = predict_row(models, row)
             stored += record_prediction(conn, pk, prediction, mode=mode, shown=decided.show)
             job_model, job_duration = job_model_of(models), job_duration_model_of(models)
-            predicted = predict_jobs_for_run(conn, pk, row, job_model, job_duration)
+            bound = run_bound(prediction)
+            predicted = predict_jobs_for_run(conn, pk, row, job_model, job_duration, bound)
             record_job_predictions(conn, pk, predicted)
         log.info(
             "run_predicted",

@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 
+from controltower.intelligence import job_evaluation
 from controltower.intelligence.features import featurize
 from controltower.intelligence.job_evaluation import evaluate_jobs
 from controltower.intelligence.job_model import job_table
@@ -225,3 +226,20 @@ def test_job_rows_with_callers_of_the_past_do_not_change_when_the_future_does() 
     before, after = (t.rows[past[t.run_index]] for t in tables)
     assert len(before) > 100
     np.testing.assert_array_equal(before, after)
+
+
+def test_the_evaluated_jobs_are_held_to_their_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``model evaluate --jobs`` scores the job model's figures held to the run model's: with a
+    run model that gives every run no chance of failing, no job is predicted to fail either."""
+    runs = request_order(synthetic_history(runs=300, seed=6))
+    jobs = synthetic_jobs(runs)
+    free = evaluate_jobs(runs, jobs)["outcome"]["pooled"]["model"]
+    assert free["recall"] > 0
+
+    def sure_to_pass(rows: np.ndarray, parts: object, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        return np.zeros(len(rows)), np.zeros(len(rows), dtype=bool)
+
+    monkeypatch.setattr(job_evaluation, "_run_model_says", sure_to_pass)
+    held = evaluate_jobs(runs, jobs)["outcome"]["pooled"]["model"]
+    assert held["recall"] == 0.0
+    assert held["brier"] != free["brier"]

@@ -1,0 +1,25 @@
+"""A job's failure figures held to its run's: a run fails when one of its jobs does."""
+
+from __future__ import annotations
+
+import pytest
+
+from controltower.intelligence.jobs import RunBound, held_to_run
+
+
+@pytest.mark.parametrize(
+    ("job", "run", "held"),
+    [
+        ((0.30, True), RunBound(0.12, False), (0.12, False)),  # above its run: brought down
+        ((0.05, False), RunBound(0.12, True), (0.05, False)),  # below: as it was
+        ((0.40, True), RunBound(0.60, True), (0.40, True)),  # a failing run, a failing job
+        ((0.30, True), RunBound(None, False), (0.30, False)),  # the run model gave no probability
+        ((0.30, True), RunBound(0.12, None), (0.12, True)),  # nor a decision
+        ((0.30, True), None, (0.30, True)),  # no run model at all
+    ],
+)
+def test_a_job_is_at_most_as_likely_to_fail_as_its_run(
+    job: tuple[float, bool], run: RunBound | None, held: tuple[float, bool]
+) -> None:
+    """Its probability at most the run's, and predicted to fail only where the run is."""
+    assert held_to_run(*job, run) == held
