@@ -15,7 +15,7 @@ from controltower.store import queries, schema
 from controltower.store.engine import reading
 from controltower.store.tables import Delivery, table_of
 from controltower.store.writer import FactWriter
-from controltower.telemetry import activity, drilldown
+from controltower.telemetry import activity, drilldown, feed
 from controltower.telemetry.metrics import Window
 from controltower.telemetry.scope import Filters
 from controltower.web import create_app
@@ -225,8 +225,8 @@ def test_the_feed_lists_the_latest_runs_newest_first(engine: Engine) -> None:
         numbered = run(7, 21600, "success", run_number=41)
         FactWriter(conn).upsert_runs([parse_record(numbered).fact])
     with engine.connect() as conn:
-        events = activity.feed(conn, Filters(), limit=3)
-        filtered = activity.feed(conn, Filters(branch="nope"))
+        events = feed.feed(conn, Filters(), limit=3)
+        filtered = feed.feed(conn, Filters(branch="nope"))
     assert [e.run_id for e in events] == ["7", "6", "5"]
     assert events[0].text == "CI #41 on main: success"
     assert events[1].outcome == "failure"

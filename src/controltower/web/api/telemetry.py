@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import Connection
 
-from controltower.telemetry import activity, deployments, service
+from controltower.telemetry import activity, deployments, feed, service
 from controltower.telemetry.dora import Dora
 from controltower.telemetry.metrics import GroupMetrics, Window
 from controltower.telemetry.scope import Filters
@@ -243,6 +243,6 @@ def get_problems(
 @router.get("/events")
 def get_events(
     conn: ConnectionDep, params: WindowQuery, limit: int = Query(default=50, ge=1, le=500)
-) -> list[activity.Event]:
+) -> list[feed.Event]:
     """The latest runs, deployment statuses and pushes, newest first."""
-    return activity.feed(conn, _filters(params), limit=limit)
+    return feed.feed(conn, _filters(params), limit=limit)

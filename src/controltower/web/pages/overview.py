@@ -26,6 +26,7 @@ from controltower.telemetry import (
     anomaly_words,
     completeness,
     deployments,
+    feed,
     notification_log,
     service,
 )
@@ -161,7 +162,7 @@ def overview(
         alert_latency=notification_log.summary(conn) if settings.alerts.enabled else None,
         accuracy=live_accuracy_view(container),
         accuracy_days=settings.intelligence.accuracy_days,
-        feed=activity.feed(conn, scope, limit=25),
+        feed=feed.feed(conn, scope, limit=25),
         deliveries=queries.delivery_states(conn, only=("pending",)),
         last_delivery=_ago(last),
         runs=queries.recent_runs(
