@@ -28,7 +28,8 @@ from sqlalchemy import Engine
 from controltower.anomaly.findings import Finding, findings
 from controltower.anomaly.model import LASTING, Series, Severity
 from controltower.anomaly.severity import CostBands, TimeBands
-from controltower.anomaly.sources import Rate, last_complete_day, load_series
+from controltower.anomaly.sources import load_series
+from controltower.anomaly.totals import Rate, last_complete_day
 from controltower.anomaly.tuning import Tuning, followed_days, for_series
 from controltower.domain import WAIT_BETWEEN_JOBS_S
 from controltower.store import anomalies

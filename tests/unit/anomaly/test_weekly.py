@@ -9,7 +9,7 @@ import numpy as np
 
 from controltower.anomaly.detection import intermittent
 from controltower.anomaly.model import Point
-from controltower.anomaly.sources import weekly
+from controltower.anomaly.totals import weekly
 from controltower.anomaly.tuning import WEEKLY_WINDOW, Tuning, for_series
 
 MONDAY = datetime(2026, 3, 2, tzinfo=UTC)
