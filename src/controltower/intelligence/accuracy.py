@@ -39,6 +39,7 @@ from controltower.intelligence.job_accuracy import (
     JobScores,
     score_jobs,
 )
+from controltower.intelligence.jobs import RunBound
 from controltower.intelligence.metrics import Figures, duration_figures, outcome_figures
 from controltower.intelligence.records import request_order
 from controltower.intelligence.selection import DURATION_BASELINES, OUTCOME_BASELINES
@@ -129,7 +130,8 @@ def live_accuracy(conn: Connection, days: int = 14, now: datetime | None = None)
             if i is None:
                 continue
             _score(scored, served, ordered[i], features[i : i + 1], row, models)
-            score_jobs(conn, scored.jobs, served, row.run_pk, features[i : i + 1], models)
+            bound = RunBound.of(row)
+            score_jobs(conn, scored.jobs, served, row.run_pk, features[i : i + 1], models, bound)
     actual = np.array(scored.actual, dtype=float)
     failure = _failure_figures(scored.failed, scored.probability, scored.predicted)
     duration = _duration_figures(scored.actual, scored.quantiles)

@@ -27,8 +27,7 @@ from controltower.intelligence.job_serving import (
     baselines_and_model,
     job_comparisons,
 )
-from controltower.intelligence.jobs import JobAttempt, JobPrediction
-from controltower.intelligence.serving import predict_row, run_bound
+from controltower.intelligence.jobs import JobAttempt, JobPrediction, RunBound
 
 JOB_BASELINES = ("history_rate", "previous")
 JOB_DURATION_BASELINES = ("median5",)
@@ -53,16 +52,17 @@ def score_jobs(
     run_pk: int,
     features: Any,
     models: registry.LoadedModels | None,
+    run: RunBound | None = None,
 ) -> None:
-    """Score the stored job predictions of one run whose jobs passed or failed."""
+    """Score the stored job predictions of one run whose jobs passed or failed; a job the live
+    model predicts again is held to ``run``, the run's stored figures, as served ones were."""
     outcomes = [(j, outcome(j.actual_conclusion)) for j in job_comparisons(conn, run_pk)]
     done = [(j, failed) for j, failed in outcomes if failed is not None]
     if not done:
         return
     model = models.job_failure if models is not None else None
     timing = models.job_duration if models is not None else None
-    bound = run_bound(predict_row(models, features)) if model is not None else None
-    by_baselines, by_model = baselines_and_model(conn, run_pk, features, model, timing, bound)
+    by_baselines, by_model = baselines_and_model(conn, run_pk, features, model, timing, run)
     baselines = {p.name: p for p in by_baselines}
     modelled = {p.name: p for p in by_model}
     count = served["job_failure"]

@@ -28,7 +28,7 @@ import heapq
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -104,6 +104,19 @@ class JobPrediction:
     duration_predictor: str = "median5"
 
 
+class RunFigures(Protocol):
+    """A run's failure figures and what gave each (a prediction, or its stored row)."""
+
+    @property
+    def failure_probability(self) -> float | None: ...
+    @property
+    def failure_predicted(self) -> bool | None: ...
+    @property
+    def failure_predictor(self) -> str: ...
+    @property
+    def probability_predictor(self) -> str | None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class RunBound:
     """What the run model says of the run a job belongs to: its failure probability and whether
@@ -111,6 +124,16 @@ class RunBound:
 
     probability: float | None
     failed: bool | None
+
+    @classmethod
+    def of(cls, run: RunFigures) -> RunBound:
+        """The figures of ``run`` the run model gave (a probability stored without its
+        predictor's name was given by the one that decided)."""
+        gave_probability = run.probability_predictor or run.failure_predictor
+        return cls(
+            run.failure_probability if gave_probability == "model" else None,
+            run.failure_predicted if run.failure_predictor == "model" else None,
+        )
 
 
 def held_to_run(probability: float, failed: bool, run: RunBound | None) -> tuple[float, bool]:

@@ -91,15 +91,6 @@ class RunPrediction:
     version: int | None
 
 
-def run_bound(prediction: RunPrediction) -> RunBound:
-    """What the run model said of the run, where it gave the figure: what the run's jobs are
-    held to (``jobs.held_to_run``)."""
-    return RunBound(
-        prediction.failure_probability if prediction.probability_predictor == "model" else None,
-        prediction.failure_predicted if prediction.failure_predictor == "model" else None,
-    )
-
-
 def _number(value: float) -> float | None:
     return None if math.isnan(value) else float(value)
 
@@ -231,7 +222,7 @@ def predict_hypothetical(
         row,
         job_model_of(models),
         job_duration_model_of(models),
-        run_bound(prediction),
+        RunBound.of(prediction),
     )
     return prediction, jobs
 
@@ -354,7 +345,7 @@ def predict_new_runs(
             prediction = predict_row(models, row)
             stored += record_prediction(conn, pk, prediction, mode=mode, shown=decided.show)
             job_model, job_duration = job_model_of(models), job_duration_model_of(models)
-            bound = run_bound(prediction)
+            bound = RunBound.of(prediction)
             predicted = predict_jobs_for_run(conn, pk, row, job_model, job_duration, bound)
             record_job_predictions(conn, pk, predicted)
         log.info(

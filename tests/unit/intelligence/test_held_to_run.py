@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pytest
 
 from controltower.intelligence.jobs import RunBound, held_to_run
@@ -23,3 +25,26 @@ def test_a_job_is_at_most_as_likely_to_fail_as_its_run(
 ) -> None:
     """Its probability at most the run's, and predicted to fail only where the run is."""
     assert held_to_run(*job, run) == held
+
+
+@dataclass(frozen=True)
+class _Figures:
+    failure_probability: float | None
+    failure_predicted: bool | None
+    failure_predictor: str
+    probability_predictor: str | None
+
+
+@pytest.mark.parametrize(
+    ("run", "bound"),
+    [
+        (_Figures(0.2, True, "model", "model"), RunBound(0.2, True)),
+        (_Figures(0.2, True, "previous", "model"), RunBound(0.2, None)),  # a baseline decided
+        (_Figures(1.0, True, "previous", "previous"), RunBound(None, None)),
+        (_Figures(0.2, False, "model", None), RunBound(0.2, False)),  # stored before the name
+        (_Figures(1.0, False, "previous", None), RunBound(None, None)),
+    ],
+)
+def test_jobs_are_held_only_to_what_the_run_model_gave(run: _Figures, bound: RunBound) -> None:
+    """A run's figure a baseline gave holds no job to it."""
+    assert RunBound.of(run) == bound
