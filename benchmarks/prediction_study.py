@@ -188,28 +188,35 @@ DURATION: dict[str, Callable[[], Any]] = {
     "200 rounds, 31 leaves, min 40": lambda: DurationModel(
         trees=BEFORE, ratios=False, shrink=False, trailing=False
     ),
-    "200/31/40; ratio features": lambda: DurationModel(trees=BEFORE, shrink=False, trailing=False),
-    "100/15/100; ratio features": lambda: DurationModel(trees=NOW, shrink=False, trailing=False),
+    "200/31/40; ratio features": lambda: DurationModel(
+        trees=BEFORE, by_event=False, shrink=False, trailing=False
+    ),
+    "100/15/100; ratio features": lambda: DurationModel(
+        trees=NOW, by_event=False, shrink=False, trailing=False
+    ),
     "100/15/100; ratio features; shrink": lambda: DurationModel(
-        trees=NOW, trailing=False, gate=False
+        trees=NOW, by_event=False, trailing=False, gate=False
     ),
     "100/15/100; ratio features; shrink; interval by recent spread": lambda: SpreadScaledInterval(
-        trees=NOW, trailing=False, gate=False
+        trees=NOW, by_event=False, trailing=False, gate=False
     ),
     "100/15/100; ratio features; shrink; trailing interval": lambda: DurationModel(
-        trees=NOW, gate=False
+        trees=NOW, by_event=False, gate=False
     ),
     "100/15/100; ratio features; shrink; trailing interval around p50": lambda: TrailingAroundModel(
-        trees=NOW, gate=False
+        trees=NOW, by_event=False, gate=False
     ),
     "100/15/100; ratio and residual-bound features; shrink; trailing interval": lambda: BoundInputs(
-        trees=NOW, gate=False
+        trees=NOW, by_event=False, gate=False
     ),
     "100/15/100; ratio features; shrink; trailing interval; refit on both slices": lambda: (
-        RefitDuration(trees=NOW, gate=False)
+        RefitDuration(trees=NOW, by_event=False, gate=False)
     ),
     "100/15/100; ratio features; shrink and dead zone; trailing interval": lambda: DurationModel(
-        trees=NOW
+        trees=NOW, by_event=False
+    ),
+    "100/15/100; ratio and same-event features; shrink and dead zone; trailing interval": lambda: (
+        DurationModel(trees=NOW)
     ),
 }
 OUTCOME_COLUMNS = ("f1", "auc", "precision", "recall")

@@ -2,8 +2,9 @@
 
 Duration is learned as the log-ratio to the median of the workflow's last
 five successful runs (``base_dur_median5``), from the features plus the
-other recent durations as log-ratios to that median: scale-free, so one tree
-serves workflows of seconds and of hours alike. The trees learn on the
+other recent durations as log-ratios to that median, among them the median of
+the last five of the same trigger event (``features.BY_EVENT``): scale-free,
+so one tree serves workflows of seconds and of hours alike. The trees learn on the
 fitting slice; on the later validation slice the correction is shrunk by the
 factor (0 to 1.5) and cut by the dead zone (``GATES``: a correction smaller
 than it is none, a larger one loses it) that together minimise the median
@@ -30,7 +31,7 @@ import lightgbm as lgb
 import numpy as np
 
 from controltower.intelligence.baselines import median_interval
-from controltower.intelligence.features import FEATURES, INDEX, inputs
+from controltower.intelligence.features import BY_EVENT, FEATURES, INDEX, inputs
 from controltower.intelligence.models import Trees, dataset, load_booster, thread_count
 from controltower.intelligence.predictors import Labelled, Matrix, Vector
 
@@ -41,6 +42,7 @@ MIN_RUNS = 20
 # Recent durations given to the trees as log-ratios to the reference.
 RATIOS = ("dur_prev", "dur_median20", "dur_wb_prev", "base_dur_prev")
 NAMES = (*FEATURES, *(f"{name}_ratio" for name in RATIOS))
+EVENT_NAMES = (*NAMES, *(f"{name}_ratio" for name in BY_EVENT))
 SHRINKS = tuple(float(s) for s in np.linspace(0.0, 1.5, 31))
 # Dead zones of the correction, in log-ratio (0.02: about 2 %), chosen with the shrink.
 GATES = (0.0, 0.005, 0.01, 0.02, 0.03, 0.05, 0.08)
@@ -68,6 +70,7 @@ class DurationModel:
         *,
         trees: Trees | None = None,
         ratios: bool = True,
+        by_event: bool = True,
         shrink: bool = True,
         trailing: bool = True,
         gate: bool = True,
@@ -75,6 +78,7 @@ class DurationModel:
         self.trees = (trees or Trees()).with_rounds(rounds)
         self.seed, self.threads = seed, threads
         self.ratios, self.choose_shrink, self.trailing = ratios, shrink, trailing
+        self.by_event = ratios and by_event
         self.choose_gate = gate
         self.boosters: list[lgb.Booster] = []
         self.fallback = 60.0
@@ -93,11 +97,14 @@ class DurationModel:
         if not self.ratios:
             return inputs(rows)
         ref = self._reference(rows)
-        extra = [np.log(np.maximum(rows[:, INDEX[n]], MIN_SECONDS) / ref) for n in RATIOS]
+        read = (*RATIOS, *BY_EVENT) if self.by_event else RATIOS
+        extra = [np.log(np.maximum(rows[:, INDEX[n]], MIN_SECONDS) / ref) for n in read]
         return np.column_stack([inputs(rows), *extra])
 
     def _names(self) -> tuple[str, ...]:
-        return NAMES if self.ratios else FEATURES
+        if not self.ratios:
+            return FEATURES
+        return EVENT_NAMES if self.by_event else NAMES
 
     def _log_ratio(self, labelled: Labelled) -> Vector:
         seconds = np.maximum(labelled.targets, self.floor) + self.offset
@@ -190,6 +197,7 @@ class DurationModel:
             "boosters": [b.model_to_string() for b in self.boosters],
             "fallback": self.fallback,
             "ratios": self.ratios,
+            "by_event": self.by_event,
             "shrink": self.shrink,
             "gate": self.gate,
             "widen": self.widen,
@@ -198,12 +206,13 @@ class DurationModel:
 
     @classmethod
     def from_dict(cls, saved: dict[str, Any]) -> Self:
-        """The model a ``to_dict`` came from (older versions: no ratios, shrink, gate or
-        trailing)."""
+        """The model a ``to_dict`` came from (older versions: no ratios, same-event median,
+        shrink, gate or trailing)."""
         model = cls(
             seed=saved["seed"],
             trees=Trees.from_dict(saved),
             ratios=bool(saved.get("ratios", False)),
+            by_event=bool(saved.get("by_event", False)),
             trailing=bool(saved.get("trailing", False)),
         )
         model.boosters = [load_booster(text) for text in saved["boosters"]]

@@ -113,6 +113,9 @@ PHRASES: dict[str, Callable[[float], str]] = {
     "dur_wb_prev": lambda v: f"the last successful run on this branch took {_minutes(v)}",
     "base_dur_prev": lambda v: f"the last successful run took {_minutes(v)}",
     "base_dur_median5": lambda v: f"the last 5 successful runs took {_minutes(v)} (median)",
+    "dur_event_median5": lambda v: (
+        f"the last 5 successful runs of this trigger took {_minutes(v)} (median)"
+    ),
     # a job's own record (``jobs.JOB_FEATURES``)
     "job_prev_failed": lambda v: f"this job {'failed' if v else 'passed'} last time",
     "job_fail_share": lambda v: f"this job's recent failure share is {_pct(v)}",
@@ -133,6 +136,7 @@ MISSING: tuple[tuple[str, str], ...] = (
     ("wb_hours_since", "no earlier run of this workflow on this branch"),
     ("dur_spread20", "fewer than 5 earlier successful runs of this workflow"),
     ("dur_wb_", "no earlier successful run on this branch"),
+    ("dur_event_", "no earlier successful run of this workflow for this trigger"),
     ("wb_", "no earlier run of this workflow on this branch"),
     ("wf_", "no earlier run of this workflow"),
     ("dur_", "no earlier successful run of this workflow"),

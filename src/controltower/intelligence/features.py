@@ -84,7 +84,12 @@ FEATURES = (
 # log-ratios (``intervals``). They place the duration interval; no tree reads them, so models
 # saved before they existed read the same inputs.
 INTERVAL = ("dur_res_low", "dur_res_high")
-COLUMNS = (*FEATURES, *INTERVAL)
+# The median of the last five successful runs of the same workflow and trigger event (a push
+# may run jobs a pull request skips, or wait for a deployment's approval). Only the duration
+# model reads it, as a log-ratio (``duration.DurationModel``), so the failure model and
+# duration models saved before it existed read the same inputs.
+BY_EVENT = ("dur_event_median5",)
+COLUMNS = (*FEATURES, *INTERVAL, *BY_EVENT)
 INDEX = {name: i for i, name in enumerate(COLUMNS)}
 CATEGORICAL = ("event",)
 
@@ -150,6 +155,7 @@ class RepositoryHistory:
         self.residuals: dict[str, deque[float]] = {}
         self.wb_duration: dict[tuple[str, str | None], float] = {}
         self.repo_durations: deque[float] = deque(maxlen=5)
+        self.event_durations: dict[tuple[str, str | None], deque[float]] = {}
         self.pending: list[tuple[float, int, HistoryRun]] = []
         self.last_request = NAN
         self.requests = 0
@@ -202,6 +208,10 @@ class RepositoryHistory:
             queue.append(seconds)
             self.wb_duration[(run.workflow, run.branch)] = seconds
             self.repo_durations.append(seconds)
+            by_event = self.event_durations.get((run.workflow, run.event))
+            if by_event is None:
+                by_event = self.event_durations[(run.workflow, run.event)] = deque(maxlen=5)
+            by_event.append(seconds)
 
     def features(self, run: HistoryRun, requested: float) -> list[float]:
         """The row of ``run`` from what has been taken in (``COLUMNS`` order)."""
@@ -266,6 +276,7 @@ class RepositoryHistory:
             prev if recent else repo_prev,
             median5 if recent else _median(self.repo_durations),
             *(bounds or (NAN, NAN)),
+            _median(self.event_durations.get((run.workflow, run.event), ())),
         ]
 
 
@@ -303,7 +314,7 @@ def _change(run: HistoryRun) -> list[float]:
 
 
 def inputs(rows: Matrix) -> Matrix:
-    """The models' inputs of feature rows (``FEATURES``, without the ``INTERVAL`` columns)."""
+    """The models' inputs of feature rows (``FEATURES``, without the columns after them)."""
     return rows[:, : len(FEATURES)]
 
 

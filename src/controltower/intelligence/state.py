@@ -233,6 +233,10 @@ def _peek(history: RepositoryHistory, run: HistoryRun, now: float) -> Row:
     if run.workflow in history.durations:
         recent = history.durations[run.workflow]
         view.durations[run.workflow] = deque(recent, maxlen=recent.maxlen)
+    we = (run.workflow, run.event)
+    if we in history.event_durations:
+        recent = history.event_durations[we]
+        view.event_durations[we] = deque(recent, maxlen=recent.maxlen)
     if run.workflow in history.residuals:
         residuals = history.residuals[run.workflow]
         view.residuals[run.workflow] = deque(residuals, maxlen=residuals.maxlen)

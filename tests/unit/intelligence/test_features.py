@@ -65,6 +65,38 @@ def test_streaks_rates_and_durations_of_the_past() -> None:
     assert last[INDEX["base_dur_median5"]] == 200.0
 
 
+def test_the_same_trigger_median_reads_only_successful_runs_of_that_event() -> None:
+    """Pushes of 300 s among pull requests of 100 s: a push's own median of five is the
+    pushes', the workflow's mixes both; a failed push counts not; a new trigger has none."""
+    history = [
+        dataclasses.replace(
+            _run(i, conclusion, created=T0 + i * 1000, duration=300 if push else 100),
+            event="push" if push else "pull_request",
+        )
+        for i, (push, conclusion) in enumerate(
+            [
+                (True, "success"),
+                (False, "success"),
+                (False, "success"),
+                (True, "success"),
+                (False, "success"),
+                (True, "failure"),
+                (False, "success"),
+            ]
+        )
+    ]
+    last = T0 + 9000
+    asked = [
+        dataclasses.replace(_run(9, "success", created=last), event=event)
+        for event in ("push", "pull_request", "schedule")
+    ]
+    rows = [featurize([*history, run])[-1] for run in asked]
+    column = INDEX["dur_event_median5"]
+    assert [row[column] for row in rows[:2]] == [300.0, 100.0]
+    assert np.isnan(rows[2][column])
+    assert rows[0][INDEX["base_dur_median5"]] == 100.0
+
+
 def test_residual_bounds_of_the_workflows_recent_successful_runs() -> None:
     """Each success is compared with the median of five before it; the bounds appear once
     there are enough of those log-ratios, the last twenty of them, and failures count not."""

@@ -174,6 +174,32 @@ def test_a_small_correction_that_does_not_hold_falls_in_the_dead_zone() -> None:
     assert np.array_equal(loaded.predict(rows), model.predict(rows))
 
 
+def _by_trigger(n: int, seed: int) -> Labelled:
+    """Pushes (one run in three) take their own median of five, 180 s, not the workflow's 100 s;
+    nothing else in the row tells a push."""
+    rng = np.random.default_rng(seed)
+    rows = _rows(n, seed)
+    push = rng.random(n) < 1 / 3
+    rows[:, INDEX["dur_event_median5"]] = np.where(push, 180.0, 100.0)
+    return Labelled(rows, rows[:, INDEX["dur_event_median5"]] * np.exp(rng.normal(0, 0.02, n)))
+
+
+def test_a_trigger_that_runs_longer_is_predicted_from_its_own_recent_runs() -> None:
+    """The median of five of the same trigger, as a ratio to the workflow's, moves p50 to it;
+    without it the model cannot tell, and the setting survives saving and loading."""
+    fitting, validation, rows = _by_trigger(900, 1), _by_trigger(300, 2), _by_trigger(60, 3).rows
+    model, blind = DurationModel(trees=SMALL), DurationModel(trees=SMALL, by_event=False)
+    model.fit(fitting, validation)
+    blind.fit(fitting, validation)
+    own = rows[:, INDEX["dur_event_median5"]]
+    assert np.allclose(model.predict(rows)[:, 1], own, rtol=0.05)
+    missed = np.abs(blind.predict(rows)[:, 1] / own - 1.0)
+    assert (missed[own == 180.0] > 0.15).all()
+    loaded = DurationModel.from_dict(model.to_dict())
+    assert loaded.by_event
+    assert np.array_equal(loaded.predict(rows), model.predict(rows))
+
+
 def test_versions_saved_before_ratios_and_shrink_load_into_the_same_predictions() -> None:
     """A saved form without the newer keys loads as the plain model it was."""
     fitting, validation = _durations(_rows(400, 1), 0.3), _durations(_rows(200, 2), 0.3)
@@ -182,7 +208,7 @@ def test_versions_saved_before_ratios_and_shrink_load_into_the_same_predictions(
     failure = FailureModel(trees=Trees(30, 31, 40), or_previous=False)
     failure.fit(_failures(_rows(400, 1), 2), _failures(_rows(200, 3), 4))
     old_duration, old_failure = plain.to_dict(), failure.to_dict()
-    for key in ("ratios", "shrink", "gate", "trailing", "leaves", "min_leaf"):
+    for key in ("ratios", "by_event", "shrink", "gate", "trailing", "leaves", "min_leaf"):
         old_duration.pop(key)
     for key in ("or_previous", "leaves", "min_leaf"):
         old_failure.pop(key)
