@@ -163,9 +163,9 @@ def _split_repository(
     _mark([offset + i for i in learnable], learn, validation)
 
 
-def outcome_predictors(seed: int) -> list[OutcomePredictor]:
-    """The model, then the baselines."""
-    return [FailureModel(seed=seed), PreviousOutcome(), AlwaysPass()]
+def outcome_predictors(seed: int, model: FailureModel | None = None) -> list[OutcomePredictor]:
+    """The model (``model``, to be fitted by the evaluation, where given), then the baselines."""
+    return [model or FailureModel(seed=seed), PreviousOutcome(), AlwaysPass()]
 
 
 def duration_predictors(seed: int) -> list[DurationPredictor]:

@@ -251,19 +251,21 @@ def _model_durations(
 
 
 def _run_model_says(
-    rows: npt.NDArray[np.float64], parts: Split, seed: int
+    rows: npt.NDArray[np.float64], parts: Split, seed: int, fitted: FailureModel | None = None
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]] | None:
-    """The run model's failure probability and decision for each test run (as ``model
-    evaluate`` fits it on the same split; other runs: 1 and True, no bound), or None where it
-    cannot learn (one outcome only)."""
-    model = FailureModel(seed=seed)
-    try:
-        model.fit(
-            labelled_rows(rows, parts.failed, parts.fitting),
-            labelled_rows(rows, parts.failed, parts.validation),
-        )
-    except OneOutcome:
-        return None
+    """The run model's failure probability and decision for each test run (other runs: 1 and
+    True, no bound), or None where it cannot learn (one outcome only). The model is ``fitted``,
+    already fitted on the same split, else fitted here as ``model evaluate`` fits it."""
+    model = fitted
+    if model is None:
+        model = FailureModel(seed=seed)
+        try:
+            model.fit(
+                labelled_rows(rows, parts.failed, parts.fitting),
+                labelled_rows(rows, parts.failed, parts.validation),
+            )
+        except OneOutcome:
+            return None
     probability = np.ones(len(rows))
     failed = np.ones(len(rows), dtype=bool)
     if parts.test.any():
@@ -278,8 +280,14 @@ def evaluate_jobs(
     *,
     seed: int = 0,
     on_validation: bool = False,
+    run_model: FailureModel | None = None,
 ) -> dict[str, Any]:
-    """The per-job report: counts, then outcome and duration figures three ways."""
+    """The per-job report: counts, then outcome and duration figures three ways.
+
+    ``run_model`` is the run failure model the jobs are held to, already fitted on the same
+    split (``model train`` lends the one its run evaluation fitted: the same model, fitted
+    once); without it, it is fitted here.
+    """
     data = featurized(runs)
     ordered = data.runs
     parts = validation_split(ordered) if on_validation else split(ordered)
@@ -291,7 +299,7 @@ def evaluate_jobs(
     if model is not None and tested.any():
         probability[tested] = model.predict_proba(table.rows[tested])
         decided[tested] = model.predict(table.rows[tested])
-        bound = _run_model_says(data.rows, parts, seed)
+        bound = _run_model_says(data.rows, parts, seed, run_model)
         if bound is not None:  # each job held to its run (``jobs.held_to_run``)
             run_probability, run_failed = bound
             at = table.run_index[tested]

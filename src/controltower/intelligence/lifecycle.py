@@ -15,16 +15,19 @@ with every figure live accuracy demoted still served by its baseline.
 
 from __future__ import annotations
 
+from functools import partial
+
 import structlog
 from sqlalchemy import Connection, Engine
 
 from controltower.errors import NoHistory
 from controltower.intelligence import registry
 from controltower.intelligence.accuracy import demotions
-from controltower.intelligence.evaluation import evaluate
+from controltower.intelligence.evaluation import evaluate, outcome_predictors
 from controltower.intelligence.features import Featurized
 from controltower.intelligence.job_evaluation import evaluate_jobs
 from controltower.intelligence.job_serving import stored_jobs
+from controltower.intelligence.models import FailureModel
 from controltower.intelligence.source import stored_history
 from controltower.intelligence.training import train
 
@@ -52,8 +55,10 @@ def retrain(
         jobs = stored_jobs(conn)
     data = Featurized.of(history)  # ordered and featurized once for the three uses below
     trained = train(data, jobs=jobs, seed=seed, threads=threads)
-    report = evaluate(data, seed=seed)
-    report["jobs"] = evaluate_jobs(data, jobs, seed=seed) if jobs else None
+    # the run failure model the evaluation fits on its split, which the job report holds jobs to
+    run_model = FailureModel(seed=seed)
+    report = evaluate(data, seed=seed, outcome=partial(outcome_predictors, model=run_model))
+    report["jobs"] = evaluate_jobs(data, jobs, seed=seed, run_model=run_model) if jobs else None
     with engine.begin() as conn:
         info = registry.register(conn, trained, report)
         if promote and scheduled:

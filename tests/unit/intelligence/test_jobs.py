@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from functools import partial
+from typing import Any
 
 import numpy as np
 import pytest
 
 from controltower.intelligence import job_evaluation
-from controltower.intelligence.features import featurize
+from controltower.intelligence.evaluation import evaluate, outcome_predictors
+from controltower.intelligence.features import Featurized, featurize
 from controltower.intelligence.job_evaluation import evaluate_jobs
 from controltower.intelligence.job_model import job_table
 from controltower.intelligence.jobs import (
@@ -20,6 +23,7 @@ from controltower.intelligence.jobs import (
     predict_job,
     ran_as,
 )
+from controltower.intelligence.models import FailureModel
 from controltower.intelligence.records import HistoryRun, request_order
 from tests.support.histories import T0, synthetic_history, synthetic_jobs
 from tests.unit.intelligence.test_features import _alter_future
@@ -236,10 +240,38 @@ def test_the_evaluated_jobs_are_held_to_their_runs(monkeypatch: pytest.MonkeyPat
     free = evaluate_jobs(runs, jobs)["outcome"]["pooled"]["model"]
     assert free["recall"] > 0
 
-    def sure_to_pass(rows: np.ndarray, parts: object, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    def sure_to_pass(
+        rows: np.ndarray, parts: object, seed: int, fitted: object
+    ) -> tuple[np.ndarray, np.ndarray]:
         return np.zeros(len(rows)), np.zeros(len(rows), dtype=bool)
 
     monkeypatch.setattr(job_evaluation, "_run_model_says", sure_to_pass)
     held = evaluate_jobs(runs, jobs)["outcome"]["pooled"]["model"]
     assert held["recall"] == 0.0
     assert held["brier"] != free["brier"]
+
+
+def test_the_job_report_holds_jobs_to_a_run_model_lent_to_it_without_fitting_another(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``model train`` lends the run model its run evaluation fitted: the job report is the one
+    it would give fitting its own on the same split, and no run model is fitted for it."""
+    runs = request_order(synthetic_history(runs=300, seed=6))
+    jobs = synthetic_jobs(runs)
+    data = Featurized.of(runs)
+    own = evaluate_jobs(data, jobs, seed=3)
+    lent = FailureModel(seed=3)
+    evaluate(data, seed=3, outcome=partial(outcome_predictors, model=lent))
+    fits: list[int] = []
+    fit = FailureModel.fit
+
+    def counted(model: FailureModel, *args: Any) -> None:
+        if type(model) is FailureModel:
+            fits.append(1)
+        fit(model, *args)
+
+    monkeypatch.setattr(FailureModel, "fit", counted)
+    assert evaluate_jobs(data, jobs, seed=3, run_model=lent) == own
+    assert fits == []
+    evaluate_jobs(data, jobs, seed=3)
+    assert fits == [1]
