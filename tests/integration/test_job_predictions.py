@@ -353,10 +353,10 @@ def test_where_the_job_model_serves_the_stored_job_figures_are_its_on_the_traini
         run_said = stored_prediction(conn, pk)
     assert run_said is not None
     assert len(stored) == int(mine.sum()) > 0
-    # each job held to its run where the run model gave the run's figure (``held_to_run``)
+    # each job held to its run's decision, and to its probability where the run model gave it
     bound = RunBound(
         run_said["failure_probability"] if run_said["probability_predictor"] == "model" else None,
-        run_said["failure_predicted"] if run_said["failure_predictor"] == "model" else None,
+        run_said["failure_predicted"],
     )
     held = [
         held_to_run(float(q), bool(f), bound)

@@ -119,20 +119,24 @@ class RunFigures(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class RunBound:
-    """What the run model says of the run a job belongs to: its failure probability and whether
-    it is predicted to fail (None: the model did not give that figure)."""
+    """What the run a job belongs to is predicted to do: the run model's failure probability
+    (None where the model did not give it) and whether the run is predicted to fail (None: no
+    decision)."""
 
     probability: float | None
     failed: bool | None
 
     @classmethod
     def of(cls, run: RunFigures) -> RunBound:
-        """The figures of ``run`` the run model gave (a probability stored without its
-        predictor's name was given by the one that decided)."""
+        """The run's probability where the run model gave it (a probability stored without its
+        predictor's name was given by the one that decided), and its decision whatever gave it:
+        a run fails when one of its jobs does, so a job told to fail in a run told to pass
+        would contradict the page that shows both. A baseline's probability (the previous
+        run's 0 or 1) is no chance to hold another to."""
         gave_probability = run.probability_predictor or run.failure_predictor
         return cls(
             run.failure_probability if gave_probability == "model" else None,
-            run.failure_predicted if run.failure_predictor == "model" else None,
+            run.failure_predicted,
         )
 
 

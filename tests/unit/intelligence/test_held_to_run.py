@@ -39,12 +39,17 @@ class _Figures:
     ("run", "bound"),
     [
         (_Figures(0.2, True, "model", "model"), RunBound(0.2, True)),
-        (_Figures(0.2, True, "previous", "model"), RunBound(0.2, None)),  # a baseline decided
-        (_Figures(1.0, True, "previous", "previous"), RunBound(None, None)),
+        (_Figures(0.2, False, "previous", "model"), RunBound(0.2, False)),  # a baseline decided
+        (_Figures(1.0, True, "previous", "previous"), RunBound(None, True)),
         (_Figures(0.2, False, "model", None), RunBound(0.2, False)),  # stored before the name
-        (_Figures(1.0, False, "previous", None), RunBound(None, None)),
+        (_Figures(0.0, False, "previous", None), RunBound(None, False)),
+        (_Figures(0.1, False, "always_pass", "model"), RunBound(0.1, False)),
+        (_Figures(None, None, "previous", None), RunBound(None, None)),  # nothing decided
     ],
 )
-def test_jobs_are_held_only_to_what_the_run_model_gave(run: _Figures, bound: RunBound) -> None:
-    """A run's figure a baseline gave holds no job to it."""
+def test_jobs_are_held_to_the_runs_decision_and_to_the_run_models_probability(
+    run: _Figures, bound: RunBound
+) -> None:
+    """Whatever decided the run holds its jobs' decisions; only the run model's probability
+    holds theirs (a baseline's is the previous run's 0 or 1)."""
     assert RunBound.of(run) == bound
