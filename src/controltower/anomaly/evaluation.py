@@ -16,7 +16,10 @@ costs its reader attention. The false
 alarms that coincide (same kind, a level shift and a drift counting as one,
 within a third of a window) with one raised on the stored series are counted
 apart as well (``on_stored``), to tell how many of them the real series
-carries. An injected anomaly is **recalled**
+carries; so is one up to a window from a stored alarm of its kind that the
+changed series no longer raises where it was (``redated``, each stored alarm
+once): the stored series' own change, dated elsewhere because the injection
+changed the points before it. An injected anomaly is **recalled**
 when a true alarm of its kind is raised, and **found** when a true alarm of
 any kind is (a drift told as a level shift is found, not recalled). Its
 **delay** is how many points after the anomaly's first point the first true
@@ -82,8 +85,10 @@ NUMERIC_KINDS: tuple[Kind, ...] = ("spike", "level_shift", "drift")
 class Tally:
     """Counts for one kind (or all): trials, recalled, found, and alarms by label.
 
-    ``on_stored`` is the part of ``false_alarms`` that the stored series raises too;
-    ``known_present`` the alarms at anomalies known to be present, in neither count;
+    ``on_stored`` is the part of ``false_alarms`` that the stored series raises too, and
+    ``redated`` the part of ``on_stored`` that it raises elsewhere (up to a window away, not
+    at its own place); ``known_present`` the alarms at anomalies known to be present, in
+    neither count;
     ``delays`` the delay, in points, of each recalled anomaly.
     """
 
@@ -93,6 +98,7 @@ class Tally:
     true_alarms: int = 0
     false_alarms: int = 0
     on_stored: int = 0
+    redated: int = 0
     known_present: int = 0
     delays: list[int] = field(default_factory=list)
 
@@ -375,6 +381,11 @@ def score(
     tally = Tally(injected=1)
     reach = tuning.burst_window if kind == "failure_burst" else tuning.window
     near = max(1, tuning.window // 3)
+    moved = [
+        b
+        for b in background
+        if not any(_same(b, a) and abs(a.index - b.index) <= near for a in alarms)
+    ]  # stored alarms the changed series no longer raises at their own place
     for alarm in alarms:
         if start <= alarm.index <= end + reach:
             tally.true_alarms += 1
@@ -388,4 +399,16 @@ def score(
             tally.false_alarms += 1
             if any(_same(b, alarm) and abs(b.index - alarm.index) <= near for b in background):
                 tally.on_stored += 1
+            elif (b := _redated(alarm, moved, tuning.window)) is not None:
+                moved.remove(b)  # each stored alarm re-dated once
+                tally.on_stored += 1
+                tally.redated += 1
     return tally
+
+
+def _redated(alarm: Anomaly, moved: Sequence[Anomaly], window: int) -> Anomaly | None:
+    """The nearest stored alarm of ``alarm``'s kind up to ``window`` points from it that the
+    changed series no longer raises at its own place (``moved``): ``alarm`` is that one, dated
+    elsewhere. None where there is none."""
+    candidates = [b for b in moved if _same(b, alarm) and abs(b.index - alarm.index) <= window]
+    return min(candidates, key=lambda b: abs(b.index - alarm.index), default=None)

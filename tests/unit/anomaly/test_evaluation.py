@@ -66,6 +66,27 @@ def test_a_stored_change_told_as_the_other_lasting_kind_is_still_on_the_stored_s
     assert (tally.false_alarms, tally.on_stored) == (3, 1)
 
 
+def test_a_stored_change_dated_elsewhere_is_still_on_the_stored_series_once() -> None:
+    """The stored series' shift at 300, no longer told there after the injection at 100 but 40
+    points later (a third of a window is 20 points, a window 60), is its own alarm re-dated;
+    each stored alarm is re-dated once, and one still told at its place re-dates nothing: a
+    second alarm near it is false beyond the stored series."""
+    stored = [alarm("level_shift", 300)]
+    moved = score("level_shift", 100, 100, [alarm("level_shift", 340)], stored, Tuning())
+    assert (moved.false_alarms, moved.on_stored, moved.redated) == (1, 1, 1)
+    assert moved.false_alarm_share_beyond_stored is None  # no alarm beyond the stored ones
+    twice = [alarm("level_shift", 270), alarm("drift", 342)]
+    once = score("level_shift", 100, 100, twice, stored, Tuning())
+    assert (once.false_alarms, once.on_stored, once.redated) == (2, 1, 1)
+    kept = [alarm("level_shift", 301), alarm("level_shift", 342)]
+    still = score("level_shift", 100, 100, kept, stored, Tuning())
+    assert (still.false_alarms, still.on_stored, still.redated) == (2, 1, 0)
+    far = score("level_shift", 100, 100, [alarm("level_shift", 370)], stored, Tuning())
+    assert (far.on_stored, far.redated) == (0, 0)
+    other = score("level_shift", 100, 100, [alarm("spike", 335)], stored, Tuning())
+    assert (other.on_stored, other.redated) == (0, 0)
+
+
 def test_an_alarm_of_another_kind_is_true_but_not_recall() -> None:
     """A spike raised on an injected shift is not a false alarm, nor does it recall the shift;
     it finds it. An alarm outside the reach finds nothing."""
