@@ -132,6 +132,16 @@ class Record:
         """1.0 if the last completed run failed, 0.0 if it passed, NaN with none."""
         return float(self.recent[-1]) if self.recent else NAN
 
+    def copy(self) -> Record:
+        """A record that counts on from this one's counts without changing them."""
+        return Record(
+            deque(self.recent, maxlen=self.recent.maxlen),
+            self.streak,
+            self.runs,
+            self.failures,
+            self.last_known,
+        )
+
 
 def _median(values: Sequence[float]) -> float:
     if not values:
@@ -167,6 +177,29 @@ class RepositoryHistory:
         self.wait_for(run, requested)
         self.last_request = requested
         return row
+
+    def peek(self, run: HistoryRun, requested: float) -> list[float]:
+        """The row ``request`` would give ``run`` at ``requested``, leaving this history as it
+        is: the runs completed by then are taken in by a copy of only what the row reads (the
+        run's own workflow, branch, trigger, author and commit, and the repository's)."""
+        view = RepositoryHistory()
+        view.repo = self.repo.copy()
+        view.repo_durations = deque(self.repo_durations, maxlen=self.repo_durations.maxlen)
+        view.pending, view.last_request = list(self.pending), self.last_request
+        wb = (run.workflow, run.branch)
+        _copy_record(self.by_workflow_branch, wb, view.by_workflow_branch)
+        _copy_record(self.by_workflow, run.workflow, view.by_workflow)
+        _copy_record(self.by_actor, run.actor, view.by_actor)
+        _copy_record(self.by_branch, run.branch, view.by_branch)
+        _copy_queue(self.durations, run.workflow, view.durations)
+        _copy_queue(self.residuals, run.workflow, view.residuals)
+        _copy_queue(self.event_durations, (run.workflow, run.event), view.event_durations)
+        if wb in self.wb_duration:
+            view.wb_duration[wb] = self.wb_duration[wb]
+        if run.head_sha and run.head_sha in self.by_sha:
+            view.by_sha[run.head_sha] = self.by_sha[run.head_sha]
+        view.advance(requested)
+        return view.features(run, requested)
 
     def wait_for(self, run: HistoryRun, requested: float) -> int:
         """Hold back ``run``'s completion until it is known; return its place in the queue."""
@@ -278,6 +311,16 @@ class RepositoryHistory:
             *(bounds or (NAN, NAN)),
             _median(self.event_durations.get((run.workflow, run.event), ())),
         ]
+
+
+def _copy_record(table: dict[K, Record], key: K, into: dict[K, Record]) -> None:
+    if key in table:
+        into[key] = table[key].copy()
+
+
+def _copy_queue(table: dict[K, deque[float]], key: K, into: dict[K, deque[float]]) -> None:
+    if key in table:
+        into[key] = deque(table[key], maxlen=table[key].maxlen)
 
 
 def _get(table: dict[K, Record], key: K) -> Record:

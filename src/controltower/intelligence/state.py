@@ -28,12 +28,12 @@ import heapq
 import math
 import threading
 import time
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from sqlalchemy import Connection
 
-from controltower.intelligence.features import Record, RepositoryHistory
+from controltower.intelligence.features import RepositoryHistory
 from controltower.intelligence.records import HistoryRun, RequestKey, known_at, request_key
 from controltower.intelligence.source import history_rows
 
@@ -97,7 +97,7 @@ class FeatureState:
             now = run.created
             if entry is None or now is None or now <= entry.history.last_request:
                 return None
-            return _peek(entry.history, run, now)
+            return entry.history.peek(run, now)
 
     def _current(self, conn: Connection, repository: str) -> _Entry | None:
         key = (conn.engine.url.render_as_string(hide_password=True), repository)
@@ -207,47 +207,3 @@ def _in_order(pending: Pending, last_request: float, joined: set[int]) -> bool:
         return True
     dues = [due for due, _, _ in pending if due in out_of_order]
     return len(dues) == len(out_of_order)
-
-
-def _copy(record: Record) -> Record:
-    return Record(
-        recent=deque(record.recent, maxlen=record.recent.maxlen),
-        streak=record.streak,
-        runs=record.runs,
-        failures=record.failures,
-        last_known=record.last_known,
-    )
-
-
-def _peek(history: RepositoryHistory, run: HistoryRun, now: float) -> Row:
-    """The features of ``run`` at ``now`` from a copy of only what they read."""
-    view = RepositoryHistory()
-    view.repo = _copy(history.repo)
-    wb = (run.workflow, run.branch)
-    if wb in history.by_workflow_branch:
-        view.by_workflow_branch[wb] = _copy(history.by_workflow_branch[wb])
-    if wb in history.wb_duration:
-        view.wb_duration[wb] = history.wb_duration[wb]
-    if run.workflow in history.by_workflow:
-        view.by_workflow[run.workflow] = _copy(history.by_workflow[run.workflow])
-    if run.workflow in history.durations:
-        recent = history.durations[run.workflow]
-        view.durations[run.workflow] = deque(recent, maxlen=recent.maxlen)
-    we = (run.workflow, run.event)
-    if we in history.event_durations:
-        recent = history.event_durations[we]
-        view.event_durations[we] = deque(recent, maxlen=recent.maxlen)
-    if run.workflow in history.residuals:
-        residuals = history.residuals[run.workflow]
-        view.residuals[run.workflow] = deque(residuals, maxlen=residuals.maxlen)
-    if run.actor in history.by_actor:
-        view.by_actor[run.actor] = _copy(history.by_actor[run.actor])
-    if run.branch in history.by_branch:
-        view.by_branch[run.branch] = _copy(history.by_branch[run.branch])
-    if run.head_sha and run.head_sha in history.by_sha:
-        view.by_sha[run.head_sha] = history.by_sha[run.head_sha]
-    view.repo_durations = deque(history.repo_durations, maxlen=history.repo_durations.maxlen)
-    view.pending = list(history.pending)
-    view.last_request = history.last_request
-    view.advance(now)
-    return view.features(run, now)

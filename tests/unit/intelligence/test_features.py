@@ -151,6 +151,22 @@ def test_serving_one_run_gives_the_row_training_gave() -> None:
     np.testing.assert_array_equal(np.asarray(served), rows[-1])
 
 
+def test_peeking_gives_the_row_a_request_would_and_changes_nothing() -> None:
+    """A run asked about at any point of a history (a hypothetical one) gets the row the stream
+    gives it there, and the history goes on exactly as if it had not been asked."""
+    runs = request_order(synthetic_history(repositories=1, runs=150, seed=4))
+    runs = [
+        dataclasses.replace(r, event=("push", "pull_request")[i % 2]) for i, r in enumerate(runs)
+    ]
+    rows, times = featurize(runs), request_times(runs)
+    history = RepositoryHistory()
+    for i, (run, t) in enumerate(zip(runs, times, strict=True)):
+        if i >= 20:
+            np.testing.assert_array_equal(np.asarray(history.peek(run, t)), rows[i])
+        np.testing.assert_array_equal(np.asarray(history.request(run, t)), rows[i])
+    assert np.isfinite(rows[:, INDEX["dur_event_median5"]]).sum() > 100
+
+
 def test_a_run_without_completion_time_is_known_by_the_next_request() -> None:
     """No timestamps beyond creation: the outcome is taken as known just after the request."""
     run = HistoryRun(repository="o/r", run_id="1", conclusion="failure", created=T0)
