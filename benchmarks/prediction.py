@@ -5,8 +5,8 @@ featurizes it and fits both models (failure and duration) with two threads,
 timing featurizing and fitting (not reading the file). One prediction is what
 serving does when a run is requested: the features of the new run from its
 repository's history, the failure probability with its risk factors, and
-the duration quantiles; timed one run at a time over the last runs of each
-repository.
+the duration quantiles with what moved their median; timed one run at a
+time over the last runs of each repository.
 
     python -m benchmarks.prediction [--dataset NAME] [--predictions N]
     python -m benchmarks.prediction --jobs [--predictions N]
@@ -58,6 +58,7 @@ from controltower.intelligence.jobs import (
     job_attempts,
     job_rows,
 )
+from controltower.intelligence.reasons import duration_words
 from controltower.intelligence.records import HistoryRun, from_fact, request_order, request_times
 from controltower.intelligence.training import Trained, train
 from tests.support.paths import DATASETS
@@ -136,6 +137,7 @@ def time_predictions(trained: Trained, runs: list[HistoryRun], count: int) -> li
             trained.failure.predict_proba(row)
             risk_factors(row[0], trained.failure.contributions(row)[0])
             trained.duration.predict(row)
+            duration_words(trained.duration, row)
             timings.append((time.perf_counter() - start) * 1000)
             history.request(run, t)
     return timings

@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, update
 
 from controltower.bootstrap import build
 from controltower.config import Settings
 from controltower.intelligence import registry
 from controltower.intelligence.records import request_order
-from controltower.intelligence.serving import predict_new_runs
+from controltower.intelligence.serving import predict_new_runs, predictions_t
 from controltower.web.app import create_app
 from tests.support.predictions import small_history, store, trained_version
 
@@ -81,11 +81,30 @@ def test_a_hypothetical_run_gets_percentiles_risk_and_who_served(client: TestCli
 
 
 def test_the_stored_prediction_of_a_queued_run_is_served(client: TestClient) -> None:
-    """The prediction made when the run was queued is in the API."""
+    """The prediction made when the run was queued is in the API, with what moved its duration
+    from the median of five where the model gave it (nothing where a baseline did)."""
     run_id = request_order(small_history())[100].run_id
     response = client.get(f"/api/v1/repositories/org/repo0/runs/{run_id}/prediction")
     assert response.status_code == 200, response.text
-    assert response.json()["version"] == 1
+    body = response.json()
+    assert body["version"] == 1
+    factors = body["duration_factors"]
+    assert all(words.endswith(("(lengthens it)", "(shortens it)")) for words in factors)
+    if body["duration_predictor"] != "model":
+        assert factors == []
+
+
+def test_a_prediction_stored_before_duration_factors_serves_none(
+    client: TestClient, engine: Engine
+) -> None:
+    """A stored prediction without the column's value (stored before it) is served with an
+    empty list, not an error."""
+    run_id = request_order(small_history())[100].run_id
+    with engine.begin() as conn:
+        conn.execute(update(predictions_t).values(duration_factors=None))
+    response = client.get(f"/api/v1/repositories/org/repo0/runs/{run_id}/prediction")
+    assert response.status_code == 200, response.text
+    assert response.json()["duration_factors"] == []
 
 
 def test_shadow_mode_shows_nothing(shadow: TestClient) -> None:

@@ -106,6 +106,25 @@ class DurationModel:
             return FEATURES
         return EVENT_NAMES if self.by_event else NAMES
 
+    @property
+    def input_names(self) -> tuple[str, ...]:
+        """The trees' inputs, in order: the columns of ``contributions``."""
+        return self._names()
+
+    def contributions(self, rows: Matrix) -> tuple[Vector, Matrix]:
+        """The correction served (log-ratio of p50 to the reference), and each input's push on
+        it (``input_names``): LightGBM's ``pred_contrib`` of the p50 regressor, against the
+        trees' expected value (left out), so they say what moved a run away from the typical
+        correction. A correction the dead zone drops is 0."""
+        if not self.boosters:
+            return np.zeros(len(rows)), np.zeros((len(rows), len(self._names())))
+        raw = np.asarray(
+            self.boosters[1].predict(self._inputs(rows), pred_contrib=True, num_threads=1)
+        )
+        served: Vector = _corrected(raw.sum(axis=1), self.shrink, self.gate)
+        pushes: Matrix = raw[:, :-1]
+        return served, pushes
+
     def _log_ratio(self, labelled: Labelled) -> Vector:
         seconds = np.maximum(labelled.targets, self.floor) + self.offset
         out: Vector = np.log(seconds) - np.log(self._reference(labelled.rows) + self.offset)

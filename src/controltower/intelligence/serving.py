@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -42,7 +42,7 @@ from controltower.intelligence.job_serving import (
 )
 from controltower.intelligence.jobs import JobPrediction, RunBound
 from controltower.intelligence.predictors import DurationPredictor, Matrix, OutcomePredictor
-from controltower.intelligence.reasons import decision, risk_words
+from controltower.intelligence.reasons import decision, duration_words, risk_words
 from controltower.intelligence.records import HistoryRun, request_order
 from controltower.intelligence.rollout import exposure
 from controltower.intelligence.source import repository_history, run_key, run_pk_of
@@ -75,7 +75,9 @@ class RunPrediction:
     """What is predicted for one run, and which predictor served each figure.
 
     ``failure_predictor`` decided pass or fail (``failure_reason`` says why),
-    ``probability_predictor`` gave the probability, which the risk factors explain.
+    ``probability_predictor`` gave the probability, which the risk factors explain;
+    ``duration_factors`` say what moved the duration model's median from the median of
+    five (none where a baseline gave the durations).
     """
 
     failure_probability: float | None
@@ -89,6 +91,7 @@ class RunPrediction:
     duration_predictor: str
     risk_factors: list[str]
     version: int | None
+    duration_factors: list[str] = field(default_factory=list)
 
 
 def _number(value: float) -> float | None:
@@ -143,6 +146,9 @@ def predict_row(models: registry.LoadedModels | None, row: Matrix) -> RunPredict
         duration_predictor=duration_name,
         risk_factors=risk_words(models, probability_name, row),
         version=models.version if models else None,
+        duration_factors=duration_words(
+            models.duration if models is not None and duration_name == "model" else None, row
+        ),
     )
 
 

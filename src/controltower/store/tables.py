@@ -431,6 +431,8 @@ class Prediction(Base):
     duration_p90: Mapped[float | None] = mapped_column(Float)
     duration_predictor: Mapped[str] = mapped_column(String(32))
     risk_factors: Mapped[list[str]] = mapped_column(JSONType)
+    # what moved the duration model's median from the median of five (None: stored before)
+    duration_factors: Mapped[list[str] | None] = mapped_column(JSONType)
 
 
 class AnomalyRecord(Base):

@@ -10,6 +10,7 @@ from controltower.intelligence.duration import DurationModel
 from controltower.intelligence.features import COLUMNS, INDEX
 from controltower.intelligence.models import PARALLEL_ROWS, FailureModel, Trees, _best_threshold
 from controltower.intelligence.predictors import Labelled, Matrix
+from controltower.intelligence.reasons import duration_words
 
 SMALL = Trees(rounds=100, leaves=7, min_leaf=10)
 
@@ -198,6 +199,27 @@ def test_a_trigger_that_runs_longer_is_predicted_from_its_own_recent_runs() -> N
     loaded = DurationModel.from_dict(model.to_dict())
     assert loaded.by_event
     assert np.array_equal(loaded.predict(rows), model.predict(rows))
+
+
+def test_what_moved_the_duration_is_told_only_where_it_moved() -> None:
+    """A push's median moves to its trigger's own, and the words say why and which way; a pull
+    request's stays at the median of five (its trigger's push against the typical correction
+    is not told as a change); a baseline's durations are not explained."""
+    fitting, validation, rows = _by_trigger(900, 1), _by_trigger(300, 2), _by_trigger(60, 3).rows
+    model = DurationModel(trees=SMALL)
+    model.fit(fitting, validation)
+    own = rows[:, INDEX["dur_event_median5"]]
+    push, pull = int(np.flatnonzero(own == 180.0)[0]), int(np.flatnonzero(own == 100.0)[0])
+    served, pushes = model.contributions(rows)
+    p50 = model.predict(rows)[:, 1]
+    assert np.allclose(np.exp(served), p50 / 100.0)
+    assert pushes.shape == (len(rows), len(model.input_names))
+    told = duration_words(model, rows[push : push + 1])
+    assert (
+        told[0] == "the last 5 successful runs of this trigger took 3.0 min (median) (lengthens it)"
+    )
+    assert duration_words(model, rows[pull : pull + 1]) == []
+    assert duration_words(None, rows[push : push + 1]) == []
 
 
 def test_versions_saved_before_ratios_and_shrink_load_into_the_same_predictions() -> None:

@@ -121,6 +121,12 @@ class PredictionPublic(BaseModel):
         description="why it is predicted to fail or pass, in words (null: stored before)"
     )
     risk_factors: list[str] = Field(description="what moved the probability shown, in words")
+    duration_factors: list[str] = Field(
+        default_factory=list,
+        description="what moved the duration model's median from the median of the last five "
+        "successful runs, in words, with by how much (empty: a baseline gave the durations, or "
+        "it was stored before they were told)",
+    )
     version: int | None
     jobs: list[JobPredictionPublic] = Field(default_factory=list)
 
@@ -130,7 +136,12 @@ def _public(prediction: RunPrediction | dict[str, Any]) -> PredictionPublic:
         # stored before the probability could come from another predictor: the decider gave it
         by = prediction["probability_predictor"] or prediction["failure_predictor"]
         return PredictionPublic(
-            **{**prediction, "version": prediction["version_id"], "probability_predictor": by}
+            **{
+                **prediction,
+                "version": prediction["version_id"],
+                "probability_predictor": by,
+                "duration_factors": prediction.get("duration_factors") or [],
+            }
         )
     fields = (f for f in PredictionPublic.model_fields if f != "jobs")
     return PredictionPublic(**{f: getattr(prediction, f) for f in fields})
