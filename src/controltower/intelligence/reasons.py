@@ -9,7 +9,7 @@ probability says it was the previous run; the risk factors explain the
 probability shown (the model's contributions, or the previous run's outcome).
 The duration model corrects the median of the workflow's last five
 successful runs; what moved its median from there is told the same way
-(``duration_words``), with how much each lengthened or shortened it.
+(``duration_words``): the inputs that pushed it the way it moved.
 """
 
 from __future__ import annotations
