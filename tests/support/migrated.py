@@ -5,8 +5,9 @@ server about half a second per test, longer than most tests themselves.
 A test that wants a migrated database gets a schema migrated once for the
 session instead, and afterwards every row it left is deleted and every
 sequence restarted: the next test finds the schema as a fresh migration
-leaves it (the migrations store no rows of their own). A schema that is no
-longer at the newest revision, or cannot be emptied, is dropped instead.
+leaves it (the migrations store no rows of their own), and what the process
+cached by its URL is forgotten. A schema that is no longer at the newest
+revision, or cannot be emptied, is dropped instead.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from contextlib import contextmanager
 from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.exc import DBAPIError
 
+from controltower.intelligence import capability, serving
 from controltower.store import schema
 from controltower.store.engine import make_engine
 from tests.support.services import POSTGRES_URL, require
@@ -49,6 +51,7 @@ class MigratedSchemas:
         try:
             yield _url(name)
         finally:
+            _forget_cached()
             if self._emptied(name):
                 self._free.append(name)
             else:
@@ -97,6 +100,14 @@ class MigratedSchemas:
         except DBAPIError:
             return False  # still locked by a connection the test left open
         return True
+
+
+def _forget_cached() -> None:
+    """Forget what this process cached by a database's URL: the schema is lent again under the
+    same URL, emptied, and a test that switched prediction to canary would otherwise leave the
+    next one reading canary for a few seconds from the cached capability switches."""
+    capability.forget()
+    serving.FEATURE_STATE.clear()
 
 
 def _names(conn: Connection, column: str, catalog: str, name: str) -> list[str]:
