@@ -182,6 +182,24 @@ def test_the_run_page_shows_a_shown_prediction(client: TestClient) -> None:
     assert "the run has not completed yet" in page.text
 
 
+def test_the_run_page_tells_what_moved_the_duration_where_it_was_told(
+    client: TestClient, engine: Engine
+) -> None:
+    """The stored duration factors are on the run page after the risk factors; a prediction
+    with none (a baseline's durations, or stored before) says nothing of them."""
+    run_id = request_order(small_history())[100].run_id
+    told = ["this commit already passed once (shortens it)", "its last 20 successful runs..."]
+    with engine.begin() as conn:
+        conn.execute(update(predictions_t).values(duration_factors=told))
+    page = client.get(f"/repositories/org/repo0/runs/{run_id}").text
+    intro = "What moved the predicted duration from the median of the last 5 successful runs"
+    assert f"{intro}: {told[0]}; {told[1]}." in page
+    assert page.index("Risk factors") < page.index(intro)
+    with engine.begin() as conn:
+        conn.execute(update(predictions_t).values(duration_factors=[]))
+    assert intro not in client.get(f"/repositories/org/repo0/runs/{run_id}").text
+
+
 def test_the_run_page_hides_a_shadow_prediction(shadow: TestClient) -> None:
     """In shadow mode the prediction is stored but the page does not show it."""
     run_id = request_order(small_history())[100].run_id
