@@ -367,6 +367,8 @@ def test_a_notification_waiting_for_its_retry_is_resumed_after_a_restart(
         restarted.warm()
         assert wait_until(lambda: len(slack.accepted) == 1)
         assert wait_until(lambda: _kept(sqlite_engine)[0].state == "delivered")
+        # the log is written after the outbox, by the sending thread, which close does not wait
+        assert wait_until(lambda: len(_logged(sqlite_engine)) == 1)
     finally:
         restarted.close()
     (row,) = _kept(sqlite_engine)
