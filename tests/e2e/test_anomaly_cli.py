@@ -224,6 +224,9 @@ def test_evaluate_json_has_the_interface_shape_and_is_repeatable(
     table = runner.invoke(app, ["anomaly", "evaluate", "--seed", "3"], env={"COLUMNS": "300"})
     assert f"{overall['delay_median']:.0f} / {overall['delay_p90']:.0f}" in table.stdout
     assert "without injection: the series as stored, and shuffled" in table.stdout
+    clear = report["clear_of_stored"]["overall"]  # a part of overall, told apart
+    assert 0 <= clear["recalled"] <= clear["injected"] <= overall["injected"]
+    assert "clear of the stored series' own changes" in table.stdout
     again = runner.invoke(app, ["anomaly", "evaluate", "--json", "--seed", "3"])
     assert json.loads(again.stdout) == report
     # the configured floor is the evaluated one: at an hour, no stored duration changes

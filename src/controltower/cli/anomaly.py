@@ -346,6 +346,29 @@ def _without_injection(result: Evaluation) -> Table:
     return table
 
 
+def _clear_of_stored(result: Evaluation) -> Table:
+    """Recall of the trials with no lasting change of the stored series near them, per kind."""
+    table = Table(
+        "kind",
+        "injected",
+        "share of all",
+        "recall (95% interval)",
+        "found (any kind)",
+        title="clear of the stored series' own changes (no stored shift, drift or burst from a "
+        "window before to the end of the span alarms are counted in)",
+    )
+    for kind, t in [*result.clear.items(), ("overall", result.clear_overall)]:
+        whole = result.overall if kind == "overall" else result.by_kind[kind]
+        table.add_row(
+            kind,
+            str(t.injected),
+            _percent(t.injected / whole.injected if whole.injected else None),
+            _recall(t),
+            _percent(t.found_share),
+        )
+    return table
+
+
 def _print_evaluation(result: Evaluation) -> None:
     table = Table(
         "kind",
@@ -398,6 +421,7 @@ def _print_evaluation(result: Evaluation) -> None:
             _percent(t.false_alarm_share),
         )
     console.print(per_metric)
+    console.print(_clear_of_stored(result))
     console.print(_without_injection(result))
     console.print("series: " + ", ".join(f"{n} {m}" for m, n in sorted(result.series.items())))
     if result.skipped:

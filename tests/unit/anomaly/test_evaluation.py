@@ -13,12 +13,19 @@ from controltower.anomaly.evaluation import (
     Tally,
     _active,
     _room,
+    clear_of_stored,
     evaluate,
     score,
     score_stop,
     wilson,
 )
-from controltower.anomaly.injection import BURST_CEILING, BURST_RISE, burst_places, inject
+from controltower.anomaly.injection import (
+    BURST_CEILING,
+    BURST_RISE,
+    Injected,
+    burst_places,
+    inject,
+)
 from controltower.anomaly.model import Anomaly, Kind, Point, Series
 from controltower.anomaly.tuning import Tuning
 
@@ -85,6 +92,47 @@ def test_a_stored_change_dated_elsewhere_is_still_on_the_stored_series_once() ->
     assert (far.on_stored, far.redated) == (0, 0)
     other = score("level_shift", 100, 100, [alarm("spike", 335)], stored, Tuning())
     assert (other.on_stored, other.redated) == (0, 0)
+
+
+def test_a_trial_is_clear_of_the_stored_series_without_a_lasting_change_of_it_near() -> None:
+    """A lasting change or burst of the stored series from a window (60) before the injection
+    to the end of its span (a window after its last point; a burst's window for a burst) makes
+    the trial not clear; a stored spike, or a change beyond that stretch, does not."""
+    shift, burst, t = (
+        Injected("level_shift", 100, 100, 5.0),
+        Injected("failure_burst", 100, 119, 0.5),
+        Tuning(),
+    )
+    assert clear_of_stored(shift, [], t)
+    assert clear_of_stored(shift, [alarm("spike", 100), alarm("level_shift", 39)], t)
+    assert clear_of_stored(shift, [alarm("drift", 161)], t)
+    for near in (40, 95, 160):
+        assert not clear_of_stored(shift, [alarm("level_shift", near)], t), near
+        assert not clear_of_stored(shift, [alarm("failure_burst", near)], t), near
+    assert not clear_of_stored(burst, [alarm("failure_burst", 139)], t)
+    assert clear_of_stored(burst, [alarm("failure_burst", 140)], t)
+
+
+def test_trials_clear_of_the_stored_series_are_tallied_apart_within_the_kinds() -> None:
+    """On clean synthetic series no stored change lies near any trial: every trial is clear,
+    with the same figures as its kind; a series with a step of its own before each place has
+    fewer clear trials, and the clear ones are a part of the kind's."""
+    data = [series(s) for s in range(3)] + [series(s, outcomes=True) for s in range(3)]
+    calm = evaluate(data, seed=7)
+    for kind, tally in calm.by_kind.items():
+        assert calm.clear[kind].as_dict() == tally.as_dict(), kind
+    assert calm.as_dict()["clear_of_stored"]["overall"] == calm.overall.as_dict()
+    stepped = []
+    for s in range(6):
+        rng = np.random.default_rng(s)
+        values = 100 + rng.normal(0, 5, 400) + np.where(np.arange(400) >= 200, 60.0, 0.0)
+        points = [Point(T0 + timedelta(hours=i), float(v)) for i, v in enumerate(values)]
+        stepped.append(Series(f"t{s}", "duration", "t", points, []))
+    mixed = evaluate(stepped, seed=7, trials_per_series=4)
+    assert 0 < mixed.clear_overall.injected < mixed.overall.injected
+    for kind, tally in mixed.clear.items():
+        assert tally.injected <= mixed.by_kind[kind].injected
+        assert tally.recalled <= mixed.by_kind[kind].recalled
 
 
 def test_an_alarm_of_another_kind_is_true_but_not_recall() -> None:
