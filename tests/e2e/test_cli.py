@@ -84,29 +84,40 @@ def test_demo_loads_real_history_and_serves_it(tmp_path: Path) -> None:
         ).json()
         assert len(anomalies) == int(recorded[2]) > int(recorded[1])
         assert sum(a["resolved_at"] is None for a in anomalies) == int(recorded[1])
-        # The models were trained on the sample. Its runs GitHub listed unfinished when it was
-        # taken, months ago, have ended since: none is in flight, none predicted, their pages
-        # say the end is not known.
+        # The models were trained on the sample: version 1 on the runs before its newest
+        # tenth, which it predicted as they were requested, then version 2 on all of it. No run
+        # is in flight (those GitHub listed unfinished, months ago, have ended since).
         assert "(no run in flight)" in log
+        replayed = re.search(r"(\d+) of the newest runs predicted as requested by version 1", log)
+        assert replayed is not None, log
+        assert int(replayed[1]) == 150
+        assert "model version 2 live" in log
         base = f"http://127.0.0.1:{port}/api/v1"
+        newest = f"http://127.0.0.1:{port}/repositories/pr3y/Bruce/runs/17328288199"
+        run_page = httpx.get(newest, timeout=10).text
+        assert 'id="prediction-heading"' in run_page
+        assert "(version 1)" in run_page
+        assert "inside the interval" in run_page or "outside the interval" in run_page
+        # a run whose end never arrived: predicted, never scored
         stale = httpx.get(
-            f"{base}/repositories/Opetushallitus/jod-yksilo-ui/runs/17321957043/prediction",
-            timeout=10,
-        )
-        assert stale.status_code == 404, stale.text
-        run_page = httpx.get(
             f"http://127.0.0.1:{port}/repositories/Opetushallitus/jod-yksilo-ui/runs/17321957043",
             timeout=10,
-        )
-        assert 'id="prediction-heading"' not in run_page.text
-        assert "end not known" in run_page.text
+        ).text
+        assert "end not known" in stale
+        assert "the run&#39;s end never arrived" in stale or "the run's end never arrived" in stale
+        # live accuracy scores them, in the weeks up to the sample's newest run
+        accuracy = httpx.get(f"{base}/predictions/accuracy", timeout=30).json()
+        assert accuracy["runs"] > 0
+        assert accuracy["until"].startswith("2025-08-29")
+        overview = httpx.get(f"http://127.0.0.1:{port}/", timeout=10).text
+        assert f"live, {accuracy['runs']} predicted runs completed" in overview
         hypothetical = httpx.post(
             f"{base}/predict",
             json={"repository": "pr3y/Bruce", "workflow": "Build and Push OR check-PR"},
             timeout=10,
         )
         assert hypothetical.status_code == 200, hypothetical.text
-        assert hypothetical.json()["version"] == 1
+        assert hypothetical.json()["version"] == 2
         # The printed webhook secret verifies deliveries: signed with it, one is taken.
         printed = re.search(r"webhook secret \(demo\): (\w+)", log)
         assert printed is not None, log

@@ -13,7 +13,12 @@ from fastapi.testclient import TestClient
 from controltower.bootstrap import Container, build
 from controltower.config import Settings
 from controltower.intelligence import registry
-from controltower.intelligence.accuracy import check_live_accuracy, demotions, live_accuracy
+from controltower.intelligence.accuracy import (
+    accuracy_end,
+    check_live_accuracy,
+    demotions,
+    live_accuracy,
+)
 from controltower.intelligence.records import HistoryRun, request_order
 from controltower.intelligence.serving import RunPrediction, record_prediction
 from controltower.intelligence.source import run_pk_of
@@ -94,6 +99,26 @@ def test_every_predictor_is_scored_on_the_same_runs(container: Container) -> Non
         assert set(figures) == {"within_20", "coverage_80", "mdape"}
 
 
+def _newest_completion() -> datetime:
+    return datetime.fromtimestamp(max(r.completed or 0.0 for r in _runs()[40:]), UTC)
+
+
+def test_a_view_of_live_accuracy_ends_at_the_newest_predicted_run(container: Container) -> None:
+    """Predictions of a history whose runs completed long ago stay in view: the dashboard's and
+    the API's window ends just after the newest predicted run that completed, or now if that is
+    earlier; a window of one day then holds that day's runs."""
+    newest = _newest_completion()
+    with container.engine.connect() as conn:
+        assert accuracy_end(conn) == newest + timedelta(seconds=1)
+        earlier = newest - timedelta(hours=5)
+        assert accuracy_end(conn, now=earlier) == earlier
+    with TestClient(create_app(container)) as client:
+        body = client.get("/api/v1/predictions/accuracy", params={"days": 1}).json()
+    assert datetime.fromisoformat(body["until"]) == newest + timedelta(seconds=1)
+    in_day = [r for r in _runs()[40:] if (r.completed or 0.0) > newest.timestamp() - 86400]
+    assert body["runs"] == len(in_day) > 0
+
+
 def test_nothing_is_scored_outside_the_window(container: Container) -> None:
     """Runs completed before the window are left out."""
     with container.engine.connect() as conn:
@@ -122,7 +147,8 @@ def test_a_model_below_the_baseline_is_demoted_and_reported(container: Container
         body = client.get("/api/v1/predictions/accuracy", params={"days": 366}).json()
         assert set(body["demoted"]) == {"failure", "duration"}
         overview = client.get("/").text
-    assert f"live, {STORED - 40} predicted runs completed in 3650 days" in overview
+    newest = _newest_completion().strftime("%Y-%m-%d")
+    assert f"live, {STORED - 40} predicted runs completed in the 3650 days to {newest}" in overview
     failure_f1 = overview.split("failure F1", 1)[1].split(";", 1)[0]
     assert "model 0.00" in failure_f1
     # the baselines in the words the rest of the dashboard uses, not their internal names
@@ -139,7 +165,7 @@ def test_the_models_page_shows_live_accuracy_per_predictor(container: Container)
     with TestClient(create_app(container)) as client:
         page = client.get("/models").text
     live = page.split('id="live-h"', 1)[1]
-    assert f"{STORED - 40} predicted runs completed in the last 3650 days" in live
+    assert f"{STORED - 40} predicted runs completed in the 3650 days to 20" in live
     failure = live.split('aria-label="Failure of runs, live"', 1)[1].split("</table>", 1)[0]
     model_row = failure.split("<td>model</td>", 1)[1].split("</tr>", 1)[0]
     assert model_row.count('<td class="num">0.000</td>') == 3  # precision, recall and F1

@@ -6,7 +6,7 @@ import ipaddress
 import secrets
 import socket
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from importlib.resources import as_file, files
 from typing import TYPE_CHECKING, Annotated
 
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 DEMO_SAMPLE = "demo-runs.jsonl.gz"
 DEMO_DATABASE = "demo.db"  # in the data directory, apart from the installation's own
+DEMO_REPLAYED = 0.1  # the sample's newest runs, predicted by a version trained before them
 
 HostOpt = Annotated[str | None, typer.Option("--host", help="Interface to listen on.")]
 PortOpt = Annotated[int | None, typer.Option("--port", help="Port to listen on.")]
@@ -212,8 +213,11 @@ def demo_command(ctx: typer.Context, host: HostOpt = None, port: PortOpt = None)
 
 
 def _demo_predictions(engine: Engine, settings: Settings) -> str:
-    """Models trained on the sample unless a version is live; runs still in flight predicted
-    (none of the sample's, taken long ago: those GitHub reported unfinished then have ended)."""
+    """Models trained on the sample unless a version is live: first on the history as it stood
+    before its newest runs, which that version then predicts as they were requested (their
+    pages show the prediction and how it compared, and live accuracy scores them), then on
+    all of it, the version that stays live. Runs still in flight are predicted too (none of
+    the sample's, taken long ago: those GitHub reported unfinished then have ended)."""
     from controltower.intelligence import registry
     from controltower.intelligence.capability import prediction_mode
     from controltower.intelligence.lifecycle import retrain
@@ -225,13 +229,41 @@ def _demo_predictions(engine: Engine, settings: Settings) -> str:
         return "predictions off"
     with engine.connect() as conn:
         live = registry.live_version(conn)
+    replayed = ""
     if live is None:
+        replayed = _predict_newest(engine, settings)
         live = retrain(engine)
     with engine.connect() as conn:
         in_flight = unfinished_runs(conn, datetime.now(UTC))
     predict_new_runs(engine, settings, in_flight)
     flying = f"{len(in_flight)} runs in flight" if in_flight else "no run in flight"
-    return f"model version {live.version} live, predictions {mode} ({flying})"
+    return f"model version {live.version} live, predictions {mode} ({flying}){replayed}"
+
+
+def _predict_newest(engine: Engine, settings: Settings, share: float = DEMO_REPLAYED) -> str:
+    """Train a version on the history as it stood before the newest ``share`` of the runs were
+    requested, and let it predict those, in the order they were requested, from what had
+    completed by each request. Returns what was done, in words ("" if nothing was)."""
+    from controltower.intelligence.lifecycle import retrain
+    from controltower.intelligence.records import request_order
+    from controltower.intelligence.serving import predict_new_runs
+    from controltower.intelligence.source import stored_history
+
+    history = [r for r in stored_history(engine) if r.created is not None]
+    newest = sorted(history, key=lambda r: r.created or 0.0)[int(len(history) * (1 - share)) :]
+    if not newest or len(newest) == len(history):
+        return ""
+    first = min(r.created or 0.0 for r in newest)
+    before = datetime.fromtimestamp(first, UTC) - timedelta(microseconds=1)
+    version = retrain(engine, as_of=before)
+    ordered = sorted(request_order(newest), key=lambda r: r.created or 0.0)
+    predicted = predict_new_runs(
+        engine, settings, [(r.repository, r.run_id, r.attempt) for r in ordered]
+    )
+    return (
+        f"; {predicted} of the newest runs predicted as requested by version {version.version},"
+        f" trained on the runs before {before:%Y-%m-%d %H:%M} UTC"
+    )
 
 
 def _demo_anomalies(engine: Engine, settings: Settings) -> str:

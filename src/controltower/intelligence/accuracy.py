@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 import structlog
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
 from controltower.config import Settings
 from controltower.intelligence import registry
@@ -49,7 +49,7 @@ from controltower.intelligence.serving import (
 from controltower.intelligence.serving import (
     OUTCOME_BASELINES as OUTCOME_PREDICTORS,
 )
-from controltower.intelligence.serving import live_models, predictions_t
+from controltower.intelligence.serving import live_models, predictions_t, version_models
 from controltower.intelligence.source import repos_t, repository_history, runs_t
 
 log = structlog.get_logger(__name__)
@@ -105,12 +105,25 @@ def _predicted_runs(conn: Connection, since: datetime, until: datetime) -> list[
     return list(conn.execute(query))
 
 
+def accuracy_end(conn: Connection, now: datetime | None = None) -> datetime:
+    """Where a view of live accuracy ends: now, or just after the newest predicted run that
+    completed, if that is earlier (an imported history's predictions, months old, stay in
+    view; on a live installation it is about now). Demotions are judged up to now."""
+    now = now or datetime.now(UTC)
+    newest = conn.execute(
+        select(func.max(runs_t.c.completed_at))
+        .join(predictions_t, predictions_t.c.run_pk == runs_t.c.id)
+        .where(runs_t.c.status == "completed")
+    ).scalar_one_or_none()
+    return now if newest is None else min(now, newest + timedelta(seconds=1))
+
+
 def live_accuracy(conn: Connection, days: int = 14, now: datetime | None = None) -> LiveAccuracy:
     """Live accuracy over the predicted runs completed in the last ``days`` days."""
     until = now or datetime.now(UTC)
     since = until - timedelta(days=days)
     rows = _predicted_runs(conn, since, until)
-    models = live_models(conn) if rows else None
+    live = live_models(conn) if rows else None
     scored = _Scored()
     served: dict[str, dict[str, int]] = {
         "failure": {},
@@ -129,6 +142,7 @@ def live_accuracy(conn: Connection, days: int = 14, now: datetime | None = None)
             i = at.get((row.run_id, row.attempt))
             if i is None:
                 continue
+            models = _as_predicted(conn, row, live)
             _score(scored, served, ordered[i], features[i : i + 1], row, models)
             bound = RunBound.of(row)
             score_jobs(conn, scored.jobs, served, row.run_pk, features[i : i + 1], models, bound)
@@ -151,6 +165,17 @@ def live_accuracy(conn: Connection, days: int = 14, now: datetime | None = None)
         job_duration_jobs=len(jobs.actual),
         job_duration=_duration_figures(jobs.actual, jobs.quantiles),
     )
+
+
+def _as_predicted(
+    conn: Connection, row: Any, live: registry.LoadedModels | None
+) -> registry.LoadedModels | None:
+    """The models a stored prediction is scored again with: those of the version that made it
+    (trained on what had completed before; the live version may have learnt from the run
+    itself since), else the live version's (a prediction made before any version)."""
+    if live is None or row.version_id is None or row.version_id == live.version:
+        return live
+    return version_models(conn, row.version_id)
 
 
 def _duration_figures(

@@ -15,13 +15,14 @@ with every figure live accuracy demoted still served by its baseline.
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import partial
 
 import structlog
 from sqlalchemy import Connection, Engine
 
 from controltower.errors import NoHistory
-from controltower.intelligence import registry
+from controltower.intelligence import records, registry
 from controltower.intelligence.accuracy import demotions
 from controltower.intelligence.evaluation import evaluate, outcome_predictors
 from controltower.intelligence.features import Featurized
@@ -41,18 +42,27 @@ def retrain(
     scheduled: bool = False,
     seed: int = 0,
     threads: int = 2,
+    as_of: datetime | None = None,
 ) -> registry.VersionInfo:
     """Train on every stored run, register the version, and make it live if ``promote``.
 
     ``scheduled`` (the worker's daily training) promotes only where no
     operator chose the live version, and carries the live version's
-    demotions over to the new one (``_promote_scheduled``).
+    demotions over to the new one (``_promote_scheduled``). With ``as_of``,
+    on the history as it stood then (``records.as_of``): the runs requested
+    by then, those that ended later still going on, and the jobs of the runs
+    that had ended.
     """
     history = list(stored_history(engine))
+    if as_of is not None:
+        history = records.as_of(history, as_of.timestamp())
     if not history:
         raise NoHistory("no run history to train on: import or collect runs first")
     with engine.connect() as conn:
         jobs = stored_jobs(conn)
+    if as_of is not None:
+        ended = {(r.repository, r.run_id, r.attempt) for r in history if r.status == "completed"}
+        jobs = {key: found for key, found in jobs.items() if key in ended}
     data = Featurized.of(history)  # ordered and featurized once for the three uses below
     trained = train(data, jobs=jobs, seed=seed, threads=threads)
     # the run failure model the evaluation fits on its split, which the job report holds jobs to

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from itertools import groupby
 
@@ -88,6 +88,28 @@ def from_fact(fact: RunFact) -> HistoryRun:
         lines_added=fact.lines_added,
         lines_deleted=fact.lines_deleted,
         commits=fact.commits,
+    )
+
+
+def as_of(runs: Iterable[HistoryRun], at: float) -> list[HistoryRun]:
+    """The runs as they stood at ``at`` (POSIX seconds): those requested by then, each one
+    that ended later as still going on (queued if it had not started), with no outcome or
+    duration. Runs with no request time are left out: when they ran is not known."""
+    return [_then(run, at) for run in runs if run.created is not None and run.created <= at]
+
+
+def _then(run: HistoryRun, at: float) -> HistoryRun:
+    """``run`` as it stood at ``at``, after its request."""
+    if run.status != "completed" or (run.completed is not None and run.completed <= at):
+        return run
+    started = run.started is not None and run.started <= at
+    return replace(
+        run,
+        status="in_progress" if started else "queued",
+        conclusion=None,
+        started=run.started if started else None,
+        completed=None,
+        duration_s=None,
     )
 
 

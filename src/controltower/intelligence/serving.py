@@ -103,11 +103,7 @@ def live_models(conn: Connection) -> registry.LoadedModels | None:
     info = registry.live_version(conn)
     if info is None:
         return None
-    # The registration time is part of the key: a database emptied and filled again reuses numbers.
-    key = (conn.engine.url.render_as_string(hide_password=True), info.version, info.created_at)
-    models = _loaded.get(key)
-    if models is None:
-        models = _loaded[key] = registry.load_models(conn, info)
+    models = _models_of(conn, info)
     # A version's predictors change when live accuracy demotes the model: read them each time.
     return replace(
         models,
@@ -116,6 +112,21 @@ def live_models(conn: Connection) -> registry.LoadedModels | None:
         job_failure_predictor=info.job_failure_predictor,
         job_duration_predictor=info.job_duration_predictor,
     )
+
+
+def version_models(conn: Connection, number: int) -> registry.LoadedModels:
+    """Version ``number``'s models (loaded once per process and version);
+    ``ModelVersionNotFound`` when there is none."""
+    return _models_of(conn, registry.version(conn, number))
+
+
+def _models_of(conn: Connection, info: registry.VersionInfo) -> registry.LoadedModels:
+    # The registration time is part of the key: a database emptied and filled again reuses numbers.
+    key = (conn.engine.url.render_as_string(hide_password=True), info.version, info.created_at)
+    models = _loaded.get(key)
+    if models is None:
+        models = _loaded[key] = registry.load_models(conn, info)
+    return models
 
 
 def predict_row(models: registry.LoadedModels | None, row: Matrix) -> RunPrediction:

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 from sqlalchemy import Connection
 
 from controltower.errors import PredictionUnavailable
-from controltower.intelligence.accuracy import demotions, live_accuracy
+from controltower.intelligence.accuracy import accuracy_end, demotions, live_accuracy
 from controltower.intelligence.capability import prediction_mode
 from controltower.intelligence.job_serving import job_comparisons
 from controltower.intelligence.records import HistoryRun
@@ -243,7 +243,8 @@ def accuracy(
     days: int | None = Query(default=None, ge=1, le=366),
 ) -> AccuracyPublic:
     """Failure precision, recall, F1 and duration within ±20%, coverage, MdAPE per predictor."""
-    found = live_accuracy(conn, days or container.settings.intelligence.accuracy_days)
+    days = days or container.settings.intelligence.accuracy_days
+    found = live_accuracy(conn, days, accuracy_end(conn))
     demoted = {d.figure: d.predictor for d in demotions(conn)}
     return AccuracyPublic(
         since=found.since,

@@ -17,7 +17,7 @@ from sqlalchemy import Connection
 
 from controltower.bootstrap import Container
 from controltower.config import Settings
-from controltower.intelligence.accuracy import LiveAccuracy, live_accuracy
+from controltower.intelligence.accuracy import LiveAccuracy, accuracy_end, live_accuracy
 from controltower.intelligence.capability import prediction_mode
 from controltower.store import anomalies as anomaly_store
 from controltower.store import queries
@@ -187,7 +187,11 @@ def live_accuracy_view(container: Container) -> LiveAccuracy | None:
     if not prediction_mode(container.engine, settings).predicts:
         return None
     days = settings.intelligence.accuracy_days
-    return kept(container, ("accuracy", days), lambda conn: live_accuracy(conn, days)).value
+    return kept(
+        container,
+        ("accuracy", days),
+        lambda conn: live_accuracy(conn, days, accuracy_end(conn)),
+    ).value
 
 
 def _ago(moment: datetime | None) -> str | None:
