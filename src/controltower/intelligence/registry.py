@@ -12,6 +12,9 @@ connection: the caller's transaction commits.
 from __future__ import annotations
 
 import gzip
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -306,3 +309,36 @@ def load_models(conn: Connection, info: VersionInfo) -> LoadedModels:
         job_duration=None if job_duration is None else JobDurationModel.from_dict(job_duration),
         job_duration_predictor=info.job_duration_predictor,
     )
+
+
+class LoadedVersions:
+    """Versions' models loaded in this process, by (database, version, registration time): a
+    version never changes once registered, and a database emptied and filled again reuses
+    numbers. The ``size`` used last are kept (a long-running server trains one a day, and
+    live accuracy reads again those that made the last weeks' predictions); thread-safe."""
+
+    def __init__(
+        self, size: int, load: Callable[[Connection, VersionInfo], LoadedModels] = load_models
+    ) -> None:
+        self._size, self._load = size, load
+        self._kept: OrderedDict[tuple[str, int, datetime], LoadedModels] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def models(self, conn: Connection, info: VersionInfo) -> LoadedModels:
+        """The models of ``info``'s version, loaded unless kept."""
+        key = (conn.engine.url.render_as_string(hide_password=True), info.version, info.created_at)
+        with self._lock:
+            kept = self._kept.get(key)
+            if kept is not None:
+                self._kept.move_to_end(key)
+                return kept
+        loaded = self._load(conn, info)  # outside the lock: deserializing takes a while
+        with self._lock:
+            self._kept[key] = loaded
+            self._kept.move_to_end(key)
+            while len(self._kept) > self._size:
+                self._kept.popitem(last=False)
+        return loaded
+
+    def __len__(self) -> int:
+        return len(self._kept)

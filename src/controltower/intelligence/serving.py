@@ -64,8 +64,8 @@ DURATION_BASELINES: dict[str, DurationPredictor] = {
     "previous": PreviousDuration(),
     "median5": MedianOfFive(),
 }
-# Loaded models by (database, version, registered): versions never change once registered.
-_loaded: dict[tuple[str, int, datetime], registry.LoadedModels] = {}
+# Versions' models loaded in this process: the live one and those of the last weeks' predictions.
+LOADED = registry.LoadedVersions(size=16)
 # Feature state of the repositories predicted in this process.
 FEATURE_STATE = FeatureState()
 
@@ -103,7 +103,7 @@ def live_models(conn: Connection) -> registry.LoadedModels | None:
     info = registry.live_version(conn)
     if info is None:
         return None
-    models = _models_of(conn, info)
+    models = LOADED.models(conn, info)
     # A version's predictors change when live accuracy demotes the model: read them each time.
     return replace(
         models,
@@ -117,16 +117,7 @@ def live_models(conn: Connection) -> registry.LoadedModels | None:
 def version_models(conn: Connection, number: int) -> registry.LoadedModels:
     """Version ``number``'s models (loaded once per process and version);
     ``ModelVersionNotFound`` when there is none."""
-    return _models_of(conn, registry.version(conn, number))
-
-
-def _models_of(conn: Connection, info: registry.VersionInfo) -> registry.LoadedModels:
-    # The registration time is part of the key: a database emptied and filled again reuses numbers.
-    key = (conn.engine.url.render_as_string(hide_password=True), info.version, info.created_at)
-    models = _loaded.get(key)
-    if models is None:
-        models = _loaded[key] = registry.load_models(conn, info)
-    return models
+    return LOADED.models(conn, registry.version(conn, number))
 
 
 def predict_row(models: registry.LoadedModels | None, row: Matrix) -> RunPrediction:
