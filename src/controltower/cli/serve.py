@@ -245,20 +245,18 @@ def _predict_newest(engine: Engine, settings: Settings, share: float = DEMO_REPL
     requested, and let it predict those, in the order they were requested, from what had
     completed by each request. Returns what was done, in words ("" if nothing was)."""
     from controltower.intelligence.lifecycle import retrain
-    from controltower.intelligence.records import request_order
+    from controltower.intelligence.records import request_key
     from controltower.intelligence.serving import predict_new_runs
     from controltower.intelligence.source import stored_history
 
-    history = [r for r in stored_history(engine) if r.created is not None]
-    newest = sorted(history, key=lambda r: r.created or 0.0)[int(len(history) * (1 - share)) :]
+    history = sorted((r for r in stored_history(engine) if r.created is not None), key=request_key)
+    newest = history[int(len(history) * (1 - share)) :]  # in the order they were requested
     if not newest or len(newest) == len(history):
         return ""
-    first = min(r.created or 0.0 for r in newest)
-    before = datetime.fromtimestamp(first, UTC) - timedelta(microseconds=1)
+    before = datetime.fromtimestamp(newest[0].created or 0.0, UTC) - timedelta(microseconds=1)
     version = retrain(engine, as_of=before)
-    ordered = sorted(request_order(newest), key=lambda r: r.created or 0.0)
     predicted = predict_new_runs(
-        engine, settings, [(r.repository, r.run_id, r.attempt) for r in ordered]
+        engine, settings, [(r.repository, r.run_id, r.attempt) for r in newest]
     )
     return (
         f"; {predicted} of the newest runs predicted as requested by version {version.version},"
