@@ -19,7 +19,8 @@ import time
 from collections import Counter
 
 from benchmarks.stored_series import stored_series
-from controltower.anomaly.evaluation import Tally, evaluate
+from controltower.anomaly.evaluation import evaluate
+from controltower.anomaly.scoring import Tally
 from controltower.anomaly.tuning import Tuning
 
 VARIANTS = {

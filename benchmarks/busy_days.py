@@ -29,9 +29,9 @@ import numpy as np
 
 from benchmarks.stored_series import stored_series
 from controltower.anomaly.detection import active_length, detect, judged_series, often_idle
-from controltower.anomaly.evaluation import score_rise
 from controltower.anomaly.injection import busy_rise
 from controltower.anomaly.model import Point, Series
+from controltower.anomaly.scoring import score_rise
 from controltower.anomaly.tuning import Tuning, for_series
 
 VARIANTS = {

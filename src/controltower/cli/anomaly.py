@@ -24,7 +24,8 @@ from controltower.domain.wording import counted
 from controltower.errors import InvalidSeries, InvalidVerdict
 
 if TYPE_CHECKING:
-    from controltower.anomaly.evaluation import Evaluation, Tally
+    from controltower.anomaly.evaluation import Evaluation
+    from controltower.anomaly.scoring import Tally
     from controltower.store.anomalies import StoredAnomaly
 
 app = typer.Typer(help="Anomalies in metric series.", no_args_is_help=True)

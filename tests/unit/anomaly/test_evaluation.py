@@ -9,16 +9,7 @@ import numpy as np
 import pytest
 
 from controltower.anomaly.detection import detect
-from controltower.anomaly.evaluation import (
-    Tally,
-    _active,
-    _room,
-    clear_of_stored,
-    evaluate,
-    score,
-    score_stop,
-    wilson,
-)
+from controltower.anomaly.evaluation import _active, _room, evaluate
 from controltower.anomaly.injection import (
     BURST_CEILING,
     BURST_RISE,
@@ -27,6 +18,7 @@ from controltower.anomaly.injection import (
     inject,
 )
 from controltower.anomaly.model import Anomaly, Kind, Point, Series
+from controltower.anomaly.scoring import Tally, clear_of_stored, score, score_stop, wilson
 from controltower.anomaly.tuning import Tuning
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
