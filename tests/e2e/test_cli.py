@@ -111,6 +111,10 @@ def test_demo_loads_real_history_and_serves_it(tmp_path: Path) -> None:
         assert accuracy["until"].startswith("2025-08-29")
         overview = httpx.get(f"http://127.0.0.1:{port}/", timeout=10).text
         assert f"live, {accuracy['runs']} predicted runs completed" in overview
+        versions = {v["version"]: v for v in httpx.get(f"{base}/models", timeout=10).json()}
+        assert versions[1]["history_as_of"].startswith("2025-08")  # before the newest runs
+        assert versions[2]["history_as_of"] is None
+        assert "history as of 2025-08" in httpx.get(f"http://127.0.0.1:{port}/models").text
         hypothetical = httpx.post(
             f"{base}/predict",
             json={"repository": "pr3y/Bruce", "workflow": "Build and Push OR check-PR"},

@@ -48,7 +48,9 @@ def test_a_version_trained_as_of_a_moment_is_the_one_trained_on_the_history_then
     store(then, as_of(small_history(), moment))
     alone = retrain(then, threads=1)
     assert whole.trained_runs == alone.trained_runs < len(small_history())
-    assert whole.report == alone.report
+    assert {k: v for k, v in whole.report.items() if k != "history_as_of"} == alone.report
+    assert whole.history_as_of == datetime.fromtimestamp(moment, UTC).isoformat()
+    assert alone.history_as_of is None  # all stored history
     rows = featurize(request_order(small_history()))
     with engine.connect() as a, then.connect() as b:
         first, second = registry.load_models(a, whole), registry.load_models(b, alone)

@@ -209,7 +209,8 @@ def _print_versions(summaries: list[dict[str, Any]], title: str) -> None:
             str(s["version"]),
             s["status"],
             s["created_at"][:19],
-            str(s["trained_runs"]),
+            str(s["trained_runs"])
+            + (f" (as of {s['history_as_of'][:16]})" if s.get("history_as_of") else ""),
             s["failure_predictor"],
             s["duration_predictor"],
             s.get("job_failure_predictor") or "–",

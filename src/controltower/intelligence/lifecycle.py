@@ -69,6 +69,8 @@ def retrain(
     run_model = FailureModel(seed=seed)
     report = evaluate(data, seed=seed, outcome=partial(outcome_predictors, model=run_model))
     report["jobs"] = evaluate_jobs(data, jobs, seed=seed, run_model=run_model) if jobs else None
+    if as_of is not None:
+        report["history_as_of"] = as_of.isoformat()
     with engine.begin() as conn:
         info = registry.register(conn, trained, report)
         if promote and scheduled:

@@ -66,6 +66,13 @@ class VersionInfo:
         """Whether an operator made it live (promote, rollback), not training."""
         return self.promoted_by == OPERATOR
 
+    @property
+    def history_as_of(self) -> str | None:
+        """When the history it learnt from stood as it learnt it (ISO 8601), for a version
+        trained as of a past moment (``lifecycle.retrain(as_of=...)``); None: all stored."""
+        moment = self.report.get("history_as_of")
+        return moment if isinstance(moment, str) else None
+
     def summary(self) -> dict[str, Any]:
         """The version as a JSON-ready dict, its pooled deciding figures instead of the report."""
         live = live_predictors(self.report)
@@ -76,6 +83,7 @@ class VersionInfo:
             "promoted_at": self.promoted_at.isoformat() if self.promoted_at else None,
             "archived_at": self.archived_at.isoformat() if self.archived_at else None,
             "trained_runs": self.trained_runs,
+            "history_as_of": self.history_as_of,
             "failure_predictor": self.failure_predictor,
             "probability_predictor": self.probability_predictor,
             "duration_predictor": self.duration_predictor,

@@ -28,6 +28,11 @@ class VersionPublic(BaseModel):
     promoted_at: datetime | None
     archived_at: datetime | None
     trained_runs: int
+    history_as_of: datetime | None = Field(
+        default=None,
+        description="the moment the history it learnt from stood as it learnt it, for a "
+        "version trained as of a past moment (the demo's first); null: all stored history",
+    )
     failure_predictor: str = Field(description="what decides pass or fail (best F1)")
     probability_predictor: str = Field(
         description="what gives the failure probability (best Brier score, then ROC AUC)"
