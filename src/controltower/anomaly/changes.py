@@ -46,9 +46,9 @@ def detect_changes(
     where it left zero, held fixed: the trailing baseline would otherwise
     follow the change it is accumulating evidence of, and a large shift or a
     slow drift would never add up. For a window after an alarm no new change
-    is looked for, except a further one either way after a level shift
-    (``Further``, one watch per direction; the first to cross is told, and
-    is watched after in turn).
+    is looked for, except a further one either way after a level shift or a
+    drift (``Further``, one watch per direction; the first to cross is told,
+    and is watched after in turn).
     A crossing at the alarm of a change ``told`` before, the same way, is
     judged with the bars it is held to (``tuning.hold_bars``).
     """
@@ -102,7 +102,7 @@ def detect_changes(
                     settling = Settling.of(timestamps, values, baseline, tuning, change, start, at)
                     found.append(change)
                 resume = i + tuning.window
-                if change.kind == "level_shift" and tuning.further:
+                if tuning.further and (change.kind == "level_shift" or tuning.further_after_drift):
                     further = Further.both_ways(values, baseline, tuning, i, until)
                 break
     if settling is not None and len(values) > resume:

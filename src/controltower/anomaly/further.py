@@ -1,7 +1,7 @@
-"""After a level shift: a further change either way, and a kind judged again later.
+"""After a level shift or a drift: a further change either way, and a kind judged again later.
 
-While the trailing baseline catches up after a level shift, a **further
-change** either way is summed against the level the shift moved to (that of
+While the trailing baseline catches up after a level shift (or a drift), a
+**further change** either way is summed against the level it moved to (that of
 its points before a second step among them), so that a second step soon
 after the first (further on, or back) is not absorbed unseen; but a further
 level shift the same way, where the first was a drift as judged later and no

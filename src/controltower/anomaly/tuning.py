@@ -27,7 +27,9 @@ class Tuning:
     ``drift_evidence`` points' worth of a step's mean squared error being a
     drift by its shape alone.
     With ``further``, a further change (on, or back) after a level shift is looked for,
-    against the level of the ``further_after`` points after its alarm, and,
+    against the level of the ``further_after`` points after its alarm (with
+    ``further_after_drift``, after a drift too: a step soon after a change
+    told as a drift is a change of its own), and,
     with ``further_chain``, after a further change that is a level shift too;
     with ``further_second_step``, a second step among those points (a further
     change that began before the level settled) leaves its points out of the
@@ -36,8 +38,8 @@ class Tuning:
     normal, the level after them not, is a wobble before the change: the
     sums start anew; with ``small_restart``, so they do after a crossing
     whose change stays under ``min_relative`` of normal (it is never told,
-    and would otherwise hold the window, unwatched after a drift, from a
-    change that follows it). Where none is found within the
+    and would otherwise hold the window, unwatched, from a change that
+    follows it). Where none is found within the
     window, the kind is judged again on what follows up to ``kind_after``
     points after the alarm, and that kind is told; with ``further_ramp``,
     also where a further level shift the same way is found but that later
@@ -78,8 +80,8 @@ class Tuning:
     ``floor_usd_month`` (a change of that many dollars a month) for costs.
     After a lasting change, no other is reported in the same direction for
     ``window`` points: it is the same episode while the baseline catches up,
-    unless, after a level shift, the series moves on, or back, against the
-    level the shift settled at (a further change).
+    unless, after a level shift (or a drift), the series moves on, or back,
+    against the level it settled at (a further change).
     A spike that way from where the change began until then is reported only
     when it is a spike against the level the series changed to, and a spike
     within ``confirm`` points after another that way is the same one.
@@ -120,6 +122,7 @@ class Tuning:
     smooth: int = 5
     further: bool = True
     further_after: int = 30
+    further_after_drift: bool = True
     further_chain: bool = True
     further_second_step: bool = True
     wobble_restart: bool = True

@@ -407,8 +407,9 @@ def test_a_wobble_that_crossed_just_before_a_step_is_summed_anew(seed: int) -> N
 def test_a_crossing_too_small_to_tell_holds_no_window(seed: int) -> None:
     """A slow rise of 15 % (under the 25 % a change must reach) crosses the threshold as a
     drift, which is not told; a step of 60 % twenty points later. Held for a window after the
-    crossing (no further-change watch follows a drift), the step was never told; the crossing
-    now holds nothing, and the step is told within a few points after it."""
+    crossing with no further-change watch after a drift, the step was never told; the
+    crossing now holds nothing, and the step is told within a few points after it (and a
+    watch after the drift, held, tells it too)."""
     values = noise(seed, 400)
     values[140:170] += np.linspace(0.0, 15.0, 30)
     values[170:] += 15
@@ -423,7 +424,11 @@ def test_a_crossing_too_small_to_tell_holds_no_window(seed: int) -> None:
     assert told.kind == "level_shift"
     assert step <= told.index <= step + 15
     assert told.observed == pytest.approx(175, abs=10)
-    assert detect(points(values), Tuning(small_restart=False)) == []
+    unwatched = Tuning(small_restart=False, further_after_drift=False)
+    assert detect(points(values), unwatched) == []
+    [watched] = detect(points(values), Tuning(small_restart=False))
+    assert (watched.kind, watched.change > 0) == ("level_shift", True)
+    assert step <= watched.index <= step + 15
 
 
 def _told_then(later: float, seed: int = 1) -> np.ndarray:
