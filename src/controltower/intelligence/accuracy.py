@@ -124,6 +124,7 @@ def live_accuracy(conn: Connection, days: int = 14, now: datetime | None = None)
     since = until - timedelta(days=days)
     rows = _predicted_runs(conn, since, until)
     live = live_models(conn) if rows else None
+    versions: dict[int, registry.LoadedModels] = {}  # those that made the predictions, read once
     scored = _Scored()
     served: dict[str, dict[str, int]] = {
         "failure": {},
@@ -142,7 +143,7 @@ def live_accuracy(conn: Connection, days: int = 14, now: datetime | None = None)
             i = at.get((row.run_id, row.attempt))
             if i is None:
                 continue
-            models = _as_predicted(conn, row, live)
+            models = _as_predicted(conn, row, live, versions)
             _score(scored, served, ordered[i], features[i : i + 1], row, models)
             bound = RunBound.of(row)
             score_jobs(conn, scored.jobs, served, row.run_pk, features[i : i + 1], models, bound)
@@ -168,14 +169,20 @@ def live_accuracy(conn: Connection, days: int = 14, now: datetime | None = None)
 
 
 def _as_predicted(
-    conn: Connection, row: Any, live: registry.LoadedModels | None
+    conn: Connection,
+    row: Any,
+    live: registry.LoadedModels | None,
+    versions: dict[int, registry.LoadedModels],
 ) -> registry.LoadedModels | None:
     """The models a stored prediction is scored again with: those of the version that made it
     (trained on what had completed before; the live version may have learnt from the run
-    itself since), else the live version's (a prediction made before any version)."""
+    itself since), else the live version's (a prediction made before any version). Each
+    version is looked up once per scoring (``versions``), not once per run."""
     if live is None or row.version_id is None or row.version_id == live.version:
         return live
-    return version_models(conn, row.version_id)
+    if row.version_id not in versions:
+        versions[row.version_id] = version_models(conn, row.version_id)
+    return versions[row.version_id]
 
 
 def _duration_figures(

@@ -115,7 +115,7 @@ def live_models(conn: Connection) -> registry.LoadedModels | None:
 
 
 def version_models(conn: Connection, number: int) -> registry.LoadedModels:
-    """Version ``number``'s models (loaded once per process and version);
+    """Version ``number``'s models (kept loaded while among the versions used last, ``LOADED``);
     ``ModelVersionNotFound`` when there is none."""
     return LOADED.models(conn, registry.version(conn, number))
 
