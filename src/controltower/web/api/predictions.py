@@ -124,8 +124,8 @@ class PredictionPublic(BaseModel):
     duration_factors: list[str] = Field(
         default_factory=list,
         description="what moved the duration model's median from the median of the last five "
-        "successful runs, in words, with by how much (empty: a baseline gave the durations, or "
-        "it was stored before they were told)",
+        "successful runs, in words, with which way each pushed it (empty: a baseline gave the "
+        "durations, it did not move, or it was stored before they were told)",
     )
     version: int | None
     jobs: list[JobPredictionPublic] = Field(default_factory=list)
