@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -172,6 +173,34 @@ def test_the_models_page_shows_live_accuracy_per_predictor(container: Container)
     assert "<td>previous run</td>" in failure  # the baseline named in words
     assert 'aria-label="Duration of successful runs, live"' in live
     assert 'aria-label="Failure of jobs, live"' not in live  # no run here has jobs
+
+
+def test_runs_predicted_before_any_version_that_the_live_one_learnt_are_left_out(
+    container: Container,
+) -> None:
+    """The live version was registered after every stored run completed: predictions made
+    before any version existed are counted apart, in the API and on the Models page, and no
+    figure scores them."""
+    earlier = _runs()[20:40]
+    with container.engine.connect() as conn:
+        before = live_accuracy(conn, days=3650, now=_now())
+    with container.engine.begin() as conn:
+        for run in earlier:
+            pk = run_pk_of(conn, run.repository, run.run_id, run.attempt)
+            assert pk is not None
+            made = replace(_wrong(run), version=None)
+            record_prediction(conn, pk, made, mode="on", shown=True)
+    with container.engine.connect() as conn:
+        found = live_accuracy(conn, days=3650, now=_now())
+    assert found.runs == STORED - 20
+    assert found.left_out == len(earlier)
+    assert (found.failure, found.duration) == (before.failure, before.duration)
+    assert (found.failure_runs, found.duration_runs) == (before.failure_runs, before.duration_runs)
+    with TestClient(create_app(container)) as client:
+        body = client.get("/api/v1/predictions/accuracy").json()  # the configured 3650 days
+        page = client.get("/models").text
+    assert body["left_out"] == len(earlier)
+    assert f"{len(earlier)} predicted before any version existed are left out" in page
 
 
 def test_a_margin_wider_than_the_gap_keeps_the_model(container: Container) -> None:

@@ -106,3 +106,57 @@ def test_live_accuracy_scores_a_prediction_again_with_the_version_that_made_it(
     # the two versions differ on these runs: the figures would differ if the live one scored
     assert not np.array_equal(early.failure.predict_proba(rows), full.failure.predict_proba(rows))
     assert by_first.runs == len(runs) - cut
+    assert by_first.left_out == 0
+
+
+def _served_by_baselines(version: int | None) -> RunPrediction:
+    return RunPrediction(
+        failure_probability=0.5,
+        failure_predicted=False,
+        failure_predictor="previous",
+        probability_predictor="previous",
+        failure_reason=None,
+        duration_p10=60.0,
+        duration_p50=120.0,
+        duration_p90=240.0,
+        duration_predictor="median5",
+        risk_factors=[],
+        version=version,
+    )
+
+
+def test_a_prediction_made_before_any_version_is_scored_only_where_the_live_one_did_not_learn_it(
+    engine: Engine,
+) -> None:
+    """Predictions made before any version existed: a live version trained on the whole
+    history learnt their outcomes, so they are left out of every figure; one trained as of a
+    moment before they completed scores them, the model beside the baselines."""
+    runs = request_order(small_history())
+    cut = len(runs) * 3 // 5
+    store(engine, runs)
+    report = trained_version()[1]
+    with engine.begin() as conn:
+        for run in runs[cut:]:
+            pk = run_pk_of(conn, run.repository, run.run_id, run.attempt)
+            assert pk is not None
+            record_prediction(conn, pk, _served_by_baselines(None), mode="on", shown=True)
+        registry.promote(conn, registry.register(conn, train(runs, threads=1), report).version)
+    now = datetime.fromtimestamp(max(r.completed or 0.0 for r in runs), UTC)
+    with engine.connect() as conn:
+        learnt = live_accuracy(conn, 3650, now)
+    assert learnt.runs == len(runs) - cut
+    assert learnt.left_out == learnt.runs
+    assert learnt.failure == {}
+    assert learnt.duration == {}
+    moment = min(r.completed or 0.0 for r in runs[cut:]) - 1
+    earlier = {**report, "history_as_of": datetime.fromtimestamp(moment, UTC).isoformat()}
+    known = [r for r in runs if (r.completed or 0.0) <= moment]
+    with engine.begin() as conn:
+        registry.promote(conn, registry.register(conn, train(known, threads=1), earlier).version)
+    with engine.connect() as conn:
+        unseen = live_accuracy(conn, 3650, now)
+    assert unseen.left_out == 0
+    assert unseen.failure_runs > 0
+    assert unseen.duration_runs > 0
+    assert {"model", "previous", "always_pass"} <= set(unseen.failure)
+    assert {"model", "median5"} <= set(unseen.duration)

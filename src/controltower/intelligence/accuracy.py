@@ -7,6 +7,12 @@ from the same features, known when each run was requested. Failure is scored
 by precision, recall and F1 on runs that passed or failed; duration by the
 share within ±20%, the 80% interval coverage and the median absolute
 percentage error on successful runs, as in the evaluation protocol.
+The model is scored with the version that made each prediction; a prediction
+made before any version existed with the live version, unless that version
+learnt from the run's outcome (it completed before the history the version
+was trained on stood): no version can score that run out of sample, and it
+is left out of every predictor's figures (``left_out``), so that all are
+still scored on the same runs.
 
 Jobs the same way (``job_accuracy``): each expected job of those runs that
 passed or failed, by precision, recall and F1, and its durations where it
@@ -59,7 +65,12 @@ DURATION_SHOWN = ("within_20", "coverage_80", "mdape")
 
 @dataclass(frozen=True, slots=True)
 class LiveAccuracy:
-    """Figures per predictor over the predicted runs completed between ``since`` and ``until``."""
+    """Figures per predictor over the predicted runs completed between ``since`` and ``until``.
+
+    ``left_out``: of those runs, the ones predicted before any version existed whose outcome
+    the live version learnt from (scored by nothing: no version could score them out of
+    sample).
+    """
 
     since: datetime
     until: datetime
@@ -73,6 +84,7 @@ class LiveAccuracy:
     job_failure: dict[str, Figures] = field(default_factory=dict)
     job_duration_jobs: int = 0
     job_duration: dict[str, Figures] = field(default_factory=dict)
+    left_out: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +136,8 @@ def live_accuracy(conn: Connection, days: int = 14, now: datetime | None = None)
     since = until - timedelta(days=days)
     rows = _predicted_runs(conn, since, until)
     live = live_models(conn) if rows else None
+    learnt_until = _learnt_until(conn) if live is not None else None
+    left_out = 0
     versions: dict[int, registry.LoadedModels] = {}  # those that made the predictions, read once
     scored = _Scored()
     served: dict[str, dict[str, int]] = {
@@ -142,6 +156,9 @@ def live_accuracy(conn: Connection, days: int = 14, now: datetime | None = None)
         for row in stored:
             i = at.get((row.run_id, row.attempt))
             if i is None:
+                continue
+            if row.version_id is None and _learnt(ordered[i], learnt_until):
+                left_out += 1
                 continue
             models = _as_predicted(conn, row, live, versions)
             _score(scored, served, ordered[i], features[i : i + 1], row, models)
@@ -165,7 +182,25 @@ def live_accuracy(conn: Connection, days: int = 14, now: datetime | None = None)
         job_failure=job_failure,
         job_duration_jobs=len(jobs.actual),
         job_duration=_duration_figures(jobs.actual, jobs.quantiles),
+        left_out=left_out,
     )
+
+
+def _learnt_until(conn: Connection) -> float | None:
+    """When the history the live version learnt from stood (a POSIX time): the moment it was
+    trained as of (``history_as_of``), else its creation; None without a live version."""
+    info = registry.live_version(conn)
+    if info is None:
+        return None
+    moment = info.history_as_of
+    return (datetime.fromisoformat(moment) if moment else info.created_at).timestamp()
+
+
+def _learnt(run: Any, learnt_until: float | None) -> bool:
+    """Whether a version whose history stood at ``learnt_until`` learnt ``run``'s outcome: the
+    run had completed by then."""
+    completed = run.completed
+    return learnt_until is not None and completed is not None and completed <= learnt_until
 
 
 def _as_predicted(
@@ -176,7 +211,8 @@ def _as_predicted(
 ) -> registry.LoadedModels | None:
     """The models a stored prediction is scored again with: those of the version that made it
     (trained on what had completed before; the live version may have learnt from the run
-    itself since), else the live version's (a prediction made before any version). Each
+    itself since), else the live version's (a prediction made before any version, of a run
+    that version did not learn from: ``_learnt``). Each
     version is looked up once per scoring (``versions``), not once per run."""
     if live is None or row.version_id is None or row.version_id == live.version:
         return live

@@ -233,6 +233,12 @@ class AccuracyPublic(BaseModel):
         default=0, description="expected jobs of those runs that passed with a duration, scored"
     )
     job_duration: dict[str, dict[str, float | None]] = Field(default_factory=dict)
+    left_out: int = Field(
+        default=0,
+        description="of the runs, those predicted before any version existed whose outcome the"
+        " live version learnt from: no version can score them out of sample, so no figure"
+        " counts them",
+    )
     demoted: dict[str, str]
 
 
@@ -259,6 +265,7 @@ def accuracy(
         job_failure=found.job_failure,
         job_duration_jobs=found.job_duration_jobs,
         job_duration=found.job_duration,
+        left_out=found.left_out,
         demoted=demoted,
     )
 
