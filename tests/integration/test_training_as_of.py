@@ -61,6 +61,23 @@ def test_a_version_trained_as_of_a_moment_is_the_one_trained_on_the_history_then
     then.dispose()
 
 
+def _served_by_baselines(version: int | None) -> RunPrediction:
+    """A prediction the baselines served, made by ``version`` (None: before any existed)."""
+    return RunPrediction(
+        failure_probability=0.5,
+        failure_predicted=False,
+        failure_predictor="previous",
+        probability_predictor="previous",
+        failure_reason=None,
+        duration_p10=60.0,
+        duration_p50=120.0,
+        duration_p90=240.0,
+        duration_predictor="median5",
+        risk_factors=[],
+        version=version,
+    )
+
+
 def test_live_accuracy_scores_a_prediction_again_with_the_version_that_made_it(
     engine: Engine,
 ) -> None:
@@ -79,20 +96,7 @@ def test_live_accuracy_scores_a_prediction_again_with_the_version_that_made_it(
         for run in runs[cut:]:
             pk = run_pk_of(conn, run.repository, run.run_id, run.attempt)
             assert pk is not None
-            served = RunPrediction(
-                failure_probability=0.5,
-                failure_predicted=False,
-                failure_predictor="previous",
-                probability_predictor="previous",
-                failure_reason=None,
-                duration_p10=60.0,
-                duration_p50=120.0,
-                duration_p90=240.0,
-                duration_predictor="median5",
-                risk_factors=[],
-                version=first,
-            )
-            record_prediction(conn, pk, served, mode="on", shown=True)
+            record_prediction(conn, pk, _served_by_baselines(first), mode="on", shown=True)
     now = datetime.fromtimestamp(max(r.completed or 0.0 for r in runs), UTC)
     with engine.connect() as conn:
         by_first = live_accuracy(conn, 3650, now)
@@ -107,22 +111,6 @@ def test_live_accuracy_scores_a_prediction_again_with_the_version_that_made_it(
     assert not np.array_equal(early.failure.predict_proba(rows), full.failure.predict_proba(rows))
     assert by_first.runs == len(runs) - cut
     assert by_first.left_out == 0
-
-
-def _served_by_baselines(version: int | None) -> RunPrediction:
-    return RunPrediction(
-        failure_probability=0.5,
-        failure_predicted=False,
-        failure_predictor="previous",
-        probability_predictor="previous",
-        failure_reason=None,
-        duration_p10=60.0,
-        duration_p50=120.0,
-        duration_p90=240.0,
-        duration_predictor="median5",
-        risk_factors=[],
-        version=version,
-    )
 
 
 def test_a_prediction_made_before_any_version_is_scored_only_where_the_live_one_did_not_learn_it(
