@@ -62,9 +62,16 @@ def _free_port() -> int:
 @pytest.fixture
 def mailbox() -> Iterator[tuple[Mailbox, int]]:
     box = Mailbox()
-    port = _free_port()
-    server = Controller(box, hostname="127.0.0.1", port=port)
-    server.start()
+    for _ in range(5):  # aiosmtpd takes a port number, not 0: another process may win it
+        port = _free_port()
+        server = Controller(box, hostname="127.0.0.1", port=port)
+        try:
+            server.start()
+        except OSError:
+            continue
+        break
+    else:
+        raise RuntimeError("no free port for the SMTP server")
     yield box, port
     server.stop()
 
