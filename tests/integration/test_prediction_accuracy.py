@@ -167,6 +167,10 @@ def test_the_models_page_shows_live_accuracy_per_predictor(container: Container)
         page = client.get("/models").text
     live = page.split('id="live-h"', 1)[1]
     assert f"{STORED - 40} predicted runs completed in the 3650 days to 20" in live
+    assert (
+        f"the model with the version that made each prediction (version 1: {STORED - 40} runs)"
+        in live
+    )
     failure = live.split('aria-label="Failure of runs, live"', 1)[1].split("</table>", 1)[0]
     model_row = failure.split("<td>model</td>", 1)[1].split("</tr>", 1)[0]
     assert model_row.count('<td class="num">0.000</td>') == 3  # precision, recall and F1
@@ -200,6 +204,7 @@ def test_runs_predicted_before_any_version_that_the_live_one_learnt_are_left_out
         body = client.get("/api/v1/predictions/accuracy").json()  # the configured 3650 days
         page = client.get("/models").text
     assert body["left_out"] == len(earlier)
+    assert body["model_versions"] == {"1": STORED - 40}  # JSON keys are strings
     assert f"{len(earlier)} predicted before any version existed are left out" in page
 
 

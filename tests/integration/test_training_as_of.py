@@ -111,6 +111,7 @@ def test_live_accuracy_scores_a_prediction_again_with_the_version_that_made_it(
     assert not np.array_equal(early.failure.predict_proba(rows), full.failure.predict_proba(rows))
     assert by_first.runs == len(runs) - cut
     assert by_first.left_out == 0
+    assert by_first.model_versions == with_second_live.model_versions == {first: by_first.runs}
 
 
 def test_a_prediction_made_before_any_version_is_scored_only_where_the_live_one_did_not_learn_it(
@@ -136,14 +137,17 @@ def test_a_prediction_made_before_any_version_is_scored_only_where_the_live_one_
     assert learnt.left_out == learnt.runs
     assert learnt.failure == {}
     assert learnt.duration == {}
+    assert learnt.model_versions == {}
     moment = min(r.completed or 0.0 for r in runs[cut:]) - 1
     earlier = {**report, "history_as_of": datetime.fromtimestamp(moment, UTC).isoformat()}
     known = [r for r in runs if (r.completed or 0.0) <= moment]
     with engine.begin() as conn:
-        registry.promote(conn, registry.register(conn, train(known, threads=1), earlier).version)
+        live = registry.register(conn, train(known, threads=1), earlier).version
+        registry.promote(conn, live)
     with engine.connect() as conn:
         unseen = live_accuracy(conn, 3650, now)
     assert unseen.left_out == 0
+    assert unseen.model_versions == {live: unseen.runs}
     assert unseen.failure_runs > 0
     assert unseen.duration_runs > 0
     assert {"model", "previous", "always_pass"} <= set(unseen.failure)

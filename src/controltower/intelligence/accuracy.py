@@ -69,7 +69,8 @@ class LiveAccuracy:
 
     ``left_out``: of those runs, the ones predicted before any version existed whose outcome
     the live version learnt from (scored by nothing: no version could score them out of
-    sample).
+    sample). ``model_versions``: how many of the scored runs each version's models were
+    scored on (the version that made the prediction, or the live one).
     """
 
     since: datetime
@@ -85,6 +86,7 @@ class LiveAccuracy:
     job_duration_jobs: int = 0
     job_duration: dict[str, Figures] = field(default_factory=dict)
     left_out: int = 0
+    model_versions: dict[int, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +140,7 @@ def live_accuracy(conn: Connection, days: int = 14, now: datetime | None = None)
     live = live_models(conn) if rows else None
     learnt_until = _learnt_until(conn) if live is not None else None
     left_out = 0
+    used: dict[int, int] = {}  # runs scored with each version's models
     versions: dict[int, registry.LoadedModels] = {}  # those that made the predictions, read once
     scored = _Scored()
     served: dict[str, dict[str, int]] = {
@@ -161,6 +164,8 @@ def live_accuracy(conn: Connection, days: int = 14, now: datetime | None = None)
                 left_out += 1
                 continue
             models = _as_predicted(conn, row, live, versions)
+            if models is not None:
+                used[models.version] = used.get(models.version, 0) + 1
             _score(scored, served, ordered[i], features[i : i + 1], row, models)
             bound = RunBound.of(row)
             score_jobs(conn, scored.jobs, served, row.run_pk, features[i : i + 1], models, bound)
@@ -183,6 +188,7 @@ def live_accuracy(conn: Connection, days: int = 14, now: datetime | None = None)
         job_duration_jobs=len(jobs.actual),
         job_duration=_duration_figures(jobs.actual, jobs.quantiles),
         left_out=left_out,
+        model_versions=dict(sorted(used.items())),
     )
 
 

@@ -239,6 +239,12 @@ class AccuracyPublic(BaseModel):
         " live version learnt from: no version can score them out of sample, so no figure"
         " counts them",
     )
+    model_versions: dict[int, int] = Field(
+        default_factory=dict,
+        description="the model's figures: how many of the runs each version's models scored"
+        " (the version that made each prediction; the live one for a prediction made before"
+        " any version)",
+    )
     demoted: dict[str, str]
 
 
@@ -266,6 +272,7 @@ def accuracy(
         job_duration_jobs=found.job_duration_jobs,
         job_duration=found.job_duration,
         left_out=found.left_out,
+        model_versions=found.model_versions,
         demoted=demoted,
     )
 
