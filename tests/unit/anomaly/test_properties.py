@@ -87,3 +87,43 @@ def test_moving_a_series_by_whole_weeks_changes_nothing(
         assert [(a.kind, a.index, a.start - moved, a.observed) for a in later] == [
             (a.kind, a.index, a.start, a.observed) for a in found
         ]
+
+
+@st.composite
+def changing(draw: st.DrawFn) -> tuple[list[datetime], list[float], int]:
+    """A longer series with one to three changes (steps either way, spikes, ramps), and how
+    many of its newest points have not arrived yet."""
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    n = draw(st.integers(330, 480))
+    values = 100.0 + rng.normal(0.0, draw(st.floats(2.0, 15.0)), n)
+    for _ in range(draw(st.integers(1, 3))):
+        at = draw(st.integers(60, n - 150))  # most of them long enough ago to be settled
+        change = draw(st.sampled_from(["step up", "step down", "spike", "ramp"]))
+        if change == "spike":
+            values[at] += 150.0
+        elif change == "ramp":
+            values[at:] += np.minimum(np.arange(n - at) / 50.0, 1.0) * 60.0
+        else:
+            values[at:] += draw(st.floats(20.0, 80.0)) * (1 if change == "step up" else -1)
+    every = draw(st.sampled_from([timedelta(hours=1), timedelta(days=1)]))
+    stamps = [START + every * i for i in range(n)]
+    return stamps, [float(v) for v in np.maximum(values, 0.0)], draw(st.integers(1, 100))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(drawn=changing())
+def test_what_is_told_of_points_long_past_does_not_change_as_points_arrive(
+    drawn: tuple[list[datetime], list[float], int],
+) -> None:
+    """Each point is judged from the points before it, and a change's kind and size from a
+    bounded stretch after its alarm (``kind_after``, and a window's watch for a further change
+    and its second look): what the series tells of points older than that, two windows and
+    ``kind_after`` before its newest, is what the whole series tells of them once more
+    points arrived."""
+    stamps, values, unseen = drawn
+    for tuning in TUNINGS.values():
+        settled = len(values) - unseen - (2 * tuning.window + tuning.kind_after)
+        arrived = zip(stamps[:-unseen], values[:-unseen], strict=True)
+        then = detect([Point(t, v) for t, v in arrived], tuning)
+        now = detect([Point(t, v) for t, v in zip(stamps, values, strict=True)], tuning)
+        assert [a for a in then if a.index < settled] == [a for a in now if a.index < settled]
