@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from controltower.anomaly.csvseries import read_series
 from controltower.errors import InvalidSeries
@@ -64,3 +66,63 @@ def test_rows_without_a_value_are_gaps_counted_not_errors() -> None:
 def test_what_cannot_be_read_is_refused_with_its_line(text: str, reason: str) -> None:
     with pytest.raises(InvalidSeries, match=reason):
         read_series(text)
+
+
+@st.composite
+def exported(draw: st.DrawFn) -> tuple[str, list[tuple[datetime, float]]]:
+    """A series as some exporter writes it: a timestamp form, a delimiter (with a decimal comma
+    beside semicolons and tabs, as European spreadsheets write), a header or none, rows in any
+    order; and the points it holds, oldest first."""
+    count = draw(st.integers(1, 30))
+    seconds = draw(
+        st.lists(
+            st.integers(946_684_800, 4_102_444_800), min_size=count, max_size=count, unique=True
+        )
+    )
+    values = draw(
+        st.lists(
+            st.floats(-1e9, 1e9, allow_nan=False, allow_infinity=False),
+            min_size=count,
+            max_size=count,
+        )
+    )
+    form = draw(st.sampled_from(["iso", "iso-z", "epoch", "epoch-ms", "date"]))
+    if form == "date":  # one point a day: the rows' times at midnight
+        seconds = sorted({s - s % 86_400 for s in seconds})
+        values = values[: len(seconds)]
+    delimiter = draw(st.sampled_from([",", ";", "\t"]))
+    decimal_comma = delimiter != "," and draw(st.booleans())
+    rows = []
+    for second, value in zip(seconds, values, strict=True):
+        moment = datetime.fromtimestamp(second, UTC)
+        stamp = {
+            "iso": moment.strftime("%Y-%m-%d %H:%M:%S"),
+            "iso-z": moment.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "epoch": str(second),
+            "epoch-ms": str(second * 1000),
+            "date": moment.strftime("%Y%m%d"),
+        }[form]
+        written = repr(value)
+        if decimal_comma:
+            written = written.replace(".", ",")
+        rows.append(f"{stamp}{delimiter}{written}")
+    order = draw(st.permutations(range(len(rows))))
+    header = [f"time{delimiter}p95_ms"] if draw(st.booleans()) else []
+    text = "\n".join(header + [rows[i] for i in order]) + "\n"
+    points = sorted(
+        (datetime.fromtimestamp(s, UTC), v) for s, v in zip(seconds, values, strict=True)
+    )
+    return text, points
+
+
+@settings(max_examples=200, deadline=None)
+@given(drawn=exported())
+def test_a_series_reads_back_as_any_exporter_wrote_it(
+    drawn: tuple[str, list[tuple[datetime, float]]],
+) -> None:
+    """Whatever the form of its timestamps, its delimiter and decimal mark, a header or none,
+    and the order of its rows: the same points, oldest first, every value exact."""
+    text, points = drawn
+    series = read_series(text)
+    assert [(p.timestamp, p.value) for p in series.points] == points
+    assert series.missing == 0
