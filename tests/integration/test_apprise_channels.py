@@ -16,7 +16,7 @@ import json
 import socket
 import ssl
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email.message import Message as Email
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -129,17 +129,24 @@ def _settings(tmp_path: Path, channels: dict[str, list[str]]) -> Settings:
     )
 
 
-def _fire_and_resolve(engine: Engine, settings: Settings, notifier: Notifier) -> None:
-    """A backlog's alert fires and is delivered; once it clears, its resolve too."""
-    store_pending(engine, 3)
-    firing = evaluate_store(engine, settings)
-    assert [(n.event, n.severity) for n in firing] == [("firing", "critical")]
-    notifier.deliver(firing[0])
-    with engine.begin() as conn:
-        conn.execute(update(deliveries_t).values(state="processed"))
-    resolved = evaluate_store(engine, settings)
-    assert [n.event for n in resolved] == ["resolved"]
-    notifier.deliver(resolved[0])
+def _fire_and_resolve(engine: Engine, settings: Settings, arrived: Callable[[], int]) -> None:
+    """A backlog's alert fires and is delivered; once it clears, its resolve too; both arrive
+    (``arrived``: how many messages the receiver has)."""
+    warm_apprise()  # its plugins load once per process, slowly
+    notifier = Notifier(settings.alerts)
+    try:
+        store_pending(engine, 3)
+        firing = evaluate_store(engine, settings)
+        assert [(n.event, n.severity) for n in firing] == [("firing", "critical")]
+        notifier.deliver(firing[0])
+        with engine.begin() as conn:
+            conn.execute(update(deliveries_t).values(state="processed"))
+        resolved = evaluate_store(engine, settings)
+        assert [n.event for n in resolved] == ["resolved"]
+        notifier.deliver(resolved[0])
+        assert wait_until(lambda: arrived() == 2)
+    finally:
+        notifier.close()
 
 
 def test_an_alert_and_its_resolve_arrive_by_e_mail(
@@ -149,14 +156,7 @@ def test_an_alert_and_its_resolve_arrive_by_e_mail(
     title, its body what it says."""
     box, port = mailbox
     url = f"mailto://127.0.0.1:{port}?from=controltower@example.com&to=oncall@example.com&mode=insecure"
-    settings = _settings(tmp_path, {"email": [url]})
-    warm_apprise()
-    notifier = Notifier(settings.alerts)
-    try:
-        _fire_and_resolve(sqlite_engine, settings, notifier)
-        assert wait_until(lambda: len(box.received) == 2)
-    finally:
-        notifier.close()
+    _fire_and_resolve(sqlite_engine, _settings(tmp_path, {"email": [url]}), box.received.__len__)
     subjects = sorted(str(m["Subject"]) for m in box.received)
     assert subjects[0].startswith("controltower: 3 deliveries waiting")
     assert subjects[1].startswith("controltower: resolved: 3 deliveries waiting")
@@ -184,13 +184,7 @@ def test_an_alert_and_its_resolve_reach_a_teams_workflow_as_adaptive_cards(
     """Each is posted to the workflow's trigger with its signature over verified TLS: a message
     whose attachment is an adaptive card headed by the alert's title, saying what it says."""
     settings = _settings(tmp_path, {"teams": [workflow.url()]})
-    warm_apprise()
-    notifier = Notifier(settings.alerts)
-    try:
-        _fire_and_resolve(sqlite_engine, settings, notifier)
-        assert wait_until(lambda: len(workflow.requests) == 2)
-    finally:
-        notifier.close()
+    _fire_and_resolve(sqlite_engine, settings, workflow.requests.__len__)
     cards = []
     for path, query, body in workflow.requests:
         assert path == f"/workflows/{WORKFLOW}/triggers/manual/paths/invoke"
