@@ -156,7 +156,8 @@ def test_an_alert_and_its_resolve_arrive_by_e_mail(
     title, its body what it says."""
     box, port = mailbox
     url = f"mailto://127.0.0.1:{port}?from=controltower@example.com&to=oncall@example.com&mode=insecure"
-    _fire_and_resolve(sqlite_engine, _settings(tmp_path, {"email": [url]}), box.received.__len__)
+    settings = _settings(tmp_path, {"email": [url]})
+    _fire_and_resolve(sqlite_engine, settings, lambda: len(box.received))
     subjects = sorted(str(m["Subject"]) for m in box.received)
     assert subjects[0].startswith("controltower: 3 deliveries waiting")
     assert subjects[1].startswith("controltower: resolved: 3 deliveries waiting")
@@ -184,7 +185,7 @@ def test_an_alert_and_its_resolve_reach_a_teams_workflow_as_adaptive_cards(
     """Each is posted to the workflow's trigger with its signature over verified TLS: a message
     whose attachment is an adaptive card headed by the alert's title, saying what it says."""
     settings = _settings(tmp_path, {"teams": [workflow.url()]})
-    _fire_and_resolve(sqlite_engine, settings, workflow.requests.__len__)
+    _fire_and_resolve(sqlite_engine, settings, lambda: len(workflow.requests))
     cards = []
     for path, query, body in workflow.requests:
         assert path == f"/workflows/{WORKFLOW}/triggers/manual/paths/invoke"
