@@ -13,11 +13,17 @@ from typer.testing import CliRunner
 from controltower.cli.app import app
 from controltower.cli.model import _verdict
 from controltower.errors import AlreadyLive, MigrationRequired
+from controltower.intelligence import registry
+from controltower.intelligence.accuracy import accuracy_end, live_accuracy
+from controltower.intelligence.features import featurize
 from controltower.intelligence.metrics import DURATION_FIGURES, OUTCOME_FIGURES
+from controltower.intelligence.records import request_order
+from controltower.intelligence.serving import live_models, predict_row, record_prediction
+from controltower.intelligence.source import run_pk_of
 from controltower.store import schema
 from controltower.store.engine import make_engine
 from tests.support.paths import DATASETS
-from tests.support.predictions import small_history, store
+from tests.support.predictions import small_history, store, trained_version
 from tests.support.server import cli_env, run_cli
 
 
@@ -185,3 +191,50 @@ def test_training_on_runs_that_all_passed_says_both_outcomes_are_needed(tmp_path
         assert "Traceback" not in result.stderr
     listed = run_cli("model", "list", "--json", env=env)
     assert json.loads(listed.stdout) == []
+
+
+def test_accuracy_prints_live_accuracy_per_predictor_as_the_api_scores_it(tmp_path: Path) -> None:
+    """Stored predictions of version 1, scored: the JSON holds the figures live accuracy
+    computes, and the tables name each predictor in words; before any prediction, it says
+    none completed."""
+    url = f"sqlite:///{tmp_path}/ct.db"
+    engine = make_engine(url)
+    schema.upgrade(engine)
+    runs = request_order(small_history())
+    store(engine, runs)
+    env = {"CONTROLTOWER_DATABASE_URL": url, "COLUMNS": "160"}
+    empty = CliRunner().invoke(app, ["model", "accuracy"], env=env)
+    assert empty.exit_code == 0, empty.output
+    assert "no predicted run completed in the 14 days" in empty.stdout
+    trained, report = trained_version()
+    with engine.begin() as conn:
+        version = registry.register(conn, trained, report).version
+        registry.promote(conn, version)
+        rows = featurize(runs)
+        for i, run in enumerate(runs[len(runs) // 2 :], start=len(runs) // 2):
+            pk = run_pk_of(conn, run.repository, run.run_id, run.attempt)
+            assert pk is not None
+            made = dataclasses.replace(
+                predict_row(live_models(conn), rows[i : i + 1]), version=version
+            )
+            record_prediction(conn, pk, made, mode="on", shown=True)
+    result = CliRunner().invoke(app, ["model", "accuracy", "--days", "366", "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    printed = json.loads(result.stdout)
+    with engine.connect() as conn:
+        expected = live_accuracy(conn, 366, accuracy_end(conn))
+    assert printed["runs"] == expected.runs > 0
+    assert printed["model_versions"] == {str(version): expected.runs}
+    assert printed["failure"] == expected.failure
+    assert printed["duration"] == expected.duration
+    assert set(printed["failure"]) == {"model", "previous", "always_pass"}
+    tables = CliRunner().invoke(app, ["model", "accuracy", "--days", "366"], env=env)
+    assert tables.exit_code == 0, tables.output
+    said = " ".join(tables.stdout.split())  # the console wraps long lines
+    assert f"{expected.runs:,} predicted runs completed in the 366 days" in said
+    assert f"the model scored with version {version}: {expected.runs:,} runs" in said
+    assert "failure of runs, live" in tables.stdout
+    assert "median of last 5" in tables.stdout  # the baselines in words
+    refused = CliRunner().invoke(app, ["model", "accuracy", "--days", "0"], env=env)
+    assert refused.exit_code == 2
+    engine.dispose()

@@ -17,6 +17,7 @@ app = typer.Typer(help="Prediction of run duration and failure.", no_args_is_hel
 # An interval's coverage is judged against the target band, not against another predictor.
 COVERAGE_TARGET = (0.75, 0.85)
 BASELINES = {"outcome": ("previous", "always_pass"), "duration": ("previous", "median5")}
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 
 
 def _history_path(path: Path | None) -> Path | None:
@@ -220,14 +221,100 @@ def _print_versions(summaries: list[dict[str, Any]], title: str) -> None:
     output_console().print(table)
 
 
+# Live accuracy's sections: the figures of each, and their column headings.
+LIVE_SECTIONS = (
+    ("failure", "failure of runs", ("precision", "recall", "f1")),
+    ("duration", "duration of successful runs", ("within_20", "coverage_80", "mdape")),
+    ("job_failure", "failure of jobs", ("precision", "recall", "f1")),
+    ("job_duration", "duration of successful jobs", ("within_20", "coverage_80", "mdape")),
+)
+LIVE_HEADINGS = {
+    "precision": "precision",
+    "recall": "recall",
+    "f1": "F1",
+    "within_20": "within ±20%",
+    "coverage_80": "80% coverage",
+    "mdape": "MdAPE",
+}
+
+
+@app.command("accuracy")
+def accuracy_command(
+    ctx: typer.Context,
+    days: Annotated[
+        int | None,
+        typer.Option(
+            min=1, max=366, help="Days of completed runs (default: intelligence.accuracy_days)."
+        ),
+    ] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Live accuracy: how the stored predictions of recently completed runs fared, per predictor."""
+    from controltower.intelligence.accuracy import accuracy_end, demotions, live_accuracy
+
+    settings = configured(ctx)
+    days = days or settings.intelligence.accuracy_days
+    with database(settings) as engine, engine.connect() as conn:
+        found = live_accuracy(conn, days, accuracy_end(conn))
+        demoted = {d.figure: d.predictor for d in demotions(conn)}
+    report = {
+        "since": found.since.isoformat(),
+        "until": found.until.isoformat(),
+        "runs": found.runs,
+        "failure_runs": found.failure_runs,
+        "duration_runs": found.duration_runs,
+        "jobs": found.jobs,
+        "job_duration_jobs": found.job_duration_jobs,
+        "left_out": found.left_out,
+        "model_versions": {str(v): n for v, n in found.model_versions.items()},  # JSON keys
+        "served": found.served,
+        **{section: getattr(found, section) for section, _, _ in LIVE_SECTIONS},
+        "demoted": demoted,
+    }
+    if json_output:
+        print_json(report)
+        return
+    _print_accuracy(report, days)
+
+
+def _print_accuracy(report: dict[str, Any], days: int) -> None:
+    """Live accuracy as a line of counts and a table per section, predictors by figures."""
+    from controltower.intelligence.selection import PREDICTOR_WORDS
+
+    console = output_console()
+    until = report["until"][:16].replace("T", " ")
+    if not report["runs"]:
+        console.print(f"no predicted run completed in the {days} days to {until} UTC")
+        return
+    counts = (
+        f"{report['runs']:,} predicted runs completed in the {days} days to {until} UTC:"
+        f" {report['failure_runs']:,} passed or failed, {report['duration_runs']:,} passed"
+        " with a duration"
+    )
+    if report["left_out"]:
+        counts += f"; {report['left_out']:,} predicted before any version existed left out"
+    versions = ", ".join(f"version {v}: {n:,} runs" for v, n in report["model_versions"].items())
+    console.print(counts + (f" (the model scored with {versions})" if versions else ""))
+    for section, title, figures in LIVE_SECTIONS:
+        if not report[section]:
+            continue
+        table = Table(title=f"{title}, live")
+        table.add_column("predictor")
+        for figure in figures:
+            table.add_column(LIVE_HEADINGS[figure], justify="right")
+        for name, values in report[section].items():
+            cells = (_fmt(values.get(f)) for f in figures)
+            table.add_row(PREDICTOR_WORDS.get(name, name), *cells)
+        console.print(table)
+    for figure, predictor in report["demoted"].items():
+        console.print(f"demoted: {figure} is served by {PREDICTOR_WORDS.get(predictor, predictor)}")
+
+
 def _show(summary: dict[str, Any], json_output: bool, title: str) -> None:
     if json_output:
         print_json(summary)
     else:
         _print_versions([summary], title)
-
-
-JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 
 
 @app.command("train")
