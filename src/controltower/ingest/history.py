@@ -124,7 +124,7 @@ def format_record(fact: RunFact) -> dict[str, Any]:
     """The interchange record of a run: the inverse of ``parse_record``."""
     record: dict[str, Any] = {
         "repository": fact.repository,
-        "run_id": int(fact.run_id) if fact.run_id.isdigit() else fact.run_id,
+        "run_id": _id_value(fact.run_id),
         "run_attempt": fact.attempt,
         "run_number": fact.run_number,
         "workflow": fact.workflow,
@@ -152,10 +152,17 @@ def format_record(fact: RunFact) -> dict[str, Any]:
     return record
 
 
+def _id_value(text: str) -> int | str:
+    """An id as the record writes it: a number where the text is one as written (``17``), else
+    the text (``007`` and digits of other scripts stay strings, or they would read back as
+    another id)."""
+    return int(text) if text.isascii() and text.isdigit() and str(int(text)) == text else text
+
+
 def _format_job(job: JobFact) -> dict[str, Any]:
     out: dict[str, Any] = {
         "name": job.name,
-        "job_id": (int(job.job_id) if job.job_id.isdigit() else job.job_id) if job.job_id else None,
+        "job_id": _id_value(job.job_id) if job.job_id else None,
         "status": job.status,
         "conclusion": job.conclusion,
         "started_at": format_timestamp(job.started_at),

@@ -114,7 +114,7 @@ def _then(run: HistoryRun, at: float) -> HistoryRun:
 
 
 def _id_key(run_id: str) -> tuple[int, int | str]:
-    return (0, int(run_id)) if run_id.isdigit() else (1, run_id)
+    return (0, int(run_id)) if run_id.isdecimal() else (1, run_id)  # "²" is a digit, no number
 
 
 RequestKey = tuple[float, int, tuple[int, int | str], int]

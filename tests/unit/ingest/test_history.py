@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from controltower.errors import RecordRejected
-from controltower.ingest.history import format_record, parse_record
+from controltower.ingest.history import CONCLUSIONS, format_record, parse_record
+from controltower.ingest.transfer import read_records, write_csv, write_jsonl
 
 GOOD: dict[str, Any] = {
     "repository": "octo/repo",
@@ -88,3 +93,90 @@ def test_format_record_is_the_inverse_of_parse_record() -> None:
     fact = parse_record(GOOD).fact
     again = parse_record(format_record(fact)).fact
     assert again == fact
+
+
+TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=12)
+MOMENTS = st.datetimes(
+    min_value=datetime(2015, 1, 1), max_value=datetime(2030, 1, 1), timezones=st.just(UTC)
+)
+# Ids as CI systems write them: numbers, numbers with leading zeros, digits of other scripts,
+# any text.
+IDS = st.one_of(
+    st.integers(0, 10**12),
+    st.from_regex(r"0[0-9]{1,6}", fullmatch=True),
+    st.text(st.characters(categories=("Nd",)), min_size=1, max_size=4),
+    TEXT.filter(lambda s: s.strip() != ""),
+)
+
+
+@st.composite
+def records(draw: st.DrawFn) -> dict[str, Any]:
+    """A run as the format allows it: ids of either type, any text in its names, counts,
+    labels, a few jobs with steps, and fields the format does not know."""
+    started = draw(MOMENTS)
+    completed = started + timedelta(seconds=draw(st.integers(0, 86_400)))
+    record: dict[str, Any] = {
+        "repository": draw(TEXT.filter(lambda s: s.strip() != "")),
+        "run_id": draw(IDS),
+        "run_attempt": draw(st.integers(1, 5)),
+        "created_at": (started - timedelta(seconds=draw(st.integers(0, 600)))).isoformat(),
+        "started_at": started.isoformat(),
+        "completed_at": completed.isoformat(),
+        "conclusion": draw(st.sampled_from(sorted(CONCLUSIONS))),
+    }
+    for name in ("workflow", "workflow_path", "event", "branch", "head_sha", "actor"):
+        if draw(st.booleans()):
+            record[name] = draw(TEXT)
+    for name in ("run_number", "pull_request", "files_changed", "lines_added", "commits"):
+        if draw(st.booleans()):
+            record[name] = draw(st.integers(0, 10**6))
+    if draw(st.booleans()):
+        record["runner_labels"] = draw(st.lists(TEXT, max_size=3))
+    if draw(st.booleans()):
+        record[draw(st.sampled_from(["queue_label", "zz_unknown"]))] = draw(
+            st.one_of(TEXT, st.integers(-5, 5), st.lists(st.integers(0, 3), max_size=2))
+        )
+    jobs = []
+    for _ in range(draw(st.integers(0, 3))):
+        job: dict[str, Any] = {
+            "name": draw(TEXT),
+            "conclusion": draw(st.sampled_from(["success", "failure"])),
+        }
+        if draw(st.booleans()):
+            job["job_id"] = draw(IDS)
+        if draw(st.booleans()):
+            job["steps"] = [{"name": draw(TEXT), "number": 1, "conclusion": "success"}]
+        jobs.append(job)
+    if jobs:
+        record["jobs"] = jobs
+    return record
+
+
+def _through(kind: str, record: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """``record`` written to a file of ``kind`` as ``export`` writes it, and read back."""
+    path = folder / f"runs.{kind}"
+    if kind == "jsonl":
+        with path.open("wb") as out:
+            write_jsonl(iter([record]), out)
+    else:
+        with path.open("w", encoding="utf-8", newline="") as text:
+            write_csv(iter([record]), text)
+    (line,) = list(read_records(path))
+    assert isinstance(line.record, dict)
+    return line.record
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(record=records())
+def test_any_run_the_format_allows_exports_and_imports_back_the_same(
+    record: dict[str, Any], tmp_path: Path
+) -> None:
+    """A run read from a record, exported as JSON Lines and as CSV and read again: the same run,
+    to its snapshot, whatever its ids, names, labels, jobs and fields the format does not
+    know."""
+    fact = parse_record(record).fact
+    for kind in ("jsonl", "csv"):
+        again = parse_record(_through(kind, format_record(fact), tmp_path)).fact
+        assert again == fact, kind

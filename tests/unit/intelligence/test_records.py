@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from controltower.intelligence.records import HistoryRun, as_of
+from controltower.intelligence.records import HistoryRun, as_of, request_order
 
 
 def _run(run_id: str, created: float | None, started: float, completed: float) -> HistoryRun:
@@ -44,3 +44,11 @@ def test_a_history_as_it_stood_holds_what_was_requested_and_known_by_then() -> N
     assert runs == kept
     assert as_of(runs, 50.0)[0] == runs[0]  # ended at the moment itself: known
     assert [r.run_id for r in as_of(runs, 1000.0)] == ["done", "running", "waiting", "later"]
+
+
+def test_runs_requested_at_once_are_ordered_by_id_numbers_first_whatever_the_ids_are() -> None:
+    """Ids that are numbers go by their value (9 before 10), then the others by their text;
+    a character that is a digit but no number ("²") is text, not a crash."""
+    ids = ["10", "9", "²", "abc", "０３", "007"]
+    ordered = request_order([_run(i, 0.0, 1.0, 2.0) for i in ids])
+    assert [r.run_id for r in ordered] == ["０３", "007", "9", "10", "abc", "²"]
