@@ -51,6 +51,8 @@ RUN_FIELDS = (
 STATUSES = RUN_STATUSES
 CONCLUSIONS = frozenset(c.value for c in Conclusion)
 COUNT_FIELDS = ("files_changed", "lines_added", "lines_deleted", "commits", "committers")
+# The largest integers the store's columns hold (PostgreSQL ``integer`` and ``bigint``).
+INT32_MAX, INT64_MAX = 2**31 - 1, 2**63 - 1
 # Import tolerance: given duration and timestamps that disagree by more are reported.
 DURATION_TOLERANCE_S = 1.0
 
@@ -70,7 +72,7 @@ def parse_record(record: Mapping[str, Any]) -> Parsed:
     if isinstance(run_id, bool) or not isinstance(run_id, int | str) or str(run_id).strip() == "":
         raise RecordRejected("run_id is required (an integer or a non-empty string)")
     attempt = _count(record, "run_attempt", minimum=1)
-    run_number = _count(record, "run_number", minimum=0)
+    run_number = _count(record, "run_number", minimum=0, maximum=INT64_MAX)
     created_at = _time(record, "created_at")
     if run_number is None and created_at is None:
         raise RecordRejected("one of run_number and created_at is required")
@@ -87,7 +89,7 @@ def parse_record(record: Mapping[str, Any]) -> Parsed:
     runner_os = _text(record, "runner_os")
     fields: dict[str, Any] = {
         "repository": repository,
-        "run_id": str(run_id).strip(),
+        "run_id": _kept(str(run_id).strip(), "run_id"),
         "attempt": attempt or 1,
         "run_number": run_number,
         "workflow": _text(record, "workflow") or "default",
@@ -197,10 +199,21 @@ def _text(record: Mapping[str, Any], name: str, *, required: bool = False) -> st
         return None
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise RecordRejected(f"{name} must be a string, not {type(value).__name__}")
-    return str(value)
+    return _kept(str(value), name)
 
 
-def _count(record: Mapping[str, Any], name: str, *, minimum: int) -> int | None:
+def _kept(text: str, name: str) -> str:
+    """``text``, which a database can keep: PostgreSQL's text holds no NUL character."""
+    if "\x00" in text:
+        raise RecordRejected(f"{name} holds a NUL character, which no text column keeps")
+    return text
+
+
+def _count(
+    record: Mapping[str, Any], name: str, *, minimum: int, maximum: int = INT32_MAX
+) -> int | None:
+    """An integer of at least ``minimum`` and at most ``maximum`` (what its column holds: a
+    PostgreSQL ``integer``, or ``bigint`` for the run number), or None where absent."""
     value = record.get(name)
     if value is None or value == "":
         return None
@@ -215,6 +228,8 @@ def _count(record: Mapping[str, Any], name: str, *, minimum: int) -> int | None:
         raise RecordRejected(f"{name} must be an integer, not {value!r}")
     if value < minimum:
         raise RecordRejected(f"{name} must be at least {minimum}, not {value}")
+    if value > maximum:
+        raise RecordRejected(f"{name} must be at most {maximum}, not {value}")
     return value
 
 
@@ -235,7 +250,7 @@ def _duration(
             given = float(raw)
         except (TypeError, ValueError):
             raise RecordRejected(f"duration_s must be a number, not {raw!r}") from None
-        if given < 0 or math.isnan(given):
+        if given < 0 or not math.isfinite(given):
             raise RecordRejected(f"duration_s must be a non-negative number, not {raw!r}")
     if started and completed:
         if completed < started:
@@ -257,7 +272,7 @@ def _labels(value: Any, name: str) -> tuple[str, ...]:
         value = _json_or_csv_list(value)
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
         raise RecordRejected(f"{name} must be a list of strings")
-    return tuple(value)
+    return tuple(_kept(item, name) for item in value)
 
 
 def _json_or_csv_list(value: str) -> Any:
@@ -281,6 +296,12 @@ def _extra(record: Mapping[str, Any]) -> dict[str, Any]:
         extra.update(nested)
     elif nested not in (None, ""):
         extra["extra"] = nested
+    try:
+        kept = orjson.dumps(extra)  # kept as JSON: integers of at most 64 bits
+    except TypeError as exc:
+        raise RecordRejected(f"a field this format does not know cannot be kept: {exc}") from None
+    if b"\\u0000" in kept:
+        raise RecordRejected("a field this format does not know holds a NUL character")
     return extra
 
 
@@ -309,6 +330,10 @@ def _job(raw: Mapping[str, Any], index: int, seen: dict[str, int]) -> JobFact:
     if name is None:
         raise RecordRejected(f"{where}.name is required")
     job_id = raw.get("job_id")
+    if isinstance(job_id, bool) or not isinstance(job_id, int | str | None):
+        raise RecordRejected(f"{where}.job_id must be an integer or a string")
+    if isinstance(job_id, str):
+        _kept(job_id, f"{where}.job_id")
     job_key = str(job_id) if job_id not in (None, "") else None
     if job_key is None:
         seen[name] = seen.get(name, 0) + 1

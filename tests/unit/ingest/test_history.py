@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from controltower.errors import RecordRejected
-from controltower.ingest.history import CONCLUSIONS, format_record, parse_record
+from controltower.ingest.history import CONCLUSIONS, RUN_FIELDS, format_record, parse_record
 from controltower.ingest.transfer import read_records, write_csv, write_jsonl
 
 GOOD: dict[str, Any] = {
@@ -95,7 +96,23 @@ def test_format_record_is_the_inverse_of_parse_record() -> None:
     assert again == fact
 
 
-TEXT = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), min_size=1, max_size=12)
+JOB_FIELDS = (
+    "name",
+    "job_id",
+    "status",
+    "conclusion",
+    "started_at",
+    "completed_at",
+    "runner_os",
+    "runner_labels",
+    "steps",
+)
+# Any text a database keeps: no NUL (PostgreSQL's text holds none; the format refuses it).
+TEXT = st.text(
+    st.characters(codec="utf-8", exclude_categories=["Cs"], exclude_characters="\x00"),
+    min_size=1,
+    max_size=12,
+)
 MOMENTS = st.datetimes(
     min_value=datetime(2015, 1, 1), max_value=datetime(2030, 1, 1), timezones=st.just(UTC)
 )
@@ -180,3 +197,71 @@ def test_any_run_the_format_allows_exports_and_imports_back_the_same(
     for kind in ("jsonl", "csv"):
         again = parse_record(_through(kind, format_record(fact), tmp_path)).fact
         assert again == fact, kind
+
+
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(10**30), 10**30)
+    | st.floats()
+    | st.text(max_size=20)
+    | st.sampled_from(["2025-01-01T10:00:00Z", "9999-12-31T23:00:00-05:00", "0001-01-01"])
+    | st.sampled_from([1e20, -1e20, 10**30, float("inf"), 253402300800]),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    base=records(),
+    broken=st.dictionaries(
+        st.sampled_from([*RUN_FIELDS, "extra", "steps"]), JSON_VALUES, min_size=1, max_size=4
+    ),
+    job_broken=st.dictionaries(st.sampled_from(JOB_FIELDS), JSON_VALUES, max_size=3),
+)
+def test_a_record_is_read_or_rejected_with_a_reason_never_anything_else(
+    base: dict[str, Any], broken: dict[str, Any], job_broken: dict[str, Any]
+) -> None:
+    """Any value in any field, a job's too: the record is read, or refused with
+    ``RecordRejected`` (which the import reports with its line, going on with the rest); no
+    other error escapes to stop the import."""
+    record = {**base, **broken}
+    if job_broken:
+        record["jobs"] = [{"name": "build", **job_broken}]
+    with contextlib.suppress(RecordRejected):
+        parse_record(record)
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"branch": "main\x00"}, "branch holds a NUL character"),
+        ({"runner_labels": ["linux", "\x00"]}, "runner_labels holds a NUL character"),
+        ({"run_id": "7\x00"}, "run_id holds a NUL character"),
+        ({"jobs": [{"name": "build", "job_id": "a\x00"}]}, r"jobs\[0\]\.job_id holds a NUL"),
+        ({"team": {"lead": "a\x00"}}, "does not know holds a NUL character"),
+        ({"files_changed": 2**31}, "files_changed must be at most 2147483647"),
+        ({"run_attempt": 1.8e19}, "run_attempt must be at most"),
+        ({"team": 2**64}, "a field this format does not know cannot be kept"),
+        ({"duration_s": float("inf")}, "duration_s must be a non-negative number"),
+        ({"jobs": [{"name": "build", "job_id": {"id": 1}}]}, "job_id must be an integer or a"),
+    ],
+)
+def test_what_a_database_cannot_keep_is_refused_with_its_reason(
+    change: dict[str, Any], reason: str
+) -> None:
+    """A NUL character (PostgreSQL's text holds none), an integer past its column, a value
+    JSON cannot keep: refused with the reason, before anything is written."""
+    with pytest.raises(RecordRejected, match=reason):
+        parse_record({**GOOD, **change})
+
+
+@pytest.mark.parametrize("moment", [1e20, -1e20, 10**30, "9999-12-31T23:00:00-05:00"])
+@pytest.mark.parametrize("name", ["created_at", "started_at", "completed_at"])
+def test_a_moment_no_calendar_holds_is_refused_with_its_field(name: str, moment: object) -> None:
+    """Epoch seconds past year 9999 (or before year 1), or a time that is past it in UTC."""
+    with pytest.raises(RecordRejected, match=f"{name} is not a timestamp"):
+        parse_record({**GOOD, name: moment})
