@@ -23,6 +23,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -54,7 +55,7 @@ def read_series(text: str) -> CsvSeries:
     rows: list[tuple[Point, str]] = []
     missing = 0
     first = True
-    for number, row in enumerate(csv.reader(io.StringIO(text), delimiter=delimiter), start=1):
+    for number, row in enumerate(_rows(text, delimiter), start=1):
         if not row or all(not cell.strip() for cell in row):
             continue
         if len(row) != 2:
@@ -77,6 +78,16 @@ def read_series(text: str) -> CsvSeries:
         raise InvalidSeries("no points: expected rows of timestamp,value")
     rows.sort(key=lambda row: row[0].timestamp)  # stable: equal times keep the file's order
     return CsvSeries([p for p, _ in rows], [g for _, g in rows], missing)
+
+
+def _rows(text: str, delimiter: str) -> Iterator[list[str]]:
+    """The rows of ``text``; ``InvalidSeries`` where it is no CSV (a cell past the csv module's
+    limit of 128 KiB, say)."""
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    try:
+        yield from reader
+    except csv.Error as exc:
+        raise InvalidSeries(f"line {reader.line_num}: {exc}") from exc
 
 
 def _delimiter(text: str) -> str:

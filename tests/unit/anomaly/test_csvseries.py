@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime
 
 import pytest
@@ -126,3 +127,16 @@ def test_a_series_reads_back_as_any_exporter_wrote_it(
     series = read_series(text)
     assert [(p.timestamp, p.value) for p in series.points] == points
     assert series.missing == 0
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=300))
+def test_any_text_is_a_series_or_refused_with_a_reason(text: str) -> None:
+    """Whatever a file holds: its points, or ``InvalidSeries`` saying what is wrong."""
+    with contextlib.suppress(InvalidSeries):
+        read_series(text)
+
+
+def test_a_cell_past_the_csv_limit_is_refused_by_its_line() -> None:
+    with pytest.raises(InvalidSeries, match="line 3: field larger than field limit"):
+        read_series("2026-01-01,1\n2026-01-02,2\n" + "x" * 200_000 + ",1\n")
