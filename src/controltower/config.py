@@ -578,6 +578,9 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
         raise ConfigurationError(f"configuration file {config_file} does not exist")
     if config_file is None and (named := os.environ.get(CONFIG_ENV)) and not Path(named).is_file():
         raise ConfigurationError(f"{CONFIG_ENV}={named} names no file")
+    named_file = config_file or (Path(named) if (named := os.environ.get(CONFIG_ENV)) else None)
+    if named_file is not None:
+        _check_mapping(named_file)
     token = _config_file.set(str(config_file) if config_file is not None else None)
     try:
         return Settings(**overrides)
@@ -594,3 +597,19 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
         raise ConfigurationError(f"configuration file is not valid YAML: {exc}") from exc
     finally:
         _config_file.reset(token)
+
+
+def _check_mapping(path: Path) -> None:
+    """``ConfigurationError`` unless the YAML file holds settings by name (or nothing)."""
+    try:
+        with path.open(encoding="utf-8") as stream:  # the parser names the file where it errs
+            document = yaml.safe_load(stream)
+    except yaml.YAMLError as exc:
+        raise ConfigurationError(f"configuration file is not valid YAML: {exc}") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigurationError(f"configuration file {path} cannot be read: {exc}") from exc
+    if document is not None and not isinstance(document, dict):
+        kind = "a list" if isinstance(document, list) else type(document).__name__
+        raise ConfigurationError(
+            f"configuration file {path} must hold settings by name (a mapping), not {kind}"
+        )

@@ -88,3 +88,21 @@ def test_a_variable_that_is_not_the_json_it_must_be_is_a_configuration_error(
     monkeypatch.setenv("CONTROLTOWER_GITHUB__REPOSITORIES", "acme/api")
     with pytest.raises(ConfigurationError, match='field "github" from source "EnvSettingsSource"'):
         load_settings()
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        (b"- github\n- alerts\n", "must hold settings by name \\(a mapping\\), not a list"),
+        (b"just words\n", "must hold settings by name \\(a mapping\\), not str"),
+        (b"\xff\xfe\x00", "cannot be read: 'utf-8' codec"),
+    ],
+)
+def test_a_file_that_holds_no_settings_by_name_is_a_configuration_error(
+    tmp_path: Path, text: bytes, reason: str
+) -> None:
+    """A list, a word, bytes that are no text: said, not a traceback."""
+    path = tmp_path / "settings.yaml"
+    path.write_bytes(text)
+    with pytest.raises(ConfigurationError, match=reason):
+        load_settings(path)
