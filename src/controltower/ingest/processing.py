@@ -37,7 +37,6 @@ from controltower.domain import (
     RunFact,
     could_be_running,
 )
-from controltower.errors import IngestError
 from controltower.ingest.normalize import Fact, Normalized, normalize
 from controltower.ingest.payload import decode_body
 from controltower.store.engine import reading
@@ -164,9 +163,12 @@ def _completes_runs(normalized: Normalized | Exception) -> bool:
 
 
 def _normalize(row: Any) -> Normalized | Exception:
+    """The delivery's facts, or why it cannot be normalized. Normalizing is pure, so whatever
+    it raises is this payload's (a field of another type than GitHub documents, say): the
+    delivery is marked failed with the reason, and the rest of the batch goes on."""
     try:
         return normalize(row.event, decode_body(row.content_type, row.body))
-    except (IngestError, KeyError, TypeError, ValueError) as exc:
+    except Exception as exc:  # noqa: BLE001 (one odd payload must not stop every batch it is in)
         return exc
 
 
