@@ -6,7 +6,7 @@ import hmac
 from collections.abc import Callable, Hashable, Iterator
 from typing import Annotated, TypeVar
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Path, Query, Request
 from sqlalchemy import Connection
 
 from controltower.bootstrap import Container
@@ -32,6 +32,12 @@ def get_connection(container: ContainerDep) -> Iterator[Connection]:
 
 
 ConnectionDep = Annotated[Connection, Depends(get_connection)]
+
+# The largest integer the store's id and count columns hold (PostgreSQL ``integer``): a larger
+# one in a path or query is refused with 422 before any query, which the database would fail.
+INT32_MAX = 2**31 - 1
+RowId = Annotated[int, Path(ge=1, le=INT32_MAX)]
+Offset = Annotated[int, Query(ge=0, le=INT32_MAX, description="How many rows to skip.")]
 
 
 async def require_token(request: Request, container: ContainerDep) -> None:

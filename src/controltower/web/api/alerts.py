@@ -16,7 +16,7 @@ from pydantic import AwareDatetime, BaseModel, Field, model_validator
 
 from controltower.telemetry import acknowledgements, alert_records, silences
 from controltower.telemetry.alert_records import AlertRecord
-from controltower.web.deps import WRITES, ConnectionDep, ContainerDep
+from controltower.web.deps import WRITES, ConnectionDep, ContainerDep, Offset, RowId
 
 router = APIRouter(prefix="/api/v1", tags=["alerts"])
 Severity = Literal["info", "warning", "critical"]
@@ -78,7 +78,7 @@ def list_alerts(
     acknowledged: bool | None = None,
     silenced: bool | None = None,
     limit: int = Query(default=50, ge=1, le=1000),
-    offset: int = Query(default=0, ge=0),
+    offset: Offset = 0,
 ) -> list[AlertRecord]:
     """Alerts, firing first (worst first), then the most recently resolved."""
     return alert_records.list_alerts(
@@ -94,20 +94,20 @@ def list_alerts(
 
 
 @router.get("/alerts/{alert_id}")
-def get_alert(alert_id: int, conn: ConnectionDep) -> AlertRecord:
+def get_alert(alert_id: RowId, conn: ConnectionDep) -> AlertRecord:
     """One alert, with its acknowledgement and the silence covering it, if any."""
     return alert_records.get_alert(conn, alert_id, datetime.now(UTC))
 
 
 @router.post("/alerts/{alert_id}/ack", dependencies=WRITES)
-def acknowledge(alert_id: int, body: AckRequest, container: ContainerDep) -> AlertRecord:
+def acknowledge(alert_id: RowId, body: AckRequest, container: ContainerDep) -> AlertRecord:
     """Acknowledge a firing alert: it is not notified again while it grows worse."""
     with container.engine.begin() as conn:
         return acknowledgements.acknowledge(conn, alert_id, body.by, body.note, datetime.now(UTC))
 
 
 @router.post("/alerts/{alert_id}/unack", dependencies=WRITES)
-def unacknowledge(alert_id: int, container: ContainerDep) -> AlertRecord:
+def unacknowledge(alert_id: RowId, container: ContainerDep) -> AlertRecord:
     """Take back an alert's acknowledgement."""
     with container.engine.begin() as conn:
         return acknowledgements.unacknowledge(conn, alert_id, datetime.now(UTC))
@@ -118,7 +118,7 @@ def list_silences(
     conn: ConnectionDep,
     active: bool = Query(default=False, description="Only those not yet over."),
     limit: int = Query(default=100, ge=1, le=1000),
-    offset: int = Query(default=0, ge=0),
+    offset: Offset = 0,
 ) -> list[SilencePublic]:
     """Silences, those ending last first; ended ones stay as history."""
     now = datetime.now(UTC)
@@ -146,7 +146,7 @@ def create_silence(body: SilenceCreate, container: ContainerDep) -> SilencePubli
 
 
 @router.post("/silences/{silence_id}/expire", dependencies=WRITES)
-def expire_silence(silence_id: int, container: ContainerDep) -> SilencePublic:
+def expire_silence(silence_id: RowId, container: ContainerDep) -> SilencePublic:
     """End a silence now; it stays listed as history."""
     now = datetime.now(UTC)
     with container.engine.begin() as conn:

@@ -18,7 +18,7 @@ from controltower.store.anomalies import (
     recent_anomalies,
     set_verdict,
 )
-from controltower.web.deps import WRITES, ConnectionDep, ContainerDep
+from controltower.web.deps import WRITES, ConnectionDep, ContainerDep, Offset, RowId
 
 router = APIRouter(prefix="/api/v1", tags=["anomalies"])
 
@@ -42,20 +42,20 @@ def get_anomalies(
         default=None, description="Only those with this verdict (none: those without one)."
     ),
     limit: int = Query(default=100, ge=1, le=1000),
-    offset: int = Query(default=0, ge=0),
+    offset: Offset = 0,
 ) -> list[StoredAnomaly]:
     """Recorded anomalies, newest first: kind, severity, size against normal, start, trigger."""
     return recent_anomalies(conn, active_only=active, verdict=verdict, limit=limit, offset=offset)
 
 
 @router.get("/anomalies/{anomaly_id}")
-def get_one_anomaly(anomaly_id: int, conn: ConnectionDep) -> StoredAnomaly:
+def get_one_anomaly(anomaly_id: RowId, conn: ConnectionDep) -> StoredAnomaly:
     """One recorded anomaly, with its verdict if it has one."""
     return get_anomaly(conn, anomaly_id)
 
 
 @router.post("/anomalies/{anomaly_id}/verdict", dependencies=WRITES)
-def give_verdict(anomaly_id: int, body: VerdictRequest, container: ContainerDep) -> StoredAnomaly:
+def give_verdict(anomaly_id: RowId, body: VerdictRequest, container: ContainerDep) -> StoredAnomaly:
     """Say whether an anomaly is a real change (``confirmed``) or not (``dismissed``).
 
     A dismissed anomaly leaves the overview and no longer raises an alert

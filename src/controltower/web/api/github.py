@@ -12,7 +12,7 @@ from fastapi.responses import PlainTextResponse
 
 from controltower.ingest import joblogs
 from controltower.telemetry import completeness
-from controltower.web.deps import ConnectionDep, ContainerDep
+from controltower.web.deps import ConnectionDep, ContainerDep, RowId
 
 router = APIRouter(prefix="/api/v1", tags=["github"])
 
@@ -25,7 +25,7 @@ def get_completeness(conn: ConnectionDep, container: ContainerDep) -> completene
 
 
 @router.get("/jobs/{job_pk}/log", response_class=PlainTextResponse)
-def get_job_log(job_pk: int, conn: ConnectionDep) -> PlainTextResponse:
+def get_job_log(job_pk: RowId, conn: ConnectionDep) -> PlainTextResponse:
     """The stored log of a job (``jobs.id``) as text; 404 when none is stored.
 
     ``X-Log-Truncated: true`` when only the end of a longer log was kept;

@@ -14,7 +14,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from controltower.intelligence import registry
-from controltower.web.deps import WRITES, ConnectionDep, ContainerDep
+from controltower.web.deps import WRITES, ConnectionDep, ContainerDep, RowId
 
 router = APIRouter(prefix="/api/v1", tags=["models"])
 
@@ -22,7 +22,7 @@ router = APIRouter(prefix="/api/v1", tags=["models"])
 class VersionPublic(BaseModel):
     """One version: its state, what serves each figure, and the pooled figures that chose it."""
 
-    version: int
+    version: RowId
     status: str = Field(description="candidate, live or archived")
     created_at: datetime
     promoted_at: datetime | None
@@ -70,7 +70,7 @@ def list_versions(conn: ConnectionDep) -> list[VersionPublic]:
 
 
 @router.get("/models/{version}")
-def get_version(version: int, conn: ConnectionDep) -> VersionReport:
+def get_version(version: RowId, conn: ConnectionDep) -> VersionReport:
     """One version with its evaluation report."""
     info = registry.version(conn, version)
     return VersionReport(**info.summary(), report=info.report)
@@ -84,7 +84,7 @@ def rollback(container: ContainerDep) -> VersionPublic:
 
 
 @router.post("/models/{version}/promote", dependencies=WRITES)
-def promote(version: int, container: ContainerDep) -> VersionPublic:
+def promote(version: RowId, container: ContainerDep) -> VersionPublic:
     """Make ``version`` live; the version live until now is archived."""
     with container.engine.begin() as conn:
         return _public(registry.promote(conn, version))

@@ -31,7 +31,7 @@ from controltower.intelligence.source import run_pk_of
 from controltower.store import queries
 from controltower.telemetry import drilldown
 from controltower.telemetry.activity import Problem
-from controltower.web.deps import ConnectionDep, ContainerDep
+from controltower.web.deps import INT32_MAX, ConnectionDep, ContainerDep
 
 router = APIRouter(prefix="/api/v1", tags=["prediction"])
 
@@ -196,7 +196,7 @@ def run_prediction(
     run_id: str,
     conn: ConnectionDep,
     container: ContainerDep,
-    attempt: int = 1,
+    attempt: Annotated[int, Query(ge=1, le=INT32_MAX)] = 1,
 ) -> PredictionPublic:
     """The prediction stored when the run was requested, where the rollout shows it now.
 

@@ -7,7 +7,7 @@ from pydantic import BaseModel
 
 from controltower.store import queries
 from controltower.telemetry import drilldown
-from controltower.web.deps import ConnectionDep
+from controltower.web.deps import INT32_MAX, ConnectionDep
 
 router = APIRouter(prefix="/api/v1", tags=["runs"])
 
@@ -50,7 +50,7 @@ def get_run(
     name: str,
     run_id: str,
     conn: ConnectionDep,
-    attempt: int | None = Query(default=None, ge=1),
+    attempt: int | None = Query(default=None, ge=1, le=INT32_MAX),
 ) -> RunPublic:
     """One attempt of a run (the latest unless ``attempt`` is given)."""
     run = drilldown.run_detail(conn, f"{owner}/{name}", run_id, attempt)

@@ -18,15 +18,18 @@ from controltower.web.api.predictions import model_accuracy_problems
 from controltower.web.deps import ConnectionDep, ContainerDep, kept
 
 router = APIRouter(prefix="/api/v1", tags=["telemetry"])
+# The moments a window may start or end at: room for the window as long before it.
+EARLIEST, LATEST = datetime(1970, 1, 1, tzinfo=UTC), datetime(3000, 1, 1, tzinfo=UTC)
 
 
 class WindowParams(BaseModel):
     """The time range and filters every telemetry endpoint takes.
 
     ``start`` and ``end`` are ISO 8601 dates or times; one without a zone
-    (``2026-08-01``, ``2026-08-01T12:00``) is read as UTC. ``days`` (1 to
-    3650, as on the dashboard) sets the window's length when ``start`` is
-    not given.
+    (``2026-08-01``, ``2026-08-01T12:00``) is read as UTC, and both lie
+    from 1970 to 2999 (a window compares with the one as long before it,
+    which years near 1 or 9999 leave no room for). ``days`` (1 to 3650, as
+    on the dashboard) sets the window's length when ``start`` is not given.
     """
 
     start: datetime | None = None
@@ -42,9 +45,12 @@ class WindowParams(BaseModel):
     @field_validator("start", "end")
     @classmethod
     def _utc(cls, value: datetime | None) -> datetime | None:
-        if value is None or value.tzinfo is not None:
+        if value is None:
             return value
-        return value.replace(tzinfo=UTC)
+        moment = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+        if not EARLIEST <= moment < LATEST:
+            raise ValueError(f"must lie from {EARLIEST.year} to {LATEST.year - 1}")
+        return moment
 
 
 WindowQuery = Annotated[WindowParams, Query()]

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy import Connection
 
@@ -24,7 +24,7 @@ from controltower.store.anomalies import StoredAnomaly, recent_anomalies
 from controltower.telemetry import drilldown, service
 from controltower.telemetry.anomaly_words import anomaly_words
 from controltower.telemetry.metrics import Window
-from controltower.web.deps import ConnectionDep, ContainerDep
+from controltower.web.deps import ConnectionDep, ContainerDep, Offset
 from controltower.web.pages.filters import PageFilters, templates
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
@@ -41,7 +41,7 @@ def anomalies_page(
     container: ContainerDep,
     verdict: VerdictChoice = "any",
     active: bool = False,
-    offset: int = Query(default=0, ge=0),
+    offset: Offset = 0,
 ) -> HTMLResponse:
     """Recorded anomalies, newest first, ``PAGE`` at a time, with their verdicts and buttons."""
     found = recent_anomalies(

@@ -23,7 +23,7 @@ from controltower.telemetry import drilldown, service
 from controltower.telemetry.metrics import GroupMetrics, Window
 from controltower.telemetry.scope import Filters
 from controltower.web import charts
-from controltower.web.deps import ConnectionDep, ContainerDep, kept
+from controltower.web.deps import INT32_MAX, ConnectionDep, ContainerDep, RowId, kept
 from controltower.web.pages.filters import FiltersDep, page_scope, render
 from controltower.web.pages.trends import marked_trends
 
@@ -155,7 +155,7 @@ def workflow_page(
     request: Request,
     owner: str,
     name: str,
-    workflow_id: int,
+    workflow_id: RowId,
     conn: ConnectionDep,
     container: ContainerDep,
     filters: FiltersDep,
@@ -221,7 +221,7 @@ def run_page(
     conn: ConnectionDep,
     container: ContainerDep,
     filters: FiltersDep,
-    attempt: int | None = Query(default=None, ge=1),
+    attempt: int | None = Query(default=None, ge=1, le=INT32_MAX),
 ) -> HTMLResponse:
     """One run: its trigger, its shown prediction, its jobs on a timeline, its critical path."""
     full_name = _repository(conn, owner, name)
@@ -260,7 +260,7 @@ def job_page(
     owner: str,
     name: str,
     run_id: str,
-    job_pk: int,
+    job_pk: RowId,
     conn: ConnectionDep,
     filters: FiltersDep,
 ) -> HTMLResponse:
