@@ -124,6 +124,11 @@ def test_an_unknown_repository_is_a_usage_error_naming_it(
         (["backfill", "--repo", "octo"], "expected OWNER/NAME"),
         (["db", "upgrade", "nope"], "cannot upgrade to 'nope'"),
         (["alerts", "silence", "--reason", "x", "--until", "tomorrow"], "--until 'tomorrow'"),
+        (["alerts", "silence", "--reason", "x", "--for", "99999999999d"], "at most 366 days"),
+        (
+            ["alerts", "silence", "--reason", "x", "--from", "9999-12-31T23:00:00", "--for", "2h"],
+            "past the year 9999",
+        ),
     ],
 )
 def test_usage_mistakes_are_usage_errors(
@@ -179,3 +184,20 @@ def test_help_of_every_command_shows_no_type_for_flags() -> None:
         assert "--until" in shown, path
         assert "DATE" in shown, path
         assert "%Y" not in shown, path
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["alerts", "ack", "99999999999999999999"],
+        ["alerts", "unack", "0"],
+        ["alerts", "unsilence", "2147483648"],
+        ["anomaly", "confirm", "99999999999"],
+        ["model", "promote", "99999999999"],
+    ],
+)
+def test_an_id_no_row_can_have_is_refused_before_any_query(args: list[str]) -> None:
+    """Past what an id column holds (the database failed with an OverflowError), or below 1."""
+    result = CliRunner().invoke(app, args, env={"COLUMNS": "200"})
+    assert result.exit_code == 2
+    assert "Invalid value for" in result.output

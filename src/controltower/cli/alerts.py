@@ -18,6 +18,7 @@ import typer
 from rich.table import Table
 
 from controltower.cli.context import configured, database, output_console, print_json
+from controltower.domain.limits import INT32_MAX
 from controltower.domain.wording import counted
 from controltower.errors import InvalidAcknowledgement, InvalidSilence
 
@@ -99,7 +100,9 @@ def list_command(
 @app.command("ack")
 def ack_command(
     ctx: typer.Context,
-    alert_id: Annotated[int, typer.Argument(metavar="ID", help="The alert to acknowledge.")],
+    alert_id: Annotated[
+        int, typer.Argument(metavar="ID", min=1, max=INT32_MAX, help="The alert to acknowledge.")
+    ],
     by: ById = None,
     note: Annotated[str | None, typer.Option(help="A note for the others.")] = None,
     json_output: JsonOption = False,
@@ -117,7 +120,7 @@ def ack_command(
 @app.command("unack")
 def unack_command(
     ctx: typer.Context,
-    alert_id: Annotated[int, typer.Argument(metavar="ID", help="The alert.")],
+    alert_id: Annotated[int, typer.Argument(metavar="ID", min=1, max=INT32_MAX, help="The alert.")],
     json_output: JsonOption = False,
 ) -> None:
     """Take back an alert's acknowledgement."""
@@ -210,7 +213,9 @@ def silences_command(
 @app.command("unsilence")
 def unsilence_command(
     ctx: typer.Context,
-    silence_id: Annotated[int, typer.Argument(metavar="ID", help="The silence to end.")],
+    silence_id: Annotated[
+        int, typer.Argument(metavar="ID", min=1, max=INT32_MAX, help="The silence to end.")
+    ],
     json_output: JsonOption = False,
 ) -> None:
     """End a silence now (it stays listed with --all)."""

@@ -20,6 +20,7 @@ import typer
 from rich.table import Table
 
 from controltower.cli.context import configured, database, output_console, print_json
+from controltower.domain.limits import INT32_MAX
 from controltower.domain.wording import counted
 from controltower.errors import InvalidSeries, InvalidVerdict
 
@@ -48,7 +49,9 @@ class VerdictFilter(StrEnum):
 
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
-AnomalyId = Annotated[int, typer.Argument(metavar="ID", help="The recorded anomaly.")]
+AnomalyId = Annotated[
+    int, typer.Argument(metavar="ID", min=1, max=INT32_MAX, help="The recorded anomaly.")
+]
 ById = Annotated[str | None, typer.Option("--by", help="Who (default: the current user).")]
 NoteOption = Annotated[str | None, typer.Option(help="Why, for the others.")]
 

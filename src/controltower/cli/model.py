@@ -11,6 +11,7 @@ from rich.table import Table
 
 from controltower.cli.context import configured, database, output_console, print_json
 from controltower.cli.job_report import job_report, margin_words, print_job_report
+from controltower.domain.limits import INT32_MAX
 
 app = typer.Typer(help="Prediction of run duration and failure.", no_args_is_help=True)
 
@@ -359,7 +360,10 @@ def list_command(ctx: typer.Context, json_output: JsonOption = False) -> None:
 @app.command("promote")
 def promote_command(
     ctx: typer.Context,
-    version: Annotated[int, typer.Argument(metavar="VERSION", help="The version to make live.")],
+    version: Annotated[
+        int,
+        typer.Argument(metavar="VERSION", min=1, max=INT32_MAX, help="The version to make live."),
+    ],
     json_output: JsonOption = False,
 ) -> None:
     """Make VERSION live; the live version until now is archived."""

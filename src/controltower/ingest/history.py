@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 
 from controltower.domain import Conclusion, JobFact, RunFact, StepFact, digest, snapshot_key
+from controltower.domain.limits import INT32_MAX, INT64_MAX
 from controltower.domain.status import RUN_STATUSES
 from controltower.domain.timestamps import format_timestamp, parse_timestamp
 from controltower.errors import RecordRejected
@@ -51,8 +52,6 @@ RUN_FIELDS = (
 STATUSES = RUN_STATUSES
 CONCLUSIONS = frozenset(c.value for c in Conclusion)
 COUNT_FIELDS = ("files_changed", "lines_added", "lines_deleted", "commits", "committers")
-# The largest integers the store's columns hold (PostgreSQL ``integer`` and ``bigint``).
-INT32_MAX, INT64_MAX = 2**31 - 1, 2**63 - 1
 # Import tolerance: given duration and timestamps that disagree by more are reported.
 DURATION_TOLERANCE_S = 1.0
 

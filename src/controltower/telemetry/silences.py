@@ -85,6 +85,8 @@ def parse_duration(text: str) -> timedelta:
     seconds = sum(int(n) * _UNITS[unit] for n, unit in parts)
     if seconds <= 0:
         raise InvalidSilence(f"duration {text!r} must be longer than zero")
+    if seconds > LONGEST.total_seconds():
+        raise InvalidSilence(f"a silence lasts at most {LONGEST.days} days, not {text!r}")
     return timedelta(seconds=seconds)
 
 
@@ -122,7 +124,10 @@ def validated(request: SilenceRequest, now: datetime) -> tuple[datetime, datetim
     if (request.ends_at is None) == (request.duration is None):
         raise InvalidSilence("give either an end time or a duration, not both or neither")
     starts = request.starts_at or now
-    ends = request.ends_at or starts + (request.duration or timedelta())
+    try:
+        ends = request.ends_at or starts + (request.duration or timedelta())
+    except OverflowError:
+        raise InvalidSilence(f"the silence would end past the year 9999 ({starts})") from None
     if ends <= now:
         raise InvalidSilence(f"the silence would end in the past ({ends.isoformat()})")
     if ends <= starts:

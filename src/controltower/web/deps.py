@@ -10,6 +10,7 @@ from fastapi import Depends, HTTPException, Path, Query, Request
 from sqlalchemy import Connection
 
 from controltower.bootstrap import Container
+from controltower.domain.limits import INT32_MAX
 from controltower.store.engine import reading
 from controltower.telemetry.views import View
 
@@ -33,9 +34,8 @@ def get_connection(container: ContainerDep) -> Iterator[Connection]:
 
 ConnectionDep = Annotated[Connection, Depends(get_connection)]
 
-# The largest integer the store's id and count columns hold (PostgreSQL ``integer``): a larger
-# one in a path or query is refused with 422 before any query, which the database would fail.
-INT32_MAX = 2**31 - 1
+# A larger id or offset in a path or query than the store's columns hold is refused with 422
+# before any query, which the database would fail.
 RowId = Annotated[int, Path(ge=1, le=INT32_MAX)]
 Offset = Annotated[int, Query(ge=0, le=INT32_MAX, description="How many rows to skip.")]
 

@@ -25,9 +25,11 @@ def test_durations_read_as_people_write_them(text: str, seconds: int) -> None:
     assert parse_duration(text) == timedelta(seconds=seconds)
 
 
-@pytest.mark.parametrize("text", ["", "2", "h", "2 hours", "0m", "-1h"])
+@pytest.mark.parametrize("text", ["", "2", "h", "2 hours", "0m", "-1h", "367d", "99999999999d"])
 def test_unreadable_durations_are_refused(text: str) -> None:
-    """Anything but number-unit pairs adding up to more than zero is refused."""
+    """Anything but number-unit pairs adding up to more than zero, and at most the longest
+    silence (366 days; a number of days past what a timedelta holds failed otherwise), is
+    refused."""
     with pytest.raises(InvalidSilence):
         parse_duration(text)
 

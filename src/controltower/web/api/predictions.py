@@ -19,6 +19,7 @@ from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 from sqlalchemy import Connection
 
+from controltower.domain.limits import INT32_MAX
 from controltower.errors import PredictionUnavailable
 from controltower.intelligence.accuracy import accuracy_end, demotions, live_accuracy
 from controltower.intelligence.capability import prediction_mode
@@ -31,7 +32,7 @@ from controltower.intelligence.source import run_pk_of
 from controltower.store import queries
 from controltower.telemetry import drilldown
 from controltower.telemetry.activity import Problem
-from controltower.web.deps import INT32_MAX, ConnectionDep, ContainerDep
+from controltower.web.deps import ConnectionDep, ContainerDep
 
 router = APIRouter(prefix="/api/v1", tags=["prediction"])
 

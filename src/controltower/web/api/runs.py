@@ -5,9 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel
 
+from controltower.domain.limits import INT32_MAX
 from controltower.store import queries
 from controltower.telemetry import drilldown
-from controltower.web.deps import INT32_MAX, ConnectionDep
+from controltower.web.deps import ConnectionDep
 
 router = APIRouter(prefix="/api/v1", tags=["runs"])
 

@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import Connection
 
 from controltower.domain import JOB_TIME_LIMIT, is_failed
+from controltower.domain.limits import INT32_MAX
 from controltower.ingest import joblogs
 from controltower.intelligence.job_serving import job_comparisons
 from controltower.intelligence.serving import shown_prediction, shows_now
@@ -23,7 +24,7 @@ from controltower.telemetry import drilldown, service
 from controltower.telemetry.metrics import GroupMetrics, Window
 from controltower.telemetry.scope import Filters
 from controltower.web import charts
-from controltower.web.deps import INT32_MAX, ConnectionDep, ContainerDep, RowId, kept
+from controltower.web.deps import ConnectionDep, ContainerDep, RowId, kept
 from controltower.web.pages.filters import FiltersDep, page_scope, render
 from controltower.web.pages.trends import marked_trends
 
