@@ -32,6 +32,10 @@ from controltower.store.writer import FactWriter
 
 BATCH = 2000
 MAX_REPORTED = 50
+# A CSV cell may hold a run's jobs and steps as JSON: a run of hundreds of jobs is far past the
+# csv module's default of 128 KiB, and an export must import back. As large as a webhook body.
+MAX_CSV_CELL = 32 * 1024 * 1024
+csv.field_size_limit(MAX_CSV_CELL)
 Progress = Callable[[int], None]
 
 
@@ -105,7 +109,7 @@ def read_records(path: Path) -> Iterator[_Line]:
                         yield _Line(path.name, number, rejected)
                     else:
                         yield _Line(path.name, number, {k: v for k, v in row.items() if v != ""})
-    except (EOFError, OSError, zlib.error, UnicodeDecodeError) as exc:
+    except (EOFError, OSError, zlib.error, UnicodeDecodeError, csv.Error) as exc:
         reason = "the file ends early (truncated)" if isinstance(exc, EOFError) else str(exc)
         rejected = RecordRejected(f"unreadable from here on: {reason}", line=last + 1)
         yield _Line(path.name, last + 1, rejected)

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -265,3 +266,14 @@ def test_a_moment_no_calendar_holds_is_refused_with_its_field(name: str, moment:
     """Epoch seconds past year 9999 (or before year 1), or a time that is past it in UTC."""
     with pytest.raises(RecordRejected, match=f"{name} is not a timestamp"):
         parse_record({**GOOD, name: moment})
+
+
+def test_a_run_of_hundreds_of_jobs_exports_as_csv_and_imports_back(tmp_path: Path) -> None:
+    """Its jobs and steps as JSON fill a cell far past the csv module's default limit of
+    128 KiB; the CSV still reads back as the same run."""
+    steps = [{"name": f"step {j} of a long name", "number": j + 1} for j in range(20)]
+    jobs = [{"name": f"job {i}", "conclusion": "success", "steps": steps} for i in range(200)]
+    fact = parse_record({**GOOD, "jobs": jobs}).fact
+    written = format_record(fact)
+    assert len(orjson.dumps(written["jobs"])) > 128 * 1024
+    assert parse_record(_through("csv", written, tmp_path)).fact == fact
