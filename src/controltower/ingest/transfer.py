@@ -122,7 +122,9 @@ def import_files(
     report = ImportReport()
     for path in paths:
         if not path.is_file():
-            raise RecordRejected(f"{path}: no such file")
+            raise RecordRejected(
+                f"{path}: no such file" if not path.exists() else f"{path}: not a file"
+            )
         file_format(path)
     for path in paths:
         report.files += 1

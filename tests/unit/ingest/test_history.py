@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 
 from controltower.errors import RecordRejected
 from controltower.ingest.history import CONCLUSIONS, RUN_FIELDS, format_record, parse_record
-from controltower.ingest.transfer import read_records, write_csv, write_jsonl
+from controltower.ingest.transfer import import_files, read_records, write_csv, write_jsonl
+from controltower.store.engine import make_engine
 
 GOOD: dict[str, Any] = {
     "repository": "octo/repo",
@@ -277,3 +278,13 @@ def test_a_run_of_hundreds_of_jobs_exports_as_csv_and_imports_back(tmp_path: Pat
     written = format_record(fact)
     assert len(orjson.dumps(written["jobs"])) > 128 * 1024
     assert parse_record(_through("csv", written, tmp_path)).fact == fact
+
+
+def test_a_folder_or_a_missing_path_is_refused_by_name(tmp_path: Path) -> None:
+    """Before anything is read or written."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'ct.db'}")
+    with pytest.raises(RecordRejected, match="not a file"):
+        import_files(engine, [tmp_path])
+    with pytest.raises(RecordRejected, match="no such file"):
+        import_files(engine, [tmp_path / "runs.jsonl"])
+    engine.dispose()
