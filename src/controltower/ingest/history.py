@@ -296,12 +296,23 @@ def _extra(record: Mapping[str, Any]) -> dict[str, Any]:
     elif nested not in (None, ""):
         extra["extra"] = nested
     try:
-        kept = orjson.dumps(extra)  # kept as JSON: integers of at most 64 bits
+        orjson.dumps(extra)  # kept as JSON: integers of at most 64 bits
     except TypeError as exc:
         raise RecordRejected(f"a field this format does not know cannot be kept: {exc}") from None
-    if b"\\u0000" in kept:
+    if _holds_nul(extra):
         raise RecordRejected("a field this format does not know holds a NUL character")
     return extra
+
+
+def _holds_nul(value: Any) -> bool:
+    """Whether a JSON value holds a NUL character in any string, keys included."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, Mapping):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(item) for item in value)
+    return False
 
 
 def _jobs(value: Any) -> tuple[JobFact, ...] | None:

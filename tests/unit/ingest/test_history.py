@@ -245,6 +245,7 @@ def test_a_record_is_read_or_rejected_with_a_reason_never_anything_else(
         ({"run_id": "7\x00"}, "run_id holds a NUL character"),
         ({"jobs": [{"name": "build", "job_id": "a\x00"}]}, r"jobs\[0\]\.job_id holds a NUL"),
         ({"team": {"lead": "a\x00"}}, "does not know holds a NUL character"),
+        ({"team": [{"a\x00": 1}]}, "does not know holds a NUL character"),
         ({"files_changed": 2**31}, "files_changed must be at most 2147483647"),
         ({"run_attempt": 1.8e19}, "run_attempt must be at most"),
         ({"team": 2**64}, "a field this format does not know cannot be kept"),
@@ -288,3 +289,10 @@ def test_a_folder_or_a_missing_path_is_refused_by_name(tmp_path: Path) -> None:
     with pytest.raises(RecordRejected, match="no such file"):
         import_files(engine, [tmp_path / "runs.jsonl"])
     engine.dispose()
+
+
+def test_text_that_spells_an_escape_is_kept_as_written() -> None:
+    """A backslash and "u0000" are six characters, no NUL."""
+    fact = parse_record({**GOOD, "branch": "\\u0000", "team": "\\u0000"}).fact
+    assert fact.branch == "\\u0000"
+    assert fact.extra == {"team": "\\u0000", "reviewers": ["a"]}
