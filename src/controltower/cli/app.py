@@ -21,6 +21,7 @@ from controltower.cli import (
     anomaly,
     capability,
     db,
+    deliveries,
     exports,
     github,
     health,
@@ -109,6 +110,7 @@ app.add_typer(alerts.app, name="alerts")
 app.add_typer(anomaly.app, name="anomaly")
 app.add_typer(capability.app, name="capability")
 app.add_typer(db.app, name="db")
+app.add_typer(deliveries.app, name="deliveries")
 app.add_typer(exports.app, name="export")
 app.add_typer(retention.app, name="retention")
 app.add_typer(model.app, name="model")

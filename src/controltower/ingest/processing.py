@@ -249,3 +249,42 @@ def _mark(
     if attempts is not None:
         values["attempts"] = attempts
     conn.execute(update(deliveries_t).where(deliveries_t.c.id == delivery_id).values(**values))
+
+
+@dataclass(frozen=True, slots=True)
+class StoredDelivery:
+    """A stored delivery as an operator lists it: which, when, and how processing ended."""
+
+    guid: str
+    event: str
+    action: str | None
+    received_at: datetime
+    state: str
+    attempts: int
+    note: str | None
+
+
+def stored_deliveries(
+    conn: Connection, *, state: str | None = None, limit: int = 50
+) -> list[StoredDelivery]:
+    """The newest stored deliveries (in ``state`` only, when given), newest first."""
+    d = deliveries_t.c
+    query = select(d.guid, d.event, d.action, d.received_at, d.state, d.attempts, d.note)
+    if state is not None:
+        query = query.where(d.state == state)
+    rows = conn.execute(query.order_by(d.received_at.desc(), d.id.desc()).limit(limit))
+    return [StoredDelivery(**row._mapping) for row in rows]
+
+
+def retry_failed(conn: Connection, guids: Sequence[str] = (), event: str | None = None) -> int:
+    """Failed deliveries (those named by ``guids``, else all, of ``event`` only when given) back
+    to pending, their attempts from zero: the next processing (the worker's sweep, or
+    ``process_all_pending``) normalizes them again, with the code running now. How many."""
+    d = deliveries_t.c
+    query = update(deliveries_t).where(d.state == "failed")
+    if guids:
+        query = query.where(d.guid.in_(list(guids)))
+    if event is not None:
+        query = query.where(d.event == event)
+    values = {"state": "pending", "attempts": 0, "processed_at": None, "processed_by": None}
+    return conn.execute(query.values(**values)).rowcount

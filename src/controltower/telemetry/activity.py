@@ -8,7 +8,7 @@ Problems found here (later stages add their own):
 - ``ingest-backlog``: deliveries waiting to be normalized, over the warning or
   critical threshold (``telemetry.problems``).
 - ``ingest-failed``: deliveries that could not be normalized (stored, and
-  replayable with ``controltower replay``).
+  processed again with ``controltower deliveries retry``).
 - ``ingest-quiet``: webhooks have been delivered before, but none for longer
   than ``quiet_after_hours``.
 - ``data-completeness``: the share of runs that arrived by webhook, as the
@@ -149,7 +149,8 @@ def _ingest_problems(conn: Connection, settings: Any, now: datetime) -> list[Pro
                 "ingest-failed",
                 "warning",
                 f"{failed} deliveries could not be processed",
-                "They are stored; see their notes and process them again with controltower replay.",
+                "They are stored; see why with controltower deliveries list --state failed, and"
+                " process them again with controltower deliveries retry.",
             )
         )
     last = queries.last_delivery_at(conn)
