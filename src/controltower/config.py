@@ -14,6 +14,7 @@ from contextvars import ContextVar
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import parse_qs, urlsplit
 
 import yaml
 from pydantic import (
@@ -300,6 +301,38 @@ DEFAULT_ROUTES: dict[Severity, list[str]] = {
 _CHANNEL_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://\S+$")
 
 
+def _native_url_problem(url: str) -> str | None:
+    """What is wrong with a URL of a scheme controltower sends itself (PagerDuty Events v2,
+    Slack's incoming webhook), which would otherwise fail only when an alert fires, or go to the
+    wrong place (an unknown region is not the US one); None where nothing is. The URL itself is
+    never in the answer: it holds the channel's secret."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in ("pagerduty-events", "slack-webhook"):
+        return None
+    query = {name: values[-1] for name, values in parse_qs(parts.query).items()}
+    problems = []
+    if scheme == "pagerduty-events" and not parts.netloc:
+        problems.append("needs the integration's routing key: pagerduty-events://KEY")
+    region = query.get("region", "us").lower()
+    if scheme == "pagerduty-events" and region not in ("us", "eu"):
+        problems.append(f"region must be us or eu, not {region!r}")
+    if scheme == "slack-webhook" and (not parts.netloc or parts.path.strip("/").count("/") < 1):
+        problems.append("needs the webhook's path: slack-webhook://T…/B…/X…")
+    if "timeout" in query and not 0.0 < _seconds(query["timeout"]) < float("inf"):
+        problems.append("timeout must be a number of seconds above 0")
+    if query.get("endpoint") and urlsplit(query["endpoint"]).scheme not in ("http", "https"):
+        problems.append("endpoint must be an http:// or https:// URL")
+    return f"{scheme}:// {problems[0]}" if problems else None
+
+
+def _seconds(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        return float("nan")
+
+
 MetricName = Literal["failure_rate", "duration_p50", "duration_p95", "queue_p95", "cost_per_day"]
 
 
@@ -444,6 +477,8 @@ class AlertSettings(Section):
                         f"{channel}[{i}] is not a channel URL: give SCHEME://…, e.g. "
                         "slack-webhook://T…/B…/X…, pagerduty-events://ROUTING_KEY or json://HOST/PATH"
                     )
+                if problem := _native_url_problem(url):
+                    raise ValueError(f"{channel}[{i}]: {problem}")
         return value
 
     @model_validator(mode="after")

@@ -141,3 +141,40 @@ def test_a_public_url_that_is_not_http_is_refused(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("CONTROLTOWER_SERVER__PUBLIC_URL", "ct.example.com")
     with pytest.raises(ConfigurationError, match=r"server\.public_url: .*http"):
         load_settings()
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("pagerduty-events://?region=eu", "needs the integration's routing key"),
+        ("pagerduty-events://KEY?region=mars", "region must be us or eu, not 'mars'"),
+        ("pagerduty-events://KEY?timeout=0", "timeout must be a number of seconds"),
+        ("pagerduty-events://KEY?timeout=soon", "timeout must be a number of seconds"),
+        ("slack-webhook://T123", "needs the webhook's path"),
+        ("slack-webhook://T1/B2/X3?endpoint=ftp://127.0.0.1", "endpoint must be an http"),
+    ],
+)
+def test_a_url_controltower_sends_itself_is_checked_when_the_settings_load(
+    tmp_path: Path, url: str, reason: str
+) -> None:
+    """Wrong now, not when the first alert fires (or, for a region it does not know, sent to
+    the US); the URL is not repeated: it holds the channel's secret."""
+    config = tmp_path / "settings.yaml"
+    config.write_text(f"alerts:\n  channels:\n    pagerduty: ['{url}']\n")
+    with pytest.raises(ConfigurationError, match=re.escape(reason)) as refused:
+        load_settings(config)
+    assert url not in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "pagerduty-events://KEY",
+        "pagerduty-events://KEY?region=EU&timeout=2.5",
+        "slack-webhook://T1/B2/X3?endpoint=http://127.0.0.1:8080/hooks",
+    ],
+)
+def test_native_urls_as_documented_are_accepted(tmp_path: Path, url: str) -> None:
+    config = tmp_path / "settings.yaml"
+    config.write_text(f"alerts:\n  channels:\n    pagerduty: ['{url}']\n")
+    assert load_settings(config).alerts.channels["pagerduty"] == [url]
