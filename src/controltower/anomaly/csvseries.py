@@ -82,7 +82,7 @@ def read_series(text: str) -> CsvSeries:
 
 def _rows(text: str, delimiter: str) -> Iterator[list[str]]:
     """The rows of ``text``; ``InvalidSeries`` where it is no CSV (a cell past the csv module's
-    limit of 128 KiB, say)."""
+    field limit, say)."""
     reader = csv.reader(io.StringIO(text), delimiter=delimiter)
     try:
         yield from reader
