@@ -1,5 +1,5 @@
-"""``controltower deliveries``: failed deliveries listed with their reason, and processed again
-once what failed on them no longer does."""
+"""``controltower deliveries`` and ``/api/v1/deliveries``: failed deliveries listed with their
+reason, and processed again once what failed on them no longer does."""
 
 from __future__ import annotations
 
@@ -8,14 +8,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
+from fastapi.testclient import TestClient
 from sqlalchemy import insert, select, update
 from typer.testing import CliRunner
 
+from controltower.bootstrap import build
 from controltower.cli.app import app
+from controltower.config import Settings
 from controltower.ingest.processing import process_all_pending
 from controltower.store import schema
 from controltower.store.engine import make_engine
 from controltower.store.tables import Delivery, WorkflowRun, table_of
+from controltower.web import create_app
 from tests.support.deliveries import workflow_run_payload
 
 deliveries_t = table_of(Delivery)
@@ -86,3 +90,33 @@ def test_failed_deliveries_are_listed_with_their_reason_and_processed_again(
     assert runs == ["7001"]
     assert states == {"run-1": "processed", "odd-1": "failed"}
     engine.dispose()
+
+
+def test_the_api_lists_failed_deliveries_and_retries_them_with_the_token(tmp_path: Path) -> None:
+    """``GET /api/v1/deliveries?state=failed`` lists them with their reason; ``POST
+    /api/v1/deliveries/retry`` needs the API token like every write, and sets them pending."""
+    settings = Settings(
+        data_dir=tmp_path,
+        queue_url="memory://",
+        github={"webhook_secret": "s"},
+        server={"api_token": "s3cret-token"},
+    )
+    container = build(settings)
+    schema.upgrade(container.engine)
+    url = container.settings.resolved_database_url
+    _deliver(url, "odd-1", "deployment", {"action": "created", "deployment": "v1"})
+    _deliver(url, "odd-2", "deployment_status", {"action": "created", "deployment": 3})
+    process_all_pending(container.engine)
+    with TestClient(create_app(container)) as client:
+        listed = client.get("/api/v1/deliveries", params={"state": "failed"}).json()
+        assert {d["guid"] for d in listed} == {"odd-1", "odd-2"}
+        assert all("cannot normalize" in d["note"] for d in listed)
+        body = {"guids": ["odd-2"]}
+        assert client.post("/api/v1/deliveries/retry", json=body).status_code == 401
+        good = {"Authorization": "Bearer s3cret-token"}
+        answer = client.post("/api/v1/deliveries/retry", json=body, headers=good)
+        assert answer.json() == {"pending_again": 1}
+        pending = client.get("/api/v1/deliveries", params={"state": "pending"}).json()
+        assert [d["guid"] for d in pending] == ["odd-2"]
+        assert client.get("/api/v1/deliveries", params={"state": "lost"}).status_code == 422
+    container.close()

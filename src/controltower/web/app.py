@@ -30,6 +30,7 @@ from controltower.web import health, pages, webhooks
 from controltower.web.api import alerts as alerts_api
 from controltower.web.api import anomalies as anomalies_api
 from controltower.web.api import capabilities as capabilities_api
+from controltower.web.api import deliveries as deliveries_api
 from controltower.web.api import github as github_api
 from controltower.web.api import models as models_api
 from controltower.web.api import notifications as notifications_api
@@ -101,6 +102,7 @@ def create_app(
     app.include_router(runs_api.router)
     app.include_router(telemetry_api.router)
     app.include_router(github_api.router)
+    app.include_router(deliveries_api.router)
     app.include_router(predictions_api.router)
     app.include_router(models_api.router)
     app.include_router(anomalies_api.router)
