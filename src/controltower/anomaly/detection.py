@@ -152,9 +152,12 @@ def graded_both_ways(found: list[Anomaly], min_relative: float) -> list[Anomaly]
     outage's, but it is good news. A change is back when it is a further change of the one
     before (told against the level that one moved to), or, told later as a change of its
     own (after an outage longer than the watch for further changes), when it ends within
-    ``min_relative`` of the level before that one."""
+    ``min_relative`` of the level before that one. A return ends its episode: the change
+    after it is news of its own (a regression a week after an incident that passed), not the
+    return from the return."""
     graded = []
     previous: Anomaly | None = None
+    closed = False  # whether ``previous`` was a return
     for anomaly in found:
         if anomaly.kind == "spike":
             graded.append(
@@ -166,6 +169,7 @@ def graded_both_ways(found: list[Anomaly], min_relative: float) -> list[Anomaly]
             continue
         back = (
             previous is not None
+            and not closed  # a return ends its episode: what follows is a change of its own
             and (anomaly.change > 0) != (previous.change > 0)
             and (
                 bool(anomaly.details.get("further"))  # told against the level it moved to
@@ -178,7 +182,7 @@ def graded_both_ways(found: list[Anomaly], min_relative: float) -> list[Anomaly]
         else:
             severity = ratio_severity(anomaly.expected, anomaly.observed)
             graded.append(replace(anomaly, severity=severity))
-        previous = anomaly
+        previous, closed = anomaly, back
     return graded
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from controltower.anomaly.detection import detect
-from controltower.anomaly.model import Point
+from controltower.anomaly.model import Direction, Point
 from controltower.anomaly.severity import ratio_severity
 from controltower.anomaly.tuning import Tuning, for_any_metric
 
@@ -90,6 +90,27 @@ def test_an_incident_longer_than_a_transient_is_a_level_shift_and_its_return() -
     assert [(a.kind, a.severity) for a in found] == [
         ("level_shift", "critical"),
         ("level_shift", "info"),
+    ]
+
+
+@pytest.mark.parametrize("direction", ["both", "up"])
+def test_a_regression_after_an_incident_that_passed_is_news_not_a_return(
+    direction: Direction,
+) -> None:
+    """An incident (a rise and its return), then, much later, a lasting rise: the return
+    ended the incident, so the rise is told at its own severity (+40 %: warning), also for a
+    metric said to go wrong upward; it was taken for the return from the return (info), and
+    left out going upward."""
+    rng = np.random.default_rng(3)
+    values = 100 + rng.normal(0, 4, 2000)
+    values[800:820] += 60
+    values[1500:] += 40
+    found = detect(_points(values), replace(for_any_metric(), direction=direction))
+    told = [(a.kind, a.severity, a.change > 0, bool(a.details.get("returned"))) for a in found]
+    assert told == [
+        ("level_shift", "warning", True, False),
+        ("level_shift", "info", False, True),
+        ("level_shift", "warning", True, False),
     ]
 
 
