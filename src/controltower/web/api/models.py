@@ -22,7 +22,7 @@ router = APIRouter(prefix="/api/v1", tags=["models"])
 class VersionPublic(BaseModel):
     """One version: its state, what serves each figure, and the pooled figures that chose it."""
 
-    version: RowId
+    version: int
     status: str = Field(description="candidate, live or archived")
     created_at: datetime
     promoted_at: datetime | None
