@@ -8,29 +8,16 @@ the worker's next sweep (within a minute) normalizes it anew.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Literal
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from controltower.ingest.processing import retry_failed, stored_deliveries
+from controltower.ingest.processing import StoredDelivery, retry_failed, stored_deliveries
 from controltower.web.deps import WRITES, ConnectionDep, ContainerDep
 
 router = APIRouter(prefix="/api/v1", tags=["ingest"])
 State = Literal["pending", "processed", "ignored", "failed"]
-
-
-class DeliveryPublic(BaseModel):
-    """A stored delivery: which, when, and how processing it ended (``note``: why it failed)."""
-
-    guid: str
-    event: str
-    action: str | None
-    received_at: datetime
-    state: str
-    attempts: int
-    note: str | None
 
 
 class RetryRequest(BaseModel):
@@ -52,20 +39,10 @@ def list_deliveries(
     conn: ConnectionDep,
     state: State | None = None,
     limit: int = Query(default=50, ge=1, le=10_000, description="How many, newest first."),
-) -> list[DeliveryPublic]:
-    """The newest stored deliveries (in ``state`` only, when given), newest first."""
-    return [
-        DeliveryPublic(
-            guid=d.guid,
-            event=d.event,
-            action=d.action,
-            received_at=d.received_at,
-            state=d.state,
-            attempts=d.attempts,
-            note=d.note,
-        )
-        for d in stored_deliveries(conn, state=state, limit=limit)
-    ]
+) -> list[StoredDelivery]:
+    """The newest stored deliveries (in ``state`` only, when given), newest first, with how
+    processing each ended (``note``: why it failed)."""
+    return stored_deliveries(conn, state=state, limit=limit)
 
 
 @router.post("/deliveries/retry", dependencies=WRITES)
