@@ -8,24 +8,26 @@ worker's next sweep (within a minute) or ``--now`` normalizes it anew.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 import typer
 from rich.table import Table
 
 from controltower.cli.context import configured, database, output_console, print_json
+from controltower.domain.status import DeliveryState
 
 app = typer.Typer(
     help="Stored webhook deliveries: list them, process failed ones again.", no_args_is_help=True
 )
-State = Literal["pending", "processed", "ignored", "failed"]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 
 
 @app.command("list")
 def list_command(
     ctx: typer.Context,
-    state: Annotated[State | None, typer.Option(help="Only deliveries in this state.")] = None,
+    state: Annotated[
+        DeliveryState | None, typer.Option(help="Only deliveries in this state.")
+    ] = None,
     limit: Annotated[int, typer.Option(min=1, max=10_000, help="How many, newest first.")] = 50,
     json_output: JsonOption = False,
 ) -> None:

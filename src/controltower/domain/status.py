@@ -17,7 +17,7 @@ import hashlib
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 
@@ -41,6 +41,8 @@ FAILED_CONCLUSIONS = frozenset(
 )
 
 RUN_STATUSES = frozenset({"requested", "pending", "waiting", "queued", "in_progress", "completed"})
+# A stored webhook delivery: waiting to be normalized, or how normalizing it ended.
+DeliveryState = Literal["pending", "processed", "ignored", "failed"]
 
 _RANK = {
     "requested": 1,

@@ -37,6 +37,7 @@ from controltower.domain import (
     RunFact,
     could_be_running,
 )
+from controltower.domain.status import DeliveryState
 from controltower.ingest.normalize import Fact, Normalized, normalize
 from controltower.ingest.payload import decode_body
 from controltower.store.engine import reading
@@ -265,7 +266,7 @@ class StoredDelivery:
 
 
 def stored_deliveries(
-    conn: Connection, *, state: str | None = None, limit: int = 50
+    conn: Connection, *, state: DeliveryState | None = None, limit: int = 50
 ) -> list[StoredDelivery]:
     """The newest stored deliveries (in ``state`` only, when given), newest first."""
     d = deliveries_t.c

@@ -8,16 +8,14 @@ the worker's next sweep (within a minute) normalizes it anew.
 
 from __future__ import annotations
 
-from typing import Literal
-
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
+from controltower.domain.status import DeliveryState
 from controltower.ingest.processing import StoredDelivery, retry_failed, stored_deliveries
 from controltower.web.deps import WRITES, ConnectionDep, ContainerDep
 
 router = APIRouter(prefix="/api/v1", tags=["ingest"])
-State = Literal["pending", "processed", "ignored", "failed"]
 
 
 class RetryRequest(BaseModel):
@@ -37,7 +35,7 @@ class RetryPublic(BaseModel):
 @router.get("/deliveries")
 def list_deliveries(
     conn: ConnectionDep,
-    state: State | None = None,
+    state: DeliveryState | None = None,
     limit: int = Query(default=50, ge=1, le=10_000, description="How many, newest first."),
 ) -> list[StoredDelivery]:
     """The newest stored deliveries (in ``state`` only, when given), newest first, with how
