@@ -166,11 +166,7 @@ def score_stop(
     delay counted from ``at``.
     """
     tally = score("level_shift", at, end, alarms, background, tuning, present)
-    falls = [
-        a.index - at for a in alarms if at <= a.index <= end and a.kind in LASTING and a.change < 0
-    ]
-    tally.recalled, tally.delays = (1, [min(falls)]) if falls else (0, [])
-    return tally
+    return _recalled_by_lasting(tally, alarms, at, end, rising=False)
 
 
 def score_rise(
@@ -184,12 +180,22 @@ def score_rise(
     there to a window after is true, and the rise is recalled by a level shift or drift up
     among them, its delay counted from ``at``."""
     tally = score("level_shift", at, at, alarms, background, tuning, present)
-    rises = [
+    return _recalled_by_lasting(tally, alarms, at, at + tuning.window, rising=True)
+
+
+def _recalled_by_lasting(
+    tally: Tally, alarms: Sequence[Anomaly], at: int, last: int, *, rising: bool
+) -> Tally:
+    """``tally`` recalled by the first level shift or drift ``rising`` (else falling) alarmed
+    from ``at`` to ``last``, its delay counted from ``at``; not recalled where none is."""
+    delays = [
         a.index - at
         for a in alarms
-        if at <= a.index <= at + tuning.window and a.kind in LASTING and a.change > 0
+        if at <= a.index <= last
+        and a.kind in LASTING
+        and (a.change > 0 if rising else a.change < 0)
     ]
-    tally.recalled, tally.delays = (1, [min(rises)]) if rises else (0, [])
+    tally.recalled, tally.delays = (1, [min(delays)]) if delays else (0, [])
     return tally
 
 
