@@ -251,6 +251,8 @@ def accuracy_command(
     json_output: JsonOption = False,
 ) -> None:
     """Live accuracy: how the stored predictions of recently completed runs fared, per predictor."""
+    from dataclasses import asdict
+
     from controltower.intelligence.accuracy import accuracy_end, demotions, live_accuracy
 
     settings = configured(ctx)
@@ -258,20 +260,9 @@ def accuracy_command(
     with database(settings) as engine, engine.connect() as conn:
         found = live_accuracy(conn, days, accuracy_end(conn))
         demoted = {d.figure: d.predictor for d in demotions(conn)}
-    report = {
-        "since": found.since.isoformat(),
-        "until": found.until.isoformat(),
-        "runs": found.runs,
-        "failure_runs": found.failure_runs,
-        "duration_runs": found.duration_runs,
-        "jobs": found.jobs,
-        "job_duration_jobs": found.job_duration_jobs,
-        "left_out": found.left_out,
-        "model_versions": {str(v): n for v, n in found.model_versions.items()},  # JSON keys
-        "served": found.served,
-        **{section: getattr(found, section) for section, _, _ in LIVE_SECTIONS},
-        "demoted": demoted,
-    }
+    # the API's fields (``AccuracyPublic``); JSON keys are strings, versions included
+    versions = {str(v): n for v, n in found.model_versions.items()}
+    report = {**asdict(found), "model_versions": versions, "demoted": demoted}
     if json_output:
         print_json(report)
         return
@@ -283,7 +274,7 @@ def _print_accuracy(report: dict[str, Any], days: int) -> None:
     from controltower.intelligence.selection import PREDICTOR_WORDS
 
     console = output_console()
-    until = report["until"][:16].replace("T", " ")
+    until = f"{report['until']:%Y-%m-%d %H:%M}"
     if not report["runs"]:
         console.print(f"no predicted run completed in the {days} days to {until} UTC")
         return
