@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import lightgbm as lgb
 import numpy as np
 import numpy.typing as npt
 
@@ -30,7 +31,7 @@ from controltower.intelligence.baselines import (
 from controltower.intelligence.duration import COVERAGE, DurationModel
 from controltower.intelligence.evaluation import score, validation_split
 from controltower.intelligence.features import INDEX, INTERVAL, featurize
-from controltower.intelligence.models import THRESHOLDS, FailureModel, Trees
+from controltower.intelligence.models import THRESHOLDS, FailureModel, Trees, dataset, thread_count
 from controltower.intelligence.predictors import Labelled, Matrix, Vector
 from controltower.intelligence.records import request_order
 
@@ -165,6 +166,37 @@ class RefitDuration(DurationModel):
             self.shrink, self.widen = shrink, widen
 
 
+class SeedBagged(DurationModel):
+    """Variant: the p50 correction the mean of ``seeds`` regressors learnt with other seeds
+    (the shrink and dead zone then chosen on that mean)."""
+
+    seeds = 5
+
+    def fit(self, fitting: Labelled, validation: Labelled) -> None:
+        self.extra: list[lgb.Booster] = []
+        super().fit(fitting, Labelled(validation.rows[:0], validation.targets[:0]))
+        if not self.boosters:
+            return
+        data = dataset(self._inputs(fitting.rows), self._log_ratio(fitting), self._names())
+        threads = thread_count(self.threads, len(fitting))
+        self.extra = [
+            lgb.train(
+                self.trees.params(self.seed + j, threads, objective="quantile", alpha=0.5),
+                data,
+                self.trees.rounds,
+            )
+            for j in range(1, self.seeds)
+        ]
+        if len(validation):
+            self._calibrate(validation)
+
+    def _raw_quantiles(self, rows: Matrix) -> list[Vector]:
+        low, mid, high = super()._raw_quantiles(rows)
+        inputs = self._inputs(rows)
+        mids = [mid, *(np.asarray(b.predict(inputs, num_threads=1)) for b in self.extra)]
+        return [low, np.mean(mids, axis=0), high]
+
+
 BEFORE = Trees(rounds=200, leaves=31, min_leaf=40)
 NOW = Trees()
 FAILURE: dict[str, Callable[[], Any]] = {
@@ -218,6 +250,11 @@ DURATION: dict[str, Callable[[], Any]] = {
     "100/15/100; ratio and same-event features; shrink and dead zone; trailing interval": lambda: (
         DurationModel(trees=NOW)
     ),
+    "as adopted, 200 rounds": lambda: DurationModel(trees=Trees(rounds=200)),
+    "as adopted, 200 rounds, 40 per leaf": lambda: DurationModel(
+        trees=Trees(rounds=200, min_leaf=40)
+    ),
+    "as adopted, p50 of 5 seeds": lambda: SeedBagged(trees=NOW),
 }
 OUTCOME_COLUMNS = ("f1", "auc", "precision", "recall")
 DURATION_COLUMNS = ("mdape", "within_20", "coverage_80")
