@@ -34,7 +34,7 @@ NO_SPREAD = 1e-9  # the spread of a normal that has none (all zero): never divid
 # and at least this share of the trailing median of |values| (a level near zero still has a spread)
 TYPICAL_FLOOR = 0.02
 # How often a rhythm is chosen, from how many points before, and how few are too few to tell
-_CHOICE_EVERY, _CHOICE_SPAN, _CHOICE_MIN = 10, 500, 100
+_CHOICE_EVERY, _CHOICE_SPAN, CHOICE_MIN = 10, 500, 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,12 +44,32 @@ class Baseline:
     Both are ``nan`` where fewer than ``min_history`` points precede; ``season``
     names the rhythm removed at the last point (``None``: none), and
     ``profile`` is what was removed at each point (zeros without a rhythm).
+    ``options`` holds the expected values with each rhythm the series spans
+    removed (the first: none; ``nan`` where that rhythm was not known yet)
+    and ``chosen`` which of them each point was judged with
+    (``as_chosen_at``).
     """
 
     center: Array
     scale: Array
     profile: Array
     season: str | None
+    options: tuple[Array, ...] = ()
+    chosen: NDArray[np.int_] | None = None
+
+    def as_chosen_at(self, at: int) -> Array:
+        """The expected value at every point as the rhythm chosen at ``at`` has it.
+
+        Where a rhythm was chosen only lately, the points before were judged
+        without it (a Saturday of a series low at weekends was far below the
+        week's level); how far such points departed from normal is told
+        again with the rhythm known now, so that what the series did before
+        its rhythm was learnt does not set its bars afterwards. Points from
+        before the rhythm could be known at all are ``nan``.
+        """
+        if self.chosen is None or not self.options:
+            return self.center
+        return self.options[int(self.chosen[at])]
 
 
 def trailing_median(values: Array, window: int, min_history: int) -> tuple[Array, Array]:
@@ -97,6 +117,7 @@ def robust_baseline(
     min_history: int,
     *,
     by_turn: bool = True,
+    choice_min: int = CHOICE_MIN,
 ) -> Baseline:
     """The baseline of a series, with daily or weekly rhythm removed where it has helped so far.
 
@@ -104,23 +125,32 @@ def robust_baseline(
     before it (``_choices``), like everything else here, so appending points
     to a series never changes how an earlier point was judged. ``by_turn``:
     a rhythm is learnt from its last turns (weeks, days), else from the last
-    points of each bucket (``_profile``).
+    points of each bucket (``_profile``). ``choice_min``: how many points must be
+    known before a rhythm is first chosen (``_choices``).
     """
     center, scale = trailing_median(values, window, min_history)
     profile = np.zeros(len(values))
     width = sampled_bucket(timestamps, window)
     if width is not None:  # steadier with the rhythm removed: the values themselves
-        seasons, judged = _sampled_seasons(timestamps, values, width), values
+        learnt, judged = _sampled_seasons(timestamps, values, width), values
     else:  # steadier: the residuals against the trailing median
-        seasons, judged = _seasons(timestamps, values, center, by_turn=by_turn), values - center
+        learnt, judged = _seasons(timestamps, values, center, by_turn=by_turn), values - center
+    # a profile is zero where its rhythm is not known yet (``nan`` in ``learnt``)
+    seasons = [(name, np.nan_to_num(p)) for name, p in learnt]
+    unknown = [np.isnan(p) for _, p in learnt]
     season: str | None = None
+    options: tuple[Array, ...] = ()
+    chosen: NDArray[np.int_] | None = None
     if seasons:
-        chosen = _choices(judged, [p for _, p in seasons])
+        chosen = _choices(judged, [p for _, p in seasons], choice_min)
+        options = (center,)
         for k, (_, option) in enumerate(seasons, start=1):
             use = chosen == k
             if not use.any():
+                options += (center,)  # never judged with: what it would be is not needed
                 continue
             adjusted_center, adjusted_scale = trailing_median(values - option, window, min_history)
+            options += (np.where(unknown[k - 1], np.nan, adjusted_center + option),)
             center = np.where(use, adjusted_center + option, center)
             scale = np.where(use, adjusted_scale, scale)
             profile = np.where(use, option, profile)
@@ -129,7 +159,7 @@ def robust_baseline(
     typical, _ = trailing_median(np.abs(values), window, min_history)
     floor = np.maximum(LEVEL_FLOOR * np.abs(center), TYPICAL_FLOOR * np.nan_to_num(typical))
     scale = np.where(np.isnan(scale), scale, np.maximum(np.maximum(scale, floor), NO_SPREAD))
-    return Baseline(center, scale, profile, season)
+    return Baseline(center, scale, profile, season, options, chosen)
 
 
 def _seasons(
@@ -137,8 +167,9 @@ def _seasons(
 ) -> list[tuple[str, Array]]:
     """Each rhythm the series spans, with its trailing profile.
 
-    The profile is zero before the rhythm is spanned and until the points
-    before fall in two of its buckets.
+    The profile is ``nan`` (not known) before the rhythm is spanned, until
+    the points before fall in two of its buckets, and at a bucket until
+    enough earlier turns fell in it.
     """
     if len(timestamps) < 2:
         return []
@@ -156,10 +187,11 @@ def _seasons(
             if by_turn
             else np.arange(len(timestamps))
         )
-        profile = np.where(since >= needed, _profile(buckets, turns, residual, known), 0.0)
+        learnt = _profile(buckets, turns, residual, known, unknown=np.nan)
+        profile = np.where(since >= needed, learnt, np.nan)
         # a rhythm needs two buckets: with one (daily points, all at midnight) its profile
         # is a short trailing median of the residuals, which follows every change
-        profile = np.where(_buckets_before(buckets) >= 2, profile, 0.0)
+        profile = np.where(_buckets_before(buckets) >= 2, profile, np.nan)
         options.append((season, profile))
     return options
 
@@ -209,8 +241,8 @@ def _sampled_seasons(
     point, the median over the last (up to 8, at least 3; of a kind, at least 2, since a
     weekend has only two days) earlier days of that kind of the day's median in its bucket
     less that level. Until enough days of a kind are known, the rhythm of every day stands
-    in (and for ``weekday``, that of ``workday``). For hourly totals, ``weekday`` is the
-    hour of the week, learnt over the last 8 weeks.
+    in (and for ``weekday``, that of ``workday``); ``nan`` where not even that is known.
+    For hourly totals, ``weekday`` is the hour of the week, learnt over the last 8 weeks.
     """
     step = int(width.total_seconds())
     seconds = np.array([t.hour * 3600 + t.minute * 60 + t.second for t in timestamps])
@@ -229,7 +261,7 @@ def _sampled_seasons(
     per_day = int(86400 // step)
     # where a kind of day has too few earlier days to tell (the first weekends), the rhythm
     # of every day stands in: a choice that fell back to none there would step the level
-    everyday = np.nan_to_num(_profile(slot, days, by_week, known, unknown=np.nan))
+    everyday = _profile(slot, days, by_week, known, unknown=np.nan)
     kinds = weekend * per_day + slot
     workday = _profile(kinds, days, by_week, known, unknown=np.nan, fewest=_MIN_OF_A_KIND)
     workday = np.where(np.isnan(workday), everyday, workday)
@@ -237,11 +269,11 @@ def _sampled_seasons(
     return [("workday", workday), ("weekday", np.where(np.isnan(weekly), workday, weekly))]
 
 
-def _choices(residual: Array, profiles: list[Array]) -> NDArray[np.int_]:
+def _choices(residual: Array, profiles: list[Array], fewest: int = CHOICE_MIN) -> NDArray[np.int_]:
     """Per point, the rhythm to remove (0: none, k: ``profiles[k - 1]``), judged on earlier points.
 
     Every ``_CHOICE_EVERY`` points, the residuals of the last ``_CHOICE_SPAN``
-    points before it (at least ``_CHOICE_MIN``: a profile of a few noisy
+    points before it (at least ``fewest``: a profile of a few noisy
     medians steadies a few points by chance) are compared with each profile
     removed and with none; the choice changes when another option cuts their
     spread by ``1 - _GAIN`` or more against the current one (at first: none),
@@ -255,7 +287,7 @@ def _choices(residual: Array, profiles: list[Array]) -> NDArray[np.int_]:
         return chosen
     ats = np.arange(0, n, _CHOICE_EVERY)
     frames = trailing_frames(residual, _CHOICE_SPAN, ats)
-    enough = np.sum(np.isfinite(frames), axis=1) >= _CHOICE_MIN
+    enough = np.sum(np.isfinite(frames), axis=1) >= fewest
     spreads = [row_mads(frames)]
     spreads += [row_mads(frames - trailing_frames(p, _CHOICE_SPAN, ats)) for p in profiles]
     table = np.column_stack(spreads)

@@ -23,7 +23,7 @@ from datetime import datetime
 
 import numpy as np
 
-from controltower.anomaly.baseline import Array, robust_baseline
+from controltower.anomaly.baseline import Array, Baseline, robust_baseline
 from controltower.anomaly.bursts import detect_bursts
 from controltower.anomaly.change import large_enough
 from controltower.anomaly.changes import detect_changes
@@ -85,9 +85,7 @@ def detect(
         return []
     logged = tuning.log_scale and float(values.min()) >= 0.0
     judged = np.log1p(values) if logged else values
-    baseline = robust_baseline(
-        timestamps, judged, tuning.window, tuning.min_history, by_turn=tuning.rhythm_by_turn
-    )
+    baseline = _baseline(timestamps, judged, tuning)
     found = detect_spikes(timestamps, judged, baseline, tuning)
     if tuning.both_ways:  # a metric from elsewhere: incidents of a few points that came back
         transients = detect_transients(timestamps, judged, baseline, tuning)
@@ -109,6 +107,18 @@ def detect(
         if wanted != "both":
             kept = [a for a in kept if _told_way(a, wanted)]
     return _scored_in_units(kept, values)
+
+
+def _baseline(timestamps: Sequence[datetime], values: Array, tuning: Tuning) -> Baseline:
+    """The robust baseline of ``values`` as ``tuning`` asks for it."""
+    return robust_baseline(
+        timestamps,
+        values,
+        tuning.window,
+        tuning.min_history,
+        by_turn=tuning.rhythm_by_turn,
+        choice_min=tuning.rhythm_min,
+    )
 
 
 def _large_enough(anomaly: Anomaly, tuning: Tuning, told: Collection[Told]) -> bool:
@@ -249,9 +259,7 @@ def busy_changes(
     if busy.size <= tuning.min_history or float(np.ptp(amounts)) == 0.0:
         return []
     stamps = [timestamps[i] for i in busy.tolist()]
-    baseline = robust_baseline(
-        stamps, amounts, tuning.window, tuning.min_history, by_turn=tuning.rhythm_by_turn
-    )
+    baseline = _baseline(stamps, amounts, tuning)
     judged = replace(tuning, rank_alpha=tuning.busy_rank_alpha)
     found = []
     for a in detect_changes(stamps, amounts, baseline, judged, told):

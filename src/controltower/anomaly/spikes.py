@@ -39,14 +39,25 @@ def tail_excess(values: Array, baseline: Baseline, at: int, sign: int, tuning: T
     The departures from the baseline of the ``tail_window`` points before
     ``at`` are taken in the spike's direction, and their ``tail_quantile``
     returned: on a heavy-tailed series (queue times, counts per day) it is
-    far wider than the robust spread says.
+    far wider than the robust spread says. They are departures from the
+    baseline with the rhythm removed at ``at`` (``Baseline.as_chosen_at``):
+    the weekends of a series low at weekends, judged before its rhythm was
+    learnt, are not its tail once it is. Where fewer than ``min_history`` of
+    those points had that rhythm known (it was chosen as soon as it was), the
+    departures as each point was judged stand in.
     """
     lo = max(0, at - tuning.tail_window)
-    departures = sign * (values[lo:at] - baseline.center[lo:at])
-    departures = departures[np.isfinite(departures)]
+    departures = _finite(sign * (values[lo:at] - baseline.as_chosen_at(at)[lo:at]))
+    if departures.size < tuning.min_history:
+        departures = _finite(sign * (values[lo:at] - baseline.center[lo:at]))
     if departures.size < tuning.min_history:
         return float("nan")
     return max(float(np.quantile(departures, tuning.tail_quantile)), 0.0)
+
+
+def _finite(values: Array) -> Array:
+    finite: Array = values[np.isfinite(values)]
+    return finite
 
 
 def detect_spikes(
@@ -56,8 +67,9 @@ def detect_spikes(
 
     At most half of the next ``confirm`` points may follow it: be beyond
     ``spike_z / 2`` and at least ``follow_share`` of its departure from
-    normal (on a heavy-tailed series, points a few spreads out are common
-    and do not make a point ten times as far out the start of a change).
+    normal where it came, with each point's rhythm (``_held``; on a
+    heavy-tailed series, points a few spreads out are common and do not
+    make a point ten times as far out the start of a change).
     Where normal has no spread (the points before were all zero: a
     repository without runs for weeks), spreads are counted in the series'
     unit instead, the smallest value away from zero seen before
@@ -75,7 +87,8 @@ def detect_spikes(
             continue
         after = z[i + 1 : i + 1 + tuning.confirm]
         departure = sign * (values[i] - baseline.center[i])
-        reach = sign * (values[i + 1 : i + 1 + tuning.confirm] - baseline.center[i])
+        following = values[i + 1 : i + 1 + tuning.confirm]
+        reach = sign * (following - _held(baseline, i)[1 : 1 + following.size])
         beyond = np.nan_to_num(after) * sign >= tuning.spike_z / 2
         followed = int(np.sum(beyond & (reach >= tuning.follow_share * departure)))
         if followed > tuning.confirm // 2:
@@ -99,6 +112,16 @@ def detect_spikes(
             )
         )
     return found
+
+
+def _held(baseline: Baseline, at: int) -> Array:
+    """The expected values from ``at`` on as the baseline at ``at`` has them: its level there,
+    with the rhythm of each point. The points after an outlier are judged against normal
+    where it came, which they cannot move, and a weekend after a fall on weekdays of a series
+    low at weekends is its usual self, not the fall going on."""
+    level = float(baseline.center[at] - baseline.profile[at])
+    held: Array = level + baseline.profile[at:]
+    return held
 
 
 TRANSIENT_POINTS = 15
@@ -130,7 +153,7 @@ def detect_transients(
             i += 1
             continue
         center, scale = float(baseline.center[i]), float(baseline.scale[i])
-        held = sign * (values[i:] - center) / scale  # against the baseline where it began
+        held = sign * (values[i:] - _held(baseline, i)) / scale
         out = held >= tuning.spike_z / 2
         length = int(np.argmin(out)) if not out.all() else n - i
         back = out[length : length + tuning.confirm]

@@ -54,7 +54,9 @@ class Tuning:
     points before were zero, and is longer than any run of zeros in the
     ``tail_window`` before (``stops.detect_stops``). With ``rhythm_by_turn``,
     a daily or weekly rhythm is learnt from the series' last days or weeks,
-    else from the last points of each hour or weekday (``baseline._profile``).
+    else from the last points of each hour or weekday (``baseline._profile``);
+    whether to remove one is first judged once ``rhythm_min`` points are known
+    (``baseline._choices``).
     With
     ``log_scale``, series without negative values are judged on ``log(1 + x)``:
     durations, costs and counts vary by factors, not by fixed amounts.
@@ -129,6 +131,7 @@ class Tuning:
     small_restart: bool = True
     further_ramp: bool = True
     rhythm_by_turn: bool = True
+    rhythm_min: int = 100
     busy: bool = True
     busy_rank_alpha: float = 1e-3
     min_relative: float = 0.25
@@ -152,8 +155,11 @@ class Tuning:
     stop_alpha: float = 1e-3
 
     def __post_init__(self) -> None:
-        if self.window < 3 or not 2 <= self.min_history <= self.window:
-            raise ValueError("window must be at least 3 and min_history between 2 and window")
+        if self.window < 3 or not 2 <= self.min_history <= self.window or self.rhythm_min < 2:
+            raise ValueError(
+                "window must be at least 3, min_history between 2 and window,"
+                " and rhythm_min at least 2"
+            )
         if self.spike_z <= 0 or self.cusum_h <= 0 or self.clip <= self.cusum_k:
             raise ValueError("spike_z and cusum_h must be positive and clip above cusum_k")
         if min(self.min_relative, self.spike_tail, self.classify_after, self.kind_after) < 0:
@@ -274,6 +280,9 @@ def for_any_metric() -> Tuning:
     Its sums clip z-scores at the spike bar, not at 4: a point of a daily total far out
     counts as far as it is, so a fall to a tenth is told on its fourth day, not its seventh
     (``benchmarks/step_delay.py``); the CI series keep 4, with which they were evaluated.
+    Whether to remove a rhythm is judged from 50 points on, not 100: a few months of daily
+    totals low at weekends are otherwise judged without their weekly rhythm, and a fall on
+    weekdays is within the reach of their weekends (``benchmarks/short_rhythm.py``).
     """
-    tuning = Tuning(sporadic=True, both_ways=True, busy=False)
+    tuning = Tuning(sporadic=True, both_ways=True, busy=False, rhythm_min=50)
     return replace(tuning, clip=tuning.spike_z)

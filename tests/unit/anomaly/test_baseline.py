@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -9,11 +10,11 @@ import pytest
 
 from controltower.anomaly.baseline import (
     _CHOICE_EVERY,
-    _CHOICE_MIN,
     _CHOICE_SPAN,
     _GAIN,
     _MIN_PER_BUCKET,
     _PER_BUCKET,
+    CHOICE_MIN,
     _choices,
     _profile,
     robust_baseline,
@@ -126,7 +127,7 @@ def test_the_rhythm_chosen_is_the_one_its_definition_gives(seed: int) -> None:
     for at in range(0, n, _CHOICE_EVERY):
         part = residual[max(0, at - _CHOICE_SPAN) : at]
         known = np.isfinite(part)
-        if known.sum() >= _CHOICE_MIN:
+        if known.sum() >= CHOICE_MIN:
             lo = max(0, at - _CHOICE_SPAN)
             spreads = [_mad(part[known])]
             spreads += [_mad((part - p[lo:at])[known]) for p in profiles]
@@ -225,3 +226,64 @@ def test_a_weekend_is_known_from_the_one_before() -> None:
         points = [Point(t, float(v)) for t, v in zip(stamps, values, strict=True)]
         found = detect(points, for_any_metric())  # as `anomaly detect` judges it
         assert [a for a in found if a.timestamp >= T0 + timedelta(days=7)] == []
+
+
+def _weekdays_busy(days: int, seed: int) -> tuple[list[datetime], np.ndarray]:
+    """Requests per day, Monday first, a quarter as many at weekends, 5 % day-to-day noise."""
+    rng = np.random.default_rng(seed)
+    stamps = [T0 + timedelta(days=i) for i in range(days)]
+    share = np.array([0.25 if t.weekday() >= 5 else 1.0 for t in stamps])
+    return stamps, rng.poisson(3000 * share * rng.lognormal(0.0, 0.05, days)).astype(float)
+
+
+def test_the_expected_values_as_the_rhythm_chosen_now_has_them() -> None:
+    """Before the weekly rhythm is chosen a Saturday lies far below normal; as the rhythm
+    chosen later has it, it does not, and where that rhythm was not known yet nothing is
+    said."""
+    stamps, values = _weekdays_busy(200, 0)
+    found = robust_baseline(stamps, values, 60, 30)
+    assert found.chosen is not None
+    assert found.season == "weekday"
+    first = int(np.flatnonzero(found.chosen)[0])
+    saturdays = [i for i in range(60, first) if stamps[i].weekday() == 5]
+    assert saturdays
+    as_now = found.as_chosen_at(len(values) - 1)
+    for i in saturdays:
+        assert values[i] < 0.4 * found.center[i]  # judged then without the rhythm
+        assert abs(values[i] - as_now[i]) < 0.2 * values[i]  # with it, an ordinary Saturday
+    assert np.isnan(as_now[:21]).all()  # three weeks before any weekday is known
+    # before it was chosen, the points are told as they were judged
+    np.testing.assert_array_equal(found.as_chosen_at(first - 1)[:first], found.center[:first])
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_fall_on_weekdays_is_told_once_the_weekly_rhythm_is_learnt(seed: int) -> None:
+    """Daily totals low at weekends: three weekdays at a fifth, followed by a weekend, are
+    one incident once the rhythm is known, not within the reach of the weekends judged
+    before it was; `anomaly detect` chooses the rhythm from 50 points, in time for the
+    fourth month."""
+    stamps, values = _weekdays_busy(120, seed)
+    fall = 99  # a Tuesday: Tuesday to Thursday, then Friday and the weekend as usual
+    assert stamps[fall].weekday() == 1
+    values[fall : fall + 3] *= 0.2
+    points = [Point(t, float(v)) for t, v in zip(stamps, values, strict=True)]
+    found = detect(points, for_any_metric())
+    assert [(a.index, a.kind, a.change < 0) for a in found] == [(fall, "spike", True)]
+    assert found[0].details["points"] == 3
+    waited = replace(for_any_metric(), rhythm_min=100)  # as the CI series choose
+    assert detect(points, waited) == []
+
+
+def test_the_weekend_after_a_fall_on_a_friday_follows_it_by_its_own_rhythm() -> None:
+    """Friday to Sunday at a fifth, long after the weekly rhythm was chosen: the Saturday lies
+    far below Friday's level by its rhythm alone, and counted against that level it would
+    follow the Friday and make it the start of a change (then too short to tell). Against
+    the level with each day's rhythm it is a spike on the Friday."""
+    for seed in range(3):
+        stamps, values = _weekdays_busy(200, seed)
+        fall = 172
+        assert stamps[fall].weekday() == 4
+        values[fall : fall + 3] *= 0.2
+        points = [Point(t, float(v)) for t, v in zip(stamps, values, strict=True)]
+        found = [(a.index, a.kind, a.change < 0) for a in detect(points, for_any_metric())]
+        assert found == [(fall, "spike", True)]
