@@ -28,7 +28,13 @@ from controltower.intelligence.baselines import (
     PreviousDuration,
     PreviousOutcome,
 )
-from controltower.intelligence.duration import COVERAGE, DurationModel
+from controltower.intelligence.duration import (
+    COVERAGE,
+    GATES,
+    SHRINKS,
+    DurationModel,
+    _corrected,
+)
 from controltower.intelligence.evaluation import score, validation_split
 from controltower.intelligence.features import INDEX, INTERVAL, featurize
 from controltower.intelligence.models import THRESHOLDS, FailureModel, Trees, dataset, thread_count
@@ -197,6 +203,37 @@ class SeedBagged(DurationModel):
         return [low, np.mean(mids, axis=0), high]
 
 
+class Shifted(DurationModel):
+    """Variant: p50 also moved by a shift of half a percent either way, or none, chosen with the
+    shrink and the dead zone for the lowest median absolute percentage error (durations run
+    long more often than short: where the ratios are skewed, the duration most often within
+    a few percent of the actual one lies a little below their median)."""
+
+    shifts = (-0.005, 0.0, 0.005)
+    shift = 0.0
+
+    def _calibrate(self, validation: Labelled) -> None:
+        actual = self._log_ratio(validation)
+        mid = self._raw_quantiles(validation.rows)[1]
+        choices = [(g, s, h) for g in GATES for s in SHRINKS for h in self.shifts]
+        errors = [
+            float(np.median(np.abs(np.expm1(_corrected(mid, s, g) + h - actual))))
+            for g, s, h in choices
+        ]
+        self.gate, self.shrink, self.shift = choices[int(np.argmin(errors))]
+        low, _, high = self._log_quantiles(validation.rows)
+        scores = np.maximum(low - actual, actual - high)
+        level = min(1.0, math.ceil(COVERAGE * (len(scores) + 1)) / len(scores))
+        self.widen = float(np.quantile(scores, level))
+
+    def _log_quantiles(self, rows: Matrix) -> list[Vector]:
+        if not self.boosters:
+            return [np.full(len(rows), np.nan)] * 3
+        low, mid, high = self._raw_quantiles(rows)
+        moved = _corrected(mid, self.shrink, self.gate) + self.shift - mid
+        return [low + moved, mid + moved, high + moved]
+
+
 BEFORE = Trees(rounds=200, leaves=31, min_leaf=40)
 NOW = Trees()
 FAILURE: dict[str, Callable[[], Any]] = {
@@ -255,6 +292,7 @@ DURATION: dict[str, Callable[[], Any]] = {
         trees=Trees(rounds=200, min_leaf=40)
     ),
     "as adopted, p50 of 5 seeds": lambda: SeedBagged(trees=NOW),
+    "as adopted, p50 shifted by half a percent or not": lambda: Shifted(trees=NOW),
 }
 OUTCOME_COLUMNS = ("f1", "auc", "precision", "recall")
 DURATION_COLUMNS = ("mdape", "within_20", "coverage_80")
