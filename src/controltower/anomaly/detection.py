@@ -62,7 +62,7 @@ def detect(
     held to lower bars than new ones (``tuning.hold_bars``), so that a verdict near a bar does not
     come and go as points arrive.
     """
-    tuning = tuning or Tuning()
+    tuning = given = tuning or Tuning()
     ordered = sorted_points(points)
     timestamps = [p.timestamp for p in ordered]
     values = np.array([p.value for p in ordered], dtype=float)
@@ -82,7 +82,9 @@ def detect(
                 for a in spikes
                 if (wanted == "both" or _told_way(a, wanted)) and abs(a.change) >= tuning.min_change
             ]
-        return []
+        arrived = judged_prefix(values)
+        # judged as it was while it arrived, up to where it became mostly zero
+        return detect(ordered[:arrived], given, outcomes=False) if arrived else []
     logged = tuning.log_scale and float(values.min()) >= 0.0
     judged = np.log1p(values) if logged else values
     baseline = _baseline(timestamps, judged, tuning)
@@ -303,6 +305,35 @@ def judged_series(values: np.ndarray, *, held: bool = False) -> bool:
     if len(values) == 0 or float(np.ptp(values)) == 0.0:
         return False
     return held or not intermittent(values)
+
+
+def judged_prefix(values: np.ndarray) -> int:
+    """How many of the first points of a series not judged as a whole (``judged_series``) were
+    judged as they arrived: the longest stretch from its start, not constant, that is not
+    mostly zero up to its last point away from zero, with the zeros after that point; 0 where
+    there is none, or where it is too short to judge (``MIN_PREFIX``).
+
+    A workflow built every week for years that then ran a few times a year gives weekly
+    totals zero at most points in all; judged whole, none of its years was judged, though
+    each point of them was when it arrived. Its stretch up to the busy point that made it
+    mostly zero is judged instead, as it was: every point is judged from the points before
+    it (``baseline``), so what that stretch tells of its points is what was told then.
+    """
+    finite = np.nan_to_num(values)
+    away = np.flatnonzero(finite != 0.0)
+    if away.size == 0:
+        return 0
+    zero_share = (away - np.arange(away.size)) / (away + 1)  # zeros up to each busy point
+    varied = np.maximum.accumulate(finite)[away] > np.minimum.accumulate(finite)[away]
+    fits = np.flatnonzero((zero_share <= INTERMITTENT) & varied)
+    if fits.size == 0:
+        return 0
+    last = int(fits[-1])
+    end = int(away[last + 1]) if last + 1 < away.size else len(values)
+    return end if MIN_PREFIX <= end < len(values) else 0
+
+
+MIN_PREFIX = 30  # fewer first points than this are not judged on their own (``judged_prefix``)
 
 
 def sporadic_series(values: np.ndarray) -> bool:

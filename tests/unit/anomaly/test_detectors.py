@@ -12,7 +12,7 @@ from controltower.anomaly.baseline import robust_baseline, trailing_median
 from controltower.anomaly.bursts import binomial_tail
 from controltower.anomaly.change import too_small
 from controltower.anomaly.changes import detect_changes
-from controltower.anomaly.detection import detect, intermittent
+from controltower.anomaly.detection import detect, intermittent, judged_prefix
 from controltower.anomaly.inflation import (
     INFLATION_EVERY,
     INFLATION_FEWEST,
@@ -480,8 +480,9 @@ def test_a_shift_told_before_is_held_to_half_the_floor_in_its_unit(seed: int) ->
 def test_a_series_with_a_held_change_is_judged_though_it_grew_mostly_idle() -> None:
     """Daily totals built on five days in nine, the busy days twice as dear from day 150: a
     pass tells the rise. Later the workflow is built one day in five; forty days on, the
-    series is idle at more than half its days, and, looked at afresh, not judged at all. Held,
-    it is judged, and the rise is still told at its alarm."""
+    series is idle at more than half its days, and, looked at afresh, judged only up to where
+    it became so (``judged_prefix``), which still tells the rise. Held, it is judged whole,
+    and the rise is still told at its alarm."""
     days = np.arange(300)
     busy = ~np.isin(days % 9, (0, 2, 4, 6))
     values = np.where(busy, 10.0 + (days * 7) % 3 + 10.0 * (days >= 150), 0.0)
@@ -497,7 +498,8 @@ def test_a_series_with_a_held_change_is_judged_though_it_grew_mostly_idle() -> N
     values[told_at:] = np.where(days[told_at:] % 5 == 0, values[told_at:], 0.0)
     later = told_at + 40
     assert intermittent(values[:later])
-    assert lasting(later) == []
+    assert told_at < judged_prefix(values[:later]) < later
+    assert rise.told in {a.told for a in lasting(later)}
     assert rise.told in {a.told for a in lasting(later, {rise.told})}
 
 
@@ -960,3 +962,31 @@ def test_a_step_in_a_mix_of_idle_and_busy_days_is_still_told(seed: int) -> None:
     assert shift.kind == "level_shift"
     assert shift.change > 0
     assert 250 <= shift.index <= 250 + Tuning().window
+
+
+def test_the_first_points_judged_are_those_up_to_where_the_series_became_mostly_zero() -> None:
+    """Busy points make a stretch judged while it is zero at half its points or fewer; it
+    ends before the busy point that made it more, with the zeros before that point."""
+    values = np.array([0.0] * 10 + [3.0, 4.0] * 20 + [0.0] * 60 + [5.0] + [0.0] * 9 + [6.0])
+    assert judged_prefix(values) == 110  # the 5.0 makes it 61 % zero: up to the zeros before it
+    assert judged_prefix(np.array([0.0] * 40 + [2.0] * 30 + [0.0] * 80 + [3.0])) == 0  # constant
+    assert judged_prefix(np.array([1.0, 2.0] * 5 + [0.0] * 12 + [4.0])) == 0  # too short
+    assert judged_prefix(np.zeros(50)) == 0
+
+
+def test_a_workflow_that_went_quiet_is_judged_as_it_was_before() -> None:
+    """Weekly totals of a workflow built every week, 60 % dearer from week 120, then built once
+    in ten weeks for years: as a whole mostly zero, but its busy years are judged as they
+    were when they arrived, and the rise is told, as a series cut where it went quiet tells
+    it."""
+    rng = np.random.default_rng(3)
+    busy = 10.0 + rng.normal(0.0, 0.5, 200) + 6.0 * (np.arange(200) >= 120)
+    quiet = np.where(np.arange(300) % 10 == 0, 16.0, 0.0)
+    values = np.concatenate([busy, quiet])
+    assert intermittent(values)
+    weekly = for_series(Tuning(), 7)
+    found = detect(points(values, timedelta(weeks=1)), weekly)
+    cut = detect(points(values[: judged_prefix(values)], timedelta(weeks=1)), weekly)
+    assert found == cut
+    rises = [a for a in found if a.kind in ("level_shift", "drift") and a.change > 0]
+    assert [a.start for a in rises] == [datetime(2024, 1, 1, tzinfo=UTC) + timedelta(weeks=120)]

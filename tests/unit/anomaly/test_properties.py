@@ -119,9 +119,10 @@ def test_what_is_told_of_points_long_past_does_not_change_as_points_arrive(
     bounded stretch after its alarm (``kind_after``, and a window's watch for a further change
     and its second look): what the series tells of points older than that, two windows and
     ``kind_after`` before its newest, is what the whole series tells of them once more
-    points arrived. (Of a series judged both times: one that fell to zero and stayed there
-    becomes mostly zero, and such a series is not judged at all; the recorder keeps judging
-    it while it holds a change told before, ``judged_series(held=...)``.)"""
+    points arrived. (Of a series judged whole both times: one that fell to zero and stayed
+    there becomes mostly zero, and such a series is judged only up to where it became so,
+    ``judged_prefix``; the recorder keeps judging it whole while it holds a change told
+    before, ``judged_series(held=...)``.)"""
     stamps, values, unseen = drawn
     assume(judged_series(np.array(values)) and judged_series(np.array(values[:-unseen])))
     for tuning in TUNINGS.values():
