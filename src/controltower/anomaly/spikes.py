@@ -88,7 +88,7 @@ def detect_spikes(
         after = z[i + 1 : i + 1 + tuning.confirm]
         departure = sign * (values[i] - baseline.center[i])
         following = values[i + 1 : i + 1 + tuning.confirm]
-        reach = sign * (following - _held(baseline, i)[1 : 1 + following.size])
+        reach = sign * (following - _held(baseline, i, i + 1 + tuning.confirm)[1:])
         beyond = np.nan_to_num(after) * sign >= tuning.spike_z / 2
         followed = int(np.sum(beyond & (reach >= tuning.follow_share * departure)))
         if followed > tuning.confirm // 2:
@@ -114,13 +114,13 @@ def detect_spikes(
     return found
 
 
-def _held(baseline: Baseline, at: int) -> Array:
-    """The expected values from ``at`` on as the baseline at ``at`` has them: its level there,
-    with the rhythm of each point. The points after an outlier are judged against normal
-    where it came, which they cannot move, and a weekend after a fall on weekdays of a series
-    low at weekends is its usual self, not the fall going on."""
+def _held(baseline: Baseline, at: int, end: int | None = None) -> Array:
+    """The expected values from ``at`` on (to ``end``, excluded) as the baseline at ``at`` has
+    them: its level there, with the rhythm of each point. The points after an outlier are
+    judged against normal where it came, which they cannot move, and a weekend after a fall
+    on weekdays of a series low at weekends is its usual self, not the fall going on."""
     level = float(baseline.center[at] - baseline.profile[at])
-    held: Array = level + baseline.profile[at:]
+    held: Array = level + baseline.profile[at:end]
     return held
 
 

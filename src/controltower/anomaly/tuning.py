@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from controltower.anomaly.baseline import CHOICE_MIN
 from controltower.anomaly.model import Direction, Metric
 
 
@@ -131,7 +132,7 @@ class Tuning:
     small_restart: bool = True
     further_ramp: bool = True
     rhythm_by_turn: bool = True
-    rhythm_min: int = 100
+    rhythm_min: int = CHOICE_MIN
     busy: bool = True
     busy_rank_alpha: float = 1e-3
     min_relative: float = 0.25

@@ -969,7 +969,7 @@ def test_the_first_points_judged_are_those_up_to_where_the_series_became_mostly_
     ends before the busy point that made it more, with the zeros before that point."""
     values = np.array([0.0] * 10 + [3.0, 4.0] * 20 + [0.0] * 60 + [5.0] + [0.0] * 9 + [6.0])
     assert judged_prefix(values) == 110  # the 5.0 makes it 61 % zero: up to the zeros before it
-    assert judged_prefix(np.array([0.0] * 40 + [2.0] * 30 + [0.0] * 80 + [3.0])) == 0  # constant
+    assert judged_prefix(np.array([2.0] * 40 + [0.0] * 80 + [3.0])) == 0  # constant until mostly 0
     assert judged_prefix(np.array([1.0, 2.0] * 5 + [0.0] * 12 + [4.0])) == 0  # too short
     assert judged_prefix(np.zeros(50)) == 0
 
